@@ -1,0 +1,51 @@
+# pgerp: one shared library (pgerp.so) and three extensions built with PGXS.
+# The version lives only in pgerp.control; the install scripts are assembled
+# from sql/<domain>/*.sql by the ordered manifests in extension/.
+
+EXTENSION    = pgerp pgerp_stock pgerp_mrp
+MODULE_big   = pgerp
+PGERP_VERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" pgerp.control)
+
+SRCS        := $(sort $(wildcard src/*/*.c))
+OBJS         = $(SRCS:.c=.o)
+
+BUILT_SQL    = $(foreach e,$(EXTENSION),sql/$(e)--$(PGERP_VERSION).sql)
+DATA_built   = $(BUILT_SQL)
+DATA         = $(wildcard migrations/*--*--*.sql)
+
+PG_CPPFLAGS  = -Isrc/include
+PG_CFLAGS    = -Wall -Wextra -Werror -Wno-unused-parameter
+SHLIB_LINK   = -lcrypto -ljson-c
+EXTRA_CLEAN  = $(BUILT_SQL)
+
+PG_CONFIG   ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+PGXS        := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+
+.DEFAULT_GOAL := all
+
+ifneq ($(PGXS),)
+include $(PGXS)
+else
+all install clean installcheck:
+	@echo "pg_config not found: run 'make start' (installs PostgreSQL 15 and its headers) or scripts/deps.sh" >&2; exit 1
+endif
+
+# sql/<ext>--<version>.sql = guard line + the files listed in extension/<ext>.manifest, in order.
+sql/%--$(PGERP_VERSION).sql: extension/%.manifest scripts/assemble.sh $(shell cat extension/*.manifest 2>/dev/null | sed -e 's/#.*//' -e '/^ *$$/d')
+	scripts/assemble.sh $* $< $@
+
+.PHONY: start stop psql reset test deps
+deps:
+	scripts/deps.sh
+start:
+	scripts/deps.sh
+	scripts/start.sh
+stop:
+	scripts/cluster.sh stop
+psql:
+	scripts/cluster.sh psql
+reset:
+	scripts/cluster.sh reset
+test:
+	scripts/deps.sh
+	scripts/test.sh

@@ -1,0 +1,104 @@
+# Shared by the scripts: where PostgreSQL is, how to run it as a non-root
+# user, and how to set up a cluster for pgerp. Source it; do not run it.
+
+PG_MAJOR=15
+PGBIN=/usr/lib/postgresql/$PG_MAJOR/bin
+ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+APP_ROLE=pgerp_app
+APP_PASSWORD=${PGERP_APP_PASSWORD:-pgerp_app}
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+is_root() { [ "$(id -u)" = 0 ]; }
+
+# PostgreSQL refuses to run as root: the server side runs as user postgres then.
+as_pg() {
+    if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+sudo_if_needed() {
+    if is_root; then "$@"; else sudo "$@"; fi
+}
+
+# Build and install the extension (the shared library and the SQL scripts).
+build_and_install() {
+    say "building pgerp"
+    make -C "$ROOT_DIR" -s all
+    say "installing pgerp into $("$PGBIN/pg_config" --pkglibdir)"
+    sudo_if_needed make -C "$ROOT_DIR" -s install
+}
+
+# Give the postgres user a directory it owns, and make sure it can reach it.
+pg_owned_dir() {
+    local dir=$1
+    mkdir -p "$dir"
+    if is_root; then
+        chown postgres:postgres "$dir"
+        chmod 700 "$dir"
+        runuser -u postgres -- test -w "$dir" ||
+            die "user postgres cannot reach $dir: a parent directory is closed to it. Clone the repository somewhere postgres can traverse (for example under /srv or /home) or run as a normal user with sudo."
+    fi
+}
+
+# init_cluster DATADIR SOCKETDIR PORT LOGFILE: a new cluster with pgerp preloaded.
+init_cluster() {
+    local data=$1 sock=$2 port=$3
+    pg_owned_dir "$data"
+    pg_owned_dir "$sock"
+    as_pg "$PGBIN/initdb" -D "$data" -U postgres -E UTF8 --locale=C.UTF-8 \
+        --auth-local=trust --auth-host=scram-sha-256 >/dev/null
+    cat <<CONF | as_pg tee -a "$data/postgresql.conf" >/dev/null
+
+# pgerp (written by scripts/lib.sh)
+port = $port
+listen_addresses = 'localhost'
+unix_socket_directories = '$sock'
+unix_socket_permissions = 0700
+shared_preload_libraries = 'pg_cron,pgerp'
+cron.database_name = 'pgerp'
+max_connections = 50
+fsync = ${PGERP_FSYNC:-on}
+CONF
+}
+
+# start_cluster DATADIR LOGFILE
+start_cluster() {
+    local data=$1 log=$2
+    if is_root; then touch "$log"; chown postgres:postgres "$log"; fi
+    as_pg "$PGBIN/pg_ctl" -D "$data" -l "$log" -w -t 60 start >/dev/null ||
+        { tail -n 20 "$log" >&2; die "the server did not start; see $log"; }
+}
+
+stop_cluster() {
+    local data=$1 mode=${2:-fast}
+    if [ -f "$data/postmaster.pid" ]; then
+        as_pg "$PGBIN/pg_ctl" -D "$data" -m "$mode" -w stop >/dev/null || true
+    fi
+}
+
+cluster_running() {
+    [ -f "$1/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$1" status >/dev/null 2>&1
+}
+
+# setup_database HOST PORT: database pgerp with the pack and the app role; idempotent.
+setup_database() {
+    local host=$1 port=$2
+    local psql=("$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$host" -p "$port" -U postgres)
+    "${psql[@]}" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'pgerp'" | grep -q 1 ||
+        "${psql[@]}" -d postgres -c "CREATE DATABASE pgerp"
+    "${psql[@]}" -d pgerp <<SQL
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pg_cron;
+CREATE EXTENSION IF NOT EXISTS pgerp_mrp CASCADE;
+DO \$\$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$APP_ROLE') THEN
+        CREATE ROLE $APP_ROLE LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+    END IF;
+END \$\$;
+ALTER ROLE $APP_ROLE PASSWORD '$APP_PASSWORD';
+GRANT CONNECT ON DATABASE pgerp TO $APP_ROLE;
+SELECT erp.grant_app_access('$APP_ROLE') \g /dev/null
+SQL
+}

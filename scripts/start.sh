@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# make start: build, install, run the development cluster under ./var/pg,
+# create the pack and the demo data, and say how to connect. Running it again
+# keeps the cluster and its data (the server restarts to load the new build).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+VAR=$ROOT_DIR/var
+PORT=${PGERP_PORT:-5480}
+
+build_and_install
+mkdir -p "$VAR"
+if [ ! -f "$VAR/pg/PG_VERSION" ]; then
+    say "creating a cluster in $VAR/pg (port $PORT)"
+    init_cluster "$VAR/pg" "$VAR/run" "$PORT"
+else
+    sed -i "s/^port = .*/port = $PORT/" "$VAR/pg/postgresql.conf"
+fi
+if cluster_running "$VAR/pg"; then
+    say "restarting the cluster to load the new build"
+    stop_cluster "$VAR/pg"
+fi
+start_cluster "$VAR/pg" "$VAR/postgresql.log"
+setup_database "$VAR/run" "$PORT"
+
+if [ "$("$PGBIN/psql" -X -h "$VAR/run" -p "$PORT" -U postgres -d pgerp -tAc "SELECT count(*) FROM erp.app_user WHERE login = 'admin'")" = 0 ]; then
+    say "loading demo data"
+    "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$VAR/run" -p "$PORT" -U postgres -d pgerp -f "$ROOT_DIR/scripts/demo.sql" >/dev/null
+else
+    say "demo data already loaded; keeping the database as it is"
+fi
+
+cat <<MSG
+
+pgerp is running on port $PORT (data in $VAR/pg, log in $VAR/postgresql.log).
+
+  As the application role (row security applies):
+    psql "host=localhost port=$PORT dbname=pgerp user=$APP_ROLE password=$APP_PASSWORD"
+    then: SELECT erp.sign_in('alice', 'alice-demo-1');
+
+  As the superuser:   make psql
+  Demo users (login / password):
+    admin / admin-demo-1   admin of Demo Group and its subsidiaries
+    alice / alice-demo-1   stock manager of Subsidiary A
+    bob   / bob-demo-1     stock manager of Subsidiary B
+  Stop with 'make stop'; 'make reset' deletes ./var.
+MSG

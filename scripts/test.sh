@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# make test: build and install, then a throwaway cluster on a free port in a
+# temporary directory, every suite, cleanup even on failure, and a last line
+# "N passed, M failed". Exits non-zero on any failure.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+set -e
+build_and_install
+set +e
+
+TMP=$(mktemp -d /tmp/pgerp-test.XXXXXX)
+chmod 755 "$TMP"
+DATA=$TMP/pg
+SOCK=$TMP/run
+LOG=$TMP/postgresql.log
+
+cleanup() {
+    stop_cluster "$DATA" immediate
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    local p
+    for _ in $(seq 1 200); do
+        p=$(( 20000 + RANDOM % 20000 ))
+        (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+    done
+    die "no free port found"
+}
+PORT=$(free_port)
+
+say "throwaway cluster in $DATA on port $PORT"
+(set -e; PGERP_FSYNC=off init_cluster "$DATA" "$SOCK" "$PORT" && start_cluster "$DATA" "$LOG") || exit 1
+(set -e; setup_database "$SOCK" "$PORT") || { echo "0 passed, 1 failed"; exit 1; }
+
+export PGHOST=$SOCK PGPORT=$PORT PGUSER=postgres PGDATABASE=pgerp
+"$PGBIN/psql" -X -q -c "CREATE EXTENSION IF NOT EXISTS pgtap" || { echo "0 passed, 1 failed"; exit 1; }
+
+passed=0
+failed=0
+
+# tap_counts FILE: "passed failed" from a prove/pg_prove report. Tests that a
+# file planned but never ran (it died) count as failed.
+tap_counts() {
+    perl -ne '
+        $tests = $1 if /^Files=\d+, Tests=(\d+)/;
+        if (/\(Wstat: (\d+) Tests: (\d+) Failed: (\d+)\)/) { $frun += $3; $extra++ if $1 && !$3 }
+        $extra += $1 - $2 if /You planned (\d+) tests? but ran (\d+)/ && $1 > $2;
+        $extra++ if /No plan found in TAP output/;
+        END { $tests //= 0; printf "%d %d\n", $tests - $frun, $frun + $extra }' "$1"
+}
+
+# Demo data must load (make start uses it).
+if "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -f "$ROOT_DIR/scripts/demo.sql" >"$TMP/demo.out" 2>&1; then
+    echo "demo data ............ ok"; passed=$((passed + 1))
+else
+    cat "$TMP/demo.out"; echo "demo data ............ FAILED"; failed=$((failed + 1))
+fi
+
+# pgTAP suites through pg_prove: count assertions from its summary.
+mapfile -t pgtap_files < <(find "$ROOT_DIR/test/pgtap" -name '*.sql' ! -name 'setup.sql' | sort)
+if [ ${#pgtap_files[@]} -gt 0 ]; then
+    say "pgTAP: ${#pgtap_files[@]} files"
+    pg_prove --ext .sql "${pgtap_files[@]}" 2>&1 | tee "$TMP/pg_prove.out"
+    st=${PIPESTATUS[0]}
+    read -r p f < <(tap_counts "$TMP/pg_prove.out")
+    if [ "$st" != 0 ] && [ "$f" = 0 ]; then f=1; fi
+    passed=$((passed + p)); failed=$((failed + f))
+fi
+
+# Isolation specs (concurrent sessions): one result per spec.
+mapfile -t specs < <(find "$ROOT_DIR/test/isolation/specs" -name '*.spec' 2>/dev/null | sort)
+if [ ${#specs[@]} -gt 0 ]; then
+    say "isolation: ${#specs[@]} specs"
+    names=()
+    for s in "${specs[@]}"; do names+=("$(basename "$s" .spec)"); done
+    ISO=$PGBIN/../lib/pgxs/src/test/isolation
+    [ -x "$ISO/pg_isolation_regress" ] || ISO=/usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/isolation
+    mkdir -p "$TMP/iso"
+    "$ISO/pg_isolation_regress" --use-existing --dbname=pgerp --host="$SOCK" --port="$PORT" --user=postgres \
+        --inputdir="$ROOT_DIR/test/isolation" --outputdir="$TMP/iso" \
+        --isolationtester="$ISO/isolationtester" "${names[@]}" 2>&1 | tee "$TMP/iso.out"
+    ip=$(grep -cE '^(test|ok|     ) .* \.\.\. ok' "$TMP/iso.out")
+    ifl=$(grep -cE '\.\.\. FAILED|\.\.\. failed' "$TMP/iso.out")
+    if [ "$((ip + ifl))" -lt ${#specs[@]} ]; then ifl=$(( ${#specs[@]} - ip )); fi
+    [ -f "$TMP/iso/regression.diffs" ] && [ "$ifl" -gt 0 ] && cat "$TMP/iso/regression.diffs"
+    passed=$((passed + ip)); failed=$((failed + ifl))
+fi
+
+# Perl TAP tests (their own clusters): prove.
+mapfile -t taps < <(find "$ROOT_DIR/test/tap" -name '*.pl' 2>/dev/null | sort)
+if [ ${#taps[@]} -gt 0 ]; then
+    say "Perl TAP: ${#taps[@]} files"
+    PATH=$PGBIN:$PATH PG_REGRESS=$PGBIN/../lib/pgxs/src/test/regress/pg_regress \
+        prove -I "$PGBIN/../lib/pgxs/src/test/perl" "${taps[@]}" 2>&1 | tee "$TMP/prove.out"
+    st=${PIPESTATUS[0]}
+    read -r p f < <(tap_counts "$TMP/prove.out")
+    if [ "$st" != 0 ] && [ "$f" = 0 ]; then f=1; fi
+    passed=$((passed + p)); failed=$((failed + f))
+fi
+
+if [ "$failed" -gt 0 ]; then
+    echo "server log (last 30 lines):"; tail -n 30 "$LOG"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

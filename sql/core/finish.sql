@@ -1,0 +1,39 @@
+-- Protection, cache invalidation, dump registration and privileges of the
+-- pgerp core. Runs last in pgerp's install script.
+
+SELECT erp.protect('erp.company');
+SELECT erp.protect('erp.partner');
+SELECT erp.protect('erp.user_role');
+
+-- Users and roles hold no company: only their own functions touch them.
+ALTER TABLE erp.app_user ENABLE ROW LEVEL SECURITY;
+ALTER TABLE erp.app_user FORCE ROW LEVEL SECURITY;
+ALTER TABLE erp.secret ENABLE ROW LEVEL SECURITY;
+ALTER TABLE erp.secret FORCE ROW LEVEL SECURITY;
+
+CREATE TRIGGER acl_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON erp.user_role
+    FOR EACH STATEMENT EXECUTE FUNCTION erp._acl_changed();
+CREATE TRIGGER acl_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON erp.role
+    FOR EACH STATEMENT EXECUTE FUNCTION erp._acl_changed();
+CREATE TRIGGER acl_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON erp.company
+    FOR EACH STATEMENT EXECUTE FUNCTION erp._acl_changed();
+CREATE TRIGGER acl_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON erp.app_user
+    FOR EACH STATEMENT EXECUTE FUNCTION erp._acl_changed();
+
+INSERT INTO erp.app_table (table_name, privileges) VALUES
+    ('erp.company', 'SELECT, UPDATE (name, currency, price_precision, currency_rounding, active)'),
+    ('erp.partner', 'SELECT, INSERT, UPDATE, DELETE'),
+    ('erp.user_role', 'SELECT'),
+    ('erp.role', 'SELECT'),
+    ('erp.record_rule', 'SELECT');
+
+SELECT pg_catalog.pg_extension_config_dump('erp.company', '');
+SELECT pg_catalog.pg_extension_config_dump('erp.partner', '');
+SELECT pg_catalog.pg_extension_config_dump('erp.app_user', '');
+SELECT pg_catalog.pg_extension_config_dump('erp.role', 'WHERE NOT builtin');
+SELECT pg_catalog.pg_extension_config_dump('erp.user_role', '');
+SELECT pg_catalog.pg_extension_config_dump('erp.record_rule', '');
+SELECT pg_catalog.pg_extension_config_dump('erp.app_role', '');
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA erp FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA erp FROM PUBLIC;

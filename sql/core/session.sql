@@ -1,0 +1,37 @@
+-- The verified session: identity set only by C code after a password or a
+-- token check. The readers are PARALLEL RESTRICTED: parallel workers do not
+-- share the leader's backend memory.
+
+CREATE FUNCTION erp._password_hash(p_password text) RETURNS text
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pgerp_core_password_hash';
+
+CREATE FUNCTION erp._random_bytes(p_count int) RETURNS bytea
+    LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'pgerp_core_random_bytes';
+
+INSERT INTO erp.secret (name, value) VALUES ('jwt', erp._random_bytes(32));
+
+CREATE FUNCTION erp.sign_in(p_login text, p_password text, p_company bigint DEFAULT NULL) RETURNS text
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'pgerp_core_sign_in';
+COMMENT ON FUNCTION erp.sign_in(text, text, bigint) IS
+    'Verify a password, act as that user in the given (or default) company, return a signed access token';
+
+CREATE FUNCTION erp.use_token(p_token text, p_local boolean DEFAULT false) RETURNS void
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'pgerp_core_use_token';
+COMMENT ON FUNCTION erp.use_token(text, boolean) IS
+    'Verify an access token and act as its user; with p_local the identity ends with the transaction';
+
+CREATE FUNCTION erp.switch_company(p_company bigint) RETURNS void
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pgerp_core_switch_company';
+
+CREATE FUNCTION erp.sign_out() RETURNS void
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pgerp_core_sign_out';
+
+CREATE FUNCTION erp.current_user_id() RETURNS bigint
+    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pgerp_core_current_user_id';
+
+CREATE FUNCTION erp.current_company_id() RETURNS bigint
+    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pgerp_core_current_company_id';

@@ -1,0 +1,41 @@
+-- Readers of the per-backend ACL cache (src/rbac/acl.c).
+
+CREATE FUNCTION erp.allowed_company_ids() RETURNS bigint[]
+    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pgerp_rbac_allowed_company_ids';
+COMMENT ON FUNCTION erp.allowed_company_ids() IS
+    'Companies the acting user holds a role on, directly or through a parent';
+
+CREATE FUNCTION erp.has_permission(p_code text) RETURNS boolean
+    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pgerp_rbac_has_permission';
+COMMENT ON FUNCTION erp.has_permission(text) IS
+    'Does the acting user hold this permission in the current company';
+
+CREATE FUNCTION erp.permitted_companies(p_code text) RETURNS bigint[]
+    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pgerp_rbac_permitted_companies';
+COMMENT ON FUNCTION erp.permitted_companies(text) IS
+    'Companies in which the acting user holds this permission (what row security policies use)';
+
+CREATE FUNCTION erp.role_companies(p_roles text[]) RETURNS bigint[]
+    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pgerp_rbac_role_companies';
+COMMENT ON FUNCTION erp.role_companies(text[]) IS
+    'Companies in which the acting user holds any of these roles (what record rules use)';
+
+CREATE FUNCTION erp.require_permission(p_code text, p_company bigint DEFAULT NULL) RETURNS void
+    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pgerp_rbac_require';
+COMMENT ON FUNCTION erp.require_permission(text, bigint) IS
+    'Raise 42501 naming the permission unless the acting user holds it on the company (default: current)';
+
+CREATE FUNCTION erp._covers(p_company bigint, p_patterns text[]) RETURNS boolean
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pgerp_rbac_covers';
+
+CREATE FUNCTION erp._is_bootstrap() RETURNS boolean
+    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pgerp_core_is_bootstrap';
+
+CREATE FUNCTION erp._check_permission_patterns(p_patterns text[]) RETURNS void
+    LANGUAGE C IMMUTABLE AS 'MODULE_PATHNAME', 'pgerp_rbac_check_patterns';
+
+CREATE FUNCTION erp._check_rule_expression(p_expr text) RETURNS void
+    LANGUAGE C IMMUTABLE AS 'MODULE_PATHNAME', 'pgerp_rbac_check_rule_expression';
+
+CREATE FUNCTION erp._acl_changed() RETURNS trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'pgerp_rbac_acl_changed';

@@ -1,0 +1,288 @@
+/*
+ * erp.sign_in() and erp.use_token(): the only two ways an identity is set.
+ * Both run as SECURITY DEFINER functions so they can read erp.app_user and
+ * erp.secret, which the application role cannot.
+ */
+#include "postgres.h"
+
+#include <openssl/crypto.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "pgerp/core.h"
+#include "pgerp/rbac.h"
+
+/* Spent on unknown logins so that they take as long as wrong passwords. */
+static const char dummy_hash[] =
+"$scrypt$ln=15,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+static SPIPlanPtr user_by_login_plan = NULL;
+static SPIPlanPtr user_by_id_plan = NULL;
+static SPIPlanPtr secret_plan = NULL;
+
+static SPIPlanPtr
+prepare_kept(const char *sql, int nargs, Oid *types)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+/* The signing key: pgerp.jwt_secret when set, else the generated one. Caller pfree's nothing: memory is per-call. */
+static unsigned char *
+signing_key(size_t *len)
+{
+	OwnerContext oc;
+	unsigned char *key = NULL;
+
+	if (pgerp_jwt_secret != NULL && pgerp_jwt_secret[0] != '\0')
+	{
+		*len = strlen(pgerp_jwt_secret);
+		return (unsigned char *) pgerp_jwt_secret;
+	}
+	OwnerContextBegin(&oc);
+	SPI_connect();
+	if (secret_plan == NULL)
+		secret_plan = prepare_kept("SELECT value FROM erp.secret WHERE name OPERATOR(pg_catalog.=) 'jwt'", 0, NULL);
+	if (SPI_execute_plan(secret_plan, NULL, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+		{
+			bytea	   *b = DatumGetByteaPP(d);
+
+			*len = VARSIZE_ANY_EXHDR(b);
+			key = SPI_palloc(*len);
+			memcpy(key, VARDATA_ANY(b), *len);
+		}
+	}
+	SPI_finish();
+	OwnerContextEnd(&oc);
+	if (key == NULL || *len < 32)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no token signing secret is configured"),
+				 errhint("Set pgerp.jwt_secret to at least 32 bytes, or restore the row 'jwt' of erp.secret.")));
+	return key;
+}
+
+static void
+wipe_key(unsigned char *key, size_t len)
+{
+	if (key != (unsigned char *) pgerp_jwt_secret)
+	{
+		OPENSSL_cleanse(key, len);
+		pfree(key);
+	}
+}
+
+static void
+invalid_credentials(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PASSWORD),
+			 errmsg("invalid login or password")));
+}
+
+static int64
+now_seconds(void)
+{
+	return (int64) time(NULL);
+}
+
+static char *
+issue_token(int64 user_id, int64 company_id)
+{
+	JwtClaims	claims;
+	size_t		keylen;
+	unsigned char *key = signing_key(&keylen);
+	char	   *token = NULL;
+	JwtResult	r;
+
+	claims.sub = user_id;
+	claims.company = company_id;
+	claims.iat = now_seconds();
+	claims.exp = claims.iat + pgerp_token_ttl;
+	r = JwtSign(&claims, key, keylen, &token);
+	wipe_key(key, keylen);
+	if (r != JWT_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not sign access token")));
+	return token;
+}
+
+static void
+choose_company(int64 wanted)
+{
+	if (wanted != 0)
+	{
+		if (!AclCompanyAllowed(wanted))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("company %lld is not allowed for this user", (long long) wanted),
+					 errdetail("The user holds no role on that company or on a parent that reaches it.")));
+		SessionSetCompany(wanted);
+	}
+	else
+		SessionSetCompany(AclDefaultCompany());
+}
+
+PG_FUNCTION_INFO_V1(pgerp_core_sign_in);
+Datum
+pgerp_core_sign_in(PG_FUNCTION_ARGS)
+{
+	text	   *login;
+	text	   *password;
+	OwnerContext oc;
+	Datum		arg;
+	int64		user_id = 0;
+	char	   *stored = NULL;
+	PasswordResult r;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("login and password must not be null")));
+	login = PG_GETARG_TEXT_PP(0);
+	password = PG_GETARG_TEXT_PP(1);
+
+	OwnerContextBegin(&oc);
+	SPI_connect();
+	if (user_by_login_plan == NULL)
+	{
+		Oid			t = TEXTOID;
+
+		user_by_login_plan = prepare_kept(
+			"SELECT id, password_hash FROM erp.app_user"
+			" WHERE pg_catalog.lower(login) OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim($1))"
+			" AND active", 1, &t);
+	}
+	arg = PointerGetDatum(login);
+	if (SPI_execute_plan(user_by_login_plan, &arg, NULL, true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+	{
+		bool		isnull;
+		char	   *v;
+
+		user_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+
+		if (v != NULL)
+		{
+			stored = SPI_palloc(strlen(v) + 1);
+			strcpy(stored, v);
+		}
+	}
+	SPI_finish();
+	OwnerContextEnd(&oc);
+
+	r = PasswordVerify(VARDATA_ANY(password), VARSIZE_ANY_EXHDR(password),
+					   stored ? stored : dummy_hash);
+	if (r == PASSWORD_INTERNAL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not verify password")));
+	if (user_id == 0 || r != PASSWORD_OK)
+		invalid_credentials();
+
+	SessionSet(user_id, 0, false);
+	choose_company(PG_ARGISNULL(2) ? 0 : PG_GETARG_INT64(2));
+	PG_RETURN_TEXT_P(cstring_to_text(issue_token(user_id, SessionCompanyId())));
+}
+
+static void
+bad_token(JwtResult r)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+			 errmsg("invalid access token"),
+			 errdetail("%s", JwtResultDetail(r))));
+}
+
+static bool
+user_is_active(int64 user_id)
+{
+	OwnerContext oc;
+	Datum		arg = Int64GetDatum(user_id);
+	bool		found;
+
+	OwnerContextBegin(&oc);
+	SPI_connect();
+	if (user_by_id_plan == NULL)
+	{
+		Oid			t = INT8OID;
+
+		user_by_id_plan = prepare_kept(
+			"SELECT 1 FROM erp.app_user WHERE id OPERATOR(pg_catalog.=) $1 AND active", 1, &t);
+	}
+	found = SPI_execute_plan(user_by_id_plan, &arg, NULL, true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1;
+	SPI_finish();
+	OwnerContextEnd(&oc);
+	return found;
+}
+
+PG_FUNCTION_INFO_V1(pgerp_core_use_token);
+Datum
+pgerp_core_use_token(PG_FUNCTION_ARGS)
+{
+	char	   *token;
+	bool		local;
+	size_t		keylen;
+	unsigned char *key;
+	JwtClaims	claims;
+	JwtResult	r;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("token must not be null")));
+	token = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	local = PG_ARGISNULL(1) ? false : PG_GETARG_BOOL(1);
+
+	key = signing_key(&keylen);
+	r = JwtVerify(token, key, keylen, now_seconds(), &claims);
+	wipe_key(key, keylen);
+	if (r != JWT_OK)
+		bad_token(r);
+	if (!user_is_active(claims.sub))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("invalid access token"),
+				 errdetail("The token's user does not exist or is disabled.")));
+	SessionSet(claims.sub, 0, local);
+	choose_company(claims.company);
+	PG_RETURN_VOID();
+}
+
+/* erp._random_bytes(int): fills erp.secret at CREATE EXTENSION time. */
+PG_FUNCTION_INFO_V1(pgerp_core_random_bytes);
+Datum
+pgerp_core_random_bytes(PG_FUNCTION_ARGS)
+{
+	int32		n = PG_GETARG_INT32(0);
+	bytea	   *out;
+
+	if (n < 1 || n > 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("byte count must be between 1 and 1024")));
+	out = palloc(VARHDRSZ + n);
+	SET_VARSIZE(out, VARHDRSZ + n);
+	if (!pg_strong_random(VARDATA(out), n))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random bytes")));
+	PG_RETURN_BYTEA_P(out);
+}

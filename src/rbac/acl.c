@@ -1,0 +1,451 @@
+/*
+ * The ACL cache: for the acting user, every company they may act in (their
+ * grants, spread to descendants when the grant says so) with the roles and
+ * permission patterns they hold there.
+ *
+ * It is loaded once and then answered from backend memory, so policies that
+ * call erp.permitted_companies() cost a few string compares per statement.
+ * It is dropped when the acting user changes and when any ACL table changes:
+ * statement triggers on those tables send a relcache invalidation for their
+ * table, which every backend processes at its next transaction or lock (the
+ * next statement); our relcache callback then marks the cache stale.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "pgerp/core.h"
+#include "pgerp/rbac.h"
+
+typedef struct AclEntry
+{
+	int64		company_id;
+	bool		direct;			/* granted on this company itself */
+	int			nroles;
+	char	  **roles;
+	int			npatterns;
+	char	  **patterns;
+} AclEntry;
+
+static MemoryContext acl_cxt = NULL;
+static AclEntry *acl = NULL;
+static int	acl_n = 0;
+static bool acl_valid = false;
+static int64 acl_user = 0;
+static uint64 acl_generation = 0;
+
+#define ACL_NRELS 4
+static const char *const acl_relnames[ACL_NRELS] = {"user_role", "role", "company", "app_user"};
+static Oid	acl_relids[ACL_NRELS];
+
+static SPIPlanPtr acl_plan = NULL;
+
+static const char acl_sql[] =
+"WITH RECURSIVE t(company_id, direct, code, permissions, include_children) AS ("
+"  SELECT ur.company_id, true, r.code, r.permissions, ur.include_children"
+"    FROM erp.user_role ur"
+"    JOIN erp.role r ON r.id OPERATOR(pg_catalog.=) ur.role_id"
+"    JOIN erp.app_user u ON u.id OPERATOR(pg_catalog.=) ur.user_id AND u.active"
+"   WHERE ur.user_id OPERATOR(pg_catalog.=) $1"
+"  UNION ALL"
+"  SELECT c.id, false, t.code, t.permissions, true"
+"    FROM t JOIN erp.company c ON c.parent_id OPERATOR(pg_catalog.=) t.company_id"
+"   WHERE t.include_children"
+") "
+"SELECT t.company_id, t.direct, t.code, t.permissions"
+"  FROM t JOIN erp.company c ON c.id OPERATOR(pg_catalog.=) t.company_id AND c.active"
+" ORDER BY t.company_id";
+
+void
+AclInvalidate(void)
+{
+	acl_valid = false;
+	acl_generation++;
+}
+
+static void
+acl_relcache_callback(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid))
+	{
+		AclInvalidate();
+		return;
+	}
+	for (int i = 0; i < ACL_NRELS; i++)
+		if (acl_relids[i] == relid)
+		{
+			AclInvalidate();
+			return;
+		}
+}
+
+void
+AclInit(void)
+{
+	CacheRegisterRelcacheCallback(acl_relcache_callback, (Datum) 0);
+}
+
+static char **
+append_strings(char **arr, int *n, Datum array_datum)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			k;
+
+	deconstruct_array(DatumGetArrayTypeP(array_datum), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &k);
+	arr = arr ? repalloc(arr, sizeof(char *) * (*n + k)) : palloc(sizeof(char *) * Max(k, 1));
+	for (int i = 0; i < k; i++)
+		if (!nulls[i])
+			arr[(*n)++] = TextDatumGetCString(elems[i]);
+	return arr;
+}
+
+/* Read the grants of `user` with a fresh snapshot into a new memory context. */
+static void
+acl_load(int64 user)
+{
+	MemoryContext newcxt;
+	MemoryContext old;
+	AclEntry   *entries = NULL;
+	int			n = 0;
+	uint64		generation = acl_generation;
+	OwnerContext oc;
+
+	/* under the transaction until complete, so an error mid-load leaks nothing */
+	newcxt = AllocSetContextCreate(CurTransactionContext, "pgerp ACL", ALLOCSET_SMALL_SIZES);
+	if (user != 0)
+	{
+		Datum		arg = Int64GetDatum(user);
+		Snapshot	snap;
+		int			ret;
+
+		for (int i = 0; i < ACL_NRELS; i++)
+			acl_relids[i] = ErpRelid(acl_relnames[i], false);
+
+		OwnerContextBegin(&oc);
+		SPI_connect();
+		if (acl_plan == NULL)
+		{
+			Oid			t = INT8OID;
+			SPIPlanPtr	p = SPI_prepare(acl_sql, 1, &t);
+
+			if (p == NULL || SPI_keepplan(p) != 0)
+				elog(ERROR, "could not prepare the ACL query: %s", SPI_result_code_string(SPI_result));
+			acl_plan = p;
+		}
+		/* a grant committed a moment ago must count, even in REPEATABLE READ */
+		snap = IsInParallelMode() ? GetActiveSnapshot() : GetLatestSnapshot();
+		ret = SPI_execute_snapshot(acl_plan, &arg, NULL, snap, InvalidSnapshot, true, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "ACL query failed: %s", SPI_result_code_string(ret));
+
+		old = MemoryContextSwitchTo(newcxt);
+		entries = palloc0(sizeof(AclEntry) * Max(SPI_processed, 1));
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			int64		company = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+			bool		direct = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
+			Datum		code = SPI_getbinval(tup, desc, 3, &isnull);
+			Datum		perms = SPI_getbinval(tup, desc, 4, &isnull);
+			AclEntry   *e;
+
+			if (n == 0 || entries[n - 1].company_id != company)
+			{
+				e = &entries[n++];
+				e->company_id = company;
+			}
+			e = &entries[n - 1];
+			e->direct |= direct;
+			e->roles = e->roles ? repalloc(e->roles, sizeof(char *) * (e->nroles + 1)) : palloc(sizeof(char *));
+			e->roles[e->nroles++] = TextDatumGetCString(code);
+			if (!isnull)
+				e->patterns = append_strings(e->patterns, &e->npatterns, perms);
+		}
+		MemoryContextSwitchTo(old);
+		SPI_finish();
+		OwnerContextEnd(&oc);
+	}
+	MemoryContextSetParent(newcxt, TopMemoryContext);
+	if (acl_cxt != NULL)
+		MemoryContextDelete(acl_cxt);
+	acl_cxt = newcxt;
+	acl = entries;
+	acl_n = n;
+	acl_user = user;
+	/* an invalidation that arrived while we read leaves the cache stale */
+	acl_valid = (generation == acl_generation);
+}
+
+static void
+acl_ensure(void)
+{
+	int64		user = SessionUserId();
+
+	if (!acl_valid || acl_user != user)
+		acl_load(user);
+}
+
+static AclEntry *
+acl_find(int64 company)
+{
+	int			lo = 0,
+				hi = acl_n - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (acl[mid].company_id == company)
+			return &acl[mid];
+		if (acl[mid].company_id < company)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return NULL;
+}
+
+static bool
+entry_has(const AclEntry *e, const char *code)
+{
+	for (int i = 0; i < e->npatterns; i++)
+		if (PermissionMatches(e->patterns[i], code))
+			return true;
+	return false;
+}
+
+bool
+AclCompanyAllowed(int64 company_id)
+{
+	acl_ensure();
+	return acl_find(company_id) != NULL;
+}
+
+bool
+AclHasPermission(int64 company_id, const char *code)
+{
+	AclEntry   *e;
+
+	acl_ensure();
+	e = acl_find(company_id);
+	return e != NULL && entry_has(e, code);
+}
+
+int64
+AclDefaultCompany(void)
+{
+	acl_ensure();
+	for (int i = 0; i < acl_n; i++)
+		if (acl[i].direct)
+			return acl[i].company_id;
+	return acl_n > 0 ? acl[0].company_id : 0;
+}
+
+static void
+no_user_error(const char *code)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied: no user is signed in"),
+			 errdetail("Permission \"%s\" is required.", code),
+			 errhint("Call erp.sign_in() or erp.use_token() first.")));
+}
+
+/*
+ * Raise 42501 unless the acting user holds `code` on `company_id` (0: the
+ * current company).  A superuser with nobody signed in passes: that is how a
+ * DBA bootstraps the first companies and users.
+ */
+void
+AclRequire(const char *code, int64 company_id)
+{
+	if (SessionUserId() == 0)
+	{
+		if (CallerIsSuperuser())
+			return;
+		no_user_error(code);
+	}
+	if (company_id == 0)
+		company_id = SessionCompanyId();
+	if (company_id == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied: no company is selected"),
+				 errdetail("Permission \"%s\" is required.", code),
+				 errhint("Call erp.switch_company() first.")));
+	if (!AclHasPermission(company_id, code))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for \"%s\"", code),
+				 errdetail("Permission \"%s\" is required on company %lld.", code, (long long) company_id)));
+}
+
+static char *
+code_arg(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *code;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("permission code must not be null")));
+	code = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	if (!PermissionIsValid(code))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid permission code \"%s\"", code),
+				 errdetail("A permission code is <schema>.<table>:<action>, for example stock.move:read.")));
+	return code;
+}
+
+static ArrayType *
+int8_array(int64 *vals, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		d[i] = Int64GetDatum(vals[i]);
+	return construct_array(d, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+}
+
+PG_FUNCTION_INFO_V1(pgerp_rbac_allowed_company_ids);
+Datum
+pgerp_rbac_allowed_company_ids(PG_FUNCTION_ARGS)
+{
+	int64	   *ids;
+
+	acl_ensure();
+	ids = palloc(sizeof(int64) * Max(acl_n, 1));
+	for (int i = 0; i < acl_n; i++)
+		ids[i] = acl[i].company_id;
+	PG_RETURN_ARRAYTYPE_P(int8_array(ids, acl_n));
+}
+
+PG_FUNCTION_INFO_V1(pgerp_rbac_has_permission);
+Datum
+pgerp_rbac_has_permission(PG_FUNCTION_ARGS)
+{
+	char	   *code = code_arg(fcinfo, 0);
+	int64		company = SessionCompanyId();
+
+	if (SessionUserId() == 0 || company == 0)
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(AclHasPermission(company, code));
+}
+
+PG_FUNCTION_INFO_V1(pgerp_rbac_permitted_companies);
+Datum
+pgerp_rbac_permitted_companies(PG_FUNCTION_ARGS)
+{
+	char	   *code = code_arg(fcinfo, 0);
+	int64	   *ids;
+	int			n = 0;
+
+	acl_ensure();
+	ids = palloc(sizeof(int64) * Max(acl_n, 1));
+	for (int i = 0; i < acl_n; i++)
+		if (entry_has(&acl[i], code))
+			ids[n++] = acl[i].company_id;
+	PG_RETURN_ARRAYTYPE_P(int8_array(ids, n));
+}
+
+PG_FUNCTION_INFO_V1(pgerp_rbac_role_companies);
+Datum
+pgerp_rbac_role_companies(PG_FUNCTION_ARGS)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			k;
+	int64	   *ids;
+	int			n = 0;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("role codes must not be null")));
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &k);
+	acl_ensure();
+	ids = palloc(sizeof(int64) * Max(acl_n, 1));
+	for (int i = 0; i < acl_n; i++)
+	{
+		bool		held = false;
+
+		for (int r = 0; r < acl[i].nroles && !held; r++)
+			for (int j = 0; j < k && !held; j++)
+				if (!nulls[j])
+				{
+					text	   *t = DatumGetTextPP(elems[j]);
+
+					held = strlen(acl[i].roles[r]) == VARSIZE_ANY_EXHDR(t) &&
+						memcmp(acl[i].roles[r], VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)) == 0;
+				}
+		if (held)
+			ids[n++] = acl[i].company_id;
+	}
+	PG_RETURN_ARRAYTYPE_P(int8_array(ids, n));
+}
+
+PG_FUNCTION_INFO_V1(pgerp_rbac_require);
+Datum
+pgerp_rbac_require(PG_FUNCTION_ARGS)
+{
+	char	   *code = code_arg(fcinfo, 0);
+
+	AclRequire(code, PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1));
+	PG_RETURN_VOID();
+}
+
+/*
+ * erp.permission_covers(p_company, p_patterns): does the acting user hold, on
+ * that company, everything the given role patterns grant?  A grant may not
+ * hand out more than the granter has.  A pattern is covered when one of the
+ * granter's patterns matches its text, '*' included.
+ */
+PG_FUNCTION_INFO_V1(pgerp_rbac_covers);
+Datum
+pgerp_rbac_covers(PG_FUNCTION_ARGS)
+{
+	int64		company = PG_GETARG_INT64(0);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			k;
+	AclEntry   *e;
+
+	if (SessionUserId() == 0)
+		PG_RETURN_BOOL(CallerIsSuperuser());
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &k);
+	acl_ensure();
+	e = acl_find(company);
+	for (int j = 0; j < k; j++)
+		if (!nulls[j] && (e == NULL || !entry_has(e, TextDatumGetCString(elems[j]))))
+			PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(true);
+}
+
+/* Statement trigger on the ACL tables: tell every backend its cache is stale. */
+PG_FUNCTION_INFO_V1(pgerp_rbac_acl_changed);
+Datum
+pgerp_rbac_acl_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("erp._acl_changed() must be called as a trigger")));
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
+}
