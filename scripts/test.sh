@@ -5,9 +5,14 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-set -e
-build_and_install
-set +e
+# PGERP_SKIP_BUILD=1 skips the build and install (the pack is installed
+# already); PGERP_TESTS=<regex> runs only the test files whose path matches.
+if [ -z "${PGERP_SKIP_BUILD:-}" ]; then
+    set -e
+    build_and_install
+    set +e
+fi
+FILTER=${PGERP_TESTS:-.}
 
 TMP=$(mktemp -d /tmp/pgerp-test.XXXXXX)
 chmod 755 "$TMP"
@@ -61,7 +66,7 @@ else
 fi
 
 # pgTAP suites through pg_prove: count assertions from its summary.
-mapfile -t pgtap_files < <(find "$ROOT_DIR/test/pgtap" -name '*.sql' ! -name 'setup.sql' | sort)
+mapfile -t pgtap_files < <(find "$ROOT_DIR/test/pgtap" -name '*.sql' ! -name 'setup.sql' | grep -E -- "$FILTER" | sort)
 if [ ${#pgtap_files[@]} -gt 0 ]; then
     say "pgTAP: ${#pgtap_files[@]} files"
     pg_prove --ext .sql "${pgtap_files[@]}" 2>&1 | tee "$TMP/pg_prove.out"
@@ -72,7 +77,7 @@ if [ ${#pgtap_files[@]} -gt 0 ]; then
 fi
 
 # Isolation specs (concurrent sessions): one result per spec.
-mapfile -t specs < <(find "$ROOT_DIR/test/isolation/specs" -name '*.spec' 2>/dev/null | sort)
+mapfile -t specs < <(find "$ROOT_DIR/test/isolation/specs" -name '*.spec' 2>/dev/null | grep -E -- "$FILTER" | sort)
 if [ ${#specs[@]} -gt 0 ]; then
     say "isolation: ${#specs[@]} specs"
     names=()
@@ -91,7 +96,7 @@ if [ ${#specs[@]} -gt 0 ]; then
 fi
 
 # Perl TAP tests (their own clusters): prove.
-mapfile -t taps < <(find "$ROOT_DIR/test/tap" -name '*.pl' 2>/dev/null | sort)
+mapfile -t taps < <(find "$ROOT_DIR/test/tap" -name '*.pl' 2>/dev/null | grep -E -- "$FILTER" | sort)
 if [ ${#taps[@]} -gt 0 ]; then
     say "Perl TAP: ${#taps[@]} files"
     PATH=$PGBIN:$PATH PG_REGRESS=$PGBIN/../lib/pgxs/src/test/regress/pg_regress \

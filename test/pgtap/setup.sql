@@ -1,0 +1,30 @@
+-- Shared preamble of every pgTAP file, included right after BEGIN with
+-- \ir ../setup.sql so that everything it makes rolls back with the test.
+\set ON_ERROR_STOP 1
+SET client_min_messages = warning;
+
+-- A company tree for tests: G (group) with children A and B, and A1 under A.
+-- Returns their ids by name. Runs as the superuser with nobody signed in.
+CREATE FUNCTION pg_temp.make_tree(OUT g bigint, OUT a bigint, OUT b bigint, OUT a1 bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM erp.sign_out();
+    g := erp.create_company('Test Group');
+    a := erp.create_company('Test A', g);
+    b := erp.create_company('Test B', g, 'EUR');
+    a1 := erp.create_company('Test A1', a);
+END $$;
+
+-- A user holding one role on one company; the password is <login>-pass-1.
+CREATE FUNCTION pg_temp.make_user(p_login text, p_role text, p_company bigint, p_children boolean DEFAULT true)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    PERFORM erp.sign_out();
+    v_id := erp.create_user(p_login, p_login || '-pass-1');
+    IF p_role IS NOT NULL THEN
+        PERFORM erp.grant_role(v_id, p_role, p_company, p_children);
+    END IF;
+    RETURN v_id;
+END $$;
