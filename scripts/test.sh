@@ -86,8 +86,7 @@ if [ ${#specs[@]} -gt 0 ]; then
     [ -x "$ISO/pg_isolation_regress" ] || ISO=/usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/isolation
     mkdir -p "$TMP/iso"
     "$ISO/pg_isolation_regress" --use-existing --dbname=pgerp --host="$SOCK" --port="$PORT" --user=postgres \
-        --inputdir="$ROOT_DIR/test/isolation" --outputdir="$TMP/iso" \
-        --isolationtester="$ISO/isolationtester" "${names[@]}" 2>&1 | tee "$TMP/iso.out"
+        --inputdir="$ROOT_DIR/test/isolation" --outputdir="$TMP/iso" "${names[@]}" 2>&1 | tee "$TMP/iso.out"
     ip=$(grep -cE '^(test|ok|     ) .* \.\.\. ok' "$TMP/iso.out")
     ifl=$(grep -cE '\.\.\. FAILED|\.\.\. failed' "$TMP/iso.out")
     if [ "$((ip + ifl))" -lt ${#specs[@]} ]; then ifl=$(( ${#specs[@]} - ip )); fi

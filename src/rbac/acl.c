@@ -189,10 +189,26 @@ acl_load(int64 user)
 	acl_valid = (generation == acl_generation);
 }
 
+/*
+ * Once per client statement, read pending invalidations even when no new lock
+ * is taken (inside an open transaction every table may be locked already),
+ * so that a grant or revoke committed elsewhere counts from the next
+ * statement on.  The check is a cheap unlocked flag test when nothing is
+ * pending.
+ */
 static void
 acl_ensure(void)
 {
-	int64		user = SessionUserId();
+	static TimestampTz checked_at = 0;
+	TimestampTz stmt = GetCurrentStatementStartTimestamp();
+	int64		user;
+
+	if (stmt != checked_at)
+	{
+		checked_at = stmt;
+		AcceptInvalidationMessages();
+	}
+	user = SessionUserId();
 
 	if (!acl_valid || acl_user != user)
 		acl_load(user);
