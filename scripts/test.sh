@@ -98,8 +98,12 @@ fi
 mapfile -t taps < <(find "$ROOT_DIR/test/tap" -name '*.pl' 2>/dev/null | grep -E -- "$FILTER" | sort)
 if [ ${#taps[@]} -gt 0 ]; then
     say "Perl TAP: ${#taps[@]} files"
-    PATH=$PGBIN:$PATH PG_REGRESS=$PGBIN/../lib/pgxs/src/test/regress/pg_regress \
-        prove -I "$PGBIN/../lib/pgxs/src/test/perl" "${taps[@]}" 2>&1 | tee "$TMP/prove.out"
+    # PostgreSQL::Test::Cluster runs initdb as the caller: as root, run prove as postgres.
+    mkdir -p "$TMP/tap"
+    is_root && chown postgres:postgres "$TMP/tap"
+    (cd "$TMP/tap" && as_pg env PATH="$PGBIN:$PATH" TESTDIR="$TMP/tap" \
+        PG_REGRESS="$PGBIN/../lib/pgxs/src/test/regress/pg_regress" \
+        prove -I "$PGBIN/../lib/pgxs/src/test/perl" "${taps[@]}") 2>&1 | tee "$TMP/prove.out"
     st=${PIPESTATUS[0]}
     read -r p f < <(tap_counts "$TMP/prove.out")
     if [ "$st" != 0 ] && [ "$f" = 0 ]; then f=1; fi

@@ -37,3 +37,11 @@ SELECT pg_catalog.pg_extension_config_dump('erp.app_role', '');
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA erp FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA erp FROM PUBLIC;
+
+-- Identity sequences too, so that a restored database goes on numbering
+-- after the restored rows.
+SELECT pg_catalog.pg_extension_config_dump('erp.company_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('erp.partner_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('erp.app_user_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('erp.role_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('erp.record_rule_id_seq', '');
