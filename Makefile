@@ -36,16 +36,16 @@ sql/%--$(PGERP_VERSION).sql: extension/%.manifest scripts/assemble.sh $(shell ca
 
 .PHONY: start stop psql reset test deps
 deps:
-	scripts/deps.sh
+	@scripts/deps.sh
 start:
-	scripts/deps.sh
-	scripts/start.sh
+	@scripts/deps.sh
+	@scripts/start.sh
 stop:
-	scripts/cluster.sh stop
+	@scripts/cluster.sh stop
 psql:
-	scripts/cluster.sh psql
+	@scripts/cluster.sh psql
 reset:
-	scripts/cluster.sh reset
+	@scripts/cluster.sh reset
 test:
-	scripts/deps.sh
-	scripts/test.sh
+	@scripts/deps.sh
+	@scripts/test.sh

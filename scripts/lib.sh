@@ -18,7 +18,13 @@ as_pg() {
 }
 
 sudo_if_needed() {
-    if is_root; then "$@"; else sudo "$@"; fi
+    if is_root; then
+        "$@"
+    elif command -v sudo >/dev/null; then
+        sudo "$@"
+    else
+        die "this step needs root: run as root or install sudo ($*)"
+    fi
 }
 
 # Build and install the extension (the shared library and the SQL scripts).
