@@ -14,6 +14,8 @@ DATA_built   = $(BUILT_SQL)
 DATA         = $(wildcard migrations/*--*--*.sql)
 
 PG_CPPFLAGS  = -Isrc/include
+# -Wno-unused-parameter: PostgreSQL 15 headers (ilist.h, bufpage.h, fmgr.h) and
+# every callback signature trip -Wextra's unused-parameter check.
 PG_CFLAGS    = -Wall -Wextra -Werror -Wno-unused-parameter
 SHLIB_LINK   = -lcrypto -ljson-c
 EXTRA_CLEAN  = $(BUILT_SQL)
