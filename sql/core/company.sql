@@ -6,7 +6,7 @@ CREATE TABLE erp.company (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     company_id bigint GENERATED ALWAYS AS (id) STORED NOT NULL,
     parent_id bigint REFERENCES erp.company (id),
-    name text NOT NULL CHECK (pg_catalog.btrim(name) <> ''),
+    name text NOT NULL CHECK (name ~ '\S'),
     currency text NOT NULL DEFAULT 'USD' CHECK (currency ~ '^[A-Z]{3}$'),
     price_precision integer NOT NULL DEFAULT 2 CHECK (price_precision BETWEEN 0 AND 6),
     currency_rounding numeric NOT NULL DEFAULT 0.01 CHECK (currency_rounding > 0),
@@ -48,7 +48,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_id bigint;
 BEGIN
-    IF p_name IS NULL OR btrim(p_name) = '' THEN
+    IF p_name IS NULL OR btrim(p_name, E' \t\r\n\f') = '' THEN
         RAISE EXCEPTION 'company name must not be empty' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_currency IS NULL OR p_currency !~ '^[A-Z]{3}$' THEN
@@ -70,7 +70,7 @@ BEGIN
         PERFORM erp.require_permission('erp.company:create', p_parent);
     END IF;
     INSERT INTO erp.company (parent_id, name, currency)
-    VALUES (p_parent, btrim(p_name), p_currency)
+    VALUES (p_parent, btrim(p_name, E' \t\r\n\f'), p_currency)
     RETURNING id INTO v_id;
     RETURN v_id;
 END $$;

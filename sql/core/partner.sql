@@ -3,7 +3,7 @@
 CREATE TABLE erp.partner (
     company_id bigint NOT NULL REFERENCES erp.company (id),
     id bigint GENERATED ALWAYS AS IDENTITY,
-    name text NOT NULL CHECK (pg_catalog.btrim(name) <> ''),
+    name text NOT NULL CHECK (name ~ '\S'),
     kind text NOT NULL DEFAULT 'vendor' CHECK (kind IN ('customer', 'vendor', 'both')),
     email text,
     phone text,
@@ -28,10 +28,12 @@ BEGIN
         RAISE EXCEPTION 'company must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     PERFORM erp.require_permission('erp.partner:create', p_company);
-    IF NOT EXISTS (SELECT 1 FROM erp.company c WHERE c.id = p_company) THEN
+    -- a signed-in user holding the permission on it proves the company exists
+    -- (and needs no erp.company:read); the bootstrap caller sees every row
+    IF erp.current_user_id() IS NULL AND NOT EXISTS (SELECT 1 FROM erp.company c WHERE c.id = p_company) THEN
         RAISE EXCEPTION 'company % does not exist', p_company USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF p_name IS NULL OR btrim(p_name) = '' THEN
+    IF p_name IS NULL OR btrim(p_name, E' \t\r\n\f') = '' THEN
         RAISE EXCEPTION 'partner name must not be empty' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_kind IS NULL OR p_kind NOT IN ('customer', 'vendor', 'both') THEN
@@ -39,12 +41,12 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'A partner is a customer, a vendor or both.';
     END IF;
-    IF p_email IS NOT NULL AND btrim(p_email) !~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$' THEN
+    IF p_email IS NOT NULL AND btrim(p_email, E' \t\r\n\f') !~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$' THEN
         RAISE EXCEPTION 'invalid e-mail address %', quote_literal(p_email)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     INSERT INTO erp.partner (company_id, name, kind, email, phone)
-    VALUES (p_company, btrim(p_name), p_kind, nullif(btrim(p_email), ''), nullif(btrim(p_phone), ''))
+    VALUES (p_company, btrim(p_name, E' \t\r\n\f'), p_kind, nullif(btrim(p_email, E' \t\r\n\f'), ''), nullif(btrim(p_phone, E' \t\r\n\f'), ''))
     RETURNING id INTO v_id;
     RETURN v_id;
 END $$;

@@ -18,7 +18,7 @@ CREATE FUNCTION erp.create_user(p_login text, p_password text, p_name text DEFAU
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    v_login text := btrim(p_login);
+    v_login text := btrim(p_login, E' \t\r\n\f');
     v_id bigint;
 BEGIN
     IF NOT erp._is_bootstrap() THEN
@@ -33,7 +33,7 @@ BEGIN
         RAISE EXCEPTION 'login % is already taken', quote_literal(v_login) USING ERRCODE = 'unique_violation';
     END IF;
     INSERT INTO erp.app_user (login, name, password_hash)
-    VALUES (v_login, coalesce(nullif(btrim(p_name), ''), v_login), erp._password_hash(p_password))
+    VALUES (v_login, coalesce(nullif(btrim(p_name, E' \t\r\n\f'), ''), v_login), erp._password_hash(p_password))
     RETURNING id INTO v_id;
     RETURN v_id;
 END $$;

@@ -25,7 +25,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'A role code is a lower-case letter followed by up to 62 letters, digits or underscores.';
     END IF;
-    IF p_name IS NULL OR btrim(p_name) = '' THEN
+    IF p_name IS NULL OR btrim(p_name, E' \t\r\n\f') = '' THEN
         RAISE EXCEPTION 'role name must not be empty' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM erp._check_permission_patterns(p_permissions);
@@ -33,7 +33,7 @@ BEGIN
         RAISE EXCEPTION 'role % already exists', quote_literal(p_code) USING ERRCODE = 'unique_violation';
     END IF;
     INSERT INTO erp.role (code, name, permissions)
-    VALUES (p_code, btrim(p_name), ARRAY(SELECT DISTINCT unnest(p_permissions) ORDER BY 1))
+    VALUES (p_code, btrim(p_name, E' \t\r\n\f'), ARRAY(SELECT DISTINCT unnest(p_permissions) ORDER BY 1))
     RETURNING id INTO v_id;
     RETURN v_id;
 END $$;

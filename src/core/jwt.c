@@ -71,8 +71,21 @@ b64url_decode(const char *src, int len, unsigned char **dst)
 	*dst = palloc(cap);
 	n = pg_b64_decode(tmp, padded, (char *) *dst, cap);
 	pfree(tmp);
-	if (n >= 0)
-		(*dst)[n] = '\0';
+	if (n < 0)
+		return -1;
+	(*dst)[n] = '\0';
+
+	/*
+	 * Canonical form only: unused low bits of the last character must be
+	 * zero, so that one token has exactly one spelling (tokens may serve as
+	 * cache or revocation keys).
+	 */
+	{
+		char	   *again = b64url_encode(*dst, n);
+
+		if (again == NULL || strlen(again) != (size_t) len || memcmp(again, src, len) != 0)
+			return -1;
+	}
 	return n;
 }
 
@@ -192,7 +205,9 @@ JwtVerify(const char *token, const unsigned char *key, size_t keylen, int64 now,
 	}
 	json_object_put(h);
 
-	/* signature before any claim is believed */
+	/* signature before any claim is believed; HS256 is 32 bytes = 43 characters */
+	if (strlen(dot2 + 1) != 43)
+		return JWT_BAD_SIGNATURE;
 	n = b64url_decode(dot2 + 1, strlen(dot2 + 1), &sig);
 	if (n < 0)
 		return JWT_MALFORMED;

@@ -4,13 +4,14 @@
  * They live in backend memory and are changed only by C code that has just
  * verified a password or a token (signin.c) or an allowed company (below):
  * there is no setting a client could forge with set_config().  Changes made
- * by a transaction that aborts are undone, as SET would be; an identity set
- * "local" ends with its transaction.
+ * by a transaction or a savepoint that aborts are undone, as SET's would be;
+ * an identity set "local" ends with its transaction.
  */
 #include "postgres.h"
 
 #include "access/xact.h"
 #include "fmgr.h"
+#include "utils/memutils.h"
 
 #include "pgerp/core.h"
 #include "pgerp/rbac.h"
@@ -22,15 +23,82 @@ typedef struct Identity
 } Identity;
 
 static Identity session_ident;	/* lasts for the session */
-static Identity xact_saved;		/* session_ident when this transaction first changed it */
-static bool xact_changed = false;
 static Identity local_ident;	/* ends with the transaction */
 static bool local_active = false;
+
+/*
+ * The state as it was before the first change in each (sub)transaction that
+ * changed it, innermost first, so that an abort, of the transaction or of a
+ * savepoint, puts back what was there.
+ */
+typedef struct SavedIdentity
+{
+	SubTransactionId subid;
+	Identity	session;
+	Identity	local;
+	bool		local_active;
+	struct SavedIdentity *next;
+} SavedIdentity;
+
+static SavedIdentity *saved = NULL;
 
 static inline Identity *
 acting(void)
 {
 	return local_active ? &local_ident : &session_ident;
+}
+
+static void
+remember_for_abort(void)
+{
+	SubTransactionId cur = GetCurrentSubTransactionId();
+	SavedIdentity *s;
+
+	if (saved != NULL && saved->subid == cur)
+		return;
+	s = MemoryContextAlloc(TopMemoryContext, sizeof(SavedIdentity));
+	s->subid = cur;
+	s->session = session_ident;
+	s->local = local_ident;
+	s->local_active = local_active;
+	s->next = saved;
+	saved = s;
+}
+
+static void
+restore_and_pop(void)
+{
+	SavedIdentity *s = saved;
+
+	session_ident = s->session;
+	local_ident = s->local;
+	local_active = s->local_active;
+	saved = s->next;
+	pfree(s);
+	AclInvalidate();
+}
+
+static void
+session_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	if (saved == NULL || saved->subid != mySubid)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		restore_and_pop();
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		/* the parent keeps its own, older, saved state if it has one */
+		if (saved->next != NULL && saved->next->subid == parentSubid)
+		{
+			SavedIdentity *s = saved;
+
+			saved = s->next;
+			pfree(s);
+		}
+		else
+			saved->subid = parentSubid;
+	}
 }
 
 /* Restore or settle the identity at the end of each transaction. */
@@ -41,15 +109,28 @@ session_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
-			if (xact_changed)
-				session_ident = xact_saved;
+			while (saved != NULL && saved->next != NULL)
+			{
+				SavedIdentity *s = saved;
+
+				saved = s->next;
+				pfree(s);
+			}
+			if (saved != NULL)
+				restore_and_pop();
 			/* FALLTHROUGH */
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
-			if (local_active || xact_changed)
+			while (saved != NULL)
+			{
+				SavedIdentity *s = saved;
+
+				saved = s->next;
+				pfree(s);
+			}
+			if (local_active)
 				AclInvalidate();
-			xact_changed = false;
 			local_active = false;
 			memset(&local_ident, 0, sizeof(local_ident));
 			break;
@@ -62,6 +143,7 @@ void
 SessionInit(void)
 {
 	RegisterXactCallback(session_xact_callback, NULL);
+	RegisterSubXactCallback(session_subxact_callback, NULL);
 }
 
 int64
@@ -76,19 +158,10 @@ SessionCompanyId(void)
 	return acting()->company_id;
 }
 
-static void
-remember_for_abort(void)
-{
-	if (!xact_changed)
-	{
-		xact_saved = session_ident;
-		xact_changed = true;
-	}
-}
-
 void
 SessionSet(int64 user_id, int64 company_id, bool local)
 {
+	remember_for_abort();
 	if (local)
 	{
 		local_ident.user_id = user_id;
@@ -97,7 +170,6 @@ SessionSet(int64 user_id, int64 company_id, bool local)
 	}
 	else
 	{
-		remember_for_abort();
 		session_ident.user_id = user_id;
 		session_ident.company_id = company_id;
 		local_active = false;
@@ -108,8 +180,7 @@ SessionSet(int64 user_id, int64 company_id, bool local)
 void
 SessionSetCompany(int64 company_id)
 {
-	if (!local_active)
-		remember_for_abort();
+	remember_for_abort();
 	acting()->company_id = company_id;
 }
 
