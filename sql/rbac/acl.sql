@@ -10,13 +10,21 @@ CREATE FUNCTION erp.has_permission(p_code text) RETURNS boolean
 COMMENT ON FUNCTION erp.has_permission(text) IS
     'Does the acting user hold this permission in the current company';
 
+-- Support functions fold the lists into constants at plan time (src/rbac/acl.c).
+CREATE FUNCTION erp._permitted_companies_support(internal) RETURNS internal
+    LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'pgerp_rbac_permitted_companies_support';
+CREATE FUNCTION erp._role_companies_support(internal) RETURNS internal
+    LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'pgerp_rbac_role_companies_support';
+
 CREATE FUNCTION erp.permitted_companies(p_code text) RETURNS bigint[]
-    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pgerp_rbac_permitted_companies';
+    LANGUAGE C STABLE PARALLEL RESTRICTED SUPPORT erp._permitted_companies_support
+    AS 'MODULE_PATHNAME', 'pgerp_rbac_permitted_companies';
 COMMENT ON FUNCTION erp.permitted_companies(text) IS
     'Companies in which the acting user holds this permission (what row security policies use)';
 
 CREATE FUNCTION erp.role_companies(p_roles text[]) RETURNS bigint[]
-    LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pgerp_rbac_role_companies';
+    LANGUAGE C STABLE PARALLEL RESTRICTED SUPPORT erp._role_companies_support
+    AS 'MODULE_PATHNAME', 'pgerp_rbac_role_companies';
 COMMENT ON FUNCTION erp.role_companies(text[]) IS
     'Companies in which the acting user holds any of these roles (what record rules use)';
 

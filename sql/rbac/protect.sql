@@ -1,7 +1,9 @@
 -- Company-scoped row security for a table with a company_id column.
--- The helper runs once per statement (an InitPlan, thanks to the sub-SELECT)
--- and yields an array, so an index on company_id or on any other column
--- still serves lookups.
+-- erp.permitted_companies('<code>') is folded into a constant array when the
+-- statement is planned (src/rbac/acl.c), so the planner sees the real list of
+-- companies: indexes on company_id or on any other column serve lookups, long
+-- lists are hashed, and nothing is evaluated per row but the array test.
+-- Cached plans are dropped or refused when rights change (src/rbac/acl.c).
 
 CREATE FUNCTION erp.protect(p_table regclass)
 RETURNS void
@@ -38,17 +40,17 @@ BEGIN
     EXECUTE format('DROP POLICY IF EXISTS pgerp_write ON %s', p_table);
     EXECUTE format('DROP POLICY IF EXISTS pgerp_delete ON %s', p_table);
     EXECUTE format($p$CREATE POLICY pgerp_read ON %s FOR SELECT
-        USING (company_id OPERATOR(pg_catalog.=) ANY ((SELECT erp.permitted_companies(%L))::bigint[]))$p$,
+        USING (company_id OPERATOR(pg_catalog.=) ANY (erp.permitted_companies(%L)))$p$,
         p_table, v_code || ':read');
     EXECUTE format($p$CREATE POLICY pgerp_create ON %s FOR INSERT
-        WITH CHECK (company_id OPERATOR(pg_catalog.=) ANY ((SELECT erp.permitted_companies(%L))::bigint[]))$p$,
+        WITH CHECK (company_id OPERATOR(pg_catalog.=) ANY (erp.permitted_companies(%L)))$p$,
         p_table, v_code || ':create');
     EXECUTE format($p$CREATE POLICY pgerp_write ON %s FOR UPDATE
-        USING (company_id OPERATOR(pg_catalog.=) ANY ((SELECT erp.permitted_companies(%L))::bigint[]))
-        WITH CHECK (company_id OPERATOR(pg_catalog.=) ANY ((SELECT erp.permitted_companies(%L))::bigint[]))$p$,
+        USING (company_id OPERATOR(pg_catalog.=) ANY (erp.permitted_companies(%L)))
+        WITH CHECK (company_id OPERATOR(pg_catalog.=) ANY (erp.permitted_companies(%L)))$p$,
         p_table, v_code || ':write', v_code || ':write');
     EXECUTE format($p$CREATE POLICY pgerp_delete ON %s FOR DELETE
-        USING (company_id OPERATOR(pg_catalog.=) ANY ((SELECT erp.permitted_companies(%L))::bigint[]))$p$,
+        USING (company_id OPERATOR(pg_catalog.=) ANY (erp.permitted_companies(%L)))$p$,
         p_table, v_code || ':delete');
 END $$;
 COMMENT ON FUNCTION erp.protect(regclass) IS

@@ -41,12 +41,12 @@ BEGIN
       FROM erp.record_rule rr JOIN erp.role r ON r.id = rr.role_id
      WHERE rr.table_name = p_table;
     IF v_roles IS NOT NULL THEN
-        v_expr := format('NOT (company_id OPERATOR(pg_catalog.=) ANY ((SELECT erp.role_companies(%L::text[]))::bigint[]))', v_roles);
+        v_expr := format('NOT (company_id OPERATOR(pg_catalog.=) ANY (erp.role_companies(%L::text[])))', v_roles);
         FOR v_rule IN SELECT r.code, rr.using_expr FROM erp.record_rule rr JOIN erp.role r ON r.id = rr.role_id
                        WHERE rr.table_name = p_table ORDER BY rr.id
         LOOP
             PERFORM erp._check_rule_expression(v_rule.using_expr);
-            v_expr := v_expr || format(E'\n OR (company_id OPERATOR(pg_catalog.=) ANY ((SELECT erp.role_companies(%L::text[]))::bigint[]) AND (%s\n))',
+            v_expr := v_expr || format(E'\n OR (company_id OPERATOR(pg_catalog.=) ANY (erp.role_companies(%L::text[])) AND (%s\n))',
                                        ARRAY[v_rule.code], v_rule.using_expr);
         END LOOP;
         EXECUTE format('CREATE POLICY pgerp_role_rules ON %s AS RESTRICTIVE FOR ALL USING (%s) WITH CHECK (%s)',

@@ -3,23 +3,44 @@
  * grants, spread to descendants when the grant says so) with the roles and
  * permission patterns they hold there.
  *
- * It is loaded once and then answered from backend memory, so policies that
- * call erp.permitted_companies() cost a few string compares per statement.
- * It is dropped when the acting user changes and when any ACL table changes:
- * statement triggers on those tables send a relcache invalidation for their
- * table, which every backend processes at its next transaction or lock (the
- * next statement); our relcache callback then marks the cache stale.
+ * Loaded once, answered from backend memory, dropped when the acting user
+ * changes and when any ACL table changes: statement triggers on those tables
+ * send a relcache invalidation for their table, which every backend processes
+ * at its next transaction or lock, or at its next statement through
+ * acl_ensure(); our relcache callback then marks the cache stale.
+ *
+ * Row-security policies are folded at plan time: a support function replaces
+ * erp.permitted_companies('<code>') with the constant array of companies, so
+ * the planner estimates with the real list, uses indexes on company_id and
+ * hashes long lists, and the executor evaluates nothing but the array test.
+ * To keep that exact:
+ *   - a plan with folded lists depends on the ACL tables (their OIDs go into
+ *     its relationOids), so PostgreSQL's plan cache drops it when they change,
+ *     and a change of acting user resets this backend's plan cache;
+ *   - the ACL is pinned for one command, so all folds of one plan agree;
+ *   - at executor start, a plan with folded lists reads pending
+ *     invalidations; if the acting user's rights changed since it was planned
+ *     (a prepared statement run in a transaction that had locked everything
+ *     before another session's revoke), it fails with 40001 rather than use
+ *     stale rights.
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "executor/executor.h"
+#include "nodes/pathnodes.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "common/hashfn.h"
+#include "nodes/makefuncs.h"
+#include "nodes/supportnodes.h"
 #include "utils/inval.h"
+#include "utils/plancache.h"
+#include "utils/timestamp.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
@@ -41,7 +62,11 @@ static AclEntry *acl = NULL;
 static int	acl_n = 0;
 static bool acl_valid = false;
 static int64 acl_user = 0;
-static uint64 acl_generation = 0;
+static uint64 acl_generation = 0;	/* bumped by every invalidation */
+static uint32 acl_hash = 0;			/* of the loaded content */
+static int64 acl_version = 1;		/* bumped when the content changes */
+static TimestampTz acl_stmt = 0;	/* the command the cache was last checked in */
+static CommandId acl_cid = InvalidCommandId;
 
 #define ACL_NRELS 4
 static const char *const acl_relnames[ACL_NRELS] = {"user_role", "role", "company", "app_user"};
@@ -65,33 +90,84 @@ static const char acl_sql[] =
 "  FROM t JOIN erp.company c ON c.id OPERATOR(pg_catalog.=) t.company_id AND c.active"
 " ORDER BY t.company_id";
 
-void
-AclInvalidate(void)
+static void
+acl_stale(void)
 {
 	acl_valid = false;
 	acl_generation++;
 }
 
+/* The acting user changed: plans may hold another user's folded lists. */
+void
+AclInvalidate(void)
+{
+	acl_stale();
+	ResetPlanCache();
+}
+
 static void
 acl_relcache_callback(Datum arg, Oid relid)
 {
+	/* plans that folded lists depend on these tables: the plan cache drops them */
 	if (!OidIsValid(relid))
 	{
-		AclInvalidate();
+		acl_stale();
 		return;
 	}
 	for (int i = 0; i < ACL_NRELS; i++)
 		if (acl_relids[i] == relid)
 		{
-			AclInvalidate();
+			acl_stale();
 			return;
 		}
+}
+
+static ExecutorStart_hook_type prev_executor_start = NULL;
+
+static void acl_load(int64 user);
+
+static bool
+plan_folded_acl(PlannedStmt *stmt)
+{
+	return OidIsValid(acl_relids[0]) && list_member_oid(stmt->relationOids, acl_relids[0]);
+}
+
+/*
+ * A cached plan whose folded lists predate a change of rights that this
+ * backend had not processed yet (no new lock was taken since) must not run.
+ */
+static void
+acl_executor_start(QueryDesc *queryDesc, int eflags)
+{
+	if (plan_folded_acl(queryDesc->plannedstmt) && acl_valid)
+	{
+		uint64		generation = acl_generation;
+		int64		version = acl_version;
+
+		AcceptInvalidationMessages();
+		if (generation != acl_generation)
+		{
+			acl_load(SessionUserId());
+			if (acl_version != version)
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to a concurrent change of access rights"),
+						 errdetail("This statement was planned before the acting user's grants changed."),
+						 errhint("Retry the statement; it will be planned with the current rights.")));
+		}
+	}
+	if (prev_executor_start)
+		prev_executor_start(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
 }
 
 void
 AclInit(void)
 {
 	CacheRegisterRelcacheCallback(acl_relcache_callback, (Datum) 0);
+	prev_executor_start = ExecutorStart_hook;
+	ExecutorStart_hook = acl_executor_start;
 }
 
 static char **
@@ -123,14 +199,13 @@ acl_load(int64 user)
 
 	/* under the transaction until complete, so an error mid-load leaks nothing */
 	newcxt = AllocSetContextCreate(CurTransactionContext, "pgerp ACL", ALLOCSET_SMALL_SIZES);
+	for (int i = 0; i < ACL_NRELS; i++)
+		acl_relids[i] = ErpRelid(acl_relnames[i], false);
 	if (user != 0)
 	{
 		Datum		arg = Int64GetDatum(user);
 		Snapshot	snap;
 		int			ret;
-
-		for (int i = 0; i < ACL_NRELS; i++)
-			acl_relids[i] = ErpRelid(acl_relnames[i], false);
 
 		OwnerContextBegin(&oc);
 		SPI_connect();
@@ -184,32 +259,48 @@ acl_load(int64 user)
 	acl_cxt = newcxt;
 	acl = entries;
 	acl_n = n;
+	{
+		uint32		h = hash_bytes_uint32((uint32) user) ^ hash_bytes_uint32((uint32) (user >> 32));
+
+		for (int i = 0; i < n; i++)
+		{
+			h = hash_combine(h, hash_bytes((const unsigned char *) &entries[i].company_id, sizeof(int64)));
+			for (int j = 0; j < entries[i].nroles; j++)
+				h = hash_combine(h, hash_bytes((const unsigned char *) entries[i].roles[j], strlen(entries[i].roles[j])));
+			for (int j = 0; j < entries[i].npatterns; j++)
+				h = hash_combine(h, hash_bytes((const unsigned char *) entries[i].patterns[j], strlen(entries[i].patterns[j])));
+		}
+		if (h != acl_hash || user != acl_user)
+		{
+			acl_hash = h;
+			acl_version++;
+		}
+	}
 	acl_user = user;
 	/* an invalidation that arrived while we read leaves the cache stale */
 	acl_valid = (generation == acl_generation);
 }
 
 /*
- * Once per client statement, read pending invalidations even when no new lock
- * is taken (inside an open transaction every table may be locked already),
- * so that a grant or revoke committed elsewhere counts from the next
- * statement on.  The check is a cheap unlocked flag test when nothing is
- * pending.
+ * Once per command, read pending invalidations even when no new lock is taken
+ * (inside an open transaction every table may be locked already), so that a
+ * grant or revoke committed elsewhere counts from the next statement on; and
+ * reload at most once per command, so that one plan sees one ACL.  The check
+ * is a cheap unlocked flag test when nothing is pending.  Our own changes
+ * advance the command counter and so count at once.
  */
 static void
 acl_ensure(void)
 {
-	static TimestampTz checked_at = 0;
 	TimestampTz stmt = GetCurrentStatementStartTimestamp();
-	int64		user;
+	CommandId	cid = GetCurrentCommandId(false);
+	int64		user = SessionUserId();
 
-	if (stmt != checked_at)
-	{
-		checked_at = stmt;
-		AcceptInvalidationMessages();
-	}
-	user = SessionUserId();
-
+	if (stmt == acl_stmt && cid == acl_cid && acl_user == user)
+		return;
+	acl_stmt = stmt;
+	acl_cid = cid;
+	AcceptInvalidationMessages();
 	if (!acl_valid || acl_user != user)
 		acl_load(user);
 }
@@ -362,56 +453,25 @@ pgerp_rbac_has_permission(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(AclHasPermission(company, code));
 }
 
+static ArrayType *permitted_array(const char *code);
+static ArrayType *role_array(ArrayType *roles);
+
 PG_FUNCTION_INFO_V1(pgerp_rbac_permitted_companies);
 Datum
 pgerp_rbac_permitted_companies(PG_FUNCTION_ARGS)
 {
-	char	   *code = code_arg(fcinfo, 0);
-	int64	   *ids;
-	int			n = 0;
-
-	acl_ensure();
-	ids = palloc(sizeof(int64) * Max(acl_n, 1));
-	for (int i = 0; i < acl_n; i++)
-		if (entry_has(&acl[i], code))
-			ids[n++] = acl[i].company_id;
-	PG_RETURN_ARRAYTYPE_P(int8_array(ids, n));
+	PG_RETURN_ARRAYTYPE_P(permitted_array(code_arg(fcinfo, 0)));
 }
 
 PG_FUNCTION_INFO_V1(pgerp_rbac_role_companies);
 Datum
 pgerp_rbac_role_companies(PG_FUNCTION_ARGS)
 {
-	Datum	   *elems;
-	bool	   *nulls;
-	int			k;
-	int64	   *ids;
-	int			n = 0;
-
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("role codes must not be null")));
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &k);
-	acl_ensure();
-	ids = palloc(sizeof(int64) * Max(acl_n, 1));
-	for (int i = 0; i < acl_n; i++)
-	{
-		bool		held = false;
-
-		for (int r = 0; r < acl[i].nroles && !held; r++)
-			for (int j = 0; j < k && !held; j++)
-				if (!nulls[j])
-				{
-					text	   *t = DatumGetTextPP(elems[j]);
-
-					held = strlen(acl[i].roles[r]) == VARSIZE_ANY_EXHDR(t) &&
-						memcmp(acl[i].roles[r], VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)) == 0;
-				}
-		if (held)
-			ids[n++] = acl[i].company_id;
-	}
-	PG_RETURN_ARRAYTYPE_P(int8_array(ids, n));
+	PG_RETURN_ARRAYTYPE_P(role_array(PG_GETARG_ARRAYTYPE_P(0)));
 }
 
 PG_FUNCTION_INFO_V1(pgerp_rbac_require);
@@ -449,6 +509,103 @@ pgerp_rbac_covers(PG_FUNCTION_ARGS)
 		if (!nulls[j] && (e == NULL || !entry_has(e, TextDatumGetCString(elems[j]))))
 			PG_RETURN_BOOL(false);
 	PG_RETURN_BOOL(true);
+}
+
+static ArrayType *
+permitted_array(const char *code)
+{
+	int64	   *ids;
+	int			n = 0;
+
+	acl_ensure();
+	ids = palloc(sizeof(int64) * Max(acl_n, 1));
+	for (int i = 0; i < acl_n; i++)
+		if (entry_has(&acl[i], code))
+			ids[n++] = acl[i].company_id;
+	return int8_array(ids, n);
+}
+
+/* The folded list, and the plan's dependency on the ACL tables. */
+static Node *
+const_array(PlannerInfo *root, ArrayType *arr)
+{
+	for (int i = 0; i < ACL_NRELS; i++)
+		if (OidIsValid(acl_relids[i]))
+			root->glob->relationOids = list_append_unique_oid(root->glob->relationOids, acl_relids[i]);
+	return (Node *) makeConst(INT8ARRAYOID, -1, InvalidOid, -1, PointerGetDatum(arr), false, false);
+}
+
+/* Plan-time folding of erp.permitted_companies('<constant code>'). */
+PG_FUNCTION_INFO_V1(pgerp_rbac_permitted_companies_support);
+Datum
+pgerp_rbac_permitted_companies_support(PG_FUNCTION_ARGS)
+{
+	Node	   *rawreq = (Node *) PG_GETARG_POINTER(0);
+
+	if (IsA(rawreq, SupportRequestSimplify))
+	{
+		SupportRequestSimplify *req = (SupportRequestSimplify *) rawreq;
+		Node	   *arg = linitial(req->fcall->args);
+
+		if (req->root != NULL && IsA(arg, Const) && !((Const *) arg)->constisnull)
+		{
+			char	   *code = TextDatumGetCString(((Const *) arg)->constvalue);
+
+			/* an invalid code is left for the run-time call to refuse */
+			if (PermissionIsValid(code))
+				PG_RETURN_POINTER(const_array(req->root, permitted_array(code)));
+		}
+	}
+	PG_RETURN_POINTER(NULL);
+}
+
+static ArrayType *
+role_array(ArrayType *roles)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			k;
+	int64	   *ids;
+	int			n = 0;
+
+	deconstruct_array(roles, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &k);
+	acl_ensure();
+	ids = palloc(sizeof(int64) * Max(acl_n, 1));
+	for (int i = 0; i < acl_n; i++)
+	{
+		bool		held = false;
+
+		for (int r = 0; r < acl[i].nroles && !held; r++)
+			for (int j = 0; j < k && !held; j++)
+				if (!nulls[j])
+				{
+					text	   *t = DatumGetTextPP(elems[j]);
+
+					held = strlen(acl[i].roles[r]) == VARSIZE_ANY_EXHDR(t) &&
+						memcmp(acl[i].roles[r], VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)) == 0;
+				}
+		if (held)
+			ids[n++] = acl[i].company_id;
+	}
+	return int8_array(ids, n);
+}
+
+/* Plan-time folding of erp.role_companies('<constant roles>'). */
+PG_FUNCTION_INFO_V1(pgerp_rbac_role_companies_support);
+Datum
+pgerp_rbac_role_companies_support(PG_FUNCTION_ARGS)
+{
+	Node	   *rawreq = (Node *) PG_GETARG_POINTER(0);
+
+	if (IsA(rawreq, SupportRequestSimplify))
+	{
+		SupportRequestSimplify *req = (SupportRequestSimplify *) rawreq;
+		Node	   *arg = linitial(req->fcall->args);
+
+		if (req->root != NULL && IsA(arg, Const) && !((Const *) arg)->constisnull)
+			PG_RETURN_POINTER(const_array(req->root, role_array(DatumGetArrayTypeP(((Const *) arg)->constvalue))));
+	}
+	PG_RETURN_POINTER(NULL);
 }
 
 /* Statement trigger on the ACL tables: tell every backend its cache is stale. */
