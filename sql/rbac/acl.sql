@@ -22,6 +22,15 @@ CREATE FUNCTION erp.permitted_companies(p_code text) RETURNS bigint[]
 COMMENT ON FUNCTION erp.permitted_companies(text) IS
     'Companies in which the acting user holds this permission (what row security policies use)';
 
+CREATE FUNCTION erp._company_allowed_support(internal) RETURNS internal
+    LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'pgerp_rbac_company_allowed_support';
+
+CREATE FUNCTION erp.company_allowed(p_company bigint, p_code text) RETURNS boolean
+    LANGUAGE C STABLE PARALLEL RESTRICTED SUPPORT erp._company_allowed_support
+    AS 'MODULE_PATHNAME', 'pgerp_rbac_company_allowed';
+COMMENT ON FUNCTION erp.company_allowed(bigint, text) IS
+    'Does the acting user hold the permission on that company; in policies the planner folds it into a constant test';
+
 CREATE FUNCTION erp.role_companies(p_roles text[]) RETURNS bigint[]
     LANGUAGE C STABLE PARALLEL RESTRICTED SUPPORT erp._role_companies_support
     AS 'MODULE_PATHNAME', 'pgerp_rbac_role_companies';

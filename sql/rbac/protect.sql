@@ -1,8 +1,9 @@
 -- Company-scoped row security for a table with a company_id column.
--- erp.permitted_companies('<code>') is folded into a constant array when the
--- statement is planned (src/rbac/acl.c), so the planner sees the real list of
--- companies: indexes on company_id or on any other column serve lookups, long
--- lists are hashed, and nothing is evaluated per row but the array test.
+-- erp.company_allowed(company_id, '<code>') is folded when the statement is
+-- planned (src/rbac/acl.c) into the cheapest exact test on company_id: false,
+-- "= c", a range of consecutive ids, or "= ANY (constant array)". The planner
+-- sees the real companies, indexes on company_id or on any other column serve
+-- lookups, and nothing but that test is evaluated per row.
 -- Cached plans are dropped or refused when rights change (src/rbac/acl.c).
 
 CREATE FUNCTION erp.protect(p_table regclass)
@@ -40,17 +41,17 @@ BEGIN
     EXECUTE format('DROP POLICY IF EXISTS pgerp_write ON %s', p_table);
     EXECUTE format('DROP POLICY IF EXISTS pgerp_delete ON %s', p_table);
     EXECUTE format($p$CREATE POLICY pgerp_read ON %s FOR SELECT
-        USING (company_id OPERATOR(pg_catalog.=) ANY (erp.permitted_companies(%L)))$p$,
+        USING (erp.company_allowed(company_id, %L))$p$,
         p_table, v_code || ':read');
     EXECUTE format($p$CREATE POLICY pgerp_create ON %s FOR INSERT
-        WITH CHECK (company_id OPERATOR(pg_catalog.=) ANY (erp.permitted_companies(%L)))$p$,
+        WITH CHECK (erp.company_allowed(company_id, %L))$p$,
         p_table, v_code || ':create');
     EXECUTE format($p$CREATE POLICY pgerp_write ON %s FOR UPDATE
-        USING (company_id OPERATOR(pg_catalog.=) ANY (erp.permitted_companies(%L)))
-        WITH CHECK (company_id OPERATOR(pg_catalog.=) ANY (erp.permitted_companies(%L)))$p$,
+        USING (erp.company_allowed(company_id, %L))
+        WITH CHECK (erp.company_allowed(company_id, %L))$p$,
         p_table, v_code || ':write', v_code || ':write');
     EXECUTE format($p$CREATE POLICY pgerp_delete ON %s FOR DELETE
-        USING (company_id OPERATOR(pg_catalog.=) ANY (erp.permitted_companies(%L)))$p$,
+        USING (erp.company_allowed(company_id, %L))$p$,
         p_table, v_code || ':delete');
 END $$;
 COMMENT ON FUNCTION erp.protect(regclass) IS

@@ -36,7 +36,11 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "common/hashfn.h"
+#include "catalog/pg_operator.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "utils/lsyscache.h"
+#include "parser/parse_oper.h"
 #include "nodes/supportnodes.h"
 #include "utils/inval.h"
 #include "utils/plancache.h"
@@ -511,17 +515,27 @@ pgerp_rbac_covers(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(true);
 }
 
-static ArrayType *
-permitted_array(const char *code)
+/* Companies (ascending) where the acting user holds `code`. */
+static int64 *
+permitted_ids(const char *code, int *n)
 {
 	int64	   *ids;
-	int			n = 0;
 
 	acl_ensure();
 	ids = palloc(sizeof(int64) * Max(acl_n, 1));
+	*n = 0;
 	for (int i = 0; i < acl_n; i++)
 		if (entry_has(&acl[i], code))
-			ids[n++] = acl[i].company_id;
+			ids[(*n)++] = acl[i].company_id;
+	return ids;
+}
+
+static ArrayType *
+permitted_array(const char *code)
+{
+	int			n;
+	int64	   *ids = permitted_ids(code, &n);
+
 	return int8_array(ids, n);
 }
 
@@ -557,6 +571,93 @@ pgerp_rbac_permitted_companies_support(PG_FUNCTION_ARGS)
 		}
 	}
 	PG_RETURN_POINTER(NULL);
+}
+
+/* int8 operator by name, from pg_catalog */
+static Oid
+int8_operator(const char *name)
+{
+	return LookupOperName(NULL, list_make2(makeString("pg_catalog"), makeString(pstrdup(name))),
+						  INT8OID, INT8OID, false, -1);
+}
+
+static Expr *
+int8_opclause(const char *name, Expr *left, int64 value)
+{
+	OpExpr	   *op = (OpExpr *) make_opclause(int8_operator(name), BOOLOID, false, left,
+											  (Expr *) makeConst(INT8OID, -1, InvalidOid, sizeof(int64),
+																 Int64GetDatum(value), false, FLOAT8PASSBYVAL),
+											  InvalidOid, InvalidOid);
+
+	set_opfuncid(op);
+	return (Expr *) op;
+}
+
+/*
+ * erp.company_allowed(company_id, '<code>') folded for the planner into the
+ * cheapest exact test: false for no company, "= c" for one, a range for a
+ * run of consecutive ids (a group administrator's usual case), else
+ * "= ANY (constant array)", which PostgreSQL hashes from 9 elements on.
+ */
+static Node *
+company_test(PlannerInfo *root, Expr *company, const char *code)
+{
+	int			n;
+	int64	   *ids = permitted_ids(code, &n);
+	ArrayType  *arr = int8_array(ids, n);
+	ScalarArrayOpExpr *saop;
+
+	(void) const_array(root, arr);	/* records the dependency on the ACL tables */
+	if (n == 0)
+		return makeBoolConst(false, false);
+	if (n == 1)
+		return (Node *) int8_opclause("=", company, ids[0]);
+	if (ids[n - 1] - ids[0] == n - 1)
+		return (Node *) make_andclause(list_make2(int8_opclause(">=", company, ids[0]),
+												  int8_opclause("<=", copyObject(company), ids[n - 1])));
+	saop = makeNode(ScalarArrayOpExpr);
+	saop->opno = int8_operator("=");
+	saop->useOr = true;
+	saop->inputcollid = InvalidOid;
+	saop->args = list_make2(company, makeConst(INT8ARRAYOID, -1, InvalidOid, -1, PointerGetDatum(arr), false, false));
+	set_sa_opfuncid(saop);
+	saop->location = -1;
+	return (Node *) saop;
+}
+
+PG_FUNCTION_INFO_V1(pgerp_rbac_company_allowed_support);
+Datum
+pgerp_rbac_company_allowed_support(PG_FUNCTION_ARGS)
+{
+	Node	   *rawreq = (Node *) PG_GETARG_POINTER(0);
+
+	if (IsA(rawreq, SupportRequestSimplify))
+	{
+		SupportRequestSimplify *req = (SupportRequestSimplify *) rawreq;
+		Node	   *arg = lsecond(req->fcall->args);
+
+		if (req->root != NULL && IsA(arg, Const) && !((Const *) arg)->constisnull)
+		{
+			char	   *code = TextDatumGetCString(((Const *) arg)->constvalue);
+
+			if (PermissionIsValid(code))
+				PG_RETURN_POINTER(company_test(req->root, copyObject(linitial(req->fcall->args)), code));
+		}
+	}
+	PG_RETURN_POINTER(NULL);
+}
+
+/* Run-time form, used only where the planner did not fold the call. */
+PG_FUNCTION_INFO_V1(pgerp_rbac_company_allowed);
+Datum
+pgerp_rbac_company_allowed(PG_FUNCTION_ARGS)
+{
+	char	   *code = code_arg(fcinfo, 1);
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(false);
+	acl_ensure();
+	PG_RETURN_BOOL(AclHasPermission(PG_GETARG_INT64(0), code));
 }
 
 static ArrayType *

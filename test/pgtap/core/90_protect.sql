@@ -34,10 +34,10 @@ SELECT is((SELECT count(*)::int FROM pg_policy WHERE polrelid = 'public.t90_doc'
           'the four policies are permissive');
 SELECT ok((SELECT relrowsecurity AND relforcerowsecurity FROM pg_class WHERE oid = 'public.t90_doc'::regclass),
           'the table has row security enabled and forced');
-SELECT ok((SELECT pg_get_expr(polqual, polrelid) ~ 'permitted_companies\(''public\.t90_doc:read''' FROM pg_policy
+SELECT ok((SELECT pg_get_expr(polqual, polrelid) ~ 'company_allowed\(company_id, ''public\.t90_doc:read''::text\)' FROM pg_policy
             WHERE polrelid = 'public.t90_doc'::regclass AND polname = 'pgerp_read'),
           'the read policy checks public.t90_doc:read');
-SELECT ok((SELECT pg_get_expr(polwithcheck, polrelid) ~ 'permitted_companies\(''public\.t90_doc:write''' FROM pg_policy
+SELECT ok((SELECT pg_get_expr(polwithcheck, polrelid) ~ 'company_allowed\(company_id, ''public\.t90_doc:write''::text\)' FROM pg_policy
             WHERE polrelid = 'public.t90_doc'::regclass AND polname = 'pgerp_write'),
           'the write policy checks the new row against public.t90_doc:write');
 

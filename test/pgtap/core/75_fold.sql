@@ -1,0 +1,88 @@
+-- The policy test folded at plan time: each form (none, one company, a range,
+-- a list) filters exactly the companies the user may read.
+BEGIN;
+\ir ../setup.sql
+SELECT plan(16);
+
+SELECT * FROM pg_temp.make_tree() \gset
+SELECT erp.create_company('Test C', :'g') AS c \gset
+-- ids g < a < b < a1 < c were made in that order
+SELECT pg_temp.make_user('t75_group', 'auditor', :g) AS u_group \gset
+SELECT pg_temp.make_user('t75_two', 'auditor', :a) AS u_two \gset
+SELECT erp.grant_role(:u_two, 'auditor', :c, false);
+SELECT pg_temp.make_user('t75_none', NULL, NULL) AS u_none \gset
+INSERT INTO erp.partner (company_id, name)
+SELECT co, 't75 ' || co || ' ' || i FROM unnest(ARRAY[:g, :a, :b, :a1, :c]::bigint[]) co, generate_series(1, 3) i;
+
+CREATE FUNCTION pg_temp.plan_text(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE v text; r text := '';
+BEGIN
+    FOR v IN EXECUTE 'EXPLAIN (COSTS OFF, VERBOSE) ' || p_sql LOOP r := r || v || E'\n'; END LOOP;
+    RETURN r;
+END $$;
+CREATE FUNCTION pg_temp.seen() RETURNS bigint[] LANGUAGE sql AS
+    $$SELECT coalesce(array_agg(DISTINCT company_id ORDER BY company_id), '{}') FROM erp.partner WHERE name LIKE 't75 %'$$;
+
+SET LOCAL ROLE pgerp_app;
+
+-- a run of consecutive ids: a range
+SELECT erp.sign_in('t75_group', 't75_group-pass-1') IS NOT NULL AS signed \gset
+SELECT is(pg_temp.seen(), ARRAY[:g, :a, :b, :a1, :c]::bigint[], 'group auditor: every company of the group');
+SELECT ok(pg_temp.plan_text($$SELECT * FROM erp.partner$$)
+          ~ format('company_id >= ''%s''::bigint\) AND \(partner.company_id <= ''%s''::bigint', :g, :c),
+          'consecutive companies fold into a range');
+SELECT ok(pg_temp.plan_text($$SELECT * FROM erp.partner$$) !~ 'company_allowed',
+          'and the function is not called at run time');
+
+-- two companies with a gap: a constant list
+SELECT erp.sign_in('t75_two', 't75_two-pass-1') IS NOT NULL AS signed \gset
+SELECT is(pg_temp.seen(), ARRAY[:a, :a1, :c]::bigint[], 'auditor of A (with A1) and C: exactly those');
+SELECT ok(pg_temp.plan_text($$SELECT * FROM erp.partner$$)
+          ~ format('company_id = ANY \(''\{%s,%s,%s\}''::bigint\[\]\)', :a, :a1, :c),
+          'companies with a gap fold into a constant list');
+
+-- one company: equality, usable by the primary key index
+SELECT erp.switch_company(:a);
+RESET ROLE;
+SELECT erp.sign_out();
+SELECT erp.revoke_role(:u_two, 'auditor', :c);
+SET LOCAL ROLE pgerp_app;
+SELECT erp.sign_in('t75_two', 't75_two-pass-1') IS NOT NULL AS signed \gset
+SELECT is(pg_temp.seen(), ARRAY[:a, :a1]::bigint[], 'after the revoke of C: A and A1');
+RESET ROLE;
+SELECT erp.sign_out();
+SELECT erp.revoke_role(:u_two, 'auditor', :a);
+SELECT erp.grant_role(:u_two, 'auditor', :b, false);
+SET LOCAL ROLE pgerp_app;
+SELECT erp.sign_in('t75_two', 't75_two-pass-1') IS NOT NULL AS signed \gset
+SELECT is(pg_temp.seen(), ARRAY[:b]::bigint[], 'auditor of B only: B');
+SELECT ok(pg_temp.plan_text($$SELECT * FROM erp.partner$$) ~ format('company_id = ''%s''::bigint', :b),
+          'one company folds into an equality');
+
+-- nobody or no role: false
+SELECT erp.sign_in('t75_none', 't75_none-pass-1') IS NOT NULL AS signed \gset
+SELECT is(pg_temp.seen(), '{}'::bigint[], 'no role: nothing');
+SELECT ok(pg_temp.plan_text($$SELECT * FROM erp.partner$$) ~ 'One-Time Filter: false',
+          'no company folds into a constant false');
+SELECT erp.sign_out();
+SELECT is(pg_temp.seen(), '{}'::bigint[], 'nobody signed in: nothing');
+
+-- writes use the folded write test
+SELECT erp.sign_in('t75_group', 't75_group-pass-1') IS NOT NULL AS signed \gset
+SELECT throws_ok(format($$INSERT INTO erp.partner (company_id, name) VALUES (%s, 't75 new')$$, :b),
+                 '42501', NULL, 'auditor of the group cannot insert (no create permission)');
+
+-- a prepared statement follows a change of acting user
+PREPARE t75_seen AS SELECT coalesce(array_agg(DISTINCT company_id ORDER BY company_id), '{}') FROM erp.partner WHERE name LIKE 't75 %';
+SELECT results_eq('EXECUTE t75_seen', format('VALUES (ARRAY[%s,%s,%s,%s,%s]::bigint[])', :g, :a, :b, :a1, :c),
+                  'prepared: the group auditor sees five companies');
+SELECT erp.sign_in('t75_two', 't75_two-pass-1') IS NOT NULL AS signed \gset
+SELECT results_eq('EXECUTE t75_seen', format('VALUES (ARRAY[%s]::bigint[])', :b),
+                  'the same prepared statement after signing in as another user sees only B');
+
+-- the run-time form agrees where it is called directly
+SELECT is(erp.company_allowed(:b, 'erp.partner:read'), true, 'company_allowed() at run time: B readable');
+SELECT is(erp.company_allowed(:a, 'erp.partner:read'), false, 'company_allowed() at run time: A not readable');
+
+SELECT * FROM finish();
+ROLLBACK;
