@@ -595,10 +595,13 @@ int8_opclause(const char *name, Expr *left, int64 value)
 
 /*
  * erp.company_allowed(company_id, '<code>') folded for the planner into the
- * cheapest exact test: false for no company, "= c" for one, a range for a
- * run of consecutive ids (a group administrator's usual case), else
+ * cheapest exact test: false for no company, "= c" for one, a range for ids
+ * that are consecutive but for at most MAX_RANGE_GAPS holes (a group
+ * administrator's usual case; each hole adds one "<>"), else
  * "= ANY (constant array)", which PostgreSQL hashes from 9 elements on.
  */
+#define MAX_RANGE_GAPS 3
+
 static Node *
 company_test(PlannerInfo *root, Expr *company, const char *code)
 {
@@ -612,9 +615,17 @@ company_test(PlannerInfo *root, Expr *company, const char *code)
 		return makeBoolConst(false, false);
 	if (n == 1)
 		return (Node *) int8_opclause("=", company, ids[0]);
-	if (ids[n - 1] - ids[0] == n - 1)
-		return (Node *) make_andclause(list_make2(int8_opclause(">=", company, ids[0]),
-												  int8_opclause("<=", copyObject(company), ids[n - 1])));
+	if (ids[n - 1] - ids[0] - (n - 1) <= MAX_RANGE_GAPS)
+	{
+		/* lo <= c <= hi, minus the few ids in between that are not allowed */
+		List	   *tests = list_make2(int8_opclause(">=", company, ids[0]),
+									   int8_opclause("<=", copyObject(company), ids[n - 1]));
+
+		for (int i = 1; i < n; i++)
+			for (int64 gap = ids[i - 1] + 1; gap < ids[i]; gap++)
+				tests = lappend(tests, int8_opclause("<>", copyObject(company), gap));
+		return (Node *) make_andclause(tests);
+	}
 	saop = makeNode(ScalarArrayOpExpr);
 	saop->opno = int8_operator("=");
 	saop->useOr = true;
