@@ -29,28 +29,7 @@ SHAREDIR=$("$PGBIN/pg_config" --sharedir)
 [ -f "$SHAREDIR/extension/pg_cron.control" ] ||
     die "pg_cron is not installed: run 'make deps' (or 'make start') first"
 
-TMP=$(mktemp -d /tmp/pgerp-bench.XXXXXX)
-chmod 755 "$TMP"
-DATA=$TMP/pg
-SOCK=$TMP/run
-LOG=$TMP/postgresql.log
-
-cleanup() {
-    stop_cluster "$DATA" immediate
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$(( 20000 + RANDOM % 20000 ))
-        (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-    done
-    die "no free port found"
-}
-PORT=$(free_port)
+throwaway_cluster_dirs pgerp-bench
 
 say "throwaway cluster in $DATA on port $PORT"
 PGERP_FSYNC=off init_cluster "$DATA" "$SOCK" "$PORT"

@@ -108,3 +108,26 @@ GRANT CONNECT ON DATABASE pgerp TO $APP_ROLE;
 SELECT erp.grant_app_access('$APP_ROLE') \g /dev/null
 SQL
 }
+
+# A free TCP port on localhost.
+free_port() {
+    local p
+    for _ in $(seq 1 200); do
+        p=$(( 20000 + RANDOM % 20000 ))
+        (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+    done
+    die "no free port found"
+}
+
+# throwaway_cluster_dirs PREFIX: sets TMP, DATA, SOCK, LOG and PORT for a
+# cluster in a new temporary directory, removed (server stopped) on exit.
+throwaway_cluster_dirs() {
+    TMP=$(mktemp -d "/tmp/$1.XXXXXX")
+    chmod 755 "$TMP"
+    DATA=$TMP/pg
+    SOCK=$TMP/run
+    LOG=$TMP/postgresql.log
+    PORT=$(free_port)
+    trap 'stop_cluster "$DATA" immediate; rm -rf "$TMP"' EXIT
+    trap 'exit 130' INT TERM
+}

@@ -14,28 +14,7 @@ if [ -z "${PGERP_SKIP_BUILD:-}" ]; then
 fi
 FILTER=${PGERP_TESTS:-.}
 
-TMP=$(mktemp -d /tmp/pgerp-test.XXXXXX)
-chmod 755 "$TMP"
-DATA=$TMP/pg
-SOCK=$TMP/run
-LOG=$TMP/postgresql.log
-
-cleanup() {
-    stop_cluster "$DATA" immediate
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$(( 20000 + RANDOM % 20000 ))
-        (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-    done
-    die "no free port found"
-}
-PORT=$(free_port)
+throwaway_cluster_dirs pgerp-test
 
 say "throwaway cluster in $DATA on port $PORT"
 (set -e; PGERP_FSYNC=off init_cluster "$DATA" "$SOCK" "$PORT" && start_cluster "$DATA" "$LOG") || exit 1

@@ -28,3 +28,27 @@ BEGIN
     END IF;
     RETURN v_id;
 END $$;
+
+-- 'SQLSTATE: detail' of the error a statement raises, 'no error' when it succeeds.
+CREATE FUNCTION pg_temp.error_detail(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    v_state text;
+    v_detail text;
+BEGIN
+    EXECUTE p_sql;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_detail = PG_EXCEPTION_DETAIL;
+    RETURN v_state || ': ' || coalesce(nullif(v_detail, ''), '<no detail>');
+END $$;
+
+-- Sign in as a test user (password <login>-pass-1) without printing the token.
+CREATE FUNCTION pg_temp.login(p_login text, p_company bigint DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM erp.sign_in(p_login, p_login || '-pass-1', p_company);
+END $$;
+
+-- An array as a sorted set, to compare company lists whatever their order.
+CREATE FUNCTION pg_temp.sorted(p anyarray) RETURNS anyarray
+LANGUAGE sql IMMUTABLE AS $$ SELECT coalesce(array_agg(x ORDER BY x), p[0:0]) FROM unnest(p) x $$;

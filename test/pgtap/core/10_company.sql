@@ -3,19 +3,6 @@ BEGIN;
 \ir ../setup.sql
 SELECT plan(38);
 
--- 'SQLSTATE: detail' of the error a statement raises, 'no error' when it succeeds.
-CREATE FUNCTION pg_temp.error_detail(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    v_state text;
-    v_detail text;
-BEGIN
-    EXECUTE p_sql;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_detail = PG_EXCEPTION_DETAIL;
-    RETURN v_state || ': ' || coalesce(nullif(v_detail, ''), '<no detail>');
-END $$;
-
 SELECT * FROM pg_temp.make_tree() \gset
 SELECT pg_temp.make_user('co_admin', 'admin', :a) AS co_admin \gset
 SELECT pg_temp.make_user('co_viewer', 'stock_user', :a) AS co_viewer \gset

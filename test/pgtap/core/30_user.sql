@@ -3,19 +3,6 @@ BEGIN;
 \ir ../setup.sql
 SELECT plan(51);
 
--- 'SQLSTATE: detail' of the error a statement raises, 'no error' when it succeeds.
-CREATE FUNCTION pg_temp.error_detail(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    v_state text;
-    v_detail text;
-BEGIN
-    EXECUTE p_sql;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_detail = PG_EXCEPTION_DETAIL;
-    RETURN v_state || ': ' || coalesce(nullif(v_detail, ''), '<no detail>');
-END $$;
-
 -- Everything an error reports (message, detail, hint, context) for a statement
 -- that gets the password as $1, so that our own statement text carries no password.
 CREATE FUNCTION pg_temp.error_text(p_sql text, p_password text) RETURNS text LANGUAGE plpgsql AS $$

@@ -6,19 +6,6 @@ SELECT plan(47);
 CREATE EXTENSION IF NOT EXISTS pgcrypto;
 CREATE EXTENSION IF NOT EXISTS dblink;
 
--- 'SQLSTATE: detail' of the error a statement raises, 'no error' when it succeeds.
-CREATE FUNCTION pg_temp.error_detail(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    v_state text;
-    v_detail text;
-BEGIN
-    EXECUTE p_sql;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_detail = PG_EXCEPTION_DETAIL;
-    RETURN v_state || ': ' || coalesce(nullif(v_detail, ''), '<no detail>');
-END $$;
-
 -- What erp.use_token(p_token) raises: 'SQLSTATE: detail'.
 CREATE FUNCTION pg_temp.use_error(p_token text) RETURNS text LANGUAGE sql AS $$
     SELECT pg_temp.error_detail(format('SELECT erp.use_token(%L)', p_token))

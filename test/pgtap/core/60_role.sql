@@ -3,17 +3,6 @@ BEGIN;
 \ir ../setup.sql
 SELECT plan(65);
 
--- Sign in as a test user (password <login>-pass-1) without printing the token.
-CREATE FUNCTION pg_temp.login(p_login text, p_company bigint DEFAULT NULL) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM erp.sign_in(p_login, p_login || '-pass-1', p_company);
-END $$;
-
--- An array as a sorted set, to compare company lists whatever their order.
-CREATE FUNCTION pg_temp.sorted(p anyarray) RETURNS anyarray
-LANGUAGE sql IMMUTABLE AS $$ SELECT array_agg(x ORDER BY x) FROM unnest(p) x $$;
-
 SELECT * FROM pg_temp.make_tree() \gset
 
 -- ---------------------------------------------------------------- create_role

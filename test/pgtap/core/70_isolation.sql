@@ -3,12 +3,6 @@ BEGIN;
 \ir ../setup.sql
 SELECT plan(39);
 
-CREATE FUNCTION pg_temp.login(p_login text, p_company bigint DEFAULT NULL) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM erp.sign_in(p_login, p_login || '-pass-1', p_company);
-END $$;
-
 -- The JSON plan of a query, as the caller (SECURITY INVOKER).
 CREATE FUNCTION pg_temp.plan_of(p_options text, p_query text) RETURNS jsonb
 LANGUAGE plpgsql AS $$

@@ -3,15 +3,6 @@ BEGIN;
 \ir ../setup.sql
 SELECT plan(28);
 
-CREATE FUNCTION pg_temp.login(p_login text, p_company bigint DEFAULT NULL) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM erp.sign_in(p_login, p_login || '-pass-1', p_company);
-END $$;
-
-CREATE FUNCTION pg_temp.sorted(p anyarray) RETURNS anyarray
-LANGUAGE sql IMMUTABLE AS $$ SELECT coalesce(array_agg(x ORDER BY x), p[0:0]) FROM unnest(p) x $$;
-
 SELECT * FROM pg_temp.make_tree() \gset
 SELECT pg_temp.make_user('t80_g', 'admin', :g, true) AS ug \gset
 SELECT pg_temp.make_user('t80_gonly', 'admin', :g, false) AS ugonly \gset
