@@ -539,14 +539,53 @@ permitted_array(const char *code)
 	return int8_array(ids, n);
 }
 
-/* The folded list, and the plan's dependency on the ACL tables. */
-static Node *
-const_array(PlannerInfo *root, ArrayType *arr)
+/* A plan that folds the acting user's rights depends on the ACL tables. */
+static void
+record_acl_dependency(PlannerInfo *root)
 {
 	for (int i = 0; i < ACL_NRELS; i++)
 		if (OidIsValid(acl_relids[i]))
 			root->glob->relationOids = list_append_unique_oid(root->glob->relationOids, acl_relids[i]);
-	return (Node *) makeConst(INT8ARRAYOID, -1, InvalidOid, -1, PointerGetDatum(arr), false, false);
+}
+
+static Const *
+array_const(ArrayType *arr)
+{
+	return makeConst(INT8ARRAYOID, -1, InvalidOid, -1, PointerGetDatum(arr), false, false);
+}
+
+/*
+ * The request if it is a SupportRequestSimplify, made by the planner, of a
+ * call whose argument `argno` is a non-null constant; else NULL.
+ */
+static SupportRequestSimplify *
+foldable(Node *rawreq, int argno, Const **arg)
+{
+	SupportRequestSimplify *req;
+	Node	   *a;
+
+	if (!IsA(rawreq, SupportRequestSimplify))
+		return NULL;
+	req = (SupportRequestSimplify *) rawreq;
+	a = list_nth(req->fcall->args, argno);
+	if (req->root == NULL || !IsA(a, Const) || ((Const *) a)->constisnull)
+		return NULL;
+	*arg = (Const *) a;
+	return req;
+}
+
+/* The constant permission code of a foldable call, or NULL (left to run time). */
+static SupportRequestSimplify *
+foldable_code(Node *rawreq, int argno, char **code)
+{
+	Const	   *arg;
+	SupportRequestSimplify *req = foldable(rawreq, argno, &arg);
+
+	if (req == NULL)
+		return NULL;
+	*code = TextDatumGetCString(arg->constvalue);
+	/* an invalid code is left for the run-time call to refuse */
+	return PermissionIsValid(*code) ? req : NULL;
 }
 
 /* Plan-time folding of erp.permitted_companies('<constant code>'). */
@@ -554,23 +593,13 @@ PG_FUNCTION_INFO_V1(pgerp_rbac_permitted_companies_support);
 Datum
 pgerp_rbac_permitted_companies_support(PG_FUNCTION_ARGS)
 {
-	Node	   *rawreq = (Node *) PG_GETARG_POINTER(0);
+	char	   *code;
+	SupportRequestSimplify *req = foldable_code((Node *) PG_GETARG_POINTER(0), 0, &code);
 
-	if (IsA(rawreq, SupportRequestSimplify))
-	{
-		SupportRequestSimplify *req = (SupportRequestSimplify *) rawreq;
-		Node	   *arg = linitial(req->fcall->args);
-
-		if (req->root != NULL && IsA(arg, Const) && !((Const *) arg)->constisnull)
-		{
-			char	   *code = TextDatumGetCString(((Const *) arg)->constvalue);
-
-			/* an invalid code is left for the run-time call to refuse */
-			if (PermissionIsValid(code))
-				PG_RETURN_POINTER(const_array(req->root, permitted_array(code)));
-		}
-	}
-	PG_RETURN_POINTER(NULL);
+	if (req == NULL)
+		PG_RETURN_POINTER(NULL);
+	record_acl_dependency(req->root);
+	PG_RETURN_POINTER(array_const(permitted_array(code)));
 }
 
 /* int8 operator by name, from pg_catalog */
@@ -603,14 +632,12 @@ int8_opclause(const char *name, Expr *left, int64 value)
 #define MAX_RANGE_GAPS 3
 
 static Node *
-company_test(PlannerInfo *root, Expr *company, const char *code)
+company_test(Expr *company, const char *code)
 {
 	int			n;
 	int64	   *ids = permitted_ids(code, &n);
-	ArrayType  *arr = int8_array(ids, n);
 	ScalarArrayOpExpr *saop;
 
-	(void) const_array(root, arr);	/* records the dependency on the ACL tables */
 	if (n == 0)
 		return makeBoolConst(false, false);
 	if (n == 1)
@@ -630,7 +657,7 @@ company_test(PlannerInfo *root, Expr *company, const char *code)
 	saop->opno = int8_operator("=");
 	saop->useOr = true;
 	saop->inputcollid = InvalidOid;
-	saop->args = list_make2(company, makeConst(INT8ARRAYOID, -1, InvalidOid, -1, PointerGetDatum(arr), false, false));
+	saop->args = list_make2(company, array_const(int8_array(ids, n)));
 	set_sa_opfuncid(saop);
 	saop->location = -1;
 	return (Node *) saop;
@@ -640,22 +667,13 @@ PG_FUNCTION_INFO_V1(pgerp_rbac_company_allowed_support);
 Datum
 pgerp_rbac_company_allowed_support(PG_FUNCTION_ARGS)
 {
-	Node	   *rawreq = (Node *) PG_GETARG_POINTER(0);
+	char	   *code;
+	SupportRequestSimplify *req = foldable_code((Node *) PG_GETARG_POINTER(0), 1, &code);
 
-	if (IsA(rawreq, SupportRequestSimplify))
-	{
-		SupportRequestSimplify *req = (SupportRequestSimplify *) rawreq;
-		Node	   *arg = lsecond(req->fcall->args);
-
-		if (req->root != NULL && IsA(arg, Const) && !((Const *) arg)->constisnull)
-		{
-			char	   *code = TextDatumGetCString(((Const *) arg)->constvalue);
-
-			if (PermissionIsValid(code))
-				PG_RETURN_POINTER(company_test(req->root, copyObject(linitial(req->fcall->args)), code));
-		}
-	}
-	PG_RETURN_POINTER(NULL);
+	if (req == NULL)
+		PG_RETURN_POINTER(NULL);
+	record_acl_dependency(req->root);
+	PG_RETURN_POINTER(company_test(copyObject(linitial(req->fcall->args)), code));
 }
 
 /* Run-time form, used only where the planner did not fold the call. */
@@ -707,17 +725,13 @@ PG_FUNCTION_INFO_V1(pgerp_rbac_role_companies_support);
 Datum
 pgerp_rbac_role_companies_support(PG_FUNCTION_ARGS)
 {
-	Node	   *rawreq = (Node *) PG_GETARG_POINTER(0);
+	Const	   *arg;
+	SupportRequestSimplify *req = foldable((Node *) PG_GETARG_POINTER(0), 0, &arg);
 
-	if (IsA(rawreq, SupportRequestSimplify))
-	{
-		SupportRequestSimplify *req = (SupportRequestSimplify *) rawreq;
-		Node	   *arg = linitial(req->fcall->args);
-
-		if (req->root != NULL && IsA(arg, Const) && !((Const *) arg)->constisnull)
-			PG_RETURN_POINTER(const_array(req->root, role_array(DatumGetArrayTypeP(((Const *) arg)->constvalue))));
-	}
-	PG_RETURN_POINTER(NULL);
+	if (req == NULL)
+		PG_RETURN_POINTER(NULL);
+	record_acl_dependency(req->root);
+	PG_RETURN_POINTER(array_const(role_array(DatumGetArrayTypeP(arg->constvalue))));
 }
 
 /* Statement trigger on the ACL tables: tell every backend its cache is stale. */
