@@ -18,7 +18,9 @@ BEGIN
             EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s', v_fn, p_role);
         END LOOP;
     END LOOP;
-    FOR v_tab IN SELECT t.table_name, t.privileges FROM erp.app_table t LOOP
+    -- rows left by a dropped extension point at tables that no longer exist
+    FOR v_tab IN SELECT t.table_name, t.privileges FROM erp.app_table t
+                  WHERE EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.table_name) LOOP
         EXECUTE format('GRANT %s ON TABLE %s TO %s', v_tab.privileges, v_tab.table_name, p_role);
     END LOOP;
 END $$;

@@ -1,0 +1,31 @@
+-- Protection, privileges and dump registration of pgerp_stock.
+SELECT erp.protect('stock.company_setting');
+SELECT erp.protect('stock.location');
+SELECT erp.protect('stock.warehouse');
+SELECT erp.protect('stock.account');
+SELECT erp.protect('stock.product');
+SELECT erp.protect('stock.lot');
+
+INSERT INTO erp.app_table (table_name, privileges) VALUES
+    ('stock.uom', 'SELECT'),
+    ('stock.company_setting', 'SELECT'),
+    ('stock.location', 'SELECT'),
+    ('stock.warehouse', 'SELECT'),
+    ('stock.account', 'SELECT'),
+    ('stock.product', 'SELECT, UPDATE (name, active)'),
+    ('stock.lot', 'SELECT');
+
+SELECT pg_catalog.pg_extension_config_dump('stock.company_setting', '');
+SELECT pg_catalog.pg_extension_config_dump('stock.location', '');
+SELECT pg_catalog.pg_extension_config_dump('stock.location_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('stock.warehouse', '');
+SELECT pg_catalog.pg_extension_config_dump('stock.warehouse_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('stock.account', '');
+SELECT pg_catalog.pg_extension_config_dump('stock.account_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('stock.product', '');
+SELECT pg_catalog.pg_extension_config_dump('stock.product_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('stock.lot', '');
+SELECT pg_catalog.pg_extension_config_dump('stock.lot_id_seq', '');
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA stock FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA stock FROM PUBLIC;
