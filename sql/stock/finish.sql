@@ -5,6 +5,12 @@ SELECT erp.protect('stock.warehouse');
 SELECT erp.protect('stock.account');
 SELECT erp.protect('stock.product');
 SELECT erp.protect('stock.lot');
+SELECT erp.protect('stock.move');
+SELECT erp.protect('stock.quant');
+SELECT erp.protect('stock.valuation_layer');
+SELECT erp.protect('stock.product_value');
+SELECT erp.protect('stock.journal_entry');
+SELECT erp.protect('stock.journal_line');
 
 INSERT INTO erp.app_table (table_name, privileges) VALUES
     ('stock.uom', 'SELECT'),
@@ -13,7 +19,13 @@ INSERT INTO erp.app_table (table_name, privileges) VALUES
     ('stock.warehouse', 'SELECT'),
     ('stock.account', 'SELECT'),
     ('stock.product', 'SELECT, UPDATE (name, active)'),
-    ('stock.lot', 'SELECT');
+    ('stock.lot', 'SELECT'),
+    ('stock.move', 'SELECT'),
+    ('stock.quant', 'SELECT'),
+    ('stock.valuation_layer', 'SELECT'),
+    ('stock.product_value', 'SELECT'),
+    ('stock.journal_entry', 'SELECT'),
+    ('stock.journal_line', 'SELECT');
 
 SELECT pg_catalog.pg_extension_config_dump('stock.company_setting', '');
 SELECT pg_catalog.pg_extension_config_dump('stock.location', '');
@@ -26,6 +38,16 @@ SELECT pg_catalog.pg_extension_config_dump('stock.product', '');
 SELECT pg_catalog.pg_extension_config_dump('stock.product_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('stock.lot', '');
 SELECT pg_catalog.pg_extension_config_dump('stock.lot_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('stock.move', '');
+SELECT pg_catalog.pg_extension_config_dump('stock.move_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('stock.quant', '');
+SELECT pg_catalog.pg_extension_config_dump('stock.valuation_layer', '');
+SELECT pg_catalog.pg_extension_config_dump('stock.valuation_layer_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('stock.product_value', '');
+SELECT pg_catalog.pg_extension_config_dump('stock.journal_entry', '');
+SELECT pg_catalog.pg_extension_config_dump('stock.journal_entry_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('stock.journal_line', '');
+SELECT pg_catalog.pg_extension_config_dump('stock.journal_line_id_seq', '');
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA stock FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA stock FROM PUBLIC;

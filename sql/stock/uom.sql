@@ -20,11 +20,14 @@ INSERT INTO stock.uom (code, category, factor, rounding) VALUES
     ('L', 'volume', 1, 0.001),
     ('mL', 'volume', 0.001, 0.01);
 
--- Round half up (away from zero) to a multiple of p_rounding.
+-- Round half away from zero to a multiple of p_rounding (src/valuation/share.c).
 CREATE FUNCTION stock.round_to(p_value numeric, p_rounding numeric) RETURNS numeric
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT round(p_value / p_rounding) * p_rounding
-$$;
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pgerp_valuation_round_to';
+
+-- The value of p_part out of p_qty worth p_value: its share rounded to
+-- p_rounding, the whole quantity taking exactly the whole value.
+CREATE FUNCTION stock.value_share(p_value numeric, p_qty numeric, p_part numeric, p_rounding numeric) RETURNS numeric
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pgerp_valuation_share';
 
 CREATE FUNCTION stock.convert_uom(p_qty numeric, p_from text, p_to text) RETURNS numeric
 LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$

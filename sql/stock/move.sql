@@ -1,0 +1,300 @@
+-- Stock moves and quants. A move: draft -> confirmed -> assigned (reserved)
+-- -> done, or cancelled. Quants (product, location, lot) are kept by the
+-- engine only. Quantities are in the product's unit.
+
+CREATE TABLE stock.move (
+    company_id bigint NOT NULL REFERENCES erp.company (id),
+    id bigint GENERATED ALWAYS AS IDENTITY,
+    product_id bigint NOT NULL,
+    qty numeric NOT NULL CHECK (qty > 0),
+    uom text NOT NULL REFERENCES stock.uom (code),
+    uom_qty numeric NOT NULL CHECK (uom_qty > 0),
+    location_id bigint NOT NULL,
+    location_dest_id bigint NOT NULL,
+    state text NOT NULL DEFAULT 'draft' CHECK (state IN ('draft', 'confirmed', 'assigned', 'done', 'cancelled')),
+    reserved_qty numeric NOT NULL DEFAULT 0 CHECK (reserved_qty >= 0 AND reserved_qty <= qty),
+    unit_cost numeric CHECK (unit_cost >= 0),
+    value numeric,
+    date timestamptz NOT NULL,
+    ref text,
+    lot_id bigint,
+    origin_move_id bigint,
+    backorder_of bigint,
+    done_at timestamptz,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (company_id, id),
+    CHECK (location_id <> location_dest_id),
+    FOREIGN KEY (company_id, product_id) REFERENCES stock.product (company_id, id),
+    FOREIGN KEY (company_id, location_id) REFERENCES stock.location (company_id, id),
+    FOREIGN KEY (company_id, location_dest_id) REFERENCES stock.location (company_id, id),
+    FOREIGN KEY (company_id, lot_id) REFERENCES stock.lot (company_id, id)
+);
+CREATE INDEX move_id_idx ON stock.move (id);
+CREATE INDEX move_product_state_idx ON stock.move (company_id, product_id, state);
+COMMENT ON COLUMN stock.move.value IS 'Value posted when done: positive into stock, negative out of it, NULL when not valued';
+
+CREATE TABLE stock.quant (
+    company_id bigint NOT NULL,
+    product_id bigint NOT NULL,
+    location_id bigint NOT NULL,
+    lot_id bigint NOT NULL DEFAULT 0,           -- 0: no lot
+    quantity numeric NOT NULL DEFAULT 0,
+    reserved numeric NOT NULL DEFAULT 0 CHECK (reserved >= 0),
+    in_date timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (company_id, product_id, location_id, lot_id),
+    FOREIGN KEY (company_id, product_id) REFERENCES stock.product (company_id, id),
+    FOREIGN KEY (company_id, location_id) REFERENCES stock.location (company_id, id)
+);
+COMMENT ON TABLE stock.quant IS 'On-hand and reserved quantity per product, internal location and lot; kept by the engine';
+
+-- A product the caller may see, with what posting needs. Definer code uses
+-- it, so it checks read access itself: another company's id "does not exist".
+CREATE FUNCTION stock._product(p_product bigint) RETURNS stock.product
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v stock.product;
+BEGIN
+    SELECT * INTO v FROM stock.product p WHERE p.id = p_product;
+    IF NOT FOUND OR NOT (erp._is_bootstrap() OR erp.company_allowed(v.company_id, 'stock.product:read')) THEN
+        RAISE EXCEPTION 'product % does not exist', coalesce(p_product::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN v;
+END $$;
+
+CREATE FUNCTION stock._require(p_code text, p_company bigint) RETURNS void
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT erp._is_bootstrap() THEN
+        PERFORM erp.require_permission(p_code, p_company);
+    END IF;
+END $$;
+
+CREATE FUNCTION stock._location(p_company bigint, p_location bigint) RETURNS stock.location
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v stock.location;
+BEGIN
+    SELECT * INTO v FROM stock.location l WHERE l.id = p_location;
+    IF NOT FOUND OR v.company_id <> p_company THEN
+        RAISE EXCEPTION 'location % does not exist in company %', coalesce(p_location::text, 'NULL'), p_company
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN v;
+END $$;
+
+-- The move, locked, after the caller's permission on its company.
+CREATE FUNCTION stock._move_for_update(p_move bigint, p_code text) RETURNS stock.move
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v stock.move;
+BEGIN
+    SELECT * INTO v FROM stock.move m WHERE m.id = p_move FOR UPDATE;
+    IF NOT FOUND OR NOT (erp._is_bootstrap() OR erp.company_allowed(v.company_id, 'stock.move:read')) THEN
+        RAISE EXCEPTION 'move % does not exist', coalesce(p_move::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._require(p_code, v.company_id);
+    RETURN v;
+END $$;
+
+-- Quantity of a product in internal locations (one location, or all of the
+-- company), optionally of one lot.
+CREATE FUNCTION stock.on_hand(p_product bigint, p_location bigint DEFAULT NULL) RETURNS numeric
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+BEGIN
+    IF p_location IS NOT NULL THEN
+        PERFORM stock._location(p.company_id, p_location);
+    END IF;
+    RETURN coalesce((SELECT sum(q.quantity) FROM stock.quant q
+                      WHERE q.company_id = p.company_id AND q.product_id = p.id
+                        AND (p_location IS NULL OR q.location_id = p_location)), 0);
+END $$;
+
+CREATE FUNCTION stock.available(p_product bigint, p_location bigint DEFAULT NULL) RETURNS numeric
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+BEGIN
+    IF p_location IS NOT NULL THEN
+        PERFORM stock._location(p.company_id, p_location);
+    END IF;
+    RETURN coalesce((SELECT sum(q.quantity - q.reserved) FROM stock.quant q
+                      WHERE q.company_id = p.company_id AND q.product_id = p.id
+                        AND (p_location IS NULL OR q.location_id = p_location)), 0);
+END $$;
+
+CREATE FUNCTION stock.create_move(p_product bigint, p_qty numeric, p_from bigint, p_to bigint,
+                                  p_unit_cost numeric DEFAULT NULL, p_date timestamptz DEFAULT now(),
+                                  p_ref text DEFAULT NULL, p_uom text DEFAULT NULL, p_lot text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    v_from stock.location;
+    v_to stock.location;
+    v_uom text := coalesce(p_uom, p.uom);
+    v_qty numeric;
+    v_lot bigint;
+    v_id bigint;
+BEGIN
+    PERFORM stock._require('stock.move:create', p.company_id);
+    IF p_qty IS NULL THEN
+        RAISE EXCEPTION 'quantity must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF p_qty <= 0 THEN
+        RAISE EXCEPTION 'quantity must be positive' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('The quantity given is %s.', p_qty);
+    END IF;
+    v_qty := stock.convert_uom(p_qty, v_uom, p.uom);
+    IF v_qty <= 0 THEN
+        RAISE EXCEPTION 'quantity rounds to zero in the product''s unit' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('%s %s is %s %s.', p_qty, v_uom, v_qty, p.uom);
+    END IF;
+    v_from := stock._location(p.company_id, p_from);
+    v_to := stock._location(p.company_id, p_to);
+    IF v_from.id = v_to.id THEN
+        RAISE EXCEPTION 'source and destination are the same location' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_unit_cost IS NOT NULL AND p_unit_cost < 0 THEN
+        RAISE EXCEPTION 'unit cost must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_date IS NULL THEN
+        RAISE EXCEPTION 'date must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF p.tracking = 'none' AND p_lot IS NOT NULL THEN
+        RAISE EXCEPTION 'product % is not tracked by lot or serial number', p.sku USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p.tracking <> 'none' THEN
+        IF p_lot IS NULL OR btrim(p_lot) = '' THEN
+            RAISE EXCEPTION 'product % needs a % number', p.sku, p.tracking USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF p.tracking = 'serial' AND v_qty <> 1 THEN
+            RAISE EXCEPTION 'a serial-numbered move carries exactly one unit' USING ERRCODE = 'invalid_parameter_value',
+                DETAIL = format('The quantity is %s %s.', v_qty, p.uom);
+        END IF;
+        SELECT l.id INTO v_lot FROM stock.lot l WHERE l.company_id = p.company_id AND l.product_id = p.id AND l.name = p_lot;
+        IF v_lot IS NULL THEN
+            IF v_from.usage = 'internal' THEN
+                RAISE EXCEPTION '% % of product % does not exist', p.tracking, quote_literal(p_lot), p.sku
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            INSERT INTO stock.lot (company_id, product_id, name) VALUES (p.company_id, p.id, p_lot) RETURNING id INTO v_lot;
+        END IF;
+    END IF;
+    INSERT INTO stock.move (company_id, product_id, qty, uom, uom_qty, location_id, location_dest_id,
+                            unit_cost, date, ref, lot_id)
+    VALUES (p.company_id, p.id, v_qty, v_uom, p_qty, v_from.id, v_to.id, p_unit_cost, p_date, p_ref, v_lot)
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END $$;
+
+CREATE FUNCTION stock.confirm(p_move bigint) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m stock.move := stock._move_for_update(p_move, 'stock.move:write');
+BEGIN
+    IF m.state <> 'draft' THEN
+        RAISE EXCEPTION 'move % is %, not draft', m.id, m.state USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE stock.move SET state = 'confirmed' WHERE company_id = m.company_id AND id = m.id;
+END $$;
+
+-- Reserve what is available in the source location, oldest quants first.
+CREATE FUNCTION stock.reserve(p_move bigint) RETURNS numeric
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m stock.move := stock._move_for_update(p_move, 'stock.move:write');
+    v_from stock.location;
+    v_need numeric;
+    v_take numeric;
+    q record;
+BEGIN
+    IF m.state NOT IN ('confirmed', 'assigned') THEN
+        RAISE EXCEPTION 'move % is %: only confirmed moves are reserved', m.id, m.state
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_from := stock._location(m.company_id, m.location_id);
+    IF v_from.usage <> 'internal' THEN
+        UPDATE stock.move SET reserved_qty = qty, state = 'assigned' WHERE company_id = m.company_id AND id = m.id;
+        RETURN m.qty;
+    END IF;
+    v_need := m.qty - m.reserved_qty;
+    FOR q IN SELECT * FROM stock.quant
+              WHERE company_id = m.company_id AND product_id = m.product_id AND location_id = m.location_id
+                AND (m.lot_id IS NULL OR lot_id = m.lot_id) AND quantity - reserved > 0
+              ORDER BY in_date, lot_id FOR UPDATE
+    LOOP
+        EXIT WHEN v_need <= 0;
+        v_take := least(v_need, q.quantity - q.reserved);
+        UPDATE stock.quant SET reserved = reserved + v_take
+         WHERE company_id = q.company_id AND product_id = q.product_id AND location_id = q.location_id AND lot_id = q.lot_id;
+        v_need := v_need - v_take;
+    END LOOP;
+    UPDATE stock.move SET reserved_qty = qty - v_need,
+                          state = CASE WHEN v_need = 0 THEN 'assigned' ELSE 'confirmed' END
+     WHERE company_id = m.company_id AND id = m.id;
+    RETURN m.qty - v_need;
+END $$;
+
+-- Give back what a move reserved (largest reservations first is not needed:
+-- quants hold no owner, so release from the oldest as reserve took).
+CREATE FUNCTION stock._release(m stock.move) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_left numeric := m.reserved_qty;
+    v_take numeric;
+    q record;
+BEGIN
+    IF v_left > 0 AND EXISTS (SELECT 1 FROM stock.location l WHERE l.id = m.location_id AND l.usage = 'internal') THEN
+        FOR q IN SELECT * FROM stock.quant
+                  WHERE company_id = m.company_id AND product_id = m.product_id AND location_id = m.location_id
+                    AND (m.lot_id IS NULL OR lot_id = m.lot_id) AND reserved > 0
+                  ORDER BY in_date, lot_id FOR UPDATE
+        LOOP
+            EXIT WHEN v_left <= 0;
+            v_take := least(v_left, q.reserved);
+            UPDATE stock.quant SET reserved = reserved - v_take
+             WHERE company_id = q.company_id AND product_id = q.product_id AND location_id = q.location_id AND lot_id = q.lot_id;
+            v_left := v_left - v_take;
+        END LOOP;
+    END IF;
+    UPDATE stock.move SET reserved_qty = 0 WHERE company_id = m.company_id AND id = m.id;
+END $$;
+
+CREATE FUNCTION stock.unreserve(p_move bigint) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m stock.move := stock._move_for_update(p_move, 'stock.move:write');
+BEGIN
+    IF m.state NOT IN ('confirmed', 'assigned') THEN
+        RAISE EXCEPTION 'move % is %: nothing is reserved', m.id, m.state USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._release(m);
+    UPDATE stock.move SET state = 'confirmed' WHERE company_id = m.company_id AND id = m.id;
+END $$;
+
+CREATE FUNCTION stock.cancel(p_move bigint) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m stock.move := stock._move_for_update(p_move, 'stock.move:write');
+BEGIN
+    IF m.state IN ('done', 'cancelled') THEN
+        RAISE EXCEPTION 'move % is already %', m.id, m.state USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._release(m);
+    UPDATE stock.move SET state = 'cancelled' WHERE company_id = m.company_id AND id = m.id;
+END $$;
+
+-- Add p_delta to a quant of an internal location.
+CREATE FUNCTION stock._quant_add(p_company bigint, p_product bigint, p_location bigint, p_lot bigint,
+                                 p_delta numeric, p_date timestamptz) RETURNS numeric
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    INSERT INTO stock.quant AS q (company_id, product_id, location_id, lot_id, quantity, in_date)
+    VALUES (p_company, p_product, p_location, coalesce(p_lot, 0), p_delta, p_date)
+    ON CONFLICT (company_id, product_id, location_id, lot_id)
+    DO UPDATE SET quantity = q.quantity + EXCLUDED.quantity
+    RETURNING quantity
+$$;

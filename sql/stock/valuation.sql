@@ -1,0 +1,487 @@
+-- Valuation: layers, running totals per product, journal entries. Rounding
+-- is to the company's currency rounding through stock.value_share() and
+-- stock.round_to() (C, src/valuation/share.c); see docs/valuation.md.
+
+CREATE TABLE stock.valuation_layer (
+    company_id bigint NOT NULL,
+    id bigint GENERATED ALWAYS AS IDENTITY,
+    product_id bigint NOT NULL,
+    move_id bigint,
+    created_at timestamptz NOT NULL,
+    quantity numeric NOT NULL,
+    unit_cost numeric NOT NULL,
+    value numeric NOT NULL,
+    remaining_qty numeric NOT NULL DEFAULT 0,
+    remaining_value numeric NOT NULL DEFAULT 0,
+    description text NOT NULL,
+    parent_layer_id bigint,
+    PRIMARY KEY (company_id, id),
+    FOREIGN KEY (company_id, product_id) REFERENCES stock.product (company_id, id),
+    FOREIGN KEY (company_id, move_id) REFERENCES stock.move (company_id, id)
+);
+-- open layers only: consumption reads a handful of rows whatever the history
+CREATE INDEX valuation_layer_open_idx ON stock.valuation_layer (company_id, product_id, id)
+    WHERE remaining_qty <> 0;
+CREATE INDEX valuation_layer_product_date_idx ON stock.valuation_layer (company_id, product_id, created_at);
+COMMENT ON TABLE stock.valuation_layer IS
+    'Valuation layers: one per valued move or correction; remaining_* track what is still in stock (negative: owed)';
+
+-- Running totals per product, locked by every posting of the product.
+CREATE TABLE stock.product_value (
+    company_id bigint NOT NULL,
+    product_id bigint NOT NULL,
+    qty numeric NOT NULL DEFAULT 0,
+    value numeric NOT NULL DEFAULT 0,
+    last_unit_cost numeric,
+    last_date timestamptz,
+    PRIMARY KEY (company_id, product_id),
+    FOREIGN KEY (company_id, product_id) REFERENCES stock.product (company_id, id)
+);
+
+CREATE TABLE stock.journal_entry (
+    company_id bigint NOT NULL REFERENCES erp.company (id),
+    id bigint GENERATED ALWAYS AS IDENTITY,
+    date timestamptz NOT NULL,
+    ref text,
+    move_id bigint,
+    layer_id bigint,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (company_id, id)
+);
+CREATE TABLE stock.journal_line (
+    company_id bigint NOT NULL,
+    id bigint GENERATED ALWAYS AS IDENTITY,
+    entry_id bigint NOT NULL,
+    account_id bigint NOT NULL,
+    debit numeric NOT NULL DEFAULT 0 CHECK (debit >= 0),
+    credit numeric NOT NULL DEFAULT 0 CHECK (credit >= 0),
+    PRIMARY KEY (company_id, id),
+    CHECK (debit = 0 OR credit = 0),
+    FOREIGN KEY (company_id, entry_id) REFERENCES stock.journal_entry (company_id, id),
+    FOREIGN KEY (company_id, account_id) REFERENCES stock.account (company_id, id)
+);
+CREATE INDEX journal_line_entry_idx ON stock.journal_line (company_id, entry_id);
+
+-- An entry must balance when the transaction commits.
+CREATE FUNCTION stock._journal_balanced() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_debit numeric;
+    v_credit numeric;
+BEGIN
+    SELECT coalesce(sum(l.debit), 0), coalesce(sum(l.credit), 0) INTO v_debit, v_credit
+      FROM stock.journal_line l WHERE l.company_id = NEW.company_id AND l.entry_id = NEW.entry_id;
+    IF v_debit <> v_credit THEN
+        RAISE EXCEPTION 'journal entry % is not balanced', NEW.entry_id
+            USING ERRCODE = 'check_violation',
+                  DETAIL = format('Debits total %s and credits %s.', v_debit, v_credit);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER journal_balanced AFTER INSERT OR UPDATE ON stock.journal_line
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION stock._journal_balanced();
+
+CREATE FUNCTION stock._account(p_company bigint, p_kind text) RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT a.id FROM stock.account a WHERE a.company_id = p_company AND a.kind = p_kind
+$$;
+
+-- A two-line entry: p_amount from p_credit to p_debit (swapped when negative).
+CREATE FUNCTION stock._journal(p_company bigint, p_date timestamptz, p_ref text, p_move bigint, p_layer bigint,
+                               p_debit text, p_credit text, p_amount numeric) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_entry bigint;
+BEGIN
+    IF p_amount = 0 THEN
+        RETURN;
+    END IF;
+    INSERT INTO stock.journal_entry (company_id, date, ref, move_id, layer_id)
+    VALUES (p_company, p_date, p_ref, p_move, p_layer) RETURNING id INTO v_entry;
+    INSERT INTO stock.journal_line (company_id, entry_id, account_id, debit, credit)
+    VALUES (p_company, v_entry, stock._account(p_company, CASE WHEN p_amount > 0 THEN p_debit ELSE p_credit END), abs(p_amount), 0),
+           (p_company, v_entry, stock._account(p_company, CASE WHEN p_amount > 0 THEN p_credit ELSE p_debit END), 0, abs(p_amount));
+END $$;
+
+-- The account facing stock valuation for a move from or to a location of this usage.
+CREATE FUNCTION stock._counterpart(p_usage text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE p_usage WHEN 'supplier' THEN 'stock_input' WHEN 'transit' THEN 'stock_input'
+                        WHEN 'customer' THEN 'stock_output' WHEN 'production' THEN 'stock_output'
+                        ELSE 'inventory_loss' END
+$$;
+
+-- Post the value of a done move: a layer, the running totals and the entry.
+CREATE FUNCTION stock._value_move(m stock.move, p_in boolean, p_counterpart text) RETURNS numeric
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product;
+    c erp.company;
+    pv stock.product_value;
+    v_cost numeric;
+    v_value numeric;
+    v_need numeric;
+    v_take numeric;
+    v_part numeric;
+    v_est numeric;
+    v_corr numeric;
+    v_layer bigint;
+    v_remaining numeric;
+    v_remaining_value numeric;
+    v_short numeric := 0;
+    v_short_value numeric := 0;
+    l record;
+BEGIN
+    SELECT * INTO p FROM stock.product WHERE company_id = m.company_id AND id = m.product_id;
+    SELECT * INTO c FROM erp.company WHERE id = m.company_id;
+    INSERT INTO stock.product_value (company_id, product_id) VALUES (m.company_id, m.product_id) ON CONFLICT DO NOTHING;
+    SELECT * INTO pv FROM stock.product_value WHERE company_id = m.company_id AND product_id = m.product_id FOR UPDATE;
+    IF pv.last_date IS NOT NULL AND m.date < pv.last_date THEN
+        RAISE EXCEPTION 'move % is dated before the last valued move of product %', m.id, p.sku
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = format('The move is dated %s; the product''s last valued move is dated %s.', m.date, pv.last_date),
+                  HINT = 'Post moves in date order; re-valuation of back-dated moves is not supported yet.';
+    END IF;
+
+    IF p_in THEN
+        v_cost := CASE WHEN p.cost_method = 'standard' THEN p.standard_price
+                       ELSE coalesce(m.unit_cost, pv.last_unit_cost, p.standard_price) END;
+        v_value := stock.round_to(m.qty * v_cost, c.currency_rounding);
+        v_remaining := m.qty;
+        v_remaining_value := v_value;
+        INSERT INTO stock.valuation_layer (company_id, product_id, move_id, created_at, quantity, unit_cost, value,
+                                           remaining_qty, remaining_value, description)
+        VALUES (m.company_id, m.product_id, m.id, m.date, m.qty, v_cost, v_value, 0, 0,
+                coalesce(m.ref, 'Receipt') || ' - ' || p.name)
+        RETURNING id INTO v_layer;
+        PERFORM stock._journal(m.company_id, m.date, m.ref, m.id, v_layer, 'stock_valuation', p_counterpart, v_value);
+        IF p.cost_method = 'standard' AND m.unit_cost IS NOT NULL AND m.unit_cost <> v_cost THEN
+            -- bought at another price than the standard: the difference is an expense (or income)
+            PERFORM stock._journal(m.company_id, m.date, m.ref, m.id, v_layer, 'price_difference', p_counterpart,
+                                   stock.round_to(m.qty * m.unit_cost, c.currency_rounding) - v_value);
+        END IF;
+        -- settle stock owed by earlier deliveries (negative layers), oldest first
+        FOR l IN SELECT * FROM stock.valuation_layer
+                  WHERE company_id = m.company_id AND product_id = m.product_id AND remaining_qty < 0
+                  ORDER BY id FOR UPDATE
+        LOOP
+            EXIT WHEN v_remaining <= 0;
+            v_take := least(v_remaining, -l.remaining_qty);
+            v_est := -stock.value_share(-l.remaining_value, -l.remaining_qty, v_take, c.currency_rounding);
+            v_part := stock.value_share(v_remaining_value, v_remaining, v_take, c.currency_rounding);
+            UPDATE stock.valuation_layer SET remaining_qty = remaining_qty + v_take, remaining_value = remaining_value - v_est
+             WHERE company_id = l.company_id AND id = l.id;
+            v_remaining := v_remaining - v_take;
+            v_remaining_value := v_remaining_value - v_part;
+            -- the delivery was estimated at v_est (negative); it really cost -v_part
+            v_corr := -v_part - v_est;
+            IF v_corr <> 0 AND p.cost_method <> 'standard' THEN
+                INSERT INTO stock.valuation_layer (company_id, product_id, move_id, created_at, quantity, unit_cost, value,
+                                                   description, parent_layer_id)
+                VALUES (m.company_id, m.product_id, m.id, m.date, 0, 0, v_corr,
+                        'Revaluation of ' || l.description || ' (negative stock settled)', l.id)
+                RETURNING id INTO v_layer;
+                PERFORM stock._journal(m.company_id, m.date, m.ref, m.id, v_layer, 'stock_valuation', 'stock_output', v_corr);
+                v_value := v_value + v_corr;
+            END IF;
+        END LOOP;
+        UPDATE stock.valuation_layer SET remaining_qty = v_remaining, remaining_value = v_remaining_value
+         WHERE company_id = m.company_id AND id = (SELECT min(id) FROM stock.valuation_layer
+                                                    WHERE company_id = m.company_id AND move_id = m.id AND quantity > 0);
+        UPDATE stock.product_value
+           SET qty = qty + m.qty, value = value + v_value, last_date = m.date,
+               last_unit_cost = CASE WHEN p.cost_method = 'avco' AND qty + m.qty > 0
+                                     THEN (value + v_value) / (qty + m.qty) ELSE v_cost END
+         WHERE company_id = m.company_id AND product_id = m.product_id;
+        RETURN v_value;
+    END IF;
+
+    -- out of stock: consume open layers oldest first (their quantities for
+    -- every method; their values for fifo)
+    v_need := m.qty;
+    v_value := 0;
+    FOR l IN SELECT * FROM stock.valuation_layer
+              WHERE company_id = m.company_id AND product_id = m.product_id AND remaining_qty > 0
+              ORDER BY id FOR UPDATE
+    LOOP
+        EXIT WHEN v_need <= 0;
+        v_take := least(v_need, l.remaining_qty);
+        v_part := stock.value_share(l.remaining_value, l.remaining_qty, v_take, c.currency_rounding);
+        UPDATE stock.valuation_layer SET remaining_qty = remaining_qty - v_take, remaining_value = remaining_value - v_part
+         WHERE company_id = l.company_id AND id = l.id;
+        v_value := v_value + v_part;
+        v_need := v_need - v_take;
+        pv.last_unit_cost := CASE WHEN p.cost_method = 'fifo' THEN l.unit_cost ELSE pv.last_unit_cost END;
+    END LOOP;
+    IF v_need > 0 THEN
+        -- going negative: the missing quantity is owed, valued at the last cost
+        v_short := v_need;
+        v_short_value := stock.round_to(v_short * CASE p.cost_method
+                                                       WHEN 'standard' THEN p.standard_price
+                                                       ELSE coalesce(pv.last_unit_cost, p.standard_price) END,
+                                        c.currency_rounding);
+    END IF;
+    IF p.cost_method = 'fifo' THEN
+        v_value := v_value + v_short_value;
+    ELSIF p.cost_method = 'standard' THEN
+        v_value := stock.round_to(m.qty * p.standard_price, c.currency_rounding);
+    ELSE
+        -- avco: the share of the value on hand; the part beyond it at the last average
+        v_value := CASE WHEN pv.qty > 0 THEN stock.value_share(pv.value, pv.qty, least(m.qty, pv.qty), c.currency_rounding) ELSE 0 END
+                   + CASE WHEN m.qty > greatest(pv.qty, 0)
+                          THEN stock.round_to((m.qty - greatest(pv.qty, 0)) * coalesce(pv.last_unit_cost, p.standard_price), c.currency_rounding)
+                          ELSE 0 END;
+    END IF;
+    INSERT INTO stock.valuation_layer (company_id, product_id, move_id, created_at, quantity, unit_cost, value,
+                                       remaining_qty, remaining_value, description)
+    VALUES (m.company_id, m.product_id, m.id, m.date, -m.qty, round(v_value / m.qty, c.price_precision), -v_value,
+            -v_short, -v_short_value, coalesce(m.ref, 'Delivery') || ' - ' || p.name)
+    RETURNING id INTO v_layer;
+    PERFORM stock._journal(m.company_id, m.date, m.ref, m.id, v_layer, p_counterpart, 'stock_valuation', v_value);
+    UPDATE stock.product_value
+       SET qty = qty - m.qty, value = value - v_value, last_date = m.date, last_unit_cost = pv.last_unit_cost
+     WHERE company_id = m.company_id AND product_id = m.product_id;
+    RETURN -v_value;
+END $$;
+
+-- Make a move done: quants, then value. Returns the backorder move, if any.
+CREATE FUNCTION stock.validate(p_move bigint, p_qty numeric DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m stock.move := stock._move_for_update(p_move, 'stock.move:validate');
+    v_from stock.location;
+    v_to stock.location;
+    v_allow boolean;
+    v_left numeric;
+    v_backorder bigint;
+    v_serial_count numeric;
+    v_value numeric;
+    v_tracking text;
+BEGIN
+    IF m.state IN ('done', 'cancelled') THEN
+        RAISE EXCEPTION 'move % is already %', m.id, m.state USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_qty IS NOT NULL AND (p_qty <= 0 OR p_qty > m.qty) THEN
+        RAISE EXCEPTION 'quantity done must be positive and at most %', m.qty
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', p_qty);
+    END IF;
+    v_from := stock._location(m.company_id, m.location_id);
+    v_to := stock._location(m.company_id, m.location_dest_id);
+    PERFORM stock._release(m);
+    IF p_qty IS NOT NULL AND p_qty < m.qty THEN
+        INSERT INTO stock.move (company_id, product_id, qty, uom, uom_qty, location_id, location_dest_id, state,
+                                unit_cost, date, ref, lot_id, origin_move_id, backorder_of)
+        VALUES (m.company_id, m.product_id, m.qty - p_qty, (SELECT uom FROM stock.product WHERE company_id = m.company_id AND id = m.product_id),
+                m.qty - p_qty, m.location_id, m.location_dest_id, 'confirmed', m.unit_cost, m.date, m.ref, m.lot_id,
+                m.origin_move_id, m.id)
+        RETURNING id INTO v_backorder;
+        m.qty := p_qty;
+        UPDATE stock.move SET qty = p_qty, uom = (SELECT uom FROM stock.product WHERE company_id = m.company_id AND id = m.product_id),
+                              uom_qty = p_qty
+         WHERE company_id = m.company_id AND id = m.id;
+    END IF;
+
+    -- lock the product's running totals first: postings of one product queue here
+    INSERT INTO stock.product_value (company_id, product_id) VALUES (m.company_id, m.product_id) ON CONFLICT DO NOTHING;
+    PERFORM 1 FROM stock.product_value WHERE company_id = m.company_id AND product_id = m.product_id FOR UPDATE;
+
+    IF v_from.usage = 'internal' THEN
+        v_left := stock._quant_add(m.company_id, m.product_id, v_from.id, m.lot_id, -m.qty, m.date);
+        SELECT s.allow_negative INTO v_allow FROM stock.company_setting s WHERE s.company_id = m.company_id;
+        IF v_left < 0 AND NOT v_allow THEN
+            RAISE EXCEPTION 'not enough stock of product % in %', m.product_id, v_from.name
+                USING ERRCODE = 'check_violation',
+                      DETAIL = format('%s available, %s requested.', v_left + m.qty, m.qty),
+                      HINT = 'Negative stock is forbidden for this company (stock.company_setting.allow_negative).';
+        END IF;
+    END IF;
+    IF v_to.usage = 'internal' THEN
+        PERFORM stock._quant_add(m.company_id, m.product_id, v_to.id, m.lot_id, m.qty, m.date);
+        SELECT p.tracking INTO v_tracking FROM stock.product p WHERE p.company_id = m.company_id AND p.id = m.product_id;
+        IF v_tracking = 'serial' THEN
+            SELECT sum(q.quantity) INTO v_serial_count FROM stock.quant q JOIN stock.location l
+                ON l.company_id = q.company_id AND l.id = q.location_id AND l.usage = 'internal'
+             WHERE q.company_id = m.company_id AND q.product_id = m.product_id AND q.lot_id = m.lot_id;
+            IF v_serial_count > 1 THEN
+                RAISE EXCEPTION 'serial number % is already in stock', (SELECT name FROM stock.lot WHERE company_id = m.company_id AND id = m.lot_id)
+                    USING ERRCODE = 'unique_violation';
+            END IF;
+        END IF;
+    END IF;
+    IF (v_from.usage = 'internal') <> (v_to.usage = 'internal') THEN
+        v_value := stock._value_move(m, v_to.usage = 'internal',
+                                     stock._counterpart(CASE WHEN v_to.usage = 'internal' THEN v_from.usage ELSE v_to.usage END));
+    END IF;
+    UPDATE stock.move SET state = 'done', done_at = now(), value = v_value, reserved_qty = 0
+     WHERE company_id = m.company_id AND id = m.id;
+    RETURN v_backorder;
+END $$;
+
+-- The warehouse of a product's company: the given one, or its only one.
+CREATE FUNCTION stock._warehouse_location(p stock.product, p_warehouse bigint) RETURNS bigint
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v bigint;
+    n int;
+BEGIN
+    IF p_warehouse IS NOT NULL THEN
+        SELECT w.location_id INTO v FROM stock.warehouse w WHERE w.company_id = p.company_id AND w.id = p_warehouse;
+        IF v IS NULL THEN
+            RAISE EXCEPTION 'warehouse % does not exist in company %', p_warehouse, p.company_id
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        RETURN v;
+    END IF;
+    SELECT count(*), min(w.location_id) INTO n, v FROM stock.warehouse w WHERE w.company_id = p.company_id;
+    IF n <> 1 THEN
+        RAISE EXCEPTION 'company % has % warehouses: name one', p.company_id, n
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass p_warehouse when a company has no warehouse or several.';
+    END IF;
+    RETURN v;
+END $$;
+
+CREATE FUNCTION stock.receive(p_product bigint, p_qty numeric, p_unit_cost numeric, p_warehouse bigint DEFAULT NULL,
+                              p_ref text DEFAULT NULL, p_date timestamptz DEFAULT now(), p_lot text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    v_move bigint;
+BEGIN
+    v_move := stock.create_move(p.id, p_qty, stock.virtual_location(p.company_id, 'supplier'),
+                                stock._warehouse_location(p, p_warehouse), p_unit_cost, p_date, p_ref, NULL, p_lot);
+    PERFORM stock.validate(v_move);
+    RETURN v_move;
+END $$;
+
+CREATE FUNCTION stock.deliver(p_product bigint, p_qty numeric, p_warehouse bigint DEFAULT NULL, p_ref text DEFAULT NULL,
+                              p_date timestamptz DEFAULT now(), p_lot text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    v_move bigint;
+BEGIN
+    v_move := stock.create_move(p.id, p_qty, stock._warehouse_location(p, p_warehouse),
+                                stock.virtual_location(p.company_id, 'customer'), NULL, p_date, p_ref, NULL, p_lot);
+    PERFORM stock.validate(v_move);
+    RETURN v_move;
+END $$;
+
+CREATE FUNCTION stock.transfer(p_product bigint, p_qty numeric, p_from bigint, p_to bigint, p_ref text DEFAULT NULL,
+                               p_date timestamptz DEFAULT now(), p_lot text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_move bigint := stock.create_move(p_product, p_qty, p_from, p_to, NULL, p_date, p_ref, NULL, p_lot);
+BEGIN
+    PERFORM stock.validate(v_move);
+    RETURN v_move;
+END $$;
+
+CREATE FUNCTION stock.scrap(p_product bigint, p_qty numeric, p_warehouse bigint DEFAULT NULL, p_ref text DEFAULT NULL,
+                            p_date timestamptz DEFAULT now(), p_lot text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    v_move bigint;
+BEGIN
+    v_move := stock.create_move(p.id, p_qty, stock._warehouse_location(p, p_warehouse),
+                                stock.virtual_location(p.company_id, 'scrap'), NULL, p_date, p_ref, NULL, p_lot);
+    PERFORM stock.validate(v_move);
+    RETURN v_move;
+END $$;
+
+-- Inventory count: moves the difference from or to the inventory location.
+-- Returns NULL when the count matches.
+CREATE FUNCTION stock.adjust(p_product bigint, p_location bigint, p_counted_qty numeric)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    v_loc stock.location := stock._location(p.company_id, p_location);
+    v_diff numeric;
+    v_move bigint;
+BEGIN
+    IF p_counted_qty IS NULL OR p_counted_qty < 0 THEN
+        RAISE EXCEPTION 'counted quantity must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_loc.usage <> 'internal' THEN
+        RAISE EXCEPTION 'location % holds no stock', v_loc.name USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p.tracking <> 'none' THEN
+        RAISE EXCEPTION 'count lot-tracked products per lot' USING ERRCODE = 'feature_not_supported';
+    END IF;
+    v_diff := p_counted_qty - stock.on_hand(p.id, v_loc.id);
+    IF v_diff = 0 THEN
+        RETURN NULL;
+    END IF;
+    v_move := stock.create_move(p.id, abs(v_diff),
+                                CASE WHEN v_diff > 0 THEN stock.virtual_location(p.company_id, 'inventory') ELSE v_loc.id END,
+                                CASE WHEN v_diff > 0 THEN v_loc.id ELSE stock.virtual_location(p.company_id, 'inventory') END,
+                                NULL, now(), 'Inventory adjustment');
+    PERFORM stock.validate(v_move);
+    RETURN v_move;
+END $$;
+
+-- Quantity and value of a product (at a date: layers up to it).
+CREATE FUNCTION stock.valuation(p_product bigint, p_at timestamptz DEFAULT NULL,
+                                OUT qty numeric, OUT value numeric)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+BEGIN
+    SELECT coalesce(sum(l.quantity), 0), coalesce(sum(l.value), 0) INTO qty, value
+      FROM stock.valuation_layer l
+     WHERE l.company_id = p.company_id AND l.product_id = p.id AND (p_at IS NULL OR l.created_at <= p_at);
+END $$;
+
+-- Row security applies (SECURITY INVOKER): products of companies the caller may read.
+CREATE FUNCTION stock.valuation_report(p_company bigint, p_at timestamptz DEFAULT NULL)
+RETURNS TABLE (product_id bigint, sku text, qty numeric, value numeric, unit_cost numeric)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT p.id, p.sku, coalesce(sum(l.quantity), 0), coalesce(sum(l.value), 0),
+           CASE WHEN coalesce(sum(l.quantity), 0) <> 0
+                THEN round(sum(l.value) / sum(l.quantity), (SELECT c.price_precision FROM erp.company c WHERE c.id = p_company))
+           END
+      FROM stock.product p
+      LEFT JOIN stock.valuation_layer l
+        ON l.company_id = p.company_id AND l.product_id = p.id AND (p_at IS NULL OR l.created_at <= p_at)
+     WHERE p.company_id = p_company
+     GROUP BY p.id, p.sku
+     ORDER BY p.sku
+$$;
+
+-- New standard price: a revaluation layer for the stock on hand.
+CREATE FUNCTION stock.set_standard_price(p_product bigint, p_price numeric) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    c erp.company;
+    pv stock.product_value;
+    v_price numeric;
+    v_value numeric;
+    v_layer bigint;
+BEGIN
+    PERFORM stock._require('stock.valuation:revalue', p.company_id);
+    IF p_price IS NULL OR p_price < 0 THEN
+        RAISE EXCEPTION 'standard price must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT * INTO c FROM erp.company WHERE id = p.company_id;
+    v_price := round(p_price, c.price_precision);
+    INSERT INTO stock.product_value (company_id, product_id) VALUES (p.company_id, p.id) ON CONFLICT DO NOTHING;
+    SELECT * INTO pv FROM stock.product_value WHERE company_id = p.company_id AND product_id = p.id FOR UPDATE;
+    UPDATE stock.product SET standard_price = v_price WHERE company_id = p.company_id AND id = p.id;
+    IF p.cost_method <> 'standard' OR pv.qty = 0 OR v_price = p.standard_price THEN
+        RETURN;
+    END IF;
+    v_value := stock.round_to(pv.qty * (v_price - p.standard_price), c.currency_rounding);
+    INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
+    VALUES (p.company_id, p.id, greatest(now(), coalesce(pv.last_date, now())), 0, 0, v_value,
+            format('Product value manually modified (from %s to %s)', p.standard_price, v_price))
+    RETURNING id INTO v_layer;
+    PERFORM stock._journal(p.company_id, now(), 'Revaluation', NULL, v_layer, 'stock_valuation', 'price_difference', v_value);
+    UPDATE stock.product_value SET value = value + v_value WHERE company_id = p.company_id AND product_id = p.id;
+END $$;

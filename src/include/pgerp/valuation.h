@@ -1,0 +1,22 @@
+/*
+ * pgerp valuation: the arithmetic of stock values, to the cent.
+ */
+#ifndef PGERP_VALUATION_H
+#define PGERP_VALUATION_H
+
+#include "postgres.h"
+#include "utils/numeric.h"
+
+typedef enum ValuationResult
+{
+	VALUATION_OK = 0,
+	VALUATION_BAD_ROUNDING,		/* rounding must be > 0 */
+	VALUATION_BAD_QUANTITY,		/* part must be within 0 .. total, total > 0 */
+	VALUATION_OVERFLOW
+} ValuationResult;
+
+extern ValuationResult ValuationRoundTo(Numeric value, Numeric rounding, Numeric *result);
+extern ValuationResult ValuationShare(Numeric value, Numeric qty, Numeric part, Numeric rounding,
+									  Numeric *result);
+
+#endif
