@@ -132,6 +132,9 @@ LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v bigint;
 BEGIN
+    IF p_company IS NULL THEN
+        RAISE EXCEPTION 'company must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     IF p_usage IS NULL OR p_usage NOT IN ('supplier', 'customer', 'inventory', 'production', 'scrap', 'transit') THEN
         RAISE EXCEPTION 'invalid virtual location usage %', coalesce(quote_literal(p_usage), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',

@@ -6,14 +6,14 @@ CREATE TABLE stock.move (
     company_id bigint NOT NULL REFERENCES erp.company (id),
     id bigint GENERATED ALWAYS AS IDENTITY,
     product_id bigint NOT NULL,
-    qty numeric NOT NULL CHECK (qty > 0),
+    qty numeric NOT NULL CHECK (qty > 0 AND qty < 'Infinity'),
     uom text NOT NULL REFERENCES stock.uom (code),
     uom_qty numeric NOT NULL CHECK (uom_qty > 0),
     location_id bigint NOT NULL,
     location_dest_id bigint NOT NULL,
     state text NOT NULL DEFAULT 'draft' CHECK (state IN ('draft', 'confirmed', 'assigned', 'done', 'cancelled')),
     reserved_qty numeric NOT NULL DEFAULT 0 CHECK (reserved_qty >= 0 AND reserved_qty <= qty),
-    unit_cost numeric CHECK (unit_cost >= 0),
+    unit_cost numeric CHECK (unit_cost >= 0 AND unit_cost < 'Infinity'),
     value numeric,
     date timestamptz NOT NULL,
     ref text,
@@ -144,7 +144,7 @@ BEGIN
     IF p_qty IS NULL THEN
         RAISE EXCEPTION 'quantity must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF p_qty <= 0 THEN
+    IF NOT (p_qty > 0 AND p_qty < 'Infinity') THEN
         RAISE EXCEPTION 'quantity must be positive' USING ERRCODE = 'invalid_parameter_value',
             DETAIL = format('The quantity given is %s.', p_qty);
     END IF;
@@ -158,8 +158,9 @@ BEGIN
     IF v_from.id = v_to.id THEN
         RAISE EXCEPTION 'source and destination are the same location' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF p_unit_cost IS NOT NULL AND p_unit_cost < 0 THEN
-        RAISE EXCEPTION 'unit cost must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
+    IF p_unit_cost IS NOT NULL AND NOT (p_unit_cost >= 0 AND p_unit_cost < 'Infinity') THEN
+        RAISE EXCEPTION 'unit cost must be zero or positive' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('The unit cost given is %s.', p_unit_cost);
     END IF;
     IF p_date IS NULL THEN
         RAISE EXCEPTION 'date must not be null' USING ERRCODE = 'null_value_not_allowed';

@@ -6,7 +6,7 @@ CREATE TABLE stock.product (
     sku text NOT NULL CHECK (sku ~ '^\S{1,64}$'),
     name text NOT NULL CHECK (name ~ '\S'),
     cost_method text NOT NULL DEFAULT 'fifo' CHECK (cost_method IN ('fifo', 'avco', 'standard')),
-    standard_price numeric NOT NULL DEFAULT 0 CHECK (standard_price >= 0),
+    standard_price numeric NOT NULL DEFAULT 0 CHECK (standard_price >= 0 AND standard_price < 'Infinity'),
     uom text NOT NULL DEFAULT 'Unit' REFERENCES stock.uom (code),
     tracking text NOT NULL DEFAULT 'none' CHECK (tracking IN ('none', 'lot', 'serial')),
     active boolean NOT NULL DEFAULT true,
@@ -61,7 +61,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'The cost methods are fifo, avco and standard.';
     END IF;
-    IF p_standard_price IS NULL OR p_standard_price < 0 THEN
+    IF p_standard_price IS NULL OR NOT (p_standard_price >= 0 AND p_standard_price < 'Infinity') THEN
         RAISE EXCEPTION 'standard price must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_uom IS NULL OR NOT EXISTS (SELECT 1 FROM stock.uom u WHERE u.code = p_uom) THEN

@@ -38,6 +38,10 @@ BEGIN
     IF p_qty IS NULL THEN
         RAISE EXCEPTION 'quantity must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    IF NOT (p_qty > '-Infinity' AND p_qty < 'Infinity') THEN
+        RAISE EXCEPTION 'quantity must be a finite number' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('The quantity given is %s.', p_qty);
+    END IF;
     SELECT * INTO f FROM stock.uom u WHERE u.code = p_from;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown unit of measure %', coalesce(quote_literal(p_from), 'NULL')

@@ -131,6 +131,7 @@ DECLARE
     v_short numeric := 0;
     v_short_value numeric := 0;
     l record;
+    o stock.move;
 BEGIN
     SELECT * INTO p FROM stock.product WHERE company_id = m.company_id AND id = m.product_id;
     SELECT * INTO c FROM erp.company WHERE id = m.company_id;
@@ -143,10 +144,19 @@ BEGIN
                   HINT = 'Post moves in date order; re-valuation of back-dated moves is not supported yet.';
     END IF;
 
+    IF m.origin_move_id IS NOT NULL THEN
+        SELECT * INTO o FROM stock.move WHERE company_id = m.company_id AND id = m.origin_move_id;
+    END IF;
+
     IF p_in THEN
         v_cost := CASE WHEN p.cost_method = 'standard' THEN p.standard_price
                        ELSE coalesce(m.unit_cost, pv.last_unit_cost, p.standard_price) END;
         v_value := stock.round_to(m.qty * v_cost, c.currency_rounding);
+        IF o.value IS NOT NULL AND p.cost_method <> 'standard' THEN
+            -- a returned delivery comes back at what it went out at
+            v_value := stock.value_share(-o.value, o.qty, m.qty, c.currency_rounding);
+            v_cost := round(v_value / m.qty, c.price_precision);
+        END IF;
         v_remaining := m.qty;
         v_remaining_value := v_value;
         INSERT INTO stock.valuation_layer (company_id, product_id, move_id, created_at, quantity, unit_cost, value,
@@ -200,9 +210,10 @@ BEGIN
     -- every method; their values for fifo)
     v_need := m.qty;
     v_value := 0;
+    -- (a returned receipt takes back its own layer first)
     FOR l IN SELECT * FROM stock.valuation_layer
               WHERE company_id = m.company_id AND product_id = m.product_id AND remaining_qty > 0
-              ORDER BY id FOR UPDATE
+              ORDER BY (move_id IS NOT DISTINCT FROM m.origin_move_id) DESC, id FOR UPDATE
     LOOP
         EXIT WHEN v_need <= 0;
         v_take := least(v_need, l.remaining_qty);
@@ -225,6 +236,9 @@ BEGIN
         v_value := v_value + v_short_value;
     ELSIF p.cost_method = 'standard' THEN
         v_value := stock.round_to(m.qty * p.standard_price, c.currency_rounding);
+    ELSIF o.value IS NOT NULL THEN
+        -- a returned receipt goes back at what it came in at
+        v_value := stock.value_share(o.value, o.qty, m.qty, c.currency_rounding);
     ELSE
         -- avco: the share of the value on hand; the part beyond it at the last average
         v_value := CASE WHEN pv.qty > 0 THEN stock.value_share(pv.value, pv.qty, least(m.qty, pv.qty), c.currency_rounding) ELSE 0 END
@@ -261,7 +275,7 @@ BEGIN
     IF m.state IN ('done', 'cancelled') THEN
         RAISE EXCEPTION 'move % is already %', m.id, m.state USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF p_qty IS NOT NULL AND (p_qty <= 0 OR p_qty > m.qty) THEN
+    IF p_qty IS NOT NULL AND NOT (p_qty > 0 AND p_qty <= m.qty) THEN
         RAISE EXCEPTION 'quantity done must be positive and at most %', m.qty
             USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', p_qty);
     END IF;
@@ -405,7 +419,7 @@ DECLARE
     v_diff numeric;
     v_move bigint;
 BEGIN
-    IF p_counted_qty IS NULL OR p_counted_qty < 0 THEN
+    IF p_counted_qty IS NULL OR NOT (p_counted_qty >= 0 AND p_counted_qty < 'Infinity') THEN
         RAISE EXCEPTION 'counted quantity must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF v_loc.usage <> 'internal' THEN
@@ -466,7 +480,7 @@ DECLARE
     v_layer bigint;
 BEGIN
     PERFORM stock._require('stock.valuation:revalue', p.company_id);
-    IF p_price IS NULL OR p_price < 0 THEN
+    IF p_price IS NULL OR NOT (p_price >= 0 AND p_price < 'Infinity') THEN
         RAISE EXCEPTION 'standard price must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     SELECT * INTO c FROM erp.company WHERE id = p.company_id;
@@ -485,3 +499,98 @@ BEGIN
     PERFORM stock._journal(p.company_id, now(), 'Revaluation', NULL, v_layer, 'stock_valuation', 'price_difference', v_value);
     UPDATE stock.product_value SET value = value + v_value WHERE company_id = p.company_id AND product_id = p.id;
 END $$;
+
+-- Return (part of) a done move: the reverse move, valued at the original
+-- move's unit cost. Returns the new move.
+CREATE FUNCTION stock.return_move(p_move bigint, p_qty numeric DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m stock.move := stock._move_for_update(p_move, 'stock.move:create');
+    v_returned numeric;
+    v_qty numeric;
+    v_id bigint;
+BEGIN
+    IF m.state <> 'done' THEN
+        RAISE EXCEPTION 'move % is %: only done moves are returned', m.id, m.state USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT coalesce(sum(r.qty), 0) INTO v_returned FROM stock.move r
+     WHERE r.company_id = m.company_id AND r.origin_move_id = m.id AND r.state <> 'cancelled';
+    v_qty := coalesce(p_qty, m.qty - v_returned);
+    IF v_qty <= 0 OR v_qty > m.qty - v_returned THEN
+        RAISE EXCEPTION 'cannot return % of move %', v_qty, m.id
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('%s was moved and %s already returned.', m.qty, v_returned);
+    END IF;
+    PERFORM stock._require('stock.move:validate', m.company_id);
+    INSERT INTO stock.move (company_id, product_id, qty, uom, uom_qty, location_id, location_dest_id, state,
+                            unit_cost, date, ref, lot_id, origin_move_id)
+    SELECT m.company_id, m.product_id, v_qty, p.uom, v_qty, m.location_dest_id, m.location_id, 'confirmed',
+           m.unit_cost, greatest(now(), m.date), 'Return of ' || coalesce(m.ref, m.id::text), m.lot_id, m.id
+      FROM stock.product p WHERE p.company_id = m.company_id AND p.id = m.product_id
+    RETURNING id INTO v_id;
+    PERFORM stock.validate(v_id);
+    RETURN v_id;
+END $$;
+
+-- Recompute from moves and layers; no row when quants, running totals,
+-- layers and the journal agree.
+CREATE FUNCTION stock.verify_valuation(p_product bigint DEFAULT NULL)
+RETURNS TABLE (product_id bigint, problem text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    WITH prod AS (
+        SELECT p.* FROM stock.product p WHERE p_product IS NULL OR p.id = p_product
+    ), moved AS (
+        SELECT m.company_id, m.product_id,
+               sum(CASE WHEN dl.usage = 'internal' AND sl.usage <> 'internal' THEN m.qty
+                        WHEN sl.usage = 'internal' AND dl.usage <> 'internal' THEN -m.qty ELSE 0 END) AS qty,
+               sum(coalesce(m.value, 0)) AS value
+          FROM stock.move m
+          JOIN stock.location sl ON sl.company_id = m.company_id AND sl.id = m.location_id
+          JOIN stock.location dl ON dl.company_id = m.company_id AND dl.id = m.location_dest_id
+         WHERE m.state = 'done'
+         GROUP BY 1, 2
+    ), quants AS (
+        SELECT q.company_id, q.product_id, sum(q.quantity) AS qty FROM stock.quant q GROUP BY 1, 2
+    ), layers AS (
+        SELECT l.company_id, l.product_id, sum(l.quantity) AS qty, sum(l.value) AS value,
+               sum(l.remaining_qty) AS rem_qty, sum(l.remaining_value) AS rem_value,
+               sum(l.value) FILTER (WHERE l.move_id IS NOT NULL AND l.parent_layer_id IS NULL) AS move_value
+          FROM stock.valuation_layer l GROUP BY 1, 2
+    ), booked AS (
+        SELECT l.company_id, l.product_id, sum(jl.debit - jl.credit) AS value
+          FROM stock.journal_line jl
+          JOIN stock.account a ON a.company_id = jl.company_id AND a.id = jl.account_id AND a.kind = 'stock_valuation'
+          JOIN stock.journal_entry je ON je.company_id = jl.company_id AND je.id = jl.entry_id
+          JOIN stock.valuation_layer l ON l.company_id = je.company_id AND l.id = je.layer_id
+         GROUP BY 1, 2
+    ), facts AS (
+        SELECT p.id, p.cost_method,
+               coalesce(mv.qty, 0) AS moved_qty, coalesce(q.qty, 0) AS quant_qty,
+               coalesce(pv.qty, 0) AS pv_qty, coalesce(pv.value, 0) AS pv_value,
+               coalesce(l.qty, 0) AS layer_qty, coalesce(l.value, 0) AS layer_value,
+               coalesce(l.rem_qty, 0) AS rem_qty, coalesce(l.rem_value, 0) AS rem_value,
+               coalesce(l.move_value, 0) AS layer_move_value, coalesce(mv.value, 0) AS move_value,
+               coalesce(b.value, 0) AS booked
+          FROM prod p
+          LEFT JOIN moved mv ON mv.company_id = p.company_id AND mv.product_id = p.id
+          LEFT JOIN quants q ON q.company_id = p.company_id AND q.product_id = p.id
+          LEFT JOIN stock.product_value pv ON pv.company_id = p.company_id AND pv.product_id = p.id
+          LEFT JOIN layers l ON l.company_id = p.company_id AND l.product_id = p.id
+          LEFT JOIN booked b ON b.company_id = p.company_id AND b.product_id = p.id
+    )
+    SELECT f.id, x.problem
+      FROM facts f,
+           LATERAL (VALUES
+               (CASE WHEN f.quant_qty <> f.moved_qty THEN format('quants hold %s but done moves add up to %s', f.quant_qty, f.moved_qty) END),
+               (CASE WHEN f.layer_qty <> f.moved_qty THEN format('layers hold %s but done moves add up to %s', f.layer_qty, f.moved_qty) END),
+               (CASE WHEN f.pv_qty <> f.layer_qty OR f.pv_value <> f.layer_value
+                     THEN format('running totals %s / %s differ from layers %s / %s', f.pv_qty, f.pv_value, f.layer_qty, f.layer_value) END),
+               (CASE WHEN f.layer_move_value <> f.move_value THEN format('moves are valued %s but their layers %s', f.move_value, f.layer_move_value) END),
+               (CASE WHEN f.rem_qty <> f.layer_qty THEN format('open layers hold %s of %s on hand', f.rem_qty, f.layer_qty) END),
+               (CASE WHEN f.cost_method = 'fifo' AND f.rem_value <> f.layer_value
+                     THEN format('open layers are worth %s of %s', f.rem_value, f.layer_value) END),
+               (CASE WHEN f.booked <> f.layer_value THEN format('the stock valuation account holds %s, the layers %s', f.booked, f.layer_value) END)
+           ) x(problem)
+     WHERE x.problem IS NOT NULL
+     ORDER BY 1, 2
+$$;
