@@ -38,10 +38,11 @@ tap_counts() {
 }
 
 # Demo data must load (make start uses it).
-if "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -f "$ROOT_DIR/scripts/demo.sql" >"$TMP/demo.out" 2>&1; then
-    echo "demo data ............ ok"; passed=$((passed + 1))
+if "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -f "$ROOT_DIR/scripts/demo.sql" >"$TMP/demo.out" 2>&1 &&
+   [ "$("$PGBIN/psql" -X -tA -c "SELECT count(*) FROM stock.verify_valuation()" 2>>"$TMP/demo.out")" = 0 ]; then
+    echo "demo data loads and its valuation verifies ... ok"; passed=$((passed + 1))
 else
-    cat "$TMP/demo.out"; echo "demo data ............ FAILED"; failed=$((failed + 1))
+    cat "$TMP/demo.out"; echo "demo data loads and its valuation verifies ... FAILED"; failed=$((failed + 1))
 fi
 
 # pgTAP suites through pg_prove: count assertions from its summary.
