@@ -53,7 +53,7 @@ CREATE TABLE stock.account (
 -- Settings, virtual locations and stock accounts of a company, made once,
 -- on its first warehouse or product. Runs as the extension owner.
 CREATE FUNCTION stock._ensure_company(p_company bigint) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql AS $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM erp.company c WHERE c.id = p_company) THEN
         RAISE EXCEPTION 'company % does not exist', coalesce(p_company::text, 'NULL')

@@ -50,7 +50,7 @@ COMMENT ON TABLE stock.quant IS 'On-hand and reserved quantity per product, inte
 -- A product the caller may see, with what posting needs. Definer code uses
 -- it, so it checks read access itself: another company's id "does not exist".
 CREATE FUNCTION stock._product(p_product bigint) RETURNS stock.product
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
     v stock.product;
 BEGIN
@@ -63,7 +63,7 @@ BEGIN
 END $$;
 
 CREATE FUNCTION stock._require(p_code text, p_company bigint) RETURNS void
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE AS $$
 BEGIN
     IF NOT erp._is_bootstrap() THEN
         PERFORM erp.require_permission(p_code, p_company);
@@ -71,7 +71,7 @@ BEGIN
 END $$;
 
 CREATE FUNCTION stock._location(p_company bigint, p_location bigint) RETURNS stock.location
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
     v stock.location;
 BEGIN
@@ -85,7 +85,7 @@ END $$;
 
 -- The move, locked, after the caller's permission on its company.
 CREATE FUNCTION stock._move_for_update(p_move bigint, p_code text) RETURNS stock.move
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
     v stock.move;
 BEGIN
@@ -243,7 +243,7 @@ END $$;
 -- Give back what a move reserved (largest reservations first is not needed:
 -- quants hold no owner, so release from the oldest as reserve took).
 CREATE FUNCTION stock._release(m stock.move) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
     v_left numeric := m.reserved_qty;
     v_take numeric;
@@ -292,7 +292,7 @@ END $$;
 -- Add p_delta to a quant of an internal location.
 CREATE FUNCTION stock._quant_add(p_company bigint, p_product bigint, p_location bigint, p_lot bigint,
                                  p_delta numeric, p_date timestamptz) RETURNS numeric
-LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql AS $$
     INSERT INTO stock.quant AS q (company_id, product_id, location_id, lot_id, quantity, in_date)
     VALUES (p_company, p_product, p_location, coalesce(p_lot, 0), p_delta, p_date)
     ON CONFLICT (company_id, product_id, location_id, lot_id)

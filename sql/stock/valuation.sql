@@ -22,6 +22,7 @@ CREATE TABLE stock.valuation_layer (
 -- open layers only: consumption reads a handful of rows whatever the history
 CREATE INDEX valuation_layer_open_idx ON stock.valuation_layer (company_id, product_id, id)
     WHERE remaining_qty <> 0;
+CREATE INDEX valuation_layer_move_idx ON stock.valuation_layer (company_id, move_id);
 CREATE INDEX valuation_layer_product_date_idx ON stock.valuation_layer (company_id, product_id, created_at);
 COMMENT ON TABLE stock.valuation_layer IS
     'Valuation layers: one per valued move or correction; remaining_* track what is still in stock (negative: owed)';
@@ -82,14 +83,14 @@ CREATE CONSTRAINT TRIGGER journal_balanced AFTER INSERT OR UPDATE ON stock.journ
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION stock._journal_balanced();
 
 CREATE FUNCTION stock._account(p_company bigint, p_kind text) RETURNS bigint
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE AS $$
     SELECT a.id FROM stock.account a WHERE a.company_id = p_company AND a.kind = p_kind
 $$;
 
 -- A two-line entry: p_amount from p_credit to p_debit (swapped when negative).
 CREATE FUNCTION stock._journal(p_company bigint, p_date timestamptz, p_ref text, p_move bigint, p_layer bigint,
                                p_debit text, p_credit text, p_amount numeric) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
     v_entry bigint;
 BEGIN
@@ -113,7 +114,7 @@ $$;
 
 -- Post the value of a done move: a layer, the running totals and the entry.
 CREATE FUNCTION stock._value_move(m stock.move, p_in boolean, p_counterpart text) RETURNS numeric
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
     p stock.product;
     c erp.company;
@@ -132,6 +133,7 @@ DECLARE
     v_short_value numeric := 0;
     l record;
     o stock.move;
+    v_receipt_layer bigint;
 BEGIN
     SELECT * INTO p FROM stock.product WHERE company_id = m.company_id AND id = m.product_id;
     SELECT * INTO c FROM erp.company WHERE id = m.company_id;
@@ -164,6 +166,7 @@ BEGIN
         VALUES (m.company_id, m.product_id, m.id, m.date, m.qty, v_cost, v_value, 0, 0,
                 coalesce(m.ref, 'Receipt') || ' - ' || p.name)
         RETURNING id INTO v_layer;
+        v_receipt_layer := v_layer;
         PERFORM stock._journal(m.company_id, m.date, m.ref, m.id, v_layer, 'stock_valuation', p_counterpart, v_value);
         IF p.cost_method = 'standard' AND m.unit_cost IS NOT NULL AND m.unit_cost <> v_cost THEN
             -- bought at another price than the standard: the difference is an expense (or income)
@@ -173,7 +176,7 @@ BEGIN
         -- settle stock owed by earlier deliveries (negative layers), oldest first
         FOR l IN SELECT * FROM stock.valuation_layer
                   WHERE company_id = m.company_id AND product_id = m.product_id AND remaining_qty < 0
-                  ORDER BY id FOR UPDATE
+                  ORDER BY id
         LOOP
             EXIT WHEN v_remaining <= 0;
             v_take := least(v_remaining, -l.remaining_qty);
@@ -196,8 +199,7 @@ BEGIN
             END IF;
         END LOOP;
         UPDATE stock.valuation_layer SET remaining_qty = v_remaining, remaining_value = v_remaining_value
-         WHERE company_id = m.company_id AND id = (SELECT min(id) FROM stock.valuation_layer
-                                                    WHERE company_id = m.company_id AND move_id = m.id AND quantity > 0);
+         WHERE company_id = m.company_id AND id = v_receipt_layer;
         UPDATE stock.product_value
            SET qty = qty + m.qty, value = value + v_value, last_date = m.date,
                last_unit_cost = CASE WHEN p.cost_method = 'avco' AND qty + m.qty > 0
@@ -210,10 +212,17 @@ BEGIN
     -- every method; their values for fifo)
     v_need := m.qty;
     v_value := 0;
-    -- (a returned receipt takes back its own layer first)
-    FOR l IN SELECT * FROM stock.valuation_layer
-              WHERE company_id = m.company_id AND product_id = m.product_id AND remaining_qty > 0
-              ORDER BY (move_id IS NOT DISTINCT FROM m.origin_move_id) DESC, id FOR UPDATE
+    -- (a returned receipt takes back its own layer first). The partial index
+    -- of open layers keeps this independent of the product's history; the
+    -- product_value lock held since validate() serializes all changes to them.
+    FOR l IN (SELECT * FROM stock.valuation_layer
+               WHERE company_id = m.company_id AND move_id = m.origin_move_id AND remaining_qty > 0
+               ORDER BY id)
+             UNION ALL
+             (SELECT * FROM stock.valuation_layer
+               WHERE company_id = m.company_id AND product_id = m.product_id AND remaining_qty > 0
+                 AND move_id IS DISTINCT FROM m.origin_move_id
+               ORDER BY id)
     LOOP
         EXIT WHEN v_need <= 0;
         v_take := least(v_need, l.remaining_qty);
@@ -333,7 +342,7 @@ END $$;
 
 -- The warehouse of a product's company: the given one, or its only one.
 CREATE FUNCTION stock._warehouse_location(p stock.product, p_warehouse bigint) RETURNS bigint
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
     v bigint;
     n int;
