@@ -134,6 +134,7 @@ DECLARE
     l record;
     o stock.move;
     v_receipt_layer bigint;
+    v_corrections numeric := 0;
 BEGIN
     SELECT * INTO p FROM stock.product WHERE company_id = m.company_id AND id = m.product_id;
     SELECT * INTO c FROM erp.company WHERE id = m.company_id;
@@ -195,15 +196,16 @@ BEGIN
                         'Revaluation of ' || l.description || ' (negative stock settled)', l.id)
                 RETURNING id INTO v_layer;
                 PERFORM stock._journal(m.company_id, m.date, m.ref, m.id, v_layer, 'stock_valuation', 'stock_output', v_corr);
-                v_value := v_value + v_corr;
+                v_corrections := v_corrections + v_corr;
             END IF;
         END LOOP;
         UPDATE stock.valuation_layer SET remaining_qty = v_remaining, remaining_value = v_remaining_value
          WHERE company_id = m.company_id AND id = v_receipt_layer;
+        -- the receipt's own value is the move's; corrections belong to the deliveries they settle
         UPDATE stock.product_value
-           SET qty = qty + m.qty, value = value + v_value, last_date = m.date,
+           SET qty = qty + m.qty, value = value + v_value + v_corrections, last_date = m.date,
                last_unit_cost = CASE WHEN p.cost_method = 'avco' AND qty + m.qty > 0
-                                     THEN (value + v_value) / (qty + m.qty) ELSE v_cost END
+                                     THEN (value + v_value + v_corrections) / (qty + m.qty) ELSE v_cost END
          WHERE company_id = m.company_id AND product_id = m.product_id;
         RETURN v_value;
     END IF;
@@ -506,7 +508,9 @@ BEGIN
             format('Product value manually modified (from %s to %s)', p.standard_price, v_price))
     RETURNING id INTO v_layer;
     PERFORM stock._journal(p.company_id, now(), 'Revaluation', NULL, v_layer, 'stock_valuation', 'price_difference', v_value);
-    UPDATE stock.product_value SET value = value + v_value WHERE company_id = p.company_id AND product_id = p.id;
+    -- later moves may not be dated before this revaluation
+    UPDATE stock.product_value SET value = value + v_value, last_date = greatest(now(), coalesce(last_date, now()))
+     WHERE company_id = p.company_id AND product_id = p.id;
 END $$;
 
 -- Return (part of) a done move: the reverse move, valued at the original
