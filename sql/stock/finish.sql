@@ -11,6 +11,7 @@ SELECT erp.protect('stock.valuation_layer');
 SELECT erp.protect('stock.product_value');
 SELECT erp.protect('stock.journal_entry');
 SELECT erp.protect('stock.journal_line');
+SELECT erp.protect('stock.landed_cost');
 
 INSERT INTO erp.app_table (table_name, privileges) VALUES
     ('stock.uom', 'SELECT'),
@@ -25,7 +26,8 @@ INSERT INTO erp.app_table (table_name, privileges) VALUES
     ('stock.valuation_layer', 'SELECT'),
     ('stock.product_value', 'SELECT'),
     ('stock.journal_entry', 'SELECT'),
-    ('stock.journal_line', 'SELECT');
+    ('stock.journal_line', 'SELECT'),
+    ('stock.landed_cost', 'SELECT');
 
 SELECT pg_catalog.pg_extension_config_dump('stock.company_setting', '');
 SELECT pg_catalog.pg_extension_config_dump('stock.location', '');
@@ -48,6 +50,8 @@ SELECT pg_catalog.pg_extension_config_dump('stock.journal_entry', '');
 SELECT pg_catalog.pg_extension_config_dump('stock.journal_entry_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('stock.journal_line', '');
 SELECT pg_catalog.pg_extension_config_dump('stock.journal_line_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('stock.landed_cost', '');
+SELECT pg_catalog.pg_extension_config_dump('stock.landed_cost_id_seq', '');
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA stock FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA stock FROM PUBLIC;
