@@ -148,17 +148,17 @@ BEGIN
     SELECT * INTO c FROM erp.company WHERE id = p.company_id;
     PERFORM stock._lock_products(p.company_id, ARRAY[p.id]);
     SELECT sum(remaining_qty) INTO v_total FROM stock.valuation_layer
-     WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty > 0;
+     WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0;
     IF v_total IS NULL THEN
         RAISE EXCEPTION 'product % has no stock to revalue', p.sku USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_added_value < 0 AND -p_added_value > (SELECT sum(remaining_value) FROM stock.valuation_layer
-                                               WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty > 0) THEN
+                                               WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0) THEN
         RAISE EXCEPTION 'revaluation would make the stock value negative' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     v_left := p_added_value;
     FOR l IN SELECT * FROM stock.valuation_layer
-              WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty > 0 ORDER BY id
+              WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0 ORDER BY id
     LOOP
         v_part := stock.value_share(v_left, v_total, l.remaining_qty, c.currency_rounding);
         UPDATE stock.valuation_layer SET remaining_value = remaining_value + v_part WHERE company_id = l.company_id AND id = l.id;

@@ -176,7 +176,7 @@ BEGIN
         END IF;
         -- settle stock owed by earlier deliveries (negative layers), oldest first
         FOR l IN SELECT * FROM stock.valuation_layer
-                  WHERE company_id = m.company_id AND product_id = m.product_id AND remaining_qty < 0
+                  WHERE company_id = m.company_id AND product_id = m.product_id AND remaining_qty <> 0 AND remaining_qty < 0
                   ORDER BY id
         LOOP
             EXIT WHEN v_remaining <= 0;
@@ -222,7 +222,7 @@ BEGIN
                ORDER BY id)
              UNION ALL
              (SELECT * FROM stock.valuation_layer
-               WHERE company_id = m.company_id AND product_id = m.product_id AND remaining_qty > 0
+               WHERE company_id = m.company_id AND product_id = m.product_id AND remaining_qty <> 0 AND remaining_qty > 0
                  AND move_id IS DISTINCT FROM m.origin_move_id
                ORDER BY id)
     LOOP
