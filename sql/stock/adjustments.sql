@@ -13,17 +13,6 @@ CREATE TABLE stock.landed_cost (
     PRIMARY KEY (company_id, id)
 );
 
--- Lock the running totals of several products, in product order (no deadlocks).
-CREATE FUNCTION stock._lock_products(p_company bigint, p_products bigint[]) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO stock.product_value (company_id, product_id)
-    SELECT p_company, unnest(p_products) ON CONFLICT DO NOTHING;
-    PERFORM 1 FROM stock.product_value
-      WHERE company_id = p_company AND product_id = ANY (p_products)
-      ORDER BY product_id FOR UPDATE;
-END $$;
-
 -- Split p_amount over receipts; capitalise the share of each receipt still
 -- in stock (its layer's remaining quantity), expense the share delivered.
 CREATE FUNCTION stock.apply_landed_cost(p_moves bigint[], p_amount numeric, p_split text DEFAULT 'by_quantity',

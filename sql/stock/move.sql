@@ -98,6 +98,17 @@ BEGIN
     RETURN v;
 END $$;
 
+-- Lock the running totals of several products, in product order (no deadlocks).
+CREATE FUNCTION stock._lock_products(p_company bigint, p_products bigint[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO stock.product_value (company_id, product_id)
+    SELECT p_company, unnest(p_products) ON CONFLICT DO NOTHING;
+    PERFORM 1 FROM stock.product_value
+      WHERE company_id = p_company AND product_id = ANY (p_products)
+      ORDER BY product_id FOR UPDATE;
+END $$;
+
 -- Quantity of a product in internal locations (one location, or all of the
 -- company), optionally of one lot.
 CREATE FUNCTION stock.on_hand(p_product bigint, p_location bigint DEFAULT NULL) RETURNS numeric
@@ -213,6 +224,7 @@ DECLARE
     v_take numeric;
     q record;
 BEGIN
+    PERFORM stock._lock_products(m.company_id, ARRAY[m.product_id]);   -- before quants, as validate()
     IF m.state NOT IN ('confirmed', 'assigned') THEN
         RAISE EXCEPTION 'move % is %: only confirmed moves are reserved', m.id, m.state
             USING ERRCODE = 'invalid_parameter_value';
@@ -270,6 +282,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     m stock.move := stock._move_for_update(p_move, 'stock.move:write');
 BEGIN
+    PERFORM stock._lock_products(m.company_id, ARRAY[m.product_id]);   -- before quants, as validate()
     IF m.state NOT IN ('confirmed', 'assigned') THEN
         RAISE EXCEPTION 'move % is %: nothing is reserved', m.id, m.state USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -282,6 +295,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     m stock.move := stock._move_for_update(p_move, 'stock.move:write');
 BEGIN
+    PERFORM stock._lock_products(m.company_id, ARRAY[m.product_id]);   -- before quants, as validate()
     IF m.state IN ('done', 'cancelled') THEN
         RAISE EXCEPTION 'move % is already %', m.id, m.state USING ERRCODE = 'invalid_parameter_value';
     END IF;

@@ -140,7 +140,12 @@ BEGIN
     SELECT * INTO c FROM erp.company WHERE id = m.company_id;
     INSERT INTO stock.product_value (company_id, product_id) VALUES (m.company_id, m.product_id) ON CONFLICT DO NOTHING;
     SELECT * INTO pv FROM stock.product_value WHERE company_id = m.company_id AND product_id = m.product_id FOR UPDATE;
-    IF pv.last_date IS NOT NULL AND m.date < pv.last_date THEN
+    -- a move dated in this transaction (now() is its start) is current, even
+    -- when a transaction that began later posted the product first: it is
+    -- posted at that later date; a move dated before is back-dated
+    IF pv.last_date IS NOT NULL AND m.date < pv.last_date AND m.date >= now() THEN
+        m.date := pv.last_date;
+    ELSIF pv.last_date IS NOT NULL AND m.date < pv.last_date THEN
         RAISE EXCEPTION 'move % is dated before the last valued move of product %', m.id, p.sku
             USING ERRCODE = 'feature_not_supported',
                   DETAIL = format('The move is dated %s; the product''s last valued move is dated %s.', m.date, pv.last_date),
@@ -292,6 +297,9 @@ BEGIN
     END IF;
     v_from := stock._location(m.company_id, m.location_id);
     v_to := stock._location(m.company_id, m.location_dest_id);
+    -- the product's running totals first, then quants: the order every
+    -- posting and reservation of the product takes locks in
+    PERFORM stock._lock_products(m.company_id, ARRAY[m.product_id]);
     PERFORM stock._release(m);
     IF p_qty IS NOT NULL AND p_qty < m.qty THEN
         INSERT INTO stock.move (company_id, product_id, qty, uom, uom_qty, location_id, location_dest_id, state,
@@ -306,9 +314,6 @@ BEGIN
          WHERE company_id = m.company_id AND id = m.id;
     END IF;
 
-    -- lock the product's running totals first: postings of one product queue here
-    INSERT INTO stock.product_value (company_id, product_id) VALUES (m.company_id, m.product_id) ON CONFLICT DO NOTHING;
-    PERFORM 1 FROM stock.product_value WHERE company_id = m.company_id AND product_id = m.product_id FOR UPDATE;
 
     IF v_from.usage = 'internal' THEN
         v_left := stock._quant_add(m.company_id, m.product_id, v_from.id, m.lot_id, -m.qty, m.date);
