@@ -63,6 +63,10 @@ BEGIN
     END LOOP;
     PERFORM stock._require('stock.valuation:revalue', v_company);
     SELECT * INTO c FROM erp.company WHERE id = v_company;
+    IF stock.round_to(p_amount, c.currency_rounding) <> p_amount THEN
+        RAISE EXCEPTION 'amount % is finer than the currency rounding %', p_amount, c.currency_rounding
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     PERFORM stock._lock_products(v_company, ARRAY(SELECT DISTINCT m.product_id FROM stock.move m
                                                   WHERE m.company_id = v_company AND m.id = ANY (p_moves)));
 
@@ -135,6 +139,10 @@ BEGIN
             HINT = 'Use stock.set_standard_price().';
     END IF;
     SELECT * INTO c FROM erp.company WHERE id = p.company_id;
+    IF stock.round_to(p_added_value, c.currency_rounding) <> p_added_value THEN
+        RAISE EXCEPTION 'amount % is finer than the currency rounding %', p_added_value, c.currency_rounding
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     PERFORM stock._lock_products(p.company_id, ARRAY[p.id]);
     SELECT sum(remaining_qty) INTO v_total FROM stock.valuation_layer
      WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0;
@@ -150,6 +158,11 @@ BEGIN
               WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0 ORDER BY id
     LOOP
         v_part := stock.value_share(v_left, v_total, l.remaining_qty, c.currency_rounding);
+        IF l.remaining_value + v_part < 0 THEN
+            RAISE EXCEPTION 'revaluation would make a valuation layer negative'
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('Layer %s holds %s of value; its share of the change is %s.', l.id, l.remaining_value, v_part);
+        END IF;
         UPDATE stock.valuation_layer SET remaining_value = remaining_value + v_part WHERE company_id = l.company_id AND id = l.id;
         v_left := v_left - v_part;
         v_total := v_total - l.remaining_qty;
