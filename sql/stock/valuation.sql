@@ -138,8 +138,8 @@ DECLARE
 BEGIN
     SELECT * INTO p FROM stock.product WHERE company_id = m.company_id AND id = m.product_id;
     SELECT * INTO c FROM erp.company WHERE id = m.company_id;
-    INSERT INTO stock.product_value (company_id, product_id) VALUES (m.company_id, m.product_id) ON CONFLICT DO NOTHING;
-    SELECT * INTO pv FROM stock.product_value WHERE company_id = m.company_id AND product_id = m.product_id FOR UPDATE;
+    -- validate() has locked (and if need be created) the running totals
+    SELECT * INTO pv FROM stock.product_value WHERE company_id = m.company_id AND product_id = m.product_id;
     -- a move dated in this transaction (now() is its start) is current, even
     -- when a transaction that began later posted the product first: it is
     -- posted at that later date; a move dated before is back-dated
