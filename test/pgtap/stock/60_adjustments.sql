@@ -1,7 +1,7 @@
 -- stock adjustments: landed costs (splits, rounding, capitalised vs expensed, journal, refusals), revaluation, change of cost method, returns, verify_valuation.
 BEGIN;
 \ir ../setup.sql
-SELECT plan(50);
+SELECT plan(52);
 
 SELECT * FROM pg_temp.make_tree() \gset
 SELECT stock.create_warehouse(:a, 'AD60') AS wh \gset
@@ -276,6 +276,18 @@ SELECT results_eq(format($$SELECT product_id, problem ~ '^running totals 20(\.0+
                              FROM stock.verify_valuation(%s)$$, :plc),
                   format('VALUES (%s::bigint, true)', :plc),
                   'verify_valuation reports running totals broken by hand (221 against layers worth 220), and only that');
+
+-- after a change of method the stock sits in a layer of no receipt: deliveries consume it
+-- (they once skipped it and left a negative layer open)
+SELECT stock.create_product(:a, 'AD60-MC', 'Method change then delivery') AS pmc \gset
+SELECT stock.receive(:pmc, 10, 10, :wh);
+SELECT stock.set_cost_method(:pmc, 'avco');
+SELECT stock.deliver(:pmc, 10, :wh);
+SELECT is((SELECT count(*)::int FROM stock.valuation_layer WHERE product_id = :pmc AND remaining_qty <> 0), 0,
+          'a delivery after a change of method consumes the changed layer: no layer stays open');
+SELECT stock.receive(:pmc, 5, 20, :wh);
+SELECT is((SELECT count(*)::int FROM stock.valuation_layer WHERE product_id = :pmc AND parent_layer_id IS NOT NULL), 0,
+          'and the next receipt settles nothing');
 
 SELECT * FROM finish();
 ROLLBACK;
