@@ -149,3 +149,19 @@ BEGIN
     END IF;
     RETURN v;
 END $$;
+
+-- Allow or forbid negative stock in a company (needs stock.company_setting:write).
+CREATE FUNCTION stock.set_allow_negative(p_company bigint, p_allow boolean) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF p_company IS NULL OR p_allow IS NULL THEN
+        RAISE EXCEPTION 'company and setting must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT erp._is_bootstrap() THEN
+        PERFORM erp.require_permission('stock.company_setting:write', p_company);
+    END IF;
+    PERFORM stock._ensure_company(p_company);
+    UPDATE stock.company_setting SET allow_negative = p_allow WHERE company_id = p_company;
+END $$;
+COMMENT ON FUNCTION stock.set_allow_negative(bigint, boolean) IS
+    'Allow (Odoo''s default) or forbid outgoing moves beyond the stock on hand (23514)';
