@@ -109,33 +109,30 @@ BEGIN
       ORDER BY product_id FOR UPDATE;
 END $$;
 
--- Quantity of a product in internal locations (one location, or all of the
--- company), optionally of one lot.
-CREATE FUNCTION stock.on_hand(p_product bigint, p_location bigint DEFAULT NULL) RETURNS numeric
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- On hand (or available: minus reserved) of a product in internal locations:
+-- one location, or all of the company's.
+CREATE FUNCTION stock._quant_sum(p_product bigint, p_location bigint, p_available boolean) RETURNS numeric
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
     p stock.product := stock._product(p_product);
 BEGIN
     IF p_location IS NOT NULL THEN
         PERFORM stock._location(p.company_id, p_location);
     END IF;
-    RETURN coalesce((SELECT sum(q.quantity) FROM stock.quant q
+    RETURN coalesce((SELECT sum(q.quantity - CASE WHEN p_available THEN q.reserved ELSE 0 END) FROM stock.quant q
                       WHERE q.company_id = p.company_id AND q.product_id = p.id
                         AND (p_location IS NULL OR q.location_id = p_location)), 0);
 END $$;
 
+CREATE FUNCTION stock.on_hand(p_product bigint, p_location bigint DEFAULT NULL) RETURNS numeric
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT stock._quant_sum(p_product, p_location, false)
+$$;
+
 CREATE FUNCTION stock.available(p_product bigint, p_location bigint DEFAULT NULL) RETURNS numeric
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    p stock.product := stock._product(p_product);
-BEGIN
-    IF p_location IS NOT NULL THEN
-        PERFORM stock._location(p.company_id, p_location);
-    END IF;
-    RETURN coalesce((SELECT sum(q.quantity - q.reserved) FROM stock.quant q
-                      WHERE q.company_id = p.company_id AND q.product_id = p.id
-                        AND (p_location IS NULL OR q.location_id = p_location)), 0);
-END $$;
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT stock._quant_sum(p_product, p_location, true)
+$$;
 
 CREATE FUNCTION stock.create_move(p_product bigint, p_qty numeric, p_from bigint, p_to bigint,
                                   p_unit_cost numeric DEFAULT NULL, p_date timestamptz DEFAULT now(),

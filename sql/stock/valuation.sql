@@ -191,6 +191,17 @@ BEGIN
     RETURN v_backorder;
 END $$;
 
+-- A move created and validated at once (the shortcuts below).
+CREATE FUNCTION stock._done_move(p_product bigint, p_qty numeric, p_from bigint, p_to bigint, p_unit_cost numeric,
+                                 p_date timestamptz, p_ref text, p_lot text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_move bigint := stock.create_move(p_product, p_qty, p_from, p_to, p_unit_cost, p_date, p_ref, NULL, p_lot);
+BEGIN
+    PERFORM stock.validate(v_move);
+    RETURN v_move;
+END $$;
+
 -- The warehouse of a product's company: the given one, or its only one.
 CREATE FUNCTION stock._warehouse_location(p stock.product, p_warehouse bigint) RETURNS bigint
 LANGUAGE plpgsql STABLE AS $$
@@ -221,12 +232,9 @@ RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p stock.product := stock._product(p_product);
-    v_move bigint;
 BEGIN
-    v_move := stock.create_move(p.id, p_qty, stock.virtual_location(p.company_id, 'supplier'),
-                                stock._warehouse_location(p, p_warehouse), p_unit_cost, p_date, p_ref, NULL, p_lot);
-    PERFORM stock.validate(v_move);
-    RETURN v_move;
+    RETURN stock._done_move(p.id, p_qty, stock.virtual_location(p.company_id, 'supplier'),
+                            stock._warehouse_location(p, p_warehouse), p_unit_cost, p_date, p_ref, p_lot);
 END $$;
 
 CREATE FUNCTION stock.deliver(p_product bigint, p_qty numeric, p_warehouse bigint DEFAULT NULL, p_ref text DEFAULT NULL,
@@ -235,23 +243,17 @@ RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p stock.product := stock._product(p_product);
-    v_move bigint;
 BEGIN
-    v_move := stock.create_move(p.id, p_qty, stock._warehouse_location(p, p_warehouse),
-                                stock.virtual_location(p.company_id, 'customer'), NULL, p_date, p_ref, NULL, p_lot);
-    PERFORM stock.validate(v_move);
-    RETURN v_move;
+    RETURN stock._done_move(p.id, p_qty, stock._warehouse_location(p, p_warehouse),
+                            stock.virtual_location(p.company_id, 'customer'), NULL, p_date, p_ref, p_lot);
 END $$;
 
 CREATE FUNCTION stock.transfer(p_product bigint, p_qty numeric, p_from bigint, p_to bigint, p_ref text DEFAULT NULL,
                                p_date timestamptz DEFAULT now(), p_lot text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_move bigint := stock.create_move(p_product, p_qty, p_from, p_to, NULL, p_date, p_ref, NULL, p_lot);
 BEGIN
-    PERFORM stock.validate(v_move);
-    RETURN v_move;
+    RETURN stock._done_move(p_product, p_qty, p_from, p_to, NULL, p_date, p_ref, p_lot);
 END $$;
 
 CREATE FUNCTION stock.scrap(p_product bigint, p_qty numeric, p_warehouse bigint DEFAULT NULL, p_ref text DEFAULT NULL,
@@ -260,12 +262,9 @@ RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p stock.product := stock._product(p_product);
-    v_move bigint;
 BEGIN
-    v_move := stock.create_move(p.id, p_qty, stock._warehouse_location(p, p_warehouse),
-                                stock.virtual_location(p.company_id, 'scrap'), NULL, p_date, p_ref, NULL, p_lot);
-    PERFORM stock.validate(v_move);
-    RETURN v_move;
+    RETURN stock._done_move(p.id, p_qty, stock._warehouse_location(p, p_warehouse),
+                            stock.virtual_location(p.company_id, 'scrap'), NULL, p_date, p_ref, p_lot);
 END $$;
 
 -- Inventory count: moves the difference from or to the inventory location.
@@ -277,7 +276,6 @@ DECLARE
     p stock.product := stock._product(p_product);
     v_loc stock.location := stock._location(p.company_id, p_location);
     v_diff numeric;
-    v_move bigint;
 BEGIN
     IF p_counted_qty IS NULL OR NOT (p_counted_qty >= 0 AND p_counted_qty < 'Infinity') THEN
         RAISE EXCEPTION 'counted quantity must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
@@ -292,12 +290,10 @@ BEGIN
     IF v_diff = 0 THEN
         RETURN NULL;
     END IF;
-    v_move := stock.create_move(p.id, abs(v_diff),
-                                CASE WHEN v_diff > 0 THEN stock.virtual_location(p.company_id, 'inventory') ELSE v_loc.id END,
-                                CASE WHEN v_diff > 0 THEN v_loc.id ELSE stock.virtual_location(p.company_id, 'inventory') END,
-                                NULL, now(), 'Inventory adjustment');
-    PERFORM stock.validate(v_move);
-    RETURN v_move;
+    RETURN stock._done_move(p.id, abs(v_diff),
+                            CASE WHEN v_diff > 0 THEN stock.virtual_location(p.company_id, 'inventory') ELSE v_loc.id END,
+                            CASE WHEN v_diff > 0 THEN v_loc.id ELSE stock.virtual_location(p.company_id, 'inventory') END,
+                            NULL, now(), 'Inventory adjustment', NULL);
 END $$;
 
 -- Quantity and value of a product (at a date: layers up to it).

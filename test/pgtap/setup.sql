@@ -52,3 +52,16 @@ END $$;
 -- An array as a sorted set, to compare company lists whatever their order.
 CREATE FUNCTION pg_temp.sorted(p anyarray) RETURNS anyarray
 LANGUAGE sql IMMUTABLE AS $$ SELECT coalesce(array_agg(x ORDER BY x), p[0:0]) FROM unnest(p) x $$;
+
+-- 'SQLSTATE: hint' of the error a statement raises, 'no error' when it succeeds.
+CREATE FUNCTION pg_temp.error_hint(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    v_state text;
+    v_hint text;
+BEGIN
+    EXECUTE p_sql;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_hint = PG_EXCEPTION_HINT;
+    RETURN v_state || ': ' || coalesce(nullif(v_hint, ''), '<no hint>');
+END $$;

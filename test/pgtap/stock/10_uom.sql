@@ -3,19 +3,6 @@ BEGIN;
 \ir ../setup.sql
 SELECT plan(40);
 
--- 'SQLSTATE: hint' of the error a statement raises, 'no error' when it succeeds.
-CREATE FUNCTION pg_temp.error_hint(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    v_state text;
-    v_hint text;
-BEGIN
-    EXECUTE p_sql;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_hint = PG_EXCEPTION_HINT;
-    RETURN v_state || ': ' || coalesce(nullif(v_hint, ''), '<no hint>');
-END $$;
-
 -- ------------------------------------------------------------ shipped units
 SELECT set_eq($$SELECT code, category, factor, rounding FROM stock.uom$$,
               $$VALUES ('Unit'::text, 'unit'::text, 1::numeric, 0.01::numeric),
