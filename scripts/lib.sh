@@ -47,6 +47,20 @@ pg_owned_dir() {
     fi
 }
 
+# ensure_master_key DATADIR KEYFILE: a random 32-byte master key (64 hex
+# digits) readable by the server's user only, named in postgresql.conf.
+ensure_master_key() {
+    local data=$1 key=$2
+    if [ ! -f "$key" ]; then
+        (umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$key")
+    fi
+    if is_root; then chown postgres:postgres "$key"; fi
+    chmod 600 "$key"
+    if ! grep -q "^pgerp.master_key_file" "$data/postgresql.conf"; then
+        echo "pgerp.master_key_file = '$key'" | as_pg tee -a "$data/postgresql.conf" >/dev/null
+    fi
+}
+
 # init_cluster DATADIR SOCKETDIR PORT LOGFILE: a new cluster with pgerp preloaded.
 init_cluster() {
     local data=$1 sock=$2 port=$3
@@ -66,6 +80,7 @@ cron.database_name = 'pgerp'
 max_connections = 50
 fsync = ${PGERP_FSYNC:-on}
 CONF
+    ensure_master_key "$data" "$(dirname "$data")/master.key"
 }
 
 # start_cluster DATADIR LOGFILE

@@ -15,6 +15,7 @@ if [ ! -f "$VAR/pg/PG_VERSION" ]; then
     init_cluster "$VAR/pg" "$VAR/run" "$PORT"
 else
     sed -i "s/^port = .*/port = $PORT/" "$VAR/pg/postgresql.conf"
+    ensure_master_key "$VAR/pg" "$VAR/master.key"
 fi
 if cluster_running "$VAR/pg"; then
     say "restarting the cluster to load the new build"

@@ -45,3 +45,8 @@ SELECT pg_catalog.pg_extension_config_dump('erp.partner_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('erp.app_user_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('erp.role_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('erp.record_rule_id_seq', '');
+
+-- Wrapped data keys are dumped: useless without the master key file, and
+-- the encrypted values of a restored database need them.
+SELECT pg_catalog.pg_extension_config_dump('erp.crypto_key', '');
+SELECT pg_catalog.pg_extension_config_dump('erp.crypto_key_id_seq', '');

@@ -7,6 +7,7 @@
 #include "utils/guc.h"
 
 #include "pgerp/core.h"
+#include "pgerp/crypto.h"
 #include "pgerp/rbac.h"
 
 PG_MODULE_MAGIC;
@@ -57,5 +58,6 @@ _PG_init(void)
 	CoreInitGucs();
 	SessionInit();
 	AclInit();
+	CryptoInit();
 	MarkGUCPrefixReserved("pgerp");
 }

@@ -1,9 +1,9 @@
 /*
  * Permission codes and the patterns roles hold.
  *
- *   code     <schema>.<object>:<action>          stock.move:read, stock.valuation:revalue
- *   pattern  *  |  <obj>:<act>  where <obj> is *, <schema>.* or <schema>.<object>
- *                                     and <act> is * or an action
+ *   code     <schema>.<object>[.<column>]:<action>   stock.move:read, erp.partner.email:decrypt
+ *   pattern  *  |  <obj>:<act>  where <obj> is *, <schema>.*, <schema>.<object> or
+ *                  <schema>.<object>.<column|*>, and <act> is * or an action
  *
  * A pattern's '*' matches any run of characters, so "*:read" grants every
  * read and "stock.*:*" everything in schema stock.
@@ -69,8 +69,15 @@ PermissionIsValid(const char *code)
 	if ((n = ident_len(code)) < 0 || code[n] != '.')
 		return false;
 	code += n + 1;
-	if ((n = ident_len(code)) < 0 || code[n] != ':')
+	if ((n = ident_len(code)) < 0 || (code[n] != ':' && code[n] != '.'))
 		return false;
+	if (code[n] == '.')
+	{
+		/* a column: <schema>.<table>.<column>:<action> (e.g. erp.partner.email:decrypt) */
+		code += n + 1;
+		if ((n = ident_len(code)) < 0 || code[n] != ':')
+			return false;
+	}
 	code += n + 1;
 	if ((n = ident_len(code)) < 0 || code[n] != '\0')
 		return false;
@@ -98,6 +105,17 @@ PermissionIsValidPattern(const char *p)
 			if ((n = ident_len(p)) < 0)
 				return false;
 			p += n;
+			if (p[0] == '.')
+			{
+				/* a column, or * for every column of the table */
+				p++;
+				if (p[0] == '*')
+					p++;
+				else if ((n = ident_len(p)) < 0)
+					return false;
+				else
+					p += n;
+			}
 		}
 	}
 	if (*p++ != ':')

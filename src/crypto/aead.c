@@ -1,0 +1,162 @@
+/*
+ * AES-256-GCM framing and key wrapping, pure functions returning codes.
+ *
+ * A value: format byte 0x01 | key id (int64, big-endian) | nonce (12) |
+ * ciphertext | tag (16). The associated data binds the value to its context
+ * (schema.table.column) and to the format byte and key id, so a value copied
+ * to another column, or with its header edited, does not decrypt.
+ */
+#include "postgres.h"
+
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+#include <openssl/core_names.h>
+#include <openssl/rand.h>
+
+#include "pgerp/crypto.h"
+
+static CryptoResult
+gcm(bool encrypt, const unsigned char *key, const unsigned char *nonce,
+	const unsigned char *aad1, size_t aad1len, const unsigned char *aad2, size_t aad2len,
+	const unsigned char *in, size_t inlen, unsigned char *out, unsigned char *tag)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	int			len;
+	CryptoResult r = CRYPTO_INTERNAL;
+
+	if (ctx == NULL)
+		return CRYPTO_INTERNAL;
+	if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, encrypt ? 1 : 0) != 1 ||
+		EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, CRYPTO_NONCE_LEN, NULL) != 1 ||
+		EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, encrypt ? 1 : 0) != 1)
+		goto done;
+	if (aad1len > 0 && EVP_CipherUpdate(ctx, NULL, &len, aad1, (int) aad1len) != 1)
+		goto done;
+	if (aad2len > 0 && EVP_CipherUpdate(ctx, NULL, &len, aad2, (int) aad2len) != 1)
+		goto done;
+	if (inlen > 0 && EVP_CipherUpdate(ctx, out, &len, in, (int) inlen) != 1)
+		goto done;
+	if (encrypt)
+	{
+		if (EVP_CipherFinal_ex(ctx, out + inlen, &len) != 1 ||
+			EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, CRYPTO_TAG_LEN, tag) != 1)
+			goto done;
+		r = CRYPTO_OK;
+	}
+	else
+	{
+		if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, CRYPTO_TAG_LEN, tag) != 1)
+			goto done;
+		r = EVP_CipherFinal_ex(ctx, out + inlen, &len) == 1 ? CRYPTO_OK : CRYPTO_AUTH_FAILED;
+	}
+done:
+	EVP_CIPHER_CTX_free(ctx);
+	return r;
+}
+
+/* out must hold plainlen + CRYPTO_OVERHEAD bytes */
+CryptoResult
+CryptoSeal(const unsigned char *key, int64 key_id, const unsigned char *aad, size_t aadlen,
+		   const unsigned char *plain, size_t plainlen, unsigned char *out)
+{
+	unsigned char *nonce = out + 9;
+	uint64		id = (uint64) key_id;
+
+	out[0] = CRYPTO_FORMAT_V1;
+	for (int i = 0; i < 8; i++)
+		out[1 + i] = (unsigned char) (id >> (56 - 8 * i));
+	if (RAND_bytes(nonce, CRYPTO_NONCE_LEN) != 1)
+		return CRYPTO_INTERNAL;
+	return gcm(true, key, nonce, out, 9, aad, aadlen, plain, plainlen,
+			   out + 9 + CRYPTO_NONCE_LEN, out + 9 + CRYPTO_NONCE_LEN + plainlen);
+}
+
+CryptoResult
+CryptoParseKeyId(const unsigned char *in, size_t inlen, int64 *key_id)
+{
+	uint64		id = 0;
+
+	if (inlen < CRYPTO_OVERHEAD || in[0] != CRYPTO_FORMAT_V1)
+		return CRYPTO_MALFORMED;
+	for (int i = 0; i < 8; i++)
+		id = (id << 8) | in[1 + i];
+	*key_id = (int64) id;
+	return CRYPTO_OK;
+}
+
+/* plain must hold inlen - CRYPTO_OVERHEAD bytes */
+CryptoResult
+CryptoOpen(const unsigned char *key, const unsigned char *aad, size_t aadlen,
+		   const unsigned char *in, size_t inlen, unsigned char *plain)
+{
+	size_t		clen;
+	unsigned char tag[CRYPTO_TAG_LEN];
+
+	if (inlen < CRYPTO_OVERHEAD || in[0] != CRYPTO_FORMAT_V1)
+		return CRYPTO_MALFORMED;
+	clen = inlen - CRYPTO_OVERHEAD;
+	memcpy(tag, in + 9 + CRYPTO_NONCE_LEN + clen, CRYPTO_TAG_LEN);
+	return gcm(false, key, in + 9, in, 9, aad, aadlen, in + 9 + CRYPTO_NONCE_LEN, clen, plain, tag);
+}
+
+/* wrapped = nonce | encrypted key | tag, under the master key */
+CryptoResult
+CryptoWrapKey(const unsigned char *master, const unsigned char *aad, size_t aadlen,
+			  const unsigned char *key, unsigned char *wrapped)
+{
+	if (RAND_bytes(wrapped, CRYPTO_NONCE_LEN) != 1)
+		return CRYPTO_INTERNAL;
+	return gcm(true, master, wrapped, aad, aadlen, NULL, 0, key, CRYPTO_KEY_LEN,
+			   wrapped + CRYPTO_NONCE_LEN, wrapped + CRYPTO_NONCE_LEN + CRYPTO_KEY_LEN);
+}
+
+CryptoResult
+CryptoUnwrapKey(const unsigned char *master, const unsigned char *aad, size_t aadlen,
+				const unsigned char *wrapped, size_t wrappedlen, unsigned char *key)
+{
+	unsigned char tag[CRYPTO_TAG_LEN];
+
+	if (wrappedlen != CRYPTO_WRAPPED_LEN)
+		return CRYPTO_MALFORMED;
+	memcpy(tag, wrapped + CRYPTO_NONCE_LEN + CRYPTO_KEY_LEN, CRYPTO_TAG_LEN);
+	return gcm(false, master, wrapped, aad, aadlen, NULL, 0, wrapped + CRYPTO_NONCE_LEN,
+			   CRYPTO_KEY_LEN, key, tag);
+}
+
+/*
+ * HMAC-SHA256 of the input under a key derived from the data key with HKDF
+ * (info "pgerp blind index"), truncated to 16 bytes: equality search without
+ * decrypting, and a blind-index key that is not the encryption key.
+ */
+CryptoResult
+CryptoBlindIndex(const unsigned char *key, const unsigned char *input, size_t len, unsigned char *out)
+{
+	static const char info[] = "pgerp blind index";
+	unsigned char derived[32];
+	unsigned char mac[32];
+	size_t		maclen = 0;
+	EVP_KDF    *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	EVP_KDF_CTX *kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	OSSL_PARAM	params[4];
+	CryptoResult r = CRYPTO_INTERNAL;
+
+	if (kctx == NULL)
+		goto done;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *) "SHA256", 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *) key, CRYPTO_KEY_LEN);
+	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *) info, sizeof(info) - 1);
+	params[3] = OSSL_PARAM_construct_end();
+	if (EVP_KDF_derive(kctx, derived, sizeof(derived), params) != 1)
+		goto done;
+	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, derived, sizeof(derived), input, len,
+				  mac, sizeof(mac), &maclen) == NULL || maclen != sizeof(mac))
+		goto done;
+	memcpy(out, mac, BLIND_INDEX_LEN);
+	r = CRYPTO_OK;
+done:
+	OPENSSL_cleanse(derived, sizeof(derived));
+	EVP_KDF_CTX_free(kctx);
+	EVP_KDF_free(kdf);
+	return r;
+}

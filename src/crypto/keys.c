@@ -1,0 +1,286 @@
+/*
+ * Data keys: one random 256-bit key per context (schema.table.column) and
+ * version, stored only wrapped by the master key in erp.crypto_key, read as
+ * the extension owner. Unwrapped keys are cached by id in backend memory (an
+ * id's key never changes) and wiped when the master key changes.
+ */
+#include "postgres.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+
+#include "pgerp/core.h"
+#include "pgerp/crypto.h"
+
+typedef struct KeyEntry
+{
+	int64		id;				/* hash key */
+	char		context[NAMEDATALEN * 3];
+	DataKey		key;
+} KeyEntry;
+
+static HTAB *key_cache = NULL;
+static SPIPlanPtr current_plan = NULL;
+static SPIPlanPtr by_id_plan = NULL;
+static SPIPlanPtr first_plan = NULL;
+static SPIPlanPtr insert_plan = NULL;
+
+void
+CryptoForgetKeys(void)
+{
+	HASH_SEQ_STATUS status;
+	KeyEntry   *e;
+
+	if (key_cache == NULL)
+		return;
+	hash_seq_init(&status, key_cache);
+	while ((e = hash_seq_search(&status)) != NULL)
+		OPENSSL_cleanse(e->key.key, CRYPTO_KEY_LEN);
+	hash_destroy(key_cache);
+	key_cache = NULL;
+}
+
+static SPIPlanPtr
+keep(const char *sql, int nargs, Oid *types)
+{
+	SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+
+	if (p == NULL || SPI_keepplan(p) != 0)
+		elog(ERROR, "could not prepare key query: %s", SPI_result_code_string(SPI_result));
+	return p;
+}
+
+static char *
+wrap_aad(const char *context, int32 version)
+{
+	return psprintf("pgerp data key|%s|%d", context, version);
+}
+
+/* Unwrap the row in SPI_tuptable->vals[0] (id, context, version, wrapped) into the cache. */
+static const DataKey *
+cache_row(void)
+{
+	bool		isnull;
+	int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	char	   *context = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	int32		version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	bytea	   *wrapped = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
+	KeyEntry   *e;
+	bool		found;
+	char	   *aad = wrap_aad(context, version);
+	CryptoResult r;
+
+	if (key_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(KeyEntry);
+		key_cache = hash_create("pgerp data keys", 16, &ctl, HASH_ELEM | HASH_BLOBS);
+	}
+	e = hash_search(key_cache, &id, HASH_ENTER, &found);
+	if (found)
+		return &e->key;
+	r = CryptoUnwrapKey(CryptoMasterKey(), (unsigned char *) aad, strlen(aad),
+						(unsigned char *) VARDATA_ANY(wrapped), VARSIZE_ANY_EXHDR(wrapped), e->key.key);
+	if (r != CRYPTO_OK)
+	{
+		hash_search(key_cache, &id, HASH_REMOVE, NULL);
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("could not unwrap data key %lld", (long long) id),
+				 errdetail("The master key is not the one that wrapped it, or the stored key was altered.")));
+	}
+	e->key.id = id;
+	e->key.version = version;
+	strlcpy(e->context, context, sizeof(e->context));
+	return &e->key;
+}
+
+/* Wrap a fresh random key for (context, version) and insert it; false if it exists. */
+static bool
+insert_new_key(const char *context, int32 version)
+{
+	unsigned char key[CRYPTO_KEY_LEN];
+	unsigned char wrapped[CRYPTO_WRAPPED_LEN];
+	char	   *aad = wrap_aad(context, version);
+	bytea	   *w = palloc(VARHDRSZ + CRYPTO_WRAPPED_LEN);
+	Datum		a[3];
+
+	if (RAND_bytes(key, sizeof(key)) != 1 ||
+		CryptoWrapKey(CryptoMasterKey(), (unsigned char *) aad, strlen(aad), key, wrapped) != CRYPTO_OK)
+	{
+		OPENSSL_cleanse(key, sizeof(key));
+		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not create a data key")));
+	}
+	OPENSSL_cleanse(key, sizeof(key));
+	SET_VARSIZE(w, VARHDRSZ + CRYPTO_WRAPPED_LEN);
+	memcpy(VARDATA(w), wrapped, CRYPTO_WRAPPED_LEN);
+	a[0] = CStringGetTextDatum(context);
+	a[1] = Int32GetDatum(version);
+	a[2] = PointerGetDatum(w);
+	if (SPI_execute_plan(insert_plan, a, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "data key insert failed");
+	CommandCounterIncrement();
+	return SPI_processed == 1;
+}
+
+static void
+prepare_current(void)
+{
+	if (current_plan == NULL)
+	{
+		Oid			t[1] = {TEXTOID};
+		Oid			ti[3] = {TEXTOID, INT4OID, BYTEAOID};
+
+		current_plan = keep("SELECT id, context, version, wrapped_key FROM erp.crypto_key"
+							" WHERE context OPERATOR(pg_catalog.=) $1 AND retired_at IS NULL"
+							" ORDER BY version DESC LIMIT 1", 1, t);
+		insert_plan = keep("INSERT INTO erp.crypto_key (context, version, wrapped_key) VALUES ($1, $2, $3)"
+						   " ON CONFLICT (context, version) DO NOTHING", 3, ti);
+	}
+}
+
+/* A new version of the context's key for new writes; returns the version. */
+int32
+CryptoNewVersion(const char *context)
+{
+	OwnerContext oc;
+	Datum		arg = CStringGetTextDatum(context);
+	int32		version = 1;
+	bool		isnull;
+
+	(void) CryptoMasterKey();
+	OwnerContextBegin(&oc);
+	SPI_connect();
+	prepare_current();
+	{
+		Oid			t[1] = {TEXTOID};
+
+		if (SPI_execute_with_args("SELECT coalesce(max(version), 0) + 1 FROM erp.crypto_key"
+								  " WHERE context OPERATOR(pg_catalog.=) $1", 1, t, &arg, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "data key lookup failed");
+		version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	if (!insert_new_key(context, version))
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("another session rotated the key of \"%s\" at the same time", context),
+				 errhint("Retry.")));
+	SPI_finish();
+	OwnerContextEnd(&oc);
+	return version;
+}
+
+/* The newest key of the context; made (version 1) when there is none. */
+const DataKey *
+CryptoCurrentKey(const char *context)
+{
+	OwnerContext oc;
+	Datum		arg = CStringGetTextDatum(context);
+	const DataKey *k;
+
+	(void) CryptoMasterKey();	/* fail early, with the hint, without a key */
+	OwnerContextBegin(&oc);
+	SPI_connect();
+	prepare_current();
+	if (SPI_execute_plan(current_plan, &arg, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "data key lookup failed");
+	if (SPI_processed == 0)
+	{
+		(void) insert_new_key(context, 1);	/* a concurrent first use may win: fine */
+		if (SPI_execute_plan(current_plan, &arg, NULL, false, 1) != SPI_OK_SELECT || SPI_processed == 0)
+			elog(ERROR, "data key creation failed");
+	}
+	k = cache_row();
+	SPI_finish();
+	OwnerContextEnd(&oc);
+	return k;
+}
+
+/* The key a value names, checked against the context it is read in. */
+const DataKey *
+CryptoKeyById(int64 id, const char *context)
+{
+	KeyEntry   *e;
+	OwnerContext oc;
+	Datum		arg = Int64GetDatum(id);
+	const DataKey *k = NULL;
+	bool		found;
+
+	if (key_cache != NULL && (e = hash_search(key_cache, &id, HASH_FIND, NULL)) != NULL)
+	{
+		if (strcmp(e->context, context) != 0)
+			goto wrong_context;
+		return &e->key;
+	}
+	(void) CryptoMasterKey();
+	OwnerContextBegin(&oc);
+	SPI_connect();
+	if (by_id_plan == NULL)
+	{
+		Oid			t[1] = {INT8OID};
+
+		by_id_plan = keep("SELECT id, context, version, wrapped_key FROM erp.crypto_key"
+						  " WHERE id OPERATOR(pg_catalog.=) $1", 1, t);
+	}
+	if (SPI_execute_plan(by_id_plan, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "data key lookup failed");
+	found = SPI_processed == 1;
+	if (found)
+		k = cache_row();
+	SPI_finish();
+	OwnerContextEnd(&oc);
+	if (!found)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("could not decrypt value"),
+				 errdetail("The value names a data key that does not exist.")));
+	e = hash_search(key_cache, &id, HASH_FIND, NULL);
+	if (strcmp(e->context, context) != 0)
+		goto wrong_context;
+	return k;
+
+wrong_context:
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("could not decrypt value"),
+			 errdetail("The value was not encrypted for context \"%s\".", context)));
+	return NULL;				/* keep compiler quiet */
+}
+
+/* The first key of a context: blind indexes stay stable across rotations. */
+const DataKey *
+CryptoFirstKey(const char *context)
+{
+	OwnerContext oc;
+	Datum		arg = CStringGetTextDatum(context);
+	const DataKey *k;
+	bool		found;
+
+	(void) CryptoCurrentKey(context);	/* makes version 1 if there is none */
+	OwnerContextBegin(&oc);
+	SPI_connect();
+	if (first_plan == NULL)
+	{
+		Oid			t[1] = {TEXTOID};
+
+		first_plan = keep("SELECT id, context, version, wrapped_key FROM erp.crypto_key"
+						  " WHERE context OPERATOR(pg_catalog.=) $1 ORDER BY version LIMIT 1", 1, t);
+	}
+	if (SPI_execute_plan(first_plan, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "data key lookup failed");
+	found = SPI_processed == 1;
+	k = found ? cache_row() : NULL;
+	SPI_finish();
+	OwnerContextEnd(&oc);
+	if (!found)
+		elog(ERROR, "context %s has no data key", context);
+	return k;
+}

@@ -1,0 +1,60 @@
+/*
+ * pgerp crypto: the master key, wrapped data keys, AES-256-GCM values and
+ * blind indexes. No function returns key material; buffers holding keys are
+ * wiped with OPENSSL_cleanse when dropped.
+ */
+#ifndef PGERP_CRYPTO_H
+#define PGERP_CRYPTO_H
+
+#include "postgres.h"
+
+#define CRYPTO_KEY_LEN 32
+#define CRYPTO_NONCE_LEN 12
+#define CRYPTO_TAG_LEN 16
+#define CRYPTO_FORMAT_V1 0x01
+/* format byte + key id (8, big-endian) + nonce + tag, around the ciphertext */
+#define CRYPTO_OVERHEAD (1 + 8 + CRYPTO_NONCE_LEN + CRYPTO_TAG_LEN)
+#define CRYPTO_WRAPPED_LEN (CRYPTO_NONCE_LEN + CRYPTO_KEY_LEN + CRYPTO_TAG_LEN)
+#define BLIND_INDEX_LEN 16
+
+typedef enum CryptoResult
+{
+	CRYPTO_OK = 0,
+	CRYPTO_MALFORMED,			/* too short, unknown format */
+	CRYPTO_AUTH_FAILED,			/* tag mismatch: tampered, wrong key or wrong context */
+	CRYPTO_INTERNAL				/* OpenSSL failure */
+} CryptoResult;
+
+/* aead.c: pure functions */
+extern CryptoResult CryptoSeal(const unsigned char *key, int64 key_id,
+							   const unsigned char *aad, size_t aadlen,
+							   const unsigned char *plain, size_t plainlen, unsigned char *out);
+extern CryptoResult CryptoParseKeyId(const unsigned char *in, size_t inlen, int64 *key_id);
+extern CryptoResult CryptoOpen(const unsigned char *key, const unsigned char *aad, size_t aadlen,
+							   const unsigned char *in, size_t inlen, unsigned char *plain);
+extern CryptoResult CryptoWrapKey(const unsigned char *master, const unsigned char *aad, size_t aadlen,
+								  const unsigned char *key, unsigned char *wrapped);
+extern CryptoResult CryptoUnwrapKey(const unsigned char *master, const unsigned char *aad, size_t aadlen,
+									const unsigned char *wrapped, size_t wrappedlen, unsigned char *key);
+extern CryptoResult CryptoBlindIndex(const unsigned char *key, const unsigned char *input, size_t len,
+									 unsigned char *out);
+
+/* masterkey.c */
+extern void CryptoInit(void);
+extern const unsigned char *CryptoMasterKey(void);
+
+/* keys.c */
+typedef struct DataKey
+{
+	int64		id;
+	int32		version;
+	unsigned char key[CRYPTO_KEY_LEN];
+} DataKey;
+
+extern const DataKey *CryptoCurrentKey(const char *context);
+extern const DataKey *CryptoKeyById(int64 id, const char *context);
+extern const DataKey *CryptoFirstKey(const char *context);
+extern void CryptoForgetKeys(void);
+extern int32 CryptoNewVersion(const char *context);
+
+#endif
