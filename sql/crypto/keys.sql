@@ -1,6 +1,7 @@
 -- Field encryption keys (src/crypto/): data keys per context, only ever
 -- stored wrapped by the master key (pgerp.master_key_file). No function
--- returns a key. pg_dump keeps the wrapped keys; a restore needs the same
+-- returns a key. The C functions read erp.crypto_key as the extension owner
+-- themselves (src/core/owner.c), so they need no SECURITY DEFINER. pg_dump keeps the wrapped keys; a restore needs the same
 -- master key file (docs/security.md).
 
 CREATE TABLE erp.crypto_key (
@@ -17,20 +18,17 @@ ALTER TABLE erp.crypto_key ENABLE ROW LEVEL SECURITY;
 ALTER TABLE erp.crypto_key FORCE ROW LEVEL SECURITY;
 
 CREATE FUNCTION erp.encrypt(p_plain text, p_context text) RETURNS bytea
-    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    AS 'MODULE_PATHNAME', 'pgerp_crypto_encrypt';
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pgerp_crypto_encrypt';
 COMMENT ON FUNCTION erp.encrypt(text, text) IS
     'AES-256-GCM under the context''s current data key; the context (schema.table.column) is bound as associated data';
 
 CREATE FUNCTION erp.decrypt(p_cipher bytea, p_context text) RETURNS text
-    LANGUAGE C STABLE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    AS 'MODULE_PATHNAME', 'pgerp_crypto_decrypt';
+    LANGUAGE C STABLE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pgerp_crypto_decrypt';
 COMMENT ON FUNCTION erp.decrypt(bytea, text) IS
     'Decrypt a value of the context; needs <context>:decrypt in the current company; altered values raise 22P03';
 
 CREATE FUNCTION erp.blind_index(p_plain text, p_context text) RETURNS bytea
-    LANGUAGE C STABLE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    AS 'MODULE_PATHNAME', 'pgerp_crypto_blind_index';
+    LANGUAGE C STABLE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pgerp_crypto_blind_index';
 COMMENT ON FUNCTION erp.blind_index(text, text) IS
     'HMAC-SHA256 (HKDF-derived key) of the trimmed value, lower-cased when it holds an @, truncated to 16 bytes';
 
@@ -71,7 +69,10 @@ BEGIN
 END $$;
 
 CREATE FUNCTION erp.rotate_key(p_context text) RETURNS integer
-    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    AS 'MODULE_PATHNAME', 'pgerp_crypto_rotate_key';
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pgerp_crypto_rotate_key';
 COMMENT ON FUNCTION erp.rotate_key(text) IS
     'A new data key version for new writes (needs erp.crypto_key:create); older versions still decrypt';
+
+-- Every backend drops its cached "current key" of a context when keys change.
+CREATE TRIGGER crypto_key_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON erp.crypto_key
+    FOR EACH STATEMENT EXECUTE FUNCTION erp._acl_changed();

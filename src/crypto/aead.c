@@ -16,6 +16,17 @@
 
 #include "pgerp/crypto.h"
 
+/* fetched once per backend: an implicit fetch on every call costs more than the cipher */
+static EVP_CIPHER *
+aes_256_gcm(void)
+{
+	static EVP_CIPHER *cipher = NULL;
+
+	if (cipher == NULL)
+		cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+	return cipher;
+}
+
 static CryptoResult
 gcm(bool encrypt, const unsigned char *key, const unsigned char *nonce,
 	const unsigned char *aad1, size_t aad1len, const unsigned char *aad2, size_t aad2len,
@@ -25,9 +36,12 @@ gcm(bool encrypt, const unsigned char *key, const unsigned char *nonce,
 	int			len;
 	CryptoResult r = CRYPTO_INTERNAL;
 
-	if (ctx == NULL)
+	if (ctx == NULL || aes_256_gcm() == NULL)
+	{
+		EVP_CIPHER_CTX_free(ctx);
 		return CRYPTO_INTERNAL;
-	if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, encrypt ? 1 : 0) != 1 ||
+	}
+	if (EVP_CipherInit_ex(ctx, aes_256_gcm(), NULL, NULL, NULL, encrypt ? 1 : 0) != 1 ||
 		EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, CRYPTO_NONCE_LEN, NULL) != 1 ||
 		EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, encrypt ? 1 : 0) != 1)
 		goto done;

@@ -13,6 +13,7 @@
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 
 #include "pgerp/core.h"
@@ -26,6 +27,51 @@ typedef struct KeyEntry
 } KeyEntry;
 
 static HTAB *key_cache = NULL;
+
+/* context -> id of its current key; dropped when erp.crypto_key changes */
+typedef struct CurrentEntry
+{
+	char		context[NAMEDATALEN * 3];	/* hash key */
+	int64		id;
+} CurrentEntry;
+
+static HTAB *current_cache = NULL;
+static Oid	crypto_key_relid = InvalidOid;
+
+static void
+crypto_relcache_callback(Datum arg, Oid relid)
+{
+	if ((relid == InvalidOid || relid == crypto_key_relid) && current_cache != NULL)
+	{
+		hash_destroy(current_cache);
+		current_cache = NULL;
+	}
+}
+
+void
+CryptoKeysInit(void)
+{
+	CacheRegisterRelcacheCallback(crypto_relcache_callback, (Datum) 0);
+}
+
+static void
+remember_current(const char *context, int64 id)
+{
+	CurrentEntry *e;
+
+	if (strlen(context) >= NAMEDATALEN * 3)
+		return;
+	if (current_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = NAMEDATALEN * 3;
+		ctl.entrysize = sizeof(CurrentEntry);
+		current_cache = hash_create("pgerp current data keys", 16, &ctl, HASH_ELEM | HASH_STRINGS);
+	}
+	e = hash_search(current_cache, context, HASH_ENTER, NULL);
+	e->id = id;
+}
 static SPIPlanPtr current_plan = NULL;
 static SPIPlanPtr by_id_plan = NULL;
 static SPIPlanPtr first_plan = NULL;
@@ -37,6 +83,11 @@ CryptoForgetKeys(void)
 	HASH_SEQ_STATUS status;
 	KeyEntry   *e;
 
+	if (current_cache != NULL)
+	{
+		hash_destroy(current_cache);
+		current_cache = NULL;
+	}
 	if (key_cache == NULL)
 		return;
 	hash_seq_init(&status, key_cache);
@@ -187,6 +238,16 @@ CryptoCurrentKey(const char *context)
 	const DataKey *k;
 
 	(void) CryptoMasterKey();	/* fail early, with the hint, without a key */
+	if (current_cache != NULL && key_cache != NULL)
+	{
+		CurrentEntry *c = hash_search(current_cache, context, HASH_FIND, NULL);
+		KeyEntry   *e = c ? hash_search(key_cache, &c->id, HASH_FIND, NULL) : NULL;
+
+		if (e != NULL)
+			return &e->key;
+	}
+	if (!OidIsValid(crypto_key_relid))
+		crypto_key_relid = ErpRelid("crypto_key", false);
 	OwnerContextBegin(&oc);
 	SPI_connect();
 	prepare_current();
@@ -201,6 +262,7 @@ CryptoCurrentKey(const char *context)
 	k = cache_row();
 	SPI_finish();
 	OwnerContextEnd(&oc);
+	remember_current(context, k->id);
 	return k;
 }
 

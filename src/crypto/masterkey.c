@@ -35,6 +35,7 @@ assign_master_key_file(const char *newval, void *extra)
 void
 CryptoInit(void)
 {
+	CryptoKeysInit();
 	DefineCustomStringVariable("pgerp.master_key_file",
 							   "File holding the 32-byte master key that wraps pgerp's data keys.",
 							   "64 hexadecimal digits or 32 raw bytes; owned by the server's user, mode 0600 or 0400.",

@@ -55,6 +55,7 @@ extern const DataKey *CryptoCurrentKey(const char *context);
 extern const DataKey *CryptoKeyById(int64 id, const char *context);
 extern const DataKey *CryptoFirstKey(const char *context);
 extern void CryptoForgetKeys(void);
+extern void CryptoKeysInit(void);
 extern int32 CryptoNewVersion(const char *context);
 
 #endif
