@@ -734,7 +734,11 @@ pgerp_rbac_role_companies_support(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(array_const(role_array(DatumGetArrayTypeP(arg->constvalue))));
 }
 
-/* Statement trigger on the ACL tables: tell every backend its cache is stale. */
+/*
+ * Statement trigger on the ACL tables (and erp.crypto_key): tell every
+ * backend, through a relcache invalidation of the table, that its caches of
+ * that table are stale.
+ */
 PG_FUNCTION_INFO_V1(pgerp_rbac_acl_changed);
 Datum
 pgerp_rbac_acl_changed(PG_FUNCTION_ARGS)
