@@ -50,3 +50,4 @@ SELECT pg_catalog.pg_extension_config_dump('erp.record_rule_id_seq', '');
 -- the encrypted values of a restored database need them.
 SELECT pg_catalog.pg_extension_config_dump('erp.crypto_key', '');
 SELECT pg_catalog.pg_extension_config_dump('erp.crypto_key_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('erp.encrypted_column', 'WHERE NOT builtin');

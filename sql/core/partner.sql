@@ -46,7 +46,9 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     INSERT INTO erp.partner (company_id, name, kind, email, phone)
-    VALUES (p_company, btrim(p_name, E' \t\r\n\f'), p_kind, nullif(btrim(p_email, E' \t\r\n\f'), ''), nullif(btrim(p_phone, E' \t\r\n\f'), ''))
+    VALUES (p_company, btrim(p_name, E' \t\r\n\f'), p_kind,
+            -- plaintext bytes: the encryption trigger seals them (sql/crypto/defaults.sql)
+            erp.plain(nullif(btrim(p_email, E' \t\r\n\f'), '')), erp.plain(nullif(btrim(p_phone, E' \t\r\n\f'), '')))
     RETURNING id INTO v_id;
     RETURN v_id;
 END $$;

@@ -15,7 +15,7 @@ BEGIN
         FOR v_fn IN SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
                      WHERE n.nspname = v_schema AND p.proname !~ '^_'
         LOOP
-            EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s', v_fn, p_role);
+            EXECUTE format('GRANT EXECUTE ON ROUTINE %s TO %s', v_fn, p_role);
         END LOOP;
     END LOOP;
     -- rows left by a dropped extension point at tables that no longer exist

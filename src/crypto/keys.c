@@ -38,13 +38,20 @@ typedef struct CurrentEntry
 static HTAB *current_cache = NULL;
 static Oid	crypto_key_relid = InvalidOid;
 
+static void wipe_key_cache(void);
+
+/* Keys changed (rotated, retired, re-wrapped): read them again. */
 static void
 crypto_relcache_callback(Datum arg, Oid relid)
 {
-	if ((relid == InvalidOid || relid == crypto_key_relid) && current_cache != NULL)
+	if (relid == InvalidOid || relid == crypto_key_relid)
 	{
-		hash_destroy(current_cache);
-		current_cache = NULL;
+		if (current_cache != NULL)
+		{
+			hash_destroy(current_cache);
+			current_cache = NULL;
+		}
+		wipe_key_cache();
 	}
 }
 
@@ -80,14 +87,20 @@ static SPIPlanPtr insert_plan = NULL;
 void
 CryptoForgetKeys(void)
 {
-	HASH_SEQ_STATUS status;
-	KeyEntry   *e;
-
 	if (current_cache != NULL)
 	{
 		hash_destroy(current_cache);
 		current_cache = NULL;
 	}
+	wipe_key_cache();
+}
+
+static void
+wipe_key_cache(void)
+{
+	HASH_SEQ_STATUS status;
+	KeyEntry   *e;
+
 	if (key_cache == NULL)
 		return;
 	hash_seq_init(&status, key_cache);
@@ -150,6 +163,7 @@ cache_row(void)
 	}
 	e->key.id = id;
 	e->key.version = version;
+	e->key.retired = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull));
 	strlcpy(e->context, context, sizeof(e->context));
 	return &e->key;
 }
@@ -190,7 +204,7 @@ prepare_current(void)
 		Oid			t[1] = {TEXTOID};
 		Oid			ti[3] = {TEXTOID, INT4OID, BYTEAOID};
 
-		current_plan = keep("SELECT id, context, version, wrapped_key FROM erp.crypto_key"
+		current_plan = keep("SELECT id, context, version, wrapped_key, retired_at IS NOT NULL FROM erp.crypto_key"
 							" WHERE context OPERATOR(pg_catalog.=) $1 AND retired_at IS NULL"
 							" ORDER BY version DESC LIMIT 1", 1, t);
 		insert_plan = keep("INSERT INTO erp.crypto_key (context, version, wrapped_key) VALUES ($1, $2, $3)"
@@ -280,7 +294,8 @@ CryptoKeyById(int64 id, const char *context)
 	{
 		if (strcmp(e->context, context) != 0)
 			goto wrong_context;
-		return &e->key;
+		k = &e->key;
+		goto check_retired;
 	}
 	(void) CryptoMasterKey();
 	OwnerContextBegin(&oc);
@@ -289,10 +304,10 @@ CryptoKeyById(int64 id, const char *context)
 	{
 		Oid			t[1] = {INT8OID};
 
-		by_id_plan = keep("SELECT id, context, version, wrapped_key FROM erp.crypto_key"
+		by_id_plan = keep("SELECT id, context, version, wrapped_key, retired_at IS NOT NULL FROM erp.crypto_key"
 						  " WHERE id OPERATOR(pg_catalog.=) $1", 1, t);
 	}
-	if (SPI_execute_plan(by_id_plan, &arg, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(by_id_plan, &arg, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "data key lookup failed");
 	found = SPI_processed == 1;
 	if (found)
@@ -307,6 +322,12 @@ CryptoKeyById(int64 id, const char *context)
 	e = hash_search(key_cache, &id, HASH_FIND, NULL);
 	if (strcmp(e->context, context) != 0)
 		goto wrong_context;
+check_retired:
+	if (k->retired)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("could not decrypt value"),
+				 errdetail("Version %d of the data key of \"%s\" was retired.", k->version, context)));
 	return k;
 
 wrong_context:
@@ -333,10 +354,10 @@ CryptoFirstKey(const char *context)
 	{
 		Oid			t[1] = {TEXTOID};
 
-		first_plan = keep("SELECT id, context, version, wrapped_key FROM erp.crypto_key"
+		first_plan = keep("SELECT id, context, version, wrapped_key, retired_at IS NOT NULL FROM erp.crypto_key"
 						  " WHERE context OPERATOR(pg_catalog.=) $1 ORDER BY version LIMIT 1", 1, t);
 	}
-	if (SPI_execute_plan(first_plan, &arg, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(first_plan, &arg, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "data key lookup failed");
 	found = SPI_processed == 1;
 	k = found ? cache_row() : NULL;
@@ -345,4 +366,65 @@ CryptoFirstKey(const char *context)
 	if (!found)
 		elog(ERROR, "context %s has no data key", context);
 	return k;
+}
+
+/*
+ * Re-wrap every data key under a new master key, in the caller's
+ * transaction: all keys or none. Each is unwrapped with the current master
+ * key first, so a wrong current key changes nothing.
+ */
+int64
+CryptoRewrapAll(const unsigned char *new_master)
+{
+	OwnerContext oc;
+	SPIPlanPtr	upd;
+	Oid			t[2] = {INT8OID, BYTEAOID};
+	const unsigned char *master = CryptoMasterKey();
+	uint64		n;
+
+	OwnerContextBegin(&oc);
+	SPI_connect();
+	if (SPI_execute("SELECT id, context, version, wrapped_key FROM erp.crypto_key ORDER BY id FOR UPDATE",
+					false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "data key scan failed");
+	n = SPI_processed;
+	{
+		SPITupleTable *tt = SPI_tuptable;
+
+		upd = SPI_prepare("UPDATE erp.crypto_key SET wrapped_key = $2 WHERE id OPERATOR(pg_catalog.=) $1", 2, t);
+		for (uint64 i = 0; i < n; i++)
+		{
+			bool		isnull;
+			int64		id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+			char	   *context = TextDatumGetCString(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
+			int32		version = DatumGetInt32(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
+			bytea	   *wrapped = DatumGetByteaPP(SPI_getbinval(tt->vals[i], tt->tupdesc, 4, &isnull));
+			char	   *aad = wrap_aad(context, version);
+			unsigned char key[CRYPTO_KEY_LEN];
+			bytea	   *w = palloc(VARHDRSZ + CRYPTO_WRAPPED_LEN);
+			Datum		a[2];
+
+			if (CryptoUnwrapKey(master, (unsigned char *) aad, strlen(aad),
+								(unsigned char *) VARDATA_ANY(wrapped), VARSIZE_ANY_EXHDR(wrapped), key) != CRYPTO_OK)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("could not unwrap data key %lld", (long long) id),
+						 errdetail("The current master key is not the one that wrapped it; nothing was changed.")));
+			SET_VARSIZE(w, VARHDRSZ + CRYPTO_WRAPPED_LEN);
+			if (CryptoWrapKey(new_master, (unsigned char *) aad, strlen(aad), key,
+							  (unsigned char *) VARDATA(w)) != CRYPTO_OK)
+			{
+				OPENSSL_cleanse(key, sizeof(key));
+				ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not wrap data key %lld", (long long) id)));
+			}
+			OPENSSL_cleanse(key, sizeof(key));
+			a[0] = Int64GetDatum(id);
+			a[1] = PointerGetDatum(w);
+			if (SPI_execute_plan(upd, a, NULL, false, 0) != SPI_OK_UPDATE || SPI_processed != 1)
+				elog(ERROR, "data key update failed");
+		}
+	}
+	SPI_finish();
+	OwnerContextEnd(&oc);
+	return (int64) n;
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <openssl/crypto.h>
 
+#include "access/xact.h"
 #include "utils/guc.h"
 
 #include "pgerp/crypto.h"
@@ -17,6 +18,7 @@
 static char *master_key_file = NULL;
 static unsigned char master_key[CRYPTO_KEY_LEN];
 static bool master_loaded = false;
+static bool master_overridden = false;	/* by erp.rotate_master_key() in this transaction */
 
 static void
 forget_master(void)
@@ -32,10 +34,24 @@ assign_master_key_file(const char *newval, void *extra)
 	forget_master();
 }
 
+/* A rotation that rolls back leaves the old key in use. */
+static void
+master_xact_callback(XactEvent event, void *arg)
+{
+	if (!master_overridden)
+		return;
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		forget_master();
+	if (event != XACT_EVENT_PRE_COMMIT && event != XACT_EVENT_PARALLEL_PRE_COMMIT &&
+		event != XACT_EVENT_PRE_PREPARE)
+		master_overridden = false;
+}
+
 void
 CryptoInit(void)
 {
 	CryptoKeysInit();
+	RegisterXactCallback(master_xact_callback, NULL);
 	DefineCustomStringVariable("pgerp.master_key_file",
 							   "File holding the 32-byte master key that wraps pgerp's data keys.",
 							   "64 hexadecimal digits or 32 raw bytes; owned by the server's user, mode 0600 or 0400.",
@@ -68,22 +84,19 @@ bad_key_file(const char *why)
 			 errhint("Point pgerp.master_key_file at a file of 64 hexadecimal digits owned by the server's user with mode 0600.")));
 }
 
-const unsigned char *
-CryptoMasterKey(void)
+/*
+ * Read a key file with the checks the master key file gets; errors name the
+ * problem, never the content.
+ */
+void
+CryptoReadKeyFile(const char *path, unsigned char *key)
 {
 	struct stat st;
 	FILE	   *f;
 	unsigned char buf[80];
 	size_t		n;
 
-	if (master_loaded)
-		return master_key;
-	if (master_key_file == NULL || master_key_file[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("no master key is configured"),
-				 errhint("Set pgerp.master_key_file in postgresql.conf and reload.")));
-	if (stat(master_key_file, &st) != 0)
+	if (stat(path, &st) != 0)
 		bad_key_file("The file does not exist or cannot be reached.");
 	if (!S_ISREG(st.st_mode))
 		bad_key_file("It is not a regular file.");
@@ -91,7 +104,7 @@ CryptoMasterKey(void)
 		bad_key_file("It is not owned by the user the server runs as.");
 	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
 		bad_key_file("Its group or others may access it.");
-	f = fopen(master_key_file, "rb");
+	f = fopen(path, "rb");
 	if (f == NULL)
 		bad_key_file("It cannot be opened.");
 	n = fread(buf, 1, sizeof(buf), f);
@@ -108,20 +121,46 @@ CryptoMasterKey(void)
 			if (hi < 0 || lo < 0)
 			{
 				OPENSSL_cleanse(buf, sizeof(buf));
-				OPENSSL_cleanse(master_key, sizeof(master_key));
+				OPENSSL_cleanse(key, CRYPTO_KEY_LEN);
 				bad_key_file("It holds something other than 64 hexadecimal digits.");
 			}
-			master_key[i] = (unsigned char) (hi << 4 | lo);
+			key[i] = (unsigned char) (hi << 4 | lo);
 		}
 	}
 	else if (n == CRYPTO_KEY_LEN)
-		memcpy(master_key, buf, CRYPTO_KEY_LEN);
+		memcpy(key, buf, CRYPTO_KEY_LEN);
 	else
 	{
 		OPENSSL_cleanse(buf, sizeof(buf));
 		bad_key_file("It holds neither 64 hexadecimal digits nor 32 bytes.");
 	}
 	OPENSSL_cleanse(buf, sizeof(buf));
+}
+
+const unsigned char *
+CryptoMasterKey(void)
+{
+	if (master_loaded)
+		return master_key;
+	if (master_key_file == NULL || master_key_file[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no master key is configured"),
+				 errhint("Set pgerp.master_key_file in postgresql.conf and reload.")));
+	CryptoReadKeyFile(master_key_file, master_key);
 	master_loaded = true;
 	return master_key;
+}
+
+/*
+ * After erp.rotate_master_key() this backend uses the new key until the
+ * setting is changed and reloaded (which reads the file again).
+ */
+void
+CryptoUseMasterKey(const unsigned char *key)
+{
+	forget_master();
+	memcpy(master_key, key, CRYPTO_KEY_LEN);
+	master_loaded = true;
+	master_overridden = true;
 }

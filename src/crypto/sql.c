@@ -67,21 +67,25 @@ pgerp_crypto_encrypt(PG_FUNCTION_ARGS)
 {
 	char	   *context = context_arg(fcinfo, 1);
 	text	   *plain;
-	const DataKey *k;
-	size_t		len;
-	bytea	   *out;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	plain = PG_GETARG_TEXT_PP(0);
-	len = VARSIZE_ANY_EXHDR(plain);
-	k = CryptoCurrentKey(context);
-	out = palloc(VARHDRSZ + len + CRYPTO_OVERHEAD);
+	PG_RETURN_BYTEA_P(CryptoEncryptBytes(VARDATA_ANY(plain), VARSIZE_ANY_EXHDR(plain), context));
+}
+
+/* Seal plaintext bytes under the context's current key. */
+bytea *
+CryptoEncryptBytes(const char *plain, size_t len, const char *context)
+{
+	const DataKey *k = CryptoCurrentKey(context);
+	bytea	   *out = palloc(VARHDRSZ + len + CRYPTO_OVERHEAD);
+
 	SET_VARSIZE(out, VARHDRSZ + len + CRYPTO_OVERHEAD);
 	if (CryptoSeal(k->key, k->id, (unsigned char *) context, strlen(context),
-				   (unsigned char *) VARDATA_ANY(plain), len, (unsigned char *) VARDATA(out)) != CRYPTO_OK)
+				   (unsigned char *) plain, len, (unsigned char *) VARDATA(out)) != CRYPTO_OK)
 		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not encrypt value")));
-	PG_RETURN_BYTEA_P(out);
+	return out;
 }
 
 PG_FUNCTION_INFO_V1(pgerp_crypto_decrypt);
@@ -89,18 +93,26 @@ Datum
 pgerp_crypto_decrypt(PG_FUNCTION_ARGS)
 {
 	char	   *context = context_arg(fcinfo, 1);
-	bytea	   *in;
-	size_t		len;
+
+	AclRequire(psprintf("%s:decrypt", context), 0);
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(CryptoDecryptBytes(PG_GETARG_BYTEA_PP(0), context));
+}
+
+/*
+ * Open a value of the context, with no permission check (callers check);
+ * every failure is an error, never garbage.
+ */
+text *
+CryptoDecryptBytes(bytea *in, const char *context)
+{
+	size_t		len = VARSIZE_ANY_EXHDR(in);
 	int64		key_id;
 	const DataKey *k;
 	text	   *out;
 	CryptoResult r;
 
-	AclRequire(psprintf("%s:decrypt", context), 0);
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	in = PG_GETARG_BYTEA_PP(0);
-	len = VARSIZE_ANY_EXHDR(in);
 	if (CryptoParseKeyId((unsigned char *) VARDATA_ANY(in), len, &key_id) != CRYPTO_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
@@ -123,27 +135,35 @@ pgerp_crypto_decrypt(PG_FUNCTION_ARGS)
 	SET_VARSIZE(out, VARHDRSZ + len - CRYPTO_OVERHEAD);
 	/* the plaintext must be valid in the database encoding */
 	pg_verifymbstr(VARDATA(out), len - CRYPTO_OVERHEAD, false);
-	PG_RETURN_TEXT_P(out);
+	return out;
+}
+
+PG_FUNCTION_INFO_V1(pgerp_crypto_blind_index);
+Datum
+pgerp_crypto_blind_index(PG_FUNCTION_ARGS)
+{
+	char	   *context = context_arg(fcinfo, 1);
+	text	   *plain;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	plain = PG_GETARG_TEXT_PP(0);
+	PG_RETURN_BYTEA_P(CryptoBlindIndexOf(VARDATA_ANY(plain), VARSIZE_ANY_EXHDR(plain), context));
 }
 
 /*
  * Normalised input: trimmed of spaces; e-mail addresses (anything with an
  * '@') lower-cased, as they compare regardless of case.
  */
-PG_FUNCTION_INFO_V1(pgerp_crypto_blind_index);
-Datum
-pgerp_crypto_blind_index(PG_FUNCTION_ARGS)
+bytea *
+CryptoBlindIndexOf(const char *input, size_t inlen, const char *context)
 {
-	char	   *context = context_arg(fcinfo, 1);
-	char	   *plain;
+	char	   *plain = pnstrdup(input, inlen);
 	const char *start;
 	size_t		len;
 	const DataKey *k;
 	bytea	   *out;
 
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	plain = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	start = plain + strspn(plain, " \t\r\n");
 	len = strlen(start);
 	while (len > 0 && strchr(" \t\r\n", start[len - 1]) != NULL)
@@ -156,7 +176,7 @@ pgerp_crypto_blind_index(PG_FUNCTION_ARGS)
 	SET_VARSIZE(out, VARHDRSZ + BLIND_INDEX_LEN);
 	if (CryptoBlindIndex(k->key, (unsigned char *) plain, strlen(plain), (unsigned char *) VARDATA(out)) != CRYPTO_OK)
 		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not compute blind index")));
-	PG_RETURN_BYTEA_P(out);
+	return out;
 }
 
 /* erp.rotate_key(p_context): a new key version for new writes. */

@@ -42,12 +42,15 @@ extern CryptoResult CryptoBlindIndex(const unsigned char *key, const unsigned ch
 /* masterkey.c */
 extern void CryptoInit(void);
 extern const unsigned char *CryptoMasterKey(void);
+extern void CryptoReadKeyFile(const char *path, unsigned char *key);
+extern void CryptoUseMasterKey(const unsigned char *key);
 
 /* keys.c */
 typedef struct DataKey
 {
 	int64		id;
 	int32		version;
+	bool		retired;
 	unsigned char key[CRYPTO_KEY_LEN];
 } DataKey;
 
@@ -57,5 +60,11 @@ extern const DataKey *CryptoFirstKey(const char *context);
 extern void CryptoForgetKeys(void);
 extern void CryptoKeysInit(void);
 extern int32 CryptoNewVersion(const char *context);
+extern int64 CryptoRewrapAll(const unsigned char *new_master);
+
+/* sql.c: the SQL-level operations, for C callers; errors are raised here */
+extern bytea *CryptoEncryptBytes(const char *plain, size_t len, const char *context);
+extern text *CryptoDecryptBytes(bytea *in, const char *context);
+extern bytea *CryptoBlindIndexOf(const char *plain, size_t len, const char *context);
 
 #endif

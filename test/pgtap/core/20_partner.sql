@@ -1,7 +1,7 @@
 -- erp.create_partner: stored values, bad input and its SQLSTATEs, permissions, nothing written after an error.
 BEGIN;
 \ir ../setup.sql
-SELECT plan(33);
+SELECT plan(34);
 
 SELECT * FROM pg_temp.make_tree() \gset
 SELECT pg_temp.make_user('pt_mgr', 'stock_manager', :a) AS pt_mgr \gset
@@ -15,16 +15,22 @@ SELECT pg_temp.make_user('pt_clerk', 'pt_clerk', :a) AS pt_clerk \gset
 SELECT erp.sign_in('pt_mgr', 'pt_mgr-pass-1') IS NOT NULL AS signed \gset
 SELECT erp.create_partner(:a, '  Acme Supplies  ', 'customer', '  sales@acme.example ', ' +1 555 0100 ') AS acme \gset
 SELECT results_eq(
-    format('SELECT company_id, name, kind, email, phone, tax_id, active FROM erp.partner WHERE id = %s', :acme),
-    format($$VALUES (%s::bigint, 'Acme Supplies'::text, 'customer'::text, 'sales@acme.example'::text,
-                     '+1 555 0100'::text, NULL::text, true)$$, :a),
-    'the partner is stored with trimmed name, e-mail and phone');
+    format('SELECT company_id, name, kind, email, phone, tax_id, active FROM api.partner WHERE id = %s', :acme),
+    format($$VALUES (%s::bigint, 'Acme Supplies'::text, 'customer'::text, 's***@acme.example'::text,
+                     '+1 ****0100'::text, NULL::text, true)$$, :a),
+    'the partner is stored with trimmed name; api.partner masks e-mail and phone without the decrypt permissions');
+SELECT results_eq(
+    format($$SELECT erp._open(email, 'erp.partner.email'), erp._open(phone, 'erp.partner.phone'),
+                    email_bidx = erp.blind_index('SALES@acme.example', 'erp.partner.email')
+               FROM erp.partner WHERE id = %s$$, :acme),
+    $$VALUES ('sales@acme.example'::text, '+1 555 0100'::text, true)$$,
+    'e-mail and phone are stored encrypted, trimmed, with a blind index');
 SELECT erp.create_partner(:a, 'Plain Vendor') AS plain \gset
-SELECT results_eq(format('SELECT kind, email, phone FROM erp.partner WHERE id = %s', :plain),
+SELECT results_eq(format('SELECT kind, email, phone FROM api.partner WHERE id = %s', :plain),
                   $$VALUES ('vendor'::text, NULL::text, NULL::text)$$,
                   'kind defaults to vendor, e-mail and phone to NULL');
 SELECT erp.create_partner(:a, 'Both Ways', 'both', NULL, '   ') AS both_ways \gset
-SELECT results_eq(format('SELECT kind, phone FROM erp.partner WHERE id = %s', :both_ways),
+SELECT results_eq(format('SELECT kind, phone FROM api.partner WHERE id = %s', :both_ways),
                   $$VALUES ('both'::text, NULL::text)$$,
                   'kind both is accepted and a blank phone is stored as NULL');
 SELECT erp.create_partner(:a1, 'Child Co Vendor', 'vendor') AS child_vendor \gset
