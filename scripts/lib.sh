@@ -121,6 +121,8 @@ END \$\$;
 ALTER ROLE $APP_ROLE PASSWORD '$APP_PASSWORD';
 GRANT CONNECT ON DATABASE pgerp TO $APP_ROLE;
 SELECT erp.grant_app_access('$APP_ROLE') \g /dev/null
+-- chain settled audit entries every minute (docs/security.md)
+SELECT cron.schedule('pgerp-audit-seal', '* * * * *', 'SELECT erp.audit_seal()') \g /dev/null
 SQL
 }
 

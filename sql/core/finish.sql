@@ -35,7 +35,7 @@ SELECT pg_catalog.pg_extension_config_dump('erp.user_role', '');
 SELECT pg_catalog.pg_extension_config_dump('erp.record_rule', '');
 SELECT pg_catalog.pg_extension_config_dump('erp.app_role', '');
 
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA erp FROM PUBLIC;
+REVOKE ALL ON ALL ROUTINES IN SCHEMA erp FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA erp FROM PUBLIC;
 
 -- Identity sequences too, so that a restored database goes on numbering
@@ -51,3 +51,9 @@ SELECT pg_catalog.pg_extension_config_dump('erp.record_rule_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('erp.crypto_key', '');
 SELECT pg_catalog.pg_extension_config_dump('erp.crypto_key_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('erp.encrypted_column', 'WHERE NOT builtin');
+
+-- The audit trail is user data: pg_dump keeps it, chain and head included.
+SELECT pg_catalog.pg_extension_config_dump('erp.audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump('erp.audit_log_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('erp.audit_chain', '');
+SELECT pg_catalog.pg_extension_config_dump('erp.audit_seal_state', '');

@@ -53,5 +53,10 @@ SELECT pg_catalog.pg_extension_config_dump('stock.journal_line_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('stock.landed_cost', '');
 SELECT pg_catalog.pg_extension_config_dump('stock.landed_cost_id_seq', '');
 
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA stock FROM PUBLIC;
+REVOKE ALL ON ALL ROUTINES IN SCHEMA stock FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA stock FROM PUBLIC;
+
+-- Audited from the start: moves, valuation layers, product cost settings.
+SELECT erp.audit('stock.move');
+SELECT erp.audit('stock.valuation_layer');
+SELECT erp.audit('stock.product');

@@ -31,8 +31,8 @@ ErpRelid(const char *relname, bool missing_ok)
 }
 
 /* The owner of erp.app_user is the owner of the whole pack. */
-static Oid
-erp_owner(void)
+Oid
+ErpOwner(void)
 {
 	Oid			rel = ErpRelid("app_user", false);
 	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(rel));
@@ -48,7 +48,7 @@ erp_owner(void)
 void
 OwnerContextBegin(OwnerContext *ctx)
 {
-	Oid			owner = erp_owner();
+	Oid			owner = ErpOwner();
 
 	GetUserIdAndSecContext(&ctx->saved_user, &ctx->saved_sec);
 	SetUserIdAndSecContext(owner, ctx->saved_sec | SECURITY_LOCAL_USERID_CHANGE);

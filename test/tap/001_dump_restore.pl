@@ -1,5 +1,6 @@
 # pg_dump keeps the pack's data: companies, users, grants, record rules (and
-# their policies), identity sequences; a restore gets a new token secret.
+# their policies), identity sequences, encrypted values and the audit trail
+# (whose chain still verifies); a restore gets a new token secret.
 use strict;
 use warnings;
 use FindBin;
@@ -10,7 +11,12 @@ use Test::More;
 my $demo = "$FindBin::Bin/../../scripts/demo.sql";
 my $node = PostgreSQL::Test::Cluster->new('dump');
 $node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'pgerp'");
+my $keyfile = $node->basedir . '/master.key';
+open(my $kf, '>', $keyfile) or die "cannot write $keyfile: $!";
+print $kf join('', map { sprintf('%02x', int(rand(256))) } 1 .. 32), "\n";
+close($kf);
+chmod 0600, $keyfile;
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'pgerp'\npgerp.master_key_file = '$keyfile'");
 $node->start;
 
 $node->safe_psql('postgres', 'CREATE DATABASE src');
@@ -43,6 +49,17 @@ like($node->safe_psql('dst', q{SELECT erp.sign_in('alice', 'alice-demo-1')}), qr
 	'restored users can sign in with their passwords');
 my ($ret, $out, $err) = $node->psql('dst', "SELECT erp.use_token('$token')");
 like($err, qr/invalid access token/, 'a token of the source database does not verify after restore (new secret)');
+
+my $emails = q{SELECT string_agg(name || '=' || coalesce(email, '-'), ',' ORDER BY id) FROM api.partner};
+is($node->safe_psql('dst', $emails), $node->safe_psql('src', $emails),
+	'encrypted e-mails decrypt after restore to the same values');
+like($node->safe_psql('src', $emails), qr/\@/, 'and there are e-mails to compare');
+is($node->safe_psql('dst', q{SELECT ok FROM erp.audit_verify()}), 't', 'the restored audit chain verifies');
+is($node->safe_psql('dst', q{SELECT count(*) > 0 FROM erp.audit_log l JOIN erp.audit_chain c ON c.entry_id = l.id
+	WHERE l.id <= (SELECT max(id) FROM erp.audit_log WHERE rel = 'stock.move' AND tx < '1000000'::xid8)}), 't',
+	'entries of the source are there and sealed');
+is($node->safe_psql('dst', q{SELECT count(*) FROM erp.audit_log}) >= $node->safe_psql('src', q{SELECT count(*) FROM erp.audit_log}), 1,
+	'no audit entry of the source is lost');
 
 $node->stop;
 done_testing();

@@ -28,6 +28,7 @@ typedef struct OwnerContext
 	int			guc_level;
 } OwnerContext;
 extern Oid	ErpRelid(const char *relname, bool missing_ok);
+extern Oid	ErpOwner(void);
 extern void OwnerContextBegin(OwnerContext *ctx);
 extern void OwnerContextEnd(OwnerContext *ctx);
 extern bool CallerIsSuperuser(void);

@@ -1,0 +1,312 @@
+/*
+ * The audit trigger (erp.audit(table)): one erp.audit_log entry per row
+ * inserted, updated or deleted, and per TRUNCATE. It records who (pgerp user
+ * and database role), when, which transaction, the company, the primary key
+ * and the changed columns. bytea columns, which is where encrypted values and
+ * keys live, are recorded as changed, never with their content.
+ *
+ * Entries are written by the extension owner through a kept SPI plan, so
+ * application roles need (and have) no INSERT privilege on the log. Entries
+ * carry no hash here: chaining them at write time would make every writer of
+ * the database wait for the previous one. erp.audit_seal() chains settled
+ * entries later, in (transaction, id) order (docs/security.md).
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/bitmapset.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/timestamp.h"
+#include "utils/xid8.h"
+
+#include "pgerp/audit.h"
+#include "pgerp/core.h"
+
+static SPIPlanPtr insert_plan = NULL;
+
+static void
+push_key(JsonbParseState **st, const char *key)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) key;
+	v.val.string.len = strlen(key);
+	pushJsonbValue(st, WJB_KEY, &v);
+}
+
+static void
+push_scalar(JsonbParseState **st, JsonbIteratorToken tok, const char *s)
+{
+	JsonbValue	v;
+
+	if (s == NULL)
+		v.type = jbvNull;
+	else
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) s;
+		v.val.string.len = strlen(s);
+	}
+	pushJsonbValue(st, tok, &v);
+}
+
+/* The text of a column value; bytea (encrypted values, keys) is never shown. */
+static const char *
+value_text(Form_pg_attribute att, Datum d, bool isnull)
+{
+	Oid			out;
+	bool		varlena;
+
+	if (isnull)
+		return NULL;
+	if (att->atttypid == BYTEAOID)
+		return AUDIT_REDACTED;
+	getTypeOutputInfo(att->atttypid, &out, &varlena);
+	return OidOutputFunctionCall(out, d);
+}
+
+static bool
+same_value(Form_pg_attribute att, Datum a, bool anull, Datum b, bool bnull)
+{
+	if (anull || bnull)
+		return anull == bnull;
+	return datumIsEqual(a, b, att->attbyval, att->attlen);
+}
+
+/* {"col": value, ...} of a whole row (INSERT, DELETE) */
+static Jsonb *
+row_json(TupleDesc desc, HeapTuple tup)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue *res;
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		bool		isnull;
+		Datum		d;
+
+		if (att->attisdropped || att->attgenerated)
+			continue;
+		d = heap_getattr(tup, i + 1, desc, &isnull);
+		if (isnull)
+			continue;
+		push_key(&st, NameStr(att->attname));
+		push_scalar(&st, WJB_VALUE, value_text(att, d, false));
+	}
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(res);
+}
+
+/* {"col": [old, new], ...} of the columns an UPDATE changed; NULL if none */
+static Jsonb *
+diff_json(TupleDesc desc, HeapTuple oldtup, HeapTuple newtup)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue *res;
+	int			changed = 0;
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		bool		onull,
+					nnull;
+		Datum		o,
+					n;
+
+		if (att->attisdropped || att->attgenerated)
+			continue;
+		o = heap_getattr(oldtup, i + 1, desc, &onull);
+		n = heap_getattr(newtup, i + 1, desc, &nnull);
+		if (same_value(att, o, onull, n, nnull))
+			continue;
+		changed++;
+		push_key(&st, NameStr(att->attname));
+		pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+		push_scalar(&st, WJB_ELEM, value_text(att, o, onull));
+		push_scalar(&st, WJB_ELEM, value_text(att, n, nnull));
+		pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+	}
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	return changed > 0 ? JsonbValueToJsonb(res) : NULL;
+}
+
+/* {"pkcol": value, ...}; NULL when the table has no primary key */
+static Jsonb *
+pk_json(Relation rel, HeapTuple tup)
+{
+	Bitmapset  *pk = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_PRIMARY_KEY);
+	TupleDesc	desc = RelationGetDescr(rel);
+	JsonbParseState *st = NULL;
+	JsonbValue *res;
+	int			x = -1;
+
+	if (pk == NULL)
+		return NULL;
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	while ((x = bms_next_member(pk, x)) >= 0)
+	{
+		AttrNumber	attno = x + FirstLowInvalidHeapAttributeNumber;
+		Form_pg_attribute att;
+		bool		isnull;
+		Datum		d;
+
+		if (attno <= 0)
+			continue;
+		att = TupleDescAttr(desc, attno - 1);
+		d = heap_getattr(tup, attno, desc, &isnull);
+		push_key(&st, NameStr(att->attname));
+		push_scalar(&st, WJB_VALUE, value_text(att, d, isnull));
+	}
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(res);
+}
+
+/* The row's company_id, or 0 (NULL in the log) when the table has none. */
+static int64
+row_company(TupleDesc desc, HeapTuple tup)
+{
+	int			attno = SPI_fnumber(desc, "company_id");
+	bool		isnull;
+	Datum		d;
+
+	if (attno <= 0 || TupleDescAttr(desc, attno - 1)->atttypid != INT8OID)
+		return 0;
+	d = heap_getattr(tup, attno, desc, &isnull);
+	return isnull ? 0 : DatumGetInt64(d);
+}
+
+/* Append one entry, as the owner of the pack. */
+void
+AuditWrite(int64 company_id, const char *rel, const char *op, Jsonb *pk, Jsonb *changes)
+{
+	Datum		v[9];
+	char		n[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			saved_user;
+	int			saved_sec;
+	int64		user_id = SessionUserId();
+
+	v[0] = Int64GetDatum(company_id);
+	n[0] = company_id == 0 ? 'n' : ' ';
+	v[1] = Int64GetDatum(user_id);
+	n[1] = user_id == 0 ? 'n' : ' ';
+	v[2] = CStringGetTextDatum(GetUserNameFromId(GetSessionUserId(), false));
+	v[3] = FullTransactionIdGetDatum(GetTopFullTransactionId());
+	v[4] = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
+	v[5] = CStringGetTextDatum(rel);
+	v[6] = CStringGetTextDatum(op);
+	v[7] = pk ? JsonbPGetDatum(pk) : (Datum) 0;
+	n[7] = pk ? ' ' : 'n';
+	v[8] = JsonbPGetDatum(changes);
+
+	GetUserIdAndSecContext(&saved_user, &saved_sec);
+	SetUserIdAndSecContext(ErpOwner(), saved_sec | SECURITY_LOCAL_USERID_CHANGE);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (insert_plan == NULL)
+	{
+		Oid			t[9] = {INT8OID, INT8OID, TEXTOID, XID8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, JSONBOID, JSONBOID};
+		SPIPlanPtr	p = SPI_prepare("INSERT INTO erp.audit_log (company_id, user_id, db_role, tx, at, rel, op, pk, changes)"
+									" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING", 9, t);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "could not prepare the audit insert: %s", SPI_result_code_string(SPI_result));
+		insert_plan = p;
+	}
+
+	/*
+	 * An id taken means the sequence lags the table: a plain pg_dump restore
+	 * copies the log before the rows of audited tables (whose triggers fire)
+	 * and sets the sequence only at the end. Catch up and retry.
+	 */
+	for (int attempt = 0;; attempt++)
+	{
+		if (SPI_execute_plan(insert_plan, v, n, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "audit insert failed");
+		if (SPI_processed == 1)
+			break;
+		if (attempt == 3)
+			elog(ERROR, "audit insert failed: the id sequence of erp.audit_log keeps colliding");
+		if (SPI_execute("SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence('erp.audit_log', 'id'),"
+						" (SELECT pg_catalog.max(id) FROM erp.audit_log))", false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "audit sequence catch-up failed");
+	}
+	SPI_finish();
+	SetUserIdAndSecContext(saved_user, saved_sec);
+}
+
+PG_FUNCTION_INFO_V1(pgerp_audit_trigger);
+Datum
+pgerp_audit_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	desc;
+	char	   *relname;
+	HeapTuple	tup;
+	Jsonb	   *changes;
+	const char *op;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event))
+		elog(ERROR, "erp._audit_trigger must fire AFTER");
+	rel = td->tg_relation;
+	desc = RelationGetDescr(rel);
+	relname = psprintf("%s.%s", get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel));
+
+	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
+	{
+		JsonbParseState *st = NULL;
+
+		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+		AuditWrite(0, relname, "truncate", NULL, JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
+		return PointerGetDatum(NULL);
+	}
+	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		elog(ERROR, "erp._audit_trigger must fire FOR EACH ROW, or FOR EACH STATEMENT on TRUNCATE");
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+	{
+		tup = td->tg_trigtuple;
+		op = "insert";
+		changes = row_json(desc, tup);
+	}
+	else if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		tup = td->tg_newtuple;
+		op = "update";
+		changes = diff_json(desc, td->tg_trigtuple, td->tg_newtuple);
+		if (changes == NULL)
+			return PointerGetDatum(NULL);	/* nothing changed: nothing to record */
+	}
+	else
+	{
+		tup = td->tg_trigtuple;
+		op = "delete";
+		changes = row_json(desc, tup);
+	}
+	AuditWrite(row_company(desc, tup), relname, op, pk_json(rel, tup), changes);
+	return PointerGetDatum(NULL);
+}
+
+/* erp._audit_note(rel, op, changes): an entry written by pgerp itself (purge, unaudit). */
+PG_FUNCTION_INFO_V1(pgerp_audit_note);
+Datum
+pgerp_audit_note(PG_FUNCTION_ARGS)
+{
+	AuditWrite(0, text_to_cstring(PG_GETARG_TEXT_PP(0)), text_to_cstring(PG_GETARG_TEXT_PP(1)),
+			   NULL, PG_GETARG_JSONB_P(2));
+	PG_RETURN_VOID();
+}
