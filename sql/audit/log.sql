@@ -91,7 +91,7 @@ CREATE FUNCTION erp.audit(p_table regclass)
 RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    PERFORM erp._require_superuser('audit a table');
+    PERFORM erp.require_superuser('audit a table');
     IF p_table IS NULL THEN
         RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
@@ -114,7 +114,7 @@ CREATE FUNCTION erp.unaudit(p_table regclass)
 RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    PERFORM erp._require_superuser('stop auditing a table');
+    PERFORM erp.require_superuser('stop auditing a table');
     IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = p_table AND t.tgname = 'audit') THEN
         RAISE EXCEPTION '% is not audited', p_table USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -259,7 +259,7 @@ DECLARE
     v_hash bytea;
     v_n bigint;
 BEGIN
-    PERFORM erp._require_superuser('purge the audit log');
+    PERFORM erp.require_superuser('purge the audit log');
     IF p_before IS NULL THEN
         RAISE EXCEPTION 'cut-off time must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;

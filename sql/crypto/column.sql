@@ -48,7 +48,9 @@ CREATE FUNCTION erp.rotate_master_key(p_new_key_file text) RETURNS bigint
 COMMENT ON FUNCTION erp.rotate_master_key(text) IS
     'Re-wrap every data key under the key in the file, in one transaction (superuser); then point pgerp.master_key_file at it and reload';
 
-CREATE FUNCTION erp._require_superuser(p_what text) RETURNS void
+-- Granted to application roles like every public function, so that they
+-- get this error rather than "permission denied for function".
+CREATE FUNCTION erp.require_superuser(p_what text) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
@@ -130,9 +132,9 @@ DECLARE
     v_bidx name;
     v_before record;
     v_after record;
-    v_sql text;
+    v_default text;
 BEGIN
-    PERFORM erp._require_superuser('encrypt a column');
+    PERFORM erp.require_superuser('encrypt a column');
     IF p_table IS NULL OR p_column IS NULL THEN
         RAISE EXCEPTION 'table and column must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
@@ -165,6 +167,14 @@ BEGIN
             USING ERRCODE = 'invalid_name',
                   DETAIL = 'Schema, table and column names must be lower-case identifiers.';
     END IF;
+    IF to_regclass(format('api.%I', v_name)) IS NOT NULL AND NOT EXISTS (
+           SELECT 1 FROM pg_rewrite r JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+            WHERE r.ev_class = to_regclass(format('api.%I', v_name)) AND d.refobjid = p_table) THEN
+        RAISE EXCEPTION 'relation api.% already exists and does not show %', v_name, p_table
+            USING ERRCODE = 'duplicate_table',
+                  DETAIL = 'erp.encrypt_column() shows a table''s encrypted columns through the view api.<table>.',
+                  HINT = 'Rename the table, or the other relation.';
+    END IF;
     v_bidx := CASE WHEN p_searchable THEN (p_column || '_bidx')::name END;
     IF v_bidx IS NOT NULL AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = p_table
                                          AND a.attname = v_bidx AND NOT a.attisdropped) THEN
@@ -184,6 +194,13 @@ BEGIN
     IF to_regclass(format('api.%I', v_name)) IS NOT NULL THEN
         PERFORM erp._drop_api_view(to_regclass(format('api.%I', v_name)));
     END IF;
+    -- a default becomes the bytes of the same text, which the trigger encrypts
+    SELECT pg_get_expr(d.adbin, d.adrelid) INTO v_default FROM pg_attrdef d JOIN pg_attribute a
+        ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+     WHERE d.adrelid = p_table AND a.attname = p_column;
+    IF v_default IS NOT NULL THEN
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I DROP DEFAULT', p_table, p_column);
+    END IF;
     -- one rewrite: USING expressions read the old (plaintext) row
     IF v_bidx IS NOT NULL THEN
         EXECUTE format('ALTER TABLE %s ADD COLUMN %I bytea', p_table, v_bidx);
@@ -197,6 +214,9 @@ BEGIN
     ELSE
         EXECUTE format('ALTER TABLE %1$s ALTER COLUMN %2$I TYPE bytea USING erp.encrypt(%2$I, %3$L)',
                        p_table, p_column, v_context);
+    END IF;
+    IF v_default IS NOT NULL THEN
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT erp.plain((%s)::text)', p_table, p_column, v_default);
     END IF;
     EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', p_table, p_column,
                    format('Encrypted (context %s): write plaintext, read it through api.%s or erp.decrypt()', v_context, v_name));
@@ -226,7 +246,7 @@ DECLARE
     v_before bigint;
     v_after bigint;
 BEGIN
-    PERFORM erp._require_superuser('decrypt a column');
+    PERFORM erp.require_superuser('decrypt a column');
     SELECT * INTO e FROM erp.encrypted_column c WHERE c.table_name = p_table AND c.column_name = p_column;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'column "%" of % is not an encrypted column', p_column, p_table
@@ -263,7 +283,7 @@ DECLARE
     v_table regclass;
     v_used bigint := 0;
 BEGIN
-    PERFORM erp._require_superuser('retire a data key');
+    PERFORM erp.require_superuser('retire a data key');
     SELECT ck.id, ck.retired_at INTO k FROM erp.crypto_key ck
      WHERE ck.context = p_context AND ck.version = p_version FOR UPDATE;
     IF NOT FOUND THEN

@@ -213,8 +213,8 @@ pgerp_crypto_reveal(PG_FUNCTION_ARGS)
 	else
 		allowed = !PG_ARGISNULL(2) && AclHasPermission(PG_GETARG_INT64(2), code);
 	plain = CryptoDecryptBytes(PG_GETARG_BYTEA_PP(0), context);
-	if (allowed)
-		PG_RETURN_TEXT_P(plain);
+	if (allowed || VARSIZE(plain) == VARHDRSZ)
+		PG_RETURN_TEXT_P(plain);	/* an empty value shows as empty to all */
 	if (PG_ARGISNULL(3))
 	{
 		OPENSSL_cleanse(VARDATA(plain), VARSIZE(plain) - VARHDRSZ);
