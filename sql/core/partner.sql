@@ -42,8 +42,11 @@ BEGIN
                   DETAIL = 'A partner is a customer, a vendor or both.';
     END IF;
     IF p_email IS NOT NULL AND btrim(p_email, E' \t\r\n\f') !~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$' THEN
-        RAISE EXCEPTION 'invalid e-mail address %', quote_literal(p_email)
-            USING ERRCODE = 'invalid_parameter_value';
+        -- the address is not repeated: errors reach the server log, and
+        -- e-mail addresses are stored encrypted
+        RAISE EXCEPTION 'invalid e-mail address'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'An e-mail address has the form name@domain.tld, without spaces.';
     END IF;
     INSERT INTO erp.partner (company_id, name, kind, email, phone)
     VALUES (p_company, btrim(p_name, E' \t\r\n\f'), p_kind,
