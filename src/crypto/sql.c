@@ -47,6 +47,9 @@ context_arg(FunctionCallInfo fcinfo, int argno)
 		goto bad;
 	*table++ = '\0';
 	*column++ = '\0';
+	/* system catalogs hold no business data and are nobody's to key */
+	if (strncmp(schema, "pg_", 3) == 0 || strcmp(schema, "information_schema") == 0)
+		goto bad;
 	nsp = get_namespace_oid(schema, true);
 	rel = OidIsValid(nsp) ? get_relname_relid(table, nsp) : InvalidOid;
 	if (!OidIsValid(rel) || get_attnum(rel, column) == InvalidAttrNumber ||
@@ -57,7 +60,7 @@ bad:
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid encryption context \"%s\"", context),
-			 errdetail("A context names an existing column as schema.table.column in lower case.")));
+			 errdetail("A context names an existing column as schema.table.column in lower case, outside the system schemas.")));
 	return NULL;
 }
 

@@ -1,7 +1,7 @@
 -- erp.encrypt / erp.decrypt / erp.blind_index / erp.mask / erp.rotate_key.
 BEGIN;
 \ir ../setup.sql
-SELECT plan(30);
+SELECT plan(33);
 
 SELECT * FROM pg_temp.make_tree() \gset
 SELECT pg_temp.make_user('t10_admin', 'admin', :a) AS adm \gset
@@ -80,6 +80,14 @@ SELECT results_eq($$VALUES (erp.mask('13800005678', 'phone'), erp.mask('alice@ex
                             erp.mask('张三丰', 'name'))$$,
                   $$VALUES ('138****5678', 'a***@example.com', '110***********1234', '************2233', '张**')$$,
                   'masks of each kind');
+
+-- contexts: an existing lower-case column outside the system schemas
+SELECT throws_ok($$SELECT erp.encrypt('x', 'pg_catalog.pg_class.relname')$$, '22023',
+                 'invalid encryption context "pg_catalog.pg_class.relname"', 'a system catalog column is no context');
+SELECT throws_ok($$SELECT erp.encrypt('x', 'information_schema.tables.table_name')$$, '22023',
+                 'invalid encryption context "information_schema.tables.table_name"', 'nor is an information_schema column');
+SELECT throws_ok($$SELECT erp.encrypt('x', 'erp.partner.nope')$$, '22023',
+                 'invalid encryption context "erp.partner.nope"', 'nor a column that does not exist');
 
 SELECT * FROM finish();
 ROLLBACK;
