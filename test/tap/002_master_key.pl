@@ -23,6 +23,12 @@ like(encrypt_error(), qr/no master key is configured.*HINT:\s+Set pgerp.master_k
 	'without pgerp.master_key_file: an error whose hint names the setting');
 is($node->safe_psql('postgres', q{SELECT erp.create_company('Works without a key') > 0}), 't',
 	'the rest of the pack works without a master key');
+is($node->safe_psql('postgres', q{SELECT erp.create_partner(1, 'No contact details') > 0}), 't',
+	'a partner without e-mail or phone is created without a master key');
+my ($pret, $pout, $perr) = $node->psql('postgres', q{SELECT erp.create_partner(1, 'Mailed', 'vendor', 'canary-mail@example.com')});
+like($perr, qr/no master key is configured.*HINT:\s+Set pgerp.master_key_file/s,
+	'a partner e-mail (an encrypted column) needs the master key, with the hint');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM erp.partner}), '1', 'and the failed call wrote nothing');
 
 my $dir = $node->basedir;
 sub use_key_file
