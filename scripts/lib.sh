@@ -77,6 +77,8 @@ unix_socket_directories = '$sock'
 unix_socket_permissions = 0700
 shared_preload_libraries = 'pg_cron,pgerp'
 cron.database_name = 'pgerp'
+# pg_cron runs jobs over the socket, where the superuser is trusted
+cron.host = '$sock'
 max_connections = 50
 fsync = ${PGERP_FSYNC:-on}
 CONF

@@ -16,6 +16,8 @@ if [ ! -f "$VAR/pg/PG_VERSION" ]; then
 else
     sed -i "s/^port = .*/port = $PORT/" "$VAR/pg/postgresql.conf"
     ensure_master_key "$VAR/pg" "$VAR/master.key"
+    grep -q "^cron.host" "$VAR/pg/postgresql.conf" ||
+        echo "cron.host = '$VAR/run'" | as_pg tee -a "$VAR/pg/postgresql.conf" >/dev/null
 fi
 if cluster_running "$VAR/pg"; then
     say "restarting the cluster to load the new build"

@@ -90,6 +90,8 @@ ALTER TABLE erp.audit_seal_state ENABLE ROW LEVEL SECURITY;
 CREATE FUNCTION erp.audit(p_table regclass)
 RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_rel regclass;
 BEGIN
     PERFORM erp.require_superuser('audit a table');
     IF p_table IS NULL THEN
@@ -101,11 +103,19 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = p_table AND c.relkind IN ('r', 'p')) THEN
         RAISE EXCEPTION '% is not a table', p_table USING ERRCODE = 'wrong_object_type';
     END IF;
-    IF EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = p_table AND t.tgname = 'audit') THEN
-        RETURN;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = p_table AND t.tgname = 'audit') THEN
+        -- on a partitioned table the row trigger is cloned to every partition, present and future
+        EXECUTE format('CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION erp._audit_trigger()', p_table);
     END IF;
-    EXECUTE format('CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION erp._audit_trigger()', p_table);
-    EXECUTE format('CREATE TRIGGER audit_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION erp._audit_trigger()', p_table);
+    -- statement triggers are not cloned: each leaf partition gets its own
+    -- TRUNCATE trigger, and entries name the partition, as row entries do
+    -- (a partition attached later needs another call of erp.audit on the parent)
+    FOR v_rel IN SELECT p_table WHERE (SELECT c.relkind FROM pg_class c WHERE c.oid = p_table) = 'r'
+                  UNION SELECT t.relid FROM pg_partition_tree(p_table) t WHERE t.isleaf
+    LOOP
+        CONTINUE WHEN EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = v_rel AND g.tgname = 'audit_truncate');
+        EXECUTE format('CREATE TRIGGER audit_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION erp._audit_trigger()', v_rel);
+    END LOOP;
 END $$;
 COMMENT ON FUNCTION erp.audit(regclass) IS
     'Record every INSERT, UPDATE, DELETE and TRUNCATE of the table in erp.audit_log (superuser)';
@@ -113,13 +123,24 @@ COMMENT ON FUNCTION erp.audit(regclass) IS
 CREATE FUNCTION erp.unaudit(p_table regclass)
 RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_rel regclass;
 BEGIN
     PERFORM erp.require_superuser('stop auditing a table');
     IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = p_table AND t.tgname = 'audit') THEN
         RAISE EXCEPTION '% is not audited', p_table USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = p_table AND t.tgname = 'audit' AND t.tgparentid <> 0) THEN
+        RAISE EXCEPTION '% is audited through its partitioned table', p_table
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Call erp.unaudit() on the partitioned table.';
+    END IF;
     EXECUTE format('DROP TRIGGER audit ON %s', p_table);
-    EXECUTE format('DROP TRIGGER audit_truncate ON %s', p_table);
+    FOR v_rel IN SELECT r FROM (SELECT p_table AS r UNION SELECT t.relid FROM pg_partition_tree(p_table) t) x
+                  WHERE EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = x.r AND g.tgname = 'audit_truncate')
+    LOOP
+        EXECUTE format('DROP TRIGGER audit_truncate ON %s', v_rel);
+    END LOOP;
     PERFORM erp._audit_note((SELECT format('%s.%s', n.nspname, c.relname) FROM pg_class c
                                JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_table),
                             'unaudit', '{}');
@@ -141,10 +162,16 @@ DECLARE
     r erp.audit_log;
     n bigint := 0;
 BEGIN
+    PERFORM erp.require_permission('erp.audit_log:read');
     INSERT INTO erp.audit_seal_state (system_id, tx_done, last_seq, last_hash)
     VALUES (v_sys, '0', 0, '\x0000000000000000000000000000000000000000000000000000000000000000')
     ON CONFLICT DO NOTHING;
-    SELECT * INTO s FROM erp.audit_seal_state FOR UPDATE;
+    -- another sealer at work (or a session that sealed and left its transaction
+    -- open): leave it to that one rather than wait
+    SELECT * INTO s FROM erp.audit_seal_state FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN 0;
+    END IF;
     v_xmin := pg_snapshot_xmin(pg_current_snapshot());
     -- restored into another cluster: transaction ids restarted, so look at
     -- every unsealed entry once
@@ -168,7 +195,7 @@ BEGIN
     RETURN n;
 END $$;
 COMMENT ON FUNCTION erp.audit_seal() IS
-    'Hash-chain the audit entries of ended transactions; returns how many were sealed (run by pg_cron every minute)';
+    'Hash-chain the audit entries of ended transactions; returns how many were sealed, 0 when another sealer is at work (pg_cron runs it every minute; needs erp.audit_log:read)';
 
 CREATE FUNCTION erp.audit_head(OUT seq bigint, OUT hash bytea)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$

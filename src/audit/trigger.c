@@ -62,6 +62,16 @@ push_scalar(JsonbParseState **st, JsonbIteratorToken tok, const char *s)
 	pushJsonbValue(st, tok, &v);
 }
 
+/* bytea, a domain over it, or an array of either: where secrets are kept */
+static bool
+is_secret_type(Oid type)
+{
+	Oid			base = getBaseType(type);
+	Oid			elem = get_element_type(base);
+
+	return base == BYTEAOID || (OidIsValid(elem) && getBaseType(elem) == BYTEAOID);
+}
+
 /* The text of a column value; bytea (encrypted values, keys) is never shown. */
 static const char *
 value_text(Form_pg_attribute att, Datum d, bool isnull)
@@ -71,7 +81,7 @@ value_text(Form_pg_attribute att, Datum d, bool isnull)
 
 	if (isnull)
 		return NULL;
-	if (att->atttypid == BYTEAOID)
+	if (is_secret_type(att->atttypid))
 		return AUDIT_REDACTED;
 	getTypeOutputInfo(att->atttypid, &out, &varlena);
 	return OidOutputFunctionCall(out, d);
@@ -82,7 +92,8 @@ same_value(Form_pg_attribute att, Datum a, bool anull, Datum b, bool bnull)
 {
 	if (anull || bnull)
 		return anull == bnull;
-	return datumIsEqual(a, b, att->attbyval, att->attlen);
+	/* compares the values, not the TOAST pointers of out-of-line ones */
+	return datum_image_eq(a, b, att->attbyval, att->attlen);
 }
 
 /* {"col": value, ...} of a whole row (INSERT, DELETE) */
