@@ -57,3 +57,8 @@ SELECT pg_catalog.pg_extension_config_dump('erp.audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('erp.audit_log_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('erp.audit_chain', '');
 SELECT pg_catalog.pg_extension_config_dump('erp.audit_seal_state', '');
+
+-- Jobs and the kinds registered by users.
+SELECT pg_catalog.pg_extension_config_dump('erp.job', '');
+SELECT pg_catalog.pg_extension_config_dump('erp.job_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('erp.job_kind', 'WHERE NOT builtin');

@@ -8,6 +8,7 @@
 
 #include "pgerp/core.h"
 #include "pgerp/crypto.h"
+#include "pgerp/jobs.h"
 #include "pgerp/rbac.h"
 
 PG_MODULE_MAGIC;
@@ -59,5 +60,6 @@ _PG_init(void)
 	SessionInit();
 	AclInit();
 	CryptoInit();
+	JobsInit();
 	MarkGUCPrefixReserved("pgerp");
 }

@@ -177,6 +177,22 @@ SessionSet(int64 user_id, int64 company_id, bool local)
 	AclInvalidate();
 }
 
+bool
+SessionLocalActive(void)
+{
+	return local_active;
+}
+
+/* End a local identity before its transaction does (the session's shows again). */
+void
+SessionEndLocal(void)
+{
+	remember_for_abort();
+	local_active = false;
+	memset(&local_ident, 0, sizeof(local_ident));
+	AclInvalidate();
+}
+
 void
 SessionSetCompany(int64 company_id)
 {

@@ -19,6 +19,8 @@ extern int64 SessionCompanyId(void);	/* 0 when no company is chosen */
 extern void SessionSet(int64 user_id, int64 company_id, bool local);
 extern void SessionClear(void);
 extern void SessionSetCompany(int64 company_id);
+extern bool SessionLocalActive(void);
+extern void SessionEndLocal(void);
 
 /* owner.c: run catalogue reads as the extension owner with a safe search_path */
 typedef struct OwnerContext

@@ -1,0 +1,138 @@
+/*
+ * The job launcher: a background worker (registered in _PG_init, started once
+ * recovery has finished, so never on a standby and at once after a promotion)
+ * that keeps pgerp.job_workers workers running for each database of
+ * pgerp.job_databases. Workers that exit are started again after a pause;
+ * lowering pgerp.job_workers and reloading stops the extra ones.
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/varlena.h"
+
+#include "pgerp/jobs.h"
+
+#define RESTART_DELAY_MS 5000
+
+void		pgerp_job_launcher_main(Datum arg);
+
+static BackgroundWorkerHandle *handles[JOB_MAX_WORKERS];
+static TimestampTz last_start[JOB_MAX_WORKERS];
+
+static void
+start_worker(int slot, const char *dbname)
+{
+	BackgroundWorker w;
+
+	memset(&w, 0, sizeof(w));
+	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	w.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(w.bgw_library_name, BGW_MAXLEN, "pgerp");
+	snprintf(w.bgw_function_name, BGW_MAXLEN, "pgerp_job_worker_main");
+	snprintf(w.bgw_name, BGW_MAXLEN, "pgerp job worker %d (%s)", slot, dbname);
+	snprintf(w.bgw_type, BGW_MAXLEN, "pgerp job worker");
+	strlcpy(w.bgw_extra, dbname, BGW_EXTRALEN);
+	w.bgw_main_arg = Int32GetDatum(slot);
+	w.bgw_notify_pid = MyProcPid;
+	last_start[slot] = GetCurrentTimestamp();
+	if (!RegisterDynamicBackgroundWorker(&w, &handles[slot]))
+	{
+		handles[slot] = NULL;
+		ereport(WARNING,
+				(errmsg("pgerp could not start job worker %d for database \"%s\"", slot, dbname),
+				 errhint("Raise max_worker_processes.")));
+	}
+}
+
+static bool
+worker_alive(int slot)
+{
+	pid_t		pid;
+
+	return handles[slot] != NULL && GetBackgroundWorkerPid(handles[slot], &pid) != BGWH_STOPPED;
+}
+
+/* Start what is missing, stop what is too many. */
+static void
+adjust_pool(List *dbs)
+{
+	int			ndb = list_length(dbs);
+	int			stride = ndb > 0 ? JOB_MAX_WORKERS / ndb : 0;
+	TimestampTz now = GetCurrentTimestamp();
+	int			d = 0;
+	ListCell   *lc;
+
+	foreach(lc, dbs)
+	{
+		const char *db = lfirst(lc);
+
+		for (int w = 0; w < stride; w++)
+		{
+			int			slot = d * stride + w;
+
+			if (w < job_workers)
+			{
+				if (!worker_alive(slot) &&
+					TimestampDifferenceExceeds(last_start[slot], now, RESTART_DELAY_MS))
+					start_worker(slot, db);
+			}
+			else if (worker_alive(slot))
+				TerminateBackgroundWorker(handles[slot]);
+		}
+		d++;
+	}
+}
+
+void
+pgerp_job_launcher_main(Datum arg)
+{
+	char	   *list;
+	List	   *dbs = NIL;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	BackgroundWorkerUnblockSignals();
+
+	if (Jobs == NULL)
+		proc_exit(0);
+	Jobs->launcher_pid = MyProcPid;
+	list = JobsDatabaseList();
+	if (!SplitIdentifierString(list, ',', &dbs))
+		ereport(FATAL,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid pgerp.job_databases: \"%s\"", job_databases)));
+	if (list_length(dbs) > JOB_MAX_WORKERS)
+		ereport(FATAL,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pgerp.job_databases names more than %d databases", JOB_MAX_WORKERS)));
+	ereport(LOG, (errmsg("pgerp job launcher started: %d workers for %s", job_workers, list)));
+
+	for (;;)
+	{
+		if (ShutdownRequestPending)
+			break;
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		adjust_pool(dbs);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 1000L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	/* the workers get their own SIGTERM from the postmaster */
+	proc_exit(0);
+}
