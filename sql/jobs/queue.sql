@@ -87,10 +87,13 @@ BEGIN
     IF p_handler IS NULL THEN
         RAISE EXCEPTION 'handler must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT pr.prokind, pr.proargtypes::oid[] AS args, pr.prorettype, pr.proretset INTO p
+    SELECT pr.prokind, pr.pronargs, pr.proargtypes, pr.prorettype, pr.proretset INTO p
       FROM pg_proc pr WHERE pr.oid = p_handler;
-    IF p.prokind <> 'f' OR p.args <> ARRAY['bigint'::regtype, 'jsonb'::regtype]::oid[]
-       OR p.prorettype <> 'jsonb'::regtype OR p.proretset THEN
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'function % does not exist', p_handler::oid USING ERRCODE = 'undefined_function';
+    END IF;
+    IF p.prokind <> 'f' OR p.pronargs <> 2 OR p.proargtypes[0] <> 'bigint'::regtype
+       OR p.proargtypes[1] <> 'jsonb'::regtype OR p.prorettype <> 'jsonb'::regtype OR p.proretset THEN
         RAISE EXCEPTION 'job handler % has the wrong signature', p_handler
             USING ERRCODE = 'invalid_function_definition',
                   DETAIL = 'A handler is a function (p_job bigint, p_args jsonb) RETURNS jsonb.';
@@ -146,11 +149,11 @@ DECLARE
     j erp.job;
 BEGIN
     SELECT * INTO j FROM erp.job WHERE id = p_job FOR UPDATE;
-    IF NOT FOUND OR NOT (erp._is_bootstrap() OR j.enqueued_by = erp.current_user_id()
+    IF NOT FOUND OR NOT (erp._is_bootstrap() OR coalesce(j.enqueued_by = erp.current_user_id(), false)
                          OR erp.company_allowed(j.company_id, 'erp.job:read')) THEN
         RAISE EXCEPTION 'job % does not exist', coalesce(p_job::text, 'NULL') USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF NOT (erp._is_bootstrap() OR j.enqueued_by = erp.current_user_id()
+    IF NOT (erp._is_bootstrap() OR coalesce(j.enqueued_by = erp.current_user_id(), false)
             OR erp.company_allowed(j.company_id, 'erp.job:cancel')) THEN
         RAISE EXCEPTION 'permission denied to cancel job %', p_job
             USING ERRCODE = 'insufficient_privilege',
@@ -221,7 +224,7 @@ INSERT INTO erp.job_kind (kind, handler, timeout, max_attempts, builtin) VALUES
 CREATE FUNCTION erp._require_cron() RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF to_regproc('cron.schedule') IS NULL THEN
+    IF to_regprocedure('cron.schedule(text,text,text)') IS NULL THEN
         RAISE EXCEPTION 'pg_cron is not installed in this database'
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Preload pg_cron (shared_preload_libraries), set cron.database_name to this database and run CREATE EXTENSION pg_cron.';

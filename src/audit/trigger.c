@@ -32,6 +32,7 @@
 
 #include "pgerp/audit.h"
 #include "pgerp/core.h"
+#include "pgerp/jobs.h"
 
 static SPIPlanPtr insert_plan = NULL;
 
@@ -215,7 +216,9 @@ AuditWrite(int64 company_id, const char *rel, const char *op, Jsonb *pk, Jsonb *
 	n[0] = company_id == 0 ? 'n' : ' ';
 	v[1] = Int64GetDatum(user_id);
 	n[1] = user_id == 0 ? 'n' : ' ';
-	v[2] = CStringGetTextDatum(GetUserNameFromId(GetSessionUserId(), false));
+	/* in a job, the role that enqueued it rather than the worker's */
+	v[2] = CStringGetTextDatum(GetUserNameFromId(OidIsValid(JobsCurrentRunAs()) ? JobsCurrentRunAs()
+												 : GetSessionUserId(), false));
 	v[3] = FullTransactionIdGetDatum(GetTopFullTransactionId());
 	v[4] = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
 	v[5] = CStringGetTextDatum(rel);

@@ -15,6 +15,7 @@
 #include "utils/syscache.h"
 
 #include "pgerp/core.h"
+#include "pgerp/jobs.h"
 
 Oid
 ErpRelid(const char *relname, bool missing_ok)
@@ -73,5 +74,8 @@ OwnerContextEnd(OwnerContext *ctx)
 bool
 CallerIsSuperuser(void)
 {
-	return superuser_arg(GetOuterUserId());
+	/* in a job, the caller is the role that enqueued it, not the worker's */
+	Oid			job_role = JobsCurrentRunAs();
+
+	return superuser_arg(OidIsValid(job_role) ? job_role : GetOuterUserId());
 }

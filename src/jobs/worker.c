@@ -56,12 +56,20 @@ typedef struct JobRow
 static bool in_worker = false;
 static int	my_slot = -1;
 static int64 current_job = 0;
+static Oid	current_run_as = InvalidOid;	/* the role of the running job */
 static volatile sig_atomic_t got_sigterm = false;
 
 int64
 JobsCurrentJobId(void)
 {
 	return current_job;
+}
+
+/* While a job runs, the role it runs as stands for "the caller". */
+Oid
+JobsCurrentRunAs(void)
+{
+	return current_job != 0 ? current_run_as : InvalidOid;
 }
 
 bool
@@ -342,6 +350,7 @@ worker_turn(MemoryContext turn_cxt, bool recover)
 	/* run it */
 	set_slot_job(&j);
 	current_job = j.id;
+	current_run_as = j.run_as;
 	pgstat_report_appname(psprintf("pgerp job %lld %s", (long long) j.id, j.kind));
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -462,7 +471,7 @@ pgerp_job_run_pending(PG_FUNCTION_ARGS)
 	Oid			types[2] = {INT8OID, OIDOID};
 	Datum		values[2] = {Int64GetDatum(SessionUserId()), ObjectIdGetDatum(GetUserId())};
 	const char *filter = bootstrap ? "" :
-		" AND j.enqueued_by IS NOT DISTINCT FROM pg_catalog.nullif($1, 0) AND j.run_as::pg_catalog.oid OPERATOR(pg_catalog.=) $2";
+		" AND j.enqueued_by IS NOT DISTINCT FROM NULLIF($1, 0) AND j.run_as::pg_catalog.oid OPERATOR(pg_catalog.=) $2";
 
 	if (max <= 0)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("p_max must be positive")));
@@ -487,6 +496,7 @@ pgerp_job_run_pending(PG_FUNCTION_ARGS)
 		if (!found)
 			break;
 		current_job = j.id;
+		current_run_as = j.run_as;
 		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(cxt);
 		PG_TRY();
@@ -526,7 +536,7 @@ PG_FUNCTION_INFO_V1(pgerp_job_outer_role);
 Datum
 pgerp_job_outer_role(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_OID(GetOuterUserId());
+	PG_RETURN_OID(OidIsValid(JobsCurrentRunAs()) ? JobsCurrentRunAs() : GetOuterUserId());
 }
 
 PG_FUNCTION_INFO_V1(pgerp_job_current_id);

@@ -55,5 +55,6 @@ extern char *JobsDatabaseList(void);
 /* worker.c */
 extern int64 JobsCurrentJobId(void);	/* the job this backend runs, or 0 */
 extern bool JobsInWorker(void);
+extern Oid	JobsCurrentRunAs(void);	/* InvalidOid outside a job */
 
 #endif
