@@ -5,7 +5,7 @@
 -- run in this session through erp.run_pending().
 BEGIN;
 \ir ../setup.sql
-SELECT plan(146);
+SELECT plan(148);
 
 SELECT * FROM pg_temp.make_tree() \gset
 SELECT pg_temp.make_user('tj_amgr', 'stock_manager', :a, false) AS amgr \gset
@@ -588,6 +588,26 @@ SELECT throws_ok($$UPDATE erp.job_kind SET handler = 'public.t_jobs_write(bigint
                  '42501', 'permission denied for table job_kind', 'pgerp_app cannot UPDATE erp.job_kind');
 SELECT erp.sign_out() AS signed_out \gset
 RESET ROLE;
+
+-- a job of a role that is no superuser, enqueued with nobody signed in, does
+-- not get the bootstrap rights of whoever runs the queue (here a superuser)
+CREATE FUNCTION public.t_jobs_try_company(p_job bigint, p_args jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM erp.create_company('Sneaky Co');
+    RETURN '{"created": true}';
+EXCEPTION WHEN insufficient_privilege THEN
+    RETURN jsonb_build_object('created', false, 'sqlstate', SQLSTATE);
+END $$;
+GRANT EXECUTE ON FUNCTION public.t_jobs_try_company(bigint, jsonb) TO pgerp_app;
+INSERT INTO erp.job_kind (kind, handler, timeout, max_attempts)
+VALUES ('t_jobs.try_company', 'public.t_jobs_try_company(bigint, jsonb)', '1 minute', 1);
+SET LOCAL ROLE pgerp_app;
+SELECT erp.enqueue('t_jobs.try_company', '{}', now(), 2000000000) AS sneaky \gset
+RESET ROLE;
+SELECT is(pg_temp.run(1), '1', 'the superuser runs the job of pgerp_app');
+SELECT is((SELECT result FROM erp.job WHERE id = :sneaky), '{"created": false, "sqlstate": "42501"}'::jsonb,
+          'inside it, creating a company is refused (42501): the job is not the bootstrap superuser');
 
 SELECT * FROM finish();
 ROLLBACK;
