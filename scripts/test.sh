@@ -31,7 +31,8 @@ failed=0
 tap_counts() {
     perl -ne '
         $tests = $1 if /^Files=\d+, Tests=(\d+)/;
-        if (/\(Wstat: (\d+) Tests: (\d+) Failed: (\d+)\)/) { $frun += $3; $extra++ if $1 && !$3 }
+        # "(Wstat: 0 Tests: 9 Failed: 1)" or "(Wstat: 1024 (exited 4) Tests: 70 Failed: 4)"
+        if (/\(Wstat: (\d+)(?: \([^)]*\))? Tests: (\d+) Failed: (\d+)\)/) { $frun += $3; $extra++ if $1 && !$3 }
         $extra += $1 - $2 if /You planned (\d+) tests? but ran (\d+)/ && $1 > $2;
         $extra++ if /No plan found in TAP output/;
         END { $tests //= 0; printf "%d %d\n", $tests - $frun, $frun + $extra }' "$1"

@@ -47,6 +47,8 @@ CREATE POLICY pgerp_read ON erp.job FOR SELECT
 
 CREATE FUNCTION erp._job_wake_on_commit() RETURNS void
     LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'pgerp_job_wake_on_commit';
+CREATE FUNCTION erp._job_worker_alive(p_pid integer) RETURNS boolean
+    LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'pgerp_job_worker_alive';
 CREATE FUNCTION erp._outer_role() RETURNS regrole
     LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'pgerp_job_outer_role';
 

@@ -3,7 +3,8 @@
  * recovery has finished, so never on a standby and at once after a promotion)
  * that keeps pgerp.job_workers workers running for each database of
  * pgerp.job_databases. Workers that exit are started again after a pause;
- * lowering pgerp.job_workers and reloading stops the extra ones.
+ * after a reload, extra workers and workers of databases no longer listed
+ * are stopped and the missing ones started.
  */
 #include "postgres.h"
 
@@ -28,6 +29,7 @@ void		pgerp_job_launcher_main(Datum arg);
 
 static BackgroundWorkerHandle *handles[JOB_MAX_WORKERS];
 static TimestampTz last_start[JOB_MAX_WORKERS];
+static char slot_db[JOB_MAX_WORKERS][NAMEDATALEN];
 
 static void
 start_worker(int slot, const char *dbname)
@@ -46,6 +48,7 @@ start_worker(int slot, const char *dbname)
 	w.bgw_main_arg = Int32GetDatum(slot);
 	w.bgw_notify_pid = MyProcPid;
 	last_start[slot] = GetCurrentTimestamp();
+	strlcpy(slot_db[slot], dbname, NAMEDATALEN);
 	if (!RegisterDynamicBackgroundWorker(&w, &handles[slot]))
 	{
 		handles[slot] = NULL;
@@ -63,41 +66,55 @@ worker_alive(int slot)
 	return handles[slot] != NULL && GetBackgroundWorkerPid(handles[slot], &pid) != BGWH_STOPPED;
 }
 
-/* Start what is missing, stop what is too many. */
+/* Start what is missing, stop what is too many or serves another database. */
 static void
 adjust_pool(List *dbs)
 {
 	int			ndb = list_length(dbs);
 	int			stride = ndb > 0 ? JOB_MAX_WORKERS / ndb : 0;
 	TimestampTz now = GetCurrentTimestamp();
-	int			d = 0;
-	ListCell   *lc;
 
-	foreach(lc, dbs)
+	for (int slot = 0; slot < JOB_MAX_WORKERS; slot++)
 	{
-		const char *db = lfirst(lc);
+		int			d = stride > 0 ? slot / stride : ndb;
+		int			w = stride > 0 ? slot % stride : 0;
+		const char *db = d < ndb ? list_nth(dbs, d) : NULL;
 
-		for (int w = 0; w < stride; w++)
+		if (db != NULL && w < job_workers)
 		{
-			int			slot = d * stride + w;
-
-			if (w < job_workers)
-			{
-				if (!worker_alive(slot) &&
-					TimestampDifferenceExceeds(last_start[slot], now, RESTART_DELAY_MS))
-					start_worker(slot, db);
-			}
-			else if (worker_alive(slot))
+			if (worker_alive(slot) && strcmp(slot_db[slot], db) != 0)
 				TerminateBackgroundWorker(handles[slot]);
+			else if (!worker_alive(slot) &&
+					 TimestampDifferenceExceeds(last_start[slot], now, RESTART_DELAY_MS))
+				start_worker(slot, db);
 		}
-		d++;
+		else if (worker_alive(slot))
+			TerminateBackgroundWorker(handles[slot]);
 	}
+}
+
+/* The databases to serve, or NIL (with a log line) when the setting is bad. */
+static List *
+read_databases(void)
+{
+	char	   *list = JobsDatabaseList();
+	List	   *dbs = NIL;
+
+	if (!SplitIdentifierString(list, ',', &dbs) || list_length(dbs) > JOB_MAX_WORKERS)
+	{
+		ereport(LOG,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pgerp job launcher: invalid pgerp.job_databases \"%s\"; no workers", list),
+				 errdetail("A comma-separated list of at most %d database names.", JOB_MAX_WORKERS)));
+		return NIL;
+	}
+	ereport(LOG, (errmsg("pgerp job launcher: %d workers for each of %s", job_workers, list)));
+	return dbs;
 }
 
 void
 pgerp_job_launcher_main(Datum arg)
 {
-	char	   *list;
 	List	   *dbs = NIL;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -107,16 +124,9 @@ pgerp_job_launcher_main(Datum arg)
 	if (Jobs == NULL)
 		proc_exit(0);
 	Jobs->launcher_pid = MyProcPid;
-	list = JobsDatabaseList();
-	if (!SplitIdentifierString(list, ',', &dbs))
-		ereport(FATAL,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid pgerp.job_databases: \"%s\"", job_databases)));
-	if (list_length(dbs) > JOB_MAX_WORKERS)
-		ereport(FATAL,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("pgerp.job_databases names more than %d databases", JOB_MAX_WORKERS)));
-	ereport(LOG, (errmsg("pgerp job launcher started: %d workers for %s", job_workers, list)));
+	/* the list lives in TopMemoryContext: it is kept across loop turns */
+	MemoryContextSwitchTo(TopMemoryContext);
+	dbs = read_databases();
 
 	for (;;)
 	{
@@ -126,6 +136,7 @@ pgerp_job_launcher_main(Datum arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			dbs = read_databases();
 		}
 		adjust_pool(dbs);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

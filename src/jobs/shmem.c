@@ -82,7 +82,8 @@ JobsInit(void)
 	DefineCustomStringVariable("pgerp.job_databases",
 							   "Databases whose erp.job queue the workers run (comma-separated).",
 							   "Empty: the database of cron.database_name, else postgres.",
-							   &job_databases, "", PGC_POSTMASTER, 0, NULL, NULL, NULL);
+							   /* SIGHUP, not POSTMASTER: those cannot be defined when loaded late */
+							   &job_databases, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("pgerp.job_poll_interval",
 							"Longest sleep of an idle job worker; enqueued jobs wake workers at once.",
 							NULL, &job_poll_interval, 5000, 10, 3600 * 1000,
@@ -277,6 +278,6 @@ pgerp_job_progress_rows(PG_FUNCTION_ARGS)
 				(errmsg("no job worker is running for this database"),
 				 errhint(Jobs == NULL
 						 ? "Add pgerp to shared_preload_libraries and restart, or run due jobs with erp.run_pending()."
-						 : "Add this database to pgerp.job_databases and restart, or run due jobs with erp.run_pending().")));
+						 : "Add this database to pgerp.job_databases and reload, or run due jobs with erp.run_pending().")));
 	return (Datum) 0;
 }

@@ -194,7 +194,8 @@ execute(JobRow *j)
 	if (SPI_execute_with_args("UPDATE erp.job SET status = 'done', result = $3, finished_at = pg_catalog.clock_timestamp(),"
 							  " worker_pid = NULL, last_error = NULL, last_sqlstate = NULL"
 							  " WHERE company_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2"
-							  " AND status = 'running'", 3, dtypes, dvalues, dnulls, false, 0) != SPI_OK_UPDATE)
+							  " AND status = 'running' AND worker_pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()",
+							  3, dtypes, dvalues, dnulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "job update failed");
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -227,7 +228,8 @@ record_failure(JobRow *j, ErrorData *ed, bool shutdown)
 		"   ELSE pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => $6 * pg_catalog.power(2, attempts - 1)) END,"
 		" finished_at = CASE WHEN $3 = 0 AND attempts >= max_attempts THEN pg_catalog.clock_timestamp() END,"
 		" worker_pid = NULL"
-		" WHERE company_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2 AND status = 'running'",
+		" WHERE company_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2 AND status = 'running'"
+		" AND worker_pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()",
 		6, t, v, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "job failure update failed");
 }
@@ -236,22 +238,18 @@ record_failure(JobRow *j, ErrorData *ed, bool shutdown)
 static void
 requeue_orphans(void)
 {
-	pid_t		pids[JOB_MAX_WORKERS];
-	int			n = JobsLiveWorkers(MyDatabaseId, pids, JOB_MAX_WORKERS);
-	Datum	   *d = palloc(sizeof(Datum) * (n + 1));
-	Oid			t = INT4ARRAYOID;
-	Datum		a;
-
-	for (int i = 0; i < n; i++)
-		d[i] = Int32GetDatum(pids[i]);
-	a = PointerGetDatum(construct_array(d, n, INT4OID, 4, true, TYPALIGN_INT));
-	if (SPI_execute_with_args(
+	/*
+	 * Liveness is read from shared memory row by row, when the row is
+	 * (re)checked: a worker that claimed the row after this statement began
+	 * is seen alive.
+	 */
+	if (SPI_execute(
 		"UPDATE erp.job SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,"
 		" last_error = 'the worker running the job stopped before it finished', last_sqlstate = '57P01',"
 		" run_at = pg_catalog.now(), worker_pid = NULL,"
 		" finished_at = CASE WHEN attempts >= max_attempts THEN pg_catalog.clock_timestamp() END"
-		" WHERE status = 'running' AND NOT (worker_pid OPERATOR(pg_catalog.=) ANY ($1))",
-		1, &t, &a, NULL, false, 0) != SPI_OK_UPDATE)
+		" WHERE status = 'running' AND NOT erp._job_worker_alive(worker_pid)",
+		false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "job recovery failed");
 	if (SPI_processed > 0)
 		ereport(LOG, (errmsg("pgerp requeued %llu jobs whose worker had stopped", (unsigned long long) SPI_processed)));
@@ -546,4 +544,23 @@ pgerp_job_current_id(PG_FUNCTION_ARGS)
 	if (current_job == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_INT64(current_job);
+}
+
+/* erp._job_worker_alive(pid): is pid a job worker of this database now? */
+PG_FUNCTION_INFO_V1(pgerp_job_worker_alive);
+Datum
+pgerp_job_worker_alive(PG_FUNCTION_ARGS)
+{
+	pid_t		pids[JOB_MAX_WORKERS];
+	int			n;
+	int32		pid;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(false);
+	pid = PG_GETARG_INT32(0);
+	n = JobsLiveWorkers(MyDatabaseId, pids, JOB_MAX_WORKERS);
+	for (int i = 0; i < n; i++)
+		if (pids[i] == pid)
+			PG_RETURN_BOOL(true);
+	PG_RETURN_BOOL(false);
 }
