@@ -184,6 +184,23 @@ SELECT j.company_id, j.id, j.kind, j.status, j.priority, j.run_at, j.attempts, j
   LEFT JOIN erp.running_jobs() r ON r.job_id = j.id AND j.status = 'running';
 COMMENT ON VIEW erp.job_status IS 'Jobs with live progress of the running ones (a NOTICE says when no worker runs)';
 
+CREATE FUNCTION erp.purge_jobs(p_before timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n bigint;
+BEGIN
+    PERFORM erp.require_superuser('purge jobs');
+    IF p_before IS NULL THEN
+        RAISE EXCEPTION 'cut-off time must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    DELETE FROM erp.job WHERE status IN ('done', 'failed', 'cancelled') AND finished_at < p_before;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION erp.purge_jobs(timestamptz) IS
+    'Delete ended jobs (done, failed, cancelled) that finished before the cut-off (superuser); e.g. nightly from pg_cron';
+
 -- Built-in kinds.
 CREATE FUNCTION erp.noop_job(p_job bigint, p_args jsonb) RETURNS jsonb
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$ SELECT jsonb_build_object('job', p_job) $$;

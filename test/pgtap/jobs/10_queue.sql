@@ -5,7 +5,7 @@
 -- run in this session through erp.run_pending().
 BEGIN;
 \ir ../setup.sql
-SELECT plan(148);
+SELECT plan(151);
 
 SELECT * FROM pg_temp.make_tree() \gset
 SELECT pg_temp.make_user('tj_amgr', 'stock_manager', :a, false) AS amgr \gset
@@ -608,6 +608,14 @@ RESET ROLE;
 SELECT is(pg_temp.run(1), '1', 'the superuser runs the job of pgerp_app');
 SELECT is((SELECT result FROM erp.job WHERE id = :sneaky), '{"created": false, "sqlstate": "42501"}'::jsonb,
           'inside it, creating a company is refused (42501): the job is not the bootstrap superuser');
+
+-- retention
+UPDATE erp.job SET finished_at = now() - interval '40 days' WHERE id = :sneaky;
+SELECT is(erp.purge_jobs(now() - interval '30 days') >= 1, true, 'purge_jobs deletes ended jobs finished before the cut-off');
+SELECT is((SELECT count(*)::int FROM erp.job WHERE id = :sneaky), 0, 'the old job is gone');
+SET LOCAL ROLE pgerp_app;
+SELECT throws_ok($$SELECT erp.purge_jobs(now())$$, '42501', 'permission denied to purge jobs', 'only a superuser purges jobs');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;
