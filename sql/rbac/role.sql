@@ -48,6 +48,6 @@ INSERT INTO erp.role (code, name, permissions, builtin) VALUES
     ('stock_manager', 'Inventory manager',
         '{erp.company:read,erp.partner:*,stock.*:*}', true),
     ('mrp_planner', 'Production planner',
-        '{erp.company:read,erp.partner:read,stock.*:read,stock.move:create,mrp.*:*,purchase.*:read}', true),
+        '{erp.company:read,erp.partner:read,stock.*:read,stock.move:*,stock.valuation:revalue,mrp.*:*,purchase.*:read}', true),
     ('purchase_user', 'Purchase user',
-        '{erp.company:read,erp.partner:*,stock.*:read,purchase.*:*}', true);
+        '{erp.company:read,erp.partner:*,stock.*:read,stock.move:create,stock.move:write,stock.move:validate,purchase.*:*}', true);

@@ -45,7 +45,8 @@ CREATE TABLE stock.account (
     code text NOT NULL,
     name text NOT NULL,
     kind text NOT NULL CHECK (kind IN ('stock_valuation', 'stock_input', 'stock_output',
-                                       'price_difference', 'inventory_loss', 'landed_cost_expense')),
+                                       'price_difference', 'inventory_loss', 'landed_cost_expense',
+                                       'production_cost', 'production_variance')),
     PRIMARY KEY (company_id, id),
     UNIQUE (company_id, code),
     UNIQUE (company_id, kind)
@@ -76,7 +77,9 @@ BEGIN
                    ('2160', 'Stock interim delivered', 'stock_output'),
                    ('5100', 'Price difference', 'price_difference'),
                    ('5200', 'Inventory loss and scrap', 'inventory_loss'),
-                   ('5300', 'Landed cost expense', 'landed_cost_expense')) v(code, name, kind);
+                   ('5300', 'Landed cost expense', 'landed_cost_expense'),
+                   ('5400', 'Production cost absorbed', 'production_cost'),
+                   ('5500', 'Production variance', 'production_variance')) v(code, name, kind);
 END $$;
 
 CREATE FUNCTION stock.create_warehouse(p_company bigint, p_code text, p_name text DEFAULT NULL)

@@ -34,8 +34,10 @@ SELECT set_eq(format('SELECT code, name, kind FROM stock.account WHERE company_i
                        ('2160', 'Stock interim delivered', 'stock_output'),
                        ('5100', 'Price difference', 'price_difference'),
                        ('5200', 'Inventory loss and scrap', 'inventory_loss'),
-                       ('5300', 'Landed cost expense', 'landed_cost_expense')$$,
-              'the first warehouse made the 6 stock accounts of A');
+                       ('5300', 'Landed cost expense', 'landed_cost_expense'),
+                       ('5400', 'Production cost absorbed', 'production_cost'),
+                       ('5500', 'Production variance', 'production_variance')$$,
+              'the first warehouse made the 8 stock accounts of A');
 SELECT results_eq(format('SELECT allow_negative FROM stock.company_setting WHERE company_id = %s', :a),
                   $$VALUES (true)$$, 'A has one stock.company_setting row, allow_negative = true');
 
@@ -46,7 +48,7 @@ SELECT is((SELECT count(*)::int FROM stock.location WHERE company_id = :a), 8,
           'A has 8 locations after two warehouses: 6 virtual and 2 internal');
 SELECT is((SELECT count(*)::int FROM stock.location WHERE company_id = :a AND usage <> 'internal'), 6,
           'the second warehouse added no virtual location');
-SELECT is((SELECT count(*)::int FROM stock.account WHERE company_id = :a), 6, 'the second warehouse added no account');
+SELECT is((SELECT count(*)::int FROM stock.account WHERE company_id = :a), 8, 'the second warehouse added no account');
 SELECT stock.create_warehouse(:a, 'abcdefghij012_-Z') AS wa16 \gset
 SELECT is((SELECT code FROM stock.warehouse WHERE id = :wa16), 'abcdefghij012_-Z', 'a 16-character code is accepted');
 
@@ -117,7 +119,7 @@ SELECT is((SELECT count(*)::int FROM stock.location WHERE company_id <> :a), 0,
           'no location of another company is visible (B has 7)');
 SELECT bag_eq('SELECT DISTINCT company_id FROM stock.account UNION ALL SELECT company_id FROM stock.company_setting',
               ARRAY[:a, :a]::bigint[], 'only the accounts and the settings row of A are visible');
-SELECT is((SELECT count(*)::int FROM stock.account), 6, 'the 6 accounts of A are visible');
+SELECT is((SELECT count(*)::int FROM stock.account), 8, 'the 8 accounts of A are visible');
 SELECT throws_ok(format('SELECT stock.warehouse_location(%s)', :wb), '22023',
                  format('warehouse %s does not exist', :wb), 'a warehouse of B does not exist for a user of A');
 SELECT throws_ok(format($$SELECT stock.virtual_location(%s, 'supplier')$$, :b), '22023',

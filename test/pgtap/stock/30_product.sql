@@ -17,7 +17,7 @@ SELECT results_eq(
 SELECT is(ARRAY[(SELECT count(*)::int FROM stock.company_setting WHERE company_id = :a),
                 (SELECT count(*)::int FROM stock.location WHERE company_id = :a AND usage <> 'internal'),
                 (SELECT count(*)::int FROM stock.account WHERE company_id = :a)],
-          ARRAY[1, 6, 6], 'the first product set up stock for A: settings, 6 virtual locations, 6 accounts');
+          ARRAY[1, 6, 8], 'the first product set up stock for A: settings, 6 virtual locations, 8 accounts');
 SELECT stock.create_product(:a, 'SKU-2', 'Flour', 'avco', 3.5, 'kg', 'lot') AS p2 \gset
 SELECT results_eq(format('SELECT cost_method, standard_price, uom, tracking FROM stock.product WHERE id = %s', :p2),
                   $$VALUES ('avco'::text, 3.5::numeric, 'kg'::text, 'lot'::text)$$,

@@ -1,0 +1,429 @@
+-- Work centers and bills of materials (docs/manufacturing.md).
+
+CREATE TABLE mrp.workcenter (
+    company_id bigint NOT NULL REFERENCES erp.company (id),
+    id bigint GENERATED ALWAYS AS IDENTITY,
+    code text NOT NULL CHECK (code ~ '^\S{1,64}$'),
+    cost_per_hour numeric NOT NULL CHECK (cost_per_hour >= 0 AND cost_per_hour < 'Infinity'),
+    capacity numeric NOT NULL DEFAULT 1 CHECK (capacity > 0 AND capacity < 'Infinity'),
+    active boolean NOT NULL DEFAULT true,
+    PRIMARY KEY (company_id, id),
+    UNIQUE (company_id, code)
+);
+CREATE INDEX workcenter_id_idx ON mrp.workcenter (id);
+
+CREATE TABLE mrp.bom (
+    company_id bigint NOT NULL,
+    id bigint GENERATED ALWAYS AS IDENTITY,
+    product_id bigint NOT NULL,
+    qty numeric NOT NULL CHECK (qty > 0 AND qty < 'Infinity'),
+    type text NOT NULL DEFAULT 'normal' CHECK (type IN ('normal', 'phantom')),
+    sequence integer NOT NULL DEFAULT 10,
+    active boolean NOT NULL DEFAULT true,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (company_id, id),
+    FOREIGN KEY (company_id, product_id) REFERENCES stock.product (company_id, id)
+);
+CREATE INDEX bom_id_idx ON mrp.bom (id);
+CREATE INDEX bom_product_idx ON mrp.bom (company_id, product_id, sequence, id) WHERE active;
+COMMENT ON TABLE mrp.bom IS 'Bills of materials: qty is the batch made; the first active one by sequence is used';
+
+CREATE TABLE mrp.bom_line (
+    company_id bigint NOT NULL,
+    id bigint GENERATED ALWAYS AS IDENTITY,
+    bom_id bigint NOT NULL,
+    product_id bigint NOT NULL,
+    qty numeric NOT NULL CHECK (qty > 0 AND qty < 'Infinity'),
+    uom text NOT NULL REFERENCES stock.uom (code),
+    uom_qty numeric NOT NULL CHECK (uom_qty > 0),
+    scrap_pct numeric NOT NULL DEFAULT 0 CHECK (scrap_pct >= 0 AND scrap_pct < 100),
+    PRIMARY KEY (company_id, id),
+    FOREIGN KEY (company_id, bom_id) REFERENCES mrp.bom (company_id, id),
+    FOREIGN KEY (company_id, product_id) REFERENCES stock.product (company_id, id)
+);
+CREATE INDEX bom_line_bom_idx ON mrp.bom_line (company_id, bom_id);
+CREATE INDEX bom_line_product_idx ON mrp.bom_line (company_id, product_id);
+COMMENT ON COLUMN mrp.bom_line.qty IS 'Quantity per batch in the component''s own unit (uom_qty in uom as entered)';
+
+CREATE TABLE mrp.bom_byproduct (
+    company_id bigint NOT NULL,
+    id bigint GENERATED ALWAYS AS IDENTITY,
+    bom_id bigint NOT NULL,
+    product_id bigint NOT NULL,
+    qty numeric NOT NULL CHECK (qty > 0 AND qty < 'Infinity'),
+    PRIMARY KEY (company_id, id),
+    FOREIGN KEY (company_id, bom_id) REFERENCES mrp.bom (company_id, id),
+    FOREIGN KEY (company_id, product_id) REFERENCES stock.product (company_id, id)
+);
+CREATE INDEX bom_byproduct_bom_idx ON mrp.bom_byproduct (company_id, bom_id);
+
+CREATE TABLE mrp.bom_operation (
+    company_id bigint NOT NULL,
+    id bigint GENERATED ALWAYS AS IDENTITY,
+    bom_id bigint NOT NULL,
+    sequence integer NOT NULL,
+    name text NOT NULL CHECK (name ~ '\S'),
+    workcenter_id bigint NOT NULL,
+    minutes numeric NOT NULL CHECK (minutes >= 0 AND minutes < 'Infinity'),
+    PRIMARY KEY (company_id, id),
+    FOREIGN KEY (company_id, bom_id) REFERENCES mrp.bom (company_id, id),
+    FOREIGN KEY (company_id, workcenter_id) REFERENCES mrp.workcenter (company_id, id)
+);
+CREATE INDEX bom_operation_bom_idx ON mrp.bom_operation (company_id, bom_id);
+COMMENT ON COLUMN mrp.bom_operation.minutes IS 'Minutes per batch of the BOM';
+
+CREATE FUNCTION mrp._require(p_code text, p_company bigint) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF NOT erp._is_bootstrap() THEN
+        PERFORM erp.require_permission(p_code, p_company);
+    END IF;
+END $$;
+
+CREATE FUNCTION mrp.create_workcenter(p_company bigint, p_code text, p_cost_per_hour numeric, p_capacity numeric DEFAULT 1)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    IF p_company IS NULL THEN
+        RAISE EXCEPTION 'company must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM mrp._require('mrp.workcenter:create', p_company);
+    IF NOT EXISTS (SELECT 1 FROM erp.company c WHERE c.id = p_company) THEN
+        RAISE EXCEPTION 'company % does not exist', p_company USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_code IS NULL OR p_code !~ '^\S{1,64}$' THEN
+        RAISE EXCEPTION 'invalid work center code %', coalesce(quote_literal(p_code), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = 'A code is 1 to 64 characters without spaces.';
+    END IF;
+    IF p_cost_per_hour IS NULL OR NOT (p_cost_per_hour >= 0 AND p_cost_per_hour < 'Infinity') THEN
+        RAISE EXCEPTION 'cost per hour must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_capacity IS NULL OR NOT (p_capacity > 0 AND p_capacity < 'Infinity') THEN
+        RAISE EXCEPTION 'capacity must be positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT 1 FROM mrp.workcenter w WHERE w.company_id = p_company AND w.code = p_code) THEN
+        RAISE EXCEPTION 'work center % already exists in company %', quote_literal(p_code), p_company
+            USING ERRCODE = 'unique_violation';
+    END IF;
+    INSERT INTO mrp.workcenter (company_id, code, cost_per_hour, capacity)
+    VALUES (p_company, p_code, p_cost_per_hour, p_capacity) RETURNING id INTO v_id;
+    RETURN v_id;
+END $$;
+COMMENT ON FUNCTION mrp.create_workcenter(bigint, text, numeric, numeric) IS
+    'Create a work center with its cost per hour (needs mrp.workcenter:create)';
+
+-- The BOM used for a product: the first active one by sequence, then id.
+-- SETOF (of at most one row) so that the planner inlines it into the explosions.
+CREATE FUNCTION mrp._bom_of(p_company bigint, p_product bigint) RETURNS SETOF mrp.bom
+LANGUAGE sql STABLE ROWS 1 AS $$
+    SELECT b.* FROM mrp.bom b
+     WHERE b.company_id = p_company AND b.product_id = p_product AND b.active
+     ORDER BY b.sequence, b.id LIMIT 1
+$$;
+
+-- A component of a JSON line, checked: an existing product of the company.
+CREATE FUNCTION mrp._component(p_company bigint, p_line jsonb, p_what text) RETURNS stock.product
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v stock.product;
+    v_id bigint;
+BEGIN
+    IF jsonb_typeof(p_line) IS DISTINCT FROM 'object' OR jsonb_typeof(p_line->'product') IS DISTINCT FROM 'number' THEN
+        RAISE EXCEPTION 'each % needs a numeric "product"', p_what
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', coalesce(p_line::text, 'NULL'));
+    END IF;
+    v_id := (p_line->>'product')::bigint;
+    SELECT * INTO v FROM stock.product p WHERE p.id = v_id;
+    IF NOT FOUND OR NOT (erp._is_bootstrap() OR erp.company_allowed(v.company_id, 'stock.product:read')) THEN
+        RAISE EXCEPTION 'product % does not exist', v_id USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v.company_id <> p_company THEN
+        RAISE EXCEPTION '% product % belongs to another company', p_what, v.sku
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The product belongs to company %s, the bill of materials to company %s.', v.company_id, p_company);
+    END IF;
+    RETURN v;
+END $$;
+
+CREATE FUNCTION mrp._positive(p_value jsonb, p_what text) RETURNS numeric
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    v numeric;
+BEGIN
+    IF jsonb_typeof(p_value) IS DISTINCT FROM 'number' THEN
+        RAISE EXCEPTION '% must be a number', p_what USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v := p_value::text::numeric;
+    IF NOT (v > 0 AND v < 'Infinity') THEN
+        RAISE EXCEPTION '% must be positive', p_what
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The value given is %s.', v);
+    END IF;
+    RETURN v;
+END $$;
+
+CREATE FUNCTION mrp.create_bom(p_product bigint, p_qty numeric, p_lines jsonb, p_type text DEFAULT 'normal',
+                               p_byproducts jsonb DEFAULT NULL, p_operations jsonb DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    c stock.product;
+    l jsonb;
+    v_bom bigint;
+    v_uom text;
+    v_qty numeric;
+    v_scrap numeric;
+    v_path bigint[];
+    v_wc bigint;
+    v_minutes numeric;
+    v_seq int := 0;
+BEGIN
+    PERFORM mrp._require('mrp.bom:create', p.company_id);
+    IF p_qty IS NULL OR NOT (p_qty > 0 AND p_qty < 'Infinity') THEN
+        RAISE EXCEPTION 'bill of materials quantity must be positive'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', coalesce(p_qty::text, 'NULL'));
+    END IF;
+    IF p_type IS NULL OR p_type NOT IN ('normal', 'phantom') THEN
+        RAISE EXCEPTION 'invalid bill of materials type %', coalesce(quote_literal(p_type), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = 'The types are normal and phantom (a kit).';
+    END IF;
+    IF jsonb_typeof(p_lines) IS DISTINCT FROM 'array' OR jsonb_array_length(p_lines) = 0 THEN
+        RAISE EXCEPTION 'a bill of materials needs at least one component line'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Lines are a JSON array of {"product": id, "qty": n, "scrap_pct": x, "uom": "kg"}.';
+    END IF;
+    IF p_byproducts IS NOT NULL AND jsonb_typeof(p_byproducts) <> 'array' THEN
+        RAISE EXCEPTION 'by-products must be a JSON array' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_operations IS NOT NULL AND jsonb_typeof(p_operations) <> 'array' THEN
+        RAISE EXCEPTION 'operations must be a JSON array' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    INSERT INTO mrp.bom (company_id, product_id, qty, type,
+                         sequence)
+    VALUES (p.company_id, p.id, p_qty, p_type,
+            coalesce((SELECT max(b.sequence) + 10 FROM mrp.bom b WHERE b.company_id = p.company_id AND b.product_id = p.id), 10))
+    RETURNING id INTO v_bom;
+
+    FOR l IN SELECT * FROM jsonb_array_elements(p_lines) LOOP
+        c := mrp._component(p.company_id, l, 'component');
+        v_qty := mrp._positive(l->'qty', 'component quantity');
+        v_scrap := 0;
+        IF l ? 'scrap_pct' THEN
+            IF jsonb_typeof(l->'scrap_pct') <> 'number' OR NOT ((l->>'scrap_pct')::numeric >= 0 AND (l->>'scrap_pct')::numeric < 100) THEN
+                RAISE EXCEPTION 'scrap percentage must be at least 0 and below 100'
+                    USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', l->'scrap_pct');
+            END IF;
+            v_scrap := (l->>'scrap_pct')::numeric;
+        END IF;
+        v_uom := coalesce(l->>'uom', c.uom);
+        INSERT INTO mrp.bom_line (company_id, bom_id, product_id, qty, uom, uom_qty, scrap_pct)
+        VALUES (p.company_id, v_bom, c.id, stock.convert_uom(v_qty, v_uom, c.uom), v_uom, v_qty, v_scrap);
+    END LOOP;
+    IF EXISTS (SELECT 1 FROM mrp.bom_line bl WHERE bl.company_id = p.company_id AND bl.bom_id = v_bom AND bl.qty <= 0) THEN
+        RAISE EXCEPTION 'a component quantity rounds to zero in its unit' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    -- a cycle: the product is reachable from one of its components through
+    -- any active bill of materials, at any depth
+    WITH RECURSIVE walk(product_id, path) AS (
+        SELECT bl.product_id, ARRAY[p.id, bl.product_id]
+          FROM mrp.bom_line bl WHERE bl.company_id = p.company_id AND bl.bom_id = v_bom
+        UNION ALL
+        SELECT bl.product_id, w.path || bl.product_id
+          FROM walk w
+          JOIN mrp.bom b ON b.company_id = p.company_id AND b.product_id = w.product_id AND b.active
+          JOIN mrp.bom_line bl ON bl.company_id = b.company_id AND bl.bom_id = b.id
+         WHERE w.product_id <> p.id AND NOT bl.product_id = ANY (w.path[2:])
+    )
+    SELECT w.path INTO v_path FROM walk w WHERE w.product_id = p.id ORDER BY array_length(w.path, 1) LIMIT 1;
+    IF v_path IS NOT NULL THEN
+        RAISE EXCEPTION 'bill of materials of % would create a cycle', p.sku
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The cycle is %s.', (SELECT string_agg(pr.sku, ' -> ' ORDER BY x.n)
+                                                         FROM unnest(v_path) WITH ORDINALITY x(id, n)
+                                                         JOIN stock.product pr ON pr.company_id = p.company_id AND pr.id = x.id));
+    END IF;
+
+    FOR l IN SELECT * FROM jsonb_array_elements(coalesce(p_byproducts, '[]')) LOOP
+        c := mrp._component(p.company_id, l, 'by-product');
+        IF c.id = p.id THEN
+            RAISE EXCEPTION 'a product is not a by-product of itself' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        INSERT INTO mrp.bom_byproduct (company_id, bom_id, product_id, qty)
+        VALUES (p.company_id, v_bom, c.id, mrp._positive(l->'qty', 'by-product quantity'));
+    END LOOP;
+    FOR l IN SELECT * FROM jsonb_array_elements(coalesce(p_operations, '[]')) LOOP
+        v_seq := v_seq + 10;
+        IF jsonb_typeof(l) <> 'object' OR jsonb_typeof(l->'workcenter') IS DISTINCT FROM 'number'
+           OR coalesce(l->>'name', '') !~ '\S' THEN
+            RAISE EXCEPTION 'each operation needs a "name" and a numeric "workcenter"'
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', l);
+        END IF;
+        SELECT w.id INTO v_wc FROM mrp.workcenter w WHERE w.id = (l->>'workcenter')::bigint AND w.company_id = p.company_id;
+        IF v_wc IS NULL THEN
+            RAISE EXCEPTION 'work center % does not exist in company %', l->>'workcenter', p.company_id
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF jsonb_typeof(l->'minutes') IS DISTINCT FROM 'number' OR NOT ((l->>'minutes')::numeric >= 0 AND (l->>'minutes')::numeric < 'Infinity') THEN
+            RAISE EXCEPTION 'operation minutes must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        v_minutes := (l->>'minutes')::numeric;
+        INSERT INTO mrp.bom_operation (company_id, bom_id, sequence, name, workcenter_id, minutes)
+        VALUES (p.company_id, v_bom, v_seq, l->>'name', v_wc, v_minutes);
+    END LOOP;
+    RETURN v_bom;
+END $$;
+COMMENT ON FUNCTION mrp.create_bom(bigint, numeric, jsonb, text, jsonb, jsonb) IS
+    'Create a bill of materials (needs mrp.bom:create); refuses cycles at any depth, showing the path';
+
+-- Round a quantity up to a multiple of the unit's rounding.
+CREATE FUNCTION mrp._round_up(p_qty numeric, p_rounding numeric) RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ceil(p_qty / p_rounding) * p_rounding
+$$;
+
+-- Every node of the tree below p_qty of a product: (level, parent, product,
+-- exact quantity, whether the node is a kit, whether it has a BOM).
+CREATE FUNCTION mrp._tree(p_company bigint, p_product bigint, p_qty numeric, p_phantoms_only boolean)
+RETURNS TABLE (level int, parent_id bigint, product_id bigint, qty numeric, is_kit boolean, has_bom boolean)
+LANGUAGE sql STABLE AS $$
+    WITH RECURSIVE t(level, parent_id, product_id, qty, is_kit, has_bom) AS (
+        SELECT 1, b.product_id, bl.product_id, p_qty / b.qty * bl.qty * (1 + bl.scrap_pct / 100),
+               cb.type = 'phantom', cb.id IS NOT NULL
+          FROM mrp._bom_of(p_company, p_product) b
+          JOIN mrp.bom_line bl ON bl.company_id = b.company_id AND bl.bom_id = b.id
+          LEFT JOIN LATERAL mrp._bom_of(p_company, bl.product_id) cb ON true
+        UNION ALL
+        SELECT t.level + 1, t.product_id, bl.product_id, t.qty / b.qty * bl.qty * (1 + bl.scrap_pct / 100),
+               cb.type = 'phantom', cb.id IS NOT NULL
+          FROM t
+          CROSS JOIN LATERAL mrp._bom_of(p_company, t.product_id) b
+          JOIN mrp.bom_line bl ON bl.company_id = b.company_id AND bl.bom_id = b.id
+          LEFT JOIN LATERAL mrp._bom_of(p_company, bl.product_id) cb ON true
+         WHERE t.level < 100 AND (t.is_kit OR (t.has_bom AND NOT p_phantoms_only))
+    )
+    SELECT t.level, t.parent_id, t.product_id, t.qty, coalesce(t.is_kit, false), t.has_bom FROM t
+$$;
+
+CREATE FUNCTION mrp._product_with_bom(p_product bigint, p_qty numeric) RETURNS stock.product
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+BEGIN
+    PERFORM mrp._require('mrp.bom:read', p.company_id);
+    IF p_qty IS NULL OR NOT (p_qty > 0 AND p_qty < 'Infinity') THEN
+        RAISE EXCEPTION 'quantity must be positive'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', coalesce(p_qty::text, 'NULL'));
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM mrp._bom_of(p.company_id, p.id)) THEN
+        RAISE EXCEPTION 'product % has no bill of materials', p.sku USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN p;
+END $$;
+
+CREATE FUNCTION mrp.explode(p_product bigint, p_qty numeric)
+RETURNS TABLE (product_id bigint, qty numeric)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := mrp._product_with_bom(p_product, p_qty);
+BEGIN
+    -- kits are replaced by their components; what is left is consumed
+    RETURN QUERY
+    SELECT t.product_id, mrp._round_up(sum(t.qty), u.rounding)
+      FROM mrp._tree(p.company_id, p.id, p_qty, true) t
+      JOIN stock.product pr ON pr.company_id = p.company_id AND pr.id = t.product_id
+      JOIN stock.uom u ON u.code = pr.uom
+     WHERE NOT t.is_kit
+     GROUP BY t.product_id, u.rounding
+     ORDER BY t.product_id;
+END $$;
+COMMENT ON FUNCTION mrp.explode(bigint, numeric) IS
+    'Components consumed to make p_qty of a product: kits (phantom BOMs) expanded at any depth, scrap included, each total rounded up to its unit';
+
+CREATE FUNCTION mrp.explode_all(p_product bigint, p_qty numeric)
+RETURNS TABLE (level int, parent_id bigint, product_id bigint, qty numeric)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := mrp._product_with_bom(p_product, p_qty);
+BEGIN
+    RETURN QUERY
+    SELECT t.level, t.parent_id, t.product_id, mrp._round_up(t.qty, u.rounding)
+      FROM mrp._tree(p.company_id, p.id, p_qty, false) t
+      JOIN stock.product pr ON pr.company_id = p.company_id AND pr.id = t.product_id
+      JOIN stock.uom u ON u.code = pr.uom
+     ORDER BY t.level, t.parent_id, t.product_id;
+END $$;
+COMMENT ON FUNCTION mrp.explode_all(bigint, numeric) IS
+    'The whole multi-level tree for p_qty of a product: every sub-assembly and kit expanded; quantities rounded up to their unit';
+
+-- A product's current unit cost: standard price for standard products,
+-- else the average of its stock, else its last cost, else its standard price.
+CREATE FUNCTION mrp._unit_cost(p stock.product) RETURNS numeric
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN p.cost_method = 'standard' THEN p.standard_price
+                WHEN pv.qty > 0 THEN pv.value / pv.qty
+                ELSE coalesce(pv.last_unit_cost, p.standard_price) END
+      FROM (SELECT 1) one
+      LEFT JOIN stock.product_value pv ON pv.company_id = p.company_id AND pv.product_id = p.id
+$$;
+
+CREATE FUNCTION mrp.bom_cost(p_product bigint)
+RETURNS TABLE (batch_qty numeric, components_cost numeric, operations_cost numeric, total_cost numeric, unit_cost numeric)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := mrp._product_with_bom(p_product, 1);
+    c erp.company;
+    v_costs jsonb := '{}';   -- product id -> rolled-up unit cost of sub-assemblies
+    n record;
+    b mrp.bom;
+    v_comp numeric;
+    v_ops numeric;
+BEGIN
+    SELECT * INTO c FROM erp.company WHERE id = p.company_id;
+    -- every product with a BOM in the tree, deepest first, then the product itself
+    FOR n IN SELECT x.product_id FROM (
+                 SELECT t.product_id, max(t.level) AS depth FROM mrp._tree(p.company_id, p.id, 1, false) t
+                  WHERE t.has_bom GROUP BY t.product_id
+                 UNION ALL SELECT p.id, 0) x
+              ORDER BY x.depth DESC, x.product_id
+    LOOP
+        SELECT * INTO b FROM mrp._bom_of(p.company_id, n.product_id);
+        SELECT coalesce(sum(stock.round_to(bl.qty * (1 + bl.scrap_pct / 100)
+                                           * coalesce((v_costs->>bl.product_id::text)::numeric, mrp._unit_cost(pr)),
+                                           c.currency_rounding)), 0)
+          INTO v_comp
+          FROM mrp.bom_line bl JOIN stock.product pr ON pr.company_id = bl.company_id AND pr.id = bl.product_id
+         WHERE bl.company_id = b.company_id AND bl.bom_id = b.id;
+        SELECT coalesce(sum(stock.round_to(o.minutes / 60 * w.cost_per_hour, c.currency_rounding)), 0)
+          INTO v_ops
+          FROM mrp.bom_operation o JOIN mrp.workcenter w ON w.company_id = o.company_id AND w.id = o.workcenter_id
+         WHERE o.company_id = b.company_id AND o.bom_id = b.id;
+        IF n.product_id = p.id THEN
+            batch_qty := b.qty;
+            components_cost := v_comp;
+            operations_cost := v_ops;
+            total_cost := v_comp + v_ops;
+            unit_cost := round(total_cost / b.qty, c.price_precision);
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        v_costs := v_costs || jsonb_build_object(n.product_id::text, (v_comp + v_ops) / b.qty);
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION mrp.bom_cost(bigint) IS
+    'Cost of one batch of a product''s BOM: components at their unit cost (sub-assemblies rolled up), operations at minutes / 60 x cost per hour; lines rounded to the currency, unit cost to the price precision';
+
+CREATE FUNCTION mrp.update_standard_price(p_product bigint)
+RETURNS numeric
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v numeric := (SELECT x.unit_cost FROM mrp.bom_cost(p_product) x);
+BEGIN
+    PERFORM stock.set_standard_price(p_product, v);
+    RETURN v;
+END $$;
+COMMENT ON FUNCTION mrp.update_standard_price(bigint) IS
+    'Write the rolled-up BOM unit cost as the standard price (a revaluation layer where stock exists); returns it';
