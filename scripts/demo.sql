@@ -49,3 +49,45 @@ BEGIN
         PERFORM stock.deliver(v_gear, 7, NULL, 'SO-B-' || i, v_day + i * interval '1 day' + interval '12 hours');
     END LOOP;
 END $$;
+
+-- Manufacturing and purchasing: a small product family in Subsidiary A. A
+-- bracket kit (phantom: 4 bolts, 2 m of cable), a painted frame made from
+-- bolts, paint and the kit at two work centers, and a vendor for every
+-- component. One order is manufactured; a purchase order is half received.
+DO $$
+DECLARE
+    v_a bigint := (SELECT id FROM erp.company WHERE name = 'Subsidiary A');
+    v_acme bigint := (SELECT id FROM erp.partner WHERE company_id = v_a AND name = 'Acme Supplies');
+    v_bolt bigint := (SELECT id FROM stock.product WHERE company_id = v_a AND sku = 'BOLT-M8');
+    v_paint bigint := (SELECT id FROM stock.product WHERE company_id = v_a AND sku = 'PAINT-RED');
+    v_cable bigint := (SELECT id FROM stock.product WHERE company_id = v_a AND sku = 'CABLE-2');
+    v_kit bigint := stock.create_product(v_a, 'KIT-BRACKET', 'Bracket kit');
+    v_frame bigint := stock.create_product(v_a, 'FRAME-RED', 'Red frame', 'fifo');
+    v_weld bigint := mrp.create_workcenter(v_a, 'WELD', 45);
+    v_paintshop bigint := mrp.create_workcenter(v_a, 'PAINTSHOP', 30);
+    v_mo bigint;
+    v_po bigint;
+BEGIN
+    PERFORM mrp.create_bom(v_kit, 1, jsonb_build_array(jsonb_build_object('product', v_bolt, 'qty', 4),
+                                                        jsonb_build_object('product', v_cable, 'qty', 2)), 'phantom');
+    PERFORM mrp.create_bom(v_frame, 1,
+        jsonb_build_array(jsonb_build_object('product', v_kit, 'qty', 2),
+                          jsonb_build_object('product', v_paint, 'qty', 250, 'uom', 'mL', 'scrap_pct', 5)),
+        'normal', NULL,
+        jsonb_build_array(jsonb_build_object('name', 'weld', 'workcenter', v_weld, 'minutes', 12),
+                          jsonb_build_object('name', 'paint', 'workcenter', v_paintshop, 'minutes', 6)));
+    PERFORM purchase.add_supplier(v_bolt, v_acme, 0.13, 3);
+    PERFORM purchase.add_supplier(v_bolt, v_acme, 0.11, 7, 1000);
+    PERFORM purchase.add_supplier(v_paint, v_acme, 8.90, 5);
+    PERFORM purchase.add_supplier(v_cable, v_acme, 1.22, 4);
+    v_mo := mrp.create_mo(v_frame, 10);
+    PERFORM mrp.confirm_mo(v_mo);
+    PERFORM mrp.reserve_mo(v_mo);
+    PERFORM mrp.produce_mo(v_mo);
+    PERFORM mrp.confirm_mo(mrp.create_mo(v_frame, 25, now() + interval '7 days'));
+    v_po := purchase.create_order(v_acme, jsonb_build_array(jsonb_build_object('product', v_bolt, 'qty', 1200),
+                                                            jsonb_build_object('product', v_cable, 'qty', 150)));
+    PERFORM purchase.confirm(v_po);
+    PERFORM purchase.receive(v_po, jsonb_build_array(jsonb_build_object('product', v_bolt, 'qty', 600),
+                                                     jsonb_build_object('product', v_cable, 'qty', 150)));
+END $$;
