@@ -372,46 +372,44 @@ $$;
 
 CREATE FUNCTION mrp.bom_cost(p_product bigint)
 RETURNS TABLE (batch_qty numeric, components_cost numeric, operations_cost numeric, total_cost numeric, unit_cost numeric)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p stock.product := mrp._product_with_bom(p_product, 1);
     c erp.company;
-    v_costs jsonb := '{}';   -- product id -> rolled-up unit cost of sub-assemblies
-    n record;
-    b mrp.bom;
-    v_comp numeric;
-    v_ops numeric;
+    v_depth int;
 BEGIN
     SELECT * INTO c FROM erp.company WHERE id = p.company_id;
-    -- every product with a BOM in the tree, deepest first, then the product itself
-    FOR n IN SELECT x.product_id FROM (
-                 SELECT t.product_id, max(t.level) AS depth FROM mrp._tree(p.company_id, p.id, 1, false) t
-                  WHERE t.has_bom GROUP BY t.product_id
-                 UNION ALL SELECT p.id, 0) x
-              ORDER BY x.depth DESC, x.product_id
-    LOOP
-        SELECT * INTO b FROM mrp._bom_of(p.company_id, n.product_id);
-        SELECT coalesce(sum(stock.round_to(bl.qty * (1 + bl.scrap_pct / 100)
-                                           * coalesce((v_costs->>bl.product_id::text)::numeric, mrp._unit_cost(pr)),
-                                           c.currency_rounding)), 0)
-          INTO v_comp
-          FROM mrp.bom_line bl JOIN stock.product pr ON pr.company_id = bl.company_id AND pr.id = bl.product_id
-         WHERE bl.company_id = b.company_id AND bl.bom_id = b.id;
-        SELECT coalesce(sum(stock.round_to(o.minutes / 60 * w.cost_per_hour, c.currency_rounding)), 0)
-          INTO v_ops
-          FROM mrp.bom_operation o JOIN mrp.workcenter w ON w.company_id = o.company_id AND w.id = o.workcenter_id
-         WHERE o.company_id = b.company_id AND o.bom_id = b.id;
-        IF n.product_id = p.id THEN
-            batch_qty := b.qty;
-            components_cost := v_comp;
-            operations_cost := v_ops;
-            total_cost := v_comp + v_ops;
-            unit_cost := round(total_cost / b.qty, c.price_precision);
-            RETURN NEXT;
-            RETURN;
-        END IF;
-        v_costs := v_costs || jsonb_build_object(n.product_id::text, (v_comp + v_ops) / b.qty);
+    -- every product with a BOM in the tree at its deepest level, then the
+    -- product itself at level 0; costed level by level, deepest first, so
+    -- that each sub-assembly is costed once, before what uses it
+    CREATE TEMP TABLE IF NOT EXISTS mrp_bom_cost_node (product_id bigint PRIMARY KEY, depth int, bom_id bigint, bom_qty numeric,
+                                                       comp numeric, ops numeric, unit_cost numeric) ON COMMIT DROP;
+    TRUNCATE mrp_bom_cost_node;
+    INSERT INTO mrp_bom_cost_node (product_id, depth, bom_id, bom_qty)
+    SELECT x.product_id, x.depth, b.id, b.qty
+      FROM (SELECT t.product_id, max(t.level) AS depth FROM mrp._tree(p.company_id, p.id, 1, false) t
+             WHERE t.has_bom GROUP BY t.product_id
+            UNION ALL SELECT p.id, 0) x
+      CROSS JOIN LATERAL mrp._bom_of(p.company_id, x.product_id) b;
+    FOR v_depth IN SELECT DISTINCT n.depth FROM mrp_bom_cost_node n ORDER BY 1 DESC LOOP
+        UPDATE mrp_bom_cost_node n
+           SET comp = x.comp, ops = x.ops, unit_cost = (x.comp + x.ops) / n.bom_qty
+          FROM (SELECT n2.product_id,
+                       (SELECT coalesce(sum(stock.round_to(bl.qty * (1 + bl.scrap_pct / 100)
+                                                           * coalesce(sub.unit_cost, mrp._unit_cost(pr)), c.currency_rounding)), 0)
+                          FROM mrp.bom_line bl
+                          JOIN stock.product pr ON pr.company_id = bl.company_id AND pr.id = bl.product_id
+                          LEFT JOIN mrp_bom_cost_node sub ON sub.product_id = bl.product_id
+                         WHERE bl.company_id = p.company_id AND bl.bom_id = n2.bom_id) AS comp,
+                       (SELECT coalesce(sum(stock.round_to(o.minutes / 60 * w.cost_per_hour, c.currency_rounding)), 0)
+                          FROM mrp.bom_operation o
+                          JOIN mrp.workcenter w ON w.company_id = o.company_id AND w.id = o.workcenter_id
+                         WHERE o.company_id = p.company_id AND o.bom_id = n2.bom_id) AS ops
+                  FROM mrp_bom_cost_node n2 WHERE n2.depth = v_depth) x
+         WHERE n.product_id = x.product_id;
     END LOOP;
+    RETURN QUERY SELECT n.bom_qty, n.comp, n.ops, n.comp + n.ops, round((n.comp + n.ops) / n.bom_qty, c.price_precision)
+                   FROM mrp_bom_cost_node n WHERE n.product_id = p.id AND n.depth = 0;
 END $$;
 COMMENT ON FUNCTION mrp.bom_cost(bigint) IS
     'Cost of one batch of a product''s BOM: components at their unit cost (sub-assemblies rolled up), operations at minutes / 60 x cost per hour; lines rounded to the currency, unit cost to the price precision';
