@@ -181,10 +181,12 @@ DECLARE
     v_rest numeric;
     v_ref text := 'MO/' || m.id;
 BEGIN
-    IF m.state <> 'confirmed' THEN
+    IF m.state = 'draft' THEN
+        RAISE EXCEPTION 'manufacturing order % is draft: only confirmed orders are produced', m.id
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Confirm it with mrp.confirm_mo() first.';
+    ELSIF m.state <> 'confirmed' THEN
         RAISE EXCEPTION 'manufacturing order % is %: only confirmed orders are produced', m.id, m.state
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = CASE WHEN m.state = 'draft' THEN 'Confirm it with mrp.confirm_mo() first.' END;
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
     SELECT * INTO p FROM stock.product pr WHERE pr.company_id = m.company_id AND pr.id = m.product_id;
     SELECT * INTO c FROM erp.company WHERE id = m.company_id;
@@ -232,8 +234,11 @@ BEGIN
               FROM stock.product pr
              WHERE mv.company_id = m.company_id AND mv.id = r.id AND pr.company_id = mv.company_id AND pr.id = mv.product_id;
         END IF;
+        -- posted when produced, not at the due date; what is left keeps the due date
+        UPDATE stock.move SET date = now() WHERE company_id = m.company_id AND id = r.id;
         v_back_move := stock.validate(r.id, CASE WHEN v_part < r.qty THEN v_part END);
         IF v_back_move IS NOT NULL THEN
+            UPDATE stock.move SET date = m.due_at WHERE company_id = m.company_id AND id = v_back_move;
             INSERT INTO mrp.production_move VALUES (m.company_id, v_back, v_back_move, r.role);
         END IF;
         IF r.role = 'component' THEN
@@ -256,8 +261,10 @@ BEGIN
         UPDATE stock.move SET unit_cost = greatest(v_cost, 0) / v_qty
          WHERE company_id = m.company_id AND id = v_finished_move;
     END IF;
+    UPDATE stock.move SET date = now() WHERE company_id = m.company_id AND id = v_finished_move;
     v_back_move := stock.validate(v_finished_move, CASE WHEN v_back IS NOT NULL THEN v_qty END);
     IF v_back_move IS NOT NULL THEN
+        UPDATE stock.move SET date = m.due_at WHERE company_id = m.company_id AND id = v_back_move;
         INSERT INTO mrp.production_move VALUES (m.company_id, v_back, v_back_move, 'finished');
     END IF;
     v_finished := (SELECT mv.value FROM stock.move mv WHERE mv.company_id = m.company_id AND mv.id = v_finished_move);

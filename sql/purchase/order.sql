@@ -113,6 +113,7 @@ RETURNS purchase.supplier_info
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT s.* FROM purchase.supplier_info s
       JOIN stock.product p ON p.company_id = s.company_id AND p.id = s.product_id
+      JOIN erp.partner v ON v.company_id = s.company_id AND v.id = s.vendor_id AND v.active
      WHERE s.product_id = p_product AND s.active AND s.min_qty <= p_qty
        AND (p_vendor IS NULL OR s.vendor_id = p_vendor)
        AND (erp._is_bootstrap() OR erp.company_allowed(s.company_id, 'purchase.supplier_info:read'))
@@ -183,7 +184,7 @@ BEGIN
     VALUES (v.company_id, v.id, coalesce(p_date_planned, now()), purchase._warehouse(v.company_id, p_warehouse))
     RETURNING id INTO v_order;
     FOR l IN SELECT * FROM jsonb_array_elements(p_lines) LOOP
-        pr := mrp._component(v.company_id, l, 'purchased');
+        pr := mrp._component(v.company_id, l, 'order line');
         v_qty := mrp._positive(l->'qty', 'quantity');
         IF l ? 'price' AND jsonb_typeof(l->'price') <> 'null' THEN
             IF jsonb_typeof(l->'price') <> 'number' OR NOT ((l->>'price')::numeric >= 0 AND (l->>'price')::numeric < 'Infinity') THEN
@@ -251,10 +252,12 @@ DECLARE
     v_back bigint;
     v_back_move bigint;
 BEGIN
-    IF o.state <> 'confirmed' THEN
+    IF o.state = 'draft' THEN
+        RAISE EXCEPTION 'purchase order % is draft: only confirmed orders are received', o.id
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Confirm it with purchase.confirm() first.';
+    ELSIF o.state <> 'confirmed' THEN
         RAISE EXCEPTION 'purchase order % is %: only confirmed orders are received', o.id, o.state
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = CASE WHEN o.state = 'draft' THEN 'Confirm it with purchase.confirm() first.' END;
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_lines IS NOT NULL THEN
         IF jsonb_typeof(p_lines) <> 'array' OR jsonb_array_length(p_lines) = 0 THEN
@@ -262,7 +265,8 @@ BEGIN
                 DETAIL = 'Lines are [{"product": id, "qty": n}].';
         END IF;
         FOR l IN SELECT * FROM jsonb_array_elements(p_lines) LOOP
-            IF jsonb_typeof(l) <> 'object' OR jsonb_typeof(l->'product') IS DISTINCT FROM 'number' THEN
+            IF jsonb_typeof(l) <> 'object' OR jsonb_typeof(l->'product') IS DISTINCT FROM 'number'
+               OR (l->>'product') !~ '^[0-9]{1,18}$' THEN
                 RAISE EXCEPTION 'each received line needs a numeric "product"' USING ERRCODE = 'invalid_parameter_value';
             END IF;
             IF NOT EXISTS (SELECT 1 FROM purchase.order_line ol WHERE ol.company_id = o.company_id AND ol.order_id = o.id
@@ -302,7 +306,12 @@ BEGIN
             UPDATE purchase.order_line SET order_id = v_back WHERE company_id = r.company_id AND id = r.id;
             CONTINUE;
         END IF;
+        -- a receipt is posted when it happens, not at the planned date
+        UPDATE stock.move SET date = now() WHERE company_id = r.company_id AND id = r.move_id;
         v_back_move := stock.validate(r.move_id, CASE WHEN v_left > 0 THEN v_take END);
+        IF v_back_move IS NOT NULL THEN
+            UPDATE stock.move SET date = o.date_planned WHERE company_id = r.company_id AND id = v_back_move;
+        END IF;
         IF v_left > 0 THEN
             UPDATE purchase.order_line SET qty = v_take WHERE company_id = r.company_id AND id = r.id;
             INSERT INTO purchase.order_line (company_id, order_id, product_id, qty, price, move_id)
