@@ -130,7 +130,8 @@ DECLARE
     v stock.product;
     v_id bigint;
 BEGIN
-    IF jsonb_typeof(p_line) IS DISTINCT FROM 'object' OR jsonb_typeof(p_line->'product') IS DISTINCT FROM 'number' THEN
+    IF jsonb_typeof(p_line) IS DISTINCT FROM 'object' OR jsonb_typeof(p_line->'product') IS DISTINCT FROM 'number'
+       OR (p_line->>'product') !~ '^[0-9]{1,18}$' THEN
         RAISE EXCEPTION 'each % needs a numeric "product"', p_what
             USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', coalesce(p_line::text, 'NULL'));
     END IF;
@@ -142,7 +143,7 @@ BEGIN
     IF v.company_id <> p_company THEN
         RAISE EXCEPTION '% product % belongs to another company', p_what, v.sku
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('The product belongs to company %s, the bill of materials to company %s.', v.company_id, p_company);
+                  DETAIL = format('The product belongs to company %s, not to company %s.', v.company_id, p_company);
     END IF;
     RETURN v;
 END $$;
@@ -219,12 +220,13 @@ BEGIN
             v_scrap := (l->>'scrap_pct')::numeric;
         END IF;
         v_uom := coalesce(l->>'uom', c.uom);
+        IF stock.convert_uom(v_qty, v_uom, c.uom) <= 0 THEN
+            RAISE EXCEPTION 'a component quantity rounds to zero in its unit' USING ERRCODE = 'invalid_parameter_value',
+                DETAIL = format('%s %s of %s is %s %s.', v_qty, v_uom, c.sku, stock.convert_uom(v_qty, v_uom, c.uom), c.uom);
+        END IF;
         INSERT INTO mrp.bom_line (company_id, bom_id, product_id, qty, uom, uom_qty, scrap_pct)
         VALUES (p.company_id, v_bom, c.id, stock.convert_uom(v_qty, v_uom, c.uom), v_uom, v_qty, v_scrap);
     END LOOP;
-    IF EXISTS (SELECT 1 FROM mrp.bom_line bl WHERE bl.company_id = p.company_id AND bl.bom_id = v_bom AND bl.qty <= 0) THEN
-        RAISE EXCEPTION 'a component quantity rounds to zero in its unit' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
 
     -- a cycle: the product is reachable from one of its components through
     -- any active bill of materials, at any depth
@@ -280,9 +282,10 @@ COMMENT ON FUNCTION mrp.create_bom(bigint, numeric, jsonb, text, jsonb, jsonb) I
     'Create a bill of materials (needs mrp.bom:create); refuses cycles at any depth, showing the path';
 
 -- Round a quantity up to a multiple of the unit's rounding.
+-- Digits beyond the 12th decimal are division noise (2 / 3 * 3), not need.
 CREATE FUNCTION mrp._round_up(p_qty numeric, p_rounding numeric) RETURNS numeric
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT ceil(p_qty / p_rounding) * p_rounding
+    SELECT ceil(round(p_qty, 12) / p_rounding) * p_rounding
 $$;
 
 -- Every node of the tree below p_qty of a product: (level, parent, product,
@@ -291,13 +294,13 @@ CREATE FUNCTION mrp._tree(p_company bigint, p_product bigint, p_qty numeric, p_p
 RETURNS TABLE (level int, parent_id bigint, product_id bigint, qty numeric, is_kit boolean, has_bom boolean)
 LANGUAGE sql STABLE AS $$
     WITH RECURSIVE t(level, parent_id, product_id, qty, is_kit, has_bom) AS (
-        SELECT 1, b.product_id, bl.product_id, p_qty / b.qty * bl.qty * (1 + bl.scrap_pct / 100),
+        SELECT 1, b.product_id, bl.product_id, p_qty * bl.qty * (1 + bl.scrap_pct / 100) / b.qty,
                cb.type = 'phantom', cb.id IS NOT NULL
           FROM mrp._bom_of(p_company, p_product) b
           JOIN mrp.bom_line bl ON bl.company_id = b.company_id AND bl.bom_id = b.id
           LEFT JOIN LATERAL mrp._bom_of(p_company, bl.product_id) cb ON true
         UNION ALL
-        SELECT t.level + 1, t.product_id, bl.product_id, t.qty / b.qty * bl.qty * (1 + bl.scrap_pct / 100),
+        SELECT t.level + 1, t.product_id, bl.product_id, t.qty * bl.qty * (1 + bl.scrap_pct / 100) / b.qty,
                cb.type = 'phantom', cb.id IS NOT NULL
           FROM t
           CROSS JOIN LATERAL mrp._bom_of(p_company, t.product_id) b
@@ -372,44 +375,69 @@ $$;
 
 CREATE FUNCTION mrp.bom_cost(p_product bigint)
 RETURNS TABLE (batch_qty numeric, components_cost numeric, operations_cost numeric, total_cost numeric, unit_cost numeric)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p stock.product := mrp._product_with_bom(p_product, 1);
     c erp.company;
+    v_nodes bigint[];       -- every product with a BOM in the tree
+    v_depths int[];         -- at its deepest level (the product itself: 0)
+    v_ids bigint[] := '{}'; -- sub-assemblies costed so far
+    v_costs numeric[] := '{}';
+    v_new_ids bigint[];
+    v_new_costs numeric[];
     v_depth int;
+    r record;
 BEGIN
     SELECT * INTO c FROM erp.company WHERE id = p.company_id;
-    -- every product with a BOM in the tree at its deepest level, then the
-    -- product itself at level 0; costed level by level, deepest first, so
-    -- that each sub-assembly is costed once, before what uses it
-    CREATE TEMP TABLE IF NOT EXISTS mrp_bom_cost_node (product_id bigint PRIMARY KEY, depth int, bom_id bigint, bom_qty numeric,
-                                                       comp numeric, ops numeric, unit_cost numeric) ON COMMIT DROP;
-    TRUNCATE mrp_bom_cost_node;
-    INSERT INTO mrp_bom_cost_node (product_id, depth, bom_id, bom_qty)
-    SELECT x.product_id, x.depth, b.id, b.qty
+    SELECT array_agg(x.product_id), array_agg(x.depth) INTO v_nodes, v_depths
       FROM (SELECT t.product_id, max(t.level) AS depth FROM mrp._tree(p.company_id, p.id, 1, false) t
              WHERE t.has_bom GROUP BY t.product_id
-            UNION ALL SELECT p.id, 0) x
-      CROSS JOIN LATERAL mrp._bom_of(p.company_id, x.product_id) b;
-    FOR v_depth IN SELECT DISTINCT n.depth FROM mrp_bom_cost_node n ORDER BY 1 DESC LOOP
-        UPDATE mrp_bom_cost_node n
-           SET comp = x.comp, ops = x.ops, unit_cost = (x.comp + x.ops) / n.bom_qty
-          FROM (SELECT n2.product_id,
+            UNION ALL SELECT p.id, 0) x;
+    -- one tree level per statement, deepest first: each sub-assembly is
+    -- costed once, before what uses it (costs kept in arrays: no writes, so
+    -- this also runs in read-only transactions and on standbys)
+    FOR v_depth IN SELECT DISTINCT d FROM unnest(v_depths) d ORDER BY 1 DESC LOOP
+        SELECT array_agg(x.product_id), array_agg((x.comp + x.ops) / x.bom_qty) INTO v_new_ids, v_new_costs
+          FROM (SELECT n.product_id, b.qty AS bom_qty,
                        (SELECT coalesce(sum(stock.round_to(bl.qty * (1 + bl.scrap_pct / 100)
-                                                           * coalesce(sub.unit_cost, mrp._unit_cost(pr)), c.currency_rounding)), 0)
+                                                           * coalesce(sub.cost, mrp._unit_cost(pr)), c.currency_rounding)), 0)
                           FROM mrp.bom_line bl
                           JOIN stock.product pr ON pr.company_id = bl.company_id AND pr.id = bl.product_id
-                          LEFT JOIN mrp_bom_cost_node sub ON sub.product_id = bl.product_id
-                         WHERE bl.company_id = p.company_id AND bl.bom_id = n2.bom_id) AS comp,
+                          LEFT JOIN unnest(v_ids, v_costs) sub(id, cost) ON sub.id = bl.product_id
+                         WHERE bl.company_id = b.company_id AND bl.bom_id = b.id) AS comp,
                        (SELECT coalesce(sum(stock.round_to(o.minutes / 60 * w.cost_per_hour, c.currency_rounding)), 0)
                           FROM mrp.bom_operation o
                           JOIN mrp.workcenter w ON w.company_id = o.company_id AND w.id = o.workcenter_id
-                         WHERE o.company_id = p.company_id AND o.bom_id = n2.bom_id) AS ops
-                  FROM mrp_bom_cost_node n2 WHERE n2.depth = v_depth) x
-         WHERE n.product_id = x.product_id;
+                         WHERE o.company_id = b.company_id AND o.bom_id = b.id) AS ops
+                  FROM unnest(v_nodes, v_depths) n(product_id, depth)
+                  CROSS JOIN LATERAL mrp._bom_of(p.company_id, n.product_id) b
+                 WHERE n.depth = v_depth) x;
+        IF v_depth = 0 THEN
+            EXIT;
+        END IF;
+        v_ids := v_ids || v_new_ids;
+        v_costs := v_costs || v_new_costs;
     END LOOP;
-    RETURN QUERY SELECT n.bom_qty, n.comp, n.ops, n.comp + n.ops, round((n.comp + n.ops) / n.bom_qty, c.price_precision)
-                   FROM mrp_bom_cost_node n WHERE n.product_id = p.id AND n.depth = 0;
+    -- the product itself (depth 0), with its lines and operations apart
+    SELECT b.qty AS bom_qty,
+           (SELECT coalesce(sum(stock.round_to(bl.qty * (1 + bl.scrap_pct / 100)
+                                               * coalesce(sub.cost, mrp._unit_cost(pr)), c.currency_rounding)), 0)
+              FROM mrp.bom_line bl
+              JOIN stock.product pr ON pr.company_id = bl.company_id AND pr.id = bl.product_id
+              LEFT JOIN unnest(v_ids, v_costs) sub(id, cost) ON sub.id = bl.product_id
+             WHERE bl.company_id = b.company_id AND bl.bom_id = b.id) AS comp,
+           (SELECT coalesce(sum(stock.round_to(o.minutes / 60 * w.cost_per_hour, c.currency_rounding)), 0)
+              FROM mrp.bom_operation o
+              JOIN mrp.workcenter w ON w.company_id = o.company_id AND w.id = o.workcenter_id
+             WHERE o.company_id = b.company_id AND o.bom_id = b.id) AS ops
+      INTO r
+      FROM mrp._bom_of(p.company_id, p.id) b;
+    batch_qty := r.bom_qty;
+    components_cost := r.comp;
+    operations_cost := r.ops;
+    total_cost := r.comp + r.ops;
+    unit_cost := round(total_cost / r.bom_qty, c.price_precision);
+    RETURN NEXT;
 END $$;
 COMMENT ON FUNCTION mrp.bom_cost(bigint) IS
     'Cost of one batch of a product''s BOM: components at their unit cost (sub-assemblies rolled up), operations at minutes / 60 x cost per hour; lines rounded to the currency, unit cost to the price precision';

@@ -66,6 +66,10 @@ BEGIN
         RAISE EXCEPTION 'quantity to produce must be positive'
             USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', coalesce(p_qty::text, 'NULL'));
     END IF;
+    IF stock.round_to(p_qty, (SELECT u.rounding FROM stock.uom u WHERE u.code = p.uom)) <= 0 THEN
+        RAISE EXCEPTION 'quantity to produce rounds to zero in the product''s unit'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s %s.', p_qty, p.uom);
+    END IF;
     SELECT * INTO b FROM mrp._bom_of(p.company_id, p.id);
     IF b.id IS NULL THEN
         RAISE EXCEPTION 'product % has no bill of materials', p.sku USING ERRCODE = 'invalid_parameter_value';
