@@ -148,29 +148,3 @@ MrpFactorMul(MrpFactor a, MrpFactor b, MrpFactor *out)
 	return MRP_OK;
 }
 
-/*
- * Odoo's min/max rule: when the forecast is below the minimum, order up to
- * max(min, max), rounded up to the multiple; else nothing.
- */
-MrpResult
-MrpReorderQty(MrpQty forecast, MrpQty min, MrpQty max, MrpQty multiple, MrpQty *out)
-{
-	MrpQty		target = max > min ? max : min;
-	MrpQty		q;
-
-	*out = 0;
-	if (forecast >= min)
-		return MRP_OK;
-	if (pg_sub_s64_overflow(target, forecast, &q))
-		return MRP_OVERFLOW;
-	if (q <= 0)
-		return MRP_OK;
-	if (multiple > 0)
-	{
-		if (q > PG_INT64_MAX - multiple)
-			return MRP_OVERFLOW;
-		q = MrpCeilTo(q, multiple);
-	}
-	*out = q;
-	return MRP_OK;
-}

@@ -671,23 +671,3 @@ pgerp_mrp_run_compute(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(norders);
 }
 
-/* mrp._reorder_qty(forecast, min, max, multiple): the min/max rule's order. */
-PG_FUNCTION_INFO_V1(pgerp_mrp_reorder_qty);
-Datum
-pgerp_mrp_reorder_qty(PG_FUNCTION_ARGS)
-{
-	MrpQty		f = DatumGetInt64(DirectFunctionCall1(numeric_int8, DirectFunctionCall2(numeric_mul, PG_GETARG_DATUM(0),
-																						DirectFunctionCall1(int8_numeric, Int64GetDatum(MRP_SCALE)))));
-	MrpQty		mn = DatumGetInt64(DirectFunctionCall1(numeric_int8, DirectFunctionCall2(numeric_mul, PG_GETARG_DATUM(1),
-																						 DirectFunctionCall1(int8_numeric, Int64GetDatum(MRP_SCALE)))));
-	MrpQty		mx = DatumGetInt64(DirectFunctionCall1(numeric_int8, DirectFunctionCall2(numeric_mul, PG_GETARG_DATUM(2),
-																						 DirectFunctionCall1(int8_numeric, Int64GetDatum(MRP_SCALE)))));
-	MrpQty		mult = PG_ARGISNULL(3) ? 0 :
-		DatumGetInt64(DirectFunctionCall1(numeric_int8, DirectFunctionCall2(numeric_mul, PG_GETARG_DATUM(3),
-																			DirectFunctionCall1(int8_numeric, Int64GetDatum(MRP_SCALE)))));
-	MrpQty		q;
-
-	check(MrpReorderQty(f, mn, mx, mult, &q));
-	PG_RETURN_DATUM(DirectFunctionCall2(numeric_div, DirectFunctionCall1(int8_numeric, Int64GetDatum(q)),
-										DirectFunctionCall1(int8_numeric, Int64GetDatum(MRP_SCALE))));
-}

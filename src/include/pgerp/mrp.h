@@ -44,6 +44,7 @@ extern MrpResult MrpNetItem(const MrpLotRule *r, MrpQty on_hand, int nbuckets,
 extern MrpResult MrpApplyFactor(MrpQty qty, MrpFactor f, MrpQty *out);
 extern MrpResult MrpFactorMul(MrpFactor a, MrpFactor b, MrpFactor *out);
 extern MrpQty MrpCeilTo(MrpQty q, MrpQty step);
+/* replenishment/reorder.c */
 extern MrpResult MrpReorderQty(MrpQty forecast, MrpQty min, MrpQty max, MrpQty multiple, MrpQty *out);
 
 #endif
