@@ -48,6 +48,7 @@ CREATE TABLE purchase.order_line (
     FOREIGN KEY (company_id, move_id) REFERENCES stock.move (company_id, id)
 );
 CREATE INDEX order_line_order_idx ON purchase.order_line (company_id, order_id);
+CREATE INDEX order_line_product_idx ON purchase.order_line (company_id, product_id);
 
 CREATE FUNCTION purchase._require(p_code text, p_company bigint) RETURNS void
 LANGUAGE plpgsql STABLE AS $$
