@@ -228,6 +228,7 @@ DECLARE
     o mrp.planned_order;
     v_id bigint;
     v_ref text;
+    v_wh bigint;
 BEGIN
     SELECT * INTO o FROM mrp.planned_order po WHERE po.id = p_planned_order FOR UPDATE;
     IF NOT FOUND OR NOT (erp._is_bootstrap() OR erp.company_allowed(o.company_id, 'mrp.planned_order:read')) THEN
@@ -239,11 +240,14 @@ BEGIN
         RAISE EXCEPTION 'planned order % is already firmed as %', o.id, o.firmed_ref
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
+    SELECT r.warehouse_id INTO v_wh FROM mrp.mrp_run r WHERE r.company_id = o.company_id AND r.id = o.run_id;
     IF o.kind = 'make' THEN
-        v_id := mrp.create_mo(o.product_id, o.qty, o.due_date::timestamptz);
+        v_id := mrp.create_mo(o.product_id, o.qty, o.due_date::timestamptz, v_wh);
         PERFORM mrp.confirm_mo(v_id);
         v_ref := 'MO/' || v_id;
     ELSE
+        -- the supplier valid for this quantity (a minimum quantity may rule out the planned one)
+        o.vendor_id := coalesce((purchase.best_supplier(o.product_id, o.qty)).vendor_id, o.vendor_id);
         IF o.vendor_id IS NULL THEN
             RAISE EXCEPTION 'planned order % has no vendor', o.id
                 USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -258,7 +262,7 @@ BEGIN
          ORDER BY po.id LIMIT 1 FOR UPDATE;
         IF v_id IS NULL THEN
             v_id := purchase.create_order(o.vendor_id, jsonb_build_array(jsonb_build_object('product', o.product_id, 'qty', o.qty)),
-                                          o.due_date::timestamptz);
+                                          o.due_date::timestamptz, v_wh);
         ELSE
             INSERT INTO purchase.order_line (company_id, order_id, product_id, qty, price)
             VALUES (o.company_id, v_id, o.product_id, o.qty,
@@ -327,19 +331,29 @@ COMMENT ON FUNCTION mrp.add_reorder_rule(bigint, bigint, numeric, numeric, numer
 
 -- forecast = on hand + incoming - outgoing up to today + lead days + what
 -- draft orders already hold for the rule's product; below min: order up to
--- max(min, max) rounded up to the multiple (mrp._reorder_qty).
+-- max(min, max) rounded up to the multiple (mrp._reorder_qty). The forecasts
+-- are one statement; bought lines are added per vendor and warehouse in one
+-- INSERT each, and only a group that fails is retried rule by rule, each in
+-- its own subtransaction, so that one bad rule never stops the others.
 CREATE FUNCTION mrp.replenish(p_company bigint, p_dry_run boolean DEFAULT false)
 RETURNS TABLE (rule_id bigint, product_id bigint, qty_forecast numeric, qty_to_order numeric, order_ref text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r record;
-    v_ref text;
+    g record;
+    v_rules bigint[] := '{}';
+    v_products bigint[] := '{}';
+    v_forecasts numeric[] := '{}';
+    v_qtys numeric[] := '{}';
+    v_make boolean[] := '{}';
+    v_vendors bigint[] := '{}';
+    v_whs bigint[] := '{}';
+    v_leads int[] := '{}';
+    v_refs text[] := '{}';
     v_po bigint;
     v_mo bigint;
-    v_pos jsonb := '{}';     -- vendor|warehouse -> draft order made by this call
-    v_key text;
-    v_n bigint := 0;
     v_total bigint;
+    i int;
 BEGIN
     IF p_company IS NULL THEN
         RAISE EXCEPTION 'company must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -352,77 +366,116 @@ BEGIN
             SELECT x.*, w.location_id,
                    coalesce(pl.make_or_buy, CASE WHEN EXISTS (SELECT 1 FROM mrp._bom_of(x.company_id, x.product_id) b WHERE b.type = 'normal')
                                                  THEN 'make' ELSE 'buy' END) AS make_or_buy,
-                   s.vendor_id, coalesce(pl.lead_days, s.lead_days, 0) AS lead_days
+                   coalesce(pl.lead_days, s.lead_days, 0) AS lead_days
               FROM mrp.reorder_rule x
               JOIN stock.warehouse w ON w.company_id = x.company_id AND w.id = x.warehouse_id
               LEFT JOIN mrp.planning pl ON pl.company_id = x.company_id AND pl.product_id = x.product_id
-              LEFT JOIN LATERAL (SELECT si.vendor_id, si.lead_days FROM purchase.supplier_info si
+              LEFT JOIN LATERAL (SELECT si.lead_days FROM purchase.supplier_info si
                                    JOIN erp.partner v ON v.company_id = si.company_id AND v.id = si.vendor_id AND v.active
                                   WHERE si.company_id = x.company_id AND si.product_id = x.product_id AND si.active
                                   ORDER BY si.price, si.lead_days, si.id LIMIT 1) s ON true
-             WHERE x.company_id = p_company AND x.active AND x.trigger = 'auto')
-        SELECT ru.*, f.forecast, mrp._reorder_qty(f.forecast, ru.min_qty, ru.max_qty, ru.multiple) AS to_order
-          FROM rules ru
-          CROSS JOIN LATERAL (
-              SELECT coalesce((SELECT sum(q.quantity) FROM stock.quant q
-                                WHERE q.company_id = ru.company_id AND q.product_id = ru.product_id AND q.location_id = ru.location_id), 0)
-                   + coalesce((SELECT sum(CASE WHEN m.location_dest_id = ru.location_id THEN m.qty ELSE -m.qty END)
-                                 FROM stock.move m
-                                WHERE m.company_id = ru.company_id AND m.product_id = ru.product_id
-                                  AND m.state IN ('confirmed', 'assigned')
-                                  AND (m.location_dest_id = ru.location_id OR m.location_id = ru.location_id)
-                                  AND m.date < (current_date + ru.lead_days + 1)::timestamptz), 0)
-                   + coalesce((SELECT sum(ol.qty) FROM purchase.order_line ol
-                                 JOIN purchase.order po ON po.company_id = ol.company_id AND po.id = ol.order_id
-                                WHERE ol.company_id = ru.company_id AND ol.product_id = ru.product_id
-                                  AND po.state = 'draft' AND po.location_id = ru.location_id), 0)
-                   + coalesce((SELECT sum(mo.qty) FROM mrp.production mo
-                                WHERE mo.company_id = ru.company_id AND mo.product_id = ru.product_id
-                                  AND mo.state = 'draft' AND mo.location_id = ru.location_id), 0) AS forecast) f
-         ORDER BY ru.id
+             WHERE x.company_id = p_company AND x.active AND x.trigger = 'auto'),
+        f AS (
+            SELECT ru.*,
+                   coalesce((SELECT sum(q.quantity) FROM stock.quant q
+                              WHERE q.company_id = ru.company_id AND q.product_id = ru.product_id AND q.location_id = ru.location_id), 0)
+                 + coalesce((SELECT sum(CASE WHEN m.location_dest_id = ru.location_id THEN m.qty ELSE -m.qty END)
+                               FROM stock.move m
+                              WHERE m.company_id = ru.company_id AND m.product_id = ru.product_id
+                                AND m.state IN ('confirmed', 'assigned')
+                                AND (m.location_dest_id = ru.location_id OR m.location_id = ru.location_id)
+                                AND m.date < (current_date + ru.lead_days + 1)::timestamptz), 0)
+                 + coalesce((SELECT sum(ol.qty) FROM purchase.order_line ol
+                               JOIN purchase.order po ON po.company_id = ol.company_id AND po.id = ol.order_id
+                              WHERE ol.company_id = ru.company_id AND ol.product_id = ru.product_id
+                                AND po.state = 'draft' AND po.location_id = ru.location_id), 0)
+                 + coalesce((SELECT sum(mo.qty) FROM mrp.production mo
+                              WHERE mo.company_id = ru.company_id AND mo.product_id = ru.product_id
+                                AND mo.state = 'draft' AND mo.location_id = ru.location_id), 0) AS forecast
+              FROM rules ru)
+        SELECT f.id, f.product_id, f.forecast, q.to_order, f.make_or_buy = 'make' AS make,
+               -- the supplier valid for the quantity: cheapest, then fastest
+               (purchase.best_supplier(f.product_id, q.to_order)).vendor_id AS vendor_id, f.warehouse_id, f.lead_days
+          FROM f CROSS JOIN LATERAL (SELECT mrp._reorder_qty(f.forecast, f.min_qty, f.max_qty, f.multiple) AS to_order) q
+         WHERE q.to_order > 0
+         ORDER BY f.id
     LOOP
-        v_n := v_n + 1;
-        IF v_n % 1000 = 0 AND erp.current_job_id() IS NOT NULL THEN
-            PERFORM erp.job_progress(v_n::numeric / greatest(v_total, 1), format('%s of %s rules', v_n, v_total));
-        END IF;
-        CONTINUE WHEN r.to_order <= 0;
-        rule_id := r.id;
-        product_id := r.product_id;
-        qty_forecast := r.forecast;
-        qty_to_order := r.to_order;
-        order_ref := NULL;
-        IF NOT p_dry_run THEN
+        v_rules := v_rules || r.id;
+        v_products := v_products || r.product_id;
+        v_forecasts := v_forecasts || r.forecast;
+        v_qtys := v_qtys || r.to_order;
+        v_make := v_make || r.make;
+        v_vendors := v_vendors || r.vendor_id;
+        v_whs := v_whs || r.warehouse_id;
+        v_leads := v_leads || r.lead_days;
+        v_refs := v_refs || NULL::text;
+    END LOOP;
+    IF erp.current_job_id() IS NOT NULL THEN
+        PERFORM erp.job_progress(0.5, format('%s of %s rules need an order', coalesce(array_length(v_rules, 1), 0), v_total));
+    END IF;
+
+    IF NOT p_dry_run THEN
+        -- bought: one draft order per vendor and warehouse, its lines in one statement
+        FOR g IN SELECT x.vendor_id, x.wh, array_agg(x.i ORDER BY x.i) AS idx
+                   FROM unnest(v_vendors, v_whs, v_make) WITH ORDINALITY x(vendor_id, wh, make, i)
+                  WHERE NOT x.make AND x.vendor_id IS NOT NULL GROUP BY x.vendor_id, x.wh
+        LOOP
             BEGIN
-                IF r.make_or_buy = 'make' THEN
-                    v_mo := mrp.create_mo(r.product_id, r.to_order, now() + make_interval(days => r.lead_days), r.warehouse_id);
-                    order_ref := 'MO/' || v_mo;
+                v_po := purchase.create_order(g.vendor_id,
+                            jsonb_build_array(jsonb_build_object('product', v_products[g.idx[1]], 'qty', v_qtys[g.idx[1]])),
+                            NULL, g.wh);
+                INSERT INTO purchase.order_line (company_id, order_id, product_id, qty, price)
+                SELECT p_company, v_po, v_products[k], v_qtys[k],
+                       coalesce((purchase.best_supplier(v_products[k], v_qtys[k], g.vendor_id)).price, 0)
+                  FROM unnest(g.idx[2:]) k;
+                FOREACH i IN ARRAY g.idx LOOP
+                    v_refs[i] := 'PO/' || v_po;
+                END LOOP;
+            EXCEPTION WHEN OTHERS THEN
+                -- retry this group rule by rule: the bad ones are reported, the others ordered
+                v_po := NULL;
+                FOREACH i IN ARRAY g.idx LOOP
+                    BEGIN
+                        IF v_po IS NULL THEN
+                            v_po := purchase.create_order(g.vendor_id,
+                                        jsonb_build_array(jsonb_build_object('product', v_products[i], 'qty', v_qtys[i])), NULL, g.wh);
+                        ELSE
+                            INSERT INTO purchase.order_line (company_id, order_id, product_id, qty, price)
+                            VALUES (p_company, v_po, v_products[i], v_qtys[i],
+                                    (purchase.best_supplier(v_products[i], v_qtys[i], g.vendor_id)).price);
+                        END IF;
+                        v_refs[i] := 'PO/' || v_po;
+                    EXCEPTION WHEN OTHERS THEN
+                        v_refs[i] := 'failed: ' || SQLERRM;
+                        INSERT INTO mrp.run_message (company_id, product_id, kind, detail)
+                        VALUES (p_company, v_products[i], 'replenish_failed',
+                                format('Reorder rule %s: %s (%s).', v_rules[i], SQLERRM, SQLSTATE));
+                    END;
+                END LOOP;
+            END;
+        END LOOP;
+        -- made, or bought without a valid supplier: rule by rule
+        FOR i IN 1 .. coalesce(array_length(v_rules, 1), 0) LOOP
+            CONTINUE WHEN v_refs[i] IS NOT NULL;
+            BEGIN
+                IF v_make[i] THEN
+                    v_mo := mrp.create_mo(v_products[i], v_qtys[i], now() + make_interval(days => v_leads[i]), v_whs[i]);
+                    v_refs[i] := 'MO/' || v_mo;
                 ELSE
-                    IF r.vendor_id IS NULL THEN
-                        RAISE EXCEPTION 'product % has no active supplier', r.product_id USING ERRCODE = 'object_not_in_prerequisite_state';
-                    END IF;
-                    v_key := r.vendor_id || '|' || r.warehouse_id;
-                    v_po := (v_pos->>v_key)::bigint;
-                    IF v_po IS NULL THEN
-                        v_po := purchase.create_order(r.vendor_id, jsonb_build_array(jsonb_build_object('product', r.product_id, 'qty', r.to_order)),
-                                                      NULL, r.warehouse_id);
-                        v_pos := v_pos || jsonb_build_object(v_key, v_po);
-                    ELSE
-                        INSERT INTO purchase.order_line (company_id, order_id, product_id, qty, price)
-                        VALUES (r.company_id, v_po, r.product_id, r.to_order,
-                                coalesce((purchase.best_supplier(r.product_id, r.to_order, r.vendor_id)).price, 0));
-                    END IF;
-                    order_ref := 'PO/' || v_po;
+                    RAISE EXCEPTION 'product % has no active supplier', v_products[i]
+                        USING ERRCODE = 'object_not_in_prerequisite_state',
+                              DETAIL = format('No active supplier line of an active vendor is valid for %s.', v_qtys[i]);
                 END IF;
             EXCEPTION WHEN OTHERS THEN
-                -- this rule failed: say so, and go on with the others
-                order_ref := 'failed: ' || SQLERRM;
+                v_refs[i] := 'failed: ' || SQLERRM;
                 INSERT INTO mrp.run_message (company_id, product_id, kind, detail)
-                VALUES (r.company_id, r.product_id, 'replenish_failed',
-                        format('Reorder rule %s: %s (%s).', r.id, SQLERRM, SQLSTATE));
+                VALUES (p_company, v_products[i], 'replenish_failed',
+                        format('Reorder rule %s: %s (%s).', v_rules[i], SQLERRM, SQLSTATE));
             END;
-        END IF;
-        RETURN NEXT;
-    END LOOP;
+        END LOOP;
+    END IF;
+    RETURN QUERY SELECT x.r, x.p, x.f, x.q, x.ref
+                   FROM unnest(v_rules, v_products, v_forecasts, v_qtys, v_refs) x(r, p, f, q, ref);
 END $$;
 COMMENT ON FUNCTION mrp.replenish(bigint, boolean) IS
     'Apply the company''s automatic reorder rules: draft purchase orders grouped per vendor and warehouse, or MOs; a failing rule is reported and the others go on';

@@ -364,6 +364,16 @@ pgerp_mrp_run_compute(PG_FUNCTION_ARGS)
 					   "             AND (ls.usage = 'internal') <> (ld.usage = 'internal')"
 					   "             AND ($2 OPERATOR(pg_catalog.=) 0 OR m.location_id OPERATOR(pg_catalog.=) $2 OR m.location_dest_id OPERATOR(pg_catalog.=) $2)"
 					   "          UNION ALL"
+					   "          SELECT ol.product_id, po.date_planned::date, ol.qty, true, 'PO/' || po.id"
+					   "            FROM purchase.order po JOIN purchase.order_line ol"
+					   "              ON ol.company_id OPERATOR(pg_catalog.=) po.company_id AND ol.order_id OPERATOR(pg_catalog.=) po.id"
+					   "           WHERE po.company_id OPERATOR(pg_catalog.=) $1 AND po.state = 'draft'"
+					   "             AND ($2 OPERATOR(pg_catalog.=) 0 OR po.location_id OPERATOR(pg_catalog.=) $2)"
+					   "          UNION ALL"
+					   "          SELECT mo.product_id, mo.due_at::date, mo.qty, true, 'MO/' || mo.id"
+					   "            FROM mrp.production mo WHERE mo.company_id OPERATOR(pg_catalog.=) $1 AND mo.state = 'draft'"
+					   "             AND ($2 OPERATOR(pg_catalog.=) 0 OR mo.location_id OPERATOR(pg_catalog.=) $2)"
+					   "          UNION ALL"
 					   "          SELECT d.product_id, d.due, d.qty, false, coalesce(d.ref, 'demand ' || d.id)"
 					   "            FROM mrp.demand d WHERE d.company_id OPERATOR(pg_catalog.=) $1) x"
 					   " WHERE x.day < r.start_date + r.bd * r.horizon", 3, t3, v3);
@@ -387,6 +397,31 @@ pgerp_mrp_run_compute(PG_FUNCTION_ARGS)
 				}
 			}
 		}
+	}
+
+	/*
+	 * Demand on a kit itself (a sale of the kit) goes straight to its
+	 * components, nested kits included, in the same bucket.
+	 */
+	for (int i = 0; i < nitems; i++)
+	{
+		PlanItem   *k = &items[i];
+		PlanItem	tmp;
+
+		if (!k->phantom)
+			continue;
+		memset(&tmp, 0, sizeof(tmp));
+		for (Edge *e = k->edges; e != NULL; e = e->next)
+			add_edge(&tmp, e->child, e->factor, 0);
+		for (Source *s = k->sources; s != NULL; s = s->next)
+			for (Edge *e = tmp.edges; e != NULL; e = e->next)
+			{
+				MrpQty		need;
+
+				check(MrpApplyFactor(s->qty, e->factor, &need));
+				items[e->child].gross[s->bucket] += need;
+				add_source(&items[e->child], s->bucket, need, s->ref, -1);
+			}
 	}
 
 	/* low-level codes: Kahn's order over the effective edges */
@@ -506,9 +541,21 @@ pgerp_mrp_run_compute(PG_FUNCTION_ARGS)
 				MESSAGE(it->product_id, "no_bom", "The item is made but has no bill of materials; its components are not planned.");
 			if (!it->make && it->vendor_id == 0 && norders > 0 && orders[norders - 1].item == order_of[k])
 				MESSAGE(it->product_id, "no_supplier", "The item is bought but has no active supplier.");
-			if (total_sched > 0 && proj[H - 1] - it->rule.safety >= total_sched)
-				MESSAGE(it->product_id, "cancel", "The scheduled receipts (%s) are not needed within the horizon.",
-						psprintf(INT64_FORMAT, total_sched / MRP_SCALE));
+			if (total_sched > 0)
+			{
+				/* not needed: without them the projection never falls below safety stock */
+				MrpQty		cum = 0;
+				bool		needed = false;
+
+				for (int b = 0; b < H && !needed; b++)
+				{
+					cum += it->sched[b];
+					needed = proj[b] - cum < it->rule.safety;
+				}
+				if (!needed)
+					MESSAGE(it->product_id, "cancel", "The scheduled receipts (%s) are not needed within the horizon.",
+							psprintf(INT64_FORMAT, total_sched / MRP_SCALE));
+			}
 			for (int b = 0; b < H; b++)
 			{
 				if (it->gross[b] == 0 && it->sched[b] == 0 && rec[b] == 0 && rel[b] == 0 && !(b == 0 && !any && it->on_hand != 0))
