@@ -91,3 +91,22 @@ BEGIN
     PERFORM purchase.receive(v_po, jsonb_build_array(jsonb_build_object('product', v_bolt, 'qty', 600),
                                                      jsonb_build_object('product', v_cable, 'qty', 150)));
 END $$;
+
+-- Planning: the frame is made, its components bought; weekly demand for
+-- frames; a reorder rule on bolts; one MRP run and one replenishment.
+DO $$
+DECLARE
+    v_a bigint := (SELECT id FROM erp.company WHERE name = 'Subsidiary A');
+    v_wh bigint := (SELECT id FROM stock.warehouse WHERE company_id = v_a AND code = 'A-WH');
+    v_frame bigint := (SELECT id FROM stock.product WHERE company_id = v_a AND sku = 'FRAME-RED');
+    v_bolt bigint := (SELECT id FROM stock.product WHERE company_id = v_a AND sku = 'BOLT-M8');
+BEGIN
+    PERFORM mrp.set_planning(v_frame, 'make', 3, 'fixed', 10, 5);
+    PERFORM mrp.set_planning(v_bolt, 'buy', NULL, 'l4l', NULL, 200, 0, 100);
+    FOR w IN 1 .. 8 LOOP
+        PERFORM mrp.add_demand(v_frame, 6 + w % 3 * 4, current_date + w * 7, 'FC-W' || w);
+    END LOOP;
+    PERFORM mrp.add_reorder_rule(v_bolt, v_wh, 300, 1000, 100);
+    PERFORM mrp.run(v_a, current_date, 'week', 12);
+    PERFORM mrp.replenish(v_a);
+END $$;
