@@ -100,14 +100,19 @@ DECLARE
     v_move bigint;
     r record;
     v_ref text;
+    v_start timestamptz;
 BEGIN
     IF m.state <> 'draft' THEN
         RAISE EXCEPTION 'manufacturing order % is %, not draft', m.id, m.state USING ERRCODE = 'invalid_parameter_value';
     END IF;
     v_prod := stock.virtual_location(m.company_id, 'production');
     v_ref := 'MO/' || m.id;
+    -- components are needed when production starts: the due date less the
+    -- product's manufacturing lead time (mrp.planning), as MRP releases it
+    v_start := m.due_at - make_interval(days => coalesce((SELECT pl.lead_days FROM mrp.planning pl
+                                                          WHERE pl.company_id = m.company_id AND pl.product_id = m.product_id), 0));
     FOR r IN SELECT e.product_id, e.qty FROM mrp.explode(m.product_id, m.qty) e LOOP
-        v_move := stock.create_move(r.product_id, r.qty, m.location_id, v_prod, NULL, m.due_at, v_ref);
+        v_move := stock.create_move(r.product_id, r.qty, m.location_id, v_prod, NULL, v_start, v_ref);
         PERFORM stock.confirm(v_move);
         INSERT INTO mrp.production_move VALUES (m.company_id, m.id, v_move, 'component');
     END LOOP;

@@ -148,10 +148,11 @@ SELECT results_eq(format('SELECT * FROM pg_temp.mrp_table(%s)', :p),
                            (2, 0, 20, 50, 0, 0, 0), (3, 0, 0, 50, 0, 0, 50), (4, 60, 0, 40, 10, 50, 0),
                            (6, 0, 0, 40, 0, 0, 100), (7, 130, 0, 10, 90, 100, 0), (8, 0, 0, 10, 0, 0, 50), (9, 25, 0, 35, 15, 50, 0)$$,
                   'the MRP table of P: on hand 30, the MO as scheduled receipt, nets 10, 90, 15 lot-sized to 50, 100, 50');
--- Q: 50 - 40 (MO) = 10; - 100 = -90 -> 100; + 100 (PO) = 110; - 200 = -90 -> 100; - 100 = -90 -> 100
+-- Q: 50 - 40 (the MO's components, needed when it starts: due week 2 less P's week of lead time) = 10;
+-- - 100 = -90 -> 100; + 100 (PO) = 110; - 200 = -90 -> 100; - 100 = -90 -> 100
 SELECT results_eq(format('SELECT * FROM pg_temp.mrp_table(%s)', :q),
-                  $$VALUES (1, 0::numeric, 0::numeric, 50::numeric, 0::numeric, 0::numeric, 100::numeric),
-                           (2, 40, 0, 10, 0, 0, 0), (3, 100, 0, 10, 90, 100, 0), (4, 0, 0, 10, 0, 0, 100),
+                  $$VALUES (1, 40::numeric, 0::numeric, 10::numeric, 0::numeric, 0::numeric, 100::numeric),
+                           (3, 100, 0, 10, 90, 100, 0), (4, 0, 0, 10, 0, 0, 100),
                            (5, 0, 100, 110, 0, 0, 0), (6, 200, 0, 10, 90, 100, 100), (8, 100, 0, 10, 90, 100, 0)$$,
                   'the MRP table of Q: the MO''s component move as requirement, P''s releases x 2, the PO as scheduled receipt');
 SELECT results_eq($$SELECT sku, kind, qty, release_week, due_week FROM pg_temp.orders('R40-2Q')$$,
