@@ -13,17 +13,7 @@ set -euo pipefail
 NODES=${PGERP_BENCH_NODES:-10000}
 RUNS=${PGERP_BENCH_RUNS:-5}
 
-SHAREDIR=$("$PGBIN/pg_config" --sharedir)
-[ -f "$SHAREDIR/extension/pgerp.control" ] ||
-    die "pgerp is not installed in $SHAREDIR/extension: run 'make install' (or 'make start') first"
-
-throwaway_cluster_dirs pgerp-bench
-say "throwaway cluster in $DATA on port $PORT"
-PGERP_FSYNC=off init_cluster "$DATA" "$SOCK" "$PORT"
-start_cluster "$DATA" "$LOG"
-setup_database "$SOCK" "$PORT"
-export PGHOST=$SOCK PGPORT=$PORT PGUSER=postgres PGDATABASE=pgerp
-pg() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
+bench_cluster
 
 say "a BOM tree of $NODES nodes over 10 levels"
 pg -o /dev/null <<SQL

@@ -12,16 +12,7 @@ N=${PGERP_BENCH_N:-1000000}
 # and scale, so that the run stays short; the scale is printed.
 NPGP=${PGERP_BENCH_NPGP:-2000}
 
-SHAREDIR=$("$PGBIN/pg_config" --sharedir)
-[ -f "$SHAREDIR/extension/pgerp.control" ] ||
-    die "pgerp is not installed in $SHAREDIR/extension: run 'make install' (or 'make start') first"
-
-throwaway_cluster_dirs pgerp-bench
-say "throwaway cluster in $DATA on port $PORT"
-PGERP_FSYNC=off init_cluster "$DATA" "$SOCK" "$PORT"
-start_cluster "$DATA" "$LOG"
-setup_database "$SOCK" "$PORT"
-export PGHOST=$SOCK PGPORT=$PORT PGUSER=postgres PGDATABASE=pgerp
+bench_cluster
 
 "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -v n="$N" -v npgp="$NPGP" <<'SQL'
 SET client_min_messages = warning;

@@ -14,19 +14,7 @@ ITEMS=${PGERP_BENCH_ITEMS:-10000}
 DEMANDS=${PGERP_BENCH_DEMANDS:-50000}
 RUNS=${PGERP_BENCH_RUNS:-3}
 
-SHAREDIR=$("$PGBIN/pg_config" --sharedir)
-[ -f "$SHAREDIR/extension/pgerp.control" ] ||
-    die "pgerp is not installed in $SHAREDIR/extension: run 'make install' (or 'make start') first"
-
-throwaway_cluster_dirs pgerp-bench
-say "throwaway cluster in $DATA on port $PORT"
-PGERP_FSYNC=off init_cluster "$DATA" "$SOCK" "$PORT"
-printf '%s\n' "shared_buffers = 256MB" "synchronous_commit = off" "max_wal_size = 4GB" |
-    as_pg tee -a "$DATA/postgresql.conf" >/dev/null
-start_cluster "$DATA" "$LOG"
-setup_database "$SOCK" "$PORT"
-export PGHOST=$SOCK PGPORT=$PORT PGUSER=postgres PGDATABASE=pgerp
-pg() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
+bench_cluster "shared_buffers = 256MB" "synchronous_commit = off" "max_wal_size = 4GB"
 
 say "a company of $ITEMS items in 5 levels, $DEMANDS demands"
 pg -o /dev/null <<SQL

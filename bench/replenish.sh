@@ -9,19 +9,7 @@ set -euo pipefail
 
 RULES=${PGERP_BENCH_RULES:-100000}
 
-SHAREDIR=$("$PGBIN/pg_config" --sharedir)
-[ -f "$SHAREDIR/extension/pgerp.control" ] ||
-    die "pgerp is not installed in $SHAREDIR/extension: run 'make install' (or 'make start') first"
-
-throwaway_cluster_dirs pgerp-bench
-say "throwaway cluster in $DATA on port $PORT"
-PGERP_FSYNC=off init_cluster "$DATA" "$SOCK" "$PORT"
-printf '%s\n' "shared_buffers = 256MB" "synchronous_commit = off" "max_wal_size = 4GB" |
-    as_pg tee -a "$DATA/postgresql.conf" >/dev/null
-start_cluster "$DATA" "$LOG"
-setup_database "$SOCK" "$PORT"
-export PGHOST=$SOCK PGPORT=$PORT PGUSER=postgres PGDATABASE=pgerp
-pg() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
+bench_cluster "shared_buffers = 256MB" "synchronous_commit = off" "max_wal_size = 4GB"
 
 say "$RULES products with reorder rules, stock on nine in ten"
 pg -o /dev/null <<SQL

@@ -13,19 +13,7 @@ CLIENTS=${PGERP_BENCH_CLIENTS:-4}
 SECONDS_EACH=${PGERP_BENCH_SECONDS:-15}
 LAYERS=${PGERP_BENCH_LAYERS:-1000000}
 
-SHAREDIR=$("$PGBIN/pg_config" --sharedir)
-[ -f "$SHAREDIR/extension/pgerp.control" ] ||
-    die "pgerp is not installed in $SHAREDIR/extension: run 'make install' (or 'make start') first"
-
-throwaway_cluster_dirs pgerp-bench
-say "throwaway cluster in $DATA on port $PORT"
-PGERP_FSYNC=off init_cluster "$DATA" "$SOCK" "$PORT"
-printf '%s\n' "shared_buffers = 512MB" "max_wal_size = 4GB" "synchronous_commit = off" |
-    as_pg tee -a "$DATA/postgresql.conf" >/dev/null
-start_cluster "$DATA" "$LOG"
-setup_database "$SOCK" "$PORT"
-export PGHOST=$SOCK PGPORT=$PORT PGUSER=postgres PGDATABASE=pgerp
-pg() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
+bench_cluster "shared_buffers = 512MB" "max_wal_size = 4GB" "synchronous_commit = off"
 
 say "1,000 products with opening stock"
 pg -o /dev/null <<'SQL'

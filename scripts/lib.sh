@@ -150,3 +150,26 @@ throwaway_cluster_dirs() {
     trap 'stop_cluster "$DATA" immediate; rm -rf "$TMP"' EXIT
     trap 'exit 130' INT TERM
 }
+
+# bench_cluster [SETTING...]: the throwaway cluster of a benchmark (fsync off,
+# the given postgresql.conf lines added), the pack installed as make start
+# does, and PGHOST/PGPORT/PGUSER/PGDATABASE pointing at it. It neither builds
+# nor installs: the installed build is measured.
+bench_cluster() {
+    local sharedir
+    sharedir=$("$PGBIN/pg_config" --sharedir)
+    [ -f "$sharedir/extension/pgerp.control" ] ||
+        die "pgerp is not installed in $sharedir/extension: run 'make install' (or 'make start') first"
+    throwaway_cluster_dirs pgerp-bench
+    say "throwaway cluster in $DATA on port $PORT"
+    PGERP_FSYNC=off init_cluster "$DATA" "$SOCK" "$PORT"
+    if [ $# -gt 0 ]; then
+        printf '%s\n' "$@" | as_pg tee -a "$DATA/postgresql.conf" >/dev/null
+    fi
+    start_cluster "$DATA" "$LOG"
+    setup_database "$SOCK" "$PORT"
+    export PGHOST=$SOCK PGPORT=$PORT PGUSER=postgres PGDATABASE=pgerp
+}
+
+# pg ARGS...: psql on the cluster of the environment, stopping at the first error.
+pg() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }

@@ -72,14 +72,6 @@ CREATE TABLE mrp.bom_operation (
 CREATE INDEX bom_operation_bom_idx ON mrp.bom_operation (company_id, bom_id);
 COMMENT ON COLUMN mrp.bom_operation.minutes IS 'Minutes per batch of the BOM';
 
-CREATE FUNCTION mrp._require(p_code text, p_company bigint) RETURNS void
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-    IF NOT erp._is_bootstrap() THEN
-        PERFORM erp.require_permission(p_code, p_company);
-    END IF;
-END $$;
-
 CREATE FUNCTION mrp.create_workcenter(p_company bigint, p_code text, p_cost_per_hour numeric, p_capacity numeric DEFAULT 1)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -89,7 +81,7 @@ BEGIN
     IF p_company IS NULL THEN
         RAISE EXCEPTION 'company must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    PERFORM mrp._require('mrp.workcenter:create', p_company);
+    PERFORM stock._require('mrp.workcenter:create', p_company);
     IF NOT EXISTS (SELECT 1 FROM erp.company c WHERE c.id = p_company) THEN
         RAISE EXCEPTION 'company % does not exist', p_company USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -181,7 +173,7 @@ DECLARE
     v_minutes numeric;
     v_seq int := 0;
 BEGIN
-    PERFORM mrp._require('mrp.bom:create', p.company_id);
+    PERFORM stock._require('mrp.bom:create', p.company_id);
     IF p_qty IS NULL OR NOT (p_qty > 0 AND p_qty < 'Infinity') THEN
         RAISE EXCEPTION 'bill of materials quantity must be positive'
             USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', coalesce(p_qty::text, 'NULL'));
@@ -316,7 +308,7 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
     p stock.product := stock._product(p_product);
 BEGIN
-    PERFORM mrp._require('mrp.bom:read', p.company_id);
+    PERFORM stock._require('mrp.bom:read', p.company_id);
     IF p_qty IS NULL OR NOT (p_qty > 0 AND p_qty < 'Infinity') THEN
         RAISE EXCEPTION 'quantity must be positive'
             USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', coalesce(p_qty::text, 'NULL'));

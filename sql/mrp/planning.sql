@@ -117,7 +117,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p stock.product := stock._product(p_product);
 BEGIN
-    PERFORM mrp._require('mrp.planning:write', p.company_id);
+    PERFORM stock._require('mrp.planning:write', p.company_id);
     IF p_make_or_buy IS NULL OR p_make_or_buy NOT IN ('make', 'buy') THEN
         RAISE EXCEPTION 'invalid procurement %', coalesce(quote_literal(p_make_or_buy), 'NULL')
             USING ERRCODE = 'invalid_parameter_value', DETAIL = 'A product is made or bought.';
@@ -161,7 +161,7 @@ DECLARE
     p stock.product := stock._product(p_product);
     v_id bigint;
 BEGIN
-    PERFORM mrp._require('mrp.demand:create', p.company_id);
+    PERFORM stock._require('mrp.demand:create', p.company_id);
     IF p_qty IS NULL OR NOT (p_qty > 0 AND p_qty < 'Infinity') THEN
         RAISE EXCEPTION 'demand quantity must be positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -186,7 +186,7 @@ BEGIN
     IF p_company IS NULL THEN
         RAISE EXCEPTION 'company must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    PERFORM mrp._require('mrp.plan:run', p_company);
+    PERFORM stock._require('mrp.plan:run', p_company);
     IF NOT EXISTS (SELECT 1 FROM erp.company c WHERE c.id = p_company) THEN
         RAISE EXCEPTION 'company % does not exist', p_company USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -235,7 +235,7 @@ BEGIN
         RAISE EXCEPTION 'planned order % does not exist', coalesce(p_planned_order::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM mrp._require('mrp.planned_order:firm', o.company_id);
+    PERFORM stock._require('mrp.planned_order:firm', o.company_id);
     IF o.firmed_ref IS NOT NULL THEN
         RAISE EXCEPTION 'planned order % is already firmed as %', o.id, o.firmed_ref
             USING ERRCODE = 'object_not_in_prerequisite_state';
@@ -301,7 +301,7 @@ DECLARE
     p stock.product := stock._product(p_product);
     v_id bigint;
 BEGIN
-    PERFORM mrp._require('mrp.reorder_rule:create', p.company_id);
+    PERFORM stock._require('mrp.reorder_rule:create', p.company_id);
     IF NOT EXISTS (SELECT 1 FROM stock.warehouse w WHERE w.company_id = p.company_id AND w.id = p_warehouse) THEN
         RAISE EXCEPTION 'warehouse % does not exist in company %', coalesce(p_warehouse::text, 'NULL'), p.company_id
             USING ERRCODE = 'invalid_parameter_value';
@@ -358,7 +358,7 @@ BEGIN
     IF p_company IS NULL THEN
         RAISE EXCEPTION 'company must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    PERFORM mrp._require('mrp.reorder_rule:run', p_company);
+    PERFORM stock._require('mrp.reorder_rule:run', p_company);
     PERFORM pg_advisory_xact_lock(hashtext('pgerp mrp.replenish'), p_company::int);
     SELECT count(*) INTO v_total FROM mrp.reorder_rule x WHERE x.company_id = p_company AND x.active AND x.trigger = 'auto';
     FOR r IN

@@ -49,7 +49,7 @@ BEGIN
         RAISE EXCEPTION 'manufacturing order % does not exist', coalesce(p_mo::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM mrp._require(p_code, v.company_id);
+    PERFORM stock._require(p_code, v.company_id);
     RETURN v;
 END $$;
 
@@ -61,7 +61,7 @@ DECLARE
     b mrp.bom;
     v_id bigint;
 BEGIN
-    PERFORM mrp._require('mrp.production:create', p.company_id);
+    PERFORM stock._require('mrp.production:create', p.company_id);
     IF p_qty IS NULL OR NOT (p_qty > 0 AND p_qty < 'Infinity') THEN
         RAISE EXCEPTION 'quantity to produce must be positive'
             USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', coalesce(p_qty::text, 'NULL'));

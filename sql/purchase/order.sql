@@ -50,14 +50,6 @@ CREATE TABLE purchase.order_line (
 CREATE INDEX order_line_order_idx ON purchase.order_line (company_id, order_id);
 CREATE INDEX order_line_product_idx ON purchase.order_line (company_id, product_id);
 
-CREATE FUNCTION purchase._require(p_code text, p_company bigint) RETURNS void
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-    IF NOT erp._is_bootstrap() THEN
-        PERFORM erp.require_permission(p_code, p_company);
-    END IF;
-END $$;
-
 -- A vendor of the company: an existing partner of kind vendor or both.
 CREATE FUNCTION purchase._vendor(p_company bigint, p_vendor bigint) RETURNS erp.partner
 LANGUAGE plpgsql STABLE AS $$
@@ -88,7 +80,7 @@ DECLARE
     v erp.partner := purchase._vendor(p.company_id, p_vendor);
     v_id bigint;
 BEGIN
-    PERFORM purchase._require('purchase.supplier_info:create', p.company_id);
+    PERFORM stock._require('purchase.supplier_info:create', p.company_id);
     IF p_price IS NULL OR NOT (p_price >= 0 AND p_price < 'Infinity') THEN
         RAISE EXCEPTION 'price must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -134,7 +126,7 @@ BEGIN
         RAISE EXCEPTION 'purchase order % does not exist', coalesce(p_order::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM purchase._require(p_code, v.company_id);
+    PERFORM stock._require(p_code, v.company_id);
     RETURN v;
 END $$;
 
@@ -174,7 +166,7 @@ DECLARE
     v_order bigint;
     v_lead int := 0;
 BEGIN
-    PERFORM purchase._require('purchase.order:create', v.company_id);
+    PERFORM stock._require('purchase.order:create', v.company_id);
     SELECT * INTO c FROM erp.company WHERE id = v.company_id;
     IF jsonb_typeof(p_lines) IS DISTINCT FROM 'array' OR jsonb_array_length(p_lines) = 0 THEN
         RAISE EXCEPTION 'a purchase order needs at least one line'
