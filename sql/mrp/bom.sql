@@ -375,10 +375,11 @@ DECLARE
     v_depths int[];         -- at its deepest level (the product itself: 0)
     v_ids bigint[] := '{}'; -- sub-assemblies costed so far
     v_costs numeric[] := '{}';
-    v_new_ids bigint[];
-    v_new_costs numeric[];
+    v_level_ids bigint[];
+    v_level_qty numeric[];
+    v_level_comp numeric[];
+    v_level_ops numeric[];
     v_depth int;
-    r record;
 BEGIN
     SELECT * INTO c FROM erp.company WHERE id = p.company_id;
     SELECT array_agg(x.product_id), array_agg(x.depth) INTO v_nodes, v_depths
@@ -387,9 +388,11 @@ BEGIN
             UNION ALL SELECT p.id, 0) x;
     -- one tree level per statement, deepest first: each sub-assembly is
     -- costed once, before what uses it (costs kept in arrays: no writes, so
-    -- this also runs in read-only transactions and on standbys)
+    -- this also runs in read-only transactions and on standbys); the last
+    -- level (0) is the product itself
     FOR v_depth IN SELECT DISTINCT d FROM unnest(v_depths) d ORDER BY 1 DESC LOOP
-        SELECT array_agg(x.product_id), array_agg((x.comp + x.ops) / x.bom_qty) INTO v_new_ids, v_new_costs
+        SELECT array_agg(x.product_id), array_agg(x.bom_qty), array_agg(x.comp), array_agg(x.ops)
+          INTO v_level_ids, v_level_qty, v_level_comp, v_level_ops
           FROM (SELECT n.product_id, b.qty AS bom_qty,
                        (SELECT coalesce(sum(stock.round_to(bl.qty * (1 + bl.scrap_pct / 100)
                                                            * coalesce(sub.cost, mrp._unit_cost(pr)), c.currency_rounding)), 0)
@@ -404,31 +407,16 @@ BEGIN
                   FROM unnest(v_nodes, v_depths) n(product_id, depth)
                   CROSS JOIN LATERAL mrp._bom_of(p.company_id, n.product_id) b
                  WHERE n.depth = v_depth) x;
-        IF v_depth = 0 THEN
-            EXIT;
-        END IF;
-        v_ids := v_ids || v_new_ids;
-        v_costs := v_costs || v_new_costs;
+        v_ids := v_ids || v_level_ids;
+        v_costs := v_costs || ARRAY(SELECT (x.comp + x.ops) / x.qty
+                                      FROM unnest(v_level_comp, v_level_ops, v_level_qty) x(comp, ops, qty));
     END LOOP;
-    -- the product itself (depth 0), with its lines and operations apart
-    SELECT b.qty AS bom_qty,
-           (SELECT coalesce(sum(stock.round_to(bl.qty * (1 + bl.scrap_pct / 100)
-                                               * coalesce(sub.cost, mrp._unit_cost(pr)), c.currency_rounding)), 0)
-              FROM mrp.bom_line bl
-              JOIN stock.product pr ON pr.company_id = bl.company_id AND pr.id = bl.product_id
-              LEFT JOIN unnest(v_ids, v_costs) sub(id, cost) ON sub.id = bl.product_id
-             WHERE bl.company_id = b.company_id AND bl.bom_id = b.id) AS comp,
-           (SELECT coalesce(sum(stock.round_to(o.minutes / 60 * w.cost_per_hour, c.currency_rounding)), 0)
-              FROM mrp.bom_operation o
-              JOIN mrp.workcenter w ON w.company_id = o.company_id AND w.id = o.workcenter_id
-             WHERE o.company_id = b.company_id AND o.bom_id = b.id) AS ops
-      INTO r
-      FROM mrp._bom_of(p.company_id, p.id) b;
-    batch_qty := r.bom_qty;
-    components_cost := r.comp;
-    operations_cost := r.ops;
-    total_cost := r.comp + r.ops;
-    unit_cost := round(total_cost / r.bom_qty, c.price_precision);
+    -- the product itself was the last level, alone
+    batch_qty := v_level_qty[1];
+    components_cost := v_level_comp[1];
+    operations_cost := v_level_ops[1];
+    total_cost := components_cost + operations_cost;
+    unit_cost := round(total_cost / batch_qty, c.price_precision);
     RETURN NEXT;
 END $$;
 COMMENT ON FUNCTION mrp.bom_cost(bigint) IS
