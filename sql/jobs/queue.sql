@@ -114,13 +114,11 @@ END $$;
 COMMENT ON FUNCTION erp.register_job_kind(text, regprocedure, interval, integer) IS
     'Create or change a job kind (superuser)';
 
-CREATE FUNCTION erp.enqueue(p_kind text, p_args jsonb DEFAULT '{}', p_run_at timestamptz DEFAULT pg_catalog.now(),
-                            p_priority integer DEFAULT 0)
-RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- The kind a job is enqueued or scheduled with, and its arguments, checked.
+CREATE FUNCTION erp._job_kind_for(p_kind text, p_args jsonb) RETURNS erp.job_kind
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     k erp.job_kind;
-    v_id bigint;
 BEGIN
     SELECT * INTO k FROM erp.job_kind WHERE kind = p_kind;
     IF NOT FOUND THEN
@@ -131,6 +129,18 @@ BEGIN
     IF p_args IS NULL OR jsonb_typeof(p_args) <> 'object' THEN
         RAISE EXCEPTION 'job arguments must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    RETURN k;
+END $$;
+
+CREATE FUNCTION erp.enqueue(p_kind text, p_args jsonb DEFAULT '{}', p_run_at timestamptz DEFAULT pg_catalog.now(),
+                            p_priority integer DEFAULT 0)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    k erp.job_kind;
+    v_id bigint;
+BEGIN
+    k := erp._job_kind_for(p_kind, p_args);
     IF p_priority IS NULL THEN
         RAISE EXCEPTION 'priority must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
@@ -261,14 +271,7 @@ BEGIN
     IF p_name IS NULL OR p_name !~ '\S' THEN
         RAISE EXCEPTION 'schedule name must not be empty' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM erp.job_kind k WHERE k.kind = p_kind) THEN
-        RAISE EXCEPTION 'unknown job kind %', coalesce(quote_literal(p_kind), 'NULL')
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'The kinds are listed in erp.job_kind; erp.register_job_kind() adds one.';
-    END IF;
-    IF p_args IS NULL OR jsonb_typeof(p_args) <> 'object' THEN
-        RAISE EXCEPTION 'job arguments must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    PERFORM erp._job_kind_for(p_kind, p_args);
     -- pg_cron's own error for an invalid schedule surfaces unchanged
     EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO v_id
       USING 'pgerp:' || p_name, p_cron, format('SELECT erp.enqueue(%L, %L::jsonb)', p_kind, p_args);
