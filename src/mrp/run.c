@@ -593,7 +593,6 @@ pgerp_mrp_run_compute(PG_FUNCTION_ARGS)
 			int		   *due = palloc(sizeof(int) * Max(norders, 1));
 			int		   *release = palloc(sizeof(int) * Max(norders, 1));
 			int64	   *vendor = palloc(sizeof(int64) * Max(norders, 1));
-			int		   *lead = palloc(sizeof(int) * Max(norders, 1));
 			char	  **kind = palloc(sizeof(char *) * Max(norders, 1));
 			Oid			ti[1] = {INT4OID};
 			Datum		vi[1] = {Int32GetDatum(norders)};
@@ -610,15 +609,14 @@ pgerp_mrp_run_compute(PG_FUNCTION_ARGS)
 				due[i] = orders[i].due_bucket;
 				release[i] = orders[i].release_bucket;
 				vendor[i] = it->make ? 0 : it->vendor_id;
-				lead[i] = it->lead_days;
 				kind[i] = it->make ? "make" : "buy";
 			}
 			{
-				Oid			t[9] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
-				INT8ARRAYOID, TEXTARRAYOID, INT4ARRAYOID};
-				Datum		v[9] = {Int64GetDatum(run_id), int8_array(ids, norders), int8_array(prod, norders),
+				Oid			t[8] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
+				INT8ARRAYOID, TEXTARRAYOID};
+				Datum		v[8] = {Int64GetDatum(run_id), int8_array(ids, norders), int8_array(prod, norders),
 					int8_array(qty, norders), int4_array(due, norders), int4_array(release, norders),
-				int8_array(vendor, norders), text_array(kind, norders), int4_array(lead, norders)};
+				int8_array(vendor, norders), text_array(kind, norders)};
 
 				write_rows("INSERT INTO mrp.planned_order (company_id, id, run_id, product_id, qty, due_date, release_date, past_due,"
 						   "                              vendor_id, kind)"
@@ -628,8 +626,8 @@ pgerp_mrp_run_compute(PG_FUNCTION_ARGS)
 						   "        x.release < 0, NULLIF(x.vendor, 0), x.kind"
 						   " FROM (SELECT company_id, id, start_date, CASE bucket WHEN 'week' THEN 7 ELSE 1 END AS bd FROM mrp.mrp_run"
 						   "        WHERE id OPERATOR(pg_catalog.=) $1) r,"
-						   "      unnest($2, $3, $4, $5, $6, $7, $8, $9) x(id, product_id, qty, due, release, vendor, kind, lead)",
-						   9, t, v);
+						   "      unnest($2, $3, $4, $5, $6, $7, $8) x(id, product_id, qty, due, release, vendor, kind)",
+						   8, t, v);
 			}
 
 			/* pegging: each planned order covers the requirements of its due bucket, in order */
