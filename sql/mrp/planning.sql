@@ -428,6 +428,9 @@ BEGIN
                 SELECT p_company, v_po, v_products[k], v_qtys[k],
                        coalesce((purchase.best_supplier(v_products[k], v_qtys[k], g.vendor_id)).price, 0)
                   FROM unnest(g.idx[2:]) k;
+                -- planned when the slowest of its products can arrive
+                UPDATE purchase.order SET date_planned = now() + make_interval(days => (SELECT max(v_leads[k]) FROM unnest(g.idx) k))
+                 WHERE company_id = p_company AND id = v_po;
                 FOREACH i IN ARRAY g.idx LOOP
                     v_refs[i] := 'PO/' || v_po;
                 END LOOP;

@@ -5,7 +5,7 @@
 -- inactive rules, add_reorder_rule errors, permissions and the mrp.replenish job.
 BEGIN;
 \ir ../setup.sql
-SELECT plan(36);
+SELECT plan(37);
 
 SELECT * FROM pg_temp.make_tree() \gset
 SELECT stock.create_warehouse(:a, 'R50') AS wh \gset
@@ -80,6 +80,8 @@ SELECT mrp.add_reorder_rule(:mk, :wh, 1, 4) \g /dev/null
 SELECT stock.create_product(:a, 'R50-G1', 'Grouped 1') AS g1 \gset
 SELECT stock.create_product(:a, 'R50-G2', 'Grouped 2') AS g2 \gset
 SELECT purchase.add_supplier(:g1, :v, 1.25, 4), purchase.add_supplier(:g2, :v, 0.75, 4) \g /dev/null
+-- G2 takes 9 days to plan for: the grouped order is planned for the slower of the two
+SELECT mrp.set_planning(:g2, 'buy', 9) \g /dev/null
 SELECT stock.receive(:g2, 3, 1, :wh) \g /dev/null
 SELECT stock.create_move(:g2, 5, :loc, :cust, NULL, now() + interval '1 day', 'SO-G2') AS dg2 \gset
 SELECT stock.confirm(:dg2) \g /dev/null
@@ -115,6 +117,8 @@ SELECT (SELECT substr(order_ref, 4)::bigint FROM got WHERE sku = 'R50-G1') AS po
 SELECT results_eq(format('SELECT vendor_id, state, location_id FROM purchase.order WHERE id = %s', :po_g),
                   format($$VALUES (%s::bigint, 'draft'::text, %s::bigint)$$, :v, :loc),
                   'their PO: a draft of their vendor into the warehouse');
+SELECT is((SELECT date_planned::date FROM purchase.order WHERE id = :po_g), (now() + interval '9 days')::date,
+          'planned at now + the longest lead time of its products (9 days for G2, 4 for G1)');
 SELECT results_eq(format('SELECT product_id, qty, price FROM purchase.order_line WHERE order_id = %s ORDER BY product_id', :po_g),
                   format('VALUES (%s::bigint, 6::numeric, 1.25::numeric), (%s, 10, 0.75)', :g1, :g2),
                   'one line each, at the vendor''s prices');
