@@ -94,16 +94,55 @@ JobsInWorker(void)
 	"    WHERE k.kind OPERATOR(pg_catalog.=) j.kind)," \
 	"  j.run_as::pg_catalog.oid, j.enqueued_by"
 
-/* Claim the next due job (SPI connected, in a transaction); false if none. */
+/*
+ * The statements of every job, planned once per backend and kept: a worker
+ * runs them thousands of times a second. *slot caches the plan.
+ */
+static SPIPlanPtr
+kept(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "could not prepare a job statement: %s", SPI_result_code_string(SPI_result));
+		*slot = p;
+	}
+	return *slot;
+}
+
+static SPIPlanPtr claim_all_plan = NULL;	/* workers, bootstrap run_pending */
+static SPIPlanPtr claim_mine_plan = NULL;	/* run_pending of a user: own jobs */
+static SPIPlanPtr user_plan = NULL;
+static SPIPlanPtr done_plan = NULL;
+static SPIPlanPtr failure_plan = NULL;
+static SPIPlanPtr orphan_plan = NULL;
+static SPIPlanPtr installed_plan = NULL;
+static SPIPlanPtr next_due_plan = NULL;
+static SPIPlanPtr handler_plan = NULL;	/* of the last handler called */
+static char *handler_of_plan = NULL;
+
+#define CLAIM_MINE_FILTER \
+	" AND j.enqueued_by IS NOT DISTINCT FROM NULLIF($1, 0) AND j.run_as::pg_catalog.oid OPERATOR(pg_catalog.=) $2"
+
+/*
+ * Claim the next due job (SPI connected, in a transaction); false if none.
+ * mine: only the jobs of pgerp user values[0] and role values[1].
+ */
 static bool
-claim(JobRow *j, const char *filter, int nargs, Oid *types, Datum *values, MemoryContext keep)
+claim(JobRow *j, bool mine, Datum *values, MemoryContext keep)
 {
 	HeapTuple	t;
 	TupleDesc	d;
 	bool		isnull;
 	MemoryContext old;
+	Oid			types[2] = {INT8OID, OIDOID};
+	SPIPlanPtr	plan = mine
+		? kept(&claim_mine_plan, psprintf(CLAIM_SQL, CLAIM_MINE_FILTER), 2, types)
+		: kept(&claim_all_plan, psprintf(CLAIM_SQL, ""), 0, NULL);
 
-	if (SPI_execute_with_args(psprintf(CLAIM_SQL, filter), nargs, types, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+	if (SPI_execute_plan(plan, mine ? values : NULL, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "job claim failed");
 	if (SPI_processed == 0)
 		return false;
@@ -160,8 +199,8 @@ execute(JobRow *j)
 		Datum		u = Int64GetDatum(j->user_id);
 		Oid			t = INT8OID;
 
-		if (SPI_execute_with_args("SELECT 1 FROM erp.app_user WHERE id OPERATOR(pg_catalog.=) $1 AND active",
-								  1, &t, &u, NULL, true, 1) != SPI_OK_SELECT)
+		if (SPI_execute_plan(kept(&user_plan, "SELECT 1 FROM erp.app_user WHERE id OPERATOR(pg_catalog.=) $1 AND active",
+								  1, &t), &u, NULL, true, 1) != SPI_OK_SELECT)
 			elog(ERROR, "job user lookup failed");
 		if (SPI_processed == 0)
 			ereport(ERROR,
@@ -177,7 +216,19 @@ execute(JobRow *j)
 	SessionSet(j->user_id, j->company_id, true);
 	values[0] = Int64GetDatum(j->id);
 	values[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(j->args));
-	if (SPI_execute_with_args(psprintf("SELECT %s($1, $2)", j->handler), 2, types, values, NULL, false, 0) != SPI_OK_SELECT)
+	if (handler_of_plan == NULL || strcmp(handler_of_plan, j->handler) != 0)
+	{
+		/* a new handler: plan its call once, kept until another one runs */
+		if (handler_plan != NULL)
+			SPI_freeplan(handler_plan);
+		handler_plan = NULL;
+		if (handler_of_plan != NULL)
+			pfree(handler_of_plan);
+		handler_of_plan = NULL;
+		(void) kept(&handler_plan, psprintf("SELECT %s($1, $2)", j->handler), 2, types);
+		handler_of_plan = MemoryContextStrdup(TopMemoryContext, j->handler);
+	}
+	if (SPI_execute_plan(handler_plan, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "job handler call failed");
 	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	SetUserIdAndSecContext(saved_user, saved_sec);
@@ -191,11 +242,12 @@ execute(JobRow *j)
 	dvalues[2] = result;
 	if (isnull)
 		dnulls[2] = 'n';
-	if (SPI_execute_with_args("UPDATE erp.job SET status = 'done', result = $3, finished_at = pg_catalog.clock_timestamp(),"
+	if (SPI_execute_plan(kept(&done_plan,
+							  "UPDATE erp.job SET status = 'done', result = $3, finished_at = pg_catalog.clock_timestamp(),"
 							  " worker_pid = NULL, last_error = NULL, last_sqlstate = NULL"
 							  " WHERE company_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2"
 							  " AND status = 'running' AND worker_pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()",
-							  3, dtypes, dvalues, dnulls, false, 0) != SPI_OK_UPDATE)
+							  3, dtypes), dvalues, dnulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "job update failed");
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -219,7 +271,7 @@ record_failure(JobRow *j, ErrorData *ed, bool shutdown)
 	v[3] = CStringGetTextDatum(ed->message ? ed->message : "unknown error");
 	v[4] = CStringGetTextDatum(unpack_sql_state(ed->sqlerrcode));
 	v[5] = Int32GetDatum(job_retry_base);
-	if (SPI_execute_with_args(
+	if (SPI_execute_plan(kept(&failure_plan,
 		"UPDATE erp.job SET attempts = attempts - $3,"
 		" status = CASE WHEN $3 = 0 AND attempts >= max_attempts THEN 'failed' ELSE 'queued' END,"
 		" last_error = CASE WHEN $3 = 0 THEN $4 ELSE last_error END,"
@@ -230,7 +282,7 @@ record_failure(JobRow *j, ErrorData *ed, bool shutdown)
 		" worker_pid = NULL"
 		" WHERE company_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2 AND status = 'running'"
 		" AND worker_pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()",
-		6, t, v, NULL, false, 0) != SPI_OK_UPDATE)
+		6, t), v, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "job failure update failed");
 }
 
@@ -243,13 +295,13 @@ requeue_orphans(void)
 	 * (re)checked: a worker that claimed the row after this statement began
 	 * is seen alive.
 	 */
-	if (SPI_execute(
+	if (SPI_execute_plan(kept(&orphan_plan,
 		"UPDATE erp.job SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,"
 		" last_error = 'the worker running the job stopped before it finished', last_sqlstate = '57P01',"
 		" run_at = pg_catalog.now(), worker_pid = NULL,"
 		" finished_at = CASE WHEN attempts >= max_attempts THEN pg_catalog.clock_timestamp() END"
 		" WHERE status = 'running' AND NOT erp._job_worker_alive(worker_pid)",
-		false, 0) != SPI_OK_UPDATE)
+		0, NULL), NULL, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "job recovery failed");
 	if (SPI_processed > 0)
 		ereport(LOG, (errmsg("pgerp requeued %llu jobs whose worker had stopped", (unsigned long long) SPI_processed)));
@@ -313,7 +365,8 @@ worker_turn(MemoryContext turn_cxt, bool recover)
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "pgerp job worker: looking for due jobs");
-	if (SPI_execute("SELECT pg_catalog.to_regclass('erp.job') IS NOT NULL", true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(kept(&installed_plan, "SELECT pg_catalog.to_regclass('erp.job') IS NOT NULL", 0, NULL),
+						 NULL, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "job table lookup failed");
 	if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "t") != 0)
 	{
@@ -324,11 +377,12 @@ worker_turn(MemoryContext turn_cxt, bool recover)
 	{
 		if (recover)
 			requeue_orphans();
-		found = claim(&j, "", 0, NULL, NULL, turn_cxt);
+		found = claim(&j, false, NULL, turn_cxt);
 		if (!found)
 		{
-			if (SPI_execute("SELECT (EXTRACT(epoch FROM pg_catalog.min(run_at) - pg_catalog.clock_timestamp()) * 1000)::bigint"
-							" FROM erp.job WHERE status = 'queued'", true, 1) == SPI_OK_SELECT)
+			if (SPI_execute_plan(kept(&next_due_plan,
+									  "SELECT (EXTRACT(epoch FROM pg_catalog.min(run_at) - pg_catalog.clock_timestamp()) * 1000)::bigint"
+									  " FROM erp.job WHERE status = 'queued'", 0, NULL), NULL, NULL, true, 1) == SPI_OK_SELECT)
 			{
 				bool		isnull;
 				int64		ms = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -466,10 +520,7 @@ pgerp_job_run_pending(PG_FUNCTION_ARGS)
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	int32		done = 0;
-	Oid			types[2] = {INT8OID, OIDOID};
 	Datum		values[2] = {Int64GetDatum(SessionUserId()), ObjectIdGetDatum(GetUserId())};
-	const char *filter = bootstrap ? "" :
-		" AND j.enqueued_by IS NOT DISTINCT FROM NULLIF($1, 0) AND j.run_as::pg_catalog.oid OPERATOR(pg_catalog.=) $2";
 
 	if (max <= 0)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("p_max must be positive")));
@@ -489,7 +540,7 @@ pgerp_job_run_pending(PG_FUNCTION_ARGS)
 		GetUserIdAndSecContext(&saved_user, &saved_sec);
 		/* the claim runs as the owner: job rows are not the caller's to update */
 		SetUserIdAndSecContext(ErpOwner(), saved_sec | SECURITY_LOCAL_USERID_CHANGE);
-		found = claim(&j, filter, bootstrap ? 0 : 2, types, values, cxt);
+		found = claim(&j, !bootstrap, values, cxt);
 		SetUserIdAndSecContext(saved_user, saved_sec);
 		if (!found)
 			break;
