@@ -11,7 +11,9 @@ OBJS         = $(SRCS:.c=.o)
 
 BUILT_SQL    = $(foreach e,$(EXTENSION),sql/$(e)--$(PGERP_VERSION).sql)
 DATA_built   = $(BUILT_SQL)
-DATA         = $(wildcard migrations/*--*--*.sql)
+# Upgrade scripts, and the released install scripts of earlier versions
+# (test/upgrade/<version>/) so that an old version can be installed and updated.
+DATA         = $(wildcard migrations/*--*--*.sql) $(wildcard test/upgrade/*/pgerp*--*.sql)
 
 PG_CPPFLAGS  = -Isrc/include
 # -Wno-unused-parameter: PostgreSQL 15 headers (ilist.h, bufpage.h, fmgr.h) and
@@ -20,6 +22,8 @@ PG_CFLAGS    = -Wall -Wextra -Werror -Wno-unused-parameter
 SHLIB_LINK   = -lcrypto -ljson-c
 EXTRA_CLEAN  = $(BUILT_SQL)
 
+# make installcheck runs the pgTAP suites on a running server (scripts/installcheck.sh).
+NO_INSTALLCHECK = 1
 PG_CONFIG   ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 PGXS        := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 
@@ -28,7 +32,7 @@ PGXS        := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(PGXS),)
 include $(PGXS)
 else
-all install clean installcheck:
+all install clean:
 	@echo "pg_config not found: run 'make start' (installs PostgreSQL 15 and its headers) or scripts/deps.sh" >&2; exit 1
 endif
 
@@ -36,7 +40,9 @@ endif
 sql/%--$(PGERP_VERSION).sql: extension/%.manifest scripts/assemble.sh $(shell cat extension/*.manifest 2>/dev/null | sed -e 's/#.*//' -e '/^ *$$/d')
 	scripts/assemble.sh $* $< $@
 
-.PHONY: start stop psql reset test deps
+.PHONY: start stop psql reset test deps installcheck
+installcheck:
+	@scripts/installcheck.sh
 deps:
 	@scripts/deps.sh
 start:

@@ -2,7 +2,10 @@
 # user, and how to set up a cluster for pgerp. Source it; do not run it.
 
 PG_MAJOR=15
-PGBIN=/usr/lib/postgresql/$PG_MAJOR/bin
+# PGERP_PGBIN: another PostgreSQL 15 installation's bin directory (a private
+# copy made by scripts/private_pg.sh, say), used for building, installing
+# and every cluster, so that several checkouts can be tested side by side.
+PGBIN=${PGERP_PGBIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
 ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 APP_ROLE=pgerp_app
 APP_PASSWORD=${PGERP_APP_PASSWORD:-pgerp_app}
@@ -30,9 +33,13 @@ sudo_if_needed() {
 # Build and install the extension (the shared library and the SQL scripts).
 build_and_install() {
     say "building pgerp"
-    make -C "$ROOT_DIR" -s all
+    make -C "$ROOT_DIR" -s all PG_CONFIG="$PGBIN/pg_config"
     say "installing pgerp into $("$PGBIN/pg_config" --pkglibdir)"
-    sudo_if_needed make -C "$ROOT_DIR" -s install
+    if [ -w "$("$PGBIN/pg_config" --pkglibdir)" ]; then
+        make -C "$ROOT_DIR" -s install PG_CONFIG="$PGBIN/pg_config"
+    else
+        sudo_if_needed make -C "$ROOT_DIR" -s install PG_CONFIG="$PGBIN/pg_config"
+    fi
 }
 
 # Give the postgres user a directory it owns, and make sure it can reach it.

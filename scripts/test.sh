@@ -6,7 +6,8 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 # PGERP_SKIP_BUILD=1 skips the build and install (the pack is installed
-# already); PGERP_TESTS=<regex> runs only the test files whose path matches.
+# already); PGERP_TESTS=<regex> runs only the test files whose path matches;
+# PGERP_SKIP_UPGRADE=1 skips the upgrade test (test/upgrade/).
 if [ -z "${PGERP_SKIP_BUILD:-}" ]; then
     set -e
     build_and_install
@@ -89,6 +90,15 @@ if [ ${#taps[@]} -gt 0 ]; then
     read -r p f < <(tap_counts "$TMP/prove.out")
     if [ "$st" != 0 ] && [ "$f" = 0 ]; then f=1; fi
     passed=$((passed + p)); failed=$((failed + f))
+fi
+
+# The upgrade from the released version (its own cluster): test/upgrade/run.sh.
+if [ -z "${PGERP_SKIP_UPGRADE:-}" ]; then
+    say "upgrade test"
+    "$ROOT_DIR/test/upgrade/run.sh" 2>&1 | tee "$TMP/upgrade.out"
+    read -r up uf < <(sed -n 's/^upgrade: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$TMP/upgrade.out" | tail -n 1)
+    [ -n "${up:-}" ] || { up=0; uf=1; }
+    passed=$((passed + up)); failed=$((failed + uf))
 fi
 
 if [ "$failed" -gt 0 ]; then

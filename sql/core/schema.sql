@@ -17,6 +17,15 @@ CREATE TABLE erp.app_table (
         CHECK (privileges ~ '^(SELECT|INSERT|UPDATE|DELETE)( \([a-z_, ]+\))?(, (SELECT|INSERT|UPDATE|DELETE)( \([a-z_, ]+\))?)*$')
 );
 
+-- Routines an application role may execute: an explicit allow-list, one
+-- line per published routine in each extension's publish.sql, so that
+-- publishing a function is a visible line in review. Signatures are text
+-- (resolved with to_regprocedure) so that a routine recreated by an upgrade
+-- stays published.
+CREATE TABLE erp.app_routine (
+    routine text PRIMARY KEY
+);
+
 -- Roles that erp.grant_app_access() was called for; each extension script
 -- re-applies the grants so that a later CREATE EXTENSION reaches them too.
 CREATE TABLE erp.app_role (
@@ -32,3 +41,12 @@ CREATE TABLE erp.secret (
     value bytea NOT NULL,
     created_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
+
+-- A value as error messages echo it: quoted, at most 64 characters
+-- (src/core/echo.c does the same in C), 'NULL' for null.
+CREATE FUNCTION erp._echo(p_value text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN p_value IS NULL THEN 'NULL'
+                WHEN pg_catalog.length(p_value) <= 64 THEN pg_catalog.quote_literal(p_value)
+                ELSE pg_catalog.quote_literal(pg_catalog.left(p_value, 61) || '...') END
+$$;

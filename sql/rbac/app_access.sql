@@ -12,11 +12,20 @@ BEGIN
                      WHERE EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = s.schema_name)
     LOOP
         EXECUTE format('GRANT USAGE ON SCHEMA %I TO %s', v_schema, p_role);
+        -- what is not on the allow-list is taken back (an upgrade may unpublish)
         FOR v_fn IN SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-                     WHERE n.nspname = v_schema AND p.proname !~ '^_'
+                     WHERE n.nspname = v_schema
+                       AND NOT EXISTS (SELECT 1 FROM erp.app_routine r
+                                        WHERE pg_catalog.to_regprocedure(r.routine) OPERATOR(pg_catalog.=) p.oid)
         LOOP
-            EXECUTE format('GRANT EXECUTE ON ROUTINE %s TO %s', v_fn, p_role);
+            EXECUTE format('REVOKE EXECUTE ON ROUTINE %s FROM %s', v_fn, p_role);
         END LOOP;
+    END LOOP;
+    -- routines of an extension not installed yet are skipped
+    FOR v_fn IN SELECT pg_catalog.to_regprocedure(r.routine) FROM erp.app_routine r
+                 WHERE pg_catalog.to_regprocedure(r.routine) IS NOT NULL ORDER BY r.routine
+    LOOP
+        EXECUTE format('GRANT EXECUTE ON ROUTINE %s TO %s', v_fn, p_role);
     END LOOP;
     -- rows left by a dropped extension point at tables that no longer exist
     FOR v_tab IN SELECT t.table_name, t.privileges FROM erp.app_table t

@@ -22,6 +22,10 @@ extern void SessionSetCompany(int64 company_id);
 extern bool SessionLocalActive(void);
 extern void SessionEndLocal(void);
 
+/* echo.c: a value cut to PGERP_ECHO_MAX characters for error messages */
+#define PGERP_ECHO_MAX 64
+extern char *PgerpEcho(const char *value);
+
 /* owner.c: run catalogue reads as the extension owner with a safe search_path */
 typedef struct OwnerContext
 {

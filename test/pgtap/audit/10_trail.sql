@@ -271,10 +271,10 @@ SELECT results_eq(format('SELECT rel, op FROM pg_temp.since(%s) WHERE op = $$tru
 SELECT erp.audit('public.au10_scratch');
 SELECT coalesce(max(id), 0) AS m_scr FROM erp.audit_log \gset
 SET LOCAL ROLE pgerp_app;
-SELECT is(pg_temp.error_detail($$SELECT erp.audit('erp.company')$$), '42501: Only a superuser may do this.',
-          'erp.audit() by the application role: 42501, only a superuser may');
-SELECT is(pg_temp.error_detail($$SELECT erp.unaudit('public.au10_scratch')$$), '42501: Only a superuser may do this.',
-          'erp.unaudit() by the application role: 42501, only a superuser may');
+SELECT throws_ok($$SELECT erp.audit('erp.company')$$, '42501', 'permission denied for function audit',
+          'erp.audit() is not published to the application role (42501)');
+SELECT throws_ok($$SELECT erp.unaudit('public.au10_scratch')$$, '42501', 'permission denied for function unaudit',
+          'erp.unaudit() is not published to the application role (42501)');
 RESET ROLE;
 SELECT results_eq(
     $$SELECT tgrelid = 'public.au10_scratch'::regclass, count(*)::int FROM pg_trigger

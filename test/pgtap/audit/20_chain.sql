@@ -84,10 +84,15 @@ SET LOCAL ROLE pgerp_app;
 SELECT results_eq('SELECT ok, first_bad_id, checked FROM erp.audit_verify()',
                   format('VALUES (true, NULL::bigint, %s::bigint)', :n_chain),
                   'an auditor verifies the whole chain through the application role');
-SELECT throws_ok($$SELECT erp.audit_purge(now())$$, '42501', 'permission denied to purge the audit log',
-                 'an auditor cannot purge (42501)');
+SELECT throws_ok($$SELECT erp.audit_purge(now())$$, '42501', 'permission denied for function audit_purge',
+                 'an auditor cannot purge: audit_purge is not published to application roles (42501)');
+RESET ROLE;
+CREATE ROLE au20_other NOSUPERUSER;
+GRANT USAGE ON SCHEMA erp TO au20_other;
+GRANT EXECUTE ON FUNCTION erp.audit_purge(timestamptz), erp.require_superuser(text) TO au20_other;
+SET LOCAL ROLE au20_other;
 SELECT is(pg_temp.error_detail($$SELECT erp.audit_purge(now())$$), '42501: Only a superuser may do this.',
-          'the detail says only a superuser may');
+          'a role granted audit_purge by hand still meets the superuser check');
 RESET ROLE;
 SELECT erp.sign_out() AS signed_out \gset
 SELECT pg_temp.login('au20_mgr', :a);

@@ -7,7 +7,7 @@ SELECT has_extension('pgerp', 'extension pgerp is installed');
 SELECT has_extension('pgerp_stock', 'extension pgerp_stock is installed');
 SELECT has_extension('pgerp_mrp', 'extension pgerp_mrp is installed');
 SELECT is((SELECT array_agg(DISTINCT extversion) FROM pg_extension WHERE extname LIKE 'pgerp%'),
-          ARRAY['0.1.0'], 'all three extensions share version 0.1.0');
+          ARRAY['0.2.0'], 'all three extensions share version 0.2.0');
 SELECT schemas_are(ARRAY['public', 'erp', 'api', 'stock', 'mrp', 'purchase', 'cron'],
                    'schemas erp, api, stock, mrp and purchase exist');
 SELECT is((SELECT count(*)::int FROM unnest(ARRAY['pgerp', 'pgerp_stock', 'pgerp_mrp']) e

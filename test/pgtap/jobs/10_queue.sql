@@ -5,7 +5,7 @@
 -- run in this session through erp.run_pending().
 BEGIN;
 \ir ../setup.sql
-SELECT plan(151);
+SELECT plan(150);
 
 SELECT * FROM pg_temp.make_tree() \gset
 SELECT pg_temp.make_user('tj_amgr', 'stock_manager', :a, false) AS amgr \gset
@@ -24,6 +24,9 @@ SELECT erp.create_partner(:b, 'tj B three') AS pb3 \gset
 -- session) and vanish with the rollback.
 CREATE TABLE public.t_jobs_log (job bigint, note text);
 GRANT INSERT, SELECT ON public.t_jobs_log TO pgerp_app;
+-- The test kinds erp.noop and erp.sleep are not published to application roles
+-- (sql/core/publish.sql): this test grants their handlers, inside its transaction.
+GRANT EXECUTE ON FUNCTION erp.noop_job(bigint, jsonb), erp.sleep_job(bigint, jsonb) TO pgerp_app;
 -- What the job sees: its partners (row security), identity, role and job id.
 CREATE FUNCTION public.t_jobs_partners(p_job bigint, p_args jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
@@ -176,9 +179,8 @@ SELECT throws_ok($$SELECT erp.register_job_kind('t_jobs.bad', 'public.t_jobs_wri
 SET LOCAL ROLE pgerp_app;
 SELECT pg_temp.login('tj_amgr', :a);
 SELECT throws_ok($$SELECT erp.register_job_kind('t_jobs.app', 'public.t_jobs_write(bigint, jsonb)')$$,
-                 '42501', 'permission denied to register a job kind', 'pgerp_app cannot register a kind (42501)');
-SELECT is(pg_temp.error_detail($$SELECT erp.register_job_kind('t_jobs.app', 'public.t_jobs_write(bigint, jsonb)')$$),
-          '42501: Only a superuser may do this.', 'the detail says only a superuser may');
+                 '42501', 'permission denied for function register_job_kind',
+                 'pgerp_app cannot register a kind: not published (42501)');
 SELECT is((SELECT count(*)::int FROM erp.job_kind WHERE kind IN ('erp.noop', 'erp.sleep', 'erp.reencrypt', 't_jobs.write')), 4,
           'pgerp_app reads erp.job_kind');
 SELECT erp.sign_out() AS signed_out \gset
@@ -614,7 +616,8 @@ UPDATE erp.job SET finished_at = now() - interval '40 days' WHERE id = :sneaky;
 SELECT is(erp.purge_jobs(now() - interval '30 days') >= 1, true, 'purge_jobs deletes ended jobs finished before the cut-off');
 SELECT is((SELECT count(*)::int FROM erp.job WHERE id = :sneaky), 0, 'the old job is gone');
 SET LOCAL ROLE pgerp_app;
-SELECT throws_ok($$SELECT erp.purge_jobs(now())$$, '42501', 'permission denied to purge jobs', 'only a superuser purges jobs');
+SELECT throws_ok($$SELECT erp.purge_jobs(now())$$, '42501', 'permission denied for function purge_jobs',
+                 'only a superuser purges jobs: purge_jobs is not published (42501)');
 RESET ROLE;
 
 SELECT * FROM finish();

@@ -89,9 +89,9 @@ SELECT throws_ok($$SELECT erp.schedule(NULL, '* * * * *', 'erp.noop')$$, '22023'
 -- ============================================================ not for application roles
 SET LOCAL ROLE pgerp_app;
 SELECT pg_temp.login('ts_admin', :g);
-SELECT throws_ok($$SELECT erp.schedule('tj_app', '* * * * *', 'erp.noop')$$, '42501', 'permission denied to schedule jobs',
+SELECT throws_ok($$SELECT erp.schedule('tj_app', '* * * * *', 'erp.noop')$$, '42501', 'permission denied for function schedule',
                  'pgerp_app, even signed in as an ERP admin, cannot schedule (42501)');
-SELECT throws_ok($$SELECT erp.unschedule('tj_hourly')$$, '42501', 'permission denied to unschedule jobs',
+SELECT throws_ok($$SELECT erp.unschedule('tj_hourly')$$, '42501', 'permission denied for function unschedule',
                  'nor unschedule (42501)');
 SELECT erp.sign_out() AS signed_out \gset
 RESET ROLE;

@@ -1,0 +1,28 @@
+-- What an application role may execute in schemas mrp and purchase (see sql/core/publish.sql).
+INSERT INTO erp.app_routine (routine) VALUES
+    ('mrp.create_workcenter(bigint,text,numeric,numeric)'),
+    ('mrp.create_bom(bigint,numeric,jsonb,text,jsonb,jsonb)'),
+    ('mrp.explode(bigint,numeric)'),
+    ('mrp.explode_all(bigint,numeric)'),
+    ('mrp.bom_cost(bigint)'),
+    ('mrp.update_standard_price(bigint)'),
+    ('mrp.create_mo(bigint,numeric,timestamp with time zone,bigint)'),
+    ('mrp.confirm_mo(bigint)'),
+    ('mrp.reserve_mo(bigint)'),
+    ('mrp.produce_mo(bigint,numeric)'),
+    ('mrp.cancel_mo(bigint)'),
+    ('mrp.set_planning(bigint,text,integer,text,numeric,numeric,numeric,numeric)'),
+    ('mrp.add_demand(bigint,numeric,date,text)'),
+    ('mrp.run(bigint,date,text,integer,bigint)'),
+    ('mrp.firm(bigint)'),
+    ('mrp.add_reorder_rule(bigint,bigint,numeric,numeric,numeric,text)'),
+    ('mrp.replenish(bigint,boolean)'),
+    ('mrp.run_job(bigint,jsonb)'),
+    ('mrp.replenish_job(bigint,jsonb)'),
+    ('purchase.add_supplier(bigint,bigint,numeric,integer,numeric)'),
+    ('purchase.best_supplier(bigint,numeric,bigint)'),
+    ('purchase.create_order(bigint,jsonb,timestamp with time zone,bigint)'),
+    ('purchase.confirm(bigint)'),
+    ('purchase.receive(bigint,jsonb)'),
+    ('purchase.cancel(bigint)')
+ON CONFLICT DO NOTHING;
