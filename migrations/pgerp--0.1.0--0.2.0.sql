@@ -103,6 +103,218 @@ ON CONFLICT DO NOTHING;
 
 -- ==== accounts, tokens and sessions (#11.4, 13, 16, 18) ====
 
+-- erp.app_user.token_generation: tokens carry it (claim gen) and erp.use_token
+-- refuses another generation; old tokens without the claim count as 0.
+ALTER TABLE erp.app_user ADD COLUMN token_generation bigint NOT NULL DEFAULT 0 CHECK (token_generation >= 0);
+
+
+COMMENT ON COLUMN erp.app_user.token_generation IS
+    'Tokens carry it as claim gen; erp.use_token refuses a token of another generation. Advanced by a password change, a deactivation, erp.revoke_sessions and erp.sign_out';
+
+-- A new password or a deactivation revokes every token issued so far, however
+-- it is made (erp.set_password, or a superuser's UPDATE).
+CREATE FUNCTION erp._app_user_revoke_tokens() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NEW.password_hash IS DISTINCT FROM OLD.password_hash OR (OLD.active AND NOT NEW.active) THEN
+        NEW.token_generation := OLD.token_generation + 1;
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE TRIGGER app_user_revoke_tokens BEFORE UPDATE OF password_hash, active ON erp.app_user
+    FOR EACH ROW EXECUTE FUNCTION erp._app_user_revoke_tokens();
+
+-- Who may change an account (password, sessions): the bootstrap caller, the
+-- user themself, or a holder of erp.app_user:write on every company where the
+-- user holds a role. A user without roles is nobody's yet: a subsidiary admin
+-- who set its password would be let into whichever company grants it a role
+-- later. An unknown user and one the caller may not change are refused alike.
+CREATE FUNCTION erp._require_user_write(p_user bigint)
+RETURNS void
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_companies bigint[];
+BEGIN
+    IF erp._is_bootstrap() THEN
+        IF p_user IS NULL OR NOT EXISTS (SELECT 1 FROM erp.app_user u WHERE u.id = p_user) THEN
+            RAISE EXCEPTION 'user % does not exist', coalesce(p_user::text, 'NULL')
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        RETURN;
+    END IF;
+    IF p_user IS NOT NULL AND p_user = erp.current_user_id() THEN
+        RETURN;
+    END IF;
+    SELECT array_agg(DISTINCT ur.company_id) INTO v_companies
+      FROM erp.user_role ur WHERE ur.user_id = p_user;
+    IF erp.current_user_id() IS NULL OR v_companies IS NULL
+       OR EXISTS (SELECT 1 FROM unnest(v_companies) c(id)
+                   WHERE NOT erp.company_allowed(c.id, 'erp.app_user:write')) THEN
+        RAISE EXCEPTION 'permission denied for "erp.app_user:write" on user %', coalesce(p_user::text, 'NULL')
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Changing another user''s account needs erp.app_user:write on every company where that user holds a role; an account without roles is changed only by a superuser or by its user.';
+    END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION erp.set_password(p_user bigint, p_password text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM erp._require_user_write(p_user);
+    -- the trigger app_user_revoke_tokens revokes the tokens issued so far
+    UPDATE erp.app_user
+       SET password_hash = erp._password_hash(p_password), password_changed_at = now()
+     WHERE id = p_user;
+END $$;
+
+COMMENT ON FUNCTION erp.set_password(bigint, text) IS
+    'Change a password (revoking the user''s tokens): your own, or one of a user whose every company you hold erp.app_user:write on';
+
+CREATE FUNCTION erp.revoke_sessions(p_user bigint)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM erp._require_user_write(p_user);
+    UPDATE erp.app_user SET token_generation = token_generation + 1 WHERE id = p_user;
+END $$;
+
+COMMENT ON FUNCTION erp.revoke_sessions(bigint) IS
+    'Revoke every access token issued so far to a user (yourself, or as for erp.set_password)';
+
+-- published: the application role may call it (granted by the last section)
+INSERT INTO erp.app_routine (routine) VALUES ('erp.revoke_sessions(bigint)') ON CONFLICT DO NOTHING;
+
+
+-- new C symbols: the 0.1.0 ones keep their old behaviour for databases not updated yet
+CREATE OR REPLACE FUNCTION erp.sign_in(p_login text, p_password text, p_company bigint DEFAULT NULL) RETURNS text
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'pgerp_core_sign_in_0_2';
+
+CREATE OR REPLACE FUNCTION erp.use_token(p_token text, p_local boolean DEFAULT false) RETURNS void
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'pgerp_core_use_token_0_2';
+
+COMMENT ON FUNCTION erp.use_token(text, boolean) IS
+    'Verify an access token (refused once revoked) and act as its user; with p_local the identity ends with the transaction';
+
+CREATE OR REPLACE FUNCTION erp.sign_out() RETURNS void
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pgerp_core_sign_out_0_2';
+
+COMMENT ON FUNCTION erp.sign_out() IS
+    'Stop acting as anybody, even if the transaction rolls back, and revoke every token of the user issued so far';
+
+DROP FUNCTION erp._lookup_grant_args(bigint, text, bigint);
+CREATE FUNCTION erp._lookup_grant_args(p_user bigint, p_role text, p_company bigint, p_code text,
+                                       OUT o_role_id bigint, OUT o_permissions text[])
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    SELECT r.id, r.permissions INTO o_role_id, o_permissions FROM erp.role r WHERE r.code = p_role;
+    IF o_role_id IS NULL THEN
+        RAISE EXCEPTION 'role % does not exist', erp._echo(p_role)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_company IS NULL THEN
+        RAISE EXCEPTION 'company NULL does not exist' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT erp._is_bootstrap() THEN
+        PERFORM erp.require_permission(p_code, p_company);
+    ELSIF NOT EXISTS (SELECT 1 FROM erp.company c WHERE c.id = p_company) THEN
+        RAISE EXCEPTION 'company % does not exist', p_company USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_user IS NULL OR NOT EXISTS (SELECT 1 FROM erp.app_user u WHERE u.id = p_user) THEN
+        RAISE EXCEPTION 'user % does not exist', coalesce(p_user::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION erp.grant_role(p_user bigint, p_role text, p_company bigint, p_include_children boolean DEFAULT true)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_role bigint;
+    v_perms text[];
+    v_company bigint;
+BEGIN
+    IF p_include_children IS NULL THEN
+        RAISE EXCEPTION 'include_children must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT o_role_id, o_permissions INTO v_role, v_perms
+      FROM erp._lookup_grant_args(p_user, p_role, p_company, 'erp.user_role:create');
+    IF NOT erp._is_bootstrap() THEN
+        FOR v_company IN
+            WITH RECURSIVE d(id) AS (
+                SELECT p_company
+                UNION ALL
+                SELECT c.id FROM erp.company c JOIN d ON c.parent_id = d.id WHERE p_include_children)
+            SELECT id FROM d
+        LOOP
+            IF NOT erp._covers(v_company, v_perms) THEN
+                RAISE EXCEPTION 'permission denied to grant role %', quote_literal(p_role)
+                    USING ERRCODE = 'insufficient_privilege',
+                          DETAIL = format('The role grants permissions you do not hold on company %s.', v_company);
+            END IF;
+        END LOOP;
+    END IF;
+    INSERT INTO erp.user_role (company_id, user_id, role_id, include_children, granted_by)
+    VALUES (p_company, p_user, v_role, p_include_children, erp.current_user_id())
+    ON CONFLICT (company_id, user_id, role_id)
+    DO UPDATE SET include_children = EXCLUDED.include_children,
+                  granted_by = EXCLUDED.granted_by, granted_at = now();
+END $$;
+
+CREATE OR REPLACE FUNCTION erp.revoke_role(p_user bigint, p_role text, p_company bigint)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_role bigint;
+BEGIN
+    SELECT o_role_id INTO v_role FROM erp._lookup_grant_args(p_user, p_role, p_company, 'erp.user_role:delete');
+    DELETE FROM erp.user_role ur
+     WHERE ur.company_id = p_company AND ur.user_id = p_user AND ur.role_id = v_role;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'user % holds no role % on company %', p_user, quote_literal(p_role), p_company
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION erp.create_company(p_name text, p_parent bigint DEFAULT NULL, p_currency text DEFAULT 'USD')
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    IF p_name IS NULL OR btrim(p_name, E' \t\r\n\f') = '' THEN
+        RAISE EXCEPTION 'company name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_currency IS NULL OR p_currency !~ '^[A-Z]{3}$' THEN
+        RAISE EXCEPTION 'invalid currency code %', coalesce(quote_literal(p_currency), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A currency is an ISO 4217 code of three capital letters, such as USD or CNY.';
+    END IF;
+    IF p_parent IS NULL THEN
+        IF NOT erp._is_bootstrap() THEN
+            RAISE EXCEPTION 'permission denied for "erp.company:create"'
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = 'Only a superuser with nobody signed in creates a top-level company.',
+                      HINT = 'Create the company under a parent you hold erp.company:create on.';
+        END IF;
+    ELSE
+        -- the permission first: a parent one may not use answers like one that
+        -- does not exist (only the bootstrap caller reaches the existence test)
+        PERFORM erp.require_permission('erp.company:create', p_parent);
+        IF NOT EXISTS (SELECT 1 FROM erp.company c WHERE c.id = p_parent) THEN
+            RAISE EXCEPTION 'company % does not exist', p_parent USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END IF;
+    INSERT INTO erp.company (parent_id, name, currency)
+    VALUES (p_parent, btrim(p_name, E' \t\r\n\f'), p_currency)
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END $$;
+
 
 -- ==== field encryption (#11.5) ====
 

@@ -64,10 +64,12 @@ BEGIN
                       HINT = 'Create the company under a parent you hold erp.company:create on.';
         END IF;
     ELSE
+        -- the permission first: a parent one may not use answers like one that
+        -- does not exist (only the bootstrap caller reaches the existence test)
+        PERFORM erp.require_permission('erp.company:create', p_parent);
         IF NOT EXISTS (SELECT 1 FROM erp.company c WHERE c.id = p_parent) THEN
             RAISE EXCEPTION 'company % does not exist', p_parent USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        PERFORM erp.require_permission('erp.company:create', p_parent);
     END IF;
     INSERT INTO erp.company (parent_id, name, currency)
     VALUES (p_parent, btrim(p_name, E' \t\r\n\f'), p_currency)

@@ -17,6 +17,7 @@ INSERT INTO erp.app_routine (routine) VALUES
     ('erp.create_company(text,bigint,text)'),
     ('erp.create_user(text,text,text)'),
     ('erp.set_password(bigint,text)'),
+    ('erp.revoke_sessions(bigint)'),
     ('erp.create_partner(bigint,text,text,text,text)'),
     ('erp.create_role(text,text,text[])'),
     ('erp.grant_role(bigint,text,bigint,boolean)'),

@@ -13,22 +13,25 @@ INSERT INTO erp.secret (name, value) VALUES ('jwt', erp._random_bytes(32));
 CREATE FUNCTION erp.sign_in(p_login text, p_password text, p_company bigint DEFAULT NULL) RETURNS text
     LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
-    AS 'MODULE_PATHNAME', 'pgerp_core_sign_in';
+    AS 'MODULE_PATHNAME', 'pgerp_core_sign_in_0_2';
 COMMENT ON FUNCTION erp.sign_in(text, text, bigint) IS
     'Verify a password, act as that user in the given (or default) company, return a signed access token';
 
 CREATE FUNCTION erp.use_token(p_token text, p_local boolean DEFAULT false) RETURNS void
     LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
-    AS 'MODULE_PATHNAME', 'pgerp_core_use_token';
+    AS 'MODULE_PATHNAME', 'pgerp_core_use_token_0_2';
 COMMENT ON FUNCTION erp.use_token(text, boolean) IS
-    'Verify an access token and act as its user; with p_local the identity ends with the transaction';
+    'Verify an access token (refused once revoked) and act as its user; with p_local the identity ends with the transaction';
 
 CREATE FUNCTION erp.switch_company(p_company bigint) RETURNS void
     LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pgerp_core_switch_company';
 
+-- The revocation writes erp.app_user as the extension owner (src/core/signin.c).
 CREATE FUNCTION erp.sign_out() RETURNS void
-    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pgerp_core_sign_out';
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pgerp_core_sign_out_0_2';
+COMMENT ON FUNCTION erp.sign_out() IS
+    'Stop acting as anybody, even if the transaction rolls back, and revoke every token of the user issued so far';
 
 CREATE FUNCTION erp.current_user_id() RETURNS bigint
     LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pgerp_core_current_user_id';

@@ -13,21 +13,29 @@ CREATE TABLE erp.user_role (
 CREATE INDEX user_role_user_idx ON erp.user_role (user_id);
 COMMENT ON TABLE erp.user_role IS 'Role grants: a user holds a role on a company (and its descendants with include_children)';
 
-CREATE FUNCTION erp._lookup_grant_args(p_user bigint, p_role text, p_company bigint,
+-- The role of a grant, and the company and the user once the caller may
+-- manage grants there (p_code): the permission is checked first, so that a
+-- company one may not manage answers like one that does not exist (a
+-- signed-in holder of the permission proves the company exists).
+CREATE FUNCTION erp._lookup_grant_args(p_user bigint, p_role text, p_company bigint, p_code text,
                                        OUT o_role_id bigint, OUT o_permissions text[])
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF p_user IS NULL OR NOT EXISTS (SELECT 1 FROM erp.app_user u WHERE u.id = p_user) THEN
-        RAISE EXCEPTION 'user % does not exist', coalesce(p_user::text, 'NULL')
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
     SELECT r.id, r.permissions INTO o_role_id, o_permissions FROM erp.role r WHERE r.code = p_role;
     IF o_role_id IS NULL THEN
-        RAISE EXCEPTION 'role % does not exist', coalesce(quote_literal(p_role), 'NULL')
+        RAISE EXCEPTION 'role % does not exist', erp._echo(p_role)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF p_company IS NULL OR NOT EXISTS (SELECT 1 FROM erp.company c WHERE c.id = p_company) THEN
-        RAISE EXCEPTION 'company % does not exist', coalesce(p_company::text, 'NULL')
+    IF p_company IS NULL THEN
+        RAISE EXCEPTION 'company NULL does not exist' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT erp._is_bootstrap() THEN
+        PERFORM erp.require_permission(p_code, p_company);
+    ELSIF NOT EXISTS (SELECT 1 FROM erp.company c WHERE c.id = p_company) THEN
+        RAISE EXCEPTION 'company % does not exist', p_company USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_user IS NULL OR NOT EXISTS (SELECT 1 FROM erp.app_user u WHERE u.id = p_user) THEN
+        RAISE EXCEPTION 'user % does not exist', coalesce(p_user::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 END $$;
@@ -42,12 +50,12 @@ DECLARE
     v_perms text[];
     v_company bigint;
 BEGIN
-    SELECT o_role_id, o_permissions INTO v_role, v_perms FROM erp._lookup_grant_args(p_user, p_role, p_company);
     IF p_include_children IS NULL THEN
         RAISE EXCEPTION 'include_children must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    SELECT o_role_id, o_permissions INTO v_role, v_perms
+      FROM erp._lookup_grant_args(p_user, p_role, p_company, 'erp.user_role:create');
     IF NOT erp._is_bootstrap() THEN
-        PERFORM erp.require_permission('erp.user_role:create', p_company);
         FOR v_company IN
             WITH RECURSIVE d(id) AS (
                 SELECT p_company
@@ -77,10 +85,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_role bigint;
 BEGIN
-    SELECT o_role_id INTO v_role FROM erp._lookup_grant_args(p_user, p_role, p_company);
-    IF NOT erp._is_bootstrap() THEN
-        PERFORM erp.require_permission('erp.user_role:delete', p_company);
-    END IF;
+    SELECT o_role_id INTO v_role FROM erp._lookup_grant_args(p_user, p_role, p_company, 'erp.user_role:delete');
     DELETE FROM erp.user_role ur
      WHERE ur.company_id = p_company AND ur.user_id = p_user AND ur.role_id = v_role;
     IF NOT FOUND THEN

@@ -113,13 +113,14 @@ JwtSign(const JwtClaims *claims, const unsigned char *key, size_t keylen, char *
 
 	if (claims->company != 0)
 		snprintf(payload, sizeof(payload),
-				 "{\"sub\":\"%lld\",\"company\":%lld,\"iat\":%lld,\"exp\":%lld}",
-				 (long long) claims->sub, (long long) claims->company,
+				 "{\"sub\":\"%lld\",\"company\":%lld,\"gen\":%lld,\"iat\":%lld,\"exp\":%lld}",
+				 (long long) claims->sub, (long long) claims->company, (long long) claims->gen,
 				 (long long) claims->iat, (long long) claims->exp);
 	else
 		snprintf(payload, sizeof(payload),
-				 "{\"sub\":\"%lld\",\"company\":null,\"iat\":%lld,\"exp\":%lld}",
-				 (long long) claims->sub, (long long) claims->iat, (long long) claims->exp);
+				 "{\"sub\":\"%lld\",\"company\":null,\"gen\":%lld,\"iat\":%lld,\"exp\":%lld}",
+				 (long long) claims->sub, (long long) claims->gen,
+				 (long long) claims->iat, (long long) claims->exp);
 	h64 = b64url_encode((const unsigned char *) header, strlen(header));
 	p64 = b64url_encode((const unsigned char *) payload, strlen(payload));
 	if (h64 == NULL || p64 == NULL)
@@ -230,7 +231,8 @@ JwtVerify(const char *token, const unsigned char *key, size_t keylen, int64 now,
 	if (!int_claim(p, "sub", true, &claims->sub, true) || claims->sub <= 0 ||
 		!int_claim(p, "exp", true, &claims->exp, false) ||
 		!int_claim(p, "iat", false, &claims->iat, false) ||
-		!int_claim(p, "nbf", false, &nbf, false))
+		!int_claim(p, "nbf", false, &nbf, false) ||
+		!int_claim(p, "gen", false, &claims->gen, false) || claims->gen < 0)
 		result = JWT_BAD_CLAIMS;
 	else if (json_object_object_get_ex(p, "company", &company) && company != NULL)
 	{

@@ -11,6 +11,7 @@
 
 #include "access/xact.h"
 #include "fmgr.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 
 #include "pgerp/core.h"
@@ -41,6 +42,15 @@ typedef struct SavedIdentity
 } SavedIdentity;
 
 static SavedIdentity *saved = NULL;
+
+/*
+ * pgerp.signed_in: a hidden superuser setting that is "on" from the first
+ * session-level sign-in on.  It carries no identity (turning it on does
+ * nothing); it exists so that RESET ALL, and DISCARD ALL which poolers send
+ * between clients, reset it, and its assign hook then clears the session
+ * identity: PostgreSQL has no hook for DISCARD itself.
+ */
+static bool signed_in_guc = false;
 
 static inline Identity *
 acting(void)
@@ -139,11 +149,43 @@ session_xact_callback(XactEvent event, void *arg)
 	}
 }
 
+/*
+ * A reset of pgerp.signed_in (RESET ALL, DISCARD ALL, or the setting rolled
+ * back with its transaction) clears the session identity.  Only statics are
+ * touched: the hook may run while a transaction aborts.
+ */
+static void
+assign_signed_in(bool newval, void *extra)
+{
+	if (newval || session_ident.user_id == 0)
+		return;
+	memset(&session_ident, 0, sizeof(session_ident));
+	if (!local_active)
+		AclInvalidate();
+}
+
 void
 SessionInit(void)
 {
+	DefineCustomBoolVariable("pgerp.signed_in",
+							 "Set while a session identity may be in place; resetting it (RESET ALL, DISCARD ALL) signs the session out.",
+							 NULL,
+							 &signed_in_guc,
+							 false,
+							 PGC_SUSET,
+							 GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
+							 NULL, assign_signed_in, NULL);
 	RegisterXactCallback(session_xact_callback, NULL);
 	RegisterSubXactCallback(session_subxact_callback, NULL);
+}
+
+/* Turn pgerp.signed_in on, as a session-level SET would. */
+static void
+mark_signed_in(void)
+{
+	if (!signed_in_guc)
+		(void) set_config_option("pgerp.signed_in", "on", PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_SET, true, 0, false);
 }
 
 int64
@@ -170,6 +212,7 @@ SessionSet(int64 user_id, int64 company_id, bool local)
 	}
 	else
 	{
+		mark_signed_in();
 		session_ident.user_id = user_id;
 		session_ident.company_id = company_id;
 		local_active = false;
@@ -208,6 +251,35 @@ SessionClear(void)
 	memset(&local_ident, 0, sizeof(local_ident));
 	local_active = false;
 	AclInvalidate();
+}
+
+/*
+ * Sign out for good: clear both identities now, and every state saved for an
+ * abort too, so that no rollback of this transaction or of a savepoint puts
+ * an identity back (a pooler's rolled-back sign_out must not leave the next
+ * client signed in as the previous one).
+ */
+void
+SessionClearNow(void)
+{
+	memset(&session_ident, 0, sizeof(session_ident));
+	memset(&local_ident, 0, sizeof(local_ident));
+	local_active = false;
+	for (SavedIdentity *s = saved; s != NULL; s = s->next)
+	{
+		memset(&s->session, 0, sizeof(s->session));
+		memset(&s->local, 0, sizeof(s->local));
+		s->local_active = false;
+	}
+	AclInvalidate();
+}
+
+/* The users of both identities (0 when none), for sign_out's revocation. */
+void
+SessionUsers(int64 *session_user_id, int64 *local_user_id)
+{
+	*session_user_id = session_ident.user_id;
+	*local_user_id = local_active ? local_ident.user_id : 0;
 }
 
 PG_FUNCTION_INFO_V1(pgerp_core_current_user_id);

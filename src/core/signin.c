@@ -23,6 +23,9 @@ static const char dummy_hash[] =
 static SPIPlanPtr user_by_login_plan = NULL;
 static SPIPlanPtr user_by_id_plan = NULL;
 static SPIPlanPtr secret_plan = NULL;
+static SPIPlanPtr login_gen_plan = NULL;	/* 0.2: with token_generation */
+static SPIPlanPtr id_gen_plan = NULL;
+static SPIPlanPtr revoke_plan = NULL;
 
 static SPIPlanPtr
 prepare_kept(const char *sql, int nargs, Oid *types)
@@ -101,7 +104,7 @@ now_seconds(void)
 }
 
 static char *
-issue_token(int64 user_id, int64 company_id)
+issue_token(int64 user_id, int64 company_id, int64 generation)
 {
 	JwtClaims	claims;
 	size_t		keylen;
@@ -111,6 +114,7 @@ issue_token(int64 user_id, int64 company_id)
 
 	claims.sub = user_id;
 	claims.company = company_id;
+	claims.gen = generation;
 	claims.iat = now_seconds();
 	claims.exp = claims.iat + pgerp_token_ttl;
 	r = JwtSign(&claims, key, keylen, &token);
@@ -138,15 +142,60 @@ choose_company(int64 wanted)
 		SessionSetCompany(AclDefaultCompany());
 }
 
-PG_FUNCTION_INFO_V1(pgerp_core_sign_in);
-Datum
-pgerp_core_sign_in(PG_FUNCTION_ARGS)
+/*
+ * Find an active user by login: id, stored hash and, from 0.2 on, the token
+ * generation (one indexed query).  *user_id stays 0 when there is none.
+ */
+static void
+lookup_login(text *login, bool with_generation, int64 *user_id, char **stored,
+			 int64 *generation)
+{
+	OwnerContext oc;
+	Datum		arg = PointerGetDatum(login);
+	SPIPlanPtr *plan = with_generation ? &login_gen_plan : &user_by_login_plan;
+
+	OwnerContextBegin(&oc);
+	SPI_connect();
+	if (*plan == NULL)
+	{
+		Oid			t = TEXTOID;
+
+		*plan = prepare_kept(with_generation ?
+							 "SELECT id, password_hash, token_generation FROM erp.app_user"
+							 " WHERE pg_catalog.lower(login) OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim($1))"
+							 " AND active" :
+							 "SELECT id, password_hash FROM erp.app_user"
+							 " WHERE pg_catalog.lower(login) OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim($1))"
+							 " AND active", 1, &t);
+	}
+	if (SPI_execute_plan(*plan, &arg, NULL, true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+	{
+		bool		isnull;
+		char	   *v;
+
+		*user_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		if (v != NULL)
+		{
+			*stored = SPI_palloc(strlen(v) + 1);
+			strcpy(*stored, v);
+		}
+		if (with_generation)
+			*generation = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	}
+	SPI_finish();
+	OwnerContextEnd(&oc);
+}
+
+/* erp.sign_in() of both versions; 0.2's tokens carry the user's generation. */
+static Datum
+sign_in(FunctionCallInfo fcinfo, bool with_generation)
 {
 	text	   *login;
 	text	   *password;
-	OwnerContext oc;
-	Datum		arg;
 	int64		user_id = 0;
+	int64		generation = 0;
 	char	   *stored = NULL;
 	PasswordResult r;
 
@@ -157,36 +206,7 @@ pgerp_core_sign_in(PG_FUNCTION_ARGS)
 	login = PG_GETARG_TEXT_PP(0);
 	password = PG_GETARG_TEXT_PP(1);
 
-	OwnerContextBegin(&oc);
-	SPI_connect();
-	if (user_by_login_plan == NULL)
-	{
-		Oid			t = TEXTOID;
-
-		user_by_login_plan = prepare_kept(
-			"SELECT id, password_hash FROM erp.app_user"
-			" WHERE pg_catalog.lower(login) OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim($1))"
-			" AND active", 1, &t);
-	}
-	arg = PointerGetDatum(login);
-	if (SPI_execute_plan(user_by_login_plan, &arg, NULL, true, 1) == SPI_OK_SELECT &&
-		SPI_processed == 1)
-	{
-		bool		isnull;
-		char	   *v;
-
-		user_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-
-		if (v != NULL)
-		{
-			stored = SPI_palloc(strlen(v) + 1);
-			strcpy(stored, v);
-		}
-	}
-	SPI_finish();
-	OwnerContextEnd(&oc);
-
+	lookup_login(login, with_generation, &user_id, &stored, &generation);
 	r = PasswordVerify(VARDATA_ANY(password), VARSIZE_ANY_EXHDR(password),
 					   stored ? stored : dummy_hash);
 	if (r == PASSWORD_INTERNAL)
@@ -198,7 +218,22 @@ pgerp_core_sign_in(PG_FUNCTION_ARGS)
 
 	SessionSet(user_id, 0, false);
 	choose_company(PG_ARGISNULL(2) ? 0 : PG_GETARG_INT64(2));
-	PG_RETURN_TEXT_P(cstring_to_text(issue_token(user_id, SessionCompanyId())));
+	PG_RETURN_TEXT_P(cstring_to_text(issue_token(user_id, SessionCompanyId(), generation)));
+}
+
+/* 0.1.0's SQL definition: tokens without revocation. */
+PG_FUNCTION_INFO_V1(pgerp_core_sign_in);
+Datum
+pgerp_core_sign_in(PG_FUNCTION_ARGS)
+{
+	return sign_in(fcinfo, false);
+}
+
+PG_FUNCTION_INFO_V1(pgerp_core_sign_in_0_2);
+Datum
+pgerp_core_sign_in_0_2(PG_FUNCTION_ARGS)
+{
+	return sign_in(fcinfo, true);
 }
 
 static void
@@ -210,32 +245,44 @@ bad_token(JwtResult r)
 			 errdetail("%s", JwtResultDetail(r))));
 }
 
+/*
+ * Is the user active, and (from 0.2 on) which token generation do they
+ * accept: one indexed lookup.  Returns false for an unknown or disabled user.
+ */
 static bool
-user_is_active(int64 user_id)
+user_is_active(int64 user_id, bool with_generation, int64 *generation)
 {
 	OwnerContext oc;
 	Datum		arg = Int64GetDatum(user_id);
+	SPIPlanPtr *plan = with_generation ? &id_gen_plan : &user_by_id_plan;
 	bool		found;
 
 	OwnerContextBegin(&oc);
 	SPI_connect();
-	if (user_by_id_plan == NULL)
+	if (*plan == NULL)
 	{
 		Oid			t = INT8OID;
 
-		user_by_id_plan = prepare_kept(
-			"SELECT 1 FROM erp.app_user WHERE id OPERATOR(pg_catalog.=) $1 AND active", 1, &t);
+		*plan = prepare_kept(with_generation ?
+							 "SELECT token_generation FROM erp.app_user WHERE id OPERATOR(pg_catalog.=) $1 AND active" :
+							 "SELECT 1 FROM erp.app_user WHERE id OPERATOR(pg_catalog.=) $1 AND active", 1, &t);
 	}
-	found = SPI_execute_plan(user_by_id_plan, &arg, NULL, true, 1) == SPI_OK_SELECT &&
+	found = SPI_execute_plan(*plan, &arg, NULL, true, 1) == SPI_OK_SELECT &&
 		SPI_processed == 1;
+	if (found && with_generation)
+	{
+		bool		isnull;
+
+		*generation = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
 	SPI_finish();
 	OwnerContextEnd(&oc);
 	return found;
 }
 
-PG_FUNCTION_INFO_V1(pgerp_core_use_token);
-Datum
-pgerp_core_use_token(PG_FUNCTION_ARGS)
+/* erp.use_token() of both versions; 0.2 refuses tokens of an older generation. */
+static Datum
+use_token(FunctionCallInfo fcinfo, bool with_generation)
 {
 	char	   *token;
 	bool		local;
@@ -243,6 +290,7 @@ pgerp_core_use_token(PG_FUNCTION_ARGS)
 	unsigned char *key;
 	JwtClaims	claims;
 	JwtResult	r;
+	int64		generation = 0;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -256,13 +304,78 @@ pgerp_core_use_token(PG_FUNCTION_ARGS)
 	wipe_key(key, keylen);
 	if (r != JWT_OK)
 		bad_token(r);
-	if (!user_is_active(claims.sub))
+	if (!user_is_active(claims.sub, with_generation, &generation))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("invalid access token"),
 				 errdetail("The token's user does not exist or is disabled.")));
+	if (with_generation && claims.gen != generation)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("access token has been revoked"),
+				 errdetail("The token was issued before its user's password was changed, the user's sessions were revoked or the user signed out."),
+				 errhint("Sign in again.")));
 	SessionSet(claims.sub, 0, local);
 	choose_company(claims.company);
+	PG_RETURN_VOID();
+}
+
+/* 0.1.0's SQL definition: no revocation check. */
+PG_FUNCTION_INFO_V1(pgerp_core_use_token);
+Datum
+pgerp_core_use_token(PG_FUNCTION_ARGS)
+{
+	return use_token(fcinfo, false);
+}
+
+PG_FUNCTION_INFO_V1(pgerp_core_use_token_0_2);
+Datum
+pgerp_core_use_token_0_2(PG_FUNCTION_ARGS)
+{
+	return use_token(fcinfo, true);
+}
+
+/* Advance a user's token generation: every token issued so far is refused. */
+void
+RevokeUserTokens(int64 user_id)
+{
+	OwnerContext oc;
+	Datum		arg = Int64GetDatum(user_id);
+
+	OwnerContextBegin(&oc);
+	SPI_connect();
+	if (revoke_plan == NULL)
+	{
+		Oid			t = INT8OID;
+
+		revoke_plan = prepare_kept(
+			"UPDATE erp.app_user SET token_generation = token_generation OPERATOR(pg_catalog.+) 1"
+			" WHERE id OPERATOR(pg_catalog.=) $1", 1, &t);
+	}
+	if (SPI_execute_plan(revoke_plan, &arg, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not revoke the tokens of user %lld", (long long) user_id);
+	SPI_finish();
+	OwnerContextEnd(&oc);
+}
+
+/*
+ * erp.sign_out() from 0.2 on: the identity is cleared first and for good
+ * (no rollback brings it back), then every token of the signed-out users
+ * issued so far is revoked; that revocation is transactional.
+ */
+PG_FUNCTION_INFO_V1(pgerp_core_sign_out_0_2);
+Datum
+pgerp_core_sign_out_0_2(PG_FUNCTION_ARGS)
+{
+	int64		session_user_id;
+	int64		local_user_id;
+
+	SessionUsers(&session_user_id, &local_user_id);
+	SessionClearNow();
+	if (session_user_id != 0)
+		RevokeUserTokens(session_user_id);
+	if (local_user_id != 0 && local_user_id != session_user_id)
+		RevokeUserTokens(local_user_id);
 	PG_RETURN_VOID();
 }
 

@@ -21,6 +21,11 @@ extern void SessionClear(void);
 extern void SessionSetCompany(int64 company_id);
 extern bool SessionLocalActive(void);
 extern void SessionEndLocal(void);
+extern void SessionClearNow(void);	/* sign out; no rollback undoes it */
+extern void SessionUsers(int64 *session_user_id, int64 *local_user_id);
+
+/* signin.c: revocation of every token a user holds (erp.app_user.token_generation) */
+extern void RevokeUserTokens(int64 user_id);
 
 /* echo.c: a value cut to PGERP_ECHO_MAX characters for error messages */
 #define PGERP_ECHO_MAX 64
@@ -76,6 +81,7 @@ typedef struct JwtClaims
 	int64		company;		/* 0 when absent or null */
 	int64		iat;
 	int64		exp;
+	int64		gen;			/* the user's token generation; 0 when absent */
 } JwtClaims;
 
 #define JWT_LEEWAY_SECONDS 30
