@@ -1,7 +1,7 @@
 -- erp.create_user and erp.set_password: scrypt hashes, bad input, duplicates, who may change whose password.
 BEGIN;
 \ir ../setup.sql
-SELECT plan(51);
+SELECT plan(52);
 
 -- Everything an error reports (message, detail, hint, context) for a statement
 -- that gets the password as $1, so that our own statement text carries no password.
@@ -114,8 +114,8 @@ SELECT throws_ok(format('SELECT erp.set_password(%s, %L)', :us_target, 'stolen p
                  'a user without erp.app_user:write cannot change another user''s password');
 SELECT erp.sign_in('us_admin_a', 'us_admin_a-pass-1') IS NOT NULL AS signed \gset
 SELECT is(pg_temp.error_detail(format('SELECT erp.set_password(%s, %L)', :us_target, 'stolen password')),
-          format('42501: Permission "erp.app_user:write" is required on company %s.', :b),
-          'an admin of A cannot change the password of a user who also holds a role on B');
+          '42501: Changing another user''s account needs erp.app_user:write on every company where that user holds a role; an account without roles is changed only by a superuser or by its user.',
+          'an admin of A cannot change the password of a user who also holds a role on B (the detail names no company)');
 SELECT is((SELECT password_hash FROM erp.app_user WHERE id = :us_target), :'target_hash'::text,
           'the refused changes left the target''s hash alone');
 SELECT erp.sign_in('us_admin_g', 'us_admin_g-pass-1') IS NOT NULL AS signed \gset
@@ -129,10 +129,16 @@ SELECT is(erp.current_user_id(), :'us_target'::bigint, '... and acts as the targ
 -- set_password: a user holding no role, and the application role with nobody signed in
 SELECT erp.sign_in('us_plain', 'plain new pass') IS NOT NULL AS signed \gset
 SELECT throws_ok(format('SELECT erp.set_password(%s, %L)', :us_two, 'stolen password'), '42501', NULL,
-                 'for a user holding no role, erp.app_user:write in the current company is needed');
+                 'a plain user cannot change the password of a user holding no role');
+-- #11.4: an admin of A setting the password of a user without roles would be
+-- let into whichever company grants that user a role later
 SELECT erp.sign_in('us_admin_a', 'us_admin_a-pass-1') IS NOT NULL AS signed \gset
-SELECT lives_ok(format('SELECT erp.set_password(%s, %L)', :us_two, 'two new pass'),
-                '... which an admin of the current company holds');
+SELECT password_hash AS two_hash FROM erp.app_user WHERE id = :us_two \gset
+SELECT throws_ok(format('SELECT erp.set_password(%s, %L)', :us_two, 'two new pass'), '42501',
+                 format('permission denied for "erp.app_user:write" on user %s', :us_two),
+                 'an admin of A cannot change the password of a user who holds no role yet');
+SELECT is((SELECT password_hash FROM erp.app_user WHERE id = :us_two), :'two_hash'::text,
+          '... and that user''s hash is unchanged');
 SELECT erp.sign_out() AS signed_out \gset
 SET LOCAL ROLE pgerp_app;
 SELECT throws_ok(format('SELECT erp.set_password(%s, %L)', :us_two, 'anon new pass'), '42501', NULL,
@@ -149,7 +155,7 @@ SELECT throws_ok(format('SELECT erp.set_password(%s, %L)', :us_target, 'short'),
 SELECT throws_ok(format('SELECT erp.set_password(%s, NULL)', :us_target), '22004', NULL,
                  'set_password refuses a NULL password');
 SELECT throws_ok(format('SELECT erp.set_password(%s, %L)', (SELECT max(id) + 1000 FROM erp.app_user), 'long enough 1'),
-                 '22023', NULL, 'set_password refuses an unknown user');
+                 '22023', NULL, 'set_password refuses an unknown user (bootstrap)');
 SELECT throws_ok($$SELECT erp.set_password(NULL, 'long enough 1')$$, '22023', 'user NULL does not exist',
                  'set_password refuses a NULL user');
 SELECT is((SELECT password_hash FROM erp.app_user WHERE id = :us_target), :'target_hash'::text,

@@ -110,8 +110,8 @@ SELECT is(erp.current_user_id(), NULL, '... and nobody is signed in afterwards')
 SELECT erp.sign_in('ss_admin', 'ss_admin-pass-1', :a) IS NOT NULL AS signed \gset
 SELECT throws_ok($$SELECT pg_temp.then_fail('SELECT erp.sign_out()')$$, 'P0001', NULL,
                  'a subtransaction signs out and fails');
-SELECT is(ARRAY[erp.current_user_id(), erp.current_company_id()], ARRAY[:ss_admin, :a]::bigint[],
-          '... and the identity from before is still in place');
+SELECT is(ARRAY[erp.current_user_id(), erp.current_company_id()], ARRAY[NULL, NULL]::bigint[],
+          '... and nobody is signed in: a sign_out is not undone by a rollback (#11.18)');
 SELECT erp.sign_in('ss_admin', 'ss_admin-pass-1', :a) IS NOT NULL AS signed \gset
 SELECT throws_ok(format('SELECT pg_temp.then_fail(%L)', format('SELECT erp.switch_company(%s)', :b)), 'P0001', NULL,
                  'a subtransaction switches company and fails');

@@ -3,6 +3,10 @@ BEGIN;
 \ir ../setup.sql
 SELECT plan(47);
 
+-- Drop the session identity without signing out (erp.sign_out would revoke
+-- the tokens this file goes on using): what RESET ALL and DISCARD ALL do.
+\set forget 'RESET pgerp.signed_in;'
+
 CREATE EXTENSION IF NOT EXISTS pgcrypto;
 CREATE EXTENSION IF NOT EXISTS dblink;
 
@@ -31,11 +35,13 @@ CREATE FUNCTION pg_temp.epoch() RETURNS bigint LANGUAGE sql AS $$
     SELECT extract(epoch FROM clock_timestamp())::bigint
 $$;
 
--- Claims for user p_sub in company p_company, with exp and nbf relative to now (NULL: left out).
+-- Claims for user p_sub in company p_company, with exp and nbf relative to now (NULL: left out),
+-- and the user's current token generation.
 CREATE FUNCTION pg_temp.claims(p_sub bigint, p_company bigint, p_exp_in bigint, p_nbf_in bigint DEFAULT NULL)
 RETURNS text LANGUAGE sql AS $$
     SELECT jsonb_strip_nulls(jsonb_build_object(
                'sub', p_sub::text, 'company', p_company, 'iat', pg_temp.epoch(),
+               'gen', (SELECT u.token_generation FROM erp.app_user u WHERE u.id = p_sub),
                'exp', pg_temp.epoch() + p_exp_in, 'nbf', pg_temp.epoch() + p_nbf_in))::text
 $$;
 
@@ -57,7 +63,7 @@ BEGIN
         PERFORM dblink_exec('t50', 'BEGIN');
         SELECT id INTO v_id FROM dblink('t50', $q$SELECT erp.create_user('t50_remote', 't50-remote-pass')$q$) AS r(id bigint);
         SELECT tok INTO v_tok FROM dblink('t50', $q$SELECT erp.sign_in('t50_remote', 't50-remote-pass')$q$) AS r(tok text);
-        PERFORM * FROM dblink('t50', 'SELECT erp.sign_out()') AS r(v text);
+        PERFORM dblink_exec('t50', 'RESET pgerp.signed_in');
         PERFORM * FROM dblink('t50', format('SELECT erp.use_token(%L, %L)', v_tok, p_local)) AS r(v text);
         SELECT u INTO v_during FROM dblink('t50', 'SELECT erp.current_user_id()') AS r(u bigint);
         PERFORM dblink_exec('t50', format('DELETE FROM erp.app_user WHERE id = %s', v_id));
@@ -81,11 +87,11 @@ SELECT pg_temp.make_user('tk_off', 'stock_user', :a) AS tk_off \gset
 SELECT erp.sign_in('tk_user', 'tk_user-pass-1') AS tok \gset
 SELECT erp.sign_in('tk_user', 'tk_user-pass-1', :a1) AS tok_a1 \gset
 SELECT erp.sign_in('tk_off', 'tk_off-pass-1') AS tok_off \gset
-SELECT erp.sign_out() AS signed_out \gset
+:forget
 
 SELECT is(pg_temp.b64url_json(split_part(:'tok', '.', 1)) ->> 'alg', 'HS256', 'the token header says alg HS256');
 SELECT is((SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(pg_temp.b64url_json(split_part(:'tok', '.', 2))) k),
-          ARRAY['company', 'exp', 'iat', 'sub'], 'the payload holds sub, company, iat and exp');
+          ARRAY['company', 'exp', 'gen', 'iat', 'sub'], 'the payload holds sub, company, gen, iat and exp');
 SELECT results_eq(
     format($$SELECT p ->> 'sub', (p ->> 'company')::bigint, (p ->> 'exp')::bigint - (p ->> 'iat')::bigint,
                     jsonb_typeof(p -> 'sub')
@@ -101,10 +107,10 @@ SELECT is(split_part(:'tok', '.', 3),
 SELECT lives_ok(format('SELECT erp.use_token(%L)', :'tok'), 'use_token accepts the token from sign_in');
 SELECT is(ARRAY[erp.current_user_id(), erp.current_company_id()], ARRAY[:tk_user, :a]::bigint[],
           'use_token sets the user and the company of the token');
-SELECT erp.sign_out() AS signed_out \gset
+:forget
 SELECT erp.use_token(:'tok_a1') AS used \gset
 SELECT is(erp.current_company_id(), :'a1'::bigint, 'a token issued for A1 acts in A1');
-SELECT erp.sign_out() AS signed_out \gset
+:forget
 SELECT throws_ok($$SELECT erp.use_token(NULL)$$, '22004', NULL, 'use_token(NULL): 22004');
 
 -- p_local: inside this transaction only "set" is visible; the end of the
@@ -113,6 +119,9 @@ SELECT erp.use_token(:'tok', true) AS used \gset
 SELECT is(ARRAY[erp.current_user_id(), erp.current_company_id()], ARRAY[:tk_user, :a]::bigint[],
           'use_token(p_local => true) sets the user and company for the transaction');
 SELECT erp.sign_out() AS signed_out \gset
+-- that sign_out revoked tk_user's tokens: a new one for the rest of the file
+SELECT erp.sign_in('tk_user', 'tk_user-pass-1') AS tok \gset
+:forget
 SELECT is(pg_temp.remote_identity(true), 'during: the user, after: nobody',
           'a local identity ends when its transaction commits');
 SELECT is(pg_temp.remote_identity(false), 'during: the user, after: the user',
@@ -172,7 +181,7 @@ SELECT is(split_part(:'tok_conf', '.', 3),
           pg_temp.b64url(hmac(convert_to(split_part(:'tok_conf', '.', 1) || '.' || split_part(:'tok_conf', '.', 2), 'UTF8'),
                               :key, 'sha256')),
           'sign_in signs with pgerp.jwt_secret when it is set');
-SELECT erp.sign_out() AS signed_out \gset
+:forget
 SELECT is(pg_temp.use_error(pg_temp.jwt(:hs256, pg_temp.claims(:tk_user, :a, -3600), :key)),
           '28000: The token has expired.', 'an expired token is refused');
 SELECT is(pg_temp.use_error(pg_temp.jwt(:hs256, pg_temp.claims(:tk_user, :a, -20), :key)),
@@ -183,7 +192,7 @@ SELECT is(pg_temp.use_error(pg_temp.jwt(:hs256, pg_temp.claims(:tk_user, :a, 600
           '28000: The token is not valid yet.', 'a token valid only in 60 s is refused');
 SELECT is(pg_temp.use_error(pg_temp.jwt(:hs256, pg_temp.claims(:tk_user, :a, 600, 20), :key)),
           'no error', 'a token valid in 20 s is accepted (30 s leeway)');
-SELECT erp.sign_out() AS signed_out \gset
+:forget
 SELECT is(pg_temp.use_error(pg_temp.jwt(:hs256, format('{"company":%s,"exp":%s}', :a, pg_temp.epoch() + 600), :key)),
           '28000: The token''s claims are missing or malformed.', 'a token without sub is refused');
 SELECT is(pg_temp.use_error(pg_temp.jwt(:hs256, format('{"sub":"%s","company":%s}', :tk_user, :a), :key)),
@@ -203,11 +212,11 @@ SELECT is(pg_temp.use_error(:'tok'), '28000: The token has a bad signature.',
           'a token signed with the generated secret is refused under pgerp.jwt_secret');
 SET LOCAL pgerp.jwt_secret = '';
 SELECT is(pg_temp.use_error(:'tok'), 'no error', '... and accepted again once pgerp.jwt_secret is empty');
-SELECT erp.sign_out() AS signed_out \gset
+:forget
 
 -- A deactivated user's token
 SELECT is(pg_temp.use_error(:'tok_off'), 'no error', 'tk_off''s token works while tk_off is active');
-SELECT erp.sign_out() AS signed_out \gset
+:forget
 UPDATE erp.app_user SET active = false WHERE id = :tk_off;
 SELECT is(pg_temp.use_error(:'tok_off'), '28000: The token''s user does not exist or is disabled.',
           'the token of a deactivated user is refused');
@@ -218,7 +227,7 @@ SET LOCAL ROLE pgerp_app;
 SELECT is(pg_temp.use_error(:'tok'), 'no error', 'pgerp_app may use a token');
 SELECT is(erp.current_user_id(), :'tk_user'::bigint, '... and then acts as its user');
 RESET ROLE;
-SELECT erp.sign_out() AS signed_out \gset
+:forget
 
 SELECT * FROM finish();
 ROLLBACK;
