@@ -11,6 +11,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/portal.h"
 #include "utils/timestamp.h"
 
 #include "pgerp/core.h"
@@ -359,9 +360,46 @@ RevokeUserTokens(int64 user_id)
 }
 
 /*
+ * Close the cursors of the session, WITH HOLD ones included: a cursor runs
+ * the plan folded for the identity that opened it, so after sign_out it would
+ * go on showing that identity's rows.  The portal running this call and the
+ * ones pinned by a caller (a PL/pgSQL FOR loop) are left alone.
+ */
+static void
+close_cursors(void)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	SPI_connect();
+	if (SPI_execute("SELECT name FROM pg_catalog.pg_cursors", true, 0) == SPI_OK_SELECT)
+	{
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+			MemoryContext spi = MemoryContextSwitchTo(caller);
+
+			if (name != NULL)
+				names = lappend(names, pstrdup(name));
+			MemoryContextSwitchTo(spi);
+		}
+	}
+	SPI_finish();
+	foreach(lc, names)
+	{
+		Portal		portal = GetPortalByName((const char *) lfirst(lc));
+
+		if (PortalIsValid(portal) && portal->status != PORTAL_ACTIVE && !portal->portalPinned)
+			PortalDrop(portal, false);
+	}
+}
+
+/*
  * erp.sign_out() from 0.2 on: the identity is cleared first and for good
- * (no rollback brings it back), then every token of the signed-out users
- * issued so far is revoked; that revocation is transactional.
+ * (no rollback brings it back), the session's cursors are closed, then every
+ * token of the signed-out users issued so far is revoked; that revocation is
+ * transactional.
  */
 PG_FUNCTION_INFO_V1(pgerp_core_sign_out_0_2);
 Datum
@@ -372,6 +410,7 @@ pgerp_core_sign_out_0_2(PG_FUNCTION_ARGS)
 
 	SessionUsers(&session_user_id, &local_user_id);
 	SessionClearNow();
+	close_cursors();
 	if (session_user_id != 0)
 		RevokeUserTokens(session_user_id);
 	if (local_user_id != 0 && local_user_id != session_user_id)
