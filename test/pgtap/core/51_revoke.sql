@@ -2,7 +2,7 @@
 -- erp.sign_out refuse every token issued before them (28000 "access token has been revoked").
 BEGIN;
 \ir ../setup.sql
-SELECT plan(44);
+SELECT plan(47);
 
 CREATE EXTENSION IF NOT EXISTS pgcrypto;
 
@@ -155,6 +155,13 @@ SELECT is(pg_temp.use_msg(:'tok_adm'), '28000: access token has been revoked',
 SELECT pg_temp.gen_of(:rv_other) AS other_gen \gset
 SELECT erp.sign_out() AS signed_out \gset
 SELECT is(pg_temp.gen_of(:rv_other), :'other_gen'::bigint, 'sign_out with nobody signed in revokes nothing');
+-- a read-only transaction: signed out, but nothing revoked (25006)
+SELECT erp.sign_in('rv_other', 'rv_other-pass-1') AS tok9 \gset
+SELECT throws_ok($$SELECT set_config('transaction_read_only', 'on', true), erp.sign_out()$$, '25006', NULL,
+                 'sign_out in a read-only transaction fails with 25006 ...');
+SELECT is(erp.current_user_id(), NULL, '... after it has signed the session out');
+SELECT is(pg_temp.use_msg(:'tok9'), 'no error', '... and without revoking the token');
+:forget
 
 -- ---------------------------------------------------------- the claim
 SELECT erp.sign_in('rv_other', 'rv_other-pass-1') AS tok8 \gset
