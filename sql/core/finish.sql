@@ -17,7 +17,9 @@ CREATE TRIGGER acl_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON erp.r
     FOR EACH STATEMENT EXECUTE FUNCTION erp._acl_changed();
 CREATE TRIGGER acl_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON erp.company
     FOR EACH STATEMENT EXECUTE FUNCTION erp._acl_changed();
-CREATE TRIGGER acl_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON erp.app_user
+-- only active matters to the ACL: a password change, a revocation or a
+-- sign_out does not invalidate every backend's plans
+CREATE TRIGGER acl_changed AFTER INSERT OR UPDATE OF active OR DELETE OR TRUNCATE ON erp.app_user
     FOR EACH STATEMENT EXECUTE FUNCTION erp._acl_changed();
 
 INSERT INTO erp.app_table (table_name, privileges) VALUES
