@@ -321,6 +321,58 @@ BEGIN
     RETURN v_id;
 END $$;
 
+-- echoed logins and role codes are cut to 64 characters (#11.17)
+CREATE OR REPLACE FUNCTION erp.create_user(p_login text, p_password text, p_name text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_login text := btrim(p_login, E' \t\r\n\f');
+    v_id bigint;
+BEGIN
+    IF NOT erp._is_bootstrap() THEN
+        PERFORM erp.require_permission('erp.app_user:create');
+    END IF;
+    IF v_login IS NULL OR v_login !~ '^[A-Za-z0-9._@+-]{1,128}$' THEN
+        RAISE EXCEPTION 'invalid login %', erp._echo(p_login)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A login is 1 to 128 letters, digits or the characters . _ @ + -.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM erp.app_user u WHERE lower(u.login) = lower(v_login)) THEN
+        RAISE EXCEPTION 'login % is already taken', quote_literal(v_login) USING ERRCODE = 'unique_violation';
+    END IF;
+    INSERT INTO erp.app_user (login, name, password_hash)
+    VALUES (v_login, coalesce(nullif(btrim(p_name, E' \t\r\n\f'), ''), v_login), erp._password_hash(p_password))
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END $$;
+
+CREATE OR REPLACE FUNCTION erp.create_role(p_code text, p_name text, p_permissions text[])
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    IF NOT erp._is_bootstrap() THEN
+        PERFORM erp.require_permission('erp.role:create');
+    END IF;
+    IF p_code IS NULL OR p_code !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid role code %', erp._echo(p_code)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A role code is a lower-case letter followed by up to 62 letters, digits or underscores.';
+    END IF;
+    IF p_name IS NULL OR btrim(p_name, E' \t\r\n\f') = '' THEN
+        RAISE EXCEPTION 'role name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM erp._check_permission_patterns(p_permissions);
+    IF EXISTS (SELECT 1 FROM erp.role r WHERE r.code = p_code) THEN
+        RAISE EXCEPTION 'role % already exists', quote_literal(p_code) USING ERRCODE = 'unique_violation';
+    END IF;
+    INSERT INTO erp.role (code, name, permissions)
+    VALUES (p_code, btrim(p_name, E' \t\r\n\f'), ARRAY(SELECT DISTINCT unnest(p_permissions) ORDER BY 1))
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END $$;
+
 
 -- ==== field encryption (#11.5) ====
 

@@ -42,7 +42,7 @@ BEGIN
         PERFORM erp.require_permission('erp.app_user:create');
     END IF;
     IF v_login IS NULL OR v_login !~ '^[A-Za-z0-9._@+-]{1,128}$' THEN
-        RAISE EXCEPTION 'invalid login %', coalesce(quote_literal(p_login), 'NULL')
+        RAISE EXCEPTION 'invalid login %', erp._echo(p_login)
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'A login is 1 to 128 letters, digits or the characters . _ @ + -.';
     END IF;

@@ -21,7 +21,7 @@ BEGIN
         PERFORM erp.require_permission('erp.role:create');
     END IF;
     IF p_code IS NULL OR p_code !~ '^[a-z][a-z0-9_]{0,62}$' THEN
-        RAISE EXCEPTION 'invalid role code %', coalesce(quote_literal(p_code), 'NULL')
+        RAISE EXCEPTION 'invalid role code %', erp._echo(p_code)
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'A role code is a lower-case letter followed by up to 62 letters, digits or underscores.';
     END IF;
