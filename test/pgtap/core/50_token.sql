@@ -45,7 +45,8 @@ RETURNS text LANGUAGE sql AS $$
                'exp', pg_temp.epoch() + p_exp_in, 'nbf', pg_temp.epoch() + p_nbf_in))::text
 $$;
 
--- In a second session: sign in, sign out, use_token(p_local), commit, and report
+-- In a second session: sign in, drop the identity (RESET pgerp.signed_in, which
+-- revokes nothing), use_token(p_local), commit, and report
 -- who is signed in during the transaction and after it. The user exists only
 -- inside that transaction (it is deleted before the commit), so nothing remains.
 CREATE FUNCTION pg_temp.remote_identity(p_local boolean) RETURNS text LANGUAGE plpgsql AS $$
