@@ -112,6 +112,11 @@ ON CONFLICT DO NOTHING;
 
 -- ==== numeric and date bounds (#11.8, 11, 17) ====
 
+-- NaN > 0 and 'Infinity' > 0 hold in PostgreSQL: an infinite rounding made
+-- every stock value NaN (#11.8).
+ALTER TABLE erp.company
+    DROP CONSTRAINT company_currency_rounding_check,
+    ADD CONSTRAINT company_currency_rounding_check CHECK (currency_rounding > 0 AND currency_rounding < 'Infinity');
 
 -- ==== audit (#11.15) ====
 
