@@ -5,7 +5,7 @@
 -- values cut to 64 characters and no bare 22003 from inside.
 BEGIN;
 \ir ../setup.sql
-SELECT plan(83);
+SELECT plan(89);
 
 SELECT * FROM pg_temp.make_tree() \gset
 SELECT stock.create_warehouse(:a, 'BD70') AS wh \gset
@@ -185,6 +185,16 @@ SELECT throws_ok(format('SELECT stock.revalue(%s, -1e300)', :p), '22003', 'added
 SELECT throws_ok(format($$SELECT stock.revalue(%s, 'NaN')$$, :p), '22023', NULL, 'revalue refuses NaN');
 SELECT throws_ok(format($$SELECT stock.validate(stock.create_move(%s, 1, %s, %s, 1), 'NaN')$$, :p, :vendor, :loc), '22023', NULL,
                  'validate refuses a NaN quantity done');
+SELECT throws_ok(format($$SELECT stock.validate(stock.create_move(%s, 1, %s, %s, 1), 'Infinity')$$, :p, :vendor, :loc), '22023', NULL,
+                 'validate refuses an infinite quantity done');
+SELECT throws_ok(format($$SELECT stock.return_move(%s, 'NaN')$$, :r0), '22023', NULL, 'return_move refuses a NaN quantity');
+SELECT is(pg_temp.error_message(format($$SELECT stock.return_move(%s, -1e300)$$, :r0)),
+          format('22023: cannot return ''-100000000000000000000000000000000000000000000000000000000000...'' of move %s', :r0),
+          'return_move echoes a huge quantity cut to 64 characters');
+SELECT throws_ok(format($$SELECT stock.adjust(%s, %s, 'NaN')$$, :p, :loc), '22023', NULL, 'adjust refuses a NaN count');
+SELECT throws_ok(format($$SELECT stock.set_standard_price(%s, 'Infinity')$$, :p), '22023', NULL, 'set_standard_price refuses Infinity');
+SELECT throws_ok(format($$SELECT stock.apply_landed_cost(ARRAY[%s]::bigint[], 'NaN')$$, :r0), '22023', NULL,
+                 'apply_landed_cost refuses NaN');
 SELECT lives_ok(format('SELECT stock.receive(%s, 1000000000000, 1, %s)', :p, :wh), 'a quantity of exactly 10^12 is accepted');
 
 -- ------------------------------------------------------------ #11.17 echoed values cut to 64 characters
