@@ -108,31 +108,70 @@ BEGIN
 END $$;
 
 ALTER TABLE stock.uom
-    DROP CONSTRAINT uom_factor_check, ADD CONSTRAINT uom_factor_check CHECK (factor > 0 AND factor < 'Infinity'),
-    DROP CONSTRAINT uom_rounding_check, ADD CONSTRAINT uom_rounding_check CHECK (rounding > 0 AND rounding < 'Infinity');
+    DROP CONSTRAINT uom_factor_check, ADD CONSTRAINT uom_factor_check CHECK (factor > 0 AND factor < 'Infinity') NOT VALID,
+    DROP CONSTRAINT uom_rounding_check, ADD CONSTRAINT uom_rounding_check CHECK (rounding > 0 AND rounding < 'Infinity') NOT VALID;
 ALTER TABLE stock.move
-    DROP CONSTRAINT move_uom_qty_check, ADD CONSTRAINT move_uom_qty_check CHECK (uom_qty > 0 AND uom_qty < 'Infinity'),
-    ADD CONSTRAINT move_value_check CHECK (value > '-Infinity' AND value < 'Infinity'),
-    ADD CONSTRAINT move_date_check CHECK (isfinite(date));
+    DROP CONSTRAINT move_uom_qty_check, ADD CONSTRAINT move_uom_qty_check CHECK (uom_qty > 0 AND uom_qty < 'Infinity') NOT VALID,
+    ADD CONSTRAINT move_value_check CHECK (value > '-Infinity' AND value < 'Infinity') NOT VALID,
+    ADD CONSTRAINT move_date_check CHECK (isfinite(date)) NOT VALID;
 ALTER TABLE stock.quant
-    ADD CONSTRAINT quant_quantity_check CHECK (quantity > '-Infinity' AND quantity < 'Infinity');
+    ADD CONSTRAINT quant_quantity_check CHECK (quantity > '-Infinity' AND quantity < 'Infinity') NOT VALID;
 ALTER TABLE stock.valuation_layer
-    ADD CONSTRAINT valuation_layer_quantity_check CHECK (quantity > '-Infinity' AND quantity < 'Infinity'),
-    ADD CONSTRAINT valuation_layer_unit_cost_check CHECK (unit_cost > '-Infinity' AND unit_cost < 'Infinity'),
-    ADD CONSTRAINT valuation_layer_value_check CHECK (value > '-Infinity' AND value < 'Infinity'),
-    ADD CONSTRAINT valuation_layer_remaining_qty_check CHECK (remaining_qty > '-Infinity' AND remaining_qty < 'Infinity'),
-    ADD CONSTRAINT valuation_layer_remaining_value_check CHECK (remaining_value > '-Infinity' AND remaining_value < 'Infinity');
+    ADD CONSTRAINT valuation_layer_quantity_check CHECK (quantity > '-Infinity' AND quantity < 'Infinity') NOT VALID,
+    ADD CONSTRAINT valuation_layer_unit_cost_check CHECK (unit_cost > '-Infinity' AND unit_cost < 'Infinity') NOT VALID,
+    ADD CONSTRAINT valuation_layer_value_check CHECK (value > '-Infinity' AND value < 'Infinity') NOT VALID,
+    ADD CONSTRAINT valuation_layer_remaining_qty_check CHECK (remaining_qty > '-Infinity' AND remaining_qty < 'Infinity') NOT VALID,
+    ADD CONSTRAINT valuation_layer_remaining_value_check CHECK (remaining_value > '-Infinity' AND remaining_value < 'Infinity') NOT VALID;
 ALTER TABLE stock.product_value
-    ADD CONSTRAINT product_value_qty_check CHECK (qty > '-Infinity' AND qty < 'Infinity'),
-    ADD CONSTRAINT product_value_value_check CHECK (value > '-Infinity' AND value < 'Infinity'),
-    ADD CONSTRAINT product_value_last_unit_cost_check CHECK (last_unit_cost > '-Infinity' AND last_unit_cost < 'Infinity');
+    ADD CONSTRAINT product_value_qty_check CHECK (qty > '-Infinity' AND qty < 'Infinity') NOT VALID,
+    ADD CONSTRAINT product_value_value_check CHECK (value > '-Infinity' AND value < 'Infinity') NOT VALID,
+    ADD CONSTRAINT product_value_last_unit_cost_check CHECK (last_unit_cost > '-Infinity' AND last_unit_cost < 'Infinity') NOT VALID;
 ALTER TABLE stock.journal_line
-    DROP CONSTRAINT journal_line_debit_check, ADD CONSTRAINT journal_line_debit_check CHECK (debit >= 0 AND debit < 'Infinity'),
-    DROP CONSTRAINT journal_line_credit_check, ADD CONSTRAINT journal_line_credit_check CHECK (credit >= 0 AND credit < 'Infinity');
+    DROP CONSTRAINT journal_line_debit_check, ADD CONSTRAINT journal_line_debit_check CHECK (debit >= 0 AND debit < 'Infinity') NOT VALID,
+    DROP CONSTRAINT journal_line_credit_check, ADD CONSTRAINT journal_line_credit_check CHECK (credit >= 0 AND credit < 'Infinity') NOT VALID;
 ALTER TABLE stock.landed_cost
-    DROP CONSTRAINT landed_cost_amount_check, ADD CONSTRAINT landed_cost_amount_check CHECK (amount > 0 AND amount < 'Infinity'),
-    ADD CONSTRAINT landed_cost_capitalised_check CHECK (capitalised > '-Infinity' AND capitalised < 'Infinity'),
-    ADD CONSTRAINT landed_cost_expensed_check CHECK (expensed > '-Infinity' AND expensed < 'Infinity');
+    DROP CONSTRAINT landed_cost_amount_check, ADD CONSTRAINT landed_cost_amount_check CHECK (amount > 0 AND amount < 'Infinity') NOT VALID,
+    ADD CONSTRAINT landed_cost_capitalised_check CHECK (capitalised > '-Infinity' AND capitalised < 'Infinity') NOT VALID,
+    ADD CONSTRAINT landed_cost_expensed_check CHECK (expensed > '-Infinity' AND expensed < 'Infinity') NOT VALID;
+
+-- Rows written by 0.1.0 may hold NaN or infinities (an infinite currency
+-- rounding made every value NaN): the constraints above are added NOT VALID
+-- (new rows are checked at once) and validated here; a table with such rows
+-- keeps its constraint NOT VALID and the update says so (stock.verify_valuation
+-- lists the products) instead of failing.
+DO $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT * FROM (VALUES
+        ('stock.uom', 'uom_factor_check'),
+        ('stock.uom', 'uom_rounding_check'),
+        ('stock.move', 'move_uom_qty_check'),
+        ('stock.move', 'move_value_check'),
+        ('stock.move', 'move_date_check'),
+        ('stock.quant', 'quant_quantity_check'),
+        ('stock.valuation_layer', 'valuation_layer_quantity_check'),
+        ('stock.valuation_layer', 'valuation_layer_unit_cost_check'),
+        ('stock.valuation_layer', 'valuation_layer_value_check'),
+        ('stock.valuation_layer', 'valuation_layer_remaining_qty_check'),
+        ('stock.valuation_layer', 'valuation_layer_remaining_value_check'),
+        ('stock.product_value', 'product_value_qty_check'),
+        ('stock.product_value', 'product_value_value_check'),
+        ('stock.product_value', 'product_value_last_unit_cost_check'),
+        ('stock.journal_line', 'journal_line_debit_check'),
+        ('stock.journal_line', 'journal_line_credit_check'),
+        ('stock.landed_cost', 'landed_cost_amount_check'),
+        ('stock.landed_cost', 'landed_cost_capitalised_check'),
+        ('stock.landed_cost', 'landed_cost_expensed_check')
+    ) v(tab, con) LOOP
+        BEGIN
+            EXECUTE format('ALTER TABLE %s VALIDATE CONSTRAINT %I', c.tab, c.con);
+        EXCEPTION WHEN check_violation THEN
+            RAISE WARNING 'constraint % of % is left NOT VALID: rows hold a value that is not a finite number', c.con, c.tab
+                USING HINT = 'stock.verify_valuation() lists the products; correct the rows, then run ALTER TABLE ... VALIDATE CONSTRAINT.';
+        END;
+    END LOOP;
+END $$;
 
 CREATE OR REPLACE FUNCTION stock.convert_uom(p_qty numeric, p_from text, p_to text) RETURNS numeric
 LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
