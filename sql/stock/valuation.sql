@@ -314,6 +314,11 @@ BEGIN
     IF v_diff = 0 THEN
         RETURN NULL;
     END IF;
+    IF abs(v_diff) > stock._max_qty() THEN
+        RAISE EXCEPTION 'the count differs from the stock on hand by more than one move may carry'
+            USING ERRCODE = 'numeric_value_out_of_range',
+                  DETAIL = format('The difference is %s; the limit is %s.', erp._echo(v_diff::text), stock._max_qty());
+    END IF;
     RETURN stock._done_move(p.id, abs(v_diff),
                             CASE WHEN v_diff > 0 THEN stock.virtual_location(p.company_id, 'inventory') ELSE v_loc.id END,
                             CASE WHEN v_diff > 0 THEN v_loc.id ELSE stock.virtual_location(p.company_id, 'inventory') END,

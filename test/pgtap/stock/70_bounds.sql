@@ -5,7 +5,7 @@
 -- values cut to 64 characters and no bare 22003 from inside.
 BEGIN;
 \ir ../setup.sql
-SELECT plan(89);
+SELECT plan(91);
 
 SELECT * FROM pg_temp.make_tree() \gset
 SELECT stock.create_warehouse(:a, 'BD70') AS wh \gset
@@ -196,6 +196,10 @@ SELECT throws_ok(format($$SELECT stock.set_standard_price(%s, 'Infinity')$$, :p)
 SELECT throws_ok(format($$SELECT stock.apply_landed_cost(ARRAY[%s]::bigint[], 'NaN')$$, :r0), '22023', NULL,
                  'apply_landed_cost refuses NaN');
 SELECT lives_ok(format('SELECT stock.receive(%s, 1000000000000, 1, %s)', :p, :wh), 'a quantity of exactly 10^12 is accepted');
+SELECT lives_ok(format('SELECT stock.receive(%s, 1000000000000, 1, %s)', :p, :wh), 'twice: 2 x 10^12 + 10 on hand');
+SELECT is(pg_temp.error_message(format('SELECT stock.adjust(%s, %s, 0)', :p, :loc)),
+          '22003: the count differs from the stock on hand by more than one move may carry',
+          'a count whose difference exceeds one move''s limit is refused with its own message');
 
 -- ------------------------------------------------------------ #11.17 echoed values cut to 64 characters
 SELECT is(pg_temp.error_message(format('SELECT stock.create_move(%s, -1e300, %s, %s)', :p, :vendor, :loc)),
