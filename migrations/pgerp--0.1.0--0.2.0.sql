@@ -382,6 +382,20 @@ END $$;
 
 -- ==== numeric and date bounds (#11.8, 11, 17) ====
 
+-- NaN > 0 and 'Infinity' > 0 hold in PostgreSQL: an infinite rounding made
+-- every stock value NaN (#11.8).
+ALTER TABLE erp.company
+    DROP CONSTRAINT company_currency_rounding_check,
+    ADD CONSTRAINT company_currency_rounding_check CHECK (currency_rounding > 0 AND currency_rounding < 'Infinity') NOT VALID;
+-- a company left with an infinite rounding by 0.1.0 keeps the constraint NOT
+-- VALID (new values are checked) and the update warns instead of failing
+DO $$
+BEGIN
+    ALTER TABLE erp.company VALIDATE CONSTRAINT company_currency_rounding_check;
+EXCEPTION WHEN check_violation THEN
+    RAISE WARNING 'constraint company_currency_rounding_check of erp.company is left NOT VALID: a currency rounding is not a finite number'
+        USING HINT = 'Correct erp.company.currency_rounding, then run ALTER TABLE erp.company VALIDATE CONSTRAINT company_currency_rounding_check.';
+END $$;
 
 -- ==== audit (#11.15) ====
 

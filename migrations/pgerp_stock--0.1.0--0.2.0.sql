@@ -40,9 +40,960 @@ ON CONFLICT DO NOTHING;
 
 
 -- ==== numeric and date bounds (#11.8, 11, 17) ====
+-- NaN and +-Infinity are refused by every numeric CHECK (NaN > 0 and
+-- 'Infinity' > 0 hold in PostgreSQL), and numbers and dates are bounded at
+-- entry (docs/stock.md, "Numeric and date bounds").
+
+-- pgerp.max_future_days (src/valuation/bounds.c), read through the library.
+CREATE FUNCTION stock._max_future_days() RETURNS integer
+    LANGUAGE C STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'pgerp_valuation_max_future_days';
+
+-- The largest quantity of a move, a count or a conversion, in absolute value
+-- (planning scales quantities by 10^6 into bigint: 9.2e12 at most).
+CREATE FUNCTION stock._max_qty() RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 1000000000000::numeric $$;
+
+-- The largest unit cost, price or amount of money, in absolute value.
+CREATE FUNCTION stock._max_amount() RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 1000000000000000::numeric $$;
+
+-- A numeric argument: finite (22023) and at most p_limit in absolute value
+-- (22003, the limit in the detail). NULL passes: callers check it with
+-- their own message.
+CREATE FUNCTION stock._check_number(p_value numeric, p_name text, p_limit numeric) RETURNS numeric
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF p_value IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF NOT (p_value > '-Infinity' AND p_value < 'Infinity') THEN
+        RAISE EXCEPTION '% must be a finite number', p_name
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The %s given is %s.', p_name, p_value);
+    END IF;
+    IF abs(p_value) > p_limit THEN
+        RAISE EXCEPTION '% is out of range', p_name
+            USING ERRCODE = 'numeric_value_out_of_range',
+                  DETAIL = format('The %s given is %s; the limit is %s.', p_name, erp._echo(p_value::text), p_limit);
+    END IF;
+    RETURN p_value;
+END $$;
+
+-- A date argument: finite, and for postings at most pgerp.max_future_days
+-- ahead of now (22008 both). NULL passes: callers check it.
+CREATE FUNCTION stock._check_date(p_date timestamptz, p_name text, p_posting boolean) RETURNS timestamptz
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_days integer;
+BEGIN
+    IF p_date IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF NOT isfinite(p_date) THEN
+        RAISE EXCEPTION '% must be a finite date', p_name
+            USING ERRCODE = 'datetime_field_overflow',
+                  DETAIL = format('The %s given is %s.', p_name, p_date);
+    END IF;
+    IF p_posting THEN
+        v_days := stock._max_future_days();
+        IF p_date > now() + make_interval(days => v_days) THEN
+            RAISE EXCEPTION '% is too far in the future', p_name
+                USING ERRCODE = 'datetime_field_overflow',
+                      DETAIL = format('The %s given is %s; a posting may be dated at most %s days ahead of now.',
+                                      p_name, p_date, v_days),
+                      HINT = 'The limit is the setting pgerp.max_future_days.';
+        END IF;
+    END IF;
+    RETURN p_date;
+END $$;
+
+ALTER TABLE stock.uom
+    DROP CONSTRAINT uom_factor_check, ADD CONSTRAINT uom_factor_check CHECK (factor > 0 AND factor < 'Infinity') NOT VALID,
+    DROP CONSTRAINT uom_rounding_check, ADD CONSTRAINT uom_rounding_check CHECK (rounding > 0 AND rounding < 'Infinity') NOT VALID;
+ALTER TABLE stock.move
+    DROP CONSTRAINT move_uom_qty_check, ADD CONSTRAINT move_uom_qty_check CHECK (uom_qty > 0 AND uom_qty < 'Infinity') NOT VALID,
+    ADD CONSTRAINT move_value_check CHECK (value > '-Infinity' AND value < 'Infinity') NOT VALID,
+    ADD CONSTRAINT move_date_check CHECK (isfinite(date)) NOT VALID;
+ALTER TABLE stock.quant
+    ADD CONSTRAINT quant_quantity_check CHECK (quantity > '-Infinity' AND quantity < 'Infinity') NOT VALID;
+ALTER TABLE stock.valuation_layer
+    ADD CONSTRAINT valuation_layer_quantity_check CHECK (quantity > '-Infinity' AND quantity < 'Infinity') NOT VALID,
+    ADD CONSTRAINT valuation_layer_unit_cost_check CHECK (unit_cost > '-Infinity' AND unit_cost < 'Infinity') NOT VALID,
+    ADD CONSTRAINT valuation_layer_value_check CHECK (value > '-Infinity' AND value < 'Infinity') NOT VALID,
+    ADD CONSTRAINT valuation_layer_remaining_qty_check CHECK (remaining_qty > '-Infinity' AND remaining_qty < 'Infinity') NOT VALID,
+    ADD CONSTRAINT valuation_layer_remaining_value_check CHECK (remaining_value > '-Infinity' AND remaining_value < 'Infinity') NOT VALID;
+ALTER TABLE stock.product_value
+    ADD CONSTRAINT product_value_qty_check CHECK (qty > '-Infinity' AND qty < 'Infinity') NOT VALID,
+    ADD CONSTRAINT product_value_value_check CHECK (value > '-Infinity' AND value < 'Infinity') NOT VALID,
+    ADD CONSTRAINT product_value_last_unit_cost_check CHECK (last_unit_cost > '-Infinity' AND last_unit_cost < 'Infinity') NOT VALID;
+ALTER TABLE stock.journal_line
+    DROP CONSTRAINT journal_line_debit_check, ADD CONSTRAINT journal_line_debit_check CHECK (debit >= 0 AND debit < 'Infinity') NOT VALID,
+    DROP CONSTRAINT journal_line_credit_check, ADD CONSTRAINT journal_line_credit_check CHECK (credit >= 0 AND credit < 'Infinity') NOT VALID;
+ALTER TABLE stock.landed_cost
+    DROP CONSTRAINT landed_cost_amount_check, ADD CONSTRAINT landed_cost_amount_check CHECK (amount > 0 AND amount < 'Infinity') NOT VALID,
+    ADD CONSTRAINT landed_cost_capitalised_check CHECK (capitalised > '-Infinity' AND capitalised < 'Infinity') NOT VALID,
+    ADD CONSTRAINT landed_cost_expensed_check CHECK (expensed > '-Infinity' AND expensed < 'Infinity') NOT VALID;
+
+-- Rows written by 0.1.0 may hold NaN or infinities (an infinite currency
+-- rounding made every value NaN): the constraints above are added NOT VALID
+-- (new rows are checked at once) and validated here; a table with such rows
+-- keeps its constraint NOT VALID and the update says so (stock.verify_valuation
+-- lists the products) instead of failing.
+DO $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT * FROM (VALUES
+        ('stock.uom', 'uom_factor_check'),
+        ('stock.uom', 'uom_rounding_check'),
+        ('stock.move', 'move_uom_qty_check'),
+        ('stock.move', 'move_value_check'),
+        ('stock.move', 'move_date_check'),
+        ('stock.quant', 'quant_quantity_check'),
+        ('stock.valuation_layer', 'valuation_layer_quantity_check'),
+        ('stock.valuation_layer', 'valuation_layer_unit_cost_check'),
+        ('stock.valuation_layer', 'valuation_layer_value_check'),
+        ('stock.valuation_layer', 'valuation_layer_remaining_qty_check'),
+        ('stock.valuation_layer', 'valuation_layer_remaining_value_check'),
+        ('stock.product_value', 'product_value_qty_check'),
+        ('stock.product_value', 'product_value_value_check'),
+        ('stock.product_value', 'product_value_last_unit_cost_check'),
+        ('stock.journal_line', 'journal_line_debit_check'),
+        ('stock.journal_line', 'journal_line_credit_check'),
+        ('stock.landed_cost', 'landed_cost_amount_check'),
+        ('stock.landed_cost', 'landed_cost_capitalised_check'),
+        ('stock.landed_cost', 'landed_cost_expensed_check')
+    ) v(tab, con) LOOP
+        BEGIN
+            EXECUTE format('ALTER TABLE %s VALIDATE CONSTRAINT %I', c.tab, c.con);
+        EXCEPTION WHEN check_violation THEN
+            RAISE WARNING 'constraint % of % is left NOT VALID: rows hold a value that is not a finite number', c.con, c.tab
+                USING HINT = 'stock.verify_valuation() lists the products; correct the rows, then run ALTER TABLE ... VALIDATE CONSTRAINT.';
+        END;
+    END LOOP;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.convert_uom(p_qty numeric, p_from text, p_to text) RETURNS numeric
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    f stock.uom;
+    t stock.uom;
+    v_qty numeric;
+BEGIN
+    IF p_qty IS NULL THEN
+        RAISE EXCEPTION 'quantity must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM stock._check_number(p_qty, 'quantity', stock._max_qty());
+    SELECT * INTO f FROM stock.uom u WHERE u.code = p_from;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown unit of measure %', erp._echo(p_from)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Units are listed in stock.uom.';
+    END IF;
+    SELECT * INTO t FROM stock.uom u WHERE u.code = p_to;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown unit of measure %', erp._echo(p_to)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Units are listed in stock.uom.';
+    END IF;
+    IF f.category <> t.category THEN
+        RAISE EXCEPTION 'cannot convert % to %', f.code, t.code
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('%s measures %s, %s measures %s.', f.code, f.category, t.code, t.category);
+    END IF;
+    v_qty := stock.round_to(p_qty * f.factor / t.factor, t.rounding);
+    -- the converted quantity too: 10^12 kg is 10^15 g
+    PERFORM stock._check_number(v_qty, format('quantity in %s', t.code), stock._max_qty());
+    RETURN v_qty;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.create_warehouse(p_company bigint, p_code text, p_name text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_loc bigint;
+    v_wh bigint;
+BEGIN
+    IF p_company IS NULL THEN
+        RAISE EXCEPTION 'company must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT erp._is_bootstrap() THEN
+        PERFORM erp.require_permission('stock.warehouse:create', p_company);
+    END IF;
+    IF p_code IS NULL OR p_code !~ '^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$' THEN
+        RAISE EXCEPTION 'invalid warehouse code %', erp._echo(p_code)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A warehouse code is 1 to 16 letters, digits, - or _, starting with a letter or digit.';
+    END IF;
+    PERFORM stock._ensure_company(p_company);
+    IF EXISTS (SELECT 1 FROM stock.warehouse w WHERE w.company_id = p_company AND w.code = p_code) THEN
+        RAISE EXCEPTION 'warehouse % already exists in company %', quote_literal(p_code), p_company
+            USING ERRCODE = 'unique_violation';
+    END IF;
+    INSERT INTO stock.location (company_id, name, usage)
+    VALUES (p_company, p_code || '/Stock', 'internal')
+    RETURNING id INTO v_loc;
+    INSERT INTO stock.warehouse (company_id, code, name, location_id)
+    VALUES (p_company, p_code, coalesce(nullif(btrim(p_name, E' \t\r\n\f'), ''), p_code), v_loc)
+    RETURNING id INTO v_wh;
+    UPDATE stock.location SET warehouse_id = v_wh WHERE company_id = p_company AND id = v_loc;
+    RETURN v_wh;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.virtual_location(p_company bigint, p_usage text) RETURNS bigint
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v bigint;
+BEGIN
+    IF p_company IS NULL THEN
+        RAISE EXCEPTION 'company must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF p_usage IS NULL OR p_usage NOT IN ('supplier', 'customer', 'inventory', 'production', 'scrap', 'transit') THEN
+        RAISE EXCEPTION 'invalid virtual location usage %', erp._echo(p_usage)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The usages are supplier, customer, inventory, production, scrap and transit.';
+    END IF;
+    SELECT l.id INTO v FROM stock.location l WHERE l.company_id = p_company AND l.usage = p_usage;
+    IF v IS NULL THEN
+        RAISE EXCEPTION 'company % has no stock locations', coalesce(p_company::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'They are made with the company''s first warehouse or product.';
+    END IF;
+    RETURN v;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.create_product(p_company bigint, p_sku text, p_name text, p_cost_method text DEFAULT 'fifo',
+                                     p_standard_price numeric DEFAULT 0, p_uom text DEFAULT 'Unit',
+                                     p_tracking text DEFAULT 'none')
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_id bigint;
+    v_precision int;
+BEGIN
+    IF p_company IS NULL THEN
+        RAISE EXCEPTION 'company must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT erp._is_bootstrap() THEN
+        PERFORM erp.require_permission('stock.product:create', p_company);
+    END IF;
+    SELECT c.price_precision INTO v_precision FROM erp.company c WHERE c.id = p_company;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'company % does not exist', p_company USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_sku IS NULL OR p_sku !~ '^\S{1,64}$' THEN
+        RAISE EXCEPTION 'invalid SKU %', erp._echo(p_sku)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A SKU is 1 to 64 characters without spaces.';
+    END IF;
+    IF p_name IS NULL OR btrim(p_name, E' \t\r\n\f') = '' THEN
+        RAISE EXCEPTION 'product name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_cost_method IS NULL OR p_cost_method NOT IN ('fifo', 'avco', 'standard') THEN
+        RAISE EXCEPTION 'invalid cost method %', erp._echo(p_cost_method)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The cost methods are fifo, avco and standard.';
+    END IF;
+    IF p_standard_price IS NULL OR NOT (p_standard_price >= 0 AND p_standard_price < 'Infinity') THEN
+        RAISE EXCEPTION 'standard price must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._check_number(p_standard_price, 'standard price', stock._max_amount());
+    IF p_uom IS NULL OR NOT EXISTS (SELECT 1 FROM stock.uom u WHERE u.code = p_uom) THEN
+        RAISE EXCEPTION 'unknown unit of measure %', erp._echo(p_uom)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Units are listed in stock.uom.';
+    END IF;
+    IF p_tracking IS NULL OR p_tracking NOT IN ('none', 'lot', 'serial') THEN
+        RAISE EXCEPTION 'invalid tracking %', erp._echo(p_tracking)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Tracking is none, lot or serial.';
+    END IF;
+    PERFORM stock._ensure_company(p_company);
+    IF EXISTS (SELECT 1 FROM stock.product p WHERE p.company_id = p_company AND p.sku = p_sku) THEN
+        RAISE EXCEPTION 'SKU % already exists in company %', quote_literal(p_sku), p_company
+            USING ERRCODE = 'unique_violation';
+    END IF;
+    INSERT INTO stock.product (company_id, sku, name, cost_method, standard_price, uom, tracking)
+    VALUES (p_company, p_sku, btrim(p_name, E' \t\r\n\f'), p_cost_method,
+            round(p_standard_price, v_precision), p_uom, p_tracking)
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.create_move(p_product bigint, p_qty numeric, p_from bigint, p_to bigint,
+                                  p_unit_cost numeric DEFAULT NULL, p_date timestamptz DEFAULT now(),
+                                  p_ref text DEFAULT NULL, p_uom text DEFAULT NULL, p_lot text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    v_from stock.location;
+    v_to stock.location;
+    v_uom text := coalesce(p_uom, p.uom);
+    v_qty numeric;
+    v_lot bigint;
+    v_id bigint;
+BEGIN
+    PERFORM stock._require('stock.move:create', p.company_id);
+    IF p_qty IS NULL THEN
+        RAISE EXCEPTION 'quantity must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT (p_qty > 0 AND p_qty < 'Infinity') THEN
+        RAISE EXCEPTION 'quantity must be positive' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('The quantity given is %s.', erp._echo(p_qty::text));
+    END IF;
+    -- the quantity's bound (22003) and the unit's name are checked there
+    v_qty := stock.convert_uom(p_qty, v_uom, p.uom);
+    IF v_qty <= 0 THEN
+        RAISE EXCEPTION 'quantity rounds to zero in the product''s unit' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('%s %s is %s %s.', erp._echo(p_qty::text), v_uom, v_qty, p.uom);
+    END IF;
+    v_from := stock._location(p.company_id, p_from);
+    v_to := stock._location(p.company_id, p_to);
+    IF v_from.id = v_to.id THEN
+        RAISE EXCEPTION 'source and destination are the same location' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_unit_cost IS NOT NULL AND NOT (p_unit_cost >= 0 AND p_unit_cost < 'Infinity') THEN
+        RAISE EXCEPTION 'unit cost must be zero or positive' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('The unit cost given is %s.', erp._echo(p_unit_cost::text));
+    END IF;
+    PERFORM stock._check_number(p_unit_cost, 'unit cost', stock._max_amount());
+    IF p_date IS NULL THEN
+        RAISE EXCEPTION 'date must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM stock._check_date(p_date, 'date', true);
+    IF p.tracking = 'none' AND p_lot IS NOT NULL THEN
+        RAISE EXCEPTION 'product % is not tracked by lot or serial number', p.sku USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p.tracking <> 'none' THEN
+        IF p_lot IS NULL OR btrim(p_lot) = '' THEN
+            RAISE EXCEPTION 'product % needs a % number', p.sku, p.tracking USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF p_lot !~ '^\S.{0,63}$' THEN
+            RAISE EXCEPTION 'invalid % number %', p.tracking, erp._echo(p_lot)
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'A lot or serial number is 1 to 64 characters and starts with a non-space.';
+        END IF;
+        IF p.tracking = 'serial' AND v_qty <> 1 THEN
+            RAISE EXCEPTION 'a serial-numbered move carries exactly one unit' USING ERRCODE = 'invalid_parameter_value',
+                DETAIL = format('The quantity is %s %s.', v_qty, p.uom);
+        END IF;
+        SELECT l.id INTO v_lot FROM stock.lot l WHERE l.company_id = p.company_id AND l.product_id = p.id AND l.name = p_lot;
+        IF v_lot IS NULL THEN
+            IF v_from.usage = 'internal' THEN
+                RAISE EXCEPTION '% % of product % does not exist', p.tracking, erp._echo(p_lot), p.sku
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            INSERT INTO stock.lot (company_id, product_id, name) VALUES (p.company_id, p.id, p_lot) RETURNING id INTO v_lot;
+        END IF;
+    END IF;
+    INSERT INTO stock.move (company_id, product_id, qty, uom, uom_qty, location_id, location_dest_id,
+                            unit_cost, date, ref, lot_id)
+    VALUES (p.company_id, p.id, v_qty, v_uom, p_qty, v_from.id, v_to.id, p_unit_cost, p_date, p_ref, v_lot)
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock._journal_balanced() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_debit numeric;
+    v_credit numeric;
+BEGIN
+    SELECT coalesce(sum(l.debit), 0), coalesce(sum(l.credit), 0) INTO v_debit, v_credit
+      FROM stock.journal_line l WHERE l.company_id = NEW.company_id AND l.entry_id = NEW.entry_id;
+    IF NOT (v_debit > '-Infinity' AND v_debit < 'Infinity' AND v_credit > '-Infinity' AND v_credit < 'Infinity') THEN
+        RAISE EXCEPTION 'journal entry % has an amount that is not a finite number', NEW.entry_id
+            USING ERRCODE = 'check_violation',
+                  DETAIL = format('Debits total %s and credits %s.', v_debit, v_credit);
+    END IF;
+    IF v_debit <> v_credit THEN
+        RAISE EXCEPTION 'journal entry % is not balanced', NEW.entry_id
+            USING ERRCODE = 'check_violation',
+                  DETAIL = format('Debits total %s and credits %s.', v_debit, v_credit);
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.adjust(p_product bigint, p_location bigint, p_counted_qty numeric)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    v_loc stock.location := stock._location(p.company_id, p_location);
+    v_diff numeric;
+BEGIN
+    IF p_counted_qty IS NULL OR NOT (p_counted_qty >= 0 AND p_counted_qty < 'Infinity') THEN
+        RAISE EXCEPTION 'counted quantity must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._check_number(p_counted_qty, 'counted quantity', stock._max_qty());
+    IF v_loc.usage <> 'internal' THEN
+        RAISE EXCEPTION 'location % holds no stock', v_loc.name USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p.tracking <> 'none' THEN
+        RAISE EXCEPTION 'count lot-tracked products per lot' USING ERRCODE = 'feature_not_supported';
+    END IF;
+    v_diff := p_counted_qty - stock.on_hand(p.id, v_loc.id);
+    IF v_diff = 0 THEN
+        RETURN NULL;
+    END IF;
+    IF abs(v_diff) > stock._max_qty() THEN
+        RAISE EXCEPTION 'the count differs from the stock on hand by more than one move may carry'
+            USING ERRCODE = 'numeric_value_out_of_range',
+                  DETAIL = format('The difference is %s; the limit is %s.', erp._echo(v_diff::text), stock._max_qty());
+    END IF;
+    RETURN stock._done_move(p.id, abs(v_diff),
+                            CASE WHEN v_diff > 0 THEN stock.virtual_location(p.company_id, 'inventory') ELSE v_loc.id END,
+                            CASE WHEN v_diff > 0 THEN v_loc.id ELSE stock.virtual_location(p.company_id, 'inventory') END,
+                            NULL, now(), 'Inventory adjustment', NULL);
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.valuation(p_product bigint, p_at timestamptz DEFAULT NULL,
+                                OUT qty numeric, OUT value numeric)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+BEGIN
+    PERFORM stock._check_date(p_at, 'as-of date', false);
+    SELECT coalesce(sum(l.quantity), 0), coalesce(sum(l.value), 0) INTO qty, value
+      FROM stock.valuation_layer l
+     WHERE l.company_id = p.company_id AND l.product_id = p.id AND (p_at IS NULL OR l.created_at <= p_at);
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.valuation_report(p_company bigint, p_at timestamptz DEFAULT NULL)
+RETURNS TABLE (product_id bigint, sku text, qty numeric, value numeric, unit_cost numeric)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT isfinite(p_at) THEN
+        RAISE EXCEPTION 'as-of date must be a finite date'
+            USING ERRCODE = 'datetime_field_overflow', DETAIL = format('The as-of date given is %s.', p_at);
+    END IF;
+    RETURN QUERY
+    SELECT p.id, p.sku, coalesce(sum(l.quantity), 0), coalesce(sum(l.value), 0),
+           CASE WHEN coalesce(sum(l.quantity), 0) <> 0
+                THEN round(sum(l.value) / sum(l.quantity), (SELECT c.price_precision FROM erp.company c WHERE c.id = p_company))
+           END
+      FROM stock.product p
+      LEFT JOIN stock.valuation_layer l
+        ON l.company_id = p.company_id AND l.product_id = p.id AND (p_at IS NULL OR l.created_at <= p_at)
+     WHERE p.company_id = p_company
+     GROUP BY p.id, p.sku
+     ORDER BY p.sku;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.set_standard_price(p_product bigint, p_price numeric) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    c erp.company;
+    pv stock.product_value;
+    v_price numeric;
+    v_value numeric;
+    v_layer bigint;
+BEGIN
+    PERFORM stock._require('stock.valuation:revalue', p.company_id);
+    IF p_price IS NULL OR NOT (p_price >= 0 AND p_price < 'Infinity') THEN
+        RAISE EXCEPTION 'standard price must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._check_number(p_price, 'standard price', stock._max_amount());
+    SELECT * INTO c FROM erp.company WHERE id = p.company_id;
+    v_price := round(p_price, c.price_precision);
+    INSERT INTO stock.product_value (company_id, product_id) VALUES (p.company_id, p.id) ON CONFLICT DO NOTHING;
+    SELECT * INTO pv FROM stock.product_value WHERE company_id = p.company_id AND product_id = p.id FOR UPDATE;
+    UPDATE stock.product SET standard_price = v_price WHERE company_id = p.company_id AND id = p.id;
+    IF p.cost_method <> 'standard' OR pv.qty = 0 OR v_price = p.standard_price THEN
+        RETURN;
+    END IF;
+    v_value := stock.round_to(pv.qty * (v_price - p.standard_price), c.currency_rounding);
+    INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
+    VALUES (p.company_id, p.id, greatest(now(), coalesce(pv.last_date, now())), 0, 0, v_value,
+            format('Product value manually modified (from %s to %s)', p.standard_price, v_price))
+    RETURNING id INTO v_layer;
+    PERFORM stock._journal(p.company_id, now(), 'Revaluation', NULL, v_layer, 'stock_valuation', 'price_difference', v_value);
+    -- later moves may not be dated before this revaluation
+    UPDATE stock.product_value SET value = value + v_value, last_date = greatest(now(), coalesce(last_date, now()))
+     WHERE company_id = p.company_id AND product_id = p.id;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.return_move(p_move bigint, p_qty numeric DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m stock.move := stock._move_for_update(p_move, 'stock.move:create');
+    v_returned numeric;
+    v_qty numeric;
+    v_id bigint;
+BEGIN
+    IF m.state <> 'done' THEN
+        RAISE EXCEPTION 'move % is %: only done moves are returned', m.id, m.state USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT coalesce(sum(r.qty), 0) INTO v_returned FROM stock.move r
+     WHERE r.company_id = m.company_id AND r.origin_move_id = m.id AND r.state <> 'cancelled';
+    v_qty := coalesce(p_qty, m.qty - v_returned);
+    IF v_qty <= 0 OR v_qty > m.qty - v_returned THEN
+        RAISE EXCEPTION 'cannot return % of move %', erp._echo(v_qty::text), m.id
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('%s was moved and %s already returned.', m.qty, v_returned);
+    END IF;
+    PERFORM stock._require('stock.move:validate', m.company_id);
+    INSERT INTO stock.move (company_id, product_id, qty, uom, uom_qty, location_id, location_dest_id, state,
+                            unit_cost, date, ref, lot_id, origin_move_id)
+    SELECT m.company_id, m.product_id, v_qty, p.uom, v_qty, m.location_dest_id, m.location_id, 'confirmed',
+           m.unit_cost, greatest(now(), m.date), 'Return of ' || coalesce(m.ref, m.id::text), m.lot_id, m.id
+      FROM stock.product p WHERE p.company_id = m.company_id AND p.id = m.product_id
+    RETURNING id INTO v_id;
+    PERFORM stock.validate(v_id);
+    RETURN v_id;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.verify_valuation(p_product bigint DEFAULT NULL)
+RETURNS TABLE (product_id bigint, problem text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    WITH prod AS (
+        SELECT p.* FROM stock.product p WHERE p_product IS NULL OR p.id = p_product
+    ), moved AS (
+        SELECT m.company_id, m.product_id,
+               sum(CASE WHEN dl.usage = 'internal' AND sl.usage <> 'internal' THEN m.qty
+                        WHEN sl.usage = 'internal' AND dl.usage <> 'internal' THEN -m.qty ELSE 0 END) AS qty,
+               sum(coalesce(m.value, 0)) AS value
+          FROM stock.move m
+          JOIN stock.location sl ON sl.company_id = m.company_id AND sl.id = m.location_id
+          JOIN stock.location dl ON dl.company_id = m.company_id AND dl.id = m.location_dest_id
+         WHERE m.state = 'done'
+         GROUP BY 1, 2
+    ), quants AS (
+        SELECT q.company_id, q.product_id, sum(q.quantity) AS qty, sum(q.reserved) AS reserved,
+               bool_or(q.reserved > greatest(q.quantity, 0)) AS over_reserved
+          FROM stock.quant q GROUP BY 1, 2
+    ), reserving AS (
+        SELECT m.company_id, m.product_id, sum(m.reserved_qty) AS qty
+          FROM stock.move m
+          JOIN stock.location sl ON sl.company_id = m.company_id AND sl.id = m.location_id AND sl.usage = 'internal'
+         WHERE m.state IN ('confirmed', 'assigned') AND m.reserved_qty <> 0
+         GROUP BY 1, 2
+    ), layers AS (
+        SELECT l.company_id, l.product_id, sum(l.quantity) AS qty, sum(l.value) AS value,
+               sum(l.remaining_qty) AS rem_qty, sum(l.remaining_value) AS rem_value,
+               sum(l.value) FILTER (WHERE l.move_id IS NOT NULL AND l.parent_layer_id IS NULL) AS move_value
+          FROM stock.valuation_layer l GROUP BY 1, 2
+    ), booked AS (
+        SELECT l.company_id, l.product_id, sum(jl.debit - jl.credit) AS value
+          FROM stock.journal_line jl
+          JOIN stock.account a ON a.company_id = jl.company_id AND a.id = jl.account_id AND a.kind = 'stock_valuation'
+          JOIN stock.journal_entry je ON je.company_id = jl.company_id AND je.id = jl.entry_id
+          JOIN stock.valuation_layer l ON l.company_id = je.company_id AND l.id = je.layer_id
+         GROUP BY 1, 2
+    ), facts AS (
+        SELECT p.id, p.cost_method,
+               coalesce(mv.qty, 0) AS moved_qty, coalesce(q.qty, 0) AS quant_qty,
+               coalesce(pv.qty, 0) AS pv_qty, coalesce(pv.value, 0) AS pv_value,
+               coalesce(l.qty, 0) AS layer_qty, coalesce(l.value, 0) AS layer_value,
+               coalesce(l.rem_qty, 0) AS rem_qty, coalesce(l.rem_value, 0) AS rem_value,
+               coalesce(l.move_value, 0) AS layer_move_value, coalesce(mv.value, 0) AS move_value,
+               coalesce(b.value, 0) AS booked,
+               coalesce(q.reserved, 0) AS quant_reserved, coalesce(q.over_reserved, false) AS over_reserved,
+               coalesce(r.qty, 0) AS move_reserved
+          FROM prod p
+          LEFT JOIN moved mv ON mv.company_id = p.company_id AND mv.product_id = p.id
+          LEFT JOIN quants q ON q.company_id = p.company_id AND q.product_id = p.id
+          LEFT JOIN stock.product_value pv ON pv.company_id = p.company_id AND pv.product_id = p.id
+          LEFT JOIN layers l ON l.company_id = p.company_id AND l.product_id = p.id
+          LEFT JOIN booked b ON b.company_id = p.company_id AND b.product_id = p.id
+          LEFT JOIN reserving r ON r.company_id = p.company_id AND r.product_id = p.id
+    )
+    SELECT f.id, x.problem
+      FROM facts f,
+           LATERAL (VALUES
+               (CASE WHEN NOT (f.moved_qty > '-Infinity' AND f.moved_qty < 'Infinity' AND f.quant_qty > '-Infinity' AND f.quant_qty < 'Infinity'
+                               AND f.pv_qty > '-Infinity' AND f.pv_qty < 'Infinity' AND f.pv_value > '-Infinity' AND f.pv_value < 'Infinity'
+                               AND f.layer_qty > '-Infinity' AND f.layer_qty < 'Infinity' AND f.layer_value > '-Infinity' AND f.layer_value < 'Infinity'
+                               AND f.rem_qty > '-Infinity' AND f.rem_qty < 'Infinity' AND f.rem_value > '-Infinity' AND f.rem_value < 'Infinity'
+                               AND f.layer_move_value > '-Infinity' AND f.layer_move_value < 'Infinity'
+                               AND f.move_value > '-Infinity' AND f.move_value < 'Infinity' AND f.booked > '-Infinity' AND f.booked < 'Infinity'
+                               AND f.quant_reserved > '-Infinity' AND f.quant_reserved < 'Infinity')
+                     THEN format('a quantity or value is not a finite number: moves %s / %s, quants %s, running totals %s / %s, layers %s / %s, account %s',
+                                 f.moved_qty, f.move_value, f.quant_qty, f.pv_qty, f.pv_value, f.layer_qty, f.layer_value, f.booked) END),
+               (CASE WHEN f.over_reserved THEN 'a quant reserves more than it holds' END),
+               (CASE WHEN f.quant_reserved <> f.move_reserved
+                     THEN format('quants have %s reserved but open moves %s', f.quant_reserved, f.move_reserved) END),
+               (CASE WHEN f.quant_qty <> f.moved_qty THEN format('quants hold %s but done moves add up to %s', f.quant_qty, f.moved_qty) END),
+               (CASE WHEN f.layer_qty <> f.moved_qty THEN format('layers hold %s but done moves add up to %s', f.layer_qty, f.moved_qty) END),
+               (CASE WHEN f.pv_qty <> f.layer_qty OR f.pv_value <> f.layer_value
+                     THEN format('running totals %s / %s differ from layers %s / %s', f.pv_qty, f.pv_value, f.layer_qty, f.layer_value) END),
+               (CASE WHEN f.layer_move_value <> f.move_value THEN format('moves are valued %s but their layers %s', f.move_value, f.layer_move_value) END),
+               (CASE WHEN f.rem_qty <> f.layer_qty THEN format('open layers hold %s of %s on hand', f.rem_qty, f.layer_qty) END),
+               (CASE WHEN f.cost_method = 'fifo' AND f.rem_value <> f.layer_value
+                     THEN format('open layers are worth %s of %s', f.rem_value, f.layer_value) END),
+               (CASE WHEN f.booked <> f.layer_value THEN format('the stock valuation account holds %s, the layers %s', f.booked, f.layer_value) END)
+           ) x(problem)
+     WHERE x.problem IS NOT NULL
+     ORDER BY 1, 2
+$$;
+
+CREATE OR REPLACE FUNCTION stock.apply_landed_cost(p_moves bigint[], p_amount numeric, p_split text DEFAULT 'by_quantity',
+                                        p_ref text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_company bigint;
+    c erp.company;
+    r record;
+    v_total numeric;
+    v_left numeric;
+    v_share numeric;
+    v_cap numeric;
+    v_cap_total numeric := 0;
+    v_n int;
+    v_i int := 0;
+    v_layer bigint;
+    v_id bigint;
+BEGIN
+    IF p_moves IS NULL OR cardinality(p_moves) = 0 THEN
+        RAISE EXCEPTION 'moves must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_amount IS NULL OR NOT (p_amount > 0 AND p_amount < 'Infinity') THEN
+        RAISE EXCEPTION 'landed cost amount must be positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._check_number(p_amount, 'landed cost amount', stock._max_amount());
+    IF p_split IS NULL OR p_split NOT IN ('equal', 'by_quantity', 'by_current_cost') THEN
+        RAISE EXCEPTION 'invalid split %', erp._echo(p_split)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The splits are equal, by_quantity and by_current_cost.';
+    END IF;
+    IF (SELECT count(DISTINCT x) FROM unnest(p_moves) x) <> cardinality(p_moves) OR array_position(p_moves, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'moves must be distinct and not null' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- every move: a done receipt into stock, of one company the caller may revalue
+    FOR r IN SELECT x.id AS wanted, m.* FROM unnest(p_moves) x(id) LEFT JOIN stock.move m ON m.id = x.id LOOP
+        IF r.company_id IS NULL OR NOT (erp._is_bootstrap() OR erp.company_allowed(r.company_id, 'stock.move:read')) THEN
+            RAISE EXCEPTION 'move % does not exist', r.wanted USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF v_company IS NULL THEN
+            v_company := r.company_id;
+        ELSIF v_company <> r.company_id THEN
+            RAISE EXCEPTION 'moves belong to different companies' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF r.state <> 'done' OR coalesce(r.value, 0) <= 0 THEN
+            RAISE EXCEPTION 'move % is not a done, valued receipt', r.id USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END LOOP;
+    PERFORM stock._require('stock.valuation:revalue', v_company);
+    SELECT * INTO c FROM erp.company WHERE id = v_company;
+    IF stock.round_to(p_amount, c.currency_rounding) <> p_amount THEN
+        RAISE EXCEPTION 'amount % is finer than the currency rounding %', erp._echo(p_amount::text), c.currency_rounding
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._lock_products(v_company, ARRAY(SELECT DISTINCT m.product_id FROM stock.move m
+                                                  WHERE m.company_id = v_company AND m.id = ANY (p_moves)));
+
+    SELECT sum(CASE p_split WHEN 'equal' THEN 1 WHEN 'by_quantity' THEN m.qty ELSE m.value END), count(*)
+      INTO v_total, v_n
+      FROM stock.move m WHERE m.company_id = v_company AND m.id = ANY (p_moves);
+    INSERT INTO stock.landed_cost (company_id, ref, amount, split, move_ids, capitalised, expensed)
+    VALUES (v_company, p_ref, p_amount, p_split, p_moves, 0, 0) RETURNING id INTO v_id;
+    v_left := p_amount;
+    FOR r IN SELECT m.*, l.id AS layer_id, l.quantity AS layer_qty, l.remaining_qty AS layer_remaining, p.cost_method,
+                    CASE p_split WHEN 'equal' THEN 1 WHEN 'by_quantity' THEN m.qty ELSE m.value END AS weight
+               FROM stock.move m
+               JOIN stock.product p ON p.company_id = m.company_id AND p.id = m.product_id
+               JOIN stock.valuation_layer l ON l.company_id = m.company_id AND l.move_id = m.id
+                                           AND l.quantity > 0 AND l.parent_layer_id IS NULL
+              WHERE m.company_id = v_company AND m.id = ANY (p_moves)
+              ORDER BY m.id
+    LOOP
+        v_i := v_i + 1;
+        -- shares add up to the amount exactly: the last takes what is left
+        v_share := CASE WHEN v_i = v_n THEN v_left
+                        ELSE stock.value_share(p_amount, v_total, r.weight, c.currency_rounding) END;
+        v_left := v_left - v_share;
+        v_cap := CASE WHEN r.cost_method = 'standard' OR r.layer_remaining <= 0 THEN 0
+                      ELSE stock.value_share(v_share, r.layer_qty, least(r.layer_remaining, r.layer_qty), c.currency_rounding) END;
+        IF v_cap <> 0 THEN
+            UPDATE stock.valuation_layer SET remaining_value = remaining_value + v_cap
+             WHERE company_id = v_company AND id = r.layer_id;
+            INSERT INTO stock.valuation_layer (company_id, product_id, move_id, created_at, quantity, unit_cost, value,
+                                               description, parent_layer_id)
+            VALUES (v_company, r.product_id, r.id, now(), 0, 0, v_cap,
+                    'Landed cost ' || coalesce(p_ref, v_id::text), r.layer_id)
+            RETURNING id INTO v_layer;
+            PERFORM stock._journal(v_company, now(), p_ref, r.id, v_layer, 'stock_valuation', 'stock_input', v_cap);
+            UPDATE stock.product_value
+               SET value = value + v_cap, last_date = greatest(now(), coalesce(last_date, now())),
+                   last_unit_cost = CASE WHEN r.cost_method = 'avco' AND qty > 0 THEN (value + v_cap) / qty ELSE last_unit_cost END
+             WHERE company_id = v_company AND product_id = r.product_id;
+        END IF;
+        IF v_share - v_cap <> 0 THEN
+            PERFORM stock._journal(v_company, now(), p_ref, r.id, NULL, 'landed_cost_expense', 'stock_input', v_share - v_cap);
+        END IF;
+        v_cap_total := v_cap_total + v_cap;
+    END LOOP;
+    UPDATE stock.landed_cost SET capitalised = v_cap_total, expensed = p_amount - v_cap_total
+     WHERE company_id = v_company AND id = v_id;
+    RETURN v_id;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.revalue(p_product bigint, p_added_value numeric, p_ref text DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    c erp.company;
+    v_total numeric;
+    v_left numeric;
+    v_part numeric;
+    v_layer bigint;
+    l record;
+BEGIN
+    PERFORM stock._require('stock.valuation:revalue', p.company_id);
+    IF p_added_value IS NULL OR p_added_value = 0 OR NOT (p_added_value > '-Infinity' AND p_added_value < 'Infinity') THEN
+        RAISE EXCEPTION 'added value must be a non-zero amount' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._check_number(p_added_value, 'added value', stock._max_amount());
+    IF p.cost_method = 'standard' THEN
+        RAISE EXCEPTION 'product % is valued at standard price', p.sku USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use stock.set_standard_price().';
+    END IF;
+    SELECT * INTO c FROM erp.company WHERE id = p.company_id;
+    IF stock.round_to(p_added_value, c.currency_rounding) <> p_added_value THEN
+        RAISE EXCEPTION 'amount % is finer than the currency rounding %', erp._echo(p_added_value::text), c.currency_rounding
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._lock_products(p.company_id, ARRAY[p.id]);
+    SELECT sum(remaining_qty) INTO v_total FROM stock.valuation_layer
+     WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0;
+    IF v_total IS NULL THEN
+        RAISE EXCEPTION 'product % has no stock to revalue', p.sku USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_added_value < 0 AND -p_added_value > (SELECT sum(remaining_value) FROM stock.valuation_layer
+                                               WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0) THEN
+        RAISE EXCEPTION 'revaluation would make the stock value negative' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_left := p_added_value;
+    FOR l IN SELECT * FROM stock.valuation_layer
+              WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0 ORDER BY id
+    LOOP
+        v_part := stock.value_share(v_left, v_total, l.remaining_qty, c.currency_rounding);
+        IF l.remaining_value + v_part < 0 THEN
+            RAISE EXCEPTION 'revaluation would make a valuation layer negative'
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('Layer %s holds %s of value; its share of the change is %s.', l.id, l.remaining_value, v_part);
+        END IF;
+        UPDATE stock.valuation_layer SET remaining_value = remaining_value + v_part WHERE company_id = l.company_id AND id = l.id;
+        v_left := v_left - v_part;
+        v_total := v_total - l.remaining_qty;
+    END LOOP;
+    INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
+    VALUES (p.company_id, p.id, now(), 0, 0, p_added_value, 'Revaluation ' || coalesce(p_ref, ''))
+    RETURNING id INTO v_layer;
+    PERFORM stock._journal(p.company_id, now(), p_ref, NULL, v_layer, 'stock_valuation', 'price_difference', p_added_value);
+    UPDATE stock.product_value
+       SET value = value + p_added_value, last_date = greatest(now(), coalesce(last_date, now())),
+           last_unit_cost = CASE WHEN p.cost_method = 'avco' AND qty > 0 THEN (value + p_added_value) / qty ELSE last_unit_cost END
+     WHERE company_id = p.company_id AND product_id = p.id;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.set_cost_method(p_product bigint, p_method text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    c erp.company;
+    pv stock.product_value;
+    v_new_value numeric;
+    v_layer bigint;
+BEGIN
+    PERFORM stock._require('stock.valuation:revalue', p.company_id);
+    IF p_method IS NULL OR p_method NOT IN ('fifo', 'avco', 'standard') THEN
+        RAISE EXCEPTION 'invalid cost method %', erp._echo(p_method)
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = 'The cost methods are fifo, avco and standard.';
+    END IF;
+    IF p_method = p.cost_method THEN
+        RETURN;
+    END IF;
+    SELECT * INTO c FROM erp.company WHERE id = p.company_id;
+    PERFORM stock._lock_products(p.company_id, ARRAY[p.id]);
+    SELECT * INTO pv FROM stock.product_value WHERE company_id = p.company_id AND product_id = p.id;
+    IF pv.qty < 0 THEN
+        RAISE EXCEPTION 'cannot change the cost method of % while its stock is negative', p.sku
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Receive the missing quantity first.';
+    END IF;
+    UPDATE stock.product SET cost_method = p_method WHERE company_id = p.company_id AND id = p.id;
+    IF pv.qty = 0 THEN
+        RETURN;
+    END IF;
+    v_new_value := CASE WHEN p_method = 'standard' THEN stock.round_to(pv.qty * p.standard_price, c.currency_rounding)
+                        ELSE pv.value END;
+    UPDATE stock.valuation_layer SET remaining_qty = 0, remaining_value = 0
+     WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0;
+    INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
+    VALUES (p.company_id, p.id, now(), -pv.qty, round(pv.value / pv.qty, c.price_precision), -pv.value,
+            format('Costing method change (%s to %s): stock out', p.cost_method, p_method));
+    INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value,
+                                       remaining_qty, remaining_value, description)
+    VALUES (p.company_id, p.id, now(), pv.qty, round(v_new_value / pv.qty, c.price_precision), v_new_value,
+            pv.qty, v_new_value, format('Costing method change (%s to %s): stock in', p.cost_method, p_method))
+    RETURNING id INTO v_layer;
+    PERFORM stock._journal(p.company_id, now(), 'Costing method change', NULL, v_layer, 'stock_valuation', 'price_difference',
+                           v_new_value - pv.value);
+    UPDATE stock.product_value
+       SET value = v_new_value, last_date = greatest(now(), coalesce(last_date, now())),
+           last_unit_cost = round(v_new_value / pv.qty, c.price_precision)
+     WHERE company_id = p.company_id AND product_id = p.id;
+END $$;
 
 
 -- ==== reservations (#11.9) ====
+-- What other moves reserved is not available to an outgoing move, and a
+-- quant never reserves more than it holds (docs/stock.md, "Reservations").
+-- A move takes stock that other moves reserved (negative stock allowed):
+-- free their reservations, newest move first, until at most p_keep stays
+-- reserved on the quant, so that reserved <= greatest(quantity, 0) holds.
+-- The freed moves go back to confirmed. A move locked by another session
+-- (which queues on the product's running totals we hold) is not waited
+-- for: when what is left cannot be freed, 40001 (retry).
+CREATE FUNCTION stock._free_reserved(p_company bigint, p_product bigint, p_location bigint, p_lot bigint,
+                                     p_keep numeric, p_except bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_reserved numeric;
+    v_excess numeric;
+    v_take numeric;
+    r record;
+BEGIN
+    SELECT q.reserved INTO v_reserved FROM stock.quant q
+     WHERE q.company_id = p_company AND q.product_id = p_product AND q.location_id = p_location
+       AND q.lot_id = coalesce(p_lot, 0)
+       FOR UPDATE;
+    v_excess := coalesce(v_reserved, 0) - greatest(p_keep, 0);
+    IF v_excess <= 0 THEN
+        RETURN;
+    END IF;
+    FOR r IN SELECT mv.id, mv.reserved_qty FROM stock.move mv
+              WHERE mv.company_id = p_company AND mv.product_id = p_product AND mv.location_id = p_location
+                AND coalesce(mv.lot_id, 0) = coalesce(p_lot, 0) AND mv.state IN ('confirmed', 'assigned')
+                AND mv.reserved_qty > 0 AND mv.id IS DISTINCT FROM p_except
+              ORDER BY mv.id DESC
+                FOR UPDATE SKIP LOCKED
+    LOOP
+        EXIT WHEN v_excess <= 0;
+        v_take := least(v_excess, r.reserved_qty);
+        UPDATE stock.move SET reserved_qty = reserved_qty - v_take, state = 'confirmed'
+         WHERE company_id = p_company AND id = r.id;
+        UPDATE stock.quant SET reserved = reserved - v_take
+         WHERE company_id = p_company AND product_id = p_product AND location_id = p_location AND lot_id = coalesce(p_lot, 0);
+        v_excess := v_excess - v_take;
+    END LOOP;
+    IF v_excess > 0 THEN
+        RAISE EXCEPTION 'could not free the reservations of product % in location %', p_product, p_location
+            USING ERRCODE = 'serialization_failure',
+                  DETAIL = format('%s stays reserved by moves that another transaction is changing.', v_excess),
+                  HINT = 'Retry the transaction.';
+    END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.validate(p_move bigint, p_qty numeric DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m stock.move := stock._move_for_update(p_move, 'stock.move:validate');
+    v_from stock.location;
+    v_to stock.location;
+    v_allow boolean;
+    v_left numeric;
+    v_backorder bigint;
+    v_serial_count numeric;
+    v_value numeric;
+    v_tracking text;
+    v_on_hand numeric;
+    v_reserved numeric;
+BEGIN
+    IF m.state IN ('done', 'cancelled') THEN
+        RAISE EXCEPTION 'move % is already %', m.id, m.state USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_qty IS NOT NULL AND NOT (p_qty > 0 AND p_qty <= m.qty) THEN
+        RAISE EXCEPTION 'quantity done must be positive and at most %', m.qty
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', erp._echo(p_qty::text));
+    END IF;
+    v_from := stock._location(m.company_id, m.location_id);
+    v_to := stock._location(m.company_id, m.location_dest_id);
+    -- the product's running totals first, then quants: the order every
+    -- posting and reservation of the product takes locks in
+    PERFORM stock._lock_products(m.company_id, ARRAY[m.product_id]);
+    PERFORM stock._release(m);
+    IF p_qty IS NOT NULL AND p_qty < m.qty THEN
+        INSERT INTO stock.move (company_id, product_id, qty, uom, uom_qty, location_id, location_dest_id, state,
+                                unit_cost, date, ref, lot_id, origin_move_id, backorder_of)
+        VALUES (m.company_id, m.product_id, m.qty - p_qty, (SELECT uom FROM stock.product WHERE company_id = m.company_id AND id = m.product_id),
+                m.qty - p_qty, m.location_id, m.location_dest_id, 'confirmed', m.unit_cost, m.date, m.ref, m.lot_id,
+                m.origin_move_id, m.id)
+        RETURNING id INTO v_backorder;
+        m.qty := p_qty;
+        UPDATE stock.move SET qty = p_qty, uom = (SELECT uom FROM stock.product WHERE company_id = m.company_id AND id = m.product_id),
+                              uom_qty = p_qty
+         WHERE company_id = m.company_id AND id = m.id;
+    END IF;
+
+
+    IF v_from.usage = 'internal' THEN
+        -- what other moves reserved is not available to this one (its own
+        -- reservation was released above); the quant is locked first
+        SELECT q.quantity, q.reserved INTO v_on_hand, v_reserved FROM stock.quant q
+         WHERE q.company_id = m.company_id AND q.product_id = m.product_id AND q.location_id = v_from.id
+           AND q.lot_id = coalesce(m.lot_id, 0)
+           FOR UPDATE;
+        v_on_hand := coalesce(v_on_hand, 0);
+        v_reserved := coalesce(v_reserved, 0);
+        SELECT s.allow_negative INTO v_allow FROM stock.company_setting s WHERE s.company_id = m.company_id;
+        IF v_on_hand - v_reserved < m.qty AND NOT v_allow THEN
+            RAISE EXCEPTION 'not enough stock of product % in %', m.product_id, v_from.name
+                USING ERRCODE = 'check_violation',
+                      DETAIL = CASE WHEN v_reserved > 0
+                                    THEN format('%s available (%s on hand, %s reserved by other moves), %s requested.',
+                                                v_on_hand - v_reserved, v_on_hand, v_reserved, m.qty)
+                                    ELSE format('%s available, %s requested.', v_on_hand, m.qty) END,
+                      HINT = 'Negative stock is forbidden for this company (stock.company_setting.allow_negative).';
+        END IF;
+        IF v_reserved > greatest(v_on_hand - m.qty, 0) THEN
+            -- negative stock allowed: this move takes reserved stock
+            PERFORM stock._free_reserved(m.company_id, m.product_id, v_from.id, m.lot_id, v_on_hand - m.qty, m.id);
+        END IF;
+        v_left := stock._quant_add(m.company_id, m.product_id, v_from.id, m.lot_id, -m.qty, m.date);
+    END IF;
+    IF v_to.usage = 'internal' THEN
+        PERFORM stock._quant_add(m.company_id, m.product_id, v_to.id, m.lot_id, m.qty, m.date);
+        SELECT p.tracking INTO v_tracking FROM stock.product p WHERE p.company_id = m.company_id AND p.id = m.product_id;
+        IF v_tracking = 'serial' THEN
+            SELECT sum(q.quantity) INTO v_serial_count FROM stock.quant q JOIN stock.location l
+                ON l.company_id = q.company_id AND l.id = q.location_id AND l.usage = 'internal'
+             WHERE q.company_id = m.company_id AND q.product_id = m.product_id AND q.lot_id = m.lot_id;
+            IF v_serial_count > 1 THEN
+                RAISE EXCEPTION 'serial number % is already in stock', (SELECT name FROM stock.lot WHERE company_id = m.company_id AND id = m.lot_id)
+                    USING ERRCODE = 'unique_violation';
+            END IF;
+        END IF;
+    END IF;
+    IF (v_from.usage = 'internal') <> (v_to.usage = 'internal') THEN
+        v_value := stock._value_move(m, v_to.usage = 'internal',
+                                     stock._counterpart(CASE WHEN v_to.usage = 'internal' THEN v_from.usage ELSE v_to.usage END));
+    END IF;
+    UPDATE stock.move SET state = 'done', done_at = now(), value = v_value, reserved_qty = 0
+     WHERE company_id = m.company_id AND id = m.id;
+    RETURN v_backorder;
+END $$;
+
+-- Quants left over-reserved by 0.1.0 (a delivery took reserved stock): free
+-- the newest reservations, then clamp what no open move accounts for.
+DO $$
+DECLARE
+    q record;
+BEGIN
+    FOR q IN SELECT * FROM stock.quant WHERE reserved > greatest(quantity, 0) LOOP
+        BEGIN
+            PERFORM stock._free_reserved(q.company_id, q.product_id, q.location_id, q.lot_id, q.quantity, NULL);
+        EXCEPTION WHEN serialization_failure THEN
+            NULL;
+        END;
+    END LOOP;
+    UPDATE stock.quant SET reserved = greatest(quantity, 0) WHERE reserved > greatest(quantity, 0);
+END $$;
+ALTER TABLE stock.quant ADD CONSTRAINT quant_reserved_covered CHECK (reserved <= greatest(quantity, 0));
 
 
 -- ==== other ====

@@ -9,7 +9,7 @@ CREATE TABLE erp.company (
     name text NOT NULL CHECK (name ~ '\S'),
     currency text NOT NULL DEFAULT 'USD' CHECK (currency ~ '^[A-Z]{3}$'),
     price_precision integer NOT NULL DEFAULT 2 CHECK (price_precision BETWEEN 0 AND 6),
-    currency_rounding numeric NOT NULL DEFAULT 0.01 CHECK (currency_rounding > 0),
+    currency_rounding numeric NOT NULL DEFAULT 0.01 CHECK (currency_rounding > 0 AND currency_rounding < 'Infinity'),
     active boolean NOT NULL DEFAULT true,
     created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     CHECK (parent_id IS DISTINCT FROM id)

@@ -4,11 +4,11 @@ CREATE TABLE stock.landed_cost (
     company_id bigint NOT NULL REFERENCES erp.company (id),
     id bigint GENERATED ALWAYS AS IDENTITY,
     ref text,
-    amount numeric NOT NULL CHECK (amount > 0),
+    amount numeric NOT NULL CHECK (amount > 0 AND amount < 'Infinity'),
     split text NOT NULL CHECK (split IN ('equal', 'by_quantity', 'by_current_cost')),
     move_ids bigint[] NOT NULL,
-    capitalised numeric NOT NULL,
-    expensed numeric NOT NULL,
+    capitalised numeric NOT NULL CHECK (capitalised > '-Infinity' AND capitalised < 'Infinity'),
+    expensed numeric NOT NULL CHECK (expensed > '-Infinity' AND expensed < 'Infinity'),
     created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (company_id, id)
 );
@@ -39,8 +39,9 @@ BEGIN
     IF p_amount IS NULL OR NOT (p_amount > 0 AND p_amount < 'Infinity') THEN
         RAISE EXCEPTION 'landed cost amount must be positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM stock._check_number(p_amount, 'landed cost amount', stock._max_amount());
     IF p_split IS NULL OR p_split NOT IN ('equal', 'by_quantity', 'by_current_cost') THEN
-        RAISE EXCEPTION 'invalid split %', coalesce(quote_literal(p_split), 'NULL')
+        RAISE EXCEPTION 'invalid split %', erp._echo(p_split)
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'The splits are equal, by_quantity and by_current_cost.';
     END IF;
@@ -64,7 +65,7 @@ BEGIN
     PERFORM stock._require('stock.valuation:revalue', v_company);
     SELECT * INTO c FROM erp.company WHERE id = v_company;
     IF stock.round_to(p_amount, c.currency_rounding) <> p_amount THEN
-        RAISE EXCEPTION 'amount % is finer than the currency rounding %', p_amount, c.currency_rounding
+        RAISE EXCEPTION 'amount % is finer than the currency rounding %', erp._echo(p_amount::text), c.currency_rounding
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM stock._lock_products(v_company, ARRAY(SELECT DISTINCT m.product_id FROM stock.move m
@@ -134,13 +135,14 @@ BEGIN
     IF p_added_value IS NULL OR p_added_value = 0 OR NOT (p_added_value > '-Infinity' AND p_added_value < 'Infinity') THEN
         RAISE EXCEPTION 'added value must be a non-zero amount' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM stock._check_number(p_added_value, 'added value', stock._max_amount());
     IF p.cost_method = 'standard' THEN
         RAISE EXCEPTION 'product % is valued at standard price', p.sku USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Use stock.set_standard_price().';
     END IF;
     SELECT * INTO c FROM erp.company WHERE id = p.company_id;
     IF stock.round_to(p_added_value, c.currency_rounding) <> p_added_value THEN
-        RAISE EXCEPTION 'amount % is finer than the currency rounding %', p_added_value, c.currency_rounding
+        RAISE EXCEPTION 'amount % is finer than the currency rounding %', erp._echo(p_added_value::text), c.currency_rounding
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM stock._lock_products(p.company_id, ARRAY[p.id]);
@@ -189,7 +191,7 @@ DECLARE
 BEGIN
     PERFORM stock._require('stock.valuation:revalue', p.company_id);
     IF p_method IS NULL OR p_method NOT IN ('fifo', 'avco', 'standard') THEN
-        RAISE EXCEPTION 'invalid cost method %', coalesce(quote_literal(p_method), 'NULL')
+        RAISE EXCEPTION 'invalid cost method %', erp._echo(p_method)
             USING ERRCODE = 'invalid_parameter_value', DETAIL = 'The cost methods are fifo, avco and standard.';
     END IF;
     IF p_method = p.cost_method THEN

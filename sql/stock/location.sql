@@ -96,7 +96,7 @@ BEGIN
         PERFORM erp.require_permission('stock.warehouse:create', p_company);
     END IF;
     IF p_code IS NULL OR p_code !~ '^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$' THEN
-        RAISE EXCEPTION 'invalid warehouse code %', coalesce(quote_literal(p_code), 'NULL')
+        RAISE EXCEPTION 'invalid warehouse code %', erp._echo(p_code)
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'A warehouse code is 1 to 16 letters, digits, - or _, starting with a letter or digit.';
     END IF;
@@ -140,7 +140,7 @@ BEGIN
         RAISE EXCEPTION 'company must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF p_usage IS NULL OR p_usage NOT IN ('supplier', 'customer', 'inventory', 'production', 'scrap', 'transit') THEN
-        RAISE EXCEPTION 'invalid virtual location usage %', coalesce(quote_literal(p_usage), 'NULL')
+        RAISE EXCEPTION 'invalid virtual location usage %', erp._echo(p_usage)
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'The usages are supplier, customer, inventory, production, scrap and transit.';
     END IF;

@@ -8,14 +8,14 @@ CREATE TABLE stock.move (
     product_id bigint NOT NULL,
     qty numeric NOT NULL CHECK (qty > 0 AND qty < 'Infinity'),
     uom text NOT NULL REFERENCES stock.uom (code),
-    uom_qty numeric NOT NULL CHECK (uom_qty > 0),
+    uom_qty numeric NOT NULL CHECK (uom_qty > 0 AND uom_qty < 'Infinity'),
     location_id bigint NOT NULL,
     location_dest_id bigint NOT NULL,
     state text NOT NULL DEFAULT 'draft' CHECK (state IN ('draft', 'confirmed', 'assigned', 'done', 'cancelled')),
     reserved_qty numeric NOT NULL DEFAULT 0 CHECK (reserved_qty >= 0 AND reserved_qty <= qty),
     unit_cost numeric CHECK (unit_cost >= 0 AND unit_cost < 'Infinity'),
-    value numeric,
-    date timestamptz NOT NULL,
+    value numeric CHECK (value > '-Infinity' AND value < 'Infinity'),
+    date timestamptz NOT NULL CHECK (isfinite(date)),
     ref text,
     lot_id bigint,
     origin_move_id bigint,
@@ -38,10 +38,12 @@ CREATE TABLE stock.quant (
     product_id bigint NOT NULL,
     location_id bigint NOT NULL,
     lot_id bigint NOT NULL DEFAULT 0,           -- 0: no lot
-    quantity numeric NOT NULL DEFAULT 0,
+    quantity numeric NOT NULL DEFAULT 0 CHECK (quantity > '-Infinity' AND quantity < 'Infinity'),
     reserved numeric NOT NULL DEFAULT 0 CHECK (reserved >= 0),
     in_date timestamptz NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (company_id, product_id, location_id, lot_id),
+    -- reservations are stock set aside: never more than what is there (#11.9)
+    CONSTRAINT quant_reserved_covered CHECK (reserved <= greatest(quantity, 0)),
     FOREIGN KEY (company_id, product_id) REFERENCES stock.product (company_id, id),
     FOREIGN KEY (company_id, location_id) REFERENCES stock.location (company_id, id)
 );
@@ -154,12 +156,13 @@ BEGIN
     END IF;
     IF NOT (p_qty > 0 AND p_qty < 'Infinity') THEN
         RAISE EXCEPTION 'quantity must be positive' USING ERRCODE = 'invalid_parameter_value',
-            DETAIL = format('The quantity given is %s.', p_qty);
+            DETAIL = format('The quantity given is %s.', erp._echo(p_qty::text));
     END IF;
+    -- the quantity's bound (22003) and the unit's name are checked there
     v_qty := stock.convert_uom(p_qty, v_uom, p.uom);
     IF v_qty <= 0 THEN
         RAISE EXCEPTION 'quantity rounds to zero in the product''s unit' USING ERRCODE = 'invalid_parameter_value',
-            DETAIL = format('%s %s is %s %s.', p_qty, v_uom, v_qty, p.uom);
+            DETAIL = format('%s %s is %s %s.', erp._echo(p_qty::text), v_uom, v_qty, p.uom);
     END IF;
     v_from := stock._location(p.company_id, p_from);
     v_to := stock._location(p.company_id, p_to);
@@ -168,17 +171,24 @@ BEGIN
     END IF;
     IF p_unit_cost IS NOT NULL AND NOT (p_unit_cost >= 0 AND p_unit_cost < 'Infinity') THEN
         RAISE EXCEPTION 'unit cost must be zero or positive' USING ERRCODE = 'invalid_parameter_value',
-            DETAIL = format('The unit cost given is %s.', p_unit_cost);
+            DETAIL = format('The unit cost given is %s.', erp._echo(p_unit_cost::text));
     END IF;
+    PERFORM stock._check_number(p_unit_cost, 'unit cost', stock._max_amount());
     IF p_date IS NULL THEN
         RAISE EXCEPTION 'date must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    PERFORM stock._check_date(p_date, 'date', true);
     IF p.tracking = 'none' AND p_lot IS NOT NULL THEN
         RAISE EXCEPTION 'product % is not tracked by lot or serial number', p.sku USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p.tracking <> 'none' THEN
         IF p_lot IS NULL OR btrim(p_lot) = '' THEN
             RAISE EXCEPTION 'product % needs a % number', p.sku, p.tracking USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF p_lot !~ '^\S.{0,63}$' THEN
+            RAISE EXCEPTION 'invalid % number %', p.tracking, erp._echo(p_lot)
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'A lot or serial number is 1 to 64 characters and starts with a non-space.';
         END IF;
         IF p.tracking = 'serial' AND v_qty <> 1 THEN
             RAISE EXCEPTION 'a serial-numbered move carries exactly one unit' USING ERRCODE = 'invalid_parameter_value',
@@ -187,7 +197,7 @@ BEGIN
         SELECT l.id INTO v_lot FROM stock.lot l WHERE l.company_id = p.company_id AND l.product_id = p.id AND l.name = p_lot;
         IF v_lot IS NULL THEN
             IF v_from.usage = 'internal' THEN
-                RAISE EXCEPTION '% % of product % does not exist', p.tracking, quote_literal(p_lot), p.sku
+                RAISE EXCEPTION '% % of product % does not exist', p.tracking, erp._echo(p_lot), p.sku
                     USING ERRCODE = 'invalid_parameter_value';
             END IF;
             INSERT INTO stock.lot (company_id, product_id, name) VALUES (p.company_id, p.id, p_lot) RETURNING id INTO v_lot;
@@ -272,6 +282,52 @@ BEGIN
         END LOOP;
     END IF;
     UPDATE stock.move SET reserved_qty = 0 WHERE company_id = m.company_id AND id = m.id;
+END $$;
+
+-- A move takes stock that other moves reserved (negative stock allowed):
+-- free their reservations, newest move first, until at most p_keep stays
+-- reserved on the quant, so that reserved <= greatest(quantity, 0) holds.
+-- The freed moves go back to confirmed. A move locked by another session
+-- (which queues on the product's running totals we hold) is not waited
+-- for: when what is left cannot be freed, 40001 (retry).
+CREATE FUNCTION stock._free_reserved(p_company bigint, p_product bigint, p_location bigint, p_lot bigint,
+                                     p_keep numeric, p_except bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_reserved numeric;
+    v_excess numeric;
+    v_take numeric;
+    r record;
+BEGIN
+    SELECT q.reserved INTO v_reserved FROM stock.quant q
+     WHERE q.company_id = p_company AND q.product_id = p_product AND q.location_id = p_location
+       AND q.lot_id = coalesce(p_lot, 0)
+       FOR UPDATE;
+    v_excess := coalesce(v_reserved, 0) - greatest(p_keep, 0);
+    IF v_excess <= 0 THEN
+        RETURN;
+    END IF;
+    FOR r IN SELECT mv.id, mv.reserved_qty FROM stock.move mv
+              WHERE mv.company_id = p_company AND mv.product_id = p_product AND mv.location_id = p_location
+                AND coalesce(mv.lot_id, 0) = coalesce(p_lot, 0) AND mv.state IN ('confirmed', 'assigned')
+                AND mv.reserved_qty > 0 AND mv.id IS DISTINCT FROM p_except
+              ORDER BY mv.id DESC
+                FOR UPDATE SKIP LOCKED
+    LOOP
+        EXIT WHEN v_excess <= 0;
+        v_take := least(v_excess, r.reserved_qty);
+        UPDATE stock.move SET reserved_qty = reserved_qty - v_take, state = 'confirmed'
+         WHERE company_id = p_company AND id = r.id;
+        UPDATE stock.quant SET reserved = reserved - v_take
+         WHERE company_id = p_company AND product_id = p_product AND location_id = p_location AND lot_id = coalesce(p_lot, 0);
+        v_excess := v_excess - v_take;
+    END LOOP;
+    IF v_excess > 0 THEN
+        RAISE EXCEPTION 'could not free the reservations of product % in location %', p_product, p_location
+            USING ERRCODE = 'serialization_failure',
+                  DETAIL = format('%s stays reserved by moves that another transaction is changing.', v_excess),
+                  HINT = 'Retry the transaction.';
+    END IF;
 END $$;
 
 CREATE FUNCTION stock.unreserve(p_move bigint) RETURNS void

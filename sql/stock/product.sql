@@ -49,7 +49,7 @@ BEGIN
         RAISE EXCEPTION 'company % does not exist', p_company USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_sku IS NULL OR p_sku !~ '^\S{1,64}$' THEN
-        RAISE EXCEPTION 'invalid SKU %', coalesce(quote_literal(p_sku), 'NULL')
+        RAISE EXCEPTION 'invalid SKU %', erp._echo(p_sku)
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'A SKU is 1 to 64 characters without spaces.';
     END IF;
@@ -57,20 +57,21 @@ BEGIN
         RAISE EXCEPTION 'product name must not be empty' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_cost_method IS NULL OR p_cost_method NOT IN ('fifo', 'avco', 'standard') THEN
-        RAISE EXCEPTION 'invalid cost method %', coalesce(quote_literal(p_cost_method), 'NULL')
+        RAISE EXCEPTION 'invalid cost method %', erp._echo(p_cost_method)
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'The cost methods are fifo, avco and standard.';
     END IF;
     IF p_standard_price IS NULL OR NOT (p_standard_price >= 0 AND p_standard_price < 'Infinity') THEN
         RAISE EXCEPTION 'standard price must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM stock._check_number(p_standard_price, 'standard price', stock._max_amount());
     IF p_uom IS NULL OR NOT EXISTS (SELECT 1 FROM stock.uom u WHERE u.code = p_uom) THEN
-        RAISE EXCEPTION 'unknown unit of measure %', coalesce(quote_literal(p_uom), 'NULL')
+        RAISE EXCEPTION 'unknown unit of measure %', erp._echo(p_uom)
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Units are listed in stock.uom.';
     END IF;
     IF p_tracking IS NULL OR p_tracking NOT IN ('none', 'lot', 'serial') THEN
-        RAISE EXCEPTION 'invalid tracking %', coalesce(quote_literal(p_tracking), 'NULL')
+        RAISE EXCEPTION 'invalid tracking %', erp._echo(p_tracking)
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'Tracking is none, lot or serial.';
     END IF;

@@ -8,11 +8,11 @@ CREATE TABLE stock.valuation_layer (
     product_id bigint NOT NULL,
     move_id bigint,
     created_at timestamptz NOT NULL,
-    quantity numeric NOT NULL,
-    unit_cost numeric NOT NULL,
-    value numeric NOT NULL,
-    remaining_qty numeric NOT NULL DEFAULT 0,
-    remaining_value numeric NOT NULL DEFAULT 0,
+    quantity numeric NOT NULL CHECK (quantity > '-Infinity' AND quantity < 'Infinity'),
+    unit_cost numeric NOT NULL CHECK (unit_cost > '-Infinity' AND unit_cost < 'Infinity'),
+    value numeric NOT NULL CHECK (value > '-Infinity' AND value < 'Infinity'),
+    remaining_qty numeric NOT NULL DEFAULT 0 CHECK (remaining_qty > '-Infinity' AND remaining_qty < 'Infinity'),
+    remaining_value numeric NOT NULL DEFAULT 0 CHECK (remaining_value > '-Infinity' AND remaining_value < 'Infinity'),
     description text NOT NULL,
     parent_layer_id bigint,
     PRIMARY KEY (company_id, id),
@@ -31,9 +31,9 @@ COMMENT ON TABLE stock.valuation_layer IS
 CREATE TABLE stock.product_value (
     company_id bigint NOT NULL,
     product_id bigint NOT NULL,
-    qty numeric NOT NULL DEFAULT 0,
-    value numeric NOT NULL DEFAULT 0,
-    last_unit_cost numeric,
+    qty numeric NOT NULL DEFAULT 0 CHECK (qty > '-Infinity' AND qty < 'Infinity'),
+    value numeric NOT NULL DEFAULT 0 CHECK (value > '-Infinity' AND value < 'Infinity'),
+    last_unit_cost numeric CHECK (last_unit_cost > '-Infinity' AND last_unit_cost < 'Infinity'),
     last_date timestamptz,
     PRIMARY KEY (company_id, product_id),
     FOREIGN KEY (company_id, product_id) REFERENCES stock.product (company_id, id)
@@ -54,8 +54,8 @@ CREATE TABLE stock.journal_line (
     id bigint GENERATED ALWAYS AS IDENTITY,
     entry_id bigint NOT NULL,
     account_id bigint NOT NULL,
-    debit numeric NOT NULL DEFAULT 0 CHECK (debit >= 0),
-    credit numeric NOT NULL DEFAULT 0 CHECK (credit >= 0),
+    debit numeric NOT NULL DEFAULT 0 CHECK (debit >= 0 AND debit < 'Infinity'),
+    credit numeric NOT NULL DEFAULT 0 CHECK (credit >= 0 AND credit < 'Infinity'),
     PRIMARY KEY (company_id, id),
     CHECK (debit = 0 OR credit = 0),
     FOREIGN KEY (company_id, entry_id) REFERENCES stock.journal_entry (company_id, id),
@@ -63,7 +63,8 @@ CREATE TABLE stock.journal_line (
 );
 CREATE INDEX journal_line_entry_idx ON stock.journal_line (company_id, entry_id);
 
--- An entry must balance when the transaction commits.
+-- An entry must balance when the transaction commits, in finite amounts:
+-- NaN = NaN holds in PostgreSQL, so a NaN entry would "balance".
 CREATE FUNCTION stock._journal_balanced() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -72,6 +73,11 @@ DECLARE
 BEGIN
     SELECT coalesce(sum(l.debit), 0), coalesce(sum(l.credit), 0) INTO v_debit, v_credit
       FROM stock.journal_line l WHERE l.company_id = NEW.company_id AND l.entry_id = NEW.entry_id;
+    IF NOT (v_debit > '-Infinity' AND v_debit < 'Infinity' AND v_credit > '-Infinity' AND v_credit < 'Infinity') THEN
+        RAISE EXCEPTION 'journal entry % has an amount that is not a finite number', NEW.entry_id
+            USING ERRCODE = 'check_violation',
+                  DETAIL = format('Debits total %s and credits %s.', v_debit, v_credit);
+    END IF;
     IF v_debit <> v_credit THEN
         RAISE EXCEPTION 'journal entry % is not balanced', NEW.entry_id
             USING ERRCODE = 'check_violation',
@@ -131,13 +137,15 @@ DECLARE
     v_serial_count numeric;
     v_value numeric;
     v_tracking text;
+    v_on_hand numeric;
+    v_reserved numeric;
 BEGIN
     IF m.state IN ('done', 'cancelled') THEN
         RAISE EXCEPTION 'move % is already %', m.id, m.state USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_qty IS NOT NULL AND NOT (p_qty > 0 AND p_qty <= m.qty) THEN
         RAISE EXCEPTION 'quantity done must be positive and at most %', m.qty
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', p_qty);
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', erp._echo(p_qty::text));
     END IF;
     v_from := stock._location(m.company_id, m.location_id);
     v_to := stock._location(m.company_id, m.location_dest_id);
@@ -160,14 +168,29 @@ BEGIN
 
 
     IF v_from.usage = 'internal' THEN
-        v_left := stock._quant_add(m.company_id, m.product_id, v_from.id, m.lot_id, -m.qty, m.date);
+        -- what other moves reserved is not available to this one (its own
+        -- reservation was released above); the quant is locked first
+        SELECT q.quantity, q.reserved INTO v_on_hand, v_reserved FROM stock.quant q
+         WHERE q.company_id = m.company_id AND q.product_id = m.product_id AND q.location_id = v_from.id
+           AND q.lot_id = coalesce(m.lot_id, 0)
+           FOR UPDATE;
+        v_on_hand := coalesce(v_on_hand, 0);
+        v_reserved := coalesce(v_reserved, 0);
         SELECT s.allow_negative INTO v_allow FROM stock.company_setting s WHERE s.company_id = m.company_id;
-        IF v_left < 0 AND NOT v_allow THEN
+        IF v_on_hand - v_reserved < m.qty AND NOT v_allow THEN
             RAISE EXCEPTION 'not enough stock of product % in %', m.product_id, v_from.name
                 USING ERRCODE = 'check_violation',
-                      DETAIL = format('%s available, %s requested.', v_left + m.qty, m.qty),
+                      DETAIL = CASE WHEN v_reserved > 0
+                                    THEN format('%s available (%s on hand, %s reserved by other moves), %s requested.',
+                                                v_on_hand - v_reserved, v_on_hand, v_reserved, m.qty)
+                                    ELSE format('%s available, %s requested.', v_on_hand, m.qty) END,
                       HINT = 'Negative stock is forbidden for this company (stock.company_setting.allow_negative).';
         END IF;
+        IF v_reserved > greatest(v_on_hand - m.qty, 0) THEN
+            -- negative stock allowed: this move takes reserved stock
+            PERFORM stock._free_reserved(m.company_id, m.product_id, v_from.id, m.lot_id, v_on_hand - m.qty, m.id);
+        END IF;
+        v_left := stock._quant_add(m.company_id, m.product_id, v_from.id, m.lot_id, -m.qty, m.date);
     END IF;
     IF v_to.usage = 'internal' THEN
         PERFORM stock._quant_add(m.company_id, m.product_id, v_to.id, m.lot_id, m.qty, m.date);
@@ -280,6 +303,7 @@ BEGIN
     IF p_counted_qty IS NULL OR NOT (p_counted_qty >= 0 AND p_counted_qty < 'Infinity') THEN
         RAISE EXCEPTION 'counted quantity must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM stock._check_number(p_counted_qty, 'counted quantity', stock._max_qty());
     IF v_loc.usage <> 'internal' THEN
         RAISE EXCEPTION 'location % holds no stock', v_loc.name USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -289,6 +313,11 @@ BEGIN
     v_diff := p_counted_qty - stock.on_hand(p.id, v_loc.id);
     IF v_diff = 0 THEN
         RETURN NULL;
+    END IF;
+    IF abs(v_diff) > stock._max_qty() THEN
+        RAISE EXCEPTION 'the count differs from the stock on hand by more than one move may carry'
+            USING ERRCODE = 'numeric_value_out_of_range',
+                  DETAIL = format('The difference is %s; the limit is %s.', erp._echo(v_diff::text), stock._max_qty());
     END IF;
     RETURN stock._done_move(p.id, abs(v_diff),
                             CASE WHEN v_diff > 0 THEN stock.virtual_location(p.company_id, 'inventory') ELSE v_loc.id END,
@@ -303,15 +332,24 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp A
 DECLARE
     p stock.product := stock._product(p_product);
 BEGIN
+    PERFORM stock._check_date(p_at, 'as-of date', false);
     SELECT coalesce(sum(l.quantity), 0), coalesce(sum(l.value), 0) INTO qty, value
       FROM stock.valuation_layer l
      WHERE l.company_id = p.company_id AND l.product_id = p.id AND (p_at IS NULL OR l.created_at <= p_at);
 END $$;
 
--- Row security applies (SECURITY INVOKER): products of companies the caller may read.
+-- Row security applies (SECURITY INVOKER): products of companies the caller
+-- may read. An infinite as-of date is refused (22008), as stock.valuation()
+-- does (the check is inline: an invoker may not call internal helpers).
 CREATE FUNCTION stock.valuation_report(p_company bigint, p_at timestamptz DEFAULT NULL)
 RETURNS TABLE (product_id bigint, sku text, qty numeric, value numeric, unit_cost numeric)
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT isfinite(p_at) THEN
+        RAISE EXCEPTION 'as-of date must be a finite date'
+            USING ERRCODE = 'datetime_field_overflow', DETAIL = format('The as-of date given is %s.', p_at);
+    END IF;
+    RETURN QUERY
     SELECT p.id, p.sku, coalesce(sum(l.quantity), 0), coalesce(sum(l.value), 0),
            CASE WHEN coalesce(sum(l.quantity), 0) <> 0
                 THEN round(sum(l.value) / sum(l.quantity), (SELECT c.price_precision FROM erp.company c WHERE c.id = p_company))
@@ -321,8 +359,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
         ON l.company_id = p.company_id AND l.product_id = p.id AND (p_at IS NULL OR l.created_at <= p_at)
      WHERE p.company_id = p_company
      GROUP BY p.id, p.sku
-     ORDER BY p.sku
-$$;
+     ORDER BY p.sku;
+END $$;
 
 -- New standard price: a revaluation layer for the stock on hand.
 CREATE FUNCTION stock.set_standard_price(p_product bigint, p_price numeric) RETURNS void
@@ -339,6 +377,7 @@ BEGIN
     IF p_price IS NULL OR NOT (p_price >= 0 AND p_price < 'Infinity') THEN
         RAISE EXCEPTION 'standard price must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM stock._check_number(p_price, 'standard price', stock._max_amount());
     SELECT * INTO c FROM erp.company WHERE id = p.company_id;
     v_price := round(p_price, c.price_precision);
     INSERT INTO stock.product_value (company_id, product_id) VALUES (p.company_id, p.id) ON CONFLICT DO NOTHING;
@@ -375,7 +414,7 @@ BEGIN
      WHERE r.company_id = m.company_id AND r.origin_move_id = m.id AND r.state <> 'cancelled';
     v_qty := coalesce(p_qty, m.qty - v_returned);
     IF v_qty <= 0 OR v_qty > m.qty - v_returned THEN
-        RAISE EXCEPTION 'cannot return % of move %', v_qty, m.id
+        RAISE EXCEPTION 'cannot return % of move %', erp._echo(v_qty::text), m.id
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('%s was moved and %s already returned.', m.qty, v_returned);
     END IF;
@@ -391,7 +430,9 @@ BEGIN
 END $$;
 
 -- Recompute from moves and layers; no row when quants, running totals,
--- layers and the journal agree.
+-- layers and the journal agree, every amount is a finite number (NaN = NaN
+-- holds in PostgreSQL: the comparisons alone would miss a NaN) and no quant
+-- reserves more than it holds or than the moves reserved.
 CREATE FUNCTION stock.verify_valuation(p_product bigint DEFAULT NULL)
 RETURNS TABLE (product_id bigint, problem text)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -408,7 +449,15 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
          WHERE m.state = 'done'
          GROUP BY 1, 2
     ), quants AS (
-        SELECT q.company_id, q.product_id, sum(q.quantity) AS qty FROM stock.quant q GROUP BY 1, 2
+        SELECT q.company_id, q.product_id, sum(q.quantity) AS qty, sum(q.reserved) AS reserved,
+               bool_or(q.reserved > greatest(q.quantity, 0)) AS over_reserved
+          FROM stock.quant q GROUP BY 1, 2
+    ), reserving AS (
+        SELECT m.company_id, m.product_id, sum(m.reserved_qty) AS qty
+          FROM stock.move m
+          JOIN stock.location sl ON sl.company_id = m.company_id AND sl.id = m.location_id AND sl.usage = 'internal'
+         WHERE m.state IN ('confirmed', 'assigned') AND m.reserved_qty <> 0
+         GROUP BY 1, 2
     ), layers AS (
         SELECT l.company_id, l.product_id, sum(l.quantity) AS qty, sum(l.value) AS value,
                sum(l.remaining_qty) AS rem_qty, sum(l.remaining_value) AS rem_value,
@@ -428,17 +477,32 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                coalesce(l.qty, 0) AS layer_qty, coalesce(l.value, 0) AS layer_value,
                coalesce(l.rem_qty, 0) AS rem_qty, coalesce(l.rem_value, 0) AS rem_value,
                coalesce(l.move_value, 0) AS layer_move_value, coalesce(mv.value, 0) AS move_value,
-               coalesce(b.value, 0) AS booked
+               coalesce(b.value, 0) AS booked,
+               coalesce(q.reserved, 0) AS quant_reserved, coalesce(q.over_reserved, false) AS over_reserved,
+               coalesce(r.qty, 0) AS move_reserved
           FROM prod p
           LEFT JOIN moved mv ON mv.company_id = p.company_id AND mv.product_id = p.id
           LEFT JOIN quants q ON q.company_id = p.company_id AND q.product_id = p.id
           LEFT JOIN stock.product_value pv ON pv.company_id = p.company_id AND pv.product_id = p.id
           LEFT JOIN layers l ON l.company_id = p.company_id AND l.product_id = p.id
           LEFT JOIN booked b ON b.company_id = p.company_id AND b.product_id = p.id
+          LEFT JOIN reserving r ON r.company_id = p.company_id AND r.product_id = p.id
     )
     SELECT f.id, x.problem
       FROM facts f,
            LATERAL (VALUES
+               (CASE WHEN NOT (f.moved_qty > '-Infinity' AND f.moved_qty < 'Infinity' AND f.quant_qty > '-Infinity' AND f.quant_qty < 'Infinity'
+                               AND f.pv_qty > '-Infinity' AND f.pv_qty < 'Infinity' AND f.pv_value > '-Infinity' AND f.pv_value < 'Infinity'
+                               AND f.layer_qty > '-Infinity' AND f.layer_qty < 'Infinity' AND f.layer_value > '-Infinity' AND f.layer_value < 'Infinity'
+                               AND f.rem_qty > '-Infinity' AND f.rem_qty < 'Infinity' AND f.rem_value > '-Infinity' AND f.rem_value < 'Infinity'
+                               AND f.layer_move_value > '-Infinity' AND f.layer_move_value < 'Infinity'
+                               AND f.move_value > '-Infinity' AND f.move_value < 'Infinity' AND f.booked > '-Infinity' AND f.booked < 'Infinity'
+                               AND f.quant_reserved > '-Infinity' AND f.quant_reserved < 'Infinity')
+                     THEN format('a quantity or value is not a finite number: moves %s / %s, quants %s, running totals %s / %s, layers %s / %s, account %s',
+                                 f.moved_qty, f.move_value, f.quant_qty, f.pv_qty, f.pv_value, f.layer_qty, f.layer_value, f.booked) END),
+               (CASE WHEN f.over_reserved THEN 'a quant reserves more than it holds' END),
+               (CASE WHEN f.quant_reserved <> f.move_reserved
+                     THEN format('quants have %s reserved but open moves %s', f.quant_reserved, f.move_reserved) END),
                (CASE WHEN f.quant_qty <> f.moved_qty THEN format('quants hold %s but done moves add up to %s', f.quant_qty, f.moved_qty) END),
                (CASE WHEN f.layer_qty <> f.moved_qty THEN format('layers hold %s but done moves add up to %s', f.layer_qty, f.moved_qty) END),
                (CASE WHEN f.pv_qty <> f.layer_qty OR f.pv_value <> f.layer_value

@@ -10,6 +10,7 @@
 #include "pgerp/crypto.h"
 #include "pgerp/jobs.h"
 #include "pgerp/rbac.h"
+#include "pgerp/valuation.h"
 
 PG_MODULE_MAGIC;
 
@@ -61,5 +62,6 @@ _PG_init(void)
 	AclInit();
 	CryptoInit();
 	JobsInit();
+	ValuationInitGucs();
 	MarkGUCPrefixReserved("pgerp");
 }

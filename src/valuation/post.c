@@ -149,12 +149,30 @@ round_scale(Numeric a, int scale)
 	return DatumGetNumeric(DirectFunctionCall2(numeric_round, NumericGetDatum(a), Int32GetDatum(scale)));
 }
 
+/*
+ * A posting meets a value that is not finite or a rounding that is not
+ * positive only when stored data is bad (the CHECK constraints refuse both):
+ * say so instead of posting NaN.
+ */
+static void
+bad_data(ValuationResult r)
+{
+	if (r == VALUATION_NOT_FINITE || r == VALUATION_BAD_ROUNDING)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("stock valuation met a value that is not a finite number"),
+				 errdetail("The company's currency rounding, a cost or a stored value is NaN, infinite or not positive."),
+				 errhint("Check erp.company.currency_rounding and stock.verify_valuation().")));
+}
+
 static Numeric
 round_to(Numeric a, Numeric rounding)
 {
 	Numeric		r;
+	ValuationResult res = ValuationRoundTo(a, rounding, &r);
 
-	if (ValuationRoundTo(a, rounding, &r) != VALUATION_OK)
+	bad_data(res);
+	if (res != VALUATION_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("could not round value")));
@@ -165,8 +183,10 @@ static Numeric
 share(Numeric value, Numeric qty, Numeric part, Numeric rounding)
 {
 	Numeric		r;
+	ValuationResult res = ValuationShare(value, qty, part, rounding, &r);
 
-	if (ValuationShare(value, qty, part, rounding, &r) != VALUATION_OK)
+	bad_data(res);
+	if (res != VALUATION_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("could not share a layer value"),

@@ -12,11 +12,16 @@ typedef enum ValuationResult
 	VALUATION_OK = 0,
 	VALUATION_BAD_ROUNDING,		/* rounding must be > 0 */
 	VALUATION_BAD_QUANTITY,		/* part must be within 0 .. total, total > 0 */
+	VALUATION_NOT_FINITE,		/* an argument is NaN or +-Infinity */
 	VALUATION_OVERFLOW
 } ValuationResult;
 
 extern ValuationResult ValuationRoundTo(Numeric value, Numeric rounding, Numeric *result);
 extern ValuationResult ValuationShare(Numeric value, Numeric qty, Numeric part, Numeric rounding,
 									  Numeric *result);
+
+/* pgerp.max_future_days: how far ahead a stock posting may be dated */
+extern int	pgerp_max_future_days;
+extern void ValuationInitGucs(void);
 
 #endif
