@@ -43,6 +43,14 @@ static Oid	crypto_key_relid = InvalidOid;
 
 static void wipe_key_cache(void);
 
+/* Changes of erp.crypto_key (a retirement) must reach every cached key: watch it. */
+static void
+watch_keys(void)
+{
+	if (!OidIsValid(crypto_key_relid))
+		crypto_key_relid = ErpRelid("crypto_key", false);
+}
+
 /* Keys changed (rotated, retired, re-wrapped): read them again. */
 static void
 crypto_relcache_callback(Datum arg, Oid relid)
@@ -298,8 +306,7 @@ CryptoCurrentKey(const char *context, bool create)
 		if (e != NULL)
 			return &e->key;
 	}
-	if (!OidIsValid(crypto_key_relid))
-		crypto_key_relid = ErpRelid("crypto_key", false);
+	watch_keys();
 	OwnerContextBegin(&oc);
 	SPI_connect();
 	prepare_current();
@@ -342,6 +349,7 @@ CryptoKeyById(int64 id, const char *context)
 		goto check_retired;
 	}
 	(void) CryptoMasterKey();
+	watch_keys();
 	OwnerContextBegin(&oc);
 	SPI_connect();
 	if (by_id_plan == NULL)
@@ -392,6 +400,7 @@ CryptoFirstKey(const char *context)
 	bool		found;
 
 	(void) CryptoMasterKey();
+	watch_keys();
 	OwnerContextBegin(&oc);
 	SPI_connect();
 	if (first_plan == NULL)
