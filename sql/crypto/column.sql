@@ -22,13 +22,17 @@ COMMENT ON FUNCTION erp.plain(text) IS
 CREATE FUNCTION erp.reveal(p_cipher bytea, p_context text, p_company bigint, p_mask text) RETURNS text
     LANGUAGE C STABLE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pgerp_crypto_reveal';
 COMMENT ON FUNCTION erp.reveal(bytea, text, bigint, text) IS
-    'Clear value for holders of <context>:decrypt on the company, masked value (**** without a mask kind) for others';
+    'Clear value for holders of <context>:decrypt on the company bound in the value, masked (**** without a mask kind) for its other users, **** outside it or when p_company differs';
 
 CREATE FUNCTION erp._cipher_key_id(p_cipher bytea) RETURNS bigint
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pgerp_crypto_cipher_key_id';
 
-CREATE FUNCTION erp._rewrap(p_cipher bytea, p_context text) RETURNS bytea
-    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pgerp_crypto_rewrap';
+CREATE FUNCTION erp._cipher_company(p_cipher bytea) RETURNS bigint
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pgerp_crypto_cipher_company';
+
+-- p_company binds a value of format 1 (0.1.0, no company) to its row's company
+CREATE FUNCTION erp._rewrap(p_cipher bytea, p_context text, p_company bigint) RETURNS bytea
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pgerp_crypto_rewrap_0_2';
 
 -- Plaintext without a permission check: superusers only (EXECUTE is revoked
 -- from PUBLIC and never granted), for encrypt_column's verification.
@@ -130,6 +134,7 @@ DECLARE
     v_type regtype;
     v_context text;
     v_bidx name;
+    v_company text;
     v_before record;
     v_after record;
     v_default text;
@@ -185,12 +190,18 @@ BEGIN
     EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', p_table);
     EXECUTE format('SELECT count(*) AS n, count(%1$I) AS v, md5(coalesce(string_agg(md5(%1$I), '''' ORDER BY md5(%1$I)), '''')) AS sum FROM %2$s',
                    p_column, p_table) INTO v_before;
-    IF v_before.v > 0 THEN
-        PERFORM erp.encrypt('', v_context);  -- fails early, with the hint, without a master key
-    END IF;
+    -- values are bound to their row's company (none without a company_id column)
+    v_company := CASE WHEN EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = p_table
+                                      AND a.attname = 'company_id' AND NOT a.attisdropped)
+                      THEN 'coalesce(company_id::bigint, 0)' ELSE '0' END;
 
     INSERT INTO erp.encrypted_column (table_name, column_name, context, blind_index_column, mask)
     VALUES (p_table, p_column, v_context, v_bidx, p_mask);
+    IF v_before.v > 0 THEN
+        -- fails early, with the hint, without a master key; makes the key (an
+        -- empty table gets it at its first write)
+        PERFORM erp._seal('', v_context, 0);
+    END IF;
     IF to_regclass(format('api.%I', v_name)) IS NOT NULL THEN
         PERFORM erp._drop_api_view(to_regclass(format('api.%I', v_name)));
     END IF;
@@ -204,16 +215,16 @@ BEGIN
     -- one rewrite: USING expressions read the old (plaintext) row
     IF v_bidx IS NOT NULL THEN
         EXECUTE format('ALTER TABLE %s ADD COLUMN %I bytea', p_table, v_bidx);
-        EXECUTE format('ALTER TABLE %1$s ALTER COLUMN %2$I TYPE bytea USING erp.encrypt(%2$I, %3$L),'
+        EXECUTE format('ALTER TABLE %1$s ALTER COLUMN %2$I TYPE bytea USING erp._seal(%2$I, %3$L, %5$s),'
                        ' ALTER COLUMN %4$I TYPE bytea USING erp.blind_index(%2$I, %3$L)',
-                       p_table, p_column, v_context, v_bidx);
+                       p_table, p_column, v_context, v_bidx, v_company);
         EXECUTE format('CREATE INDEX %I ON %s (%s%I)', left(v_name || '_' || v_bidx || '_idx', 63), p_table,
                        CASE WHEN EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = p_table
                                             AND a.attname = 'company_id' AND NOT a.attisdropped)
                             THEN 'company_id, ' ELSE '' END, v_bidx);
     ELSE
-        EXECUTE format('ALTER TABLE %1$s ALTER COLUMN %2$I TYPE bytea USING erp.encrypt(%2$I, %3$L)',
-                       p_table, p_column, v_context);
+        EXECUTE format('ALTER TABLE %1$s ALTER COLUMN %2$I TYPE bytea USING erp._seal(%2$I, %3$L, %4$s)',
+                       p_table, p_column, v_context, v_company);
     END IF;
     IF v_default IS NOT NULL THEN
         EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT erp.plain((%s)::text)', p_table, p_column, v_default);

@@ -1,6 +1,7 @@
 -- Field encryption keys (src/crypto/): data keys per context, only ever
--- stored wrapped by the master key (pgerp.master_key_file). No function
--- returns a key. The C functions read erp.crypto_key as the extension owner
+-- stored wrapped by the master key (pgerp.master_key_file), shared by every
+-- company; each value carries its company in its authenticated header
+-- (format 2). No function returns a key. The C functions read erp.crypto_key as the extension owner
 -- themselves (src/core/owner.c), so they need no SECURITY DEFINER. pg_dump keeps the wrapped keys; a restore needs the same
 -- master key file (docs/security.md).
 
@@ -20,12 +21,21 @@ ALTER TABLE erp.crypto_key FORCE ROW LEVEL SECURITY;
 CREATE FUNCTION erp.encrypt(p_plain text, p_context text) RETURNS bytea
     LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pgerp_crypto_encrypt';
 COMMENT ON FUNCTION erp.encrypt(text, text) IS
-    'AES-256-GCM under the context''s current data key; the context (schema.table.column) is bound as associated data';
+    'AES-256-GCM under the context''s current data key, bound to the current company and the context (schema.table.column) as associated data; never makes a key';
 
 CREATE FUNCTION erp.decrypt(p_cipher bytea, p_context text) RETURNS text
     LANGUAGE C STABLE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pgerp_crypto_decrypt';
 COMMENT ON FUNCTION erp.decrypt(bytea, text) IS
-    'Decrypt a value of the context; needs <context>:decrypt in the current company; altered values raise 22P03';
+    'Decrypt a value of the context; needs <context>:decrypt on the company bound in the value (42501 otherwise); altered values raise 22P03';
+
+-- Internal, superusers only (EXECUTE is never granted): the conversion of
+-- erp.encrypt_column(), which binds each value to its row's company and may
+-- make version 1 of a registered column's key; and the 0.1.0 format (no
+-- company), for tests of the paths that still read it.
+CREATE FUNCTION erp._seal(p_plain text, p_context text, p_company bigint) RETURNS bytea
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pgerp_crypto_seal';
+CREATE FUNCTION erp._encrypt_v1(p_plain text, p_context text) RETURNS bytea
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pgerp_crypto_encrypt_v1';
 
 CREATE FUNCTION erp.blind_index(p_plain text, p_context text) RETURNS bytea
     LANGUAGE C STABLE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pgerp_crypto_blind_index';
@@ -71,7 +81,7 @@ END $$;
 CREATE FUNCTION erp.rotate_key(p_context text) RETURNS integer
     LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pgerp_crypto_rotate_key';
 COMMENT ON FUNCTION erp.rotate_key(text) IS
-    'A new data key version for new writes (needs erp.crypto_key:create); older versions still decrypt';
+    'A new data key version for new writes (superuser: a key is shared by every company); older versions still decrypt';
 
 -- Every backend drops its cached "current key" of a context when keys change.
 CREATE TRIGGER crypto_key_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON erp.crypto_key

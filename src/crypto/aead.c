@@ -1,10 +1,14 @@
 /*
  * AES-256-GCM framing and key wrapping, pure functions returning codes.
  *
- * A value: format byte 0x01 | key id (int64, big-endian) | nonce (12) |
- * ciphertext | tag (16). The associated data binds the value to its context
- * (schema.table.column) and to the format byte and key id, so a value copied
- * to another column, or with its header edited, does not decrypt.
+ * A value (format 2): format byte 0x02 | key id (int64, big-endian) |
+ * company id (int64, big-endian, 0 for none) | nonce (12) | ciphertext |
+ * tag (16). The associated data is the whole header and the context
+ * (schema.table.column), so a value copied to another column, or with its
+ * header edited (another key or another company), does not decrypt.
+ *
+ * Format 1 (0.1.0) has no company: 0x01 | key id | nonce | ciphertext | tag.
+ * It is still opened; CryptoSealV1 writes it only for tests of that path.
  */
 #include "postgres.h"
 
@@ -69,49 +73,107 @@ done:
 	return r;
 }
 
-/* out must hold plainlen + CRYPTO_OVERHEAD bytes */
-CryptoResult
-CryptoSeal(const unsigned char *key, int64 key_id, const unsigned char *aad, size_t aadlen,
-		   const unsigned char *plain, size_t plainlen, unsigned char *out)
+static void
+put_int64(unsigned char *out, int64 v)
 {
-	unsigned char *nonce = out + 9;
-	uint64		id = (uint64) key_id;
+	uint64		u = (uint64) v;
 
-	out[0] = CRYPTO_FORMAT_V1;
 	for (int i = 0; i < 8; i++)
-		out[1 + i] = (unsigned char) (id >> (56 - 8 * i));
-	if (RAND_bytes(nonce, CRYPTO_NONCE_LEN) != 1)
-		return CRYPTO_INTERNAL;
-	return gcm(true, key, nonce, out, 9, aad, aadlen, plain, plainlen,
-			   out + 9 + CRYPTO_NONCE_LEN, out + 9 + CRYPTO_NONCE_LEN + plainlen);
+		out[i] = (unsigned char) (u >> (56 - 8 * i));
 }
 
-CryptoResult
-CryptoParseKeyId(const unsigned char *in, size_t inlen, int64 *key_id)
+static int64
+get_int64(const unsigned char *in)
 {
-	uint64		id = 0;
+	uint64		u = 0;
 
-	if (inlen < CRYPTO_OVERHEAD || in[0] != CRYPTO_FORMAT_V1)
-		return CRYPTO_MALFORMED;
 	for (int i = 0; i < 8; i++)
-		id = (id << 8) | in[1 + i];
-	*key_id = (int64) id;
+		u = (u << 8) | in[i];
+	return (int64) u;
+}
+
+/* header length of a format, 0 for an unknown one */
+static size_t
+header_len(unsigned char format)
+{
+	return format == CRYPTO_FORMAT_V2 ? CRYPTO_HEADER_V2 :
+		format == CRYPTO_FORMAT_V1 ? CRYPTO_HEADER_V1 : 0;
+}
+
+/* Bytes a value of this format adds to its plaintext, 0 for an unknown format. */
+size_t
+CryptoOverheadOf(unsigned char format)
+{
+	size_t		h = header_len(format);
+
+	return h == 0 ? 0 : h + CRYPTO_NONCE_LEN + CRYPTO_TAG_LEN;
+}
+
+/* out must hold plainlen + CRYPTO_OVERHEAD bytes; the value is bound to company_id */
+CryptoResult
+CryptoSeal(const unsigned char *key, int64 key_id, int64 company_id,
+		   const unsigned char *aad, size_t aadlen,
+		   const unsigned char *plain, size_t plainlen, unsigned char *out)
+{
+	unsigned char *nonce = out + CRYPTO_HEADER_V2;
+
+	Assert(company_id >= 0);
+	out[0] = CRYPTO_FORMAT_V2;
+	put_int64(out + 1, key_id);
+	put_int64(out + 9, company_id);
+	if (RAND_bytes(nonce, CRYPTO_NONCE_LEN) != 1)
+		return CRYPTO_INTERNAL;
+	return gcm(true, key, nonce, out, CRYPTO_HEADER_V2, aad, aadlen, plain, plainlen,
+			   nonce + CRYPTO_NONCE_LEN, nonce + CRYPTO_NONCE_LEN + plainlen);
+}
+
+/* The 0.1.0 format (no company); out must hold plainlen + CRYPTO_OVERHEAD_V1 bytes. */
+CryptoResult
+CryptoSealV1(const unsigned char *key, int64 key_id, const unsigned char *aad, size_t aadlen,
+			 const unsigned char *plain, size_t plainlen, unsigned char *out)
+{
+	unsigned char *nonce = out + CRYPTO_HEADER_V1;
+
+	out[0] = CRYPTO_FORMAT_V1;
+	put_int64(out + 1, key_id);
+	if (RAND_bytes(nonce, CRYPTO_NONCE_LEN) != 1)
+		return CRYPTO_INTERNAL;
+	return gcm(true, key, nonce, out, CRYPTO_HEADER_V1, aad, aadlen, plain, plainlen,
+			   nonce + CRYPTO_NONCE_LEN, nonce + CRYPTO_NONCE_LEN + plainlen);
+}
+
+/* Format, key id and company (0 in format 1) of a value, without opening it. */
+CryptoResult
+CryptoParseHeader(const unsigned char *in, size_t inlen, CryptoHeader *h)
+{
+	size_t		overhead = inlen > 0 ? CryptoOverheadOf(in[0]) : 0;
+
+	if (overhead == 0 || inlen < overhead)
+		return CRYPTO_MALFORMED;
+	h->format = in[0];
+	h->key_id = get_int64(in + 1);
+	h->company_id = in[0] == CRYPTO_FORMAT_V2 ? get_int64(in + 9) : 0;
+	h->plain_len = inlen - overhead;
+	if (h->company_id < 0)
+		return CRYPTO_MALFORMED;
 	return CRYPTO_OK;
 }
 
-/* plain must hold inlen - CRYPTO_OVERHEAD bytes */
+/* plain must hold the plain_len bytes CryptoParseHeader reports; either format */
 CryptoResult
 CryptoOpen(const unsigned char *key, const unsigned char *aad, size_t aadlen,
 		   const unsigned char *in, size_t inlen, unsigned char *plain)
 {
-	size_t		clen;
+	CryptoHeader h;
+	size_t		hlen;
 	unsigned char tag[CRYPTO_TAG_LEN];
 
-	if (inlen < CRYPTO_OVERHEAD || in[0] != CRYPTO_FORMAT_V1)
+	if (CryptoParseHeader(in, inlen, &h) != CRYPTO_OK)
 		return CRYPTO_MALFORMED;
-	clen = inlen - CRYPTO_OVERHEAD;
-	memcpy(tag, in + 9 + CRYPTO_NONCE_LEN + clen, CRYPTO_TAG_LEN);
-	return gcm(false, key, in + 9, in, 9, aad, aadlen, in + 9 + CRYPTO_NONCE_LEN, clen, plain, tag);
+	hlen = header_len(in[0]);
+	memcpy(tag, in + hlen + CRYPTO_NONCE_LEN + h.plain_len, CRYPTO_TAG_LEN);
+	return gcm(false, key, in + hlen, in, hlen, aad, aadlen, in + hlen + CRYPTO_NONCE_LEN,
+			   h.plain_len, plain, tag);
 }
 
 /* wrapped = nonce | encrypted key | tag, under the master key */

@@ -27,12 +27,14 @@
 #include "pgerp/crypto.h"
 #include "pgerp/rbac.h"
 
-/* Does the value look like our format (rather than plaintext)? */
+/* Does the value look like one of our formats (rather than plaintext)? */
 static bool
 looks_encrypted(bytea *v)
 {
-	return VARSIZE_ANY_EXHDR(v) >= CRYPTO_OVERHEAD &&
-		((unsigned char *) VARDATA_ANY(v))[0] == CRYPTO_FORMAT_V1;
+	size_t		len = VARSIZE_ANY_EXHDR(v);
+	size_t		overhead = len > 0 ? CryptoOverheadOf(((unsigned char *) VARDATA_ANY(v))[0]) : 0;
+
+	return overhead > 0 && len >= overhead;
 }
 
 static bool
@@ -46,11 +48,124 @@ same_bytes(Datum a, Datum b)
 }
 
 /*
+ * The company a row's values are bound to: its company_id column (the
+ * convention of row security and of the api.* views), 0 for a table without
+ * one or a row where it is NULL.
+ */
+static int64
+row_company(Relation rel, HeapTuple tup)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			attnum = SPI_fnumber(desc, "company_id");
+	bool		isnull;
+	Datum		d;
+	int64		company;
+
+	if (attnum <= 0)
+		return 0;
+	d = heap_getattr(tup, attnum, desc, &isnull);
+	if (isnull)
+		return 0;
+	switch (TupleDescAttr(desc, attnum - 1)->atttypid)
+	{
+		case INT8OID:
+			company = DatumGetInt64(d);
+			break;
+		case INT4OID:
+			company = DatumGetInt32(d);
+			break;
+		case INT2OID:
+			company = DatumGetInt16(d);
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("column \"company_id\" of \"%s\" is not an integer column",
+							RelationGetRelationName(rel)),
+					 errdetail("Encrypted values are bound to the company their row's company_id names.")));
+	}
+	if (company < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("company id must not be negative")));
+	return company;
+}
+
+/* Is the caller a superuser with no pgerp user signed in (a DBA, a restore)? */
+static bool
+dba(void)
+{
+	return SessionUserId() == 0 && CallerIsSuperuser();
+}
+
+/*
+ * A ciphertext written to the column: kept if it is of this context and of
+ * the row's company (its plaintext is returned, for the blind index); a value
+ * of format 1 is converted to the row's company for a DBA (a restore of a
+ * 0.1.0 dump) and refused to anyone else. *cipher gets what to store.
+ */
+static text *
+accept_cipher(bytea *v, const char *context, int64 company, const char *column, bytea **cipher)
+{
+	CryptoHeader h;
+	text	   *plain;
+
+	CryptoReadHeader(v, &h);
+	if (h.format == CRYPTO_FORMAT_V1 && !dba())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("could not decrypt value"),
+				 errdetail("A value of format 1 names no company; only a superuser may write one, and it is then bound to the row's company."),
+				 errhint("Write the plaintext instead.")));
+	plain = CryptoDecryptBytes(v, context, NULL);
+	if (h.format == CRYPTO_FORMAT_V1)
+	{
+		*cipher = CryptoEncryptBytes(VARDATA(plain), VARSIZE(plain) - VARHDRSZ, context, company, true);
+		return plain;
+	}
+	if (h.company_id != company)
+	{
+		OPENSSL_cleanse(VARDATA(plain), VARSIZE(plain) - VARHDRSZ);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("could not decrypt value"),
+				 errdetail("The value of column \"%s\" was encrypted for another company than its row's.", column),
+				 errhint("Write the plaintext instead.")));
+	}
+	*cipher = v;
+	return plain;
+}
+
+/*
+ * An unchanged value of a row whose company changed (the row moved): the
+ * same plaintext bound to the new company; NULL when nothing is to change.
+ */
+static bytea *
+rebind(Datum val, const char *context, int64 company)
+{
+	bytea	   *v = DatumGetByteaPP(val);
+	CryptoHeader h;
+	text	   *plain;
+	bytea	   *out;
+
+	if (!looks_encrypted(v))
+		return NULL;
+	CryptoReadHeader(v, &h);
+	if (h.format != CRYPTO_FORMAT_V2 || h.company_id == company)
+		return NULL;
+	plain = CryptoDecryptBytes(v, context, NULL);
+	out = CryptoEncryptBytes(VARDATA(plain), VARSIZE(plain) - VARHDRSZ, context, company, true);
+	OPENSSL_cleanse(VARDATA(plain), VARSIZE(plain) - VARHDRSZ);
+	return out;
+}
+
+/*
  * erp._encrypt_trigger(column, context, blind index column or ''):
- * plaintext written to the bytea column is replaced by its ciphertext, and
- * the blind index is computed from it. A value already encrypted for this
- * context (a restore, a copy between rows, erp.reencrypt) is kept once it
- * authenticates; one for another context, or altered, is refused.
+ * plaintext written to the bytea column is replaced by its ciphertext, bound
+ * to the row's company, and the blind index is computed from it. A value
+ * already encrypted for this context and this company (a restore, a copy
+ * between rows of one company, erp.reencrypt) is kept once it
+ * authenticates; one for another context or company, or altered, is refused.
  */
 PG_FUNCTION_INFO_V1(pgerp_encrypt_trigger);
 Datum
@@ -64,6 +179,7 @@ pgerp_encrypt_trigger(PG_FUNCTION_ARGS)
 	int			attnum,
 				bidxnum = 0;
 	const char *context;
+	int64		company;
 	Datum		val;
 	bool		isnull;
 	Datum		repl[2];
@@ -100,6 +216,7 @@ pgerp_encrypt_trigger(PG_FUNCTION_ARGS)
 	}
 	else
 		newtup = td->tg_trigtuple;
+	company = row_company(td->tg_relation, newtup);
 
 	val = heap_getattr(newtup, attnum, desc, &isnull);
 	if (oldtup != NULL)
@@ -110,11 +227,21 @@ pgerp_encrypt_trigger(PG_FUNCTION_ARGS)
 		if (isnull == oldnull && (isnull || same_bytes(val, oldval)))
 		{
 			/* unchanged value: its blind index cannot change either */
-			if (bidxnum == 0)
+			if (!isnull && (cipher = rebind(val, context, company)) != NULL)
+			{
+				cols[ncols] = attnum;
+				repl[ncols] = PointerGetDatum(cipher);
+				repl_null[ncols++] = false;
+			}
+			if (bidxnum > 0)
+			{
+				cols[ncols] = bidxnum;
+				repl[ncols] = heap_getattr(oldtup, bidxnum, desc, &repl_null[ncols]);
+				ncols++;
+			}
+			if (ncols == 0)
 				return PointerGetDatum(newtup);
-			repl[0] = heap_getattr(oldtup, bidxnum, desc, &repl_null[0]);
-			cols[0] = bidxnum;
-			return PointerGetDatum(heap_modify_tuple_by_cols(newtup, desc, 1, cols, repl, repl_null));
+			return PointerGetDatum(heap_modify_tuple_by_cols(newtup, desc, ncols, cols, repl, repl_null));
 		}
 	}
 	if (!isnull)
@@ -123,10 +250,7 @@ pgerp_encrypt_trigger(PG_FUNCTION_ARGS)
 		text	   *plain;
 
 		if (looks_encrypted(v))
-		{
-			plain = CryptoDecryptBytes(v, context);
-			cipher = v;
-		}
+			plain = accept_cipher(v, context, company, tg->tgargs[0], &cipher);
 		else
 		{
 			plain = (text *) v;
@@ -136,7 +260,7 @@ pgerp_encrypt_trigger(PG_FUNCTION_ARGS)
 						 errmsg("value for encrypted column \"%s\" is not valid text", tg->tgargs[0]),
 						 errdetail("Plaintext written to an encrypted column must be valid in the database encoding."),
 						 errhint("Write text with erp.plain(text), or a string literal.")));
-			cipher = CryptoEncryptBytes(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), context);
+			cipher = CryptoEncryptBytes(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), context, company, true);
 		}
 		if (bidxnum > 0)
 			bidx = CryptoBlindIndexOf(VARDATA_ANY(plain), VARSIZE_ANY_EXHDR(plain), context);
@@ -174,20 +298,40 @@ Datum
 pgerp_crypto_cipher_key_id(PG_FUNCTION_ARGS)
 {
 	bytea	   *v = PG_GETARG_BYTEA_PP(0);
-	int64		id;
+	CryptoHeader h;
 
-	if (!looks_encrypted(v) ||
-		CryptoParseKeyId((unsigned char *) VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), &id) != CRYPTO_OK)
+	if (CryptoParseHeader((unsigned char *) VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), &h) != CRYPTO_OK)
 		PG_RETURN_NULL();
-	PG_RETURN_INT64(id);
+	PG_RETURN_INT64(h.key_id);
+}
+
+/*
+ * erp._cipher_company(bytea): the company a value is bound to (0: none),
+ * NULL for a value of format 1 or not encrypted. The header is not secret.
+ */
+PG_FUNCTION_INFO_V1(pgerp_crypto_cipher_company);
+Datum
+pgerp_crypto_cipher_company(PG_FUNCTION_ARGS)
+{
+	bytea	   *v = PG_GETARG_BYTEA_PP(0);
+	CryptoHeader h;
+
+	if (CryptoParseHeader((unsigned char *) VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), &h) != CRYPTO_OK ||
+		h.format != CRYPTO_FORMAT_V2)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(h.company_id);
 }
 
 static Oid	mask_fn = InvalidOid;
 
 /*
  * erp.reveal(cipher, context, company, mask kind): the clear value for a
- * holder of <context>:decrypt in the row's company, the masked value (or
- * '****' without a kind) for everyone else. Used by the api.* views.
+ * holder of <context>:decrypt in the company bound in the value, the masked
+ * value (or '****' without a kind) for other users of that company, and
+ * '****' to everyone outside it. The company passed (the row's, from the
+ * api.* views) is never trusted: one that differs from the bound company
+ * gets '****'. A value of format 1 (no company) is '****' but to a superuser
+ * with nobody signed in. Used by the api.* views.
  */
 PG_FUNCTION_INFO_V1(pgerp_crypto_reveal);
 Datum
@@ -195,7 +339,10 @@ pgerp_crypto_reveal(PG_FUNCTION_ARGS)
 {
 	char	   *context;
 	char	   *code;
+	bytea	   *in;
+	CryptoHeader h;
 	bool		allowed;
+	bool		visible;
 	text	   *plain;
 
 	if (PG_ARGISNULL(0))
@@ -208,13 +355,33 @@ pgerp_crypto_reveal(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid encryption context \"%s\"", context)));
+	in = PG_GETARG_BYTEA_PP(0);
+	CryptoReadHeader(in, &h);
 	if (SessionUserId() == 0)
+	{
 		allowed = CallerIsSuperuser();
+		visible = allowed || (h.format == CRYPTO_FORMAT_V2 && h.company_id == 0);
+	}
+	else if (h.format == CRYPTO_FORMAT_V1)
+		allowed = visible = false;
+	else if (h.company_id == 0)
+	{
+		/* a table without companies: the permission in the current company */
+		allowed = AclHasPermission(SessionCompanyId(), code);
+		visible = true;
+	}
+	else if (!PG_ARGISNULL(2) && PG_GETARG_INT64(2) != h.company_id)
+		allowed = visible = false;
 	else
-		allowed = !PG_ARGISNULL(2) && AclHasPermission(PG_GETARG_INT64(2), code);
-	plain = CryptoDecryptBytes(PG_GETARG_BYTEA_PP(0), context);
+	{
+		visible = AclCompanyAllowed(h.company_id);
+		allowed = visible && AclHasPermission(h.company_id, code);
+	}
+	if (!visible)
+		PG_RETURN_TEXT_P(cstring_to_text("****"));
+	plain = CryptoDecryptBytes(in, context, NULL);
 	if (allowed || VARSIZE(plain) == VARHDRSZ)
-		PG_RETURN_TEXT_P(plain);	/* an empty value shows as empty to all */
+		PG_RETURN_TEXT_P(plain);	/* an empty value shows as empty to its company */
 	if (PG_ARGISNULL(3))
 	{
 		OPENSSL_cleanse(VARDATA(plain), VARSIZE(plain) - VARHDRSZ);
@@ -289,16 +456,24 @@ pgerp_crypto_reencrypt(PG_FUNCTION_ARGS)
 					 errhint("Encrypt it with erp.encrypt_column() first.")));
 		context = MemoryContextStrdup(keep, TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
 	}
-	current_id = CryptoCurrentKey(context)->id;
+	current_id = CryptoCurrentKey(context, false)->id;
 	relname = MemoryContextStrdup(keep, quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 																   get_rel_name(relid)));
-	/* one pass over the table in ctid order, batch rows at a time */
+	/*
+	 * One pass over the table in ctid order, batch rows at a time: values
+	 * under an older key, and values of format 1, which are bound to their
+	 * row's company on the way.
+	 */
 	sql = MemoryContextStrdup(keep, psprintf(
 		"WITH todo AS (SELECT ctid FROM %s WHERE %s IS NOT NULL"
-		" AND erp._cipher_key_id(%s) IS DISTINCT FROM $1 LIMIT $2)"
-		" UPDATE %s t SET %s = erp._rewrap(t.%s, %s) FROM todo WHERE t.ctid OPERATOR(pg_catalog.=) todo.ctid",
-		relname, quote_identifier(column), quote_identifier(column), relname,
-		quote_identifier(column), quote_identifier(column), quote_literal_cstr(context)));
+		" AND (erp._cipher_key_id(%s) IS DISTINCT FROM $1"
+		" OR pg_catalog.substr(%s, 1, 1) OPERATOR(pg_catalog.<>) '\\x%02x'::pg_catalog.bytea) LIMIT $2)"
+		" UPDATE %s t SET %s = erp._rewrap(t.%s, %s, %s) FROM todo WHERE t.ctid OPERATOR(pg_catalog.=) todo.ctid",
+		relname, quote_identifier(column), quote_identifier(column), quote_identifier(column),
+		CRYPTO_FORMAT_V2, relname, quote_identifier(column), quote_identifier(column),
+		quote_literal_cstr(context),
+		get_attnum(relid, "company_id") != InvalidAttrNumber
+		? "COALESCE(t.company_id::pg_catalog.int8, 0)" : "0"));
 	for (;;)
 	{
 		Datum		a[2] = {Int64GetDatum(current_id), Int32GetDatum(batch)};
@@ -320,12 +495,14 @@ pgerp_crypto_reencrypt(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* erp._rewrap(cipher, context): the same plaintext under the current key. */
-PG_FUNCTION_INFO_V1(pgerp_crypto_rewrap);
-Datum
-pgerp_crypto_rewrap(PG_FUNCTION_ARGS)
+/*
+ * The same plaintext under the current key, bound to the company of the
+ * value, or to company for a value of format 1 (none bound yet).
+ */
+static bytea *
+rewrap(bytea *in, const char *context, int64 company)
 {
-	char	   *context = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	CryptoHeader h;
 	text	   *plain;
 	bytea	   *out;
 
@@ -333,11 +510,34 @@ pgerp_crypto_rewrap(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for function erp._rewrap")));
-	plain = CryptoDecryptBytes(PG_GETARG_BYTEA_PP(0), context);
-	out = CryptoEncryptBytes(VARDATA(plain), VARSIZE(plain) - VARHDRSZ, context);
-
+	plain = CryptoDecryptBytes(in, context, &h);
+	if (h.format == CRYPTO_FORMAT_V2)
+		company = h.company_id;
+	out = CryptoEncryptBytes(VARDATA(plain), VARSIZE(plain) - VARHDRSZ, context, company, false);
 	OPENSSL_cleanse(VARDATA(plain), VARSIZE(plain) - VARHDRSZ);
-	PG_RETURN_BYTEA_P(out);
+	return out;
+}
+
+/* 0.1.0's erp._rewrap(cipher, context): a value of format 1 is bound to no company. */
+PG_FUNCTION_INFO_V1(pgerp_crypto_rewrap);
+Datum
+pgerp_crypto_rewrap(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BYTEA_P(rewrap(PG_GETARG_BYTEA_PP(0), text_to_cstring(PG_GETARG_TEXT_PP(1)), 0));
+}
+
+/* erp._rewrap(cipher, context, company): for erp.reencrypt, company is the row's. */
+PG_FUNCTION_INFO_V1(pgerp_crypto_rewrap_0_2);
+Datum
+pgerp_crypto_rewrap_0_2(PG_FUNCTION_ARGS)
+{
+	int64		company = PG_GETARG_INT64(2);
+
+	if (company < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("company id must not be negative")));
+	PG_RETURN_BYTEA_P(rewrap(PG_GETARG_BYTEA_PP(0), text_to_cstring(PG_GETARG_TEXT_PP(1)), company));
 }
 
 /* erp._open(cipher, context): plaintext with no permission check; superusers only. */
@@ -349,7 +549,7 @@ pgerp_crypto_open(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for function erp._open")));
-	PG_RETURN_TEXT_P(CryptoDecryptBytes(PG_GETARG_BYTEA_PP(0), text_to_cstring(PG_GETARG_TEXT_PP(1))));
+	PG_RETURN_TEXT_P(CryptoDecryptBytes(PG_GETARG_BYTEA_PP(0), text_to_cstring(PG_GETARG_TEXT_PP(1)), NULL));
 }
 
 /*

@@ -1,7 +1,10 @@
 /*
  * Data keys: one random 256-bit key per context (schema.table.column) and
- * version, stored only wrapped by the master key in erp.crypto_key, read as
- * the extension owner. Unwrapped keys are cached by id in backend memory (an
+ * version, shared by every company (values carry their company in the
+ * authenticated header instead), stored only wrapped by the master key in
+ * erp.crypto_key, read as the extension owner. Version 1 of a key is made
+ * only for a column erp.encrypt_column() registered, by its conversion or by
+ * the column's first write; never by erp.encrypt() or erp.blind_index(). Unwrapped keys are cached by id in backend memory (an
  * id's key never changes) and wiped when the master key changes.
  */
 #include "postgres.h"
@@ -39,6 +42,14 @@ static HTAB *current_cache = NULL;
 static Oid	crypto_key_relid = InvalidOid;
 
 static void wipe_key_cache(void);
+
+/* Changes of erp.crypto_key (a retirement) must reach every cached key: watch it. */
+static void
+watch_keys(void)
+{
+	if (!OidIsValid(crypto_key_relid))
+		crypto_key_relid = ErpRelid("crypto_key", false);
+}
 
 /* Keys changed (rotated, retired, re-wrapped): read them again. */
 static void
@@ -83,6 +94,17 @@ static SPIPlanPtr current_plan = NULL;
 static SPIPlanPtr by_id_plan = NULL;
 static SPIPlanPtr first_plan = NULL;
 static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr registered_plan = NULL;
+
+static void
+no_key_error(const char *context)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("context \"%s\" has no data key", context),
+			 errdetail("Data keys are made by erp.encrypt_column() and by the first write to the column it encrypted, not by erp.encrypt() or erp.blind_index()."),
+			 errhint("Encrypt the column with erp.encrypt_column(), or write a value to it.")));
+}
 
 void
 CryptoForgetKeys(void)
@@ -233,6 +255,12 @@ CryptoNewVersion(const char *context)
 			elog(ERROR, "data key lookup failed");
 		version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	}
+	if (version == 1)
+	{
+		SPI_finish();
+		OwnerContextEnd(&oc);
+		no_key_error(context);
+	}
 	if (!insert_new_key(context, version))
 		ereport(ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
@@ -243,9 +271,27 @@ CryptoNewVersion(const char *context)
 	return version;
 }
 
-/* The newest key of the context; made (version 1) when there is none. */
+/* Is the context a column registered by erp.encrypt_column()? (in SPI, as the owner) */
+static bool
+registered(Datum context)
+{
+	if (registered_plan == NULL)
+	{
+		Oid			t[1] = {TEXTOID};
+
+		registered_plan = keep("SELECT 1 FROM erp.encrypted_column WHERE context OPERATOR(pg_catalog.=) $1", 1, t);
+	}
+	if (SPI_execute_plan(registered_plan, &context, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "encrypted column lookup failed");
+	return SPI_processed == 1;
+}
+
+/*
+ * The newest key of the context. With create, version 1 is made when there
+ * is none, for a registered column only (its conversion or first write).
+ */
 const DataKey *
-CryptoCurrentKey(const char *context)
+CryptoCurrentKey(const char *context, bool create)
 {
 	OwnerContext oc;
 	Datum		arg = CStringGetTextDatum(context);
@@ -260,8 +306,7 @@ CryptoCurrentKey(const char *context)
 		if (e != NULL)
 			return &e->key;
 	}
-	if (!OidIsValid(crypto_key_relid))
-		crypto_key_relid = ErpRelid("crypto_key", false);
+	watch_keys();
 	OwnerContextBegin(&oc);
 	SPI_connect();
 	prepare_current();
@@ -269,6 +314,12 @@ CryptoCurrentKey(const char *context)
 		elog(ERROR, "data key lookup failed");
 	if (SPI_processed == 0)
 	{
+		if (!create || !registered(arg))
+		{
+			SPI_finish();
+			OwnerContextEnd(&oc);
+			no_key_error(context);
+		}
 		(void) insert_new_key(context, 1);	/* a concurrent first use may win: fine */
 		if (SPI_execute_plan(current_plan, &arg, NULL, false, 1) != SPI_OK_SELECT || SPI_processed == 0)
 			elog(ERROR, "data key creation failed");
@@ -298,6 +349,7 @@ CryptoKeyById(int64 id, const char *context)
 		goto check_retired;
 	}
 	(void) CryptoMasterKey();
+	watch_keys();
 	OwnerContextBegin(&oc);
 	SPI_connect();
 	if (by_id_plan == NULL)
@@ -347,7 +399,8 @@ CryptoFirstKey(const char *context)
 	const DataKey *k;
 	bool		found;
 
-	(void) CryptoCurrentKey(context);	/* makes version 1 if there is none */
+	(void) CryptoMasterKey();
+	watch_keys();
 	OwnerContextBegin(&oc);
 	SPI_connect();
 	if (first_plan == NULL)
@@ -364,7 +417,7 @@ CryptoFirstKey(const char *context)
 	SPI_finish();
 	OwnerContextEnd(&oc);
 	if (!found)
-		elog(ERROR, "context %s has no data key", context);
+		no_key_error(context);
 	return k;
 }
 

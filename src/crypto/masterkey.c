@@ -164,3 +164,10 @@ CryptoUseMasterKey(const unsigned char *key)
 	master_loaded = true;
 	master_overridden = true;
 }
+
+/* Is a master key file set (it may still be unusable)? No error either way. */
+bool
+CryptoMasterKeyConfigured(void)
+{
+	return master_loaded || (master_key_file != NULL && master_key_file[0] != '\0');
+}

@@ -59,9 +59,15 @@ use_key_file("$dir/short.key");
 like(encrypt_error(), qr/neither 64 hexadecimal digits nor 32 bytes/, 'a malformed file is refused');
 
 use_key_file($key);
+like(encrypt_error(), qr/context "erp.partner.email" has no data key/,
+	'a good key file, but erp.encrypt makes no data key');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM erp.crypto_key}), '0', 'and none was made');
+is($node->safe_psql('postgres', q{SELECT erp.create_partner(1, 'Mailed', 'vendor', 'canary-mail@example.com') > 0}), 't',
+	'the first partner e-mail makes the key of the column encrypt_column registered without a master key');
 is($node->safe_psql('postgres',
-		q{SELECT erp.decrypt(erp.encrypt('canary-7f3a', 'erp.partner.email'), 'erp.partner.email')}),
-	'canary-7f3a', 'a good key file: values round-trip');
+		q{SELECT erp.decrypt(erp.encrypt('canary-7f3a', 'erp.partner.email'), 'erp.partner.email'),
+		         erp._open(email, 'erp.partner.email') FROM erp.partner WHERE name = 'Mailed'}),
+	'canary-7f3a|canary-mail@example.com', 'a good key file: values round-trip');
 
 my $log = slurp_file($node->logfile);
 unlike($log, qr/abababababababab/, 'the server log holds no key material');

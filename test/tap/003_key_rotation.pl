@@ -88,4 +88,54 @@ my $log = slurp_file($node->logfile);
 unlike($log, qr/$canary/, 'the server log holds no plaintext written through an encrypted column');
 unlike($log, qr/\Q$hex_a\E|\Q$hex_b\E|\Q@{[substr($hex_a, 0, 16)]}\E|\Q@{[substr($hex_b, 0, 16)]}\E/i,
 	'the server log holds no master key material');
+
+# The update from 0.1.0 binds values of format 1 (no company) to their row's
+# company (#11.5). The 0.1.0 install runs on this build's library, whose
+# trigger writes format 2, so the values of 0.1.0 are made with its encoder
+# (pgerp_crypto_encrypt_v1) past the triggers, as 0.1.0 left them.
+my $old = PostgreSQL::Test::Cluster->new('upgrade');
+$old->init;
+$old->append_conf('postgresql.conf', "shared_preload_libraries = 'pgerp'\npgerp.master_key_file = '$key_a'");
+$old->start;
+$old->safe_psql('postgres', q{
+	SET client_min_messages = warning;
+	CREATE EXTENSION pgerp VERSION '0.1.0';
+	SELECT erp.create_company('Group');
+	SELECT erp.create_company('A', 1);
+	SELECT erp.create_company('B', 1);
+	SELECT erp.create_partner(2 + n % 2, 'P' || n, 'customer', 'User' || n || '@Example.com', '+1 555 ' || n)
+	  FROM generate_series(1, 40) n;
+	CREATE FUNCTION public.enc_v1(text, text) RETURNS bytea LANGUAGE C STRICT
+	    AS '$libdir/pgerp', 'pgerp_crypto_encrypt_v1';
+	ALTER TABLE erp.partner DISABLE TRIGGER zz_encrypt_email;
+	ALTER TABLE erp.partner DISABLE TRIGGER zz_encrypt_phone;
+	UPDATE erp.partner SET email = public.enc_v1(erp._open(email, 'erp.partner.email'), 'erp.partner.email'),
+	                       phone = public.enc_v1(erp._open(phone, 'erp.partner.phone'), 'erp.partner.phone');
+	ALTER TABLE erp.partner ENABLE TRIGGER zz_encrypt_email;
+	ALTER TABLE erp.partner ENABLE TRIGGER zz_encrypt_phone;
+});
+my $plain = q{SELECT md5(string_agg(company_id || erp._open(email, 'erp.partner.email') || erp._open(phone, 'erp.partner.phone'), ',' ORDER BY id))
+	FROM erp.partner};
+my $plain_before = $old->safe_psql('postgres', $plain);
+is($old->safe_psql('postgres', q{SELECT count(*) FROM erp.partner WHERE get_byte(email, 0) = 1 AND get_byte(phone, 0) = 1}),
+	'40', '0.1.0: 40 partners with e-mail and phone of format 1');
+
+$old->safe_psql('postgres', "ALTER SYSTEM SET pgerp.master_key_file = ''");
+$old->reload;
+($ret, $out, $err) = $old->psql('postgres', 'ALTER EXTENSION pgerp UPDATE');
+like($err, qr/no master key is configured/, 'without the master key the update refuses to leave values of format 1 behind');
+is($old->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'pgerp'}), '0.1.0',
+	'and the extension stays at 0.1.0');
+$old->safe_psql('postgres', "ALTER SYSTEM RESET pgerp.master_key_file");
+$old->reload;
+
+$old->safe_psql('postgres', 'SET client_min_messages = warning; ALTER EXTENSION pgerp UPDATE');
+is($old->safe_psql('postgres', q{SELECT count(*) FILTER (WHERE get_byte(email, 0) = 2 AND erp._cipher_company(email) = company_id
+	                                                  AND get_byte(phone, 0) = 2 AND erp._cipher_company(phone) = company_id),
+	                                 count(DISTINCT company_id) FROM erp.partner}),
+	'40|2', 'after the update every e-mail and phone is of format 2, bound to its partner\'s company (A or B)');
+is($old->safe_psql('postgres', $plain), $plain_before, 'and decrypts to what 0.1.0 stored');
+is($old->safe_psql('postgres', q{SELECT name FROM erp.partner
+	WHERE email_bidx = erp.blind_index('user7@example.com', 'erp.partner.email')}), 'P7', 'blind indexes still find them');
+$old->stop;
 done_testing();

@@ -11,9 +11,14 @@
 #define CRYPTO_KEY_LEN 32
 #define CRYPTO_NONCE_LEN 12
 #define CRYPTO_TAG_LEN 16
-#define CRYPTO_FORMAT_V1 0x01
-/* format byte + key id (8, big-endian) + nonce + tag, around the ciphertext */
-#define CRYPTO_OVERHEAD (1 + 8 + CRYPTO_NONCE_LEN + CRYPTO_TAG_LEN)
+#define CRYPTO_FORMAT_V1 0x01		/* 0.1.0: no company bound */
+#define CRYPTO_FORMAT_V2 0x02		/* the row's company bound in the header */
+/* format byte + key id (8, big-endian) [+ company id (8, big-endian)] */
+#define CRYPTO_HEADER_V1 (1 + 8)
+#define CRYPTO_HEADER_V2 (1 + 8 + 8)
+/* header + nonce + tag, around the ciphertext */
+#define CRYPTO_OVERHEAD_V1 (CRYPTO_HEADER_V1 + CRYPTO_NONCE_LEN + CRYPTO_TAG_LEN)
+#define CRYPTO_OVERHEAD (CRYPTO_HEADER_V2 + CRYPTO_NONCE_LEN + CRYPTO_TAG_LEN)
 #define CRYPTO_WRAPPED_LEN (CRYPTO_NONCE_LEN + CRYPTO_KEY_LEN + CRYPTO_TAG_LEN)
 #define BLIND_INDEX_LEN 16
 
@@ -25,11 +30,24 @@ typedef enum CryptoResult
 	CRYPTO_INTERNAL				/* OpenSSL failure */
 } CryptoResult;
 
+/* what the header of a value says */
+typedef struct CryptoHeader
+{
+	unsigned char format;		/* CRYPTO_FORMAT_V1 or _V2 */
+	int64		key_id;
+	int64		company_id;		/* 0: none bound (format 1, or no company column) */
+	size_t		plain_len;
+} CryptoHeader;
+
 /* aead.c: pure functions */
-extern CryptoResult CryptoSeal(const unsigned char *key, int64 key_id,
+extern size_t CryptoOverheadOf(unsigned char format);
+extern CryptoResult CryptoSeal(const unsigned char *key, int64 key_id, int64 company_id,
 							   const unsigned char *aad, size_t aadlen,
 							   const unsigned char *plain, size_t plainlen, unsigned char *out);
-extern CryptoResult CryptoParseKeyId(const unsigned char *in, size_t inlen, int64 *key_id);
+extern CryptoResult CryptoSealV1(const unsigned char *key, int64 key_id,
+								 const unsigned char *aad, size_t aadlen,
+								 const unsigned char *plain, size_t plainlen, unsigned char *out);
+extern CryptoResult CryptoParseHeader(const unsigned char *in, size_t inlen, CryptoHeader *h);
 extern CryptoResult CryptoOpen(const unsigned char *key, const unsigned char *aad, size_t aadlen,
 							   const unsigned char *in, size_t inlen, unsigned char *plain);
 extern CryptoResult CryptoWrapKey(const unsigned char *master, const unsigned char *aad, size_t aadlen,
@@ -42,6 +60,7 @@ extern CryptoResult CryptoBlindIndex(const unsigned char *key, const unsigned ch
 /* masterkey.c */
 extern void CryptoInit(void);
 extern const unsigned char *CryptoMasterKey(void);
+extern bool CryptoMasterKeyConfigured(void);
 extern void CryptoReadKeyFile(const char *path, unsigned char *key);
 extern void CryptoUseMasterKey(const unsigned char *key);
 
@@ -54,7 +73,7 @@ typedef struct DataKey
 	unsigned char key[CRYPTO_KEY_LEN];
 } DataKey;
 
-extern const DataKey *CryptoCurrentKey(const char *context);
+extern const DataKey *CryptoCurrentKey(const char *context, bool create);
 extern const DataKey *CryptoKeyById(int64 id, const char *context);
 extern const DataKey *CryptoFirstKey(const char *context);
 extern void CryptoForgetKeys(void);
@@ -63,8 +82,10 @@ extern int32 CryptoNewVersion(const char *context);
 extern int64 CryptoRewrapAll(const unsigned char *new_master);
 
 /* sql.c: the SQL-level operations, for C callers; errors are raised here */
-extern bytea *CryptoEncryptBytes(const char *plain, size_t len, const char *context);
-extern text *CryptoDecryptBytes(bytea *in, const char *context);
+extern bytea *CryptoEncryptBytes(const char *plain, size_t len, const char *context,
+								 int64 company_id, bool create_key);
+extern void CryptoReadHeader(bytea *in, CryptoHeader *h);
+extern text *CryptoDecryptBytes(bytea *in, const char *context, CryptoHeader *h);
 extern bytea *CryptoBlindIndexOf(const char *plain, size_t len, const char *context);
 
 #endif

@@ -2,7 +2,7 @@
 -- trigger on INSERT and UPDATE, blind-index search, api.<table> views per permission, refusals.
 BEGIN;
 \ir ../setup.sql
-SELECT plan(64);
+SELECT plan(70);
 
 SELECT * FROM pg_temp.make_tree() \gset
 
@@ -53,12 +53,12 @@ SELECT results_eq(
     $$SELECT count(*) FILTER (WHERE ssn IS NULL)::int, count(*) FILTER (WHERE email IS NULL)::int FROM t20.person$$,
     $$VALUES (1000, 769)$$, 'NULLs stay NULL');
 SELECT is((SELECT count(*)::int FROM t20.person p JOIN t20_plain c USING (id)
-            WHERE c.ssn = '' AND length(p.ssn) = 37 AND get_byte(p.ssn, 0) = 1),
-          1000, 'empty strings are encrypted (37 bytes), not turned into NULL');
+            WHERE c.ssn = '' AND length(p.ssn) = 45 AND get_byte(p.ssn, 0) = 2),
+          1000, 'empty strings are encrypted (45 bytes), not turned into NULL');
 SELECT is((SELECT count(*)::int FROM t20.person p JOIN t20_plain c USING (id)
-            WHERE get_byte(p.ssn, 0) <> 1 OR length(p.ssn) <> octet_length(c.ssn) + 37
-               OR get_byte(p.email, 0) <> 1 OR length(p.email) <> octet_length(c.email) + 37),
-          0, 'every stored value is format 1 and 37 bytes longer than its plaintext');
+            WHERE get_byte(p.ssn, 0) <> 2 OR length(p.ssn) <> octet_length(c.ssn) + 45
+               OR get_byte(p.email, 0) <> 2 OR length(p.email) <> octet_length(c.email) + 45),
+          0, 'every stored value is format 2 and 45 bytes longer than its plaintext');
 SELECT is((SELECT count(*)::int FROM t20.person p JOIN t20_plain c USING (id)
             WHERE p.ssn = convert_to(c.ssn, 'UTF8') OR p.email = convert_to(c.email, 'UTF8')
                OR (octet_length(c.ssn) >= 8 AND position(convert_to(c.ssn, 'UTF8') IN p.ssn) > 0)
@@ -84,20 +84,20 @@ SELECT results_eq(
     $$SELECT get_byte(ssn, 0), length(ssn), erp._open(ssn, 't20.person.ssn'),
              get_byte(email, 0), length(email), erp._open(email, 't20.person.email')
         FROM t20.person WHERE id = 20001$$,
-    $$VALUES (1, 13 + 37, 'SSN-new-20001'::text, 1, 24 + 37, ' New.Person@Example.COM '::text)$$,
-    'INSERT of a string literal: encrypted (format 1, plain length + 37), decrypts to what was written');
+    $$VALUES (2, 13 + 45, 'SSN-new-20001'::text, 2, 24 + 45, ' New.Person@Example.COM '::text)$$,
+    'INSERT of a string literal: encrypted (format 2, plain length + 45), decrypts to what was written');
 INSERT INTO t20.person (company_id, id, ssn, note) VALUES (:b, 20002, erp.plain('Łódź 東京 🙂'), 'plain');
 INSERT INTO t20_plain (id, company_id, ssn, note) VALUES (20002, :b, 'Łódź 東京 🙂', 'plain');
 SELECT results_eq(
     $$SELECT get_byte(ssn, 0), length(ssn), erp._open(ssn, 't20.person.ssn'), email, email_bidx
         FROM t20.person WHERE id = 20002$$,
-    format($$VALUES (1, %s + 37, 'Łódź 東京 🙂'::text, NULL::bytea, NULL::bytea)$$, octet_length('Łódź 東京 🙂')),
+    format($$VALUES (2, %s + 45, 'Łódź 東京 🙂'::text, NULL::bytea, NULL::bytea)$$, octet_length('Łódź 東京 🙂')),
     'INSERT of erp.plain(multibyte text): encrypted, decrypts back; a NULL e-mail has a NULL blind index');
 UPDATE t20.person SET ssn = 'changed-5' WHERE id = 5;
 UPDATE t20_plain SET ssn = 'changed-5' WHERE id = 5;
 SELECT results_eq(
     $$SELECT get_byte(ssn, 0), length(ssn), erp._open(ssn, 't20.person.ssn') FROM t20.person WHERE id = 5$$,
-    $$VALUES (1, 9 + 37, 'changed-5'::text)$$,
+    $$VALUES (2, 9 + 45, 'changed-5'::text)$$,
     'UPDATE of plaintext: encrypted, decrypts to the new value');
 SELECT ssn AS ssn6, email AS email6, email_bidx AS bidx6 FROM t20.person WHERE id = 6 \gset
 UPDATE t20.person SET note = 'other note' WHERE id = 6;
@@ -112,14 +112,42 @@ SELECT results_eq(
     format($$VALUES (%L::bytea, %L::bytea)$$, :'ssn6', :'email6'),
     'assigning a column its own value keeps its ciphertext');
 UPDATE t20.person SET ssn = (SELECT ssn FROM t20.person WHERE id = 7), email = (SELECT email FROM t20.person WHERE id = 7)
- WHERE id = 8;
+ WHERE id = 15;
 UPDATE t20_plain SET ssn = (SELECT ssn FROM t20_plain WHERE id = 7), email = (SELECT email FROM t20_plain WHERE id = 7)
- WHERE id = 8;
+ WHERE id = 15;
 SELECT results_eq(
-    $$SELECT p8.ssn = p7.ssn, erp._open(p8.ssn, 't20.person.ssn'), p8.email_bidx = p7.email_bidx
-        FROM t20.person p8, t20.person p7 WHERE p8.id = 8 AND p7.id = 7$$,
+    $$SELECT p15.ssn = p7.ssn, erp._open(p15.ssn, 't20.person.ssn'), p15.email_bidx = p7.email_bidx
+        FROM t20.person p15, t20.person p7 WHERE p15.id = 15 AND p7.id = 7$$,
     $$VALUES (true, 'SSN-000000007'::text, true)$$,
-    'a ciphertext of the same column copied from another row is kept, and its blind index follows');
+    'a ciphertext of the same column copied from another row of the same company is kept, and its blind index follows');
+-- #11.5: values are bound to their row's company (rows 7 and 15 are A's, 8 is B's)
+SELECT results_eq(
+    $$SELECT count(*) FILTER (WHERE erp._cipher_company(ssn) = company_id)::int,
+             count(*) FILTER (WHERE erp._cipher_company(email) = company_id)::int,
+             count(ssn)::int, count(email)::int FROM t20.person WHERE id <= 10000$$,
+    $$VALUES (9000, 9231, 9000, 9231)$$, 'every converted value is bound to its row''s company');
+SELECT ssn AS ssn8, email AS email8 FROM t20.person WHERE id = 8 \gset
+SELECT throws_ok($$UPDATE t20.person SET ssn = (SELECT ssn FROM t20.person WHERE id = 7) WHERE id = 8$$,
+                 '22023', 'could not decrypt value', 'a ciphertext copied from a row of A into a row of B is refused');
+SELECT is(pg_temp.error_detail($$INSERT INTO t20.person (company_id, id, email)
+                                 SELECT company_id, 20010, email FROM t20.person WHERE id = 8$$),
+          'no error', 'a copy into a new row of the same company is kept');
+DELETE FROM t20.person WHERE id = 20010;
+SELECT is(pg_temp.error_detail(format($$INSERT INTO t20.person (company_id, id, email) VALUES (%s, 20011, %L::bytea)$$,
+                                      :a, :'email8')),
+          '22023: The value of column "email" was encrypted for another company than its row''s.',
+          'an INSERT of B''s ciphertext into a row of A is refused, and the detail says why');
+SELECT results_eq($$SELECT ssn, email FROM t20.person WHERE id = 8$$, format($$VALUES (%L::bytea, %L::bytea)$$, :'ssn8', :'email8'),
+                  'the refused copies changed nothing');
+-- a row moved to another company takes its values along, bound to the new company
+UPDATE t20.person SET company_id = :a WHERE id = 8;
+SELECT results_eq(
+    $$SELECT erp._cipher_company(ssn), erp._cipher_company(email), erp._open(ssn, 't20.person.ssn'),
+             erp._open(email, 't20.person.email'), email_bidx = erp.blind_index('user8@example.com', 't20.person.email')
+        FROM t20.person WHERE id = 8$$,
+    format($$VALUES (%s::bigint, %s::bigint, 'SSN-000000008'::text, 'User8@Example.COM'::text, true)$$, :a, :a),
+    'a row moved to A has its unchanged values re-bound to A, same plaintext, same blind index');
+UPDATE t20.person SET company_id = :b WHERE id = 8;
 UPDATE t20.person SET email = NULL WHERE id = 9;
 UPDATE t20_plain SET email = NULL WHERE id = 9;
 SELECT results_eq($$SELECT email, email_bidx FROM t20.person WHERE id = 9$$, $$VALUES (NULL::bytea, NULL::bytea)$$,
@@ -177,11 +205,11 @@ SELECT pg_temp.login('t20_rev', :a);
 SELECT results_eq(
     $$SELECT id, ssn, email FROM api.person WHERE id IN (3, 4, 5, 10, 11) ORDER BY id$$,
     $$VALUES (3, '张三丰-3 Ünïcødé 🙂'::text, 'User3@Example.COM'::text),
-             (4, '****', 'U***@Example.COM'),
+             (4, '****', '****'),
              (5, 'changed-5', 'User5@Example.COM'),
-             (10, NULL, 'U***@Example.COM'),
+             (10, NULL, '****'),
              (11, '', 'Renamed@Example.org')$$,
-    'a user with the decrypt permissions on A sees A''s values in clear, B''s masked (**** without a mask kind)');
+    'a user with the decrypt permissions on A sees A''s values in clear, B''s as **** (not even masked: B is not its company)');
 SELECT pg_temp.login('t20_mgr', :a);
 SELECT results_eq(
     $$SELECT id, ssn, email FROM api.person WHERE id IN (3, 11) ORDER BY id$$,
