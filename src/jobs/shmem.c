@@ -1,8 +1,8 @@
 /*
  * Job settings, shared memory, the launcher's registration and the SQL
  * functions that read or touch shared memory: erp.job_progress,
- * erp._job_progress (behind erp.job_status) and the wake-up at commit of
- * erp.enqueue.
+ * erp._job_progress (behind erp.job_status), erp.job_workers and the
+ * wake-up at commit of erp.enqueue.
  */
 #include "postgres.h"
 
@@ -27,6 +27,7 @@ int			job_workers = 2;
 char	   *job_databases = NULL;
 int			job_poll_interval = 5000;
 int			job_retry_base = 10;
+int			job_max_queued_per_user = 1000;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -92,6 +93,11 @@ JobsInit(void)
 							"Delay before the first retry of a failed job; doubled at each attempt.",
 							NULL, &job_retry_base, 10, 0, 24 * 3600,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	/* SUSET: a user must not raise their own limit (erp.enqueue reads it) */
+	DefineCustomIntVariable("pgerp.job_max_queued_per_user",
+							"Most queued jobs a pgerp user may have; erp.enqueue refuses more (superusers are not limited).",
+							NULL, &job_max_queued_per_user, 1000, 0, INT_MAX,
+							PGC_SUSET, 0, NULL, NULL, NULL);
 	RegisterXactCallback(jobs_xact_callback, NULL);
 
 	if (process_shared_preload_libraries_in_progress)
@@ -279,5 +285,42 @@ pgerp_job_progress_rows(PG_FUNCTION_ARGS)
 				 errhint(Jobs == NULL
 						 ? "Add pgerp to shared_preload_libraries and restart, or run due jobs with erp.run_pending()."
 						 : "Add this database to pgerp.job_databases and reload, or run due jobs with erp.run_pending().")));
+	return (Datum) 0;
+}
+
+/*
+ * erp.job_workers(): (pid, job_id, jobs, memory) of this database's workers:
+ * the job each runs (NULL when idle), how many it has run and its memory
+ * between jobs (TopMemoryContext and below, bytes), to watch for leaks.
+ * Not published: superusers.
+ */
+PG_FUNCTION_INFO_V1(pgerp_job_workers);
+Datum
+pgerp_job_workers(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (Jobs == NULL)
+		return (Datum) 0;
+	LWLockAcquire(Jobs->lock, LW_SHARED);
+	for (int i = 0; i < JOB_MAX_WORKERS; i++)
+	{
+		JobSlot    *s = &Jobs->slots[i];
+		Datum		v[4];
+		bool		n[4] = {false, false, false, false};
+
+		if (s->pid == 0 || s->dboid != MyDatabaseId)
+			continue;
+		v[0] = Int32GetDatum(s->pid);
+		if (s->job_id == 0)
+			n[1] = true;
+		else
+			v[1] = Int64GetDatum(s->job_id);
+		v[2] = Int64GetDatum(s->jobs_run);
+		v[3] = Int64GetDatum(s->memory);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);
+	}
+	LWLockRelease(Jobs->lock);
 	return (Datum) 0;
 }

@@ -11,6 +11,12 @@
  * at every poll, the running jobs whose worker is gone (a SIGKILL or a crash
  * restarts every process); SIGTERM cancels the running handler and requeues
  * its job without counting the attempt.
+ *
+ * Memory: each loop turn runs in the worker's turn context, reset at the
+ * start of the next turn; after every commit or abort the turn switches back
+ * to it (a transaction's end leaves TopMemoryContext current, where anything
+ * allocated would stay for the life of the worker). The slot shows the
+ * worker's memory between turns (erp.job_workers()).
  */
 #include "postgres.h"
 
@@ -194,6 +200,11 @@ execute(JobRow *j)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("the role that enqueued job %lld no longer exists", (long long) j->id)));
+	if (j->user_id == 0 && !superuser_arg(j->run_as))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("job %lld was enqueued with nobody signed in", (long long) j->id),
+				 errdetail("Jobs are enqueued by a signed-in user or a superuser; this one runs as nobody.")));
 	if (j->user_id != 0)
 	{
 		Datum		u = Int64GetDatum(j->user_id);
@@ -325,6 +336,24 @@ set_slot_job(const JobRow *j)
 	LWLockRelease(Jobs->lock);
 }
 
+/*
+ * Between two turns (the turn context just reset): how many jobs the worker
+ * has run and its memory, in the slot, so that a leak shows in
+ * erp.job_workers(). Each context keeps its own total: this walks the
+ * contexts, it allocates nothing.
+ */
+static void
+publish_turn_stats(int64 jobs_run)
+{
+	Size		memory = MemoryContextMemAllocated(TopMemoryContext, true);
+	JobSlot    *s = &Jobs->slots[my_slot];
+
+	LWLockAcquire(Jobs->lock, LW_EXCLUSIVE);
+	s->jobs_run = jobs_run;
+	s->memory = (int64) memory;
+	LWLockRelease(Jobs->lock);
+}
+
 static void
 release_slot(int code, Datum arg)
 {
@@ -395,6 +424,7 @@ worker_turn(MemoryContext turn_cxt, bool recover)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(turn_cxt);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	if (!found)
 		return sleep_ms;
@@ -418,6 +448,7 @@ worker_turn(MemoryContext turn_cxt, bool recover)
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
+		MemoryContextSwitchTo(turn_cxt);
 	}
 	PG_CATCH();
 	{
@@ -429,6 +460,7 @@ worker_turn(MemoryContext turn_cxt, bool recover)
 		ed = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
+		MemoryContextSwitchTo(turn_cxt);
 		QueryCancelPending = false;
 		ereport(shutdown ? LOG : WARNING,
 				(errmsg("pgerp job %lld (%s) %s: %s", (long long) j.id, j.kind,
@@ -441,6 +473,7 @@ worker_turn(MemoryContext turn_cxt, bool recover)
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
+		MemoryContextSwitchTo(turn_cxt);
 	}
 	PG_END_TRY();
 	current_job = 0;
@@ -456,6 +489,7 @@ pgerp_job_worker_main(Datum arg)
 	char		db[NAMEDATALEN];
 	MemoryContext turn_cxt;
 	TimestampTz last_recovery = 0;
+	int64		jobs_run = 0;
 
 	my_slot = DatumGetInt32(arg);
 	strlcpy(db, MyBgworkerEntry->bgw_extra, sizeof(db));
@@ -493,10 +527,14 @@ pgerp_job_worker_main(Datum arg)
 		recover = last_recovery == 0 || TimestampDifferenceExceeds(last_recovery, now, job_poll_interval);
 		if (recover)
 			last_recovery = now;
+		MemoryContextSwitchTo(turn_cxt);
 		MemoryContextReset(turn_cxt);
+		publish_turn_stats(jobs_run);
 		/* reset the latch first: an enqueue committed during the turn wakes the next wait */
 		ResetLatch(MyLatch);
 		sleep_ms = worker_turn(turn_cxt, recover);
+		if (sleep_ms == 0)
+			jobs_run++;			/* a turn that ran a job asks for no sleep */
 		if (sleep_ms > 0 && !got_sigterm)
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 sleep_ms, PG_WAIT_EXTENSION);

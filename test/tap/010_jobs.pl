@@ -1,6 +1,7 @@
 # The job queue with its background workers (pg_cron and pgerp preloaded):
 # the launcher keeps pgerp.job_workers workers per database; a job runs at
-# once, as the role and pgerp user that enqueued it (row security applies),
+# once, as the role and pgerp user that enqueued it (row security applies;
+# an application role must sign in to enqueue),
 # under its kind's timeout, with live progress from shared memory; failures
 # retry with backoff and then fail keeping the error; a worker killed with
 # SIGKILL and a server crash requeue the running job (the attempt counts); a
@@ -146,17 +147,29 @@ my ($user_job) = $node->safe_psql('postgres', q{
 	SELECT erp.enqueue('test.count_partners');
 }, extra_params => [ '-U', 'app' ]) =~ /^t\n(\d+)$/;
 ok(defined $user_job, 'a signed-in user of an application role enqueues a job');
-my $anon_job = $node->safe_psql('postgres', q{SELECT erp.enqueue('test.count_partners')}, extra_params => [ '-U', 'app' ]);
+# a connection of the application role that never signed in cannot flood the queue (#11.6)
+my ($aret, $aout, $aerr) = $node->psql('postgres', q{
+	SELECT erp.enqueue('erp.sleep', '{"seconds": 3600}', now(), 2147483647) FROM generate_series(1, 100)},
+	extra_params => [ '-U', 'app' ]);
+ok($aret != 0 && $aerr =~ /permission denied: no user is signed in/,
+	'an application connection that never signed in cannot enqueue 100 erp.sleep at priority 2147483647') or diag($aerr);
+($aret, $aout, $aerr) = $node->psql('postgres', q{SELECT erp.enqueue('test.count_partners')}, extra_params => [ '-U', 'app' ]);
+ok($aret != 0 && $aerr =~ /permission denied: no user is signed in/, 'nor a single job at priority 0');
+($aret, $aout, $aerr) = $node->psql('postgres', q{
+	SELECT erp.sign_in('alice', 'alice-secret-1') IS NOT NULL;
+	SELECT erp.enqueue('erp.sleep', '{"seconds": 3600}', now(), 2147483647)}, extra_params => [ '-U', 'app' ]);
+ok($aret != 0 && $aerr =~ /permission denied for "erp.job:prioritize"/,
+	'signed in, alice (stock_manager) cannot enqueue at priority 2147483647 without erp.job:prioritize');
+is(q1(q{SELECT count(*) FROM erp.job WHERE enqueued_by IS NULL AND run_as = 'app'::regrole OR priority > 0}), '0',
+	'no job was queued by the refused calls');
 my $super_job = enqueue('test.count_partners', '{}');
-ok(poll(qq{SELECT count(*) FROM erp.job WHERE id IN ($user_job, $anon_job, $super_job) AND status = 'done'}, '3'),
-	'the three jobs run');
+ok(poll(qq{SELECT count(*) FROM erp.job WHERE id IN ($user_job, $super_job) AND status = 'done'}, '2'),
+	'the two jobs run');
 is(q1(qq{SELECT result->>'count' || ' ' || (result->>'names') || ' ' || (result->>'user') || ' ' || (result->>'company')
 	|| ' ' || (result->>'role') || ' ' || (result->>'job' = id::text)
 	|| ' | ' || company_id || ' ' || enqueued_by || ' ' || run_as FROM erp.job WHERE id = $user_job}),
 	"2 A one,A two $alice 1 app true | 1 $alice app",
 	'the user\'s job runs as role app and user alice in her company: row security shows only its partners');
-is(q1(qq{SELECT result->>'count' || ' ' || coalesce(result->>'user', '-') || ' ' || (result->>'role') || ' ' || company_id
-	FROM erp.job WHERE id = $anon_job}), '0 - app 0', 'a job enqueued by the role with nobody signed in sees no partner');
 is(q1(qq{SELECT result->>'count' || ' ' || coalesce(result->>'user', '-') || ' ' || (result->>'role' = current_user::text)
 	FROM erp.job WHERE id = $super_job}), '5 - true', 'a superuser\'s job sees every partner');
 is($node->safe_psql('postgres', q{SELECT erp.sign_in('alice', 'alice-secret-1') IS NOT NULL;

@@ -2,7 +2,8 @@
  * pgerp jobs: the queue in erp.job, run by a pool of background workers
  * started by a launcher (when pgerp is preloaded), or by erp.run_pending() in
  * the calling session. Shared memory holds one slot per worker: who it is,
- * which job it runs and that job's live progress.
+ * which job it runs and that job's live progress, how many jobs it has run
+ * and how much memory it holds.
  */
 #ifndef PGERP_JOBS_H
 #define PGERP_JOBS_H
@@ -31,6 +32,8 @@ typedef struct JobSlot
 	char		note[JOB_NOTE_LEN];
 	TimestampTz started_at;
 	TimestampTz progress_at;
+	int64		jobs_run;		/* jobs the worker has run since it started */
+	int64		memory;			/* its TopMemoryContext total between turns, bytes */
 } JobSlot;
 
 typedef struct JobShared
@@ -46,6 +49,7 @@ extern int	job_workers;
 extern char *job_databases;
 extern int	job_poll_interval;
 extern int	job_retry_base;
+extern int	job_max_queued_per_user;
 extern void JobsInit(void);
 extern void JobsWakeWorkers(Oid dboid);
 extern int	JobsLiveWorkers(Oid dboid, pid_t *pids, int max);

@@ -5,7 +5,7 @@
 -- run in this session through erp.run_pending().
 BEGIN;
 \ir ../setup.sql
-SELECT plan(150);
+SELECT plan(192);
 
 SELECT * FROM pg_temp.make_tree() \gset
 SELECT pg_temp.make_user('tj_amgr', 'stock_manager', :a, false) AS amgr \gset
@@ -14,6 +14,9 @@ SELECT pg_temp.make_user('tj_aud', 'auditor', :a) AS aud \gset
 SELECT erp.create_role('tj_job_ops', 'Job operator', ARRAY['erp.job:*']) AS ops_role \gset
 SELECT pg_temp.make_user('tj_ops', 'tj_job_ops', :a) AS ops \gset
 SELECT pg_temp.make_user('tj_none', NULL, NULL) AS nobody \gset
+-- The managers of A and B may also enqueue ahead of others (erp.job:prioritize)
+SELECT erp.create_role('tj_job_prio', 'Job priority', ARRAY['erp.job:prioritize']) AS prio_role \gset
+SELECT erp.grant_role(:amgr, 'tj_job_prio', :a, false), erp.grant_role(:bmgr, 'tj_job_prio', :b) \g /dev/null
 SELECT erp.create_partner(:a, 'tj A one') AS pa1 \gset
 SELECT erp.create_partner(:a, 'tj A two') AS pa2 \gset
 SELECT erp.create_partner(:b, 'tj B one') AS pb1 \gset
@@ -236,6 +239,172 @@ SELECT erp.cancel_job(id) FROM erp.job WHERE id = :j_sys AND status = 'queued';
 SELECT erp.cancel_job(id) FROM erp.job WHERE id = :j_app AND status = 'queued';
 SELECT erp.cancel_job(id) FROM erp.job WHERE id = :j_nullrun AND status = 'queued';
 
+-- ============================================================ who may enqueue (#11.6)
+SELECT pg_temp.make_user('tj_plain', 'stock_manager', :a) AS plain \gset
+SELECT pg_temp.make_user('tj_adm', 'admin', :a) AS adm \gset
+-- prioritize on B only, a manager of A
+SELECT pg_temp.make_user('tj_prio_b', 'stock_manager', :a) AS prio_b \gset
+SELECT erp.grant_role(:prio_b, 'tj_job_prio', :b) \g /dev/null
+SELECT count(*) AS jobs_before FROM erp.job \gset
+
+-- the reproduction: a connection that never signed in floods the queue at the top priority
+SET LOCAL ROLE pgerp_app;
+SELECT erp.sign_out() AS signed_out \gset
+SELECT throws_ok($$SELECT erp.enqueue('erp.sleep', '{"seconds": 60}', now(), 2147483647)$$,
+                 '42501', 'permission denied: no user is signed in',
+                 'pgerp_app with nobody signed in cannot enqueue erp.sleep at priority 2147483647 (42501)');
+SELECT is(pg_temp.error_detail($$SELECT erp.enqueue('erp.noop')$$),
+          '42501: Jobs are enqueued by a signed-in user or a superuser.', 'nor at priority 0; the detail says who may');
+SELECT is(pg_temp.error_hint($$SELECT erp.enqueue('erp.noop')$$),
+          '42501: Call erp.sign_in() or erp.use_token() first.', 'the hint says to sign in');
+SELECT throws_ok($$SELECT erp.enqueue('erp.nope')$$, '42501', 'permission denied: no user is signed in',
+                 'nobody signed in: refused before the kind is looked at');
+CREATE FUNCTION pg_temp.flood() RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+    refused int := 0;
+BEGIN
+    FOR i IN 1 .. 100 LOOP
+        BEGIN
+            PERFORM erp.enqueue('erp.sleep', '{"seconds": 3600}', now(), 2147483647);
+        EXCEPTION WHEN insufficient_privilege THEN
+            refused := refused + 1;
+        END;
+    END LOOP;
+    RETURN refused;
+END $$;
+SELECT is(pg_temp.flood(), 100, 'the 100 enqueues of the flood are all refused');
+RESET ROLE;
+SELECT is((SELECT count(*) FROM erp.job), :'jobs_before'::bigint, 'and the queue holds no job more');
+
+-- priority: above 0 needs erp.job:prioritize in the job's company
+SET LOCAL ROLE pgerp_app;
+SELECT pg_temp.login('tj_plain', :a);
+SELECT throws_ok($$SELECT erp.enqueue('erp.noop', '{}', now(), 1)$$, '42501', 'permission denied for "erp.job:prioritize"',
+                 'a manager of A without erp.job:prioritize cannot enqueue at priority 1 (42501)');
+SELECT is(pg_temp.error_detail($$SELECT erp.enqueue('erp.sleep', '{}', now(), 2147483647)$$),
+          format('42501: Permission "erp.job:prioritize" is required on company %s.', :a),
+          'nor at 2147483647; the detail names the permission and the company');
+SELECT erp.enqueue('erp.noop', '{}', now() + interval '1 hour', 0) AS p_zero \gset
+SELECT erp.enqueue('erp.noop', '{}', now() + interval '1 hour', -5) AS p_neg \gset
+SELECT erp.enqueue('erp.noop', '{}', now() + interval '1 hour', -2147483648) AS p_min \gset
+SELECT results_eq(format('SELECT priority, enqueued_by FROM erp.job WHERE id IN (%s, %s, %s) ORDER BY id', :p_zero, :p_neg, :p_min),
+                  format('VALUES (0, %1$s::bigint), (-5, %1$s), (-2147483648, %1$s)', :plain),
+                  'priority 0 and negative priorities (to deprioritize) need no permission');
+SELECT erp.sign_out() AS signed_out \gset
+SELECT pg_temp.login('tj_adm', :a);
+SELECT erp.enqueue('erp.noop', '{}', now() + interval '1 hour', 2147483647) AS p_adm \gset
+SELECT is((pg_temp.job(:p_adm)).priority, 2147483647, 'an admin of A (*) enqueues at any priority');
+SELECT erp.sign_out() AS signed_out \gset
+SELECT pg_temp.login('tj_prio_b', :a);
+SELECT is(pg_temp.error_detail($$SELECT erp.enqueue('erp.noop', '{}', now(), 10)$$),
+          format('42501: Permission "erp.job:prioritize" is required on company %s.', :a),
+          'erp.job:prioritize on B does not prioritize a job of A');
+SELECT erp.sign_out() AS signed_out \gset
+SELECT pg_temp.login('tj_none');
+SELECT throws_ok($$SELECT erp.enqueue('erp.noop', '{}', now(), 1)$$, '42501', 'permission denied: no company is selected',
+                 'with no company selected (a job of company 0) a user cannot prioritize');
+SELECT erp.sign_out() AS signed_out \gset
+RESET ROLE;
+SELECT pg_temp.login('tj_plain', :a);
+SELECT erp.enqueue('erp.noop', '{}', now() + interval '1 hour', 99) AS p_super \gset
+SELECT results_eq(format('SELECT priority, enqueued_by, company_id FROM erp.job WHERE id = %s', :p_super),
+                  format('VALUES (99, %s::bigint, %s::bigint)', :plain, :a),
+                  'a superuser signed in as that user may prioritize');
+SELECT erp.sign_out() AS signed_out \gset
+SELECT erp.cancel_job(id) FROM erp.job WHERE id IN (:p_zero, :p_neg, :p_min, :p_adm, :p_super);
+
+-- the per-user limit of queued jobs
+SELECT pg_temp.make_user('tj_lim', 'stock_manager', :a) AS lim \gset
+SELECT pg_temp.make_user('tj_lim2', 'stock_manager', :b) AS lim2 \gset
+SELECT is(current_setting('pgerp.job_max_queued_per_user'), '1000', 'pgerp.job_max_queued_per_user is 1000 by default');
+SET LOCAL ROLE pgerp_app;
+SELECT pg_temp.login('tj_lim', :a);
+SELECT is((SELECT count(erp.enqueue('erp.noop', jsonb_build_object('n', n), now() + interval '1 day'))::int
+             FROM generate_series(1, 1000) n), 1000, 'a user enqueues 1000 jobs');
+SELECT throws_ok($$SELECT erp.enqueue('erp.noop', '{}', now() + interval '1 day')$$, '54000', 'too many queued jobs',
+                 'the 1001st is refused (54000)');
+SELECT is(pg_temp.error_detail($$SELECT erp.enqueue('erp.noop')$$),
+          format('54000: The limit is 1000 queued jobs per user (pgerp.job_max_queued_per_user); user %s has 1000.', :lim),
+          'the detail gives the count and the limit');
+SELECT is(pg_temp.error_hint($$SELECT erp.enqueue('erp.noop')$$),
+          '54000: Wait for queued jobs to run, or cancel some with erp.cancel_job().', 'the hint says what to do');
+SELECT throws_ok($$SET pgerp.job_max_queued_per_user = 5000$$, '42501', NULL,
+                 'an application role cannot raise the limit (42501)');
+SELECT is((SELECT count(*)::int FROM erp.job WHERE enqueued_by = :lim AND status = 'queued'), 1000,
+          'the user sees their 1000 queued jobs');
+SELECT erp.sign_out() AS signed_out \gset
+SELECT pg_temp.login('tj_lim2', :b);
+SELECT erp.enqueue('erp.noop', '{}', now() + interval '1 day') AS lim2_1 \gset
+SELECT ok(:lim2_1 > 0, 'another user is not held by the first one''s jobs');
+SELECT erp.sign_out() AS signed_out \gset
+RESET ROLE;
+SELECT pg_temp.login('tj_lim', :a);
+SELECT erp.enqueue('erp.noop', '{}', now() + interval '1 day') AS lim_super \gset
+SELECT ok(:lim_super > 0, 'a superuser signed in as the user is not limited');
+SELECT erp.sign_out() AS signed_out \gset
+SELECT erp.cancel_job(id) FROM erp.job WHERE enqueued_by = :lim AND status = 'queued' \g /dev/null
+-- a low limit, set by a superuser
+SET LOCAL pgerp.job_max_queued_per_user = 3;
+SET LOCAL ROLE pgerp_app;
+SELECT pg_temp.login('tj_lim', :a);
+SELECT erp.enqueue('erp.noop', '{}', now() + interval '1 day') AS l1 \gset
+SELECT erp.enqueue('erp.noop', '{}', now() + interval '1 day') AS l2 \gset
+SELECT erp.enqueue('erp.noop') AS l3 \gset
+SELECT is(pg_temp.error_detail($$SELECT erp.enqueue('erp.noop', '{}', now() + interval '1 day')$$),
+          format('54000: The limit is 3 queued jobs per user (pgerp.job_max_queued_per_user); user %s has 3.', :lim),
+          'with the limit set to 3, the 4th queued job is refused (54000, the limit in the detail)');
+SELECT throws_ok($$SELECT erp.enqueue('erp.noop', '{}', now(), -100)$$, '54000', 'too many queued jobs',
+                 'a low priority does not escape the limit');
+SELECT lives_ok(format('SELECT erp.cancel_job(%s)', :l1), 'the user cancels one of their jobs');
+SELECT erp.enqueue('erp.noop', '{}', now() + interval '1 day') AS l4 \gset
+SELECT ok(:l4 > 0, 'then there is room for one more');
+SELECT throws_ok($$SELECT erp.enqueue('erp.noop')$$, '54000', 'too many queued jobs', 'and for no other');
+SELECT is(pg_temp.run(1), '1', 'the user runs their due job');
+SELECT is((pg_temp.job(:l3)).status, 'done', 'it is done');
+SELECT erp.enqueue('erp.noop', '{}', now() + interval '1 day') AS l5 \gset
+SELECT ok(:l5 > 0, 'done jobs do not count: room again');
+SELECT is((SELECT array_agg(status ORDER BY id) FROM erp.job WHERE enqueued_by = :lim AND id >= :l1),
+          ARRAY['cancelled', 'queued', 'done', 'queued', 'queued'], 'the user''s jobs: 3 queued, as the limit says');
+SELECT erp.sign_out() AS signed_out \gset
+RESET ROLE;
+SET LOCAL pgerp.job_max_queued_per_user = 0;
+SET LOCAL ROLE pgerp_app;
+SELECT pg_temp.login('tj_lim2', :b);
+SELECT is(pg_temp.error_detail($$SELECT erp.enqueue('erp.noop')$$),
+          format('54000: The limit is 0 queued jobs per user (pgerp.job_max_queued_per_user); user %s has 1.', :lim2),
+          'limit 0: users enqueue nothing');
+SELECT erp.sign_out() AS signed_out \gset
+RESET ROLE;
+SELECT ok(erp.enqueue('erp.noop', '{}', now() + interval '1 day') > 0, 'the superuser is not limited');
+SELECT is((SELECT enqueued FROM erp.job_quota WHERE user_id = :lim), 1005::bigint,
+          'erp.job_quota counts the user''s enqueues that went through');
+RESET pgerp.job_max_queued_per_user;
+SELECT erp.cancel_job(id) FROM erp.job WHERE status = 'queued' AND (enqueued_by IN (:lim, :lim2) OR id > :l5) \g /dev/null
+
+-- users see and cancel their own jobs, not other users' jobs
+SET LOCAL ROLE pgerp_app;
+SELECT pg_temp.login('tj_plain', :a);
+SELECT erp.enqueue('erp.noop', '{}', now() + interval '1 day') AS own_a \gset
+SELECT erp.sign_out() AS signed_out \gset
+SELECT pg_temp.login('tj_none');
+SELECT erp.enqueue('erp.noop', '{}', now() + interval '1 day') AS own_none \gset
+SELECT results_eq(format('SELECT id, company_id, status FROM erp.job_status WHERE id IN (%s, %s)', :own_a, :own_none),
+                  format($$VALUES (%s::bigint, 0::bigint, 'queued'::text)$$, :own_none),
+                  'a user without company sees their own job (company 0) in erp.job_status, not the other user''s');
+SELECT throws_ok(format('SELECT erp.cancel_job(%s)', :own_a), '22023', format('job %s does not exist', :own_a),
+                 'nor cancels it (22023: as if it did not exist)');
+SELECT lives_ok(format('SELECT erp.cancel_job(%s)', :own_none), 'and cancels their own');
+SELECT erp.sign_out() AS signed_out \gset
+SELECT pg_temp.login('tj_plain', :a);
+SELECT results_eq(format('SELECT id, status FROM erp.job WHERE id IN (%s, %s)', :own_a, :own_none),
+                  format($$VALUES (%s::bigint, 'queued'::text)$$, :own_a),
+                  'the manager of A sees their own job in erp.job, not the other user''s');
+SELECT lives_ok(format('SELECT erp.cancel_job(%s)', :own_a), 'and cancels it');
+SELECT is((SELECT status FROM erp.job_status WHERE id = :own_a), 'cancelled', 'it shows cancelled');
+SELECT erp.sign_out() AS signed_out \gset
+RESET ROLE;
+SELECT is((pg_temp.job(:own_none)).status, 'cancelled', 'both are cancelled');
+
 -- ============================================================ run_pending: order
 -- Run by the superuser with nobody signed in (every due job), with priorities
 -- above anything else and an exact p_max.
@@ -434,9 +603,11 @@ SELECT erp.cancel_job(id) FROM erp.job WHERE id = :fu AND status = 'queued';
 -- a job of a deactivated user does not run as them
 SET LOCAL ROLE pgerp_app;
 SELECT pg_temp.login('tj_none');
-SELECT erp.enqueue('erp.noop', '{}', now(), 1000000) AS du \gset
+SELECT erp.enqueue('erp.noop') AS du \gset
 SELECT erp.sign_out() AS signed_out \gset
 RESET ROLE;
+-- (a user without company may not prioritize: the test moves it ahead)
+UPDATE erp.job SET priority = 1000000 WHERE id = :du;
 UPDATE erp.app_user SET active = false WHERE id = :nobody;
 SELECT is(pg_temp.run(1), '1', 'the job of a deactivated user is taken');
 SELECT results_eq(format('SELECT status, attempts, last_error, last_sqlstate, result FROM erp.job WHERE id = %s', :du),
@@ -591,8 +762,9 @@ SELECT throws_ok($$UPDATE erp.job_kind SET handler = 'public.t_jobs_write(bigint
 SELECT erp.sign_out() AS signed_out \gset
 RESET ROLE;
 
--- a job of a role that is no superuser, enqueued with nobody signed in, does
--- not get the bootstrap rights of whoever runs the queue (here a superuser)
+-- a job of a role that is no superuser, with nobody signed in (erp.enqueue
+-- refuses it now; a 0.1.0 queue may still hold one), is not run: it would
+-- run as nobody, or with the bootstrap rights of whoever runs the queue
 CREATE FUNCTION public.t_jobs_try_company(p_job bigint, p_args jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -604,12 +776,14 @@ END $$;
 GRANT EXECUTE ON FUNCTION public.t_jobs_try_company(bigint, jsonb) TO pgerp_app;
 INSERT INTO erp.job_kind (kind, handler, timeout, max_attempts)
 VALUES ('t_jobs.try_company', 'public.t_jobs_try_company(bigint, jsonb)', '1 minute', 1);
-SET LOCAL ROLE pgerp_app;
-SELECT erp.enqueue('t_jobs.try_company', '{}', now(), 2000000000) AS sneaky \gset
-RESET ROLE;
-SELECT is(pg_temp.run(1), '1', 'the superuser runs the job of pgerp_app');
-SELECT is((SELECT result FROM erp.job WHERE id = :sneaky), '{"created": false, "sqlstate": "42501"}'::jsonb,
-          'inside it, creating a company is refused (42501): the job is not the bootstrap superuser');
+INSERT INTO erp.job (kind, priority, max_attempts, run_as) VALUES ('t_jobs.try_company', 2000000000, 1, 'pgerp_app')
+RETURNING id AS sneaky \gset
+SELECT is(pg_temp.run(1), '1', 'the superuser takes the job of pgerp_app with nobody signed in');
+SELECT results_eq(format('SELECT status, attempts, last_sqlstate, last_error, result FROM erp.job WHERE id = %s', :sneaky),
+                  format($$VALUES ('failed'::text, 1, '42501'::text, 'job %s was enqueued with nobody signed in'::text, NULL::jsonb)$$,
+                         :sneaky),
+                  'but fails it with 42501 without running the handler');
+SELECT is((SELECT count(*)::int FROM erp.company WHERE name = 'Sneaky Co'), 0, 'nothing was created');
 
 -- retention
 UPDATE erp.job SET finished_at = now() - interval '40 days' WHERE id = :sneaky;

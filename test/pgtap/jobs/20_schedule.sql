@@ -2,7 +2,7 @@
 -- pgerp:<name> that enqueue a kind; refusals and their SQLSTATEs.
 BEGIN;
 \ir ../setup.sql
-SELECT plan(35);
+SELECT plan(36);
 
 SELECT * FROM pg_temp.make_tree() \gset
 SELECT pg_temp.make_user('ts_admin', 'admin', :g) AS adm \gset
@@ -41,6 +41,12 @@ SELECT coalesce(pg_temp.exec_schedule('tj_nightly'), 0) AS nightly_job \gset
 SELECT results_eq(format('SELECT kind, args, status, company_id, enqueued_by FROM erp.job WHERE id = %s', :nightly_job),
                   $$VALUES ('erp.noop'::text, '{"n": 1}'::jsonb, 'queued'::text, 0::bigint, NULL::bigint)$$,
                   'its command enqueues the kind with the arguments, as a system job');
+-- the command enqueues only because pg_cron runs it as that superuser (#11.6)
+SELECT command AS nightly_cmd FROM erp.schedules WHERE name = 'tj_nightly' \gset
+SET LOCAL ROLE pgerp_app;
+SELECT throws_ok(:'nightly_cmd', '42501', 'permission denied: no user is signed in',
+                 'the same command run by an application role with nobody signed in is refused (42501)');
+RESET ROLE;
 
 -- ============================================================ replace
 SELECT lives_ok($$INSERT INTO t_sched SELECT 'second', erp.schedule('tj_nightly', '*/10 * * * *', 'erp.noop', '{"n": 2}')$$,
