@@ -262,7 +262,8 @@ BEGIN
         PERFORM mrp._in_range(stock.convert_uom(v_qty, v_uom, c.uom), 'component quantity');
         IF stock.convert_uom(v_qty, v_uom, c.uom) <= 0 THEN
             RAISE EXCEPTION 'a component quantity rounds to zero in its unit' USING ERRCODE = 'invalid_parameter_value',
-                DETAIL = format('%s %s of %s is %s %s.', v_qty, v_uom, c.sku, stock.convert_uom(v_qty, v_uom, c.uom), c.uom);
+                DETAIL = format('%s %s of %s is %s %s.', erp._echo(v_qty::text), erp._echo(v_uom), c.sku,
+                                stock.convert_uom(v_qty, v_uom, c.uom), c.uom);
         END IF;
         INSERT INTO mrp.bom_line (company_id, bom_id, product_id, qty, uom, uom_qty, scrap_pct)
         VALUES (p.company_id, v_bom, c.id, stock.convert_uom(v_qty, v_uom, c.uom), v_uom, v_qty, v_scrap);
@@ -401,6 +402,132 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION mrp.create_mo(bigint, numeric, timestamptz, bigint) IS
     'Create a draft manufacturing order from the product''s BOM (needs mrp.production:create)';
+
+CREATE OR REPLACE FUNCTION mrp.produce_mo(p_mo bigint, p_qty numeric DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m mrp.production := mrp._mo_for_update(p_mo, 'mrp.production:produce');
+    p stock.product;
+    c erp.company;
+    b mrp.bom;
+    v_qty numeric;
+    v_rounding numeric;
+    v_back bigint;
+    v_back_move bigint;
+    v_part numeric;
+    r record;
+    v_components numeric := 0;
+    v_ops numeric := 0;
+    v_byproducts numeric := 0;
+    v_finished_move bigint;
+    v_finished numeric;
+    v_cost numeric;
+    v_rest numeric;
+    v_ref text := 'MO/' || m.id;
+BEGIN
+    IF m.state = 'draft' THEN
+        RAISE EXCEPTION 'manufacturing order % is draft: only confirmed orders are produced', m.id
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Confirm it with mrp.confirm_mo() first.';
+    ELSIF m.state <> 'confirmed' THEN
+        RAISE EXCEPTION 'manufacturing order % is %: only confirmed orders are produced', m.id, m.state
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT * INTO p FROM stock.product pr WHERE pr.company_id = m.company_id AND pr.id = m.product_id;
+    SELECT * INTO c FROM erp.company WHERE id = m.company_id;
+    SELECT * INTO b FROM mrp.bom WHERE company_id = m.company_id AND id = m.bom_id;
+    SELECT u.rounding INTO v_rounding FROM stock.uom u WHERE u.code = p.uom;
+    v_qty := coalesce(p_qty, m.qty);
+    IF NOT (v_qty > 0 AND v_qty <= m.qty) THEN
+        RAISE EXCEPTION 'quantity produced must be positive and at most %', m.qty
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', erp._echo(v_qty::text));
+    END IF;
+    v_qty := stock.round_to(v_qty, v_rounding);
+    IF v_qty <= 0 THEN
+        RAISE EXCEPTION 'quantity produced rounds to zero' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_qty < m.qty THEN
+        -- the rest goes to a backorder MO, with the rest of every move
+        INSERT INTO mrp.production (company_id, product_id, bom_id, qty, state, due_at, location_id, backorder_of)
+        VALUES (m.company_id, m.product_id, m.bom_id, m.qty - v_qty, 'confirmed', m.due_at, m.location_id, m.id)
+        RETURNING id INTO v_back;
+    END IF;
+
+    -- components: the produced share of each move, valued by the stock engine
+    FOR r IN SELECT mv.id, mv.qty, mv.product_id, pm.role, u.rounding
+               FROM mrp.production_move pm
+               JOIN stock.move mv ON mv.company_id = pm.company_id AND mv.id = pm.move_id
+               JOIN stock.product pr ON pr.company_id = mv.company_id AND pr.id = mv.product_id
+               JOIN stock.uom u ON u.code = pr.uom
+              WHERE pm.company_id = m.company_id AND pm.production_id = m.id
+                AND mv.state IN ('draft', 'confirmed', 'assigned')
+              ORDER BY pm.role = 'finished', mv.product_id, mv.id
+    LOOP
+        v_part := CASE WHEN v_back IS NULL THEN r.qty
+                       ELSE least(r.qty, mrp._round_up(r.qty * v_qty / m.qty, r.rounding)) END;
+        IF r.role = 'finished' THEN
+            v_finished_move := r.id;
+            CONTINUE;
+        END IF;
+        IF v_part <= 0 THEN
+            UPDATE mrp.production_move SET production_id = v_back WHERE company_id = m.company_id AND move_id = r.id;
+            CONTINUE;
+        END IF;
+        IF r.role = 'byproduct' THEN
+            -- by-products enter at their standard price, deducted from the finished cost
+            UPDATE stock.move mv SET unit_cost = pr.standard_price
+              FROM stock.product pr
+             WHERE mv.company_id = m.company_id AND mv.id = r.id AND pr.company_id = mv.company_id AND pr.id = mv.product_id;
+        END IF;
+        -- posted when produced, not at the due date; what is left keeps the due date
+        UPDATE stock.move SET date = now() WHERE company_id = m.company_id AND id = r.id;
+        v_back_move := stock.validate(r.id, CASE WHEN v_part < r.qty THEN v_part END);
+        IF v_back_move IS NOT NULL THEN
+            UPDATE stock.move SET date = m.due_at WHERE company_id = m.company_id AND id = v_back_move;
+            INSERT INTO mrp.production_move VALUES (m.company_id, v_back, v_back_move, r.role);
+        END IF;
+        IF r.role = 'component' THEN
+            v_components := v_components - coalesce((SELECT mv.value FROM stock.move mv WHERE mv.company_id = m.company_id AND mv.id = r.id), 0);
+        ELSE
+            v_byproducts := v_byproducts + coalesce((SELECT mv.value FROM stock.move mv WHERE mv.company_id = m.company_id AND mv.id = r.id), 0);
+        END IF;
+    END LOOP;
+
+    -- operations: minutes per batch x batches produced, at each work center's rate
+    SELECT coalesce(sum(stock.round_to(o.minutes * v_qty / b.qty / 60 * w.cost_per_hour, c.currency_rounding)), 0)
+      INTO v_ops
+      FROM mrp.bom_operation o JOIN mrp.workcenter w ON w.company_id = o.company_id AND w.id = o.workcenter_id
+     WHERE o.company_id = b.company_id AND o.bom_id = b.id;
+
+    -- the finished product: at cost (components + operations - by-products) / quantity,
+    -- or at standard price for standard products, the difference to the variance account
+    v_cost := v_components + v_ops - v_byproducts;
+    IF p.cost_method <> 'standard' THEN
+        UPDATE stock.move SET unit_cost = greatest(v_cost, 0) / v_qty
+         WHERE company_id = m.company_id AND id = v_finished_move;
+    END IF;
+    UPDATE stock.move SET date = now() WHERE company_id = m.company_id AND id = v_finished_move;
+    v_back_move := stock.validate(v_finished_move, CASE WHEN v_back IS NOT NULL THEN v_qty END);
+    IF v_back_move IS NOT NULL THEN
+        UPDATE stock.move SET date = m.due_at WHERE company_id = m.company_id AND id = v_back_move;
+        INSERT INTO mrp.production_move VALUES (m.company_id, v_back, v_back_move, 'finished');
+    END IF;
+    v_finished := (SELECT mv.value FROM stock.move mv WHERE mv.company_id = m.company_id AND mv.id = v_finished_move);
+
+    -- journal: work centers' cost absorbed into production; what the finished
+    -- value does not carry (standard cost, rounding) is production variance
+    PERFORM stock._journal(m.company_id, now(), v_ref, v_finished_move, NULL, 'stock_output', 'production_cost', v_ops);
+    v_rest := v_cost - v_finished;
+    PERFORM stock._journal(m.company_id, now(), v_ref, v_finished_move, NULL, 'production_variance', 'stock_output', v_rest);
+
+    UPDATE mrp.production
+       SET state = 'done', qty = v_qty, done_at = now(), components_value = v_components, operations_cost = v_ops,
+           byproducts_value = v_byproducts, finished_value = v_finished, unit_cost = round(v_finished / v_qty, c.price_precision)
+     WHERE company_id = m.company_id AND id = m.id;
+    RETURN v_back;
+END $$;
+COMMENT ON FUNCTION mrp.produce_mo(bigint, numeric) IS
+    'Produce (part of) a confirmed MO: consume components, receive the product at (components + operations - by-products) / qty; returns the backorder MO of a partial production (needs mrp.production:produce)';
 
 CREATE OR REPLACE FUNCTION purchase.add_supplier(p_product bigint, p_vendor bigint, p_price numeric, p_lead_days integer,
                                       p_min_qty numeric DEFAULT 0)
@@ -895,6 +1022,48 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION mrp.replenish(bigint, boolean) IS
     'Apply the company''s automatic reorder rules: draft purchase orders grouped per vendor and warehouse, or MOs; a failing rule is reported and the others go on';
+
+CREATE OR REPLACE FUNCTION mrp._job_arg(p_args jsonb, p_key text, p_pattern text, p_what text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF jsonb_typeof(p_args->p_key) IS DISTINCT FROM 'null' AND (p_args->>p_key) !~ p_pattern THEN
+        RAISE EXCEPTION 'job argument "%" must be %', p_key, p_what
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', erp._echo((p_args->p_key)::text));
+    END IF;
+    RETURN p_args->>p_key;
+END $$;
+
+CREATE OR REPLACE FUNCTION mrp.run_job(p_job bigint, p_args jsonb) RETURNS jsonb
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_start date;
+    v_run bigint;
+BEGIN
+    BEGIN
+        v_start := coalesce(mrp._job_arg(p_args, 'start', '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', 'a date (YYYY-MM-DD)')::date, current_date);
+    EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+        RAISE EXCEPTION 'job argument "start" must be a date (YYYY-MM-DD)'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', erp._echo(p_args->>'start'));
+    END;
+    v_run := mrp.run(mrp._job_arg(p_args, 'company', '^[0-9]{1,18}$', 'a company id')::bigint, v_start,
+                     coalesce(p_args->>'bucket', 'day'),
+                     coalesce(mrp._job_arg(p_args, 'horizon', '^[0-9]{1,4}$', 'a number of buckets')::int, 90),
+                     mrp._job_arg(p_args, 'warehouse', '^[0-9]{1,18}$', 'a warehouse id')::bigint);
+    RETURN jsonb_build_object('run', v_run, 'planned_orders',
+                              (SELECT r.planned_orders FROM mrp.mrp_run r WHERE r.id = v_run));
+END $$;
+
+CREATE OR REPLACE FUNCTION mrp.replenish_job(p_job bigint, p_args jsonb) RETURNS jsonb
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_n bigint;
+    v_failed bigint;
+BEGIN
+    SELECT count(*), count(*) FILTER (WHERE x.order_ref LIKE 'failed:%') INTO v_n, v_failed
+      FROM mrp.replenish(mrp._job_arg(p_args, 'company', '^[0-9]{1,18}$', 'a company id')::bigint,
+                         coalesce(mrp._job_arg(p_args, 'dry_run', '^(true|false)$', 'true or false')::boolean, false)) x;
+    RETURN jsonb_build_object('ordered', v_n - v_failed, 'failed', v_failed);
+END $$;
 
 
 -- ==== other ====

@@ -268,7 +268,8 @@ BEGIN
         PERFORM mrp._in_range(stock.convert_uom(v_qty, v_uom, c.uom), 'component quantity');
         IF stock.convert_uom(v_qty, v_uom, c.uom) <= 0 THEN
             RAISE EXCEPTION 'a component quantity rounds to zero in its unit' USING ERRCODE = 'invalid_parameter_value',
-                DETAIL = format('%s %s of %s is %s %s.', v_qty, v_uom, c.sku, stock.convert_uom(v_qty, v_uom, c.uom), c.uom);
+                DETAIL = format('%s %s of %s is %s %s.', erp._echo(v_qty::text), erp._echo(v_uom), c.sku,
+                                stock.convert_uom(v_qty, v_uom, c.uom), c.uom);
         END IF;
         INSERT INTO mrp.bom_line (company_id, bom_id, product_id, qty, uom, uom_qty, scrap_pct)
         VALUES (p.company_id, v_bom, c.id, stock.convert_uom(v_qty, v_uom, c.uom), v_uom, v_qty, v_scrap);

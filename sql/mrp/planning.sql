@@ -543,14 +543,35 @@ END $$;
 COMMENT ON FUNCTION mrp.replenish(bigint, boolean) IS
     'Apply the company''s automatic reorder rules: draft purchase orders grouped per vendor and warehouse, or MOs; a failing rule is reported and the others go on';
 
+-- A job argument as text, NULL when absent; 22023 when it does not match the
+-- pattern, so that no internal cast error (22P02, 22003) leaks from a job.
+CREATE FUNCTION mrp._job_arg(p_args jsonb, p_key text, p_pattern text, p_what text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF jsonb_typeof(p_args->p_key) IS DISTINCT FROM 'null' AND (p_args->>p_key) !~ p_pattern THEN
+        RAISE EXCEPTION 'job argument "%" must be %', p_key, p_what
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', erp._echo((p_args->p_key)::text));
+    END IF;
+    RETURN p_args->>p_key;
+END $$;
+
 -- Job kinds: {"company": id, "start": "2026-12-01", "bucket": "week", "horizon": 52, "warehouse": id}
 CREATE FUNCTION mrp.run_job(p_job bigint, p_args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    v_run bigint := mrp.run((p_args->>'company')::bigint, coalesce((p_args->>'start')::date, current_date),
-                            coalesce(p_args->>'bucket', 'day'), coalesce((p_args->>'horizon')::int, 90),
-                            (p_args->>'warehouse')::bigint);
+    v_start date;
+    v_run bigint;
 BEGIN
+    BEGIN
+        v_start := coalesce(mrp._job_arg(p_args, 'start', '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', 'a date (YYYY-MM-DD)')::date, current_date);
+    EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+        RAISE EXCEPTION 'job argument "start" must be a date (YYYY-MM-DD)'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', erp._echo(p_args->>'start'));
+    END;
+    v_run := mrp.run(mrp._job_arg(p_args, 'company', '^[0-9]{1,18}$', 'a company id')::bigint, v_start,
+                     coalesce(p_args->>'bucket', 'day'),
+                     coalesce(mrp._job_arg(p_args, 'horizon', '^[0-9]{1,4}$', 'a number of buckets')::int, 90),
+                     mrp._job_arg(p_args, 'warehouse', '^[0-9]{1,18}$', 'a warehouse id')::bigint);
     RETURN jsonb_build_object('run', v_run, 'planned_orders',
                               (SELECT r.planned_orders FROM mrp.mrp_run r WHERE r.id = v_run));
 END $$;
@@ -562,7 +583,8 @@ DECLARE
     v_failed bigint;
 BEGIN
     SELECT count(*), count(*) FILTER (WHERE x.order_ref LIKE 'failed:%') INTO v_n, v_failed
-      FROM mrp.replenish((p_args->>'company')::bigint, coalesce((p_args->>'dry_run')::boolean, false)) x;
+      FROM mrp.replenish(mrp._job_arg(p_args, 'company', '^[0-9]{1,18}$', 'a company id')::bigint,
+                         coalesce(mrp._job_arg(p_args, 'dry_run', '^(true|false)$', 'true or false')::boolean, false)) x;
     RETURN jsonb_build_object('ordered', v_n - v_failed, 'failed', v_failed);
 END $$;
 

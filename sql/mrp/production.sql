@@ -205,7 +205,7 @@ BEGIN
     v_qty := coalesce(p_qty, m.qty);
     IF NOT (v_qty > 0 AND v_qty <= m.qty) THEN
         RAISE EXCEPTION 'quantity produced must be positive and at most %', m.qty
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', v_qty);
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', erp._echo(v_qty::text));
     END IF;
     v_qty := stock.round_to(v_qty, v_rounding);
     IF v_qty <= 0 THEN

@@ -6,7 +6,7 @@
 -- others; company ids beyond 2^31 plan and replenish.
 BEGIN;
 \ir ../setup.sql
-SELECT plan(36);
+SELECT plan(39);
 
 SELECT * FROM pg_temp.make_tree() \gset
 SELECT stock.create_warehouse(:a, 'R70') AS wh \gset
@@ -81,6 +81,13 @@ SELECT is(pg_temp.error_message(format('SELECT mrp.create_bom(%s, 1, %L, %L, NUL
           'a work center id of 1e30: 22023, not an internal 22003');
 SELECT is(length(pg_temp.error_message(format('SELECT mrp.set_planning(%s, %L)', :p, repeat('x', 10000)))),
           length('22023: invalid procurement ''' || repeat('x', 61) || '...'''), 'a procurement of 10,000 characters is cut to 64');
+
+SELECT is(pg_temp.error_message($$SELECT mrp.run_job(0, '{"company": 1e30}')$$),
+          '22023: job argument "company" must be a company id', 'a job for company 1e30: 22023, not an internal 22003');
+SELECT is(pg_temp.error_message(format($$SELECT mrp.run_job(0, '{"company": %s, "start": "2026-13-45"}')$$, :a)),
+          '22023: job argument "start" must be a date (YYYY-MM-DD)', 'a job starting on month 13: 22023, not an internal 22008');
+SELECT is(pg_temp.error_message(format($$SELECT mrp.replenish_job(0, '{"company": %s, "dry_run": "maybe"}')$$, :a)),
+          '22023: job argument "dry_run" must be true or false', 'a replenish job with dry_run "maybe": 22023, not an internal 22P02');
 
 -- ============================================================ bad rows meet the run
 -- written as a superuser can (or as 0.1.0 accepted them); each such product is reported and left
