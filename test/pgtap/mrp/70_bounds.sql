@@ -6,7 +6,7 @@
 -- others; company ids beyond 2^31 plan and replenish.
 BEGIN;
 \ir ../setup.sql
-SELECT plan(39);
+SELECT plan(40);
 
 SELECT * FROM pg_temp.make_tree() \gset
 SELECT stock.create_warehouse(:a, 'R70') AS wh \gset
@@ -88,6 +88,9 @@ SELECT is(pg_temp.error_message(format($$SELECT mrp.run_job(0, '{"company": %s, 
           '22023: job argument "start" must be a date (YYYY-MM-DD)', 'a job starting on month 13: 22023, not an internal 22008');
 SELECT is(pg_temp.error_message(format($$SELECT mrp.replenish_job(0, '{"company": %s, "dry_run": "maybe"}')$$, :a)),
           '22023: job argument "dry_run" must be true or false', 'a replenish job with dry_run "maybe": 22023, not an internal 22P02');
+
+SELECT is(pg_temp.error_detail('SELECT mrp._reorder_qty(0, 0, 1e300, 1)'),
+          '22003: Planning quantities are at most 1000000000 units.', 'the reorder arithmetic itself: the engine''s 22003, not the cast''s');
 
 -- ============================================================ bad rows meet the run
 -- written as a superuser can (or as 0.1.0 accepted them); each such product is reported and left
