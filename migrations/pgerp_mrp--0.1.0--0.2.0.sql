@@ -37,11 +37,1033 @@ ON CONFLICT DO NOTHING;
 
 -- ==== planning lock (#11.7) ====
 
+CREATE TABLE mrp.planning_lock (
+    company_id bigint NOT NULL REFERENCES erp.company (id) ON DELETE CASCADE,
+    task text NOT NULL CHECK (task IN ('run', 'replenish')),
+    PRIMARY KEY (company_id, task)
+);
+COMMENT ON TABLE mrp.planning_lock IS
+    'The planning lock of each company and task (run, replenish): its row is locked while the task runs';
+
+CREATE OR REPLACE FUNCTION mrp._lock_planning(p_company bigint, p_task text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_timeout text := current_setting('lock_timeout');
+BEGIN
+    BEGIN
+        PERFORM 1 FROM mrp.planning_lock l WHERE l.company_id = p_company AND l.task = p_task FOR UPDATE NOWAIT;
+        IF NOT FOUND THEN
+            PERFORM set_config('lock_timeout', '1s', true);
+            INSERT INTO mrp.planning_lock (company_id, task) VALUES (p_company, p_task) ON CONFLICT DO NOTHING;
+            PERFORM set_config('lock_timeout', v_timeout, true);
+            PERFORM 1 FROM mrp.planning_lock l WHERE l.company_id = p_company AND l.task = p_task FOR UPDATE NOWAIT;
+        END IF;
+    EXCEPTION WHEN lock_not_available THEN
+        RAISE EXCEPTION 'planning of company % is busy', p_company
+            USING ERRCODE = 'lock_not_available',
+                  DETAIL = format('Another mrp.%s of company %s is running.', p_task, p_company),
+                  HINT = 'Try again when it has finished.';
+    END;
+END $$;
+
 
 -- ==== BOM depth (#11.10) ====
 
+CREATE OR REPLACE FUNCTION mrp._max_bom_depth() RETURNS integer
+    LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'pgerp_mrp_max_bom_depth';
+
+CREATE OR REPLACE FUNCTION mrp._too_deep(p_company bigint, p_product bigint) RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RAISE EXCEPTION 'the bill of materials of product % is nested too deep',
+        (SELECT pr.sku FROM stock.product pr WHERE pr.company_id = p_company AND pr.id = p_product)
+        USING ERRCODE = 'statement_too_complex',
+              DETAIL = format('Bills of materials are at most %s levels deep.', mrp._max_bom_depth());
+END $$;
+
+CREATE OR REPLACE FUNCTION mrp._tree(p_company bigint, p_product bigint, p_qty numeric, p_phantoms_only boolean)
+RETURNS TABLE (level int, parent_id bigint, product_id bigint, qty numeric, is_kit boolean, has_bom boolean)
+LANGUAGE sql STABLE AS $$
+    WITH RECURSIVE t(level, parent_id, product_id, qty, is_kit, has_bom) AS (
+        SELECT 1, b.product_id, bl.product_id, p_qty * bl.qty * (1 + bl.scrap_pct / 100) / b.qty,
+               cb.type = 'phantom', cb.id IS NOT NULL
+          FROM mrp._bom_of(p_company, p_product) b
+          JOIN mrp.bom_line bl ON bl.company_id = b.company_id AND bl.bom_id = b.id
+          LEFT JOIN LATERAL mrp._bom_of(p_company, bl.product_id) cb ON true
+        UNION ALL
+        SELECT t.level + 1, t.product_id, bl.product_id, t.qty * bl.qty * (1 + bl.scrap_pct / 100) / b.qty,
+               cb.type = 'phantom', cb.id IS NOT NULL
+          FROM t
+          CROSS JOIN LATERAL mrp._bom_of(p_company, t.product_id) b
+          JOIN mrp.bom_line bl ON bl.company_id = b.company_id AND bl.bom_id = b.id
+          LEFT JOIN LATERAL mrp._bom_of(p_company, bl.product_id) cb ON true
+         WHERE t.level <= mrp._max_bom_depth() AND (t.is_kit OR (t.has_bom AND NOT p_phantoms_only))
+    )
+    SELECT t.level, t.parent_id, t.product_id, t.qty, coalesce(t.is_kit, false), t.has_bom FROM t
+     WHERE t.level <= mrp._max_bom_depth() OR mrp._too_deep(p_company, p_product)
+$$;
+
 
 -- ==== bounds of planning inputs (#11.12) ====
+
+CREATE OR REPLACE FUNCTION mrp._max_qty() RETURNS numeric
+    LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'pgerp_mrp_max_qty';
+
+CREATE OR REPLACE FUNCTION mrp._max_days() RETURNS integer
+    LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'pgerp_mrp_max_days';
+
+CREATE OR REPLACE FUNCTION mrp._in_range(p_value numeric, p_what text) RETURNS numeric
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF p_value IS NOT NULL AND NOT (abs(p_value) <= mrp._max_qty()) THEN
+        RAISE EXCEPTION '% is out of range', p_what
+            USING ERRCODE = 'numeric_value_out_of_range',
+                  DETAIL = format('Planning quantities are at most %s units; the value given is %s.',
+                                  mrp._max_qty(), erp._echo(p_value::text));
+    END IF;
+    RETURN p_value;
+END $$;
+
+CREATE OR REPLACE FUNCTION mrp._planning_date(p_date date, p_what text) RETURNS date
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF p_date IS NOT NULL
+       AND NOT (isfinite(p_date) AND p_date BETWEEN current_date - mrp._max_days() AND current_date + mrp._max_days()) THEN
+        RAISE EXCEPTION '% is out of range', p_what
+            USING ERRCODE = 'datetime_field_overflow',
+                  DETAIL = format('Planning dates are within %s days of today; the date given is %s.',
+                                  mrp._max_days(), erp._echo(p_date::text));
+    END IF;
+    RETURN p_date;
+END $$;
+
+CREATE OR REPLACE FUNCTION mrp._planning_date(p_at timestamptz, p_what text) RETURNS timestamptz
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF p_at IS NOT NULL AND NOT isfinite(p_at) THEN
+        PERFORM mrp._planning_date('infinity'::date, p_what);
+    END IF;
+    PERFORM mrp._planning_date(p_at::date, p_what);
+    RETURN p_at;
+END $$;
+
+ALTER TABLE mrp.run_message DROP CONSTRAINT run_message_kind_check,
+    ADD CONSTRAINT run_message_kind_check CHECK (kind IN ('past_due', 'no_bom', 'no_supplier', 'expedite', 'cancel', 'replenish_failed', 'not_planned'));
+
+CREATE OR REPLACE FUNCTION mrp.create_workcenter(p_company bigint, p_code text, p_cost_per_hour numeric, p_capacity numeric DEFAULT 1)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    IF p_company IS NULL THEN
+        RAISE EXCEPTION 'company must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM stock._require('mrp.workcenter:create', p_company);
+    IF NOT EXISTS (SELECT 1 FROM erp.company c WHERE c.id = p_company) THEN
+        RAISE EXCEPTION 'company % does not exist', p_company USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_code IS NULL OR p_code !~ '^\S{1,64}$' THEN
+        RAISE EXCEPTION 'invalid work center code %', erp._echo(p_code)
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = 'A code is 1 to 64 characters without spaces.';
+    END IF;
+    IF p_cost_per_hour IS NULL OR NOT (p_cost_per_hour >= 0 AND p_cost_per_hour < 'Infinity') THEN
+        RAISE EXCEPTION 'cost per hour must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_capacity IS NULL OR NOT (p_capacity > 0 AND p_capacity < 'Infinity') THEN
+        RAISE EXCEPTION 'capacity must be positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT 1 FROM mrp.workcenter w WHERE w.company_id = p_company AND w.code = p_code) THEN
+        RAISE EXCEPTION 'work center % already exists in company %', erp._echo(p_code), p_company
+            USING ERRCODE = 'unique_violation';
+    END IF;
+    INSERT INTO mrp.workcenter (company_id, code, cost_per_hour, capacity)
+    VALUES (p_company, p_code, p_cost_per_hour, p_capacity) RETURNING id INTO v_id;
+    RETURN v_id;
+END $$;
+COMMENT ON FUNCTION mrp.create_workcenter(bigint, text, numeric, numeric) IS
+    'Create a work center with its cost per hour (needs mrp.workcenter:create)';
+
+CREATE OR REPLACE FUNCTION mrp._positive(p_value jsonb, p_what text) RETURNS numeric
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    v numeric;
+BEGIN
+    IF jsonb_typeof(p_value) IS DISTINCT FROM 'number' THEN
+        RAISE EXCEPTION '% must be a number', p_what USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v := p_value::text::numeric;
+    IF NOT (v > 0) THEN
+        RAISE EXCEPTION '% must be positive', p_what
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The value given is %s.', erp._echo(v::text));
+    END IF;
+    RETURN mrp._in_range(v, p_what);
+END $$;
+
+CREATE OR REPLACE FUNCTION mrp.create_bom(p_product bigint, p_qty numeric, p_lines jsonb, p_type text DEFAULT 'normal',
+                               p_byproducts jsonb DEFAULT NULL, p_operations jsonb DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    c stock.product;
+    l jsonb;
+    v_bom bigint;
+    v_uom text;
+    v_qty numeric;
+    v_scrap numeric;
+    v_path bigint[];
+    v_wc bigint;
+    v_minutes numeric;
+    v_seq int := 0;
+    v_front bigint[];
+    v_levels int := 0;
+BEGIN
+    PERFORM stock._require('mrp.bom:create', p.company_id);
+    IF p_qty IS NULL OR NOT (p_qty > 0 AND p_qty < 'Infinity') THEN
+        RAISE EXCEPTION 'bill of materials quantity must be positive'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', erp._echo(p_qty::text));
+    END IF;
+    PERFORM mrp._in_range(p_qty, 'bill of materials quantity');
+    IF p_type IS NULL OR p_type NOT IN ('normal', 'phantom') THEN
+        RAISE EXCEPTION 'invalid bill of materials type %', erp._echo(p_type)
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = 'The types are normal and phantom (a kit).';
+    END IF;
+    IF jsonb_typeof(p_lines) IS DISTINCT FROM 'array' OR jsonb_array_length(p_lines) = 0 THEN
+        RAISE EXCEPTION 'a bill of materials needs at least one component line'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Lines are a JSON array of {"product": id, "qty": n, "scrap_pct": x, "uom": "kg"}.';
+    END IF;
+    IF p_byproducts IS NOT NULL AND jsonb_typeof(p_byproducts) <> 'array' THEN
+        RAISE EXCEPTION 'by-products must be a JSON array' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_operations IS NOT NULL AND jsonb_typeof(p_operations) <> 'array' THEN
+        RAISE EXCEPTION 'operations must be a JSON array' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    INSERT INTO mrp.bom (company_id, product_id, qty, type,
+                         sequence)
+    VALUES (p.company_id, p.id, p_qty, p_type,
+            coalesce((SELECT max(b.sequence) + 10 FROM mrp.bom b WHERE b.company_id = p.company_id AND b.product_id = p.id), 10))
+    RETURNING id INTO v_bom;
+
+    FOR l IN SELECT * FROM jsonb_array_elements(p_lines) LOOP
+        c := mrp._component(p.company_id, l, 'component');
+        v_qty := mrp._positive(l->'qty', 'component quantity');
+        v_scrap := 0;
+        IF l ? 'scrap_pct' THEN
+            IF jsonb_typeof(l->'scrap_pct') <> 'number' OR NOT ((l->>'scrap_pct')::numeric >= 0 AND (l->>'scrap_pct')::numeric < 100) THEN
+                RAISE EXCEPTION 'scrap percentage must be at least 0 and below 100'
+                    USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', erp._echo((l->'scrap_pct')::text));
+            END IF;
+            v_scrap := (l->>'scrap_pct')::numeric;
+        END IF;
+        v_uom := coalesce(l->>'uom', c.uom);
+        PERFORM mrp._in_range(stock.convert_uom(v_qty, v_uom, c.uom), 'component quantity');
+        IF stock.convert_uom(v_qty, v_uom, c.uom) <= 0 THEN
+            RAISE EXCEPTION 'a component quantity rounds to zero in its unit' USING ERRCODE = 'invalid_parameter_value',
+                DETAIL = format('%s %s of %s is %s %s.', erp._echo(v_qty::text), erp._echo(v_uom), c.sku,
+                                stock.convert_uom(v_qty, v_uom, c.uom), c.uom);
+        END IF;
+        INSERT INTO mrp.bom_line (company_id, bom_id, product_id, qty, uom, uom_qty, scrap_pct)
+        VALUES (p.company_id, v_bom, c.id, stock.convert_uom(v_qty, v_uom, c.uom), v_uom, v_qty, v_scrap);
+    END LOOP;
+
+    -- a cycle: the product is reachable from one of its components through
+    -- any active bill of materials, at any depth
+    WITH RECURSIVE walk(product_id, path) AS (
+        SELECT bl.product_id, ARRAY[p.id, bl.product_id]
+          FROM mrp.bom_line bl WHERE bl.company_id = p.company_id AND bl.bom_id = v_bom
+        UNION ALL
+        SELECT bl.product_id, w.path || bl.product_id
+          FROM walk w
+          JOIN mrp.bom b ON b.company_id = p.company_id AND b.product_id = w.product_id AND b.active
+          JOIN mrp.bom_line bl ON bl.company_id = b.company_id AND bl.bom_id = b.id
+         WHERE w.product_id <> p.id AND NOT bl.product_id = ANY (w.path[2:])
+    )
+    SELECT w.path INTO v_path FROM walk w WHERE w.product_id = p.id ORDER BY array_length(w.path, 1) LIMIT 1;
+    IF v_path IS NOT NULL THEN
+        RAISE EXCEPTION 'bill of materials of % would create a cycle', p.sku
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The cycle is %s.', (SELECT string_agg(pr.sku, ' -> ' ORDER BY x.n)
+                                                         FROM unnest(v_path) WITH ORDINALITY x(id, n)
+                                                         JOIN stock.product pr ON pr.company_id = p.company_id AND pr.id = x.id));
+    END IF;
+
+    -- the depth: the longest chain through this BOM, from the highest product
+    -- using p down to the deepest component, through any active BOM (as for
+    -- cycles), one level per statement, at most mrp._max_bom_depth() + 1
+    v_front := ARRAY[p.id];
+    LOOP
+        SELECT array_agg(DISTINCT b.product_id) INTO v_front
+          FROM mrp.bom_line bl JOIN mrp.bom b ON b.company_id = bl.company_id AND b.id = bl.bom_id AND b.active
+         WHERE bl.company_id = p.company_id AND bl.product_id = ANY (v_front);
+        EXIT WHEN v_front IS NULL OR v_levels > mrp._max_bom_depth();
+        v_levels := v_levels + 1;
+    END LOOP;
+    SELECT array_agg(DISTINCT bl.product_id) INTO v_front
+      FROM mrp.bom_line bl WHERE bl.company_id = p.company_id AND bl.bom_id = v_bom;
+    LOOP
+        v_levels := v_levels + 1;
+        EXIT WHEN v_levels > mrp._max_bom_depth();
+        SELECT array_agg(DISTINCT bl.product_id) INTO v_front
+          FROM mrp.bom b JOIN mrp.bom_line bl ON bl.company_id = b.company_id AND bl.bom_id = b.id
+         WHERE b.company_id = p.company_id AND b.product_id = ANY (v_front) AND b.active;
+        EXIT WHEN v_front IS NULL;
+    END LOOP;
+    IF v_levels > mrp._max_bom_depth() THEN
+        RAISE EXCEPTION 'bill of materials of % would be nested too deep', p.sku
+            USING ERRCODE = 'statement_too_complex',
+                  DETAIL = format('Bills of materials are at most %s levels deep; with this one, a chain through %s would have %s or more.',
+                                  mrp._max_bom_depth(), p.sku, v_levels);
+    END IF;
+
+    FOR l IN SELECT * FROM jsonb_array_elements(coalesce(p_byproducts, '[]')) LOOP
+        c := mrp._component(p.company_id, l, 'by-product');
+        IF c.id = p.id THEN
+            RAISE EXCEPTION 'a product is not a by-product of itself' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        INSERT INTO mrp.bom_byproduct (company_id, bom_id, product_id, qty)
+        VALUES (p.company_id, v_bom, c.id, mrp._positive(l->'qty', 'by-product quantity'));
+    END LOOP;
+    FOR l IN SELECT * FROM jsonb_array_elements(coalesce(p_operations, '[]')) LOOP
+        v_seq := v_seq + 10;
+        IF jsonb_typeof(l) <> 'object' OR jsonb_typeof(l->'workcenter') IS DISTINCT FROM 'number'
+           OR (l->>'workcenter') !~ '^[0-9]{1,18}$' OR coalesce(l->>'name', '') !~ '\S' THEN
+            RAISE EXCEPTION 'each operation needs a "name" and a numeric "workcenter"'
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', erp._echo(l::text));
+        END IF;
+        SELECT w.id INTO v_wc FROM mrp.workcenter w WHERE w.id = (l->>'workcenter')::bigint AND w.company_id = p.company_id;
+        IF v_wc IS NULL THEN
+            RAISE EXCEPTION 'work center % does not exist in company %', l->>'workcenter', p.company_id
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF jsonb_typeof(l->'minutes') IS DISTINCT FROM 'number' OR NOT ((l->>'minutes')::numeric >= 0 AND (l->>'minutes')::numeric < 'Infinity') THEN
+            RAISE EXCEPTION 'operation minutes must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        v_minutes := (l->>'minutes')::numeric;
+        INSERT INTO mrp.bom_operation (company_id, bom_id, sequence, name, workcenter_id, minutes)
+        VALUES (p.company_id, v_bom, v_seq, l->>'name', v_wc, v_minutes);
+    END LOOP;
+    RETURN v_bom;
+END $$;
+COMMENT ON FUNCTION mrp.create_bom(bigint, numeric, jsonb, text, jsonb, jsonb) IS
+    'Create a bill of materials (needs mrp.bom:create); refuses cycles at any depth, showing the path, and chains deeper than mrp._max_bom_depth() levels (54001)';
+
+CREATE OR REPLACE FUNCTION mrp._product_with_bom(p_product bigint, p_qty numeric) RETURNS stock.product
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+BEGIN
+    PERFORM stock._require('mrp.bom:read', p.company_id);
+    IF p_qty IS NULL OR NOT (p_qty > 0 AND p_qty < 'Infinity') THEN
+        RAISE EXCEPTION 'quantity must be positive'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', erp._echo(p_qty::text));
+    END IF;
+    PERFORM mrp._in_range(p_qty, 'quantity');
+    IF NOT EXISTS (SELECT 1 FROM mrp._bom_of(p.company_id, p.id)) THEN
+        RAISE EXCEPTION 'product % has no bill of materials', p.sku USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN p;
+END $$;
+
+CREATE OR REPLACE FUNCTION mrp.create_mo(p_product bigint, p_qty numeric, p_due timestamptz DEFAULT NULL, p_warehouse bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    b mrp.bom;
+    v_id bigint;
+BEGIN
+    PERFORM stock._require('mrp.production:create', p.company_id);
+    IF p_qty IS NULL OR NOT (p_qty > 0 AND p_qty < 'Infinity') THEN
+        RAISE EXCEPTION 'quantity to produce must be positive'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', erp._echo(p_qty::text));
+    END IF;
+    PERFORM mrp._in_range(p_qty, 'quantity to produce'), mrp._planning_date(p_due, 'due date');
+    IF stock.round_to(p_qty, (SELECT u.rounding FROM stock.uom u WHERE u.code = p.uom)) <= 0 THEN
+        RAISE EXCEPTION 'quantity to produce rounds to zero in the product''s unit'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s %s.', erp._echo(p_qty::text), p.uom);
+    END IF;
+    SELECT * INTO b FROM mrp._bom_of(p.company_id, p.id);
+    IF b.id IS NULL THEN
+        RAISE EXCEPTION 'product % has no bill of materials', p.sku USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF b.type = 'phantom' THEN
+        RAISE EXCEPTION 'product % is a kit: it is never manufactured', p.sku
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Its bill of materials is of type phantom: its components are used in its place.';
+    END IF;
+    INSERT INTO mrp.production (company_id, product_id, bom_id, qty, due_at, location_id)
+    VALUES (p.company_id, p.id, b.id, stock.round_to(p_qty, (SELECT u.rounding FROM stock.uom u WHERE u.code = p.uom)),
+            coalesce(p_due, now()), stock._warehouse_location(p, p_warehouse))
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END $$;
+COMMENT ON FUNCTION mrp.create_mo(bigint, numeric, timestamptz, bigint) IS
+    'Create a draft manufacturing order from the product''s BOM (needs mrp.production:create)';
+
+CREATE OR REPLACE FUNCTION mrp.produce_mo(p_mo bigint, p_qty numeric DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m mrp.production := mrp._mo_for_update(p_mo, 'mrp.production:produce');
+    p stock.product;
+    c erp.company;
+    b mrp.bom;
+    v_qty numeric;
+    v_rounding numeric;
+    v_back bigint;
+    v_back_move bigint;
+    v_part numeric;
+    r record;
+    v_components numeric := 0;
+    v_ops numeric := 0;
+    v_byproducts numeric := 0;
+    v_finished_move bigint;
+    v_finished numeric;
+    v_cost numeric;
+    v_rest numeric;
+    v_ref text := 'MO/' || m.id;
+BEGIN
+    IF m.state = 'draft' THEN
+        RAISE EXCEPTION 'manufacturing order % is draft: only confirmed orders are produced', m.id
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Confirm it with mrp.confirm_mo() first.';
+    ELSIF m.state <> 'confirmed' THEN
+        RAISE EXCEPTION 'manufacturing order % is %: only confirmed orders are produced', m.id, m.state
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT * INTO p FROM stock.product pr WHERE pr.company_id = m.company_id AND pr.id = m.product_id;
+    SELECT * INTO c FROM erp.company WHERE id = m.company_id;
+    SELECT * INTO b FROM mrp.bom WHERE company_id = m.company_id AND id = m.bom_id;
+    SELECT u.rounding INTO v_rounding FROM stock.uom u WHERE u.code = p.uom;
+    v_qty := coalesce(p_qty, m.qty);
+    IF NOT (v_qty > 0 AND v_qty <= m.qty) THEN
+        RAISE EXCEPTION 'quantity produced must be positive and at most %', m.qty
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', erp._echo(v_qty::text));
+    END IF;
+    v_qty := stock.round_to(v_qty, v_rounding);
+    IF v_qty <= 0 THEN
+        RAISE EXCEPTION 'quantity produced rounds to zero' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_qty < m.qty THEN
+        -- the rest goes to a backorder MO, with the rest of every move
+        INSERT INTO mrp.production (company_id, product_id, bom_id, qty, state, due_at, location_id, backorder_of)
+        VALUES (m.company_id, m.product_id, m.bom_id, m.qty - v_qty, 'confirmed', m.due_at, m.location_id, m.id)
+        RETURNING id INTO v_back;
+    END IF;
+
+    -- components: the produced share of each move, valued by the stock engine
+    FOR r IN SELECT mv.id, mv.qty, mv.product_id, pm.role, u.rounding
+               FROM mrp.production_move pm
+               JOIN stock.move mv ON mv.company_id = pm.company_id AND mv.id = pm.move_id
+               JOIN stock.product pr ON pr.company_id = mv.company_id AND pr.id = mv.product_id
+               JOIN stock.uom u ON u.code = pr.uom
+              WHERE pm.company_id = m.company_id AND pm.production_id = m.id
+                AND mv.state IN ('draft', 'confirmed', 'assigned')
+              ORDER BY pm.role = 'finished', mv.product_id, mv.id
+    LOOP
+        v_part := CASE WHEN v_back IS NULL THEN r.qty
+                       ELSE least(r.qty, mrp._round_up(r.qty * v_qty / m.qty, r.rounding)) END;
+        IF r.role = 'finished' THEN
+            v_finished_move := r.id;
+            CONTINUE;
+        END IF;
+        IF v_part <= 0 THEN
+            UPDATE mrp.production_move SET production_id = v_back WHERE company_id = m.company_id AND move_id = r.id;
+            CONTINUE;
+        END IF;
+        IF r.role = 'byproduct' THEN
+            -- by-products enter at their standard price, deducted from the finished cost
+            UPDATE stock.move mv SET unit_cost = pr.standard_price
+              FROM stock.product pr
+             WHERE mv.company_id = m.company_id AND mv.id = r.id AND pr.company_id = mv.company_id AND pr.id = mv.product_id;
+        END IF;
+        -- posted when produced, not at the due date; what is left keeps the due date
+        UPDATE stock.move SET date = now() WHERE company_id = m.company_id AND id = r.id;
+        v_back_move := stock.validate(r.id, CASE WHEN v_part < r.qty THEN v_part END);
+        IF v_back_move IS NOT NULL THEN
+            UPDATE stock.move SET date = m.due_at WHERE company_id = m.company_id AND id = v_back_move;
+            INSERT INTO mrp.production_move VALUES (m.company_id, v_back, v_back_move, r.role);
+        END IF;
+        IF r.role = 'component' THEN
+            v_components := v_components - coalesce((SELECT mv.value FROM stock.move mv WHERE mv.company_id = m.company_id AND mv.id = r.id), 0);
+        ELSE
+            v_byproducts := v_byproducts + coalesce((SELECT mv.value FROM stock.move mv WHERE mv.company_id = m.company_id AND mv.id = r.id), 0);
+        END IF;
+    END LOOP;
+
+    -- operations: minutes per batch x batches produced, at each work center's rate
+    SELECT coalesce(sum(stock.round_to(o.minutes * v_qty / b.qty / 60 * w.cost_per_hour, c.currency_rounding)), 0)
+      INTO v_ops
+      FROM mrp.bom_operation o JOIN mrp.workcenter w ON w.company_id = o.company_id AND w.id = o.workcenter_id
+     WHERE o.company_id = b.company_id AND o.bom_id = b.id;
+
+    -- the finished product: at cost (components + operations - by-products) / quantity,
+    -- or at standard price for standard products, the difference to the variance account
+    v_cost := v_components + v_ops - v_byproducts;
+    IF p.cost_method <> 'standard' THEN
+        UPDATE stock.move SET unit_cost = greatest(v_cost, 0) / v_qty
+         WHERE company_id = m.company_id AND id = v_finished_move;
+    END IF;
+    UPDATE stock.move SET date = now() WHERE company_id = m.company_id AND id = v_finished_move;
+    v_back_move := stock.validate(v_finished_move, CASE WHEN v_back IS NOT NULL THEN v_qty END);
+    IF v_back_move IS NOT NULL THEN
+        UPDATE stock.move SET date = m.due_at WHERE company_id = m.company_id AND id = v_back_move;
+        INSERT INTO mrp.production_move VALUES (m.company_id, v_back, v_back_move, 'finished');
+    END IF;
+    v_finished := (SELECT mv.value FROM stock.move mv WHERE mv.company_id = m.company_id AND mv.id = v_finished_move);
+
+    -- journal: work centers' cost absorbed into production; what the finished
+    -- value does not carry (standard cost, rounding) is production variance
+    PERFORM stock._journal(m.company_id, now(), v_ref, v_finished_move, NULL, 'stock_output', 'production_cost', v_ops);
+    v_rest := v_cost - v_finished;
+    PERFORM stock._journal(m.company_id, now(), v_ref, v_finished_move, NULL, 'production_variance', 'stock_output', v_rest);
+
+    UPDATE mrp.production
+       SET state = 'done', qty = v_qty, done_at = now(), components_value = v_components, operations_cost = v_ops,
+           byproducts_value = v_byproducts, finished_value = v_finished, unit_cost = round(v_finished / v_qty, c.price_precision)
+     WHERE company_id = m.company_id AND id = m.id;
+    RETURN v_back;
+END $$;
+COMMENT ON FUNCTION mrp.produce_mo(bigint, numeric) IS
+    'Produce (part of) a confirmed MO: consume components, receive the product at (components + operations - by-products) / qty; returns the backorder MO of a partial production (needs mrp.production:produce)';
+
+CREATE OR REPLACE FUNCTION purchase.add_supplier(p_product bigint, p_vendor bigint, p_price numeric, p_lead_days integer,
+                                      p_min_qty numeric DEFAULT 0)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    v erp.partner := purchase._vendor(p.company_id, p_vendor);
+    v_id bigint;
+BEGIN
+    PERFORM stock._require('purchase.supplier_info:create', p.company_id);
+    IF p_price IS NULL OR NOT (p_price >= 0 AND p_price < 'Infinity') THEN
+        RAISE EXCEPTION 'price must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_lead_days IS NULL OR p_lead_days < 0 THEN
+        RAISE EXCEPTION 'lead time must be zero or more days' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_lead_days > mrp._max_days() THEN
+        RAISE EXCEPTION 'lead time is out of range' USING ERRCODE = 'numeric_value_out_of_range',
+            DETAIL = format('Lead times are at most %s days; the value given is %s.', mrp._max_days(), p_lead_days);
+    END IF;
+    IF p_min_qty IS NULL OR NOT (p_min_qty >= 0 AND p_min_qty < 'Infinity') THEN
+        RAISE EXCEPTION 'minimum quantity must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO purchase.supplier_info (company_id, product_id, vendor_id, price, lead_days, min_qty)
+    VALUES (p.company_id, p.id, v.id, round(p_price, (SELECT c.price_precision FROM erp.company c WHERE c.id = p.company_id)),
+            p_lead_days, p_min_qty)
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END $$;
+COMMENT ON FUNCTION purchase.add_supplier(bigint, bigint, numeric, integer, numeric) IS
+    'A vendor''s price, lead time and minimum quantity for a product (needs purchase.supplier_info:create)';
+
+CREATE OR REPLACE FUNCTION purchase.create_order(p_vendor bigint, p_lines jsonb, p_date_planned timestamptz DEFAULT NULL,
+                                      p_warehouse bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v erp.partner := purchase._vendor(NULL, p_vendor);
+    c erp.company;
+    l jsonb;
+    pr stock.product;
+    s purchase.supplier_info;
+    v_qty numeric;
+    v_price numeric;
+    v_order bigint;
+    v_lead int := 0;
+BEGIN
+    PERFORM stock._require('purchase.order:create', v.company_id);
+    SELECT * INTO c FROM erp.company WHERE id = v.company_id;
+    IF jsonb_typeof(p_lines) IS DISTINCT FROM 'array' OR jsonb_array_length(p_lines) = 0 THEN
+        RAISE EXCEPTION 'a purchase order needs at least one line'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Lines are a JSON array of {"product": id, "qty": n, "price": p}.';
+    END IF;
+    PERFORM mrp._planning_date(p_date_planned, 'planned date');
+    INSERT INTO purchase.order (company_id, vendor_id, date_planned, location_id)
+    VALUES (v.company_id, v.id, coalesce(p_date_planned, now()), purchase._warehouse(v.company_id, p_warehouse))
+    RETURNING id INTO v_order;
+    FOR l IN SELECT * FROM jsonb_array_elements(p_lines) LOOP
+        pr := mrp._component(v.company_id, l, 'order line');
+        v_qty := mrp._positive(l->'qty', 'quantity');
+        IF l ? 'price' AND jsonb_typeof(l->'price') <> 'null' THEN
+            IF jsonb_typeof(l->'price') <> 'number' OR NOT ((l->>'price')::numeric >= 0 AND (l->>'price')::numeric < 'Infinity') THEN
+                RAISE EXCEPTION 'price must be zero or positive' USING ERRCODE = 'invalid_parameter_value',
+                    DETAIL = format('Got %s.', erp._echo((l->'price')::text));
+            END IF;
+            v_price := (l->>'price')::numeric;
+        ELSE
+            s := purchase.best_supplier(pr.id, v_qty, v.id);
+            IF s.id IS NULL THEN
+                RAISE EXCEPTION 'no price for product % from vendor %', pr.sku, v.name
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Give the line a "price", or add the vendor''s price with purchase.add_supplier().';
+            END IF;
+            v_price := s.price;
+            v_lead := greatest(v_lead, s.lead_days);
+        END IF;
+        INSERT INTO purchase.order_line (company_id, order_id, product_id, qty, price)
+        VALUES (v.company_id, v_order, pr.id, v_qty, round(v_price, c.price_precision));
+    END LOOP;
+    IF p_date_planned IS NULL AND v_lead > 0 THEN
+        UPDATE purchase.order SET date_planned = now() + make_interval(days => v_lead)
+         WHERE company_id = v.company_id AND id = v_order;
+    END IF;
+    RETURN v_order;
+END $$;
+COMMENT ON FUNCTION purchase.create_order(bigint, jsonb, timestamptz, bigint) IS
+    'Create a draft purchase order; a line without price takes the vendor''s price, and the planned date defaults to now + the longest lead time';
+
+CREATE OR REPLACE FUNCTION purchase.receive(p_order bigint, p_lines jsonb DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    o purchase.order := purchase._order_for_update(p_order, 'purchase.order:receive');
+    r record;
+    l jsonb;
+    v_got jsonb := '{}';   -- product id -> quantity still to spread over its lines
+    v_take numeric;
+    v_left numeric;
+    v_back bigint;
+    v_back_move bigint;
+BEGIN
+    IF o.state = 'draft' THEN
+        RAISE EXCEPTION 'purchase order % is draft: only confirmed orders are received', o.id
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Confirm it with purchase.confirm() first.';
+    ELSIF o.state <> 'confirmed' THEN
+        RAISE EXCEPTION 'purchase order % is %: only confirmed orders are received', o.id, o.state
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_lines IS NOT NULL THEN
+        IF jsonb_typeof(p_lines) <> 'array' OR jsonb_array_length(p_lines) = 0 THEN
+            RAISE EXCEPTION 'received lines must be a non-empty JSON array' USING ERRCODE = 'invalid_parameter_value',
+                DETAIL = 'Lines are [{"product": id, "qty": n}].';
+        END IF;
+        FOR l IN SELECT * FROM jsonb_array_elements(p_lines) LOOP
+            IF jsonb_typeof(l) <> 'object' OR jsonb_typeof(l->'product') IS DISTINCT FROM 'number'
+               OR (l->>'product') !~ '^[0-9]{1,18}$' THEN
+                RAISE EXCEPTION 'each received line needs a numeric "product"' USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            IF NOT EXISTS (SELECT 1 FROM purchase.order_line ol WHERE ol.company_id = o.company_id AND ol.order_id = o.id
+                              AND ol.product_id = (l->>'product')::bigint) THEN
+                RAISE EXCEPTION 'product % is not on purchase order %', l->>'product', o.id USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            v_got := v_got || jsonb_build_object(l->>'product',
+                       coalesce((v_got->>(l->>'product'))::numeric, 0) + mrp._positive(l->'qty', 'received quantity'));
+        END LOOP;
+        FOR r IN SELECT key, value::text::numeric AS qty FROM jsonb_each(v_got) LOOP
+            IF r.qty > (SELECT sum(ol.qty) FROM purchase.order_line ol
+                         WHERE ol.company_id = o.company_id AND ol.order_id = o.id AND ol.product_id = r.key::bigint) THEN
+                RAISE EXCEPTION 'more of product % received than ordered', r.key
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Receive the extra quantity with another order.';
+            END IF;
+        END LOOP;
+    END IF;
+    FOR r IN SELECT ol.*, mv.qty AS move_qty FROM purchase.order_line ol
+               JOIN stock.move mv ON mv.company_id = ol.company_id AND mv.id = ol.move_id
+              WHERE ol.company_id = o.company_id AND ol.order_id = o.id ORDER BY ol.id
+    LOOP
+        IF p_lines IS NULL THEN
+            v_take := r.qty;
+        ELSE
+            v_take := least(r.qty, coalesce((v_got->>r.product_id::text)::numeric, 0));
+            v_got := v_got || jsonb_build_object(r.product_id::text, coalesce((v_got->>r.product_id::text)::numeric, 0) - v_take);
+        END IF;
+        v_left := r.qty - v_take;
+        IF v_left > 0 AND v_back IS NULL THEN
+            INSERT INTO purchase.order (company_id, vendor_id, state, date_planned, location_id, backorder_of, confirmed_at)
+            VALUES (o.company_id, o.vendor_id, 'confirmed', o.date_planned, o.location_id, o.id, now())
+            RETURNING id INTO v_back;
+        END IF;
+        IF v_take = 0 THEN
+            -- nothing arrived: the whole line goes to the backorder
+            UPDATE purchase.order_line SET order_id = v_back WHERE company_id = r.company_id AND id = r.id;
+            CONTINUE;
+        END IF;
+        -- a receipt is posted when it happens, not at the planned date
+        UPDATE stock.move SET date = now() WHERE company_id = r.company_id AND id = r.move_id;
+        v_back_move := stock.validate(r.move_id, CASE WHEN v_left > 0 THEN v_take END);
+        IF v_back_move IS NOT NULL THEN
+            UPDATE stock.move SET date = o.date_planned WHERE company_id = r.company_id AND id = v_back_move;
+        END IF;
+        IF v_left > 0 THEN
+            UPDATE purchase.order_line SET qty = v_take WHERE company_id = r.company_id AND id = r.id;
+            INSERT INTO purchase.order_line (company_id, order_id, product_id, qty, price, move_id)
+            VALUES (o.company_id, v_back, r.product_id, v_left, r.price, v_back_move);
+        END IF;
+    END LOOP;
+    UPDATE purchase.order SET state = 'done', done_at = now() WHERE company_id = o.company_id AND id = o.id;
+    RETURN v_back;
+END $$;
+COMMENT ON FUNCTION purchase.receive(bigint, jsonb) IS
+    'Receive a confirmed order (all, or the given quantities): receipts valued at the line price; the rest goes to a backorder order whose id is returned';
+
+CREATE OR REPLACE FUNCTION mrp.set_planning(p_product bigint, p_make_or_buy text, p_lead_days integer DEFAULT NULL,
+                                 p_lot_rule text DEFAULT 'l4l', p_lot_qty numeric DEFAULT NULL,
+                                 p_safety_stock numeric DEFAULT 0, p_min_order numeric DEFAULT 0,
+                                 p_multiple numeric DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+BEGIN
+    PERFORM stock._require('mrp.planning:write', p.company_id);
+    IF p_make_or_buy IS NULL OR p_make_or_buy NOT IN ('make', 'buy') THEN
+        RAISE EXCEPTION 'invalid procurement %', erp._echo(p_make_or_buy)
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = 'A product is made or bought.';
+    END IF;
+    IF p_lead_days < 0 THEN
+        RAISE EXCEPTION 'lead time must be zero or more days' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_lead_days > mrp._max_days() THEN
+        RAISE EXCEPTION 'lead time is out of range' USING ERRCODE = 'numeric_value_out_of_range',
+            DETAIL = format('Lead times are at most %s days; the value given is %s.', mrp._max_days(), p_lead_days);
+    END IF;
+    IF p_lot_rule IS NULL OR p_lot_rule NOT IN ('l4l', 'fixed') THEN
+        RAISE EXCEPTION 'invalid lot rule %', erp._echo(p_lot_rule)
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = 'The lot rules are l4l (lot for lot) and fixed.';
+    END IF;
+    IF p_lot_rule = 'fixed' AND NOT coalesce(p_lot_qty > 0 AND p_lot_qty < 'Infinity', false) THEN
+        RAISE EXCEPTION 'a fixed lot rule needs a positive lot quantity' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_lot_qty IS NOT NULL AND NOT (p_lot_qty > 0 AND p_lot_qty < 'Infinity') THEN
+        RAISE EXCEPTION 'lot quantity must be positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_safety_stock IS NULL OR NOT (p_safety_stock >= 0 AND p_safety_stock < 'Infinity') THEN
+        RAISE EXCEPTION 'safety stock must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_min_order IS NULL OR NOT (p_min_order >= 0 AND p_min_order < 'Infinity') THEN
+        RAISE EXCEPTION 'minimum order must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_multiple IS NOT NULL AND NOT (p_multiple > 0 AND p_multiple < 'Infinity') THEN
+        RAISE EXCEPTION 'order multiple must be positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM mrp._in_range(p_lot_qty, 'lot quantity'), mrp._in_range(p_safety_stock, 'safety stock'),
+            mrp._in_range(p_min_order, 'minimum order'), mrp._in_range(p_multiple, 'order multiple');
+    INSERT INTO mrp.planning (company_id, product_id, make_or_buy, lead_days, lot_rule, lot_qty, safety_stock, min_order, multiple)
+    VALUES (p.company_id, p.id, p_make_or_buy, p_lead_days, p_lot_rule, p_lot_qty, p_safety_stock, p_min_order, p_multiple)
+    ON CONFLICT (company_id, product_id) DO UPDATE
+       SET make_or_buy = excluded.make_or_buy, lead_days = excluded.lead_days, lot_rule = excluded.lot_rule,
+           lot_qty = excluded.lot_qty, safety_stock = excluded.safety_stock, min_order = excluded.min_order,
+           multiple = excluded.multiple;
+END $$;
+COMMENT ON FUNCTION mrp.set_planning(bigint, text, integer, text, numeric, numeric, numeric, numeric) IS
+    'Planning data of a product (needs mrp.planning:write); the buy lead time defaults to the chosen supplier''s';
+
+CREATE OR REPLACE FUNCTION mrp.add_demand(p_product bigint, p_qty numeric, p_due date, p_ref text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    v_id bigint;
+BEGIN
+    PERFORM stock._require('mrp.demand:create', p.company_id);
+    IF p_qty IS NULL OR NOT (p_qty > 0 AND p_qty < 'Infinity') THEN
+        RAISE EXCEPTION 'demand quantity must be positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_due IS NULL THEN
+        RAISE EXCEPTION 'due date must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM mrp._in_range(p_qty, 'demand quantity'), mrp._planning_date(p_due, 'due date');
+    INSERT INTO mrp.demand (company_id, product_id, qty, due, ref) VALUES (p.company_id, p.id, p_qty, p_due, p_ref)
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END $$;
+COMMENT ON FUNCTION mrp.add_demand(bigint, numeric, date, text) IS
+    'Independent demand (forecast, sales) for the planner (needs mrp.demand:create)';
+
+CREATE OR REPLACE FUNCTION mrp.run(p_company bigint, p_start date DEFAULT current_date, p_bucket text DEFAULT 'day',
+                        p_horizon integer DEFAULT 90, p_warehouse bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_run bigint;
+    v_n integer;
+BEGIN
+    IF p_company IS NULL THEN
+        RAISE EXCEPTION 'company must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM stock._require('mrp.plan:run', p_company);
+    IF NOT EXISTS (SELECT 1 FROM erp.company c WHERE c.id = p_company) THEN
+        RAISE EXCEPTION 'company % does not exist', p_company USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_start IS NULL THEN
+        RAISE EXCEPTION 'start date must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM mrp._planning_date(p_start, 'start date');
+    IF p_bucket IS NULL OR p_bucket NOT IN ('day', 'week') THEN
+        RAISE EXCEPTION 'invalid bucket %', erp._echo(p_bucket)
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = 'Buckets are day or week.';
+    END IF;
+    IF p_horizon IS NULL OR p_horizon NOT BETWEEN 1 AND 3660 THEN
+        RAISE EXCEPTION 'horizon must be between 1 and 3660 buckets' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_warehouse IS NOT NULL AND NOT EXISTS (SELECT 1 FROM stock.warehouse w WHERE w.company_id = p_company AND w.id = p_warehouse) THEN
+        RAISE EXCEPTION 'warehouse % does not exist in company %', p_warehouse, p_company
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- one run at a time per company; the new one replaces the unfirmed results of the last
+    PERFORM mrp._lock_planning(p_company, 'run');
+    DELETE FROM mrp.pegging WHERE company_id = p_company;
+    DELETE FROM mrp.plan_record WHERE company_id = p_company;
+    DELETE FROM mrp.run_message WHERE company_id = p_company AND kind <> 'replenish_failed';
+    DELETE FROM mrp.planned_order WHERE company_id = p_company AND firmed_ref IS NULL;
+    INSERT INTO mrp.mrp_run (company_id, start_date, bucket, horizon, warehouse_id)
+    VALUES (p_company, p_start, p_bucket, p_horizon, p_warehouse) RETURNING id INTO v_run;
+    v_n := mrp._run_compute(v_run);
+    UPDATE mrp.mrp_run SET finished_at = clock_timestamp(), planned_orders = v_n WHERE company_id = p_company AND id = v_run;
+    RETURN v_run;
+END $$;
+COMMENT ON FUNCTION mrp.run(bigint, date, text, integer, bigint) IS
+    'Regenerative MRP of a company (needs mrp.plan:run): planned orders, MRP table, pegging, exceptions; returns the run id';
+
+CREATE OR REPLACE FUNCTION mrp.add_reorder_rule(p_product bigint, p_warehouse bigint, p_min numeric, p_max numeric,
+                                     p_multiple numeric DEFAULT 1, p_trigger text DEFAULT 'auto')
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    v_id bigint;
+BEGIN
+    PERFORM stock._require('mrp.reorder_rule:create', p.company_id);
+    IF NOT EXISTS (SELECT 1 FROM stock.warehouse w WHERE w.company_id = p.company_id AND w.id = p_warehouse) THEN
+        RAISE EXCEPTION 'warehouse % does not exist in company %', coalesce(p_warehouse::text, 'NULL'), p.company_id
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_min IS NULL OR p_max IS NULL OR NOT (p_min >= 0 AND p_max >= 0 AND p_min < 'Infinity' AND p_max < 'Infinity') THEN
+        RAISE EXCEPTION 'minimum and maximum must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM mrp._in_range(p_min, 'minimum'), mrp._in_range(p_max, 'maximum'), mrp._in_range(p_multiple, 'multiple');
+    IF p_max < p_min THEN
+        RAISE EXCEPTION 'maximum % is below minimum %', erp._echo(p_max::text), erp._echo(p_min::text) USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_multiple IS NULL OR NOT (p_multiple > 0 AND p_multiple < 'Infinity') THEN
+        RAISE EXCEPTION 'multiple must be positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_trigger IS NULL OR p_trigger NOT IN ('auto', 'manual') THEN
+        RAISE EXCEPTION 'invalid trigger %', erp._echo(p_trigger)
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = 'Triggers are auto and manual.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM mrp.reorder_rule r WHERE r.company_id = p.company_id AND r.product_id = p.id AND r.warehouse_id = p_warehouse) THEN
+        RAISE EXCEPTION 'product % already has a reorder rule in warehouse %', p.sku, p_warehouse USING ERRCODE = 'unique_violation';
+    END IF;
+    INSERT INTO mrp.reorder_rule (company_id, product_id, warehouse_id, min_qty, max_qty, multiple, trigger)
+    VALUES (p.company_id, p.id, p_warehouse, p_min, p_max, p_multiple, p_trigger) RETURNING id INTO v_id;
+    RETURN v_id;
+END $$;
+COMMENT ON FUNCTION mrp.add_reorder_rule(bigint, bigint, numeric, numeric, numeric, text) IS
+    'A min/max reorder rule of a product in a warehouse (needs mrp.reorder_rule:create)';
+
+CREATE OR REPLACE FUNCTION mrp.replenish(p_company bigint, p_dry_run boolean DEFAULT false)
+RETURNS TABLE (rule_id bigint, product_id bigint, qty_forecast numeric, qty_to_order numeric, order_ref text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r record;
+    g record;
+    v_rules bigint[] := '{}';
+    v_products bigint[] := '{}';
+    v_forecasts numeric[] := '{}';
+    v_qtys numeric[] := '{}';
+    v_make boolean[] := '{}';
+    v_vendors bigint[] := '{}';
+    v_whs bigint[] := '{}';
+    v_leads int[] := '{}';
+    v_refs text[] := '{}';
+    v_po bigint;
+    v_mo bigint;
+    v_total bigint;
+    i int;
+BEGIN
+    IF p_company IS NULL THEN
+        RAISE EXCEPTION 'company must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM stock._require('mrp.reorder_rule:run', p_company);
+    PERFORM mrp._lock_planning(p_company, 'replenish');
+    SELECT count(*) INTO v_total FROM mrp.reorder_rule x WHERE x.company_id = p_company AND x.active AND x.trigger = 'auto';
+    FOR r IN
+        WITH rules AS (
+            SELECT x.*, w.location_id,
+                   coalesce(pl.make_or_buy, CASE WHEN EXISTS (SELECT 1 FROM mrp._bom_of(x.company_id, x.product_id) b WHERE b.type = 'normal')
+                                                 THEN 'make' ELSE 'buy' END) AS make_or_buy,
+                   coalesce(pl.lead_days, s.lead_days, 0) AS lead_days
+              FROM mrp.reorder_rule x
+              JOIN stock.warehouse w ON w.company_id = x.company_id AND w.id = x.warehouse_id
+              LEFT JOIN mrp.planning pl ON pl.company_id = x.company_id AND pl.product_id = x.product_id
+              LEFT JOIN LATERAL (SELECT si.lead_days FROM purchase.supplier_info si
+                                   JOIN erp.partner v ON v.company_id = si.company_id AND v.id = si.vendor_id AND v.active
+                                  WHERE si.company_id = x.company_id AND si.product_id = x.product_id AND si.active
+                                  ORDER BY si.price, si.lead_days, si.id LIMIT 1) s ON true
+             WHERE x.company_id = p_company AND x.active AND x.trigger = 'auto'),
+        f AS (
+            SELECT ru.*,
+                   coalesce((SELECT sum(q.quantity) FROM stock.quant q
+                              WHERE q.company_id = ru.company_id AND q.product_id = ru.product_id AND q.location_id = ru.location_id), 0)
+                 + coalesce((SELECT sum(CASE WHEN m.location_dest_id = ru.location_id THEN m.qty ELSE -m.qty END)
+                               FROM stock.move m
+                              WHERE m.company_id = ru.company_id AND m.product_id = ru.product_id
+                                AND m.state IN ('confirmed', 'assigned')
+                                AND (m.location_dest_id = ru.location_id OR m.location_id = ru.location_id)
+                                AND m.date < (current_date + least(ru.lead_days, mrp._max_days()) + 1)::timestamptz), 0)
+                 + coalesce((SELECT sum(ol.qty) FROM purchase.order_line ol
+                               JOIN purchase.order po ON po.company_id = ol.company_id AND po.id = ol.order_id
+                              WHERE ol.company_id = ru.company_id AND ol.product_id = ru.product_id
+                                AND po.state = 'draft' AND po.location_id = ru.location_id), 0)
+                 + coalesce((SELECT sum(mo.qty) FROM mrp.production mo
+                              WHERE mo.company_id = ru.company_id AND mo.product_id = ru.product_id
+                                AND mo.state = 'draft' AND mo.location_id = ru.location_id), 0) AS forecast
+              FROM rules ru)
+        SELECT f.id, f.product_id, f.forecast, q.to_order, f.make_or_buy = 'make' AS make,
+               -- the supplier valid for the quantity: cheapest, then fastest
+               (purchase.best_supplier(f.product_id, q.to_order)).vendor_id AS vendor_id, f.warehouse_id, f.lead_days,
+               q.in_range
+          FROM f CROSS JOIN LATERAL (SELECT x.in_range,
+                                            CASE WHEN x.in_range THEN mrp._reorder_qty(f.forecast, f.min_qty, f.max_qty, f.multiple) END
+                                              AS to_order
+                                       FROM (SELECT coalesce(abs(f.forecast) <= mrp._max_qty() AND f.max_qty <= mrp._max_qty()
+                                                             AND f.min_qty <= mrp._max_qty() AND f.multiple <= mrp._max_qty()
+                                                             AND f.lead_days <= mrp._max_days(), false) AS in_range) x) q
+         -- a rule beyond the engine's range is reported, and the others go on
+         WHERE q.to_order > 0 OR NOT q.in_range
+         ORDER BY f.id
+    LOOP
+        IF NOT r.in_range THEN
+            r.to_order := NULL;
+            IF NOT p_dry_run THEN
+                INSERT INTO mrp.run_message (company_id, product_id, kind, detail)
+                VALUES (p_company, r.product_id, 'replenish_failed',
+                        format('Reorder rule %s: its forecast, minimum, maximum or multiple is beyond %s units, or its lead time beyond %s days (22003).',
+                               r.id, mrp._max_qty(), mrp._max_days()));
+            END IF;
+        END IF;
+        v_rules := v_rules || r.id;
+        v_products := v_products || r.product_id;
+        v_forecasts := v_forecasts || r.forecast;
+        v_qtys := v_qtys || r.to_order;
+        v_make := v_make || r.make;
+        v_vendors := v_vendors || r.vendor_id;
+        v_whs := v_whs || r.warehouse_id;
+        v_leads := v_leads || r.lead_days;
+        v_refs := v_refs || CASE WHEN r.in_range THEN NULL ELSE 'failed: out of range' END;
+    END LOOP;
+    IF erp.current_job_id() IS NOT NULL THEN
+        PERFORM erp.job_progress(0.5, format('%s of %s rules need an order', coalesce(array_length(v_rules, 1), 0), v_total));
+    END IF;
+
+    IF NOT p_dry_run THEN
+        -- bought: one draft order per vendor and warehouse, its lines in one statement
+        FOR g IN SELECT x.vendor_id, x.wh, array_agg(x.i ORDER BY x.i) AS idx
+                   FROM unnest(v_vendors, v_whs, v_make) WITH ORDINALITY x(vendor_id, wh, make, i)
+                  WHERE NOT x.make AND x.vendor_id IS NOT NULL GROUP BY x.vendor_id, x.wh
+        LOOP
+            BEGIN
+                v_po := purchase.create_order(g.vendor_id,
+                            jsonb_build_array(jsonb_build_object('product', v_products[g.idx[1]], 'qty', v_qtys[g.idx[1]])),
+                            NULL, g.wh);
+                INSERT INTO purchase.order_line (company_id, order_id, product_id, qty, price)
+                SELECT p_company, v_po, v_products[k], v_qtys[k],
+                       coalesce((purchase.best_supplier(v_products[k], v_qtys[k], g.vendor_id)).price, 0)
+                  FROM unnest(g.idx[2:]) k;
+                -- planned when the slowest of its products can arrive
+                UPDATE purchase.order SET date_planned = now() + make_interval(days => (SELECT max(v_leads[k]) FROM unnest(g.idx) k))
+                 WHERE company_id = p_company AND id = v_po;
+                FOREACH i IN ARRAY g.idx LOOP
+                    v_refs[i] := 'PO/' || v_po;
+                END LOOP;
+            EXCEPTION WHEN OTHERS THEN
+                -- retry this group rule by rule: the bad ones are reported, the others ordered
+                v_po := NULL;
+                FOREACH i IN ARRAY g.idx LOOP
+                    BEGIN
+                        IF v_po IS NULL THEN
+                            v_po := purchase.create_order(g.vendor_id,
+                                        jsonb_build_array(jsonb_build_object('product', v_products[i], 'qty', v_qtys[i])), NULL, g.wh);
+                        ELSE
+                            INSERT INTO purchase.order_line (company_id, order_id, product_id, qty, price)
+                            VALUES (p_company, v_po, v_products[i], v_qtys[i],
+                                    (purchase.best_supplier(v_products[i], v_qtys[i], g.vendor_id)).price);
+                        END IF;
+                        v_refs[i] := 'PO/' || v_po;
+                    EXCEPTION WHEN OTHERS THEN
+                        v_refs[i] := 'failed: ' || SQLERRM;
+                        INSERT INTO mrp.run_message (company_id, product_id, kind, detail)
+                        VALUES (p_company, v_products[i], 'replenish_failed',
+                                format('Reorder rule %s: %s (%s).', v_rules[i], SQLERRM, SQLSTATE));
+                    END;
+                END LOOP;
+            END;
+        END LOOP;
+        -- made, or bought without a valid supplier: rule by rule
+        FOR i IN 1 .. coalesce(array_length(v_rules, 1), 0) LOOP
+            CONTINUE WHEN v_refs[i] IS NOT NULL;
+            BEGIN
+                IF v_make[i] THEN
+                    v_mo := mrp.create_mo(v_products[i], v_qtys[i], now() + make_interval(days => v_leads[i]), v_whs[i]);
+                    v_refs[i] := 'MO/' || v_mo;
+                ELSE
+                    RAISE EXCEPTION 'product % has no active supplier', v_products[i]
+                        USING ERRCODE = 'object_not_in_prerequisite_state',
+                              DETAIL = format('No active supplier line of an active vendor is valid for %s.', v_qtys[i]);
+                END IF;
+            EXCEPTION WHEN OTHERS THEN
+                v_refs[i] := 'failed: ' || SQLERRM;
+                INSERT INTO mrp.run_message (company_id, product_id, kind, detail)
+                VALUES (p_company, v_products[i], 'replenish_failed',
+                        format('Reorder rule %s: %s (%s).', v_rules[i], SQLERRM, SQLSTATE));
+            END;
+        END LOOP;
+    END IF;
+    RETURN QUERY SELECT x.r, x.p, x.f, x.q, x.ref
+                   FROM unnest(v_rules, v_products, v_forecasts, v_qtys, v_refs) x(r, p, f, q, ref);
+END $$;
+COMMENT ON FUNCTION mrp.replenish(bigint, boolean) IS
+    'Apply the company''s automatic reorder rules: draft purchase orders grouped per vendor and warehouse, or MOs; a failing rule is reported and the others go on';
+
+CREATE OR REPLACE FUNCTION mrp._job_arg(p_args jsonb, p_key text, p_pattern text, p_what text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF jsonb_typeof(p_args->p_key) IS DISTINCT FROM 'null' AND (p_args->>p_key) !~ p_pattern THEN
+        RAISE EXCEPTION 'job argument "%" must be %', p_key, p_what
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', erp._echo((p_args->p_key)::text));
+    END IF;
+    RETURN p_args->>p_key;
+END $$;
+
+CREATE OR REPLACE FUNCTION mrp.run_job(p_job bigint, p_args jsonb) RETURNS jsonb
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_start date;
+    v_run bigint;
+BEGIN
+    BEGIN
+        v_start := coalesce(mrp._job_arg(p_args, 'start', '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', 'a date (YYYY-MM-DD)')::date, current_date);
+    EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+        RAISE EXCEPTION 'job argument "start" must be a date (YYYY-MM-DD)'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', erp._echo(p_args->>'start'));
+    END;
+    v_run := mrp.run(mrp._job_arg(p_args, 'company', '^[0-9]{1,18}$', 'a company id')::bigint, v_start,
+                     coalesce(p_args->>'bucket', 'day'),
+                     coalesce(mrp._job_arg(p_args, 'horizon', '^[0-9]{1,4}$', 'a number of buckets')::int, 90),
+                     mrp._job_arg(p_args, 'warehouse', '^[0-9]{1,18}$', 'a warehouse id')::bigint);
+    RETURN jsonb_build_object('run', v_run, 'planned_orders',
+                              (SELECT r.planned_orders FROM mrp.mrp_run r WHERE r.id = v_run));
+END $$;
+
+CREATE OR REPLACE FUNCTION mrp.replenish_job(p_job bigint, p_args jsonb) RETURNS jsonb
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_n bigint;
+    v_failed bigint;
+BEGIN
+    SELECT count(*), count(*) FILTER (WHERE x.order_ref LIKE 'failed:%') INTO v_n, v_failed
+      FROM mrp.replenish(mrp._job_arg(p_args, 'company', '^[0-9]{1,18}$', 'a company id')::bigint,
+                         coalesce(mrp._job_arg(p_args, 'dry_run', '^(true|false)$', 'true or false')::boolean, false)) x;
+    RETURN jsonb_build_object('ordered', v_n - v_failed, 'failed', v_failed);
+END $$;
 
 
 -- ==== other ====

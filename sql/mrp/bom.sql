@@ -1,5 +1,55 @@
 -- Work centers and bills of materials (docs/manufacturing.md).
 
+-- The planning engine's limits (src/include/pgerp/mrp.h, docs/mrp.md): the
+-- largest quantity an input may hold, in units; the deepest bill of
+-- materials, in levels below a product; the farthest planning date and the
+-- longest lead time, in days from today.
+CREATE FUNCTION mrp._max_qty() RETURNS numeric
+    LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'pgerp_mrp_max_qty';
+CREATE FUNCTION mrp._max_bom_depth() RETURNS integer
+    LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'pgerp_mrp_max_bom_depth';
+CREATE FUNCTION mrp._max_days() RETURNS integer
+    LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'pgerp_mrp_max_days';
+
+-- A quantity the planning engine computes (NULL passes): 22003 beyond
+-- mrp._max_qty() units, NaN and infinities included.
+CREATE FUNCTION mrp._in_range(p_value numeric, p_what text) RETURNS numeric
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF p_value IS NOT NULL AND NOT (abs(p_value) <= mrp._max_qty()) THEN
+        RAISE EXCEPTION '% is out of range', p_what
+            USING ERRCODE = 'numeric_value_out_of_range',
+                  DETAIL = format('Planning quantities are at most %s units; the value given is %s.',
+                                  mrp._max_qty(), erp._echo(p_value::text));
+    END IF;
+    RETURN p_value;
+END $$;
+
+-- A planning date (NULL passes): finite and within mrp._max_days() of
+-- today, else 22008.
+CREATE FUNCTION mrp._planning_date(p_date date, p_what text) RETURNS date
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF p_date IS NOT NULL
+       AND NOT (isfinite(p_date) AND p_date BETWEEN current_date - mrp._max_days() AND current_date + mrp._max_days()) THEN
+        RAISE EXCEPTION '% is out of range', p_what
+            USING ERRCODE = 'datetime_field_overflow',
+                  DETAIL = format('Planning dates are within %s days of today; the date given is %s.',
+                                  mrp._max_days(), erp._echo(p_date::text));
+    END IF;
+    RETURN p_date;
+END $$;
+
+CREATE FUNCTION mrp._planning_date(p_at timestamptz, p_what text) RETURNS timestamptz
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF p_at IS NOT NULL AND NOT isfinite(p_at) THEN
+        PERFORM mrp._planning_date('infinity'::date, p_what);
+    END IF;
+    PERFORM mrp._planning_date(p_at::date, p_what);
+    RETURN p_at;
+END $$;
+
 CREATE TABLE mrp.workcenter (
     company_id bigint NOT NULL REFERENCES erp.company (id),
     id bigint GENERATED ALWAYS AS IDENTITY,
@@ -86,7 +136,7 @@ BEGIN
         RAISE EXCEPTION 'company % does not exist', p_company USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_code IS NULL OR p_code !~ '^\S{1,64}$' THEN
-        RAISE EXCEPTION 'invalid work center code %', coalesce(quote_literal(p_code), 'NULL')
+        RAISE EXCEPTION 'invalid work center code %', erp._echo(p_code)
             USING ERRCODE = 'invalid_parameter_value', DETAIL = 'A code is 1 to 64 characters without spaces.';
     END IF;
     IF p_cost_per_hour IS NULL OR NOT (p_cost_per_hour >= 0 AND p_cost_per_hour < 'Infinity') THEN
@@ -96,7 +146,7 @@ BEGIN
         RAISE EXCEPTION 'capacity must be positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF EXISTS (SELECT 1 FROM mrp.workcenter w WHERE w.company_id = p_company AND w.code = p_code) THEN
-        RAISE EXCEPTION 'work center % already exists in company %', quote_literal(p_code), p_company
+        RAISE EXCEPTION 'work center % already exists in company %', erp._echo(p_code), p_company
             USING ERRCODE = 'unique_violation';
     END IF;
     INSERT INTO mrp.workcenter (company_id, code, cost_per_hour, capacity)
@@ -149,11 +199,11 @@ BEGIN
         RAISE EXCEPTION '% must be a number', p_what USING ERRCODE = 'invalid_parameter_value';
     END IF;
     v := p_value::text::numeric;
-    IF NOT (v > 0 AND v < 'Infinity') THEN
+    IF NOT (v > 0) THEN
         RAISE EXCEPTION '% must be positive', p_what
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The value given is %s.', v);
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The value given is %s.', erp._echo(v::text));
     END IF;
-    RETURN v;
+    RETURN mrp._in_range(v, p_what);
 END $$;
 
 CREATE FUNCTION mrp.create_bom(p_product bigint, p_qty numeric, p_lines jsonb, p_type text DEFAULT 'normal',
@@ -172,14 +222,17 @@ DECLARE
     v_wc bigint;
     v_minutes numeric;
     v_seq int := 0;
+    v_front bigint[];
+    v_levels int := 0;
 BEGIN
     PERFORM stock._require('mrp.bom:create', p.company_id);
     IF p_qty IS NULL OR NOT (p_qty > 0 AND p_qty < 'Infinity') THEN
         RAISE EXCEPTION 'bill of materials quantity must be positive'
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', coalesce(p_qty::text, 'NULL'));
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', erp._echo(p_qty::text));
     END IF;
+    PERFORM mrp._in_range(p_qty, 'bill of materials quantity');
     IF p_type IS NULL OR p_type NOT IN ('normal', 'phantom') THEN
-        RAISE EXCEPTION 'invalid bill of materials type %', coalesce(quote_literal(p_type), 'NULL')
+        RAISE EXCEPTION 'invalid bill of materials type %', erp._echo(p_type)
             USING ERRCODE = 'invalid_parameter_value', DETAIL = 'The types are normal and phantom (a kit).';
     END IF;
     IF jsonb_typeof(p_lines) IS DISTINCT FROM 'array' OR jsonb_array_length(p_lines) = 0 THEN
@@ -207,14 +260,16 @@ BEGIN
         IF l ? 'scrap_pct' THEN
             IF jsonb_typeof(l->'scrap_pct') <> 'number' OR NOT ((l->>'scrap_pct')::numeric >= 0 AND (l->>'scrap_pct')::numeric < 100) THEN
                 RAISE EXCEPTION 'scrap percentage must be at least 0 and below 100'
-                    USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', l->'scrap_pct');
+                    USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', erp._echo((l->'scrap_pct')::text));
             END IF;
             v_scrap := (l->>'scrap_pct')::numeric;
         END IF;
         v_uom := coalesce(l->>'uom', c.uom);
+        PERFORM mrp._in_range(stock.convert_uom(v_qty, v_uom, c.uom), 'component quantity');
         IF stock.convert_uom(v_qty, v_uom, c.uom) <= 0 THEN
             RAISE EXCEPTION 'a component quantity rounds to zero in its unit' USING ERRCODE = 'invalid_parameter_value',
-                DETAIL = format('%s %s of %s is %s %s.', v_qty, v_uom, c.sku, stock.convert_uom(v_qty, v_uom, c.uom), c.uom);
+                DETAIL = format('%s %s of %s is %s %s.', erp._echo(v_qty::text), erp._echo(v_uom), c.sku,
+                                stock.convert_uom(v_qty, v_uom, c.uom), c.uom);
         END IF;
         INSERT INTO mrp.bom_line (company_id, bom_id, product_id, qty, uom, uom_qty, scrap_pct)
         VALUES (p.company_id, v_bom, c.id, stock.convert_uom(v_qty, v_uom, c.uom), v_uom, v_qty, v_scrap);
@@ -241,6 +296,34 @@ BEGIN
                                                          JOIN stock.product pr ON pr.company_id = p.company_id AND pr.id = x.id));
     END IF;
 
+    -- the depth: the longest chain through this BOM, from the highest product
+    -- using p down to the deepest component, through any active BOM (as for
+    -- cycles), one level per statement, at most mrp._max_bom_depth() + 1
+    v_front := ARRAY[p.id];
+    LOOP
+        SELECT array_agg(DISTINCT b.product_id) INTO v_front
+          FROM mrp.bom_line bl JOIN mrp.bom b ON b.company_id = bl.company_id AND b.id = bl.bom_id AND b.active
+         WHERE bl.company_id = p.company_id AND bl.product_id = ANY (v_front);
+        EXIT WHEN v_front IS NULL OR v_levels > mrp._max_bom_depth();
+        v_levels := v_levels + 1;
+    END LOOP;
+    SELECT array_agg(DISTINCT bl.product_id) INTO v_front
+      FROM mrp.bom_line bl WHERE bl.company_id = p.company_id AND bl.bom_id = v_bom;
+    LOOP
+        v_levels := v_levels + 1;
+        EXIT WHEN v_levels > mrp._max_bom_depth();
+        SELECT array_agg(DISTINCT bl.product_id) INTO v_front
+          FROM mrp.bom b JOIN mrp.bom_line bl ON bl.company_id = b.company_id AND bl.bom_id = b.id
+         WHERE b.company_id = p.company_id AND b.product_id = ANY (v_front) AND b.active;
+        EXIT WHEN v_front IS NULL;
+    END LOOP;
+    IF v_levels > mrp._max_bom_depth() THEN
+        RAISE EXCEPTION 'bill of materials of % would be nested too deep', p.sku
+            USING ERRCODE = 'statement_too_complex',
+                  DETAIL = format('Bills of materials are at most %s levels deep; with this one, a chain through %s would have %s or more.',
+                                  mrp._max_bom_depth(), p.sku, v_levels);
+    END IF;
+
     FOR l IN SELECT * FROM jsonb_array_elements(coalesce(p_byproducts, '[]')) LOOP
         c := mrp._component(p.company_id, l, 'by-product');
         IF c.id = p.id THEN
@@ -252,9 +335,9 @@ BEGIN
     FOR l IN SELECT * FROM jsonb_array_elements(coalesce(p_operations, '[]')) LOOP
         v_seq := v_seq + 10;
         IF jsonb_typeof(l) <> 'object' OR jsonb_typeof(l->'workcenter') IS DISTINCT FROM 'number'
-           OR coalesce(l->>'name', '') !~ '\S' THEN
+           OR (l->>'workcenter') !~ '^[0-9]{1,18}$' OR coalesce(l->>'name', '') !~ '\S' THEN
             RAISE EXCEPTION 'each operation needs a "name" and a numeric "workcenter"'
-                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', l);
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', erp._echo(l::text));
         END IF;
         SELECT w.id INTO v_wc FROM mrp.workcenter w WHERE w.id = (l->>'workcenter')::bigint AND w.company_id = p.company_id;
         IF v_wc IS NULL THEN
@@ -271,7 +354,7 @@ BEGIN
     RETURN v_bom;
 END $$;
 COMMENT ON FUNCTION mrp.create_bom(bigint, numeric, jsonb, text, jsonb, jsonb) IS
-    'Create a bill of materials (needs mrp.bom:create); refuses cycles at any depth, showing the path';
+    'Create a bill of materials (needs mrp.bom:create); refuses cycles at any depth, showing the path, and chains deeper than mrp._max_bom_depth() levels (54001)';
 
 -- Round a quantity up to a multiple of the unit's rounding.
 -- Digits beyond the 12th decimal are division noise (2 / 3 * 3), not need.
@@ -280,8 +363,20 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT ceil(round(p_qty, 12) / p_rounding) * p_rounding
 $$;
 
+-- Raised by the explosions when a tree is deeper than mrp._max_bom_depth()
+-- (data older than the limit): never a truncated tree.
+CREATE FUNCTION mrp._too_deep(p_company bigint, p_product bigint) RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RAISE EXCEPTION 'the bill of materials of product % is nested too deep',
+        (SELECT pr.sku FROM stock.product pr WHERE pr.company_id = p_company AND pr.id = p_product)
+        USING ERRCODE = 'statement_too_complex',
+              DETAIL = format('Bills of materials are at most %s levels deep.', mrp._max_bom_depth());
+END $$;
+
 -- Every node of the tree below p_qty of a product: (level, parent, product,
--- exact quantity, whether the node is a kit, whether it has a BOM).
+-- exact quantity, whether the node is a kit, whether it has a BOM). The walk
+-- goes one level past the limit, and a node there raises 54001.
 CREATE FUNCTION mrp._tree(p_company bigint, p_product bigint, p_qty numeric, p_phantoms_only boolean)
 RETURNS TABLE (level int, parent_id bigint, product_id bigint, qty numeric, is_kit boolean, has_bom boolean)
 LANGUAGE sql STABLE AS $$
@@ -298,9 +393,10 @@ LANGUAGE sql STABLE AS $$
           CROSS JOIN LATERAL mrp._bom_of(p_company, t.product_id) b
           JOIN mrp.bom_line bl ON bl.company_id = b.company_id AND bl.bom_id = b.id
           LEFT JOIN LATERAL mrp._bom_of(p_company, bl.product_id) cb ON true
-         WHERE t.level < 100 AND (t.is_kit OR (t.has_bom AND NOT p_phantoms_only))
+         WHERE t.level <= mrp._max_bom_depth() AND (t.is_kit OR (t.has_bom AND NOT p_phantoms_only))
     )
     SELECT t.level, t.parent_id, t.product_id, t.qty, coalesce(t.is_kit, false), t.has_bom FROM t
+     WHERE t.level <= mrp._max_bom_depth() OR mrp._too_deep(p_company, p_product)
 $$;
 
 CREATE FUNCTION mrp._product_with_bom(p_product bigint, p_qty numeric) RETURNS stock.product
@@ -311,8 +407,9 @@ BEGIN
     PERFORM stock._require('mrp.bom:read', p.company_id);
     IF p_qty IS NULL OR NOT (p_qty > 0 AND p_qty < 'Infinity') THEN
         RAISE EXCEPTION 'quantity must be positive'
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', coalesce(p_qty::text, 'NULL'));
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', erp._echo(p_qty::text));
     END IF;
+    PERFORM mrp._in_range(p_qty, 'quantity');
     IF NOT EXISTS (SELECT 1 FROM mrp._bom_of(p.company_id, p.id)) THEN
         RAISE EXCEPTION 'product % has no bill of materials', p.sku USING ERRCODE = 'invalid_parameter_value';
     END IF;

@@ -96,12 +96,47 @@ CREATE TABLE mrp.run_message (
     id bigint GENERATED ALWAYS AS IDENTITY,
     run_id bigint,
     product_id bigint,
-    kind text NOT NULL CHECK (kind IN ('past_due', 'no_bom', 'no_supplier', 'expedite', 'cancel', 'replenish_failed')),
+    kind text NOT NULL CHECK (kind IN ('past_due', 'no_bom', 'no_supplier', 'expedite', 'cancel', 'replenish_failed', 'not_planned')),
     detail text NOT NULL,
     created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (company_id, id)
 );
 CREATE INDEX run_message_run_idx ON mrp.run_message (company_id, run_id);
+
+-- One row per company and planning task, locked FOR UPDATE NOWAIT by
+-- mrp.run and mrp.replenish (mrp._lock_planning): one run at a time per
+-- company, on a lock that the application role cannot take.
+CREATE TABLE mrp.planning_lock (
+    company_id bigint NOT NULL REFERENCES erp.company (id) ON DELETE CASCADE,
+    task text NOT NULL CHECK (task IN ('run', 'replenish')),
+    PRIMARY KEY (company_id, task)
+);
+COMMENT ON TABLE mrp.planning_lock IS
+    'The planning lock of each company and task (run, replenish): its row is locked while the task runs';
+
+-- Take the planning lock of a company: a second concurrent run fails at
+-- once with 55P03 naming the company; the first run of a company creates
+-- the row (a concurrent first run then waits at most 1 s for it).
+CREATE FUNCTION mrp._lock_planning(p_company bigint, p_task text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_timeout text := current_setting('lock_timeout');
+BEGIN
+    BEGIN
+        PERFORM 1 FROM mrp.planning_lock l WHERE l.company_id = p_company AND l.task = p_task FOR UPDATE NOWAIT;
+        IF NOT FOUND THEN
+            PERFORM set_config('lock_timeout', '1s', true);
+            INSERT INTO mrp.planning_lock (company_id, task) VALUES (p_company, p_task) ON CONFLICT DO NOTHING;
+            PERFORM set_config('lock_timeout', v_timeout, true);
+            PERFORM 1 FROM mrp.planning_lock l WHERE l.company_id = p_company AND l.task = p_task FOR UPDATE NOWAIT;
+        END IF;
+    EXCEPTION WHEN lock_not_available THEN
+        RAISE EXCEPTION 'planning of company % is busy', p_company
+            USING ERRCODE = 'lock_not_available',
+                  DETAIL = format('Another mrp.%s of company %s is running.', p_task, p_company),
+                  HINT = 'Try again when it has finished.';
+    END;
+END $$;
 
 CREATE FUNCTION mrp._run_compute(p_run bigint) RETURNS integer
     LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'pgerp_mrp_run_compute';
@@ -119,14 +154,18 @@ DECLARE
 BEGIN
     PERFORM stock._require('mrp.planning:write', p.company_id);
     IF p_make_or_buy IS NULL OR p_make_or_buy NOT IN ('make', 'buy') THEN
-        RAISE EXCEPTION 'invalid procurement %', coalesce(quote_literal(p_make_or_buy), 'NULL')
+        RAISE EXCEPTION 'invalid procurement %', erp._echo(p_make_or_buy)
             USING ERRCODE = 'invalid_parameter_value', DETAIL = 'A product is made or bought.';
     END IF;
     IF p_lead_days < 0 THEN
         RAISE EXCEPTION 'lead time must be zero or more days' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF p_lead_days > mrp._max_days() THEN
+        RAISE EXCEPTION 'lead time is out of range' USING ERRCODE = 'numeric_value_out_of_range',
+            DETAIL = format('Lead times are at most %s days; the value given is %s.', mrp._max_days(), p_lead_days);
+    END IF;
     IF p_lot_rule IS NULL OR p_lot_rule NOT IN ('l4l', 'fixed') THEN
-        RAISE EXCEPTION 'invalid lot rule %', coalesce(quote_literal(p_lot_rule), 'NULL')
+        RAISE EXCEPTION 'invalid lot rule %', erp._echo(p_lot_rule)
             USING ERRCODE = 'invalid_parameter_value', DETAIL = 'The lot rules are l4l (lot for lot) and fixed.';
     END IF;
     IF p_lot_rule = 'fixed' AND NOT coalesce(p_lot_qty > 0 AND p_lot_qty < 'Infinity', false) THEN
@@ -144,6 +183,8 @@ BEGIN
     IF p_multiple IS NOT NULL AND NOT (p_multiple > 0 AND p_multiple < 'Infinity') THEN
         RAISE EXCEPTION 'order multiple must be positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM mrp._in_range(p_lot_qty, 'lot quantity'), mrp._in_range(p_safety_stock, 'safety stock'),
+            mrp._in_range(p_min_order, 'minimum order'), mrp._in_range(p_multiple, 'order multiple');
     INSERT INTO mrp.planning (company_id, product_id, make_or_buy, lead_days, lot_rule, lot_qty, safety_stock, min_order, multiple)
     VALUES (p.company_id, p.id, p_make_or_buy, p_lead_days, p_lot_rule, p_lot_qty, p_safety_stock, p_min_order, p_multiple)
     ON CONFLICT (company_id, product_id) DO UPDATE
@@ -168,6 +209,7 @@ BEGIN
     IF p_due IS NULL THEN
         RAISE EXCEPTION 'due date must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    PERFORM mrp._in_range(p_qty, 'demand quantity'), mrp._planning_date(p_due, 'due date');
     INSERT INTO mrp.demand (company_id, product_id, qty, due, ref) VALUES (p.company_id, p.id, p_qty, p_due, p_ref)
     RETURNING id INTO v_id;
     RETURN v_id;
@@ -193,8 +235,9 @@ BEGIN
     IF p_start IS NULL THEN
         RAISE EXCEPTION 'start date must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    PERFORM mrp._planning_date(p_start, 'start date');
     IF p_bucket IS NULL OR p_bucket NOT IN ('day', 'week') THEN
-        RAISE EXCEPTION 'invalid bucket %', coalesce(quote_literal(p_bucket), 'NULL')
+        RAISE EXCEPTION 'invalid bucket %', erp._echo(p_bucket)
             USING ERRCODE = 'invalid_parameter_value', DETAIL = 'Buckets are day or week.';
     END IF;
     IF p_horizon IS NULL OR p_horizon NOT BETWEEN 1 AND 3660 THEN
@@ -205,7 +248,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- one run at a time per company; the new one replaces the unfirmed results of the last
-    PERFORM pg_advisory_xact_lock(hashtext('pgerp mrp.run'), p_company::int);
+    PERFORM mrp._lock_planning(p_company, 'run');
     DELETE FROM mrp.pegging WHERE company_id = p_company;
     DELETE FROM mrp.plan_record WHERE company_id = p_company;
     DELETE FROM mrp.run_message WHERE company_id = p_company AND kind <> 'replenish_failed';
@@ -309,14 +352,15 @@ BEGIN
     IF p_min IS NULL OR p_max IS NULL OR NOT (p_min >= 0 AND p_max >= 0 AND p_min < 'Infinity' AND p_max < 'Infinity') THEN
         RAISE EXCEPTION 'minimum and maximum must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM mrp._in_range(p_min, 'minimum'), mrp._in_range(p_max, 'maximum'), mrp._in_range(p_multiple, 'multiple');
     IF p_max < p_min THEN
-        RAISE EXCEPTION 'maximum % is below minimum %', p_max, p_min USING ERRCODE = 'invalid_parameter_value';
+        RAISE EXCEPTION 'maximum % is below minimum %', erp._echo(p_max::text), erp._echo(p_min::text) USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_multiple IS NULL OR NOT (p_multiple > 0 AND p_multiple < 'Infinity') THEN
         RAISE EXCEPTION 'multiple must be positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_trigger IS NULL OR p_trigger NOT IN ('auto', 'manual') THEN
-        RAISE EXCEPTION 'invalid trigger %', coalesce(quote_literal(p_trigger), 'NULL')
+        RAISE EXCEPTION 'invalid trigger %', erp._echo(p_trigger)
             USING ERRCODE = 'invalid_parameter_value', DETAIL = 'Triggers are auto and manual.';
     END IF;
     IF EXISTS (SELECT 1 FROM mrp.reorder_rule r WHERE r.company_id = p.company_id AND r.product_id = p.id AND r.warehouse_id = p_warehouse) THEN
@@ -359,7 +403,7 @@ BEGIN
         RAISE EXCEPTION 'company must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     PERFORM stock._require('mrp.reorder_rule:run', p_company);
-    PERFORM pg_advisory_xact_lock(hashtext('pgerp mrp.replenish'), p_company::int);
+    PERFORM mrp._lock_planning(p_company, 'replenish');
     SELECT count(*) INTO v_total FROM mrp.reorder_rule x WHERE x.company_id = p_company AND x.active AND x.trigger = 'auto';
     FOR r IN
         WITH rules AS (
@@ -384,7 +428,7 @@ BEGIN
                               WHERE m.company_id = ru.company_id AND m.product_id = ru.product_id
                                 AND m.state IN ('confirmed', 'assigned')
                                 AND (m.location_dest_id = ru.location_id OR m.location_id = ru.location_id)
-                                AND m.date < (current_date + ru.lead_days + 1)::timestamptz), 0)
+                                AND m.date < (current_date + least(ru.lead_days, mrp._max_days()) + 1)::timestamptz), 0)
                  + coalesce((SELECT sum(ol.qty) FROM purchase.order_line ol
                                JOIN purchase.order po ON po.company_id = ol.company_id AND po.id = ol.order_id
                               WHERE ol.company_id = ru.company_id AND ol.product_id = ru.product_id
@@ -395,11 +439,27 @@ BEGIN
               FROM rules ru)
         SELECT f.id, f.product_id, f.forecast, q.to_order, f.make_or_buy = 'make' AS make,
                -- the supplier valid for the quantity: cheapest, then fastest
-               (purchase.best_supplier(f.product_id, q.to_order)).vendor_id AS vendor_id, f.warehouse_id, f.lead_days
-          FROM f CROSS JOIN LATERAL (SELECT mrp._reorder_qty(f.forecast, f.min_qty, f.max_qty, f.multiple) AS to_order) q
-         WHERE q.to_order > 0
+               (purchase.best_supplier(f.product_id, q.to_order)).vendor_id AS vendor_id, f.warehouse_id, f.lead_days,
+               q.in_range
+          FROM f CROSS JOIN LATERAL (SELECT x.in_range,
+                                            CASE WHEN x.in_range THEN mrp._reorder_qty(f.forecast, f.min_qty, f.max_qty, f.multiple) END
+                                              AS to_order
+                                       FROM (SELECT coalesce(abs(f.forecast) <= mrp._max_qty() AND f.max_qty <= mrp._max_qty()
+                                                             AND f.min_qty <= mrp._max_qty() AND f.multiple <= mrp._max_qty()
+                                                             AND f.lead_days <= mrp._max_days(), false) AS in_range) x) q
+         -- a rule beyond the engine's range is reported, and the others go on
+         WHERE q.to_order > 0 OR NOT q.in_range
          ORDER BY f.id
     LOOP
+        IF NOT r.in_range THEN
+            r.to_order := NULL;
+            IF NOT p_dry_run THEN
+                INSERT INTO mrp.run_message (company_id, product_id, kind, detail)
+                VALUES (p_company, r.product_id, 'replenish_failed',
+                        format('Reorder rule %s: its forecast, minimum, maximum or multiple is beyond %s units, or its lead time beyond %s days (22003).',
+                               r.id, mrp._max_qty(), mrp._max_days()));
+            END IF;
+        END IF;
         v_rules := v_rules || r.id;
         v_products := v_products || r.product_id;
         v_forecasts := v_forecasts || r.forecast;
@@ -408,7 +468,7 @@ BEGIN
         v_vendors := v_vendors || r.vendor_id;
         v_whs := v_whs || r.warehouse_id;
         v_leads := v_leads || r.lead_days;
-        v_refs := v_refs || NULL::text;
+        v_refs := v_refs || CASE WHEN r.in_range THEN NULL ELSE 'failed: out of range' END;
     END LOOP;
     IF erp.current_job_id() IS NOT NULL THEN
         PERFORM erp.job_progress(0.5, format('%s of %s rules need an order', coalesce(array_length(v_rules, 1), 0), v_total));
@@ -483,14 +543,35 @@ END $$;
 COMMENT ON FUNCTION mrp.replenish(bigint, boolean) IS
     'Apply the company''s automatic reorder rules: draft purchase orders grouped per vendor and warehouse, or MOs; a failing rule is reported and the others go on';
 
+-- A job argument as text, NULL when absent; 22023 when it does not match the
+-- pattern, so that no internal cast error (22P02, 22003) leaks from a job.
+CREATE FUNCTION mrp._job_arg(p_args jsonb, p_key text, p_pattern text, p_what text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF jsonb_typeof(p_args->p_key) IS DISTINCT FROM 'null' AND (p_args->>p_key) !~ p_pattern THEN
+        RAISE EXCEPTION 'job argument "%" must be %', p_key, p_what
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', erp._echo((p_args->p_key)::text));
+    END IF;
+    RETURN p_args->>p_key;
+END $$;
+
 -- Job kinds: {"company": id, "start": "2026-12-01", "bucket": "week", "horizon": 52, "warehouse": id}
 CREATE FUNCTION mrp.run_job(p_job bigint, p_args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    v_run bigint := mrp.run((p_args->>'company')::bigint, coalesce((p_args->>'start')::date, current_date),
-                            coalesce(p_args->>'bucket', 'day'), coalesce((p_args->>'horizon')::int, 90),
-                            (p_args->>'warehouse')::bigint);
+    v_start date;
+    v_run bigint;
 BEGIN
+    BEGIN
+        v_start := coalesce(mrp._job_arg(p_args, 'start', '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', 'a date (YYYY-MM-DD)')::date, current_date);
+    EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+        RAISE EXCEPTION 'job argument "start" must be a date (YYYY-MM-DD)'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', erp._echo(p_args->>'start'));
+    END;
+    v_run := mrp.run(mrp._job_arg(p_args, 'company', '^[0-9]{1,18}$', 'a company id')::bigint, v_start,
+                     coalesce(p_args->>'bucket', 'day'),
+                     coalesce(mrp._job_arg(p_args, 'horizon', '^[0-9]{1,4}$', 'a number of buckets')::int, 90),
+                     mrp._job_arg(p_args, 'warehouse', '^[0-9]{1,18}$', 'a warehouse id')::bigint);
     RETURN jsonb_build_object('run', v_run, 'planned_orders',
                               (SELECT r.planned_orders FROM mrp.mrp_run r WHERE r.id = v_run));
 END $$;
@@ -502,7 +583,8 @@ DECLARE
     v_failed bigint;
 BEGIN
     SELECT count(*), count(*) FILTER (WHERE x.order_ref LIKE 'failed:%') INTO v_n, v_failed
-      FROM mrp.replenish((p_args->>'company')::bigint, coalesce((p_args->>'dry_run')::boolean, false)) x;
+      FROM mrp.replenish(mrp._job_arg(p_args, 'company', '^[0-9]{1,18}$', 'a company id')::bigint,
+                         coalesce(mrp._job_arg(p_args, 'dry_run', '^(true|false)$', 'true or false')::boolean, false)) x;
     RETURN jsonb_build_object('ordered', v_n - v_failed, 'failed', v_failed);
 END $$;
 

@@ -64,11 +64,12 @@ BEGIN
     PERFORM stock._require('mrp.production:create', p.company_id);
     IF p_qty IS NULL OR NOT (p_qty > 0 AND p_qty < 'Infinity') THEN
         RAISE EXCEPTION 'quantity to produce must be positive'
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', coalesce(p_qty::text, 'NULL'));
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', erp._echo(p_qty::text));
     END IF;
+    PERFORM mrp._in_range(p_qty, 'quantity to produce'), mrp._planning_date(p_due, 'due date');
     IF stock.round_to(p_qty, (SELECT u.rounding FROM stock.uom u WHERE u.code = p.uom)) <= 0 THEN
         RAISE EXCEPTION 'quantity to produce rounds to zero in the product''s unit'
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s %s.', p_qty, p.uom);
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s %s.', erp._echo(p_qty::text), p.uom);
     END IF;
     SELECT * INTO b FROM mrp._bom_of(p.company_id, p.id);
     IF b.id IS NULL THEN
@@ -204,7 +205,7 @@ BEGIN
     v_qty := coalesce(p_qty, m.qty);
     IF NOT (v_qty > 0 AND v_qty <= m.qty) THEN
         RAISE EXCEPTION 'quantity produced must be positive and at most %', m.qty
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', v_qty);
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', erp._echo(v_qty::text));
     END IF;
     v_qty := stock.round_to(v_qty, v_rounding);
     IF v_qty <= 0 THEN

@@ -87,6 +87,10 @@ BEGIN
     IF p_lead_days IS NULL OR p_lead_days < 0 THEN
         RAISE EXCEPTION 'lead time must be zero or more days' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF p_lead_days > mrp._max_days() THEN
+        RAISE EXCEPTION 'lead time is out of range' USING ERRCODE = 'numeric_value_out_of_range',
+            DETAIL = format('Lead times are at most %s days; the value given is %s.', mrp._max_days(), p_lead_days);
+    END IF;
     IF p_min_qty IS NULL OR NOT (p_min_qty >= 0 AND p_min_qty < 'Infinity') THEN
         RAISE EXCEPTION 'minimum quantity must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -173,6 +177,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'Lines are a JSON array of {"product": id, "qty": n, "price": p}.';
     END IF;
+    PERFORM mrp._planning_date(p_date_planned, 'planned date');
     INSERT INTO purchase.order (company_id, vendor_id, date_planned, location_id)
     VALUES (v.company_id, v.id, coalesce(p_date_planned, now()), purchase._warehouse(v.company_id, p_warehouse))
     RETURNING id INTO v_order;
@@ -182,7 +187,7 @@ BEGIN
         IF l ? 'price' AND jsonb_typeof(l->'price') <> 'null' THEN
             IF jsonb_typeof(l->'price') <> 'number' OR NOT ((l->>'price')::numeric >= 0 AND (l->>'price')::numeric < 'Infinity') THEN
                 RAISE EXCEPTION 'price must be zero or positive' USING ERRCODE = 'invalid_parameter_value',
-                    DETAIL = format('Got %s.', l->'price');
+                    DETAIL = format('Got %s.', erp._echo((l->'price')::text));
             END IF;
             v_price := (l->>'price')::numeric;
         ELSE

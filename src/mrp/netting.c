@@ -18,6 +18,18 @@ MrpCeilTo(MrpQty q, MrpQty step)
 	return ((q + step - 1) / step) * step;
 }
 
+/* *acc += q, or an overflow (acc unchanged). */
+MrpResult
+MrpAdd(MrpQty *acc, MrpQty q)
+{
+	MrpQty		r;
+
+	if (pg_add_s64_overflow(*acc, q, &r))
+		return MRP_OVERFLOW;
+	*acc = r;
+	return MRP_OK;
+}
+
 /*
  * A planned receipt for a net need: fixed lots (multiples of lot_qty until
  * the need is covered) or the need itself, then the minimum order, then the
@@ -125,6 +137,22 @@ gcd64(int64 a, int64 b)
 		b = t;
 	}
 	return a < 0 ? -a : a;
+}
+
+/* num / den reduced; den > 0 and num >= 0, else an overflow (a bad factor). */
+MrpResult
+MrpFactorMake(int64 num, int64 den, MrpFactor *out)
+{
+	int64		g;
+
+	if (den <= 0 || num < 0)
+		return MRP_OVERFLOW;
+	g = gcd64(num, den);
+	if (g == 0)
+		g = 1;
+	out->num = num / g;
+	out->den = den / g;
+	return MRP_OK;
 }
 
 /* a * b, reduced; an overflow when the exact fraction does not fit. */

@@ -5,6 +5,13 @@
  * and write planned orders, the MRP table, pegging and exceptions with one
  * INSERT ... SELECT FROM unnest() each.
  *
+ * One phase per function, all state in an MrpRun: load (header, items,
+ * BOMs, stock, moves and demand), kits, low-level codes, netting, pegging,
+ * write. Every quantity addition is checked; the arithmetic returns codes
+ * (netting.c) and run_result() alone turns a code into an error (a depth
+ * beyond MRP_MAX_BOM_DEPTH) or into a "not_planned" run message for the
+ * product concerned, which is then left out while the others are planned.
+ *
  * Conventions (docs/mrp.md): buckets are 0-based here and 1-based in the
  * tables; anything dated before the start counts in the first bucket; a
  * release before the first bucket is kept, flagged past due; kits (phantom
@@ -20,6 +27,7 @@
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
+#include "utils/numeric.h"
 
 #include "pgerp/jobs.h"
 #include "pgerp/mrp.h"
@@ -57,6 +65,7 @@ typedef struct PlanItem
 	int			llc;
 	MrpQty	   *gross;
 	MrpQty	   *sched;
+	bool		failed;			/* not planned: reported in a run message */
 } PlanItem;
 
 typedef struct Order
@@ -73,30 +82,153 @@ typedef struct ItemSlot
 	int			item;
 } ItemSlot;
 
-static HTAB *index_htab;
-static PlanItem *items;
-static int	nitems;
+/* Growable parallel arrays of output rows. */
+typedef struct RecordRows		/* mrp.plan_record */
+{
+	int			n,
+				cap;
+	int64	   *prod,
+			   *gross,
+			   *sched,
+			   *proj,
+			   *net,
+			   *rec,
+			   *rel;
+	int		   *bucket;
+} RecordRows;
+
+typedef struct MessageRows		/* mrp.run_message */
+{
+	int			n,
+				cap;
+	int64	   *prod;
+	char	  **kind;
+	char	  **detail;
+} MessageRows;
+
+typedef struct PegRows			/* mrp.pegging */
+{
+	int			n,
+				cap;
+	int64	   *order;
+	int64	   *qty;
+	char	  **ref;
+} PegRows;
+
+typedef struct MrpRun
+{
+	int64		run_id;
+	int64		company;
+	int			bd;				/* days per bucket */
+	int			H;				/* buckets */
+	int64		warehouse_loc;	/* 0: every internal location */
+	PlanItem   *items;
+	int			nitems;
+	HTAB	   *index;			/* product id -> item */
+	int		   *order_of;		/* Kahn order */
+	int			maxllc;
+	Order	   *orders;
+	int			norders,
+				maxorders;
+	int64	   *order_ids;		/* ids of the written planned orders */
+	RecordRows	records;
+	MessageRows messages;
+	PegRows		pegs;
+	/* numeric constants of the conversions to millionths */
+	Datum		scale_num;
+} MrpRun;
+
+/* What an item's quantity came from, for the run message of a failure. */
+typedef enum MrpWhat
+{
+	WHAT_PLANNING,
+	WHAT_BOM,
+	WHAT_ON_HAND,
+	WHAT_RECEIPTS,
+	WHAT_REQUIREMENTS,
+	WHAT_DEPENDENT,
+	WHAT_NETTING,
+	WHAT_LEAD_TIME
+} MrpWhat;
+
+static const char *const what_text[] = {
+	"its planning data (lot, minimum order, multiple, unit rounding or safety stock) is",
+	"a quantity of its bill of materials is",
+	"its on-hand stock is",
+	"its scheduled receipts in one bucket are",
+	"its gross requirements in one bucket are",
+	"the requirements from the orders of its parents or kits are",
+	"its projected stock or planned receipts are",
+	NULL						/* WHAT_LEAD_TIME: its own sentence */
+};
 
 static int
-item_of(int64 product_id)
+item_of(MrpRun *run, int64 product_id)
 {
-	ItemSlot	   *e = hash_search(index_htab, &product_id, HASH_FIND, NULL);
+	ItemSlot   *e = hash_search(run->index, &product_id, HASH_FIND, NULL);
 
 	return e ? e->item : -1;
 }
 
 static void
-check(MrpResult r)
+add_message(MrpRun *run, int64 prod, char *kind, char *detail)
 {
-	if (r == MRP_OVERFLOW)
+	MessageRows *m = &run->messages;
+
+	if (m->n == m->cap)
+	{
+		m->cap = m->cap ? m->cap * 2 : 256;
+		m->prod = m->prod ? repalloc(m->prod, sizeof(int64) * m->cap) : palloc(sizeof(int64) * m->cap);
+		m->kind = m->kind ? repalloc(m->kind, sizeof(char *) * m->cap) : palloc(sizeof(char *) * m->cap);
+		m->detail = m->detail ? repalloc(m->detail, sizeof(char *) * m->cap) : palloc(sizeof(char *) * m->cap);
+	}
+	m->prod[m->n] = prod;
+	m->kind[m->n] = kind;
+	m->detail[m->n] = detail;
+	m->n++;
+}
+
+/*
+ * The one place where codes become errors or run messages: a depth beyond
+ * the limit stops the run (54001); a quantity out of range or a bad lot rule
+ * marks the item not planned, with a message naming what failed. Returns
+ * whether r was MRP_OK. item < 0: nothing to blame but the run.
+ */
+static bool
+run_result(MrpRun *run, int item, MrpResult r, MrpWhat what)
+{
+	PlanItem   *it;
+
+	if (r == MRP_OK)
+		return true;
+	if (r == MRP_TOO_DEEP)
+		ereport(ERROR,
+				(errcode(ERRCODE_STATEMENT_TOO_COMPLEX),
+				 errmsg("the bills of materials of company " INT64_FORMAT " are nested too deep", run->company),
+				 errdetail("Bills of materials and kits are planned up to %d levels.", MRP_MAX_BOM_DEPTH)));
+	if (item < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("MRP quantities out of range"),
-				 errdetail("The engine plans quantities up to 9 trillion units with 6 decimals.")));
-	if (r == MRP_BAD_RULE)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a fixed lot rule needs a positive lot quantity")));
+				 errdetail("The engine plans quantities up to " INT64_FORMAT " units with 6 decimals.",
+						   PG_INT64_MAX / MRP_SCALE)));
+	it = &run->items[item];
+	if (!it->failed)
+	{
+		it->failed = true;
+		if (r == MRP_BAD_RULE)
+			add_message(run, it->product_id, "not_planned",
+						psprintf("The product is not planned: its fixed lot rule has no positive lot quantity."));
+		else if (what == WHAT_LEAD_TIME)
+			add_message(run, it->product_id, "not_planned",
+						psprintf("The product is not planned: its lead time is beyond %d days.", MRP_MAX_DAYS));
+		else
+			add_message(run, it->product_id, "not_planned",
+						psprintf("The product is not planned: %s beyond the engine's range (inputs up to "
+								 INT64_FORMAT " units, sums up to " INT64_FORMAT " units).",
+								 what_text[what], MRP_MAX_UNITS, PG_INT64_MAX / MRP_SCALE));
+	}
+	return false;
 }
 
 static int64
@@ -108,6 +240,33 @@ get_int8(HeapTuple t, TupleDesc d, int col, int64 dflt)
 	return isnull ? dflt : DatumGetInt64(v);
 }
 
+/*
+ * A numeric column times scale, rounded to an integer as the SQL cast does;
+ * NULL gives dflt; NaN, infinities and what does not fit give an overflow.
+ */
+static MrpResult
+get_scaled(HeapTuple t, TupleDesc d, int col, int64 scale, MrpQty dflt, MrpQty *out)
+{
+	bool		isnull;
+	Datum		v = SPI_getbinval(t, d, col, &isnull);
+	Datum		bound;
+	Datum		scaled;
+	Numeric		n;
+
+	*out = dflt;
+	if (isnull)
+		return MRP_OK;
+	n = DatumGetNumeric(v);
+	if (numeric_is_nan(n) || numeric_is_inf(n))
+		return MRP_OVERFLOW;
+	bound = DirectFunctionCall1(int8_numeric, Int64GetDatum(PG_INT64_MAX / scale));
+	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, DirectFunctionCall1(numeric_abs, v), bound)) > 0)
+		return MRP_OVERFLOW;
+	scaled = DirectFunctionCall2(numeric_mul, v, DirectFunctionCall1(int8_numeric, Int64GetDatum(scale)));
+	*out = DatumGetInt64(DirectFunctionCall1(numeric_int8, scaled));
+	return MRP_OK;
+}
+
 static SPITupleTable *
 query(const char *sql, int nargs, Oid *types, Datum *values)
 {
@@ -116,24 +275,29 @@ query(const char *sql, int nargs, Oid *types, Datum *values)
 	return SPI_tuptable;
 }
 
-/* Add the components of a kit (recursively) to a parent's effective list. */
-static void
-add_edge(PlanItem *parent, int child, MrpFactor f, int depth)
+/*
+ * Add the components of a kit (recursively) to a parent's effective list;
+ * depth counts the kits passed through.
+ */
+static MrpResult
+add_edge(MrpRun *run, PlanItem *parent, int child, MrpFactor f, int depth)
 {
-	PlanItem	   *c = &items[child];
+	PlanItem   *c = &run->items[child];
 
-	if (depth > 50)
-		ereport(ERROR, (errcode(ERRCODE_INVALID_RECURSION), errmsg("kits nested more than 50 deep")));
+	if (depth >= MRP_MAX_BOM_DEPTH)
+		return MRP_TOO_DEEP;
 	if (c->phantom)
 	{
 		for (Edge *e = c->edges; e != NULL; e = e->next)
 		{
 			MrpFactor	g;
+			MrpResult	r;
 
-			check(MrpFactorMul(f, e->factor, &g));
-			add_edge(parent, e->child, g, depth + 1);
+			if ((r = MrpFactorMul(f, e->factor, &g)) != MRP_OK ||
+				(r = add_edge(run, parent, e->child, g, depth + 1)) != MRP_OK)
+				return r;
 		}
-		return;
+		return MRP_OK;
 	}
 	{
 		Edge	   *e = palloc(sizeof(Edge));
@@ -143,6 +307,7 @@ add_edge(PlanItem *parent, int child, MrpFactor f, int depth)
 		e->next = parent->edges;
 		parent->edges = e;
 	}
+	return MRP_OK;
 }
 
 static void
@@ -156,6 +321,22 @@ add_source(PlanItem *it, int bucket, MrpQty qty, char *ref, int order)
 	s->order = order;
 	s->next = it->sources;
 	it->sources = s;
+}
+
+/*
+ * A gross requirement of an item in a bucket, with its source; an overflow
+ * marks the item not planned. A failed item collects nothing.
+ */
+static void
+add_requirement(MrpRun *run, int item, int bucket, MrpQty qty, char *ref, int order, MrpWhat what)
+{
+	PlanItem   *it = &run->items[item];
+
+	if (it->failed)
+		return;
+	if (!run_result(run, item, MrpAdd(&it->gross[bucket], qty), what))
+		return;
+	add_source(it, bucket, qty, ref, order);
 }
 
 /* int8[] datum of n values */
@@ -202,51 +383,44 @@ write_rows(const char *sql, int nargs, Oid *types, Datum *values)
 		elog(ERROR, "MRP output insert failed");
 }
 
-PG_FUNCTION_INFO_V1(pgerp_mrp_run_compute);
-Datum
-pgerp_mrp_run_compute(PG_FUNCTION_ARGS)
+/* Load: the run's company, bucket size, horizon and warehouse location. */
+static void
+load_header(MrpRun *run)
 {
-	int64		run_id = PG_GETARG_INT64(0);
-	int64		company;
-	int			bd;				/* days per bucket */
-	int			H;				/* buckets */
-	int64		warehouse_loc;
 	SPITupleTable *tt;
 	Oid			t1[1] = {INT8OID};
-	Datum		v1[1];
-	int		   *order_of;		/* Kahn order */
-	int			head = 0,
-				tail = 0;
-	Order	   *orders = NULL;
-	int			norders = 0,
-				maxorders = 0;
-	int			maxllc = 0;
-	HASHCTL		ctl;
+	Datum		v1[1] = {Int64GetDatum(run->run_id)};
+	bool		isnull;
 
-	SPI_connect();
-	v1[0] = Int64GetDatum(run_id);
 	tt = query("SELECT company_id, CASE bucket WHEN 'week' THEN 7 ELSE 1 END, horizon,"
 			   " coalesce((SELECT w.location_id FROM stock.warehouse w WHERE w.company_id OPERATOR(pg_catalog.=) r.company_id"
 			   "           AND w.id OPERATOR(pg_catalog.=) r.warehouse_id), 0)"
 			   " FROM mrp.mrp_run r WHERE id OPERATOR(pg_catalog.=) $1", 1, t1, v1);
 	if (SPI_processed != 1)
-		elog(ERROR, "MRP run %lld does not exist", (long long) run_id);
-	company = get_int8(tt->vals[0], tt->tupdesc, 1, 0);
-	bd = (int) DatumGetInt32(SPI_getbinval(tt->vals[0], tt->tupdesc, 2, &(bool){0}));
-	H = (int) DatumGetInt32(SPI_getbinval(tt->vals[0], tt->tupdesc, 3, &(bool){0}));
-	warehouse_loc = get_int8(tt->vals[0], tt->tupdesc, 4, 0);
+		elog(ERROR, "MRP run " INT64_FORMAT " does not exist", run->run_id);
+	run->company = get_int8(tt->vals[0], tt->tupdesc, 1, 0);
+	run->bd = DatumGetInt32(SPI_getbinval(tt->vals[0], tt->tupdesc, 2, &isnull));
+	run->H = DatumGetInt32(SPI_getbinval(tt->vals[0], tt->tupdesc, 3, &isnull));
+	run->warehouse_loc = get_int8(tt->vals[0], tt->tupdesc, 4, 0);
+	Assert(run->H >= 1 && run->bd >= 1);
+}
 
-	/* items: every active product, with its planning data, BOM and supplier */
-	v1[0] = Int64GetDatum(company);
+/* Load: every active product, with its planning data, BOM and supplier. */
+static void
+load_items(MrpRun *run)
+{
+	SPITupleTable *tt;
+	Oid			t1[1] = {INT8OID};
+	Datum		v1[1] = {Int64GetDatum(run->company)};
+	HASHCTL		ctl;
+
 	tt = query("SELECT p.id,"
 			   " coalesce(pl.make_or_buy, CASE WHEN b.type = 'normal' THEN 'make' ELSE 'buy' END) = 'make',"
 			   " b.type = 'phantom', b.type = 'normal', b.id,"
 			   " coalesce(pl.lead_days, CASE WHEN coalesce(pl.make_or_buy, CASE WHEN b.type = 'normal' THEN 'make' ELSE 'buy' END) = 'buy'"
 			   "                            THEN s.lead_days END, 0),"
 			   " s.vendor_id, coalesce(pl.lot_rule, 'l4l') = 'fixed',"
-			   " (coalesce(pl.lot_qty, 0) * 1000000)::bigint, (coalesce(pl.min_order, 0) * 1000000)::bigint,"
-			   " (coalesce(pl.multiple, 0) * 1000000)::bigint, (u.rounding * 1000000)::bigint,"
-			   " (coalesce(pl.safety_stock, 0) * 1000000)::bigint"
+			   " pl.lot_qty, pl.min_order, pl.multiple, u.rounding, pl.safety_stock"
 			   " FROM stock.product p JOIN stock.uom u ON u.code OPERATOR(pg_catalog.=) p.uom"
 			   " LEFT JOIN mrp.planning pl ON pl.company_id OPERATOR(pg_catalog.=) p.company_id AND pl.product_id OPERATOR(pg_catalog.=) p.id"
 			   " LEFT JOIN LATERAL mrp._bom_of(p.company_id, p.id) b ON true"
@@ -255,20 +429,21 @@ pgerp_mrp_run_compute(PG_FUNCTION_ARGS)
 			   "  WHERE si.company_id OPERATOR(pg_catalog.=) p.company_id AND si.product_id OPERATOR(pg_catalog.=) p.id AND si.active"
 			   "  ORDER BY si.price, si.lead_days, si.id LIMIT 1) s ON true"
 			   " WHERE p.company_id OPERATOR(pg_catalog.=) $1 AND p.active ORDER BY p.id", 1, t1, v1);
-	nitems = (int) SPI_processed;
-	items = palloc0(sizeof(PlanItem) * Max(nitems, 1));
+	run->nitems = (int) SPI_processed;
+	run->items = palloc0(sizeof(PlanItem) * Max(run->nitems, 1));
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(int64);
 	ctl.entrysize = sizeof(ItemSlot);
 	ctl.hcxt = CurrentMemoryContext;
-	index_htab = hash_create("pgerp mrp items", Max(nitems, 16), &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	for (int i = 0; i < nitems; i++)
+	run->index = hash_create("pgerp mrp items", Max(run->nitems, 16), &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	for (int i = 0; i < run->nitems; i++)
 	{
 		HeapTuple	t = tt->vals[i];
 		TupleDesc	d = tt->tupdesc;
-		PlanItem	   *it = &items[i];
+		PlanItem   *it = &run->items[i];
 		bool		isnull;
-		ItemSlot	   *e;
+		ItemSlot   *e;
+		MrpResult	r;
 
 		it->product_id = get_int8(t, d, 1, 0);
 		it->make = DatumGetBool(SPI_getbinval(t, d, 2, &isnull));
@@ -278,441 +453,616 @@ pgerp_mrp_run_compute(PG_FUNCTION_ARGS)
 		it->lead_days = DatumGetInt32(SPI_getbinval(t, d, 6, &isnull));
 		it->vendor_id = get_int8(t, d, 7, 0);
 		it->rule.fixed = DatumGetBool(SPI_getbinval(t, d, 8, &isnull));
-		it->rule.lot_qty = get_int8(t, d, 9, 0);
-		it->rule.min_order = get_int8(t, d, 10, 0);
-		it->rule.multiple = get_int8(t, d, 11, 0);
-		it->rule.rounding = get_int8(t, d, 12, 1);
-		it->rule.safety = get_int8(t, d, 13, 0);
-		it->gross = palloc0(sizeof(MrpQty) * H);
-		it->sched = palloc0(sizeof(MrpQty) * H);
-		e = hash_search(index_htab, &it->product_id, HASH_ENTER, NULL);
+		it->gross = palloc0(sizeof(MrpQty) * run->H);
+		it->sched = palloc0(sizeof(MrpQty) * run->H);
+		e = hash_search(run->index, &it->product_id, HASH_ENTER, NULL);
 		e->item = i;
+		if ((r = get_scaled(t, d, 9, MRP_SCALE, 0, &it->rule.lot_qty)) != MRP_OK ||
+			(r = get_scaled(t, d, 10, MRP_SCALE, 0, &it->rule.min_order)) != MRP_OK ||
+			(r = get_scaled(t, d, 11, MRP_SCALE, 0, &it->rule.multiple)) != MRP_OK ||
+			(r = get_scaled(t, d, 12, MRP_SCALE, 1, &it->rule.rounding)) != MRP_OK ||
+			(r = get_scaled(t, d, 13, MRP_SCALE, 0, &it->rule.safety)) != MRP_OK)
+			run_result(run, i, r, WHAT_PLANNING);
+		else if (it->lead_days < 0 || it->lead_days > MRP_MAX_DAYS)
+			run_result(run, i, MRP_OVERFLOW, WHAT_LEAD_TIME);
+		else if (it->rule.fixed && it->rule.lot_qty <= 0)
+			run_result(run, i, MRP_BAD_RULE, WHAT_PLANNING);
 	}
+}
 
-	/* BOM lines of every first active BOM: factor = qty x (100 + scrap) / 100 / batch */
-	tt = query("SELECT b.product_id, bl.product_id, (bl.qty * 1000000)::bigint, ((100 + bl.scrap_pct) * 10000)::bigint,"
-			   " (b.qty * 1000000)::bigint"
+/*
+ * Load: the lines of every first active BOM, factor = qty x (100 + scrap)
+ * / 100 / batch as an exact fraction; then the effective components of
+ * every made item, kits expanded.
+ */
+static void
+load_boms(MrpRun *run)
+{
+	SPITupleTable *tt;
+	Oid			t1[1] = {INT8OID};
+	Datum		v1[1] = {Int64GetDatum(run->company)};
+	Edge	  **raw;
+
+	tt = query("SELECT b.product_id, bl.product_id, bl.qty, 100 + bl.scrap_pct, b.qty"
 			   " FROM stock.product p CROSS JOIN LATERAL mrp._bom_of(p.company_id, p.id) b"
 			   " JOIN mrp.bom_line bl ON bl.company_id OPERATOR(pg_catalog.=) b.company_id AND bl.bom_id OPERATOR(pg_catalog.=) b.id"
 			   " WHERE p.company_id OPERATOR(pg_catalog.=) $1 AND p.active", 1, t1, v1);
+	/* raw edges first (kits included), then the effective ones */
+	raw = palloc0(sizeof(Edge *) * Max(run->nitems, 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		/* raw edges first (kits included), then the effective ones */
-		Edge	  **raw = palloc0(sizeof(Edge *) * Max(nitems, 1));
+		HeapTuple	t = tt->vals[i];
+		TupleDesc	d = tt->tupdesc;
+		int			p = item_of(run, get_int8(t, d, 1, 0));
+		int			c = item_of(run, get_int8(t, d, 2, 0));
+		MrpQty		qty,
+					scrap,
+					batch;
+		MrpFactor	f1,
+					f2;
+		Edge	   *e;
+		MrpResult	r;
 
-		for (uint64 i = 0; i < SPI_processed; i++)
+		if (p < 0 || c < 0)
+			continue;			/* an inactive component is not planned */
+		e = palloc(sizeof(Edge));
+		e->child = c;
+		/* qty / batch x (100 + scrap) / 100, scrap in ten-thousandths of a percent */
+		if ((r = get_scaled(t, d, 3, MRP_SCALE, 0, &qty)) != MRP_OK ||
+			(r = get_scaled(t, d, 4, MRP_SCALE / 100, 0, &scrap)) != MRP_OK ||
+			(r = get_scaled(t, d, 5, MRP_SCALE, 0, &batch)) != MRP_OK ||
+			(r = MrpFactorMake(qty, batch, &f1)) != MRP_OK ||
+			(r = MrpFactorMake(scrap, MRP_SCALE, &f2)) != MRP_OK ||
+			(r = MrpFactorMul(f1, f2, &e->factor)) != MRP_OK)
 		{
-			HeapTuple	t = tt->vals[i];
-			int			p = item_of(get_int8(t, tt->tupdesc, 1, 0));
-			int			c = item_of(get_int8(t, tt->tupdesc, 2, 0));
-			MrpFactor	f1 = {get_int8(t, tt->tupdesc, 3, 0), 1};
-			MrpFactor	f2 = {get_int8(t, tt->tupdesc, 4, 0), MRP_SCALE * get_int8(t, tt->tupdesc, 5, 1)};
-			Edge	   *e;
-
-			if (p < 0 || c < 0)
-				continue;		/* an inactive component is not planned */
-			e = palloc(sizeof(Edge));
-			e->child = c;
-			check(MrpFactorMul(f1, f2, &e->factor));
-			e->next = raw[p];
-			raw[p] = e;
+			run_result(run, p, r, WHAT_BOM);
+			continue;
 		}
-		for (int i = 0; i < nitems; i++)
-			if (items[i].phantom)
-				items[i].edges = raw[i];	/* kits keep their raw lines for expansion */
-		for (int i = 0; i < nitems; i++)
-		{
-			if (items[i].phantom || !items[i].has_bom || !items[i].make)
-				continue;
-			for (Edge *e = raw[i]; e != NULL; e = e->next)
-				add_edge(&items[i], e->child, e->factor, 0);
-		}
+		e->next = raw[p];
+		raw[p] = e;
 	}
-
-	/* on hand in the company's internal locations (or the warehouse's) */
+	for (int i = 0; i < run->nitems; i++)
+		if (run->items[i].phantom)
+			run->items[i].edges = raw[i];	/* kits keep their raw lines for expansion */
+	for (int i = 0; i < run->nitems; i++)
 	{
-		Oid			t2[2] = {INT8OID, INT8OID};
-		Datum		v2[2] = {Int64GetDatum(company), Int64GetDatum(warehouse_loc)};
+		PlanItem   *it = &run->items[i];
 
-		tt = query("SELECT q.product_id, (sum(q.quantity) * 1000000)::bigint FROM stock.quant q"
-				   " JOIN stock.location l ON l.company_id OPERATOR(pg_catalog.=) q.company_id AND l.id OPERATOR(pg_catalog.=) q.location_id"
-				   " WHERE q.company_id OPERATOR(pg_catalog.=) $1 AND l.usage = 'internal'"
-				   "   AND ($2 OPERATOR(pg_catalog.=) 0 OR l.id OPERATOR(pg_catalog.=) $2)"
-				   " GROUP BY q.product_id", 2, t2, v2);
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			int			it = item_of(get_int8(tt->vals[i], tt->tupdesc, 1, 0));
-
-			if (it >= 0)
-				items[it].on_hand = get_int8(tt->vals[i], tt->tupdesc, 2, 0);
-		}
-
-		/* moves in (scheduled receipts) and out (gross requirements), and demand */
-		{
-			Oid			t3[3] = {INT8OID, INT8OID, INT8OID};
-			Datum		v3[3] = {Int64GetDatum(company), Int64GetDatum(warehouse_loc), Int64GetDatum(run_id)};
-
-			tt = query("WITH r AS (SELECT start_date, CASE bucket WHEN 'week' THEN 7 ELSE 1 END AS bd, horizon FROM mrp.mrp_run"
-					   "            WHERE id OPERATOR(pg_catalog.=) $3)"
-					   " SELECT x.product_id, greatest(0, floor((x.day - r.start_date)::numeric / r.bd))::int AS bucket,"
-					   "        (x.qty * 1000000)::bigint, x.incoming, x.ref"
-					   " FROM r, (SELECT m.product_id, m.date::date AS day, m.qty,"
-					   "                 ld.usage = 'internal' AS incoming, coalesce(m.ref, 'move ' || m.id) AS ref"
-					   "            FROM stock.move m"
-					   "            JOIN stock.location ls ON ls.company_id OPERATOR(pg_catalog.=) m.company_id AND ls.id OPERATOR(pg_catalog.=) m.location_id"
-					   "            JOIN stock.location ld ON ld.company_id OPERATOR(pg_catalog.=) m.company_id AND ld.id OPERATOR(pg_catalog.=) m.location_dest_id"
-					   "           WHERE m.company_id OPERATOR(pg_catalog.=) $1 AND m.state IN ('confirmed', 'assigned')"
-					   "             AND (ls.usage = 'internal') <> (ld.usage = 'internal')"
-					   "             AND ($2 OPERATOR(pg_catalog.=) 0 OR m.location_id OPERATOR(pg_catalog.=) $2 OR m.location_dest_id OPERATOR(pg_catalog.=) $2)"
-					   "          UNION ALL"
-					   "          SELECT ol.product_id, po.date_planned::date, ol.qty, true, 'PO/' || po.id"
-					   "            FROM purchase.order po JOIN purchase.order_line ol"
-					   "              ON ol.company_id OPERATOR(pg_catalog.=) po.company_id AND ol.order_id OPERATOR(pg_catalog.=) po.id"
-					   "           WHERE po.company_id OPERATOR(pg_catalog.=) $1 AND po.state = 'draft'"
-					   "             AND ($2 OPERATOR(pg_catalog.=) 0 OR po.location_id OPERATOR(pg_catalog.=) $2)"
-					   "          UNION ALL"
-					   "          SELECT mo.product_id, mo.due_at::date, mo.qty, true, 'MO/' || mo.id"
-					   "            FROM mrp.production mo WHERE mo.company_id OPERATOR(pg_catalog.=) $1 AND mo.state = 'draft'"
-					   "             AND ($2 OPERATOR(pg_catalog.=) 0 OR mo.location_id OPERATOR(pg_catalog.=) $2)"
-					   "          UNION ALL"
-					   "          SELECT d.product_id, d.due, d.qty, false, coalesce(d.ref, 'demand ' || d.id)"
-					   "            FROM mrp.demand d WHERE d.company_id OPERATOR(pg_catalog.=) $1) x"
-					   " WHERE x.day < r.start_date + r.bd * r.horizon", 3, t3, v3);
-			for (uint64 i = 0; i < SPI_processed; i++)
-			{
-				HeapTuple	t = tt->vals[i];
-				bool		isnull;
-				int			it = item_of(get_int8(t, tt->tupdesc, 1, 0));
-				int			b = DatumGetInt32(SPI_getbinval(t, tt->tupdesc, 2, &isnull));
-				MrpQty		q = get_int8(t, tt->tupdesc, 3, 0);
-				bool		incoming = DatumGetBool(SPI_getbinval(t, tt->tupdesc, 4, &isnull));
-
-				if (it < 0 || b >= H)
-					continue;
-				if (incoming)
-					items[it].sched[b] += q;
-				else
-				{
-					items[it].gross[b] += q;
-					add_source(&items[it], b, q, SPI_getvalue(t, tt->tupdesc, 5), -1);
-				}
-			}
-		}
+		if (it->phantom || !it->has_bom || !it->make)
+			continue;
+		for (Edge *e = raw[i]; e != NULL; e = e->next)
+			if (!run_result(run, i, add_edge(run, it, e->child, e->factor, 0), WHAT_BOM))
+				break;
 	}
+}
 
-	/*
-	 * Demand on a kit itself (a sale of the kit) goes straight to its
-	 * components, nested kits included, in the same bucket.
-	 */
-	for (int i = 0; i < nitems; i++)
+/* Load: on hand in the company's internal locations (or the warehouse's). */
+static void
+load_stock(MrpRun *run)
+{
+	SPITupleTable *tt;
+	Oid			t2[2] = {INT8OID, INT8OID};
+	Datum		v2[2] = {Int64GetDatum(run->company), Int64GetDatum(run->warehouse_loc)};
+
+	tt = query("SELECT q.product_id, sum(q.quantity) FROM stock.quant q"
+			   " JOIN stock.location l ON l.company_id OPERATOR(pg_catalog.=) q.company_id AND l.id OPERATOR(pg_catalog.=) q.location_id"
+			   " WHERE q.company_id OPERATOR(pg_catalog.=) $1 AND l.usage = 'internal'"
+			   "   AND ($2 OPERATOR(pg_catalog.=) 0 OR l.id OPERATOR(pg_catalog.=) $2)"
+			   " GROUP BY q.product_id", 2, t2, v2);
+	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		PlanItem   *k = &items[i];
+		int			it = item_of(run, get_int8(tt->vals[i], tt->tupdesc, 1, 0));
+
+		if (it >= 0)
+			run_result(run, it, get_scaled(tt->vals[i], tt->tupdesc, 2, MRP_SCALE, 0, &run->items[it].on_hand),
+					   WHAT_ON_HAND);
+	}
+}
+
+/*
+ * Load: open moves in (scheduled receipts) and out (gross requirements),
+ * draft purchase and manufacturing orders (receipts), and demand, each in
+ * its bucket; beyond the horizon is ignored, before the start is bucket 1.
+ */
+static void
+load_moves(MrpRun *run)
+{
+	SPITupleTable *tt;
+	Oid			t3[3] = {INT8OID, INT8OID, INT8OID};
+	Datum		v3[3] = {Int64GetDatum(run->company), Int64GetDatum(run->warehouse_loc), Int64GetDatum(run->run_id)};
+
+	tt = query("WITH r AS (SELECT start_date, CASE bucket WHEN 'week' THEN 7 ELSE 1 END AS bd, horizon FROM mrp.mrp_run"
+			   "            WHERE id OPERATOR(pg_catalog.=) $3)"
+			   " SELECT x.product_id,"
+			   "        CASE WHEN x.day OPERATOR(pg_catalog.<=) r.start_date THEN 0"
+			   "             ELSE pg_catalog.floor((x.day OPERATOR(pg_catalog.-) r.start_date)::numeric / r.bd)::int END AS bucket,"
+			   "        x.qty, x.incoming, x.ref"
+			   " FROM r, (SELECT m.product_id, m.date::date AS day, m.qty,"
+			   "                 ld.usage = 'internal' AS incoming, coalesce(m.ref, 'move ' || m.id) AS ref"
+			   "            FROM stock.move m"
+			   "            JOIN stock.location ls ON ls.company_id OPERATOR(pg_catalog.=) m.company_id AND ls.id OPERATOR(pg_catalog.=) m.location_id"
+			   "            JOIN stock.location ld ON ld.company_id OPERATOR(pg_catalog.=) m.company_id AND ld.id OPERATOR(pg_catalog.=) m.location_dest_id"
+			   "           WHERE m.company_id OPERATOR(pg_catalog.=) $1 AND m.state IN ('confirmed', 'assigned')"
+			   "             AND (ls.usage = 'internal') <> (ld.usage = 'internal')"
+			   "             AND ($2 OPERATOR(pg_catalog.=) 0 OR m.location_id OPERATOR(pg_catalog.=) $2 OR m.location_dest_id OPERATOR(pg_catalog.=) $2)"
+			   "          UNION ALL"
+			   "          SELECT ol.product_id, po.date_planned::date, ol.qty, true, 'PO/' || po.id"
+			   "            FROM purchase.order po JOIN purchase.order_line ol"
+			   "              ON ol.company_id OPERATOR(pg_catalog.=) po.company_id AND ol.order_id OPERATOR(pg_catalog.=) po.id"
+			   "           WHERE po.company_id OPERATOR(pg_catalog.=) $1 AND po.state = 'draft'"
+			   "             AND ($2 OPERATOR(pg_catalog.=) 0 OR po.location_id OPERATOR(pg_catalog.=) $2)"
+			   "          UNION ALL"
+			   "          SELECT mo.product_id, mo.due_at::date, mo.qty, true, 'MO/' || mo.id"
+			   "            FROM mrp.production mo WHERE mo.company_id OPERATOR(pg_catalog.=) $1 AND mo.state = 'draft'"
+			   "             AND ($2 OPERATOR(pg_catalog.=) 0 OR mo.location_id OPERATOR(pg_catalog.=) $2)"
+			   "          UNION ALL"
+			   "          SELECT d.product_id, d.due, d.qty, false, coalesce(d.ref, 'demand ' || d.id)"
+			   "            FROM mrp.demand d WHERE d.company_id OPERATOR(pg_catalog.=) $1) x"
+			   " WHERE x.day < r.start_date + r.bd * r.horizon", 3, t3, v3);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	t = tt->vals[i];
+		TupleDesc	d = tt->tupdesc;
+		bool		isnull;
+		int			it = item_of(run, get_int8(t, d, 1, 0));
+		int			b = DatumGetInt32(SPI_getbinval(t, d, 2, &isnull));
+		bool		incoming = DatumGetBool(SPI_getbinval(t, d, 4, &isnull));
+		MrpQty		q;
+
+		if (it < 0 || b >= run->H || run->items[it].failed)
+			continue;
+		if (!run_result(run, it, get_scaled(t, d, 3, MRP_SCALE, 0, &q), incoming ? WHAT_RECEIPTS : WHAT_REQUIREMENTS))
+			continue;
+		if (incoming)
+			run_result(run, it, MrpAdd(&run->items[it].sched[b], q), WHAT_RECEIPTS);
+		else
+			add_requirement(run, it, b, q, SPI_getvalue(t, d, 5), -1, WHAT_REQUIREMENTS);
+	}
+}
+
+/*
+ * Kits: demand on a kit itself (a sale of the kit) goes straight to its
+ * components, nested kits included, in the same bucket.
+ */
+static void
+expand_kit_demand(MrpRun *run)
+{
+	for (int i = 0; i < run->nitems; i++)
+	{
+		PlanItem   *k = &run->items[i];
 		PlanItem	tmp;
 
-		if (!k->phantom)
+		if (!k->phantom || k->failed)
 			continue;
 		memset(&tmp, 0, sizeof(tmp));
 		for (Edge *e = k->edges; e != NULL; e = e->next)
-			add_edge(&tmp, e->child, e->factor, 0);
+			if (!run_result(run, i, add_edge(run, &tmp, e->child, e->factor, 0), WHAT_BOM))
+				break;
+		if (k->failed)
+			continue;
 		for (Source *s = k->sources; s != NULL; s = s->next)
 			for (Edge *e = tmp.edges; e != NULL; e = e->next)
 			{
 				MrpQty		need;
 
-				check(MrpApplyFactor(s->qty, e->factor, &need));
-				items[e->child].gross[s->bucket] += need;
-				add_source(&items[e->child], s->bucket, need, s->ref, -1);
+				if (run_result(run, e->child, MrpApplyFactor(s->qty, e->factor, &need), WHAT_DEPENDENT))
+					add_requirement(run, e->child, s->bucket, need, s->ref, -1, WHAT_DEPENDENT);
 			}
 	}
+}
 
-	/* low-level codes: Kahn's order over the effective edges */
-	order_of = palloc(sizeof(int) * Max(nitems, 1));
-	for (int i = 0; i < nitems; i++)
+/*
+ * Low-level codes: Kahn's order over the effective edges; a cycle stops the
+ * run, and so does a code beyond MRP_MAX_BOM_DEPTH (data older than the
+ * limit): never a truncated plan.
+ */
+static void
+low_level_codes(MrpRun *run)
+{
+	PlanItem   *items = run->items;
+	int			head = 0,
+				tail = 0;
+
+	run->order_of = palloc(sizeof(int) * Max(run->nitems, 1));
+	for (int i = 0; i < run->nitems; i++)
 		for (Edge *e = items[i].phantom ? NULL : items[i].edges; e != NULL; e = e->next)
 			items[e->child].indegree++;
-	for (int i = 0; i < nitems; i++)
+	for (int i = 0; i < run->nitems; i++)
 		if (items[i].indegree == 0)
-			order_of[tail++] = i;
+			run->order_of[tail++] = i;
 	while (head < tail)
 	{
-		PlanItem	   *p = &items[order_of[head++]];
+		PlanItem   *p = &items[run->order_of[head++]];
 
 		if (p->phantom)
 			continue;
 		for (Edge *e = p->edges; e != NULL; e = e->next)
 		{
-			PlanItem	   *c = &items[e->child];
+			PlanItem   *c = &items[e->child];
 
 			c->llc = Max(c->llc, p->llc + 1);
-			maxllc = Max(maxllc, c->llc);
+			run->maxllc = Max(run->maxllc, c->llc);
 			if (--c->indegree == 0)
-				order_of[tail++] = e->child;
+				run->order_of[tail++] = e->child;
 		}
 	}
-	if (tail < nitems)
+	if (tail < run->nitems)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_RECURSION),
-				 errmsg("the bills of materials of company %lld contain a cycle", (long long) company)));
-
-	/* plan, item by item in that order; results into arrays */
-	{
-		MrpQty	   *proj = palloc(sizeof(MrpQty) * H);
-		MrpQty	   *net = palloc(sizeof(MrpQty) * H);
-		MrpQty	   *rec = palloc(sizeof(MrpQty) * H);
-		MrpQty	   *rel = palloc(sizeof(MrpQty) * H);
-		/* plan_record rows */
-		int			cap = 1024,
-					n = 0;
-		int64	   *r_prod = palloc(sizeof(int64) * cap),
-				   *r_gross = palloc(sizeof(int64) * cap),
-				   *r_sched = palloc(sizeof(int64) * cap),
-				   *r_proj = palloc(sizeof(int64) * cap),
-				   *r_net = palloc(sizeof(int64) * cap),
-				   *r_rec = palloc(sizeof(int64) * cap),
-				   *r_rel = palloc(sizeof(int64) * cap);
-		int		   *r_bucket = palloc(sizeof(int) * cap);
-		/* messages */
-		int			mcap = 256,
-					mn = 0;
-		int64	   *m_prod = palloc(sizeof(int64) * mcap);
-		char	  **m_kind = palloc(sizeof(char *) * mcap);
-		char	  **m_detail = palloc(sizeof(char *) * mcap);
-		int			level = -1;
-
-#define MESSAGE(prod, kind, ...) do { \
-			if (mn == mcap) { mcap *= 2; m_prod = repalloc(m_prod, sizeof(int64) * mcap); \
-				m_kind = repalloc(m_kind, sizeof(char *) * mcap); m_detail = repalloc(m_detail, sizeof(char *) * mcap); } \
-			m_prod[mn] = (prod); m_kind[mn] = (kind); m_detail[mn] = psprintf(__VA_ARGS__); mn++; } while (0)
-
-		for (int k = 0; k < nitems; k++)
-		{
-			PlanItem	   *it = &items[order_of[k]];
-			int			lt = (it->lead_days + bd - 1) / bd;
-			bool		any = false;
-			MrpQty		total_sched = 0;
-
-			if (it->phantom)
-				continue;
-			if (it->llc != level && JobsCurrentJobId() != 0)
-			{
-				level = it->llc;
-				JobsSetProgress((double) k / Max(nitems, 1), psprintf("low-level code %d of %d", level, maxllc));
-			}
-			check(MrpNetItem(&it->rule, it->on_hand, H, it->gross, it->sched, proj, net, rec));
-			memset(rel, 0, sizeof(MrpQty) * H);
-			for (int b = 0; b < H; b++)
-			{
-				int			r;
-
-				total_sched += it->sched[b];
-				if (rec[b] == 0)
-					continue;
-				r = b - lt;
-				if (norders == maxorders)
-				{
-					maxorders = maxorders ? maxorders * 2 : 1024;
-					orders = orders ? repalloc(orders, sizeof(Order) * maxorders) : palloc(sizeof(Order) * maxorders);
-				}
-				orders[norders].item = order_of[k];
-				orders[norders].qty = rec[b];
-				orders[norders].due_bucket = b;
-				orders[norders].release_bucket = r;
-				rel[Max(r, 0)] += rec[b];
-				/* the components' gross requirements, at the release */
-				for (Edge *e = it->edges; it->make && e != NULL; e = e->next)
-				{
-					MrpQty		need;
-
-					check(MrpApplyFactor(rec[b], e->factor, &need));
-					items[e->child].gross[Max(r, 0)] += need;
-					add_source(&items[e->child], Max(r, 0), need, NULL, norders);
-				}
-				norders++;
-				if (r < 0)
-					MESSAGE(it->product_id, "past_due", "A planned order due in bucket %d should have been released %d bucket(s) before the start.", b + 1, -r);
-				/* a later scheduled receipt could cover this need if expedited */
-				for (int b2 = b + 1; b2 < H; b2++)
-					if (it->sched[b2] > 0)
-					{
-						MESSAGE(it->product_id, "expedite", "A scheduled receipt in bucket %d is needed in bucket %d.", b2 + 1, b + 1);
-						break;
-					}
-			}
-			if (it->make && !it->has_bom && norders > 0 && orders[norders - 1].item == order_of[k])
-				MESSAGE(it->product_id, "no_bom", "The item is made but has no bill of materials; its components are not planned.");
-			if (!it->make && it->vendor_id == 0 && norders > 0 && orders[norders - 1].item == order_of[k])
-				MESSAGE(it->product_id, "no_supplier", "The item is bought but has no active supplier.");
-			if (total_sched > 0)
-			{
-				/* not needed: without them the projection never falls below safety stock */
-				MrpQty		cum = 0;
-				bool		needed = false;
-
-				for (int b = 0; b < H && !needed; b++)
-				{
-					cum += it->sched[b];
-					needed = proj[b] - cum < it->rule.safety;
-				}
-				if (!needed)
-					MESSAGE(it->product_id, "cancel", "The scheduled receipts (%s) are not needed within the horizon.",
-							psprintf(INT64_FORMAT, total_sched / MRP_SCALE));
-			}
-			for (int b = 0; b < H; b++)
-			{
-				if (it->gross[b] == 0 && it->sched[b] == 0 && rec[b] == 0 && rel[b] == 0 && !(b == 0 && !any && it->on_hand != 0))
-					continue;
-				any = true;
-				if (n == cap)
-				{
-					cap *= 2;
-					r_prod = repalloc(r_prod, sizeof(int64) * cap);
-					r_gross = repalloc(r_gross, sizeof(int64) * cap);
-					r_sched = repalloc(r_sched, sizeof(int64) * cap);
-					r_proj = repalloc(r_proj, sizeof(int64) * cap);
-					r_net = repalloc(r_net, sizeof(int64) * cap);
-					r_rec = repalloc(r_rec, sizeof(int64) * cap);
-					r_rel = repalloc(r_rel, sizeof(int64) * cap);
-					r_bucket = repalloc(r_bucket, sizeof(int) * cap);
-				}
-				r_prod[n] = it->product_id;
-				r_bucket[n] = b + 1;
-				r_gross[n] = it->gross[b];
-				r_sched[n] = it->sched[b];
-				r_proj[n] = proj[b];
-				r_net[n] = net[b];
-				r_rec[n] = rec[b];
-				r_rel[n] = rel[b];
-				n++;
-			}
-		}
-
-		/* planned orders: ids taken from the sequence in one statement */
-		{
-			int64	   *ids = palloc(sizeof(int64) * Max(norders, 1));
-			int64	   *prod = palloc(sizeof(int64) * Max(norders, 1));
-			int64	   *qty = palloc(sizeof(int64) * Max(norders, 1));
-			int		   *due = palloc(sizeof(int) * Max(norders, 1));
-			int		   *release = palloc(sizeof(int) * Max(norders, 1));
-			int64	   *vendor = palloc(sizeof(int64) * Max(norders, 1));
-			char	  **kind = palloc(sizeof(char *) * Max(norders, 1));
-			Oid			ti[1] = {INT4OID};
-			Datum		vi[1] = {Int32GetDatum(norders)};
-
-			tt = query("SELECT pg_catalog.nextval('mrp.planned_order_id_seq') FROM pg_catalog.generate_series(1, $1) ORDER BY 1",
-					   1, ti, vi);
-			for (int i = 0; i < norders; i++)
-			{
-				PlanItem	   *it = &items[orders[i].item];
-
-				ids[i] = get_int8(tt->vals[i], tt->tupdesc, 1, 0);
-				prod[i] = it->product_id;
-				qty[i] = orders[i].qty;
-				due[i] = orders[i].due_bucket;
-				release[i] = orders[i].release_bucket;
-				vendor[i] = it->make ? 0 : it->vendor_id;
-				kind[i] = it->make ? "make" : "buy";
-			}
-			{
-				Oid			t[8] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
-				INT8ARRAYOID, TEXTARRAYOID};
-				Datum		v[8] = {Int64GetDatum(run_id), int8_array(ids, norders), int8_array(prod, norders),
-					int8_array(qty, norders), int4_array(due, norders), int4_array(release, norders),
-				int8_array(vendor, norders), text_array(kind, norders)};
-
-				write_rows("INSERT INTO mrp.planned_order (company_id, id, run_id, product_id, qty, due_date, release_date, past_due,"
-						   "                              vendor_id, kind)"
-						   " SELECT r.company_id, x.id, r.id, x.product_id, pg_catalog.trim_scale(x.qty::numeric / 1000000),"
-						   "        r.start_date + x.due * r.bd,"
-						   "        r.start_date + x.release * r.bd,"
-						   "        x.release < 0, NULLIF(x.vendor, 0), x.kind"
-						   " FROM (SELECT company_id, id, start_date, CASE bucket WHEN 'week' THEN 7 ELSE 1 END AS bd FROM mrp.mrp_run"
-						   "        WHERE id OPERATOR(pg_catalog.=) $1) r,"
-						   "      unnest($2, $3, $4, $5, $6, $7, $8) x(id, product_id, qty, due, release, vendor, kind)",
-						   8, t, v);
-			}
-
-			/* pegging: each planned order covers the requirements of its due bucket, in order */
-			{
-				int			pcap = 1024,
-							pn = 0;
-				int64	   *p_order = palloc(sizeof(int64) * pcap);
-				int64	   *p_qty = palloc(sizeof(int64) * pcap);
-				char	  **p_ref = palloc(sizeof(char *) * pcap);
-				int			i = 0;
-
-				while (i < norders)
-				{
-					PlanItem	   *it = &items[orders[i].item];
-					int			first = i;
-
-					/* the orders of one item are consecutive */
-					while (i < norders && orders[i].item == orders[first].item)
-					{
-						MrpQty		left = orders[i].qty;
-
-						for (Source *s = it->sources; s != NULL && left > 0; s = s->next)
-						{
-							MrpQty		take;
-
-							if (s->bucket != orders[i].due_bucket || s->qty <= 0)
-								continue;
-							take = Min(left, s->qty);
-							if (pn == pcap)
-							{
-								pcap *= 2;
-								p_order = repalloc(p_order, sizeof(int64) * pcap);
-								p_qty = repalloc(p_qty, sizeof(int64) * pcap);
-								p_ref = repalloc(p_ref, sizeof(char *) * pcap);
-							}
-							p_order[pn] = ids[i];
-							p_qty[pn] = take;
-							p_ref[pn] = s->ref ? s->ref : psprintf("planned order %lld", (long long) ids[s->order]);
-							pn++;
-							s->qty -= take;
-							left -= take;
-						}
-						i++;
-					}
-				}
-				{
-					Oid			t[4] = {INT8OID, INT8ARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
-					Datum		v[4] = {Int64GetDatum(run_id), int8_array(p_order, pn), text_array(p_ref, pn), int8_array(p_qty, pn)};
-
-					write_rows("INSERT INTO mrp.pegging (company_id, run_id, planned_order_id, demand_ref, qty)"
-							   " SELECT r.company_id, r.id, x.o, x.ref, pg_catalog.trim_scale(x.q::numeric / 1000000)"
-							   " FROM mrp.mrp_run r, unnest($2, $3, $4) x(o, ref, q) WHERE r.id OPERATOR(pg_catalog.=) $1",
-							   4, t, v);
-				}
-			}
-		}
-
-		/* the MRP table and the exceptions */
-		{
-			Oid			t[9] = {INT8OID, INT8ARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
-			INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID};
-			Datum		v[9] = {Int64GetDatum(run_id), int8_array(r_prod, n), int4_array(r_bucket, n), int8_array(r_gross, n),
-				int8_array(r_sched, n), int8_array(r_proj, n), int8_array(r_net, n), int8_array(r_rec, n),
-			int8_array(r_rel, n)};
-
-			write_rows("INSERT INTO mrp.plan_record (company_id, run_id, product_id, bucket, bucket_start, gross, scheduled,"
-					   "                            projected, net, planned_receipt, planned_release)"
-					   " SELECT r.company_id, r.id, x.p, x.b, r.start_date + (x.b - 1) * r.bd,"
-					   "        pg_catalog.trim_scale(x.g::numeric / 1000000), pg_catalog.trim_scale(x.s::numeric / 1000000),"
-					   "        pg_catalog.trim_scale(x.j::numeric / 1000000), pg_catalog.trim_scale(x.n::numeric / 1000000),"
-					   "        pg_catalog.trim_scale(x.rc::numeric / 1000000), pg_catalog.trim_scale(x.rl::numeric / 1000000)"
-					   " FROM (SELECT company_id, id, start_date, CASE bucket WHEN 'week' THEN 7 ELSE 1 END AS bd FROM mrp.mrp_run"
-					   "        WHERE id OPERATOR(pg_catalog.=) $1) r,"
-					   "      unnest($2, $3, $4, $5, $6, $7, $8, $9) x(p, b, g, s, j, n, rc, rl)", 9, t, v);
-		}
-		{
-			Oid			t[4] = {INT8OID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
-			Datum		v[4] = {Int64GetDatum(run_id), int8_array(m_prod, mn), text_array(m_kind, mn), text_array(m_detail, mn)};
-
-			write_rows("INSERT INTO mrp.run_message (company_id, run_id, product_id, kind, detail)"
-					   " SELECT r.company_id, r.id, x.p, x.k, x.d FROM mrp.mrp_run r, unnest($2, $3, $4) x(p, k, d)"
-					   " WHERE r.id OPERATOR(pg_catalog.=) $1", 4, t, v);
-		}
-	}
-	SPI_finish();
-	PG_RETURN_INT32(norders);
+				 errmsg("the bills of materials of company " INT64_FORMAT " contain a cycle", run->company)));
+	if (run->maxllc > MRP_MAX_BOM_DEPTH)
+		run_result(run, -1, MRP_TOO_DEEP, WHAT_BOM);
 }
 
+static void
+add_record(RecordRows *rr, PlanItem *it, int b, MrpQty proj, MrpQty net, MrpQty rec, MrpQty rel)
+{
+	if (rr->n == rr->cap)
+	{
+		rr->cap = rr->cap ? rr->cap * 2 : 1024;
+		rr->prod = rr->prod ? repalloc(rr->prod, sizeof(int64) * rr->cap) : palloc(sizeof(int64) * rr->cap);
+		rr->gross = rr->gross ? repalloc(rr->gross, sizeof(int64) * rr->cap) : palloc(sizeof(int64) * rr->cap);
+		rr->sched = rr->sched ? repalloc(rr->sched, sizeof(int64) * rr->cap) : palloc(sizeof(int64) * rr->cap);
+		rr->proj = rr->proj ? repalloc(rr->proj, sizeof(int64) * rr->cap) : palloc(sizeof(int64) * rr->cap);
+		rr->net = rr->net ? repalloc(rr->net, sizeof(int64) * rr->cap) : palloc(sizeof(int64) * rr->cap);
+		rr->rec = rr->rec ? repalloc(rr->rec, sizeof(int64) * rr->cap) : palloc(sizeof(int64) * rr->cap);
+		rr->rel = rr->rel ? repalloc(rr->rel, sizeof(int64) * rr->cap) : palloc(sizeof(int64) * rr->cap);
+		rr->bucket = rr->bucket ? repalloc(rr->bucket, sizeof(int) * rr->cap) : palloc(sizeof(int) * rr->cap);
+	}
+	rr->prod[rr->n] = it->product_id;
+	rr->bucket[rr->n] = b + 1;
+	rr->gross[rr->n] = it->gross[b];
+	rr->sched[rr->n] = it->sched[b];
+	rr->proj[rr->n] = proj;
+	rr->net[rr->n] = net;
+	rr->rec[rr->n] = rec;
+	rr->rel[rr->n] = rel;
+	rr->n++;
+}
+
+/* Work arrays of the netting of one item, H buckets each. */
+typedef struct NetBuffers
+{
+	MrpQty	   *proj;
+	MrpQty	   *net;
+	MrpQty	   *rec;
+	MrpQty	   *rel;
+} NetBuffers;
+
+/*
+ * Netting, the item's own arithmetic: projection, planned receipts, their
+ * releases and the sum of its scheduled receipts; nothing is written until
+ * all of it fits, so that a failed item leaves no partial plan.
+ */
+static MrpResult
+net_item(MrpRun *run, PlanItem *it, int lt, NetBuffers *nb, MrpQty *total_sched)
+{
+	MrpResult	r;
+
+	if ((r = MrpNetItem(&it->rule, it->on_hand, run->H, it->gross, it->sched, nb->proj, nb->net, nb->rec)) != MRP_OK)
+		return r;
+	memset(nb->rel, 0, sizeof(MrpQty) * run->H);
+	*total_sched = 0;
+	for (int b = 0; b < run->H; b++)
+	{
+		if ((r = MrpAdd(total_sched, it->sched[b])) != MRP_OK)
+			return r;
+		if (nb->rec[b] != 0 && (r = MrpAdd(&nb->rel[Max(b - lt, 0)], nb->rec[b])) != MRP_OK)
+			return r;
+	}
+	return MRP_OK;
+}
+
+/*
+ * Whether an item's scheduled receipts are needed: without them, would the
+ * projection ever fall below the safety stock?
+ */
+static MrpResult
+receipts_needed(MrpRun *run, PlanItem *it, const MrpQty *proj, bool *needed)
+{
+	MrpQty		cum = 0;
+
+	*needed = false;
+	for (int b = 0; b < run->H && !*needed; b++)
+	{
+		MrpQty		without;
+
+		if (MrpAdd(&cum, it->sched[b]) != MRP_OK || pg_sub_s64_overflow(proj[b], cum, &without))
+			return MRP_OVERFLOW;
+		*needed = without < it->rule.safety;
+	}
+	return MRP_OK;
+}
+
+/*
+ * Netting and offsetting of one item (k-th in low-level-code order): its
+ * planned orders, the gross requirements they put on its components at
+ * their release, its exceptions and its rows of the MRP table.
+ */
+static void
+plan_item(MrpRun *run, int k, NetBuffers *nb)
+{
+	int			idx = run->order_of[k];
+	PlanItem   *it = &run->items[idx];
+	int			lt = (it->lead_days + run->bd - 1) / run->bd;
+	bool		any = false;
+	bool		needed = true;
+	MrpQty		total_sched;
+	int			first_order = run->norders;
+
+	if (!run_result(run, idx, net_item(run, it, lt, nb, &total_sched), WHAT_NETTING))
+		return;
+	if (total_sched > 0 && !run_result(run, idx, receipts_needed(run, it, nb->proj, &needed), WHAT_NETTING))
+		return;
+	for (int b = 0; b < run->H; b++)
+	{
+		int			r;
+
+		if (nb->rec[b] == 0)
+			continue;
+		r = b - lt;
+		if (run->norders == run->maxorders)
+		{
+			run->maxorders = run->maxorders ? run->maxorders * 2 : 1024;
+			run->orders = run->orders ? repalloc(run->orders, sizeof(Order) * run->maxorders)
+				: palloc(sizeof(Order) * run->maxorders);
+		}
+		run->orders[run->norders].item = idx;
+		run->orders[run->norders].qty = nb->rec[b];
+		run->orders[run->norders].due_bucket = b;
+		run->orders[run->norders].release_bucket = r;
+		/* the components' gross requirements, at the release */
+		for (Edge *e = it->edges; it->make && e != NULL; e = e->next)
+		{
+			MrpQty		need;
+
+			if (run_result(run, e->child, MrpApplyFactor(nb->rec[b], e->factor, &need), WHAT_DEPENDENT))
+				add_requirement(run, e->child, Max(r, 0), need, NULL, run->norders, WHAT_DEPENDENT);
+		}
+		run->norders++;
+		if (r < 0)
+			add_message(run, it->product_id, "past_due",
+						psprintf("A planned order due in bucket %d should have been released %d bucket(s) before the start.",
+								 b + 1, -r));
+		/* a later scheduled receipt could cover this need if expedited */
+		for (int b2 = b + 1; b2 < run->H; b2++)
+			if (it->sched[b2] > 0)
+			{
+				add_message(run, it->product_id, "expedite",
+							psprintf("A scheduled receipt in bucket %d is needed in bucket %d.", b2 + 1, b + 1));
+				break;
+			}
+	}
+	if (it->make && !it->has_bom && run->norders > first_order)
+		add_message(run, it->product_id, "no_bom",
+					psprintf("The item is made but has no bill of materials; its components are not planned."));
+	if (!it->make && it->vendor_id == 0 && run->norders > first_order)
+		add_message(run, it->product_id, "no_supplier", psprintf("The item is bought but has no active supplier."));
+	if (total_sched > 0 && !needed)
+		add_message(run, it->product_id, "cancel",
+					psprintf("The scheduled receipts (" INT64_FORMAT ") are not needed within the horizon.",
+							 total_sched / MRP_SCALE));
+	for (int b = 0; b < run->H; b++)
+	{
+		if (it->gross[b] == 0 && it->sched[b] == 0 && nb->rec[b] == 0 && nb->rel[b] == 0 &&
+			!(b == 0 && !any && it->on_hand != 0))
+			continue;
+		any = true;
+		add_record(&run->records, it, b, nb->proj[b], nb->net[b], nb->rec[b], nb->rel[b]);
+	}
+}
+
+/* Netting: every item in low-level-code order (kits and failed items left out). */
+static void
+plan_all(MrpRun *run)
+{
+	NetBuffers	nb;
+	int			level = -1;
+
+	nb.proj = palloc(sizeof(MrpQty) * run->H);
+	nb.net = palloc(sizeof(MrpQty) * run->H);
+	nb.rec = palloc(sizeof(MrpQty) * run->H);
+	nb.rel = palloc(sizeof(MrpQty) * run->H);
+	for (int k = 0; k < run->nitems; k++)
+	{
+		PlanItem   *it = &run->items[run->order_of[k]];
+
+		if (it->phantom || it->failed)
+			continue;
+		if (it->llc != level && JobsCurrentJobId() != 0)
+		{
+			level = it->llc;
+			JobsSetProgress((double) k / Max(run->nitems, 1), psprintf("low-level code %d of %d", level, run->maxllc));
+		}
+		plan_item(run, k, &nb);
+	}
+}
+
+/* Write: the planned orders, their ids taken from the sequence in one statement. */
+static void
+write_orders(MrpRun *run)
+{
+	int			n = run->norders;
+	int64	   *prod = palloc(sizeof(int64) * Max(n, 1));
+	int64	   *qty = palloc(sizeof(int64) * Max(n, 1));
+	int		   *due = palloc(sizeof(int) * Max(n, 1));
+	int		   *release = palloc(sizeof(int) * Max(n, 1));
+	int64	   *vendor = palloc(sizeof(int64) * Max(n, 1));
+	char	  **kind = palloc(sizeof(char *) * Max(n, 1));
+	Oid			ti[1] = {INT4OID};
+	Datum		vi[1] = {Int32GetDatum(n)};
+	SPITupleTable *tt;
+
+	run->order_ids = palloc(sizeof(int64) * Max(n, 1));
+	tt = query("SELECT pg_catalog.nextval('mrp.planned_order_id_seq') FROM pg_catalog.generate_series(1, $1) ORDER BY 1",
+			   1, ti, vi);
+	for (int i = 0; i < n; i++)
+	{
+		PlanItem   *it = &run->items[run->orders[i].item];
+
+		run->order_ids[i] = get_int8(tt->vals[i], tt->tupdesc, 1, 0);
+		prod[i] = it->product_id;
+		qty[i] = run->orders[i].qty;
+		due[i] = run->orders[i].due_bucket;
+		release[i] = run->orders[i].release_bucket;
+		vendor[i] = it->make ? 0 : it->vendor_id;
+		kind[i] = it->make ? "make" : "buy";
+	}
+	{
+		Oid			t[9] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
+		INT8ARRAYOID, TEXTARRAYOID, NUMERICOID};
+		Datum		v[9] = {Int64GetDatum(run->run_id), int8_array(run->order_ids, n), int8_array(prod, n),
+			int8_array(qty, n), int4_array(due, n), int4_array(release, n),
+		int8_array(vendor, n), text_array(kind, n), run->scale_num};
+
+		write_rows("INSERT INTO mrp.planned_order (company_id, id, run_id, product_id, qty, due_date, release_date, past_due,"
+				   "                              vendor_id, kind)"
+				   " SELECT r.company_id, x.id, r.id, x.product_id, pg_catalog.trim_scale(x.qty::numeric / $9),"
+				   "        r.start_date + x.due * r.bd,"
+				   "        r.start_date + x.release * r.bd,"
+				   "        x.release < 0, NULLIF(x.vendor, 0), x.kind"
+				   " FROM (SELECT company_id, id, start_date, CASE bucket WHEN 'week' THEN 7 ELSE 1 END AS bd FROM mrp.mrp_run"
+				   "        WHERE id OPERATOR(pg_catalog.=) $1) r,"
+				   "      unnest($2, $3, $4, $5, $6, $7, $8) x(id, product_id, qty, due, release, vendor, kind)",
+				   9, t, v);
+	}
+}
+
+/*
+ * Pegging: each planned order covers the requirements of its due bucket, in
+ * order; the orders of one item are consecutive.
+ */
+static void
+peg_orders(MrpRun *run)
+{
+	PegRows    *pr = &run->pegs;
+	int			i = 0;
+
+	while (i < run->norders)
+	{
+		PlanItem   *it = &run->items[run->orders[i].item];
+		int			first = i;
+
+		while (i < run->norders && run->orders[i].item == run->orders[first].item)
+		{
+			MrpQty		left = run->orders[i].qty;
+
+			for (Source *s = it->sources; s != NULL && left > 0; s = s->next)
+			{
+				MrpQty		take;
+
+				if (s->bucket != run->orders[i].due_bucket || s->qty <= 0)
+					continue;
+				take = Min(left, s->qty);
+				if (pr->n == pr->cap)
+				{
+					pr->cap = pr->cap ? pr->cap * 2 : 1024;
+					pr->order = pr->order ? repalloc(pr->order, sizeof(int64) * pr->cap) : palloc(sizeof(int64) * pr->cap);
+					pr->qty = pr->qty ? repalloc(pr->qty, sizeof(int64) * pr->cap) : palloc(sizeof(int64) * pr->cap);
+					pr->ref = pr->ref ? repalloc(pr->ref, sizeof(char *) * pr->cap) : palloc(sizeof(char *) * pr->cap);
+				}
+				pr->order[pr->n] = run->order_ids[i];
+				pr->qty[pr->n] = take;
+				pr->ref[pr->n] = s->ref ? s->ref : psprintf("planned order " INT64_FORMAT, run->order_ids[s->order]);
+				pr->n++;
+				s->qty -= take;
+				left -= take;
+			}
+			i++;
+		}
+	}
+}
+
+/* Write: pegging, the MRP table and the exceptions, one INSERT each. */
+static void
+write_results(MrpRun *run)
+{
+	PegRows    *pr = &run->pegs;
+	RecordRows *rr = &run->records;
+	MessageRows *m = &run->messages;
+
+	{
+		Oid			t[5] = {INT8OID, INT8ARRAYOID, TEXTARRAYOID, INT8ARRAYOID, NUMERICOID};
+		Datum		v[5] = {Int64GetDatum(run->run_id), int8_array(pr->order, pr->n), text_array(pr->ref, pr->n),
+		int8_array(pr->qty, pr->n), run->scale_num};
+
+		write_rows("INSERT INTO mrp.pegging (company_id, run_id, planned_order_id, demand_ref, qty)"
+				   " SELECT r.company_id, r.id, x.o, x.ref, pg_catalog.trim_scale(x.q::numeric / $5)"
+				   " FROM mrp.mrp_run r, unnest($2, $3, $4) x(o, ref, q) WHERE r.id OPERATOR(pg_catalog.=) $1",
+				   5, t, v);
+	}
+	{
+		Oid			t[10] = {INT8OID, INT8ARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
+		INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, NUMERICOID};
+		Datum		v[10] = {Int64GetDatum(run->run_id), int8_array(rr->prod, rr->n), int4_array(rr->bucket, rr->n),
+			int8_array(rr->gross, rr->n), int8_array(rr->sched, rr->n), int8_array(rr->proj, rr->n),
+		int8_array(rr->net, rr->n), int8_array(rr->rec, rr->n), int8_array(rr->rel, rr->n), run->scale_num};
+
+		write_rows("INSERT INTO mrp.plan_record (company_id, run_id, product_id, bucket, bucket_start, gross, scheduled,"
+				   "                            projected, net, planned_receipt, planned_release)"
+				   " SELECT r.company_id, r.id, x.p, x.b, r.start_date + (x.b - 1) * r.bd,"
+				   "        pg_catalog.trim_scale(x.g::numeric / $10), pg_catalog.trim_scale(x.s::numeric / $10),"
+				   "        pg_catalog.trim_scale(x.j::numeric / $10), pg_catalog.trim_scale(x.n::numeric / $10),"
+				   "        pg_catalog.trim_scale(x.rc::numeric / $10), pg_catalog.trim_scale(x.rl::numeric / $10)"
+				   " FROM (SELECT company_id, id, start_date, CASE bucket WHEN 'week' THEN 7 ELSE 1 END AS bd FROM mrp.mrp_run"
+				   "        WHERE id OPERATOR(pg_catalog.=) $1) r,"
+				   "      unnest($2, $3, $4, $5, $6, $7, $8, $9) x(p, b, g, s, j, n, rc, rl)", 10, t, v);
+	}
+	{
+		Oid			t[4] = {INT8OID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+		Datum		v[4] = {Int64GetDatum(run->run_id), int8_array(m->prod, m->n), text_array(m->kind, m->n),
+		text_array(m->detail, m->n)};
+
+		write_rows("INSERT INTO mrp.run_message (company_id, run_id, product_id, kind, detail)"
+				   " SELECT r.company_id, r.id, x.p, x.k, x.d FROM mrp.mrp_run r, unnest($2, $3, $4) x(p, k, d)"
+				   " WHERE r.id OPERATOR(pg_catalog.=) $1", 4, t, v);
+	}
+}
+
+/* mrp._run_compute(run): the phases in order; returns the planned orders written. */
+PG_FUNCTION_INFO_V1(pgerp_mrp_run_compute);
+Datum
+pgerp_mrp_run_compute(PG_FUNCTION_ARGS)
+{
+	MrpRun		run;
+
+	memset(&run, 0, sizeof(run));
+	run.run_id = PG_GETARG_INT64(0);
+	SPI_connect();
+	run.scale_num = DirectFunctionCall1(int8_numeric, Int64GetDatum(MRP_SCALE));
+	load_header(&run);
+	load_items(&run);
+	load_boms(&run);
+	load_stock(&run);
+	load_moves(&run);
+	expand_kit_demand(&run);
+	low_level_codes(&run);
+	plan_all(&run);
+	write_orders(&run);
+	peg_orders(&run);
+	write_results(&run);
+	SPI_finish();
+	PG_RETURN_INT32(run.norders);
+}
+
+/* The limits of the engine, for the SQL checks (mrp._max_qty, mrp._max_bom_depth). */
+PG_FUNCTION_INFO_V1(pgerp_mrp_max_qty);
+Datum
+pgerp_mrp_max_qty(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(DirectFunctionCall1(int8_numeric, Int64GetDatum(MRP_MAX_UNITS)));
+}
+
+PG_FUNCTION_INFO_V1(pgerp_mrp_max_bom_depth);
+Datum
+pgerp_mrp_max_bom_depth(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(MRP_MAX_BOM_DEPTH);
+}
+
+PG_FUNCTION_INFO_V1(pgerp_mrp_max_days);
+Datum
+pgerp_mrp_max_days(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(MRP_MAX_DAYS);
+}

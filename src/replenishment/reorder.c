@@ -39,13 +39,25 @@ MrpReorderQty(MrpQty forecast, MrpQty min, MrpQty max, MrpQty multiple, MrpQty *
 	return MRP_OK;
 }
 
-/* numeric -> millionths, refusing what does not fit */
+/*
+ * numeric -> millionths: NaN, infinities and what does not fit in the engine
+ * are refused with the engine's own 22003, never the cast's "bigint out of
+ * range" (mrp.replenish keeps such rules out before calling this).
+ */
 static MrpQty
 to_qty(Datum n)
 {
-	Datum		scaled = DirectFunctionCall2(numeric_mul, n,
-											 DirectFunctionCall1(int8_numeric, Int64GetDatum(MRP_SCALE)));
+	Numeric		num = DatumGetNumeric(n);
+	Datum		bound = DirectFunctionCall1(int8_numeric, Int64GetDatum(MRP_MAX_UNITS));
+	Datum		scaled;
 
+	if (numeric_is_nan(num) || numeric_is_inf(num) ||
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, DirectFunctionCall1(numeric_abs, n), bound)) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("reorder quantities out of range"),
+				 errdetail("Planning quantities are at most " INT64_FORMAT " units.", MRP_MAX_UNITS)));
+	scaled = DirectFunctionCall2(numeric_mul, n, DirectFunctionCall1(int8_numeric, Int64GetDatum(MRP_SCALE)));
 	return DatumGetInt64(DirectFunctionCall1(numeric_int8, scaled));
 }
 
@@ -62,7 +74,8 @@ pgerp_mrp_reorder_qty(PG_FUNCTION_ARGS)
 					  PG_ARGISNULL(3) ? 0 : to_qty(PG_GETARG_DATUM(3)), &q) != MRP_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("reorder quantities out of range")));
+				 errmsg("reorder quantities out of range"),
+				 errdetail("Planning quantities are at most " INT64_FORMAT " units.", MRP_MAX_UNITS)));
 	result = DirectFunctionCall2(numeric_div, DirectFunctionCall1(int8_numeric, Int64GetDatum(q)),
 								 DirectFunctionCall1(int8_numeric, Int64GetDatum(MRP_SCALE)));
 	PG_RETURN_DATUM(DirectFunctionCall1(numeric_trim_scale, result));

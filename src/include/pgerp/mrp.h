@@ -12,11 +12,34 @@
 typedef int64 MrpQty;
 #define MRP_SCALE INT64CONST(1000000)
 
+/*
+ * The largest quantity an input may hold (a demand, a safety stock, a lot,
+ * an order line, a BOM quantity), in units. int64 millionths reach 9.2e12
+ * units; an input is kept 9,000 times below that, so that the sums the
+ * engine makes (a bucket's demand, on hand, dependent requirements, lot
+ * sizing) have room. The input functions refuse more (22003, the limit in
+ * the detail); the run reports a product whose rows still exceed it.
+ */
+#define MRP_MAX_UNITS INT64CONST(1000000000)
+#define MRP_SUM_HEADROOM INT64CONST(9000)
+StaticAssertDecl(MRP_MAX_UNITS <= PG_INT64_MAX / MRP_SCALE / MRP_SUM_HEADROOM,
+				 "MRP_MAX_UNITS leaves no headroom for sums");
+
+/*
+ * The deepest bill of materials: levels below a product, for explosion,
+ * costing, kits and the MRP run alike; create_bom refuses deeper (54001).
+ */
+#define MRP_MAX_BOM_DEPTH 64
+
+/* Lead times and planning dates: at most this many days from today. */
+#define MRP_MAX_DAYS 36525
+
 typedef enum MrpResult
 {
 	MRP_OK = 0,
 	MRP_OVERFLOW,				/* a quantity beyond the engine's range */
-	MRP_BAD_RULE				/* a lot rule with a zero or negative lot */
+	MRP_BAD_RULE,				/* a lot rule with a zero or negative lot */
+	MRP_TOO_DEEP				/* kits or levels nested beyond MRP_MAX_BOM_DEPTH */
 } MrpResult;
 
 typedef struct MrpLotRule
@@ -43,7 +66,9 @@ extern MrpResult MrpNetItem(const MrpLotRule *r, MrpQty on_hand, int nbuckets,
 							MrpQty *projected, MrpQty *net, MrpQty *receipt);
 extern MrpResult MrpApplyFactor(MrpQty qty, MrpFactor f, MrpQty *out);
 extern MrpResult MrpFactorMul(MrpFactor a, MrpFactor b, MrpFactor *out);
+extern MrpResult MrpFactorMake(int64 num, int64 den, MrpFactor *out);
 extern MrpQty MrpCeilTo(MrpQty q, MrpQty step);
+extern MrpResult MrpAdd(MrpQty *acc, MrpQty q);
 /* replenishment/reorder.c */
 extern MrpResult MrpReorderQty(MrpQty forecast, MrpQty min, MrpQty max, MrpQty multiple, MrpQty *out);
 

@@ -133,9 +133,9 @@ SELECT results_eq(format('SELECT * FROM pg_temp.tree(%s, 5)', :top),
 
 SELECT throws_ok(format('SELECT * FROM mrp.explode(%s, 1)', :c1), '22023', 'product BM10-C1 has no bill of materials',
                  'exploding a product without BOM: 22023');
-SELECT is(pg_temp.error_detail(format('SELECT * FROM mrp.explode(%s, 0)', :fin)), '22023: The quantity given is 0.',
+SELECT is(pg_temp.error_detail(format('SELECT * FROM mrp.explode(%s, 0)', :fin)), '22023: The quantity given is ''0''.',
           'exploding zero: 22023 with the quantity');
-SELECT is(pg_temp.error_detail(format('SELECT * FROM mrp.explode_all(%s, -1)', :fin)), '22023: The quantity given is -1.',
+SELECT is(pg_temp.error_detail(format('SELECT * FROM mrp.explode_all(%s, -1)', :fin)), '22023: The quantity given is ''-1''.',
           'explode_all of a negative quantity: 22023 with the quantity');
 
 -- ------------------------------------------------------------ cycles
@@ -168,18 +168,18 @@ SELECT is(ARRAY[(SELECT count(*) FROM mrp.bom), (SELECT count(*) FROM mrp.bom_li
 SELECT (SELECT count(*) FROM mrp.bom) AS boms1, (SELECT count(*) FROM mrp.bom_line) AS lines1,
        (SELECT count(*) FROM mrp.bom_byproduct) AS bps1, (SELECT count(*) FROM mrp.bom_operation) AS ops1 \gset
 SELECT is(pg_temp.error_detail(format('SELECT mrp.create_bom(%s, 0, %L)', :px, jsonb_build_array(pg_temp.l(:c1, 1)))),
-          '22023: The quantity given is 0.', 'a BOM quantity of zero: 22023');
+          '22023: The quantity given is ''0''.', 'a BOM quantity of zero: 22023');
 SELECT is(pg_temp.error_detail(format('SELECT mrp.create_bom(%s, -2, %L)', :px, jsonb_build_array(pg_temp.l(:c1, 1)))),
-          '22023: The quantity given is -2.', 'a negative BOM quantity: 22023');
+          '22023: The quantity given is ''-2''.', 'a negative BOM quantity: 22023');
 SELECT is(pg_temp.error_detail(format('SELECT mrp.create_bom(%s, 1, %L)', :px, jsonb_build_array(pg_temp.l(:c1, 1), pg_temp.l(:c2, 0)))),
-          '22023: The value given is 0.', 'a component quantity of zero: 22023');
+          '22023: The value given is ''0''.', 'a component quantity of zero: 22023');
 SELECT throws_ok(format('SELECT mrp.create_bom(%s, 1, %L)', :px, jsonb_build_array(pg_temp.l(:c1, -1))),
                  '22023', 'component quantity must be positive', 'a negative component quantity: 22023');
 SELECT throws_ok(format('SELECT mrp.create_bom(%s, 1, %L)', :px, jsonb_build_array(jsonb_build_object('product', :c1))),
                  '22023', 'component quantity must be a number', 'a line without quantity: 22023');
 SELECT is(pg_temp.error_detail(format('SELECT mrp.create_bom(%s, 1, %L, %L, %L)', :px, jsonb_build_array(pg_temp.l(:c1, 1)), 'normal',
                                       jsonb_build_array(pg_temp.l(:c2, 0)))),
-          '22023: The value given is 0.', 'a by-product quantity of zero: 22023');
+          '22023: The value given is ''0''.', 'a by-product quantity of zero: 22023');
 SELECT throws_ok(format('SELECT mrp.create_bom(%s, 1, %L, %L, %L)', :px, jsonb_build_array(pg_temp.l(:c1, 1)), 'normal',
                         jsonb_build_array(pg_temp.l(:c2, -3))),
                  '22023', 'by-product quantity must be positive', 'a negative by-product quantity: 22023');
@@ -218,7 +218,7 @@ SELECT throws_ok(format('SELECT mrp.create_bom(%s, 1, %L, %L, NULL, %L)', :px, j
                         jsonb_build_array(jsonb_build_object('name', 'Cut', 'workcenter', :wc, 'minutes', -5))),
                  '22023', 'operation minutes must be zero or positive', 'negative minutes: 22023');
 SELECT is(pg_temp.error_detail(format('SELECT mrp.create_bom(%s, 1, %L)', :px, jsonb_build_array(pg_temp.l(:c1, 1, '{"scrap_pct": 100}')))),
-          '22023: Got 100.', 'a scrap of 100 %: 22023');
+          '22023: Got ''100''.', 'a scrap of 100 %: 22023');
 SELECT is(pg_temp.error_detail(format('SELECT mrp.create_bom(%s, 1, %L)', :px, jsonb_build_array(pg_temp.l(:c1, 1, '{"uom": "kg"}')))),
           '22023: kg measures weight, Unit measures unit.', 'a line in a unit of another category: 22023');
 SELECT throws_ok(format('SELECT mrp.create_bom(%s, 1, %L)', :px, jsonb_build_array(pg_temp.l(:ckg, 0.001, '{"uom": "g"}'))),

@@ -76,8 +76,8 @@ SELECT is(pg_temp.error_detail(format('SELECT mrp.create_mo(%s, 1)', :kit)),
           '22023: Its bill of materials is of type phantom: its components are used in its place.', 'a kit is never manufactured: 22023');
 SELECT throws_ok(format('SELECT mrp.create_mo(%s, 1)', :nobom), '22023', 'product MO30-NOBOM has no bill of materials',
                  'a product without BOM: 22023');
-SELECT is(pg_temp.error_detail(format('SELECT mrp.create_mo(%s, 0)', :fk)), '22023: The quantity given is 0.', 'quantity 0: 22023');
-SELECT is(pg_temp.error_detail(format('SELECT mrp.create_mo(%s, -5)', :fk)), '22023: The quantity given is -5.', 'a negative quantity: 22023');
+SELECT is(pg_temp.error_detail(format('SELECT mrp.create_mo(%s, 0)', :fk)), '22023: The quantity given is ''0''.', 'quantity 0: 22023');
+SELECT is(pg_temp.error_detail(format('SELECT mrp.create_mo(%s, -5)', :fk)), '22023: The quantity given is ''-5''.', 'a negative quantity: 22023');
 SELECT throws_ok(format('SELECT mrp.create_mo(%s, 0.001)', :fk), '22023', NULL, 'a quantity that rounds to zero in the unit: 22023');
 
 -- ------------------------------------------------------------ confirm_mo

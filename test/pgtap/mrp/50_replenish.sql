@@ -143,7 +143,7 @@ SELECT is(pg_temp.counts(), (:'before_again'::bigint[])[1:3] || ((:'before_again
 
 -- ============================================================ add_reorder_rule errors
 SELECT stock.create_product(:a, 'R50-ERR', 'Errors') AS err \gset
-SELECT throws_ok(format('SELECT mrp.add_reorder_rule(%s, %s, 5, 2)', :err, :wh), '22023', 'maximum 2 is below minimum 5',
+SELECT throws_ok(format('SELECT mrp.add_reorder_rule(%s, %s, 5, 2)', :err, :wh), '22023', 'maximum ''2'' is below minimum ''5''',
                  'max below min: 22023');
 SELECT throws_ok(format('SELECT mrp.add_reorder_rule(%s, %s, -1, 2)', :err, :wh), '22023', 'minimum and maximum must be zero or positive',
                  'a negative minimum: 22023');

@@ -74,7 +74,7 @@ SELECT throws_ok(format('SELECT purchase.create_order(%s, NULL)', :v), '22023',
 SELECT throws_ok(format('SELECT purchase.create_order(%s, ''{"product": %s, "qty": 1}'')', :v, :p1), '22023',
                  'a purchase order needs at least one line', 'a line that is not in an array (22023)');
 SELECT is(pg_temp.error_detail(format('SELECT purchase.create_order(%s, ''[{"product": %s, "qty": 0, "price": 1}]'')', :v, :p1)),
-          '22023: The value given is 0.', 'a zero quantity (22023)');
+          '22023: The value given is ''0''.', 'a zero quantity (22023)');
 SELECT throws_ok(format('SELECT purchase.create_order(%s, ''[{"product": %s, "qty": -2, "price": 1}]'')', :v, :p1), '22023',
                  'quantity must be positive', 'a negative quantity (22023)');
 SELECT throws_ok(format('SELECT purchase.create_order(%s, ''[{"product": %s, "qty": "3", "price": 1}]'')', :v, :p1), '22023',
