@@ -377,6 +377,46 @@ COMMENT ON FUNCTION erp.audit_verify(bigint, boolean) IS
 
 -- ==== other ====
 
+-- #11.17 (echoed values cut to 64 characters): RAISE lines of core and rbac
+-- functions. Each line is replaced inside the function as the sections above
+-- left it (pg_get_functiondef keeps comments, grants and the owner), so that
+-- other changes to the same functions stand whatever the order of sections.
+DO $echo$
+DECLARE
+    e record;
+    f oid;
+    v_def text;
+BEGIN
+    FOR e IN SELECT * FROM (VALUES
+        ('create_company', $x$'invalid currency code %', coalesce(quote_literal(p_currency), 'NULL')$x$,
+                           $x$'invalid currency code %', erp._echo(p_currency)$x$),
+        ('create_partner', $x$'invalid partner kind %', coalesce(quote_literal(p_kind), 'NULL')$x$,
+                           $x$'invalid partner kind %', erp._echo(p_kind)$x$),
+        ('create_user', $x$'invalid login %', coalesce(quote_literal(p_login), 'NULL')$x$,
+                        $x$'invalid login %', erp._echo(p_login)$x$),
+        ('create_user', $x$'login % is already taken', quote_literal(v_login)$x$,
+                        $x$'login % is already taken', erp._echo(v_login)$x$),
+        ('_lookup_grant_args', $x$'role % does not exist', coalesce(quote_literal(p_role), 'NULL')$x$,
+                               $x$'role % does not exist', erp._echo(p_role)$x$),
+        ('grant_role', $x$'permission denied to grant role %', quote_literal(p_role)$x$,
+                       $x$'permission denied to grant role %', erp._echo(p_role)$x$),
+        ('revoke_role', $x$'user % holds no role % on company %', p_user, quote_literal(p_role), p_company$x$,
+                        $x$'user % holds no role % on company %', p_user, erp._echo(p_role), p_company$x$),
+        ('create_role', $x$'invalid role code %', coalesce(quote_literal(p_code), 'NULL')$x$,
+                        $x$'invalid role code %', erp._echo(p_code)$x$),
+        ('create_role', $x$'role % already exists', quote_literal(p_code)$x$,
+                        $x$'role % already exists', erp._echo(p_code)$x$)) AS t(fn, old, new)
+    LOOP
+        FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p
+                  WHERE p.pronamespace = 'erp'::pg_catalog.regnamespace AND p.proname = e.fn LOOP
+            v_def := pg_catalog.pg_get_functiondef(f);
+            IF pg_catalog.strpos(v_def, e.old) > 0 THEN
+                EXECUTE pg_catalog.replace(v_def, e.old, e.new);
+            END IF;
+        END LOOP;
+    END LOOP;
+END $echo$;
+
 
 -- ==== last: grants of the application roles ====
 

@@ -23,7 +23,7 @@ BEGIN
     END IF;
     SELECT r.id, r.permissions INTO o_role_id, o_permissions FROM erp.role r WHERE r.code = p_role;
     IF o_role_id IS NULL THEN
-        RAISE EXCEPTION 'role % does not exist', coalesce(quote_literal(p_role), 'NULL')
+        RAISE EXCEPTION 'role % does not exist', erp._echo(p_role)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_company IS NULL OR NOT EXISTS (SELECT 1 FROM erp.company c WHERE c.id = p_company) THEN
@@ -56,7 +56,7 @@ BEGIN
             SELECT id FROM d
         LOOP
             IF NOT erp._covers(v_company, v_perms) THEN
-                RAISE EXCEPTION 'permission denied to grant role %', quote_literal(p_role)
+                RAISE EXCEPTION 'permission denied to grant role %', erp._echo(p_role)
                     USING ERRCODE = 'insufficient_privilege',
                           DETAIL = format('The role grants permissions you do not hold on company %s.', v_company);
             END IF;
@@ -84,7 +84,7 @@ BEGIN
     DELETE FROM erp.user_role ur
      WHERE ur.company_id = p_company AND ur.user_id = p_user AND ur.role_id = v_role;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'user % holds no role % on company %', p_user, quote_literal(p_role), p_company
+        RAISE EXCEPTION 'user % holds no role % on company %', p_user, erp._echo(p_role), p_company
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 END $$;

@@ -21,7 +21,7 @@ BEGIN
         PERFORM erp.require_permission('erp.role:create');
     END IF;
     IF p_code IS NULL OR p_code !~ '^[a-z][a-z0-9_]{0,62}$' THEN
-        RAISE EXCEPTION 'invalid role code %', coalesce(quote_literal(p_code), 'NULL')
+        RAISE EXCEPTION 'invalid role code %', erp._echo(p_code)
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'A role code is a lower-case letter followed by up to 62 letters, digits or underscores.';
     END IF;
@@ -30,7 +30,7 @@ BEGIN
     END IF;
     PERFORM erp._check_permission_patterns(p_permissions);
     IF EXISTS (SELECT 1 FROM erp.role r WHERE r.code = p_code) THEN
-        RAISE EXCEPTION 'role % already exists', quote_literal(p_code) USING ERRCODE = 'unique_violation';
+        RAISE EXCEPTION 'role % already exists', erp._echo(p_code) USING ERRCODE = 'unique_violation';
     END IF;
     INSERT INTO erp.role (code, name, permissions)
     VALUES (p_code, btrim(p_name, E' \t\r\n\f'), ARRAY(SELECT DISTINCT unnest(p_permissions) ORDER BY 1))
