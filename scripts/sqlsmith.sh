@@ -68,13 +68,12 @@ crashes=$(tail -c +"$log_from" "$SERVERLOG" |
           grep -E 'terminated by signal|server process \(PID [0-9]+\) was terminated|all server processes terminated|database system was interrupted|database system was not properly shut down' || true)
 now_start=$(psql_su -d postgres -tAc "SELECT pg_catalog.pg_postmaster_start_time()" 2>/dev/null || echo "no answer")
 for n in app su; do
-    q=$(grep -ac '^' "$WORK/$n.out" 2>/dev/null || echo 0)
     echo "  $n: sqlsmith exit status $(cat "$WORK/$n.rc"), $(grep -aoE 'queries: [0-9]+' "$WORK/$n.err" | tail -n 1 || true)"
 done
 if [ -n "$crashes" ] || [ "$now_start" != "$start_time" ]; then
     echo "sqlsmith: the server crashed or restarted (postmaster start $start_time, now $now_start):"
     printf '%s\n' "$crashes" | head -n 20
-    for n in app su; do echo "--- last output of sqlsmith $n:"; tail -n 30 "$WORK/$n.err"; done
+    for n in app su; do echo "--- last output of sqlsmith $n:"; tail -n 15 "$WORK/$n.err"; done
     result "0 passed, 1 failed"
 fi
 echo "sqlsmith: no backend crash"
