@@ -7,7 +7,8 @@ set -euo pipefail
 packages=(make gcc libc6-dev perl
           postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap
           libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
-          libssl-dev libjson-c-dev libmicrohttpd-dev)
+          libssl-dev libjson-c-dev libmicrohttpd-dev
+          sqlsmith)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -7,7 +7,8 @@ set -uo pipefail
 
 # PGERP_SKIP_BUILD=1 skips the build and install (the pack is installed
 # already); PGERP_TESTS=<regex> runs only the test files whose path matches;
-# PGERP_SKIP_UPGRADE=1 skips the upgrade test (test/upgrade/).
+# PGERP_SKIP_UPGRADE=1 skips the upgrade test (test/upgrade/); PGERP_SKIP_SQLSMITH=1
+# the sqlsmith stage.
 if [ -z "${PGERP_SKIP_BUILD:-}" ]; then
     set -e
     build_and_install
@@ -90,6 +91,17 @@ if [ ${#taps[@]} -gt 0 ]; then
     read -r p f < <(tap_counts "$TMP/prove.out")
     if [ "$st" != 0 ] && [ "$f" = 0 ]; then f=1; fi
     passed=$((passed + p)); failed=$((failed + f))
+fi
+
+# sqlsmith for 60 s as pgerp_app and as the superuser at once, on a copy of
+# the database with the demo data, after every other stage on this cluster:
+# one result, failed on any backend crash (scripts/sqlsmith.sh).
+# PGERP_SKIP_SQLSMITH=1 skips it; PGERP_TESTS must match "fuzz/sqlsmith".
+if [ -z "${PGERP_SKIP_SQLSMITH:-}" ] && grep -qE -- "$FILTER" <<<"fuzz/sqlsmith"; then
+    "$ROOT_DIR/scripts/sqlsmith.sh" "$SOCK" "$PORT" pgerp "$LOG" "$TMP/sqlsmith" 2>&1 | tee "$TMP/sqlsmith.out"
+    read -r sp sf < <(sed -n 's/^sqlsmith: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$TMP/sqlsmith.out" | tail -n 1)
+    [ -n "${sp:-}" ] || { sp=0; sf=1; }
+    passed=$((passed + sp)); failed=$((failed + sf))
 fi
 
 # The upgrade from the released version (its own cluster): test/upgrade/run.sh.

@@ -3,7 +3,8 @@
 -- Writers append entries with no hash and never wait for each other.
 -- erp.audit_seal() (pg_cron, every minute) chains the entries of settled
 -- transactions, in (transaction id, entry id) order, with SHA-256 over the
--- previous hash and the entry; erp.audit_verify() recomputes the chain.
+-- previous hash and the entry; erp.audit_verify() recomputes the chain
+-- from the last verified position, without the sealer's lock.
 
 CREATE TABLE erp.audit_log (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -42,6 +43,17 @@ CREATE TABLE erp.audit_seal_state (
 );
 COMMENT ON TABLE erp.audit_seal_state IS 'Head of the audit hash chain and how far sealing got';
 
+-- The last chain position that erp.audit_verify() found intact, and its
+-- hash: the next verification starts there. Not dumped: a restored
+-- database verifies from the anchor once.
+CREATE TABLE erp.audit_verified (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    seq bigint NOT NULL,
+    hash bytea NOT NULL,
+    verified_at timestamptz NOT NULL
+);
+COMMENT ON TABLE erp.audit_verified IS 'Verification checkpoint: erp.audit_verify() continues from this chain position';
+
 CREATE FUNCTION erp._audit_trigger() RETURNS trigger
     LANGUAGE C AS 'MODULE_PATHNAME', 'pgerp_audit_trigger';
 
@@ -49,11 +61,14 @@ CREATE FUNCTION erp._audit_note(p_rel text, p_op text, p_changes jsonb) RETURNS 
     LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'pgerp_audit_note';
 
 -- The bytes an entry's hash covers: independent of DateStyle and TimeZone.
+-- Every name is qualified and there is no SET clause, so that the planner
+-- inlines it into the sealer's and the verifier's queries.
 CREATE FUNCTION erp._audit_entry_bytes(l erp.audit_log) RETURNS bytea
-LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT convert_to(jsonb_build_array(l.id, l.company_id, l.user_id, l.db_role, l.tx::text,
-                                        to_char(l.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-                                        l.rel, l.op, l.pk, l.changes)::text, 'UTF8')
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT pg_catalog.convert_to(
+               pg_catalog.jsonb_build_array(l.id, l.company_id, l.user_id, l.db_role, l.tx::pg_catalog.text,
+                   pg_catalog.to_char(l.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                   l.rel, l.op, l.pk, l.changes)::pg_catalog.text, 'UTF8')
 $$;
 
 -- Refuse UPDATE, DELETE and TRUNCATE, whoever asks. erp.audit_purge()
@@ -86,6 +101,7 @@ CREATE POLICY pgerp_read ON erp.audit_log FOR SELECT
                 ELSE erp.company_allowed(company_id, 'erp.audit_log:read') END);
 ALTER TABLE erp.audit_chain ENABLE ROW LEVEL SECURITY;
 ALTER TABLE erp.audit_seal_state ENABLE ROW LEVEL SECURITY;
+ALTER TABLE erp.audit_verified ENABLE ROW LEVEL SECURITY;
 
 CREATE FUNCTION erp.audit(p_table regclass)
 RETURNS void
@@ -97,7 +113,8 @@ BEGIN
     IF p_table IS NULL THEN
         RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF p_table IN ('erp.audit_log'::regclass, 'erp.audit_chain'::regclass, 'erp.audit_seal_state'::regclass) THEN
+    IF p_table IN ('erp.audit_log'::regclass, 'erp.audit_chain'::regclass, 'erp.audit_seal_state'::regclass,
+                   'erp.audit_verified'::regclass) THEN
         RAISE EXCEPTION 'the audit tables cannot be audited' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = p_table AND c.relkind IN ('r', 'p')) THEN
@@ -197,38 +214,62 @@ END $$;
 COMMENT ON FUNCTION erp.audit_seal() IS
     'Hash-chain the audit entries of ended transactions; returns how many were sealed, 0 when another sealer is at work (pg_cron runs it every minute; needs erp.audit_log:read)';
 
-CREATE FUNCTION erp.audit_head(OUT seq bigint, OUT hash bytea)
+-- Figures of the whole chain (its head, how many entries a verification
+-- checked) are for a superuser with nobody signed in and for an auditor of
+-- every active company; an auditor of some companies is told only about the
+-- entries they may read (docs/security.md, "Audit trail").
+CREATE FUNCTION erp._audit_database_wide() RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-    SELECT s.last_seq, s.last_hash FROM erp.audit_seal_state s
+    SELECT erp._is_bootstrap()
+        OR (erp.current_user_id() IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM erp.company c
+                             WHERE c.active AND NOT erp.company_allowed(c.id, 'erp.audit_log:read')))
 $$;
-COMMENT ON FUNCTION erp.audit_head() IS
-    'Newest chain position and hash: keep copies outside the database to detect a rewritten chain';
 
-CREATE FUNCTION erp.audit_verify(p_from bigint DEFAULT NULL)
-RETURNS TABLE (ok boolean, first_bad_id bigint, checked bigint)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    s erp.audit_seal_state;
-    v_start bigint;
-    v_prev bytea;
-    v_expect bigint;
-    v_n bigint := 0;
-    v_forged bigint;
-    c record;
+CREATE FUNCTION erp.audit_head(OUT seq bigint, OUT hash bytea)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     PERFORM erp.require_permission('erp.audit_log:read');
-    IF NOT current_setting('transaction_read_only')::boolean THEN
-        PERFORM erp.audit_seal();
+    IF NOT erp._audit_database_wide() THEN
+        RAISE EXCEPTION 'permission denied for "erp.audit_log:read"'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The head of the audit chain counts the entries of every company: it needs the permission on every active company.',
+                  HINT = 'Ask an auditor of the whole group, or a superuser.';
     END IF;
+    SELECT s.last_seq, s.last_hash INTO seq, hash FROM erp.audit_seal_state s;
+END $$;
+COMMENT ON FUNCTION erp.audit_head() IS
+    'Newest chain position and hash: keep copies outside the database to detect a rewritten chain (needs erp.audit_log:read on every active company)';
+
+-- The verification itself, under one snapshot (a STABLE function reads with
+-- the snapshot of the statement that calls it): the seal state, the chain
+-- and the log as they were together, while sealers and purges go on. It
+-- takes no lock beyond those of reading. From p_from (an entry id), from
+-- the anchor (p_full), or else from the checkpoint of erp.audit_verified,
+-- whose chain row must still carry the recorded hash.
+CREATE FUNCTION erp._audit_check(p_from bigint, p_full boolean,
+    OUT ok boolean, OUT bad_id bigint, OUT checked bigint, OUT checked_visible bigint,
+    OUT through_seq bigint, OUT through_hash bytea)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    s erp.audit_seal_state;
+    v erp.audit_verified;
+    v_start bigint;
+    v_prev bytea;
+    v_mine bigint[] := erp.permitted_companies('erp.audit_log:read');
+    v_global boolean := erp.has_permission('erp.audit_log:read');
+    v_bad_seq bigint;
+    v_end bigint;
+    v_counts_ok boolean := false;
+BEGIN
+    checked := 0;
+    checked_visible := 0;
     SELECT * INTO s FROM erp.audit_seal_state;
     IF NOT FOUND THEN
-        RETURN QUERY SELECT true, NULL::bigint, 0::bigint;
+        ok := true;
         RETURN;
     END IF;
-    IF p_from IS NULL THEN
-        v_start := s.anchor_seq + 1;
-        v_prev := s.anchor_hash;
-    ELSE
+    IF p_from IS NOT NULL THEN
         SELECT ch.seq INTO v_start FROM erp.audit_chain ch WHERE ch.entry_id = p_from;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'audit entry % is not sealed', p_from
@@ -240,42 +281,142 @@ BEGIN
         ELSE
             SELECT ch.hash INTO v_prev FROM erp.audit_chain ch WHERE ch.seq = v_start - 1;
             IF NOT FOUND THEN
-                RETURN QUERY SELECT false, p_from, 0::bigint;
+                ok := false;
+                bad_id := p_from;
+                RETURN;
+            END IF;
+        END IF;
+    ELSE
+        v_start := s.anchor_seq + 1;
+        v_prev := s.anchor_hash;
+        SELECT * INTO v FROM erp.audit_verified;
+        IF FOUND AND NOT p_full AND v.seq >= s.anchor_seq THEN
+            -- the checkpoint must still be in the chain as it was verified
+            IF v.seq > s.last_seq THEN
+                ok := false;        -- the chain was cut below the checkpoint
+                RETURN;
+            END IF;
+            IF v.seq = s.anchor_seq THEN
+                v_prev := s.anchor_hash;
+            ELSE
+                SELECT ch.hash INTO v_prev FROM erp.audit_chain ch WHERE ch.seq = v.seq;
+            END IF;
+            IF v_prev IS DISTINCT FROM v.hash THEN
+                ok := false;
+                bad_id := (SELECT ch.entry_id FROM erp.audit_chain ch WHERE ch.seq = v.seq);
+                RETURN;
+            END IF;
+            v_start := v.seq + 1;
+        END IF;
+    END IF;
+
+    -- every link from v_start to the head, in one pass: a position skipped, an
+    -- entry gone, or a hash that is not sha256(previous hash || entry bytes);
+    -- the window runs over the narrow chain rows, in the order of its key
+    SELECT min(x.seq) FILTER (WHERE x.bad), count(*), count(*) FILTER (WHERE x.visible), max(x.seq)
+      INTO v_bad_seq, checked, checked_visible, v_end
+      FROM (SELECT w.seq,
+                   w.seq <> w.prev_seq + 1 OR l.id IS NULL
+                     OR sha256(w.prev_hash || erp._audit_entry_bytes(l)) <> w.hash AS bad,
+                   CASE WHEN l.company_id IS NULL THEN v_global ELSE l.company_id = ANY (v_mine) END AS visible
+              FROM (SELECT ch.seq, ch.entry_id, ch.hash,
+                           lag(ch.seq, 1, v_start - 1) OVER (ORDER BY ch.seq) AS prev_seq,
+                           lag(ch.hash, 1, v_prev) OVER (ORDER BY ch.seq) AS prev_hash
+                      FROM erp.audit_chain ch
+                     WHERE ch.seq >= v_start AND ch.seq <= s.last_seq) w
+              LEFT JOIN erp.audit_log l ON l.id = w.entry_id) x;
+    IF v_bad_seq IS NOT NULL THEN
+        -- what was checked: the links before the bad one
+        ok := false;
+        bad_id := (SELECT ch.entry_id FROM erp.audit_chain ch WHERE ch.seq = v_bad_seq);
+        SELECT count(*), count(*) FILTER (WHERE CASE WHEN l.company_id IS NULL THEN v_global
+                                                     ELSE l.company_id = ANY (v_mine) END)
+          INTO checked, checked_visible
+          FROM erp.audit_chain ch LEFT JOIN erp.audit_log l ON l.id = ch.entry_id
+         WHERE ch.seq >= v_start AND ch.seq < v_bad_seq;
+        RETURN;
+    END IF;
+    -- the head must be where the state says (a cut tail, or a rewritten state)
+    v_end := coalesce(v_end, v_start - 1);
+    IF v_end <> s.last_seq
+       OR (v_end = s.anchor_seq AND s.anchor_hash <> s.last_hash)
+       OR (v_end > s.anchor_seq AND (SELECT ch.hash FROM erp.audit_chain ch WHERE ch.seq = v_end) IS DISTINCT FROM s.last_hash) THEN
+        ok := false;
+        RETURN;
+    END IF;
+    -- an entry slipped in behind the sealer's back (not after a restore into
+    -- another cluster, whose transaction ids started again): every entry is
+    -- either chained or of a transaction at or above the horizon. Counting
+    -- is cheap; the search for the entry only runs when the counts differ
+    -- (and for a re-verification).
+    IF s.system_id = (SELECT cs.system_identifier FROM pg_control_system() cs) THEN
+        IF p_from IS NULL AND NOT p_full THEN
+            v_counts_ok := (SELECT count(*) FROM erp.audit_log)
+                           - (SELECT count(*) FROM erp.audit_log l
+                               WHERE l.tx >= s.tx_done
+                                 AND NOT EXISTS (SELECT 1 FROM erp.audit_chain ch WHERE ch.entry_id = l.id))
+                           = s.last_seq - s.anchor_seq;
+        END IF;
+        IF NOT v_counts_ok THEN
+            SELECT min(l.id) INTO bad_id FROM erp.audit_log l
+             WHERE l.tx < s.tx_done AND (p_from IS NULL OR l.id >= p_from)
+               AND NOT EXISTS (SELECT 1 FROM erp.audit_chain ch WHERE ch.entry_id = l.id);
+            -- none found by an incremental verification: sealed entries are
+            -- gone below the checkpoint (a full re-verification names them)
+            IF bad_id IS NOT NULL OR (p_from IS NULL AND NOT p_full) THEN
+                ok := false;
                 RETURN;
             END IF;
         END IF;
     END IF;
-    v_expect := v_start;
-    FOR c IN SELECT ch.seq, ch.entry_id, ch.hash, l AS entry, l.id IS NOT NULL AS present
-               FROM erp.audit_chain ch LEFT JOIN erp.audit_log l ON l.id = ch.entry_id
-              WHERE ch.seq >= v_start ORDER BY ch.seq
-    LOOP
-        IF c.seq <> v_expect OR NOT c.present
-           OR sha256(v_prev || erp._audit_entry_bytes(c.entry)) <> c.hash THEN
-            RETURN QUERY SELECT false, c.entry_id, v_n;
-            RETURN;
-        END IF;
-        v_prev := c.hash;
-        v_expect := v_expect + 1;
-        v_n := v_n + 1;
-    END LOOP;
-    -- the head must be where the state says (a cut tail, or a rewritten state)
-    IF v_expect - 1 <> s.last_seq OR v_prev <> s.last_hash THEN
-        RETURN QUERY SELECT false, NULL::bigint, v_n;
-        RETURN;
-    END IF;
-    -- an entry slipped in behind the sealer's back
-    SELECT min(l.id) INTO v_forged FROM erp.audit_log l
-     WHERE l.tx < s.tx_done AND (p_from IS NULL OR l.id >= p_from)
-       AND NOT EXISTS (SELECT 1 FROM erp.audit_chain ch WHERE ch.entry_id = l.id);
-    IF v_forged IS NOT NULL AND s.system_id = (SELECT cs.system_identifier FROM pg_control_system() cs) THEN
-        RETURN QUERY SELECT false, v_forged, v_n;
-        RETURN;
-    END IF;
-    RETURN QUERY SELECT true, NULL::bigint, v_n;
+    ok := true;
+    through_seq := s.last_seq;
+    through_hash := s.last_hash;
 END $$;
-COMMENT ON FUNCTION erp.audit_verify(bigint) IS
-    'Seal, then recompute the hash chain (from an entry id, or from the start); first_bad_id is the first altered, removed or inserted entry (needs erp.audit_log:read)';
+
+-- Verify what was sealed since the last verification (or, for a superuser,
+-- from an entry or from the anchor), without sealing and without the
+-- sealer's lock: a verification never holds up erp.audit_seal(). An intact
+-- chain moves the checkpoint to the head it checked.
+CREATE FUNCTION erp.audit_verify(p_from bigint DEFAULT NULL, p_full boolean DEFAULT false)
+RETURNS TABLE (ok boolean, first_bad_id bigint, checked bigint)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r record;
+BEGIN
+    PERFORM erp.require_permission('erp.audit_log:read');
+    IF p_full IS NULL THEN
+        RAISE EXCEPTION 'p_full must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF (p_from IS NOT NULL OR p_full) AND NOT erp._is_bootstrap() THEN
+        RAISE EXCEPTION 'permission denied to re-verify the audit chain'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Verifying again from an entry or from the start needs a superuser with nobody signed in.',
+                  HINT = 'Call erp.audit_verify() without arguments: it checks what was sealed since the last verification.';
+    END IF;
+    SELECT * INTO r FROM erp._audit_check(p_from, p_full);
+    IF r.ok AND r.through_seq IS NOT NULL AND NOT current_setting('transaction_read_only')::boolean THEN
+        INSERT INTO erp.audit_verified AS v (seq, hash, verified_at)
+        VALUES (r.through_seq, r.through_hash, now())
+        ON CONFLICT (singleton) DO UPDATE
+            SET seq = excluded.seq, hash = excluded.hash, verified_at = excluded.verified_at
+          WHERE v.seq < excluded.seq
+             OR ((p_full OR p_from IS NOT NULL) AND (v.seq, v.hash) IS DISTINCT FROM (excluded.seq, excluded.hash));
+    END IF;
+    IF erp._audit_database_wide() THEN
+        RETURN QUERY SELECT r.ok, r.bad_id, r.checked;
+    ELSE
+        -- what this auditor may read: their entries, and no database-wide count
+        RETURN QUERY SELECT r.ok,
+            (SELECT l.id FROM erp.audit_log l
+              WHERE l.id = r.bad_id
+                AND CASE WHEN l.company_id IS NULL THEN erp.has_permission('erp.audit_log:read')
+                         ELSE erp.company_allowed(l.company_id, 'erp.audit_log:read') END),
+            r.checked_visible;
+    END IF;
+END $$;
+COMMENT ON FUNCTION erp.audit_verify(bigint, boolean) IS
+    'Recompute the hash chain from the last verified position to the head (a superuser: from an entry id, or from the anchor with p_full); first_bad_id is the first altered, removed or inserted entry; checked counts the entries checked that the caller may read (needs erp.audit_log:read)';
 
 CREATE FUNCTION erp.audit_purge(p_before timestamptz)
 RETURNS bigint

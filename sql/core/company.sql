@@ -52,7 +52,7 @@ BEGIN
         RAISE EXCEPTION 'company name must not be empty' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_currency IS NULL OR p_currency !~ '^[A-Z]{3}$' THEN
-        RAISE EXCEPTION 'invalid currency code %', coalesce(quote_literal(p_currency), 'NULL')
+        RAISE EXCEPTION 'invalid currency code %', erp._echo(p_currency)
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'A currency is an ISO 4217 code of three capital letters, such as USD or CNY.';
     END IF;

@@ -37,7 +37,7 @@ BEGIN
         RAISE EXCEPTION 'partner name must not be empty' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_kind IS NULL OR p_kind NOT IN ('customer', 'vendor', 'both') THEN
-        RAISE EXCEPTION 'invalid partner kind %', coalesce(quote_literal(p_kind), 'NULL')
+        RAISE EXCEPTION 'invalid partner kind %', erp._echo(p_kind)
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'A partner is a customer, a vendor or both.';
     END IF;

@@ -38,7 +38,7 @@ INSERT INTO erp.app_routine (routine) VALUES
     ('erp.retire_key(text,integer)'),
     ('erp.audit_seal()'),
     ('erp.audit_head()'),
-    ('erp.audit_verify(bigint)'),
+    ('erp.audit_verify(bigint,boolean)'),
     ('erp.current_job_id()'),
     ('erp.job_progress(numeric,text)'),
     ('erp.running_jobs()'),

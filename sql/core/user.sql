@@ -47,7 +47,7 @@ BEGIN
                   DETAIL = 'A login is 1 to 128 letters, digits or the characters . _ @ + -.';
     END IF;
     IF EXISTS (SELECT 1 FROM erp.app_user u WHERE lower(u.login) = lower(v_login)) THEN
-        RAISE EXCEPTION 'login % is already taken', quote_literal(v_login) USING ERRCODE = 'unique_violation';
+        RAISE EXCEPTION 'login % is already taken', erp._echo(v_login) USING ERRCODE = 'unique_violation';
     END IF;
     INSERT INTO erp.app_user (login, name, password_hash)
     VALUES (v_login, coalesce(nullif(btrim(p_name, E' \t\r\n\f'), ''), v_login), erp._password_hash(p_password))

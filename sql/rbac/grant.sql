@@ -64,7 +64,7 @@ BEGIN
             SELECT id FROM d
         LOOP
             IF NOT erp._covers(v_company, v_perms) THEN
-                RAISE EXCEPTION 'permission denied to grant role %', quote_literal(p_role)
+                RAISE EXCEPTION 'permission denied to grant role %', erp._echo(p_role)
                     USING ERRCODE = 'insufficient_privilege',
                           DETAIL = format('The role grants permissions you do not hold on company %s.', v_company);
             END IF;
@@ -89,7 +89,7 @@ BEGIN
     DELETE FROM erp.user_role ur
      WHERE ur.company_id = p_company AND ur.user_id = p_user AND ur.role_id = v_role;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'user % holds no role % on company %', p_user, quote_literal(p_role), p_company
+        RAISE EXCEPTION 'user % holds no role % on company %', p_user, erp._echo(p_role), p_company
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 END $$;

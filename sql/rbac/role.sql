@@ -30,7 +30,7 @@ BEGIN
     END IF;
     PERFORM erp._check_permission_patterns(p_permissions);
     IF EXISTS (SELECT 1 FROM erp.role r WHERE r.code = p_code) THEN
-        RAISE EXCEPTION 'role % already exists', quote_literal(p_code) USING ERRCODE = 'unique_violation';
+        RAISE EXCEPTION 'role % already exists', erp._echo(p_code) USING ERRCODE = 'unique_violation';
     END IF;
     INSERT INTO erp.role (code, name, permissions)
     VALUES (p_code, btrim(p_name, E' \t\r\n\f'), ARRAY(SELECT DISTINCT unnest(p_permissions) ORDER BY 1))

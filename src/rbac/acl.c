@@ -371,7 +371,7 @@ no_user_error(const char *code)
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("permission denied: no user is signed in"),
-			 errdetail("Permission \"%s\" is required.", code),
+			 errdetail("Permission \"%s\" is required.", PgerpEcho(code)),
 			 errhint("Call erp.sign_in() or erp.use_token() first.")));
 }
 
@@ -395,13 +395,13 @@ AclRequire(const char *code, int64 company_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied: no company is selected"),
-				 errdetail("Permission \"%s\" is required.", code),
+				 errdetail("Permission \"%s\" is required.", PgerpEcho(code)),
 				 errhint("Call erp.switch_company() first.")));
 	if (!AclHasPermission(company_id, code))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for \"%s\"", code),
-				 errdetail("Permission \"%s\" is required on company %lld.", code, (long long) company_id)));
+				 errmsg("permission denied for \"%s\"", PgerpEcho(code)),
+				 errdetail("Permission \"%s\" is required on company %lld.", PgerpEcho(code), (long long) company_id)));
 }
 
 static char *
@@ -417,7 +417,7 @@ code_arg(FunctionCallInfo fcinfo, int argno)
 	if (!PermissionIsValid(code))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid permission code \"%s\"", code),
+				 errmsg("invalid permission code \"%s\"", PgerpEcho(code)),
 				 errdetail("A permission code is <schema>.<table>:<action>, for example stock.move:read.")));
 	return code;
 }

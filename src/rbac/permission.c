@@ -15,6 +15,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
+#include "pgerp/core.h"
 #include "pgerp/rbac.h"
 
 bool
@@ -157,7 +158,7 @@ pgerp_rbac_check_patterns(PG_FUNCTION_ARGS)
 		if (!PermissionIsValidPattern(p))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid permission \"%s\"", p),
+					 errmsg("invalid permission \"%s\"", PgerpEcho(p)),
 					 errdetail("A permission is <schema>.<table>:<action> (for example stock.move:read), and * may stand for the table, the action or everything."),
 					 errhint("Use lower-case names: letters, digits and underscores.")));
 	}

@@ -1,5 +1,6 @@
 -- The hash chain over erp.audit_log: erp.audit_seal (ended transactions only), erp.audit_head,
--- erp.audit_verify (and who may call it), tampering (altered, removed, forged entries, altered or cut
+-- erp.audit_verify (full re-verifications here; 30_verify.sql: the incremental one, and who sees what),
+-- tampering (altered, removed, forged entries, altered or cut
 -- chain), erp.audit_purge of a sealed prefix.
 BEGIN;
 \ir ../setup.sql
@@ -51,17 +52,17 @@ SELECT id AS own FROM erp.audit_log WHERE id > :m_own AND rel = 'erp.partner' AN
 SELECT is(erp.audit_seal(), 0::bigint, 'erp.audit_seal() does not seal the entries of a running transaction');
 SELECT is((SELECT count(*)::int FROM erp.audit_chain ch JOIN erp.audit_log l ON l.id = ch.entry_id WHERE l.id > :m_own), 0,
           'the new entries have no chain row');
-SELECT results_eq('SELECT ok, first_bad_id FROM erp.audit_verify()', 'VALUES (true, NULL::bigint)',
-                  'erp.audit_verify() does not take the unsealed entries of a running transaction for forged ones');
+SELECT results_eq('SELECT ok, first_bad_id FROM erp.audit_verify(NULL, true)', 'VALUES (true, NULL::bigint)',
+                  'erp.audit_verify(NULL, true) does not take the unsealed entries of a running transaction for forged ones');
 SELECT throws_ok(format('SELECT * FROM erp.audit_verify(%s)', :own), '22023', format('audit entry %s is not sealed', :own),
                  'verifying from an unsealed entry (22023)');
 SELECT is((SELECT count(*)::int FROM erp.audit_chain ch JOIN erp.audit_log l ON l.id = ch.entry_id WHERE l.id > :m_own), 0,
-          'erp.audit_verify() sealed none of them either');
+          'erp.audit_verify(NULL, true) sealed none of them either');
 
 -- ------------------------------------------------------------------ verify
 SELECT last_seq - anchor_seq AS n_chain, last_seq, anchor_seq FROM erp.audit_seal_state \gset
-SELECT results_eq('SELECT * FROM erp.audit_verify()', format('VALUES (true, NULL::bigint, %s::bigint)', :n_chain),
-                  'erp.audit_verify(): ok, nothing bad, every chained entry checked');
+SELECT results_eq('SELECT * FROM erp.audit_verify(NULL, true)', format('VALUES (true, NULL::bigint, %s::bigint)', :n_chain),
+                  'erp.audit_verify(NULL, true): ok, nothing bad, every chained entry checked');
 SELECT ch.entry_id AS mid, ch.seq AS mid_seq FROM erp.audit_chain ch
  ORDER BY ch.seq OFFSET (SELECT count(*) / 2 FROM erp.audit_chain) LIMIT 1 \gset
 SELECT results_eq(format('SELECT * FROM erp.audit_verify(%s)', :mid),
@@ -74,16 +75,19 @@ SET LOCAL TimeZone = 'Pacific/Chatham';
 SET LOCAL DateStyle = 'SQL, DMY';
 SELECT is((SELECT encode(erp._audit_entry_bytes(l), 'hex') FROM erp.audit_log l WHERE l.id = :mid), :'bytes_utc'::text,
           'an entry''s bytes are the same under another TimeZone and DateStyle');
-SELECT results_eq('SELECT ok, checked FROM erp.audit_verify()', format('VALUES (true, %s::bigint)', :n_chain),
+SELECT results_eq('SELECT ok, checked FROM erp.audit_verify(NULL, true)', format('VALUES (true, %s::bigint)', :n_chain),
                   'and the chain verifies there');
 ROLLBACK TO SAVEPOINT tz;
 
 -- who may verify
+-- (from the anchor again: no checkpoint)
+DELETE FROM erp.audit_verified;
+SELECT count(*) AS n_unowned FROM erp.audit_chain ch JOIN erp.audit_log l ON l.id = ch.entry_id WHERE l.company_id IS NULL \gset
 SELECT pg_temp.login('au20_aud', :a);
 SET LOCAL ROLE pgerp_app;
 SELECT results_eq('SELECT ok, first_bad_id, checked FROM erp.audit_verify()',
-                  format('VALUES (true, NULL::bigint, %s::bigint)', :n_chain),
-                  'an auditor verifies the whole chain through the application role');
+                  format('VALUES (true, NULL::bigint, %s::bigint)', :n_unowned),
+                  'an auditor of company A verifies the whole chain through the application role, and is told how many of the entries checked they may read');
 SELECT throws_ok($$SELECT erp.audit_purge(now())$$, '42501', 'permission denied for function audit_purge',
                  'an auditor cannot purge: audit_purge is not published to application roles (42501)');
 RESET ROLE;
@@ -122,26 +126,26 @@ SAVEPOINT tamper;
 SET LOCAL session_replication_role = replica;
 UPDATE erp.audit_log SET changes = '{}' WHERE id = :mid;
 SET LOCAL session_replication_role = origin;
-SELECT results_eq('SELECT * FROM erp.audit_verify()',
+SELECT results_eq('SELECT * FROM erp.audit_verify(NULL, true)',
                   format('VALUES (false, %s::bigint, %s::bigint)', :mid, :mid_seq - :anchor_seq - 1),
                   'altered changes: not ok, the altered entry is the first bad one, the entries before it checked');
 SELECT results_eq(format('SELECT ok, first_bad_id FROM erp.audit_verify(%s)', :mid),
                   format('VALUES (false, %s::bigint)', :mid), 'also when verifying from that entry');
 ROLLBACK TO SAVEPOINT tamper;
-SELECT results_eq('SELECT ok, first_bad_id FROM erp.audit_verify()', 'VALUES (true, NULL::bigint)',
+SELECT results_eq('SELECT ok, first_bad_id FROM erp.audit_verify(NULL, true)', 'VALUES (true, NULL::bigint)',
                   'rolled back: the chain verifies again');
 
 SET LOCAL session_replication_role = replica;
 UPDATE erp.audit_log SET at = at + interval '1 microsecond' WHERE id = :mid;
 SET LOCAL session_replication_role = origin;
-SELECT results_eq('SELECT ok, first_bad_id FROM erp.audit_verify()', format('VALUES (false, %s::bigint)', :mid),
+SELECT results_eq('SELECT ok, first_bad_id FROM erp.audit_verify(NULL, true)', format('VALUES (false, %s::bigint)', :mid),
                   'a time moved by one microsecond is detected');
 ROLLBACK TO SAVEPOINT tamper;
 
 SET LOCAL session_replication_role = replica;
 UPDATE erp.audit_log SET user_id = :aud WHERE id = :mid;
 SET LOCAL session_replication_role = origin;
-SELECT results_eq('SELECT ok, first_bad_id FROM erp.audit_verify()', format('VALUES (false, %s::bigint)', :mid),
+SELECT results_eq('SELECT ok, first_bad_id FROM erp.audit_verify(NULL, true)', format('VALUES (false, %s::bigint)', :mid),
                   'a changed user is detected');
 ROLLBACK TO SAVEPOINT tamper;
 
@@ -149,7 +153,7 @@ ROLLBACK TO SAVEPOINT tamper;
 SET LOCAL session_replication_role = replica;
 DELETE FROM erp.audit_log WHERE id = :mid;
 SET LOCAL session_replication_role = origin;
-SELECT results_eq('SELECT * FROM erp.audit_verify()',
+SELECT results_eq('SELECT * FROM erp.audit_verify(NULL, true)',
                   format('VALUES (false, %s::bigint, %s::bigint)', :mid, :mid_seq - :anchor_seq - 1),
                   'a deleted sealed entry: not ok, first bad is the deleted entry');
 ROLLBACK TO SAVEPOINT tamper;
@@ -160,7 +164,7 @@ SET LOCAL session_replication_role = replica;
 DELETE FROM erp.audit_log WHERE id = :mid;
 DELETE FROM erp.audit_chain WHERE seq = :mid_seq;
 SET LOCAL session_replication_role = origin;
-SELECT results_eq('SELECT ok, first_bad_id FROM erp.audit_verify()', format('VALUES (false, %s::bigint)', :next_id),
+SELECT results_eq('SELECT ok, first_bad_id FROM erp.audit_verify(NULL, true)', format('VALUES (false, %s::bigint)', :next_id),
                   'an entry deleted with its chain row: not ok, first bad is the entry after the gap');
 ROLLBACK TO SAVEPOINT tamper;
 
@@ -168,10 +172,10 @@ ROLLBACK TO SAVEPOINT tamper;
 SELECT max(id) + 1000 AS forged FROM erp.audit_log \gset
 INSERT INTO erp.audit_log (id, company_id, user_id, db_role, tx, at, rel, op, pk, changes) OVERRIDING SYSTEM VALUE
 VALUES (:forged, :a, NULL, 'postgres', '3', now() - interval '1 day', 'erp.partner', 'delete', '{"id": "1"}', '{}');
-SELECT results_eq('SELECT * FROM erp.audit_verify()', format('VALUES (false, %s::bigint, %s::bigint)', :forged, :n_chain),
+SELECT results_eq('SELECT * FROM erp.audit_verify(NULL, true)', format('VALUES (false, %s::bigint, %s::bigint)', :forged, :n_chain),
                   'a forged entry with an old transaction id: the chain checks, but the forged entry is reported');
 SELECT is((SELECT count(*)::int FROM erp.audit_chain WHERE entry_id = :forged), 0,
-          'and erp.audit_verify() did not seal it into the chain');
+          'and erp.audit_verify(NULL, true) did not seal it into the chain');
 SELECT results_eq(format('SELECT ok, first_bad_id FROM erp.audit_verify(%s)', :mid), format('VALUES (false, %s::bigint)', :forged),
                   'it is reported when verifying from an earlier entry too');
 ROLLBACK TO SAVEPOINT tamper;
@@ -181,18 +185,18 @@ SELECT entry_id AS e10 FROM erp.audit_chain WHERE seq = :anchor_seq + 10 \gset
 SET LOCAL session_replication_role = replica;
 UPDATE erp.audit_chain SET hash = sha256('forged'::bytea) WHERE seq = :anchor_seq + 10;
 SET LOCAL session_replication_role = origin;
-SELECT results_eq('SELECT * FROM erp.audit_verify()', format('VALUES (false, %s::bigint, 9::bigint)', :e10),
+SELECT results_eq('SELECT * FROM erp.audit_verify(NULL, true)', format('VALUES (false, %s::bigint, 9::bigint)', :e10),
                   'an altered hash in the chain: the entry at that position is the first bad one');
 ROLLBACK TO SAVEPOINT tamper;
 SET LOCAL session_replication_role = replica;
 DELETE FROM erp.audit_log WHERE id = (SELECT entry_id FROM erp.audit_chain WHERE seq = :last_seq);
 DELETE FROM erp.audit_chain WHERE seq = :last_seq;
 SET LOCAL session_replication_role = origin;
-SELECT results_eq('SELECT * FROM erp.audit_verify()', format('VALUES (false, NULL::bigint, %s::bigint)', :n_chain - 1),
+SELECT results_eq('SELECT * FROM erp.audit_verify(NULL, true)', format('VALUES (false, NULL::bigint, %s::bigint)', :n_chain - 1),
                   'the newest entry removed with its chain row: not ok (the head does not match), no entry to blame');
 ROLLBACK TO SAVEPOINT tamper;
 RELEASE SAVEPOINT tamper;
-SELECT results_eq('SELECT * FROM erp.audit_verify()', format('VALUES (true, NULL::bigint, %s::bigint)', :n_chain),
+SELECT results_eq('SELECT * FROM erp.audit_verify(NULL, true)', format('VALUES (true, NULL::bigint, %s::bigint)', :n_chain),
                   'after all the rolled-back tampering the chain verifies');
 
 -- ------------------------------------------------------------------ purge
@@ -228,7 +232,7 @@ SELECT results_eq(
                      %s::bigint, %s::bigint, encode(%L::bytea, 'hex'), %L::timestamptz)$$,
            :through - :anchor_seq, :through, :'through_hash', :'cutoff'),
     'the purge leaves one entry saying what it removed: count, position, hash, cut-off');
-SELECT results_eq('SELECT * FROM erp.audit_verify()',
+SELECT results_eq('SELECT * FROM erp.audit_verify(NULL, true)',
                   format('VALUES (true, NULL::bigint, %s::bigint)', :last_seq - :through),
                   'after the purge the rest of the chain verifies from the anchor');
 SELECT entry_id AS first_left FROM erp.audit_chain WHERE seq = :through + 1 \gset
@@ -243,7 +247,7 @@ SAVEPOINT after_purge;
 SET LOCAL session_replication_role = replica;
 UPDATE erp.audit_log SET changes = '{}' WHERE id = :first_left;
 SET LOCAL session_replication_role = origin;
-SELECT results_eq('SELECT ok, first_bad_id FROM erp.audit_verify()', format('VALUES (false, %s::bigint)', :first_left),
+SELECT results_eq('SELECT ok, first_bad_id FROM erp.audit_verify(NULL, true)', format('VALUES (false, %s::bigint)', :first_left),
                   'after a purge, altering the first entry left is detected');
 ROLLBACK TO SAVEPOINT after_purge;
 SELECT is(erp.audit_purge(:'cutoff'), 0::bigint, 'purging again with the same cut-off deletes nothing');
@@ -252,7 +256,7 @@ SELECT is(erp.audit_purge(:'cutoff'), 0::bigint, 'purging again with the same cu
 SELECT count(*) AS n_own FROM erp.audit_log WHERE tx = pg_current_xact_id() \gset
 SELECT is(erp.audit_purge(now()), :last_seq::bigint - :through, 'a cut-off of now purges every sealed entry');
 SELECT is((SELECT count(*)::int FROM erp.audit_chain), 0, 'the chain is empty');
-SELECT results_eq('SELECT * FROM erp.audit_verify()', 'VALUES (true, NULL::bigint, 0::bigint)',
+SELECT results_eq('SELECT * FROM erp.audit_verify(NULL, true)', 'VALUES (true, NULL::bigint, 0::bigint)',
                   'and still verifies (the anchor is the head)');
 SELECT results_eq('SELECT * FROM erp.audit_head()', format('VALUES (%s::bigint, %L::bytea)', :last_seq,
                   (SELECT anchor_hash FROM erp.audit_seal_state)),
