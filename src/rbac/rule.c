@@ -341,6 +341,10 @@ rule_walker(Node *node, RuleWalk *w)
 			return refuse_node(w, RULE_FORBIDDEN_NODE, InvalidOid, "parameter");
 		case T_CollateExpr:
 			return refuse_node(w, RULE_FORBIDDEN_NODE, InvalidOid, "COLLATE clause");
+		case T_CoerceToDomain:
+			return refuse_node(w, RULE_FORBIDDEN_NODE, InvalidOid, "cast to a domain");
+		case T_SQLValueFunction:
+			return refuse_node(w, RULE_NOT_IMMUTABLE, InvalidOid, "CURRENT_DATE, CURRENT_USER or similar value");
 		default:
 			return refuse_node(w, RULE_FORBIDDEN_NODE, InvalidOid, "construct");
 	}
