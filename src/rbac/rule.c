@@ -14,7 +14,9 @@
 #include "access/xact.h"
 #include "catalog/pg_language.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
@@ -272,6 +274,22 @@ io_cast_refused(RuleWalk *w, CoerceViaIO *c)
 }
 
 static bool
+type_is_temporary(Oid type)
+{
+	HeapTuple	tup;
+	bool		temp;
+
+	if (type < FirstNormalObjectId)
+		return false;
+	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type));
+	if (!HeapTupleIsValid(tup))
+		return true;
+	temp = isAnyTempNamespace(((Form_pg_type) GETSTRUCT(tup))->typnamespace);
+	ReleaseSysCache(tup);
+	return temp;
+}
+
+static bool
 rule_walker(Node *node, RuleWalk *w)
 {
 	if (node == NULL)
@@ -287,6 +305,10 @@ rule_walker(Node *node, RuleWalk *w)
 				break;
 			}
 		case T_Const:
+			/* a temporary type would break every later rebuild of the table's policies */
+			if (type_is_temporary(((Const *) node)->consttype))
+				return refuse_node(w, RULE_NOT_BUILTIN, ((Const *) node)->consttype, "constant of type");
+			return false;
 		case T_CaseTestExpr:
 			return false;
 		case T_FuncExpr:

@@ -3,7 +3,7 @@
 -- the permission on the rule's company, hidden rules are "does not exist".
 BEGIN;
 \ir ../setup.sql
-SELECT plan(53);
+SELECT plan(54);
 
 SELECT * FROM pg_temp.make_tree() \gset
 SELECT pg_temp.make_user('t86_carol', 'admin', :a) AS carol \gset
@@ -58,6 +58,7 @@ CREATE OPERATOR public.=== (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = publ
 CREATE FUNCTION pg_temp.t86_tmp(bigint) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT true $$;
 CREATE DOMAIN public.t86_dom AS bigint CHECK (public.t86_vol(VALUE, VALUE));
 CREATE SEQUENCE public.t86_seq;
+CREATE TYPE pg_temp.t86_e AS ENUM ('a');
 
 -- 'SQLSTATE' of add_record_rule on erp.partner of company A, as the bootstrap caller.
 CREATE FUNCTION pg_temp.refusal(p_expr text, p_company bigint) RETURNS text
@@ -83,6 +84,7 @@ SELECT is(pg_temp.refusal($$public.t86_imm(id)$$, :a), '22023', 'a user-defined 
 SELECT is(pg_temp.refusal($$pg_temp.t86_tmp(id)$$, :a), '22023', 'a function in pg_temp (22023)');
 SELECT is(pg_temp.refusal($$id OPERATOR(public.===) id$$, :a), '22023', 'an operator whose function is volatile (22023)');
 SELECT is(pg_temp.refusal($$id::public.t86_dom > 0$$, :a), '22023', 'a cast to a domain with a volatile check (22023)');
+SELECT is(pg_temp.refusal($$'a'::pg_temp.t86_e IS NOT NULL$$, :a), '22023', 'a constant of a temporary type (22023)');
 SELECT is(pg_temp.refusal($$name COLLATE "C" > 'a'$$, :a), '22023', 'a COLLATE clause (22023)');
 SELECT is(pg_temp.refusal($$EXISTS (SELECT 1 FROM erp.app_user)$$, :a), '22023', 'EXISTS subquery (22023)');
 SELECT is(pg_temp.refusal($$id IN (SELECT 1)$$, :a), '22023', 'IN subquery (22023)');
