@@ -62,7 +62,9 @@ BEGIN
         IF v_rule.company_id IS NULL THEN
             v_expr := format(E'(%s\n)', v_rule.using_expr);
         ELSE
-            v_expr := format(E'NOT erp.company_within(company_id, %s::bigint) OR (%s\n)', v_rule.company_id, v_rule.using_expr);
+            -- CASE: the expression is evaluated for the rule's company's rows only
+            v_expr := format(E'CASE WHEN erp.company_within(company_id, %s::bigint) THEN (%s\n) ELSE true END',
+                             v_rule.company_id, v_rule.using_expr);
         END IF;
         EXECUTE format('CREATE POLICY %I ON %s AS RESTRICTIVE FOR ALL USING (%s) WITH CHECK (%s)',
                        'pgerp_rule_' || v_rule.id, p_table, v_expr, v_expr);
@@ -70,7 +72,7 @@ BEGIN
 
     -- a role rule covers a row when the user holds its role on the row's
     -- company and the row is in the rule's company; covered rows must pass
-    -- one of the covering rules
+    -- one of the covering rules, evaluated only where it covers (CASE)
     FOR v_rule IN SELECT r.code, rr.using_expr, rr.company_id FROM erp.record_rule rr JOIN erp.role r ON r.id = rr.role_id
                    WHERE rr.table_name = p_table ORDER BY rr.id
     LOOP
@@ -80,7 +82,7 @@ BEGIN
             v_cover := v_cover || format(' AND erp.company_within(company_id, %s::bigint)', v_rule.company_id);
         END IF;
         v_covers := v_covers || v_cover;
-        v_passes := v_passes || format(E'(%s AND (%s\n))', v_cover, v_rule.using_expr);
+        v_passes := v_passes || format(E'CASE WHEN %s THEN (%s\n) ELSE false END', v_cover, v_rule.using_expr);
     END LOOP;
     IF cardinality(v_covers) > 0 THEN
         v_expr := format('NOT (%s)', array_to_string(v_covers, ' OR '))

@@ -21,6 +21,7 @@
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
+#include "optimizer/optimizer.h"
 #include "parser/gramparse.h"
 #include "parser/parse_clause.h"
 #include "parser/parse_collate.h"
@@ -464,6 +465,8 @@ analyze_rule(Oid relid, Node *raw, const char *source)
 	addNSItemToQuery(pstate, nsitem, false, true, true);
 	expr = transformWhereClause(pstate, raw, EXPR_KIND_POLICY, "POLICY");
 	assign_expr_collations(pstate, expr);
+	/* constant parts are folded when a query is planned: their errors show now */
+	(void) eval_const_expressions(NULL, copyObject(expr));
 	table_close(rel, NoLock);
 	free_parsestate(pstate);
 	return expr;

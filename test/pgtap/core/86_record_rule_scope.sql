@@ -3,7 +3,7 @@
 -- the permission on the rule's company, hidden rules are "does not exist".
 BEGIN;
 \ir ../setup.sql
-SELECT plan(54);
+SELECT plan(58);
 
 SELECT * FROM pg_temp.make_tree() \gset
 SELECT pg_temp.make_user('t86_carol', 'admin', :a) AS carol \gset
@@ -85,6 +85,7 @@ SELECT is(pg_temp.refusal($$pg_temp.t86_tmp(id)$$, :a), '22023', 'a function in 
 SELECT is(pg_temp.refusal($$id OPERATOR(public.===) id$$, :a), '22023', 'an operator whose function is volatile (22023)');
 SELECT is(pg_temp.refusal($$id::public.t86_dom > 0$$, :a), '22023', 'a cast to a domain with a volatile check (22023)');
 SELECT is(pg_temp.refusal($$'a'::pg_temp.t86_e IS NOT NULL$$, :a), '22023', 'a constant of a temporary type (22023)');
+SELECT is(pg_temp.refusal($$1 / 0 = 1$$, :a), '22023', 'a constant part that fails when folded (22023)');
 SELECT is(pg_temp.refusal($$name COLLATE "C" > 'a'$$, :a), '22023', 'a COLLATE clause (22023)');
 SELECT is(pg_temp.refusal($$EXISTS (SELECT 1 FROM erp.app_user)$$, :a), '22023', 'EXISTS subquery (22023)');
 SELECT is(pg_temp.refusal($$id IN (SELECT 1)$$, :a), '22023', 'IN subquery (22023)');
@@ -122,6 +123,14 @@ SELECT is(pg_temp.partners_as('t86_carol'), ARRAY['Hidden of A1', 'Partner of A'
 SELECT pg_temp.login('t86_carol');
 SELECT erp.add_record_rule('erp.partner', NULL, $$name NOT LIKE 'Hidden%'$$, :a) AS rule_a \gset
 SELECT is(pg_temp.partners_as('t86_carol'), ARRAY['Partner of A'], 'A''s rule covers A''s descendant A1');
+
+-- a rule that fails on its own rows is evaluated only for them
+SELECT pg_temp.login('t86_dave');
+SELECT erp.add_record_rule('erp.partner', NULL, $$1 / (id - id) = 0$$, :b) AS rule_b0 \gset
+SELECT throws_ok('SELECT count(*) FROM erp.partner', '22012', NULL, 'a failing rule of B fails on B''s rows');
+SELECT is(pg_temp.partners_as('t86_carol'), ARRAY['Partner of A'], 'and is not evaluated for A''s rows');
+SELECT pg_temp.login('t86_dave');
+SELECT lives_ok(format('SELECT erp.drop_record_rule(%s)', :rule_b0), 'dave drops it');
 
 -- ------------------------------------------------ managing rules (#11.2)
 SELECT pg_temp.login('t86_carol');
