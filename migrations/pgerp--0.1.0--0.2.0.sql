@@ -252,6 +252,25 @@ END $$;
 
 -- Rebuild the policies of the existing rules with the new checker: an
 -- expression it refuses stops the update (fix or drop the rule, then update).
+DO $$
+DECLARE
+    r record;
+    v_msg text;
+    v_detail text;
+BEGIN
+    FOR r IN SELECT rr.id, rr.table_name, n.nspname || '.' || c.relname AS qualified
+               FROM erp.record_rule rr JOIN pg_class c ON c.oid = rr.table_name JOIN pg_namespace n ON n.oid = c.relnamespace
+              ORDER BY rr.id LOOP
+        BEGIN
+            PERFORM erp._check_rule_expression(r.table_name, (SELECT rr.using_expr FROM erp.record_rule rr WHERE rr.id = r.id));
+        EXCEPTION WHEN invalid_parameter_value THEN
+            GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL;
+            RAISE EXCEPTION 'record rule % on % cannot be kept in 0.2.0: %', r.id, r.qualified, v_msg
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = v_detail,
+                      HINT = format('Drop it (DELETE FROM erp.record_rule WHERE id = %s, as a superuser) or fix its expression, then update again.', r.id);
+        END;
+    END LOOP;
+END $$;
 SELECT erp._apply_record_rules(t.table_name)
   FROM (SELECT DISTINCT rr.table_name FROM erp.record_rule rr) t;
 
