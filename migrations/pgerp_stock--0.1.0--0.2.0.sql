@@ -38,6 +38,74 @@ ON CONFLICT DO NOTHING;
 
 -- ==== record rules in the function API (#11.3) ====
 
+-- definer lookups by id answer a row hidden by a record rule like a missing one
+CREATE OR REPLACE FUNCTION stock._product(p_product bigint) RETURNS stock.product
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v stock.product;
+BEGIN
+    SELECT * INTO v FROM stock.product p WHERE p.id = p_product;
+    -- hidden by company security or a record rule: "does not exist" (#11.3)
+    IF NOT FOUND OR NOT (erp._is_bootstrap() OR (erp.company_allowed(v.company_id, 'stock.product:read')
+                                                AND erp._row_visible('stock.product', v.id))) THEN
+        RAISE EXCEPTION 'product % does not exist', coalesce(p_product::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN v;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock._location(p_company bigint, p_location bigint) RETURNS stock.location
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v stock.location;
+BEGIN
+    SELECT * INTO v FROM stock.location l WHERE l.id = p_location;
+    IF NOT FOUND OR v.company_id <> p_company OR NOT erp._row_visible('stock.location', v.id) THEN
+        RAISE EXCEPTION 'location % does not exist in company %', coalesce(p_location::text, 'NULL'), p_company
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN v;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock._move_for_update(p_move bigint, p_code text) RETURNS stock.move
+LANGUAGE plpgsql AS $$
+DECLARE
+    v stock.move;
+BEGIN
+    SELECT * INTO v FROM stock.move m WHERE m.id = p_move FOR UPDATE;
+    IF NOT FOUND OR NOT (erp._is_bootstrap() OR (erp.company_allowed(v.company_id, 'stock.move:read')
+                                                AND erp._row_visible('stock.move', v.id))) THEN
+        RAISE EXCEPTION 'move % does not exist', coalesce(p_move::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._require(p_code, v.company_id);
+    RETURN v;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock._warehouse_location(p stock.product, p_warehouse bigint) RETURNS bigint
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v bigint;
+    n int;
+BEGIN
+    IF p_warehouse IS NOT NULL THEN
+        SELECT w.location_id INTO v FROM stock.warehouse w WHERE w.company_id = p.company_id AND w.id = p_warehouse
+           AND erp._row_visible('stock.warehouse', w.id);
+        IF v IS NULL THEN
+            RAISE EXCEPTION 'warehouse % does not exist in company %', p_warehouse, p.company_id
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        RETURN v;
+    END IF;
+    SELECT count(*), min(w.location_id) INTO n, v FROM stock.warehouse w WHERE w.company_id = p.company_id;
+    IF n <> 1 THEN
+        RAISE EXCEPTION 'company % has % warehouses: name one', p.company_id, n
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass p_warehouse when a company has no warehouse or several.';
+    END IF;
+    RETURN v;
+END $$;
+
 
 -- ==== numeric and date bounds (#11.8, 11, 17) ====
 -- NaN and +-Infinity are refused by every numeric CHECK (NaN > 0 and

@@ -4,6 +4,7 @@
 SELECT erp.protect('erp.company');
 SELECT erp.protect('erp.partner');
 SELECT erp.protect('erp.user_role');
+SELECT erp.protect('erp.record_rule');
 
 -- Users and roles hold no company: only their own functions touch them.
 ALTER TABLE erp.app_user ENABLE ROW LEVEL SECURITY;

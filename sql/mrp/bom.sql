@@ -179,7 +179,8 @@ BEGIN
     END IF;
     v_id := (p_line->>'product')::bigint;
     SELECT * INTO v FROM stock.product p WHERE p.id = v_id;
-    IF NOT FOUND OR NOT (erp._is_bootstrap() OR erp.company_allowed(v.company_id, 'stock.product:read')) THEN
+    IF NOT FOUND OR NOT (erp._is_bootstrap() OR (erp.company_allowed(v.company_id, 'stock.product:read')
+                                                AND erp._row_visible('stock.product', v.id))) THEN
         RAISE EXCEPTION 'product % does not exist', v_id USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF v.company_id <> p_company THEN

@@ -45,7 +45,8 @@ DECLARE
     v mrp.production;
 BEGIN
     SELECT * INTO v FROM mrp.production m WHERE m.id = p_mo FOR UPDATE;
-    IF NOT FOUND OR NOT (erp._is_bootstrap() OR erp.company_allowed(v.company_id, 'mrp.production:read')) THEN
+    IF NOT FOUND OR NOT (erp._is_bootstrap() OR (erp.company_allowed(v.company_id, 'mrp.production:read')
+                                                AND erp._row_visible('mrp.production', v.id))) THEN
         RAISE EXCEPTION 'manufacturing order % does not exist', coalesce(p_mo::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;

@@ -57,7 +57,8 @@ DECLARE
     v erp.partner;
 BEGIN
     SELECT * INTO v FROM erp.partner pa WHERE pa.id = p_vendor;
-    IF NOT FOUND OR NOT (erp._is_bootstrap() OR erp.company_allowed(v.company_id, 'erp.partner:read')) THEN
+    IF NOT FOUND OR NOT (erp._is_bootstrap() OR (erp.company_allowed(v.company_id, 'erp.partner:read')
+                                                AND erp._row_visible('erp.partner', v.id))) THEN
         RAISE EXCEPTION 'partner % does not exist', coalesce(p_vendor::text, 'NULL') USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_company IS NOT NULL AND v.company_id <> p_company THEN
@@ -113,7 +114,8 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
       JOIN erp.partner v ON v.company_id = s.company_id AND v.id = s.vendor_id AND v.active
      WHERE s.product_id = p_product AND s.active AND s.min_qty <= p_qty
        AND (p_vendor IS NULL OR s.vendor_id = p_vendor)
-       AND (erp._is_bootstrap() OR erp.company_allowed(s.company_id, 'purchase.supplier_info:read'))
+       AND (erp._is_bootstrap() OR (erp.company_allowed(s.company_id, 'purchase.supplier_info:read')
+                                    AND erp._row_visible('purchase.supplier_info', s.id)))
      ORDER BY s.price, s.lead_days, s.id
      LIMIT 1
 $$;
@@ -126,7 +128,8 @@ DECLARE
     v purchase.order;
 BEGIN
     SELECT * INTO v FROM purchase.order o WHERE o.id = p_order FOR UPDATE;
-    IF NOT FOUND OR NOT (erp._is_bootstrap() OR erp.company_allowed(v.company_id, 'purchase.order:read')) THEN
+    IF NOT FOUND OR NOT (erp._is_bootstrap() OR (erp.company_allowed(v.company_id, 'purchase.order:read')
+                                                AND erp._row_visible('purchase.order', v.id))) THEN
         RAISE EXCEPTION 'purchase order % does not exist', coalesce(p_order::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -142,7 +145,7 @@ DECLARE
     n int;
 BEGIN
     SELECT count(*), min(w.location_id) INTO n, v FROM stock.warehouse w
-     WHERE w.company_id = p_company AND (p_warehouse IS NULL OR w.id = p_warehouse);
+     WHERE w.company_id = p_company AND (p_warehouse IS NULL OR (w.id = p_warehouse AND erp._row_visible('stock.warehouse', w.id)));
     IF p_warehouse IS NOT NULL AND n = 0 THEN
         RAISE EXCEPTION 'warehouse % does not exist in company %', p_warehouse, p_company
             USING ERRCODE = 'invalid_parameter_value';

@@ -51,9 +51,6 @@ CREATE FUNCTION erp._is_bootstrap() RETURNS boolean
 CREATE FUNCTION erp._check_permission_patterns(p_patterns text[]) RETURNS void
     LANGUAGE C IMMUTABLE AS 'MODULE_PATHNAME', 'pgerp_rbac_check_patterns';
 
-CREATE FUNCTION erp._check_rule_expression(p_expr text) RETURNS void
-    LANGUAGE C IMMUTABLE AS 'MODULE_PATHNAME', 'pgerp_rbac_check_rule_expression';
-
 -- Statement trigger sending a relcache invalidation for its table: the ACL
 -- tables use it (ACL cache, folded plans) and so does erp.crypto_key (cached
 -- current keys); each backend's callbacks decide what the table means to them.

@@ -57,7 +57,9 @@ DECLARE
     v stock.product;
 BEGIN
     SELECT * INTO v FROM stock.product p WHERE p.id = p_product;
-    IF NOT FOUND OR NOT (erp._is_bootstrap() OR erp.company_allowed(v.company_id, 'stock.product:read')) THEN
+    -- hidden by company security or a record rule: "does not exist" (#11.3)
+    IF NOT FOUND OR NOT (erp._is_bootstrap() OR (erp.company_allowed(v.company_id, 'stock.product:read')
+                                                AND erp._row_visible('stock.product', v.id))) THEN
         RAISE EXCEPTION 'product % does not exist', coalesce(p_product::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -78,7 +80,7 @@ DECLARE
     v stock.location;
 BEGIN
     SELECT * INTO v FROM stock.location l WHERE l.id = p_location;
-    IF NOT FOUND OR v.company_id <> p_company THEN
+    IF NOT FOUND OR v.company_id <> p_company OR NOT erp._row_visible('stock.location', v.id) THEN
         RAISE EXCEPTION 'location % does not exist in company %', coalesce(p_location::text, 'NULL'), p_company
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -92,7 +94,8 @@ DECLARE
     v stock.move;
 BEGIN
     SELECT * INTO v FROM stock.move m WHERE m.id = p_move FOR UPDATE;
-    IF NOT FOUND OR NOT (erp._is_bootstrap() OR erp.company_allowed(v.company_id, 'stock.move:read')) THEN
+    IF NOT FOUND OR NOT (erp._is_bootstrap() OR (erp.company_allowed(v.company_id, 'stock.move:read')
+                                                AND erp._row_visible('stock.move', v.id))) THEN
         RAISE EXCEPTION 'move % does not exist', coalesce(p_move::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;

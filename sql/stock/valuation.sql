@@ -233,7 +233,8 @@ DECLARE
     n int;
 BEGIN
     IF p_warehouse IS NOT NULL THEN
-        SELECT w.location_id INTO v FROM stock.warehouse w WHERE w.company_id = p.company_id AND w.id = p_warehouse;
+        SELECT w.location_id INTO v FROM stock.warehouse w WHERE w.company_id = p.company_id AND w.id = p_warehouse
+           AND erp._row_visible('stock.warehouse', w.id);
         IF v IS NULL THEN
             RAISE EXCEPTION 'warehouse % does not exist in company %', p_warehouse, p.company_id
                 USING ERRCODE = 'invalid_parameter_value';

@@ -45,8 +45,8 @@ SELECT ok((SELECT pg_get_expr(polwithcheck, polrelid) ~ 'company_allowed\(compan
 SELECT set_eq($$SELECT c.oid::regclass::text FROM pg_class c
                  WHERE c.relnamespace = 'erp'::regnamespace AND c.relkind IN ('r', 'p') AND c.relforcerowsecurity
                    AND (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname LIKE 'pgerp\_%') = 4$$,
-              ARRAY['erp.company', 'erp.partner', 'erp.user_role'],
-              'erp.company, erp.partner and erp.user_role are protected');
+              ARRAY['erp.company', 'erp.partner', 'erp.user_role', 'erp.record_rule'],
+              'erp.company, erp.partner, erp.user_role and erp.record_rule are protected');
 SELECT is(ARRAY(SELECT c.oid::regclass::text FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
                  WHERE c.relnamespace = 'erp'::regnamespace AND c.relkind IN ('r', 'p')
                    AND a.attname = 'company_id' AND NOT a.attisdropped
