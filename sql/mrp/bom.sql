@@ -175,7 +175,7 @@ BEGIN
     IF jsonb_typeof(p_line) IS DISTINCT FROM 'object' OR jsonb_typeof(p_line->'product') IS DISTINCT FROM 'number'
        OR (p_line->>'product') !~ '^[0-9]{1,18}$' THEN
         RAISE EXCEPTION 'each % needs a numeric "product"', p_what
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', coalesce(p_line::text, 'NULL'));
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', erp._echo(p_line::text));
     END IF;
     v_id := (p_line->>'product')::bigint;
     SELECT * INTO v FROM stock.product p WHERE p.id = v_id;

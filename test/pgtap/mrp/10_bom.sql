@@ -2,7 +2,7 @@
 -- unit conversion, several BOMs, explode_all, cycles with their path, validation, permissions.
 BEGIN;
 \ir ../setup.sql
-SELECT plan(64);
+SELECT plan(65);
 
 SELECT * FROM pg_temp.make_tree() \gset
 SELECT stock.create_warehouse(:a, 'BM10') AS wh \gset
@@ -205,7 +205,10 @@ SELECT is(pg_temp.error_detail(format('SELECT mrp.create_bom(%s, 1, %L, %L, %L)'
 SELECT throws_ok(format('SELECT mrp.create_bom(%s, 1, %L)', :px, jsonb_build_array(pg_temp.l((SELECT max(id) + 1000 FROM stock.product), 1))),
                  '22023', format('product %s does not exist', (SELECT max(id) + 1000 FROM stock.product)), 'an unknown component: 22023');
 SELECT is(pg_temp.error_detail(format('SELECT mrp.create_bom(%s, 1, %L)', :px, '[{"product": 1.5, "qty": 1}]')),
-          '22023: Got {"qty": 1, "product": 1.5}.', 'a product id that is not an integer: 22023');
+          '22023: Got ''{"qty": 1, "product": 1.5}''.', 'a product id that is not an integer: 22023');
+SELECT cmp_ok(length(pg_temp.error_detail(format('SELECT mrp.create_bom(%s, 1, %L)', :px,
+                     jsonb_build_array(jsonb_build_object('product', repeat('x', 100000), 'qty', 1))))), '<=', 80,
+              'a 100 kB component line is echoed cut to 64 characters (#11.17)');
 SELECT throws_ok(format('SELECT mrp.create_bom(%s, 1, %L, %L, NULL, %L)', :px, jsonb_build_array(pg_temp.l(:c1, 1)), 'normal',
                         jsonb_build_array(jsonb_build_object('name', 'Cut', 'workcenter', (SELECT max(id) + 1000 FROM mrp.workcenter), 'minutes', 5))),
                  '22023', format('work center %s does not exist in company %s', (SELECT max(id) + 1000 FROM mrp.workcenter), :a),
