@@ -216,9 +216,8 @@ AuditWrite(int64 company_id, const char *rel, const char *op, Jsonb *pk, Jsonb *
 	n[0] = company_id == 0 ? 'n' : ' ';
 	v[1] = Int64GetDatum(user_id);
 	n[1] = user_id == 0 ? 'n' : ' ';
-	/* in a job, the role that enqueued it rather than the worker's */
-	v[2] = CStringGetTextDatum(GetUserNameFromId(OidIsValid(JobsCurrentRunAs()) ? JobsCurrentRunAs()
-												 : GetSessionUserId(), false));
+	/* the caller (core's one definition: SET ROLE counts, a job's enqueuer) */
+	v[2] = CStringGetTextDatum(GetUserNameFromId(CallerRole(), false));
 	v[3] = FullTransactionIdGetDatum(GetTopFullTransactionId());
 	v[4] = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
 	v[5] = CStringGetTextDatum(rel);
@@ -231,15 +230,12 @@ AuditWrite(int64 company_id, const char *rel, const char *op, Jsonb *pk, Jsonb *
 	SetUserIdAndSecContext(ErpOwner(), saved_sec | SECURITY_LOCAL_USERID_CHANGE);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (insert_plan == NULL)
 	{
 		Oid			t[9] = {INT8OID, INT8OID, TEXTOID, XID8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, JSONBOID, JSONBOID};
-		SPIPlanPtr	p = SPI_prepare("INSERT INTO erp.audit_log (company_id, user_id, db_role, tx, at, rel, op, pk, changes)"
-									" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING", 9, t);
 
-		if (p == NULL || SPI_keepplan(p) != 0)
-			elog(ERROR, "could not prepare the audit insert: %s", SPI_result_code_string(SPI_result));
-		insert_plan = p;
+		(void) PgerpKeptPlan(&insert_plan,
+							 "INSERT INTO erp.audit_log (company_id, user_id, db_role, tx, at, rel, op, pk, changes)"
+							 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING", 9, t);
 	}
 
 	/*

@@ -15,7 +15,6 @@
 #include "utils/syscache.h"
 
 #include "pgerp/core.h"
-#include "pgerp/jobs.h"
 
 Oid
 ErpRelid(const char *relname, bool missing_ok)
@@ -64,18 +63,4 @@ OwnerContextEnd(OwnerContext *ctx)
 {
 	AtEOXact_GUC(true, ctx->guc_level);
 	SetUserIdAndSecContext(ctx->saved_user, ctx->saved_sec);
-}
-
-/*
- * Bootstrap rule: a superuser (as the client connected or SET ROLE, not as
- * the owner of a SECURITY DEFINER function) with no pgerp user signed in may
- * administer the pack.
- */
-bool
-CallerIsSuperuser(void)
-{
-	/* in a job, the caller is the role that enqueued it, not the worker's */
-	Oid			job_role = JobsCurrentRunAs();
-
-	return superuser_arg(OidIsValid(job_role) ? job_role : GetOuterUserId());
 }

@@ -15,7 +15,6 @@
 #include "utils/memutils.h"
 
 #include "pgerp/core.h"
-#include "pgerp/rbac.h"
 
 typedef struct Identity
 {
@@ -52,6 +51,26 @@ static SavedIdentity *saved = NULL;
  */
 static bool signed_in_guc = false;
 
+#define MAX_CHANGE_CALLBACKS 4
+static SessionChangeCallback change_callbacks[MAX_CHANGE_CALLBACKS];
+static int	n_change_callbacks = 0;
+
+void
+SessionRegisterChangeCallback(SessionChangeCallback cb)
+{
+	if (n_change_callbacks >= MAX_CHANGE_CALLBACKS)
+		elog(ERROR, "too many session change callbacks");
+	change_callbacks[n_change_callbacks++] = cb;
+}
+
+/* Tell the higher layers the acting identity may have changed. */
+static void
+notify_change(void)
+{
+	for (int i = 0; i < n_change_callbacks; i++)
+		change_callbacks[i] ();
+}
+
 static inline Identity *
 acting(void)
 {
@@ -85,7 +104,7 @@ restore_and_pop(void)
 	local_active = s->local_active;
 	saved = s->next;
 	pfree(s);
-	AclInvalidate();
+	notify_change();
 }
 
 static void
@@ -140,7 +159,7 @@ session_xact_callback(XactEvent event, void *arg)
 				pfree(s);
 			}
 			if (local_active)
-				AclInvalidate();
+				notify_change();
 			local_active = false;
 			memset(&local_ident, 0, sizeof(local_ident));
 			break;
@@ -161,7 +180,7 @@ assign_signed_in(bool newval, void *extra)
 		return;
 	memset(&session_ident, 0, sizeof(session_ident));
 	if (!local_active)
-		AclInvalidate();
+		notify_change();
 }
 
 void
@@ -217,7 +236,7 @@ SessionSet(int64 user_id, int64 company_id, bool local)
 		session_ident.company_id = company_id;
 		local_active = false;
 	}
-	AclInvalidate();
+	notify_change();
 }
 
 bool
@@ -233,7 +252,7 @@ SessionEndLocal(void)
 	remember_for_abort();
 	local_active = false;
 	memset(&local_ident, 0, sizeof(local_ident));
-	AclInvalidate();
+	notify_change();
 }
 
 void
@@ -250,7 +269,7 @@ SessionClear(void)
 	memset(&session_ident, 0, sizeof(session_ident));
 	memset(&local_ident, 0, sizeof(local_ident));
 	local_active = false;
-	AclInvalidate();
+	notify_change();
 }
 
 /*
@@ -271,7 +290,7 @@ SessionClearNow(void)
 		memset(&s->local, 0, sizeof(s->local));
 		s->local_active = false;
 	}
-	AclInvalidate();
+	notify_change();
 }
 
 /* The users of both identities (0 when none), for sign_out's revocation. */
@@ -302,31 +321,6 @@ pgerp_core_current_company_id(PG_FUNCTION_ARGS)
 	if (c == 0 || SessionUserId() == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_INT64(c);
-}
-
-PG_FUNCTION_INFO_V1(pgerp_core_switch_company);
-Datum
-pgerp_core_switch_company(PG_FUNCTION_ARGS)
-{
-	int64		company;
-
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("company must not be null")));
-	company = PG_GETARG_INT64(0);
-	if (SessionUserId() == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("no user is signed in"),
-				 errhint("Call erp.sign_in() or erp.use_token() first.")));
-	if (!AclCompanyAllowed(company))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("company %lld is not allowed for this user", (long long) company),
-				 errdetail("The user holds no role on that company or on a parent that reaches it.")));
-	SessionSetCompany(company);
-	PG_RETURN_VOID();
 }
 
 PG_FUNCTION_INFO_V1(pgerp_core_sign_out);

@@ -132,16 +132,6 @@ wipe_key_cache(void)
 	key_cache = NULL;
 }
 
-static SPIPlanPtr
-keep(const char *sql, int nargs, Oid *types)
-{
-	SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
-
-	if (p == NULL || SPI_keepplan(p) != 0)
-		elog(ERROR, "could not prepare key query: %s", SPI_result_code_string(SPI_result));
-	return p;
-}
-
 static char *
 wrap_aad(const char *context, int32 version)
 {
@@ -226,10 +216,10 @@ prepare_current(void)
 		Oid			t[1] = {TEXTOID};
 		Oid			ti[3] = {TEXTOID, INT4OID, BYTEAOID};
 
-		current_plan = keep("SELECT id, context, version, wrapped_key, retired_at IS NOT NULL FROM erp.crypto_key"
+		(void) PgerpKeptPlan(&current_plan, "SELECT id, context, version, wrapped_key, retired_at IS NOT NULL FROM erp.crypto_key"
 							" WHERE context OPERATOR(pg_catalog.=) $1 AND retired_at IS NULL"
 							" ORDER BY version DESC LIMIT 1", 1, t);
-		insert_plan = keep("INSERT INTO erp.crypto_key (context, version, wrapped_key) VALUES ($1, $2, $3)"
+		(void) PgerpKeptPlan(&insert_plan, "INSERT INTO erp.crypto_key (context, version, wrapped_key) VALUES ($1, $2, $3)"
 						   " ON CONFLICT (context, version) DO NOTHING", 3, ti);
 	}
 }
@@ -279,7 +269,7 @@ registered(Datum context)
 	{
 		Oid			t[1] = {TEXTOID};
 
-		registered_plan = keep("SELECT 1 FROM erp.encrypted_column WHERE context OPERATOR(pg_catalog.=) $1", 1, t);
+		(void) PgerpKeptPlan(&registered_plan, "SELECT 1 FROM erp.encrypted_column WHERE context OPERATOR(pg_catalog.=) $1", 1, t);
 	}
 	if (SPI_execute_plan(registered_plan, &context, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "encrypted column lookup failed");
@@ -356,7 +346,7 @@ CryptoKeyById(int64 id, const char *context)
 	{
 		Oid			t[1] = {INT8OID};
 
-		by_id_plan = keep("SELECT id, context, version, wrapped_key, retired_at IS NOT NULL FROM erp.crypto_key"
+		(void) PgerpKeptPlan(&by_id_plan, "SELECT id, context, version, wrapped_key, retired_at IS NOT NULL FROM erp.crypto_key"
 						  " WHERE id OPERATOR(pg_catalog.=) $1", 1, t);
 	}
 	if (SPI_execute_plan(by_id_plan, &arg, NULL, false, 1) != SPI_OK_SELECT)
@@ -407,7 +397,7 @@ CryptoFirstKey(const char *context)
 	{
 		Oid			t[1] = {TEXTOID};
 
-		first_plan = keep("SELECT id, context, version, wrapped_key, retired_at IS NOT NULL FROM erp.crypto_key"
+		(void) PgerpKeptPlan(&first_plan, "SELECT id, context, version, wrapped_key, retired_at IS NOT NULL FROM erp.crypto_key"
 						  " WHERE context OPERATOR(pg_catalog.=) $1 ORDER BY version LIMIT 1", 1, t);
 	}
 	if (SPI_execute_plan(first_plan, &arg, NULL, false, 1) != SPI_OK_SELECT)

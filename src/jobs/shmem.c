@@ -76,6 +76,8 @@ jobs_xact_callback(XactEvent event, void *arg)
 void
 JobsInit(void)
 {
+	/* while a job runs, its enqueuer is the caller */
+	CallerRegisterRoleHook(JobsCurrentRunAs);
 	DefineCustomIntVariable("pgerp.job_workers",
 							"Job workers per database in pgerp.job_databases.",
 							NULL, &job_workers, 2, 0, JOB_MAX_WORKERS,

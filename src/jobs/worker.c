@@ -100,23 +100,8 @@ JobsInWorker(void)
 	"    WHERE k.kind OPERATOR(pg_catalog.=) j.kind)," \
 	"  j.run_as::pg_catalog.oid, j.enqueued_by"
 
-/*
- * The statements of every job, planned once per backend and kept: a worker
- * runs them thousands of times a second. *slot caches the plan.
- */
-static SPIPlanPtr
-kept(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
-{
-	if (*slot == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
-
-		if (p == NULL || SPI_keepplan(p) != 0)
-			elog(ERROR, "could not prepare a job statement: %s", SPI_result_code_string(SPI_result));
-		*slot = p;
-	}
-	return *slot;
-}
+/* The statements of every job, planned once per backend and kept. */
+#define kept PgerpKeptPlan
 
 static SPIPlanPtr claim_all_plan = NULL;	/* workers, bootstrap run_pending */
 static SPIPlanPtr claim_mine_plan = NULL;	/* run_pending of a user: own jobs */
@@ -623,7 +608,7 @@ PG_FUNCTION_INFO_V1(pgerp_job_outer_role);
 Datum
 pgerp_job_outer_role(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_OID(OidIsValid(JobsCurrentRunAs()) ? JobsCurrentRunAs() : GetOuterUserId());
+	PG_RETURN_OID(CallerRole());
 }
 
 PG_FUNCTION_INFO_V1(pgerp_job_current_id);

@@ -170,6 +170,7 @@ void
 AclInit(void)
 {
 	CacheRegisterRelcacheCallback(acl_relcache_callback, (Datum) 0);
+	SessionRegisterChangeCallback(AclInvalidate);
 	prev_executor_start = ExecutorStart_hook;
 	ExecutorStart_hook = acl_executor_start;
 }
@@ -213,14 +214,10 @@ acl_load(int64 user)
 
 		OwnerContextBegin(&oc);
 		SPI_connect();
-		if (acl_plan == NULL)
 		{
 			Oid			t = INT8OID;
-			SPIPlanPtr	p = SPI_prepare(acl_sql, 1, &t);
 
-			if (p == NULL || SPI_keepplan(p) != 0)
-				elog(ERROR, "could not prepare the ACL query: %s", SPI_result_code_string(SPI_result));
-			acl_plan = p;
+			(void) PgerpKeptPlan(&acl_plan, acl_sql, 1, &t);
 		}
 		/* a grant committed a moment ago must count, even in REPEATABLE READ */
 		snap = IsInParallelMode() ? GetActiveSnapshot() : GetLatestSnapshot();

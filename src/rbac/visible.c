@@ -49,9 +49,7 @@ static HTAB *visible_plans = NULL;
 static Oid
 calling_role(void)
 {
-	Oid			job_role = JobsCurrentRunAs();
-
-	return OidIsValid(job_role) ? job_role : GetOuterUserId();
+	return CallerRole();
 }
 
 static SPIPlanPtr
@@ -80,10 +78,9 @@ visible_plan(Oid relid)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_TABLE),
 					 errmsg("relation with OID %u does not exist", relid)));
-		p = SPI_prepare(psprintf("SELECT 1 FROM %s WHERE id OPERATOR(pg_catalog.=) $1",
-								 quote_qualified_identifier(nsp, rel)), 1, &t);
-		if (p == NULL || SPI_keepplan(p) != 0)
-			elog(ERROR, "could not prepare the row visibility query: %s", SPI_result_code_string(SPI_result));
+		p = NULL;
+		(void) PgerpKeptPlan(&p, psprintf("SELECT 1 FROM %s WHERE id OPERATOR(pg_catalog.=) $1",
+										  quote_qualified_identifier(nsp, rel)), 1, &t);
 		vp = hash_search(visible_plans, &relid, HASH_ENTER, &found);
 		vp->plan = p;
 	}

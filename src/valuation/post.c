@@ -20,6 +20,7 @@
 #include "utils/timestamp.h"
 #include "access/xact.h"
 
+#include "pgerp/core.h"
 #include "pgerp/valuation.h"
 
 typedef struct StmtPlan
@@ -80,15 +81,7 @@ plan(int which)
 {
 	StmtPlan   *p = &plans[which];
 
-	if (p->plan == NULL)
-	{
-		SPIPlanPtr	sp = SPI_prepare(p->sql, p->nargs, p->types);
-
-		if (sp == NULL || SPI_keepplan(sp) != 0)
-			elog(ERROR, "could not prepare valuation statement %d: %s", which, SPI_result_code_string(SPI_result));
-		p->plan = sp;
-	}
-	return p->plan;
+	return PgerpKeptPlan(&p->plan, p->sql, p->nargs, p->types);
 }
 
 static void

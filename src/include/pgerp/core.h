@@ -1,7 +1,7 @@
 /*
- * pgerp core: module set-up, the verified session identity, passwords,
- * access tokens and the helpers that run catalogue work as the extension
- * owner.
+ * pgerp core: module set-up, the verified session identity, who the caller
+ * is, the kept-plan helper and the helpers that run catalogue work as the
+ * extension owner.  Core calls no higher layer: those register callbacks.
  */
 #ifndef PGERP_CORE_H
 #define PGERP_CORE_H
@@ -24,9 +24,6 @@ extern void SessionEndLocal(void);
 extern void SessionClearNow(void);	/* sign out; no rollback undoes it */
 extern void SessionUsers(int64 *session_user_id, int64 *local_user_id);
 
-/* signin.c: revocation of every token a user holds (erp.app_user.token_generation) */
-extern void RevokeUserTokens(int64 user_id);
-
 /* echo.c: a value cut to PGERP_ECHO_MAX characters for error messages */
 #define PGERP_ECHO_MAX 64
 extern char *PgerpEcho(const char *value);
@@ -42,53 +39,27 @@ extern Oid	ErpRelid(const char *relname, bool missing_ok);
 extern Oid	ErpOwner(void);
 extern void OwnerContextBegin(OwnerContext *ctx);
 extern void OwnerContextEnd(OwnerContext *ctx);
+
+/*
+ * caller.c: "who is the caller", for every layer.  The caller is the role
+ * outside any SECURITY DEFINER function (GetOuterUserId(), so SET ROLE
+ * counts), or, while a job runs, the role that enqueued it.
+ */
+extern Oid	CallerRole(void);
 extern bool CallerIsSuperuser(void);
+typedef Oid (*CallerRoleHook) (void);	/* InvalidOid: no opinion */
+extern void CallerRegisterRoleHook(CallerRoleHook hook);	/* jobs: the run_as role */
 
-/* password.c: pure scrypt password hashing */
-typedef enum PasswordResult
-{
-	PASSWORD_OK = 0,
-	PASSWORD_TOO_SHORT,
-	PASSWORD_TOO_LONG,
-	PASSWORD_MALFORMED,			/* stored hash cannot be parsed */
-	PASSWORD_MISMATCH,
-	PASSWORD_INTERNAL			/* OpenSSL or randomness failure */
-} PasswordResult;
+/* spi.c: the one helper that prepares and keeps SPI plans */
+#include "executor/spi.h"
+extern SPIPlanPtr PgerpKeptPlan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes);
 
-#define PASSWORD_MIN_LEN 8
-#define PASSWORD_MAX_LEN 1024
-#define PASSWORD_HASH_BUFLEN 160
-
-extern PasswordResult PasswordHash(const char *pw, size_t pwlen, char *out, size_t outlen);
-extern PasswordResult PasswordVerify(const char *pw, size_t pwlen, const char *stored);
-
-/* jwt.c: pure HS256 JSON Web Tokens */
-typedef enum JwtResult
-{
-	JWT_OK = 0,
-	JWT_MALFORMED,
-	JWT_BAD_ALGORITHM,
-	JWT_BAD_SIGNATURE,
-	JWT_EXPIRED,
-	JWT_NOT_YET_VALID,
-	JWT_BAD_CLAIMS,
-	JWT_INTERNAL
-} JwtResult;
-
-typedef struct JwtClaims
-{
-	int64		sub;
-	int64		company;		/* 0 when absent or null */
-	int64		iat;
-	int64		exp;
-	int64		gen;			/* the user's token generation; 0 when absent */
-} JwtClaims;
-
-#define JWT_LEEWAY_SECONDS 30
-
-extern JwtResult JwtSign(const JwtClaims *claims, const unsigned char *key, size_t keylen, char **out);
-extern JwtResult JwtVerify(const char *token, const unsigned char *key, size_t keylen,
-						   int64 now, JwtClaims *claims);
-extern const char *JwtResultDetail(JwtResult r);
+/*
+ * session.c: callbacks of higher layers run whenever the acting identity
+ * changes or is restored by an abort (rbac re-points its ACL cache).  Only
+ * statics may be touched: they can run while a transaction aborts.
+ */
+typedef void (*SessionChangeCallback) (void);
+extern void SessionRegisterChangeCallback(SessionChangeCallback cb);
 
 #endif

@@ -15,6 +15,7 @@
 #include "utils/timestamp.h"
 
 #include "pgerp/core.h"
+#include "pgerp/auth.h"
 #include "pgerp/rbac.h"
 
 /* Spent on unknown logins so that they take as long as wrong passwords. */
@@ -27,18 +28,6 @@ static SPIPlanPtr secret_plan = NULL;
 static SPIPlanPtr login_gen_plan = NULL;	/* 0.2: with token_generation */
 static SPIPlanPtr id_gen_plan = NULL;
 static SPIPlanPtr revoke_plan = NULL;
-
-static SPIPlanPtr
-prepare_kept(const char *sql, int nargs, Oid *types)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	return plan;
-}
 
 /* The signing key: pgerp.jwt_secret when set, else the generated one. Caller pfree's nothing: memory is per-call. */
 static unsigned char *
@@ -55,7 +44,7 @@ signing_key(size_t *len)
 	OwnerContextBegin(&oc);
 	SPI_connect();
 	if (secret_plan == NULL)
-		secret_plan = prepare_kept("SELECT value FROM erp.secret WHERE name OPERATOR(pg_catalog.=) 'jwt'", 0, NULL);
+		(void) PgerpKeptPlan(&secret_plan, "SELECT value FROM erp.secret WHERE name OPERATOR(pg_catalog.=) 'jwt'", 0, NULL);
 	if (SPI_execute_plan(secret_plan, NULL, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
 	{
 		bool		isnull;
@@ -161,7 +150,7 @@ lookup_login(text *login, bool with_generation, int64 *user_id, char **stored,
 	{
 		Oid			t = TEXTOID;
 
-		*plan = prepare_kept(with_generation ?
+		(void) PgerpKeptPlan(plan, with_generation ?
 							 "SELECT id, password_hash, token_generation FROM erp.app_user"
 							 " WHERE pg_catalog.lower(login) OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim($1))"
 							 " AND active" :
@@ -264,7 +253,7 @@ user_is_active(int64 user_id, bool with_generation, int64 *generation)
 	{
 		Oid			t = INT8OID;
 
-		*plan = prepare_kept(with_generation ?
+		(void) PgerpKeptPlan(plan, with_generation ?
 							 "SELECT token_generation FROM erp.app_user WHERE id OPERATOR(pg_catalog.=) $1 AND active" :
 							 "SELECT 1 FROM erp.app_user WHERE id OPERATOR(pg_catalog.=) $1 AND active", 1, &t);
 	}
@@ -349,7 +338,7 @@ RevokeUserTokens(int64 user_id)
 	{
 		Oid			t = INT8OID;
 
-		revoke_plan = prepare_kept(
+		(void) PgerpKeptPlan(&revoke_plan,
 			"UPDATE erp.app_user SET token_generation = token_generation OPERATOR(pg_catalog.+) 1"
 			" WHERE id OPERATOR(pg_catalog.=) $1", 1, &t);
 	}

@@ -16,6 +16,7 @@
 #include "utils/builtins.h"
 
 #include "pgerp/core.h"
+#include "pgerp/auth.h"
 
 #define SCRYPT_LN 15			/* N = 32768: 32 MiB with r = 8 */
 #define SCRYPT_R 8

@@ -14,6 +14,7 @@
 #include "common/base64.h"
 
 #include "pgerp/core.h"
+#include "pgerp/auth.h"
 
 #define JWT_MAX_LEN 4096
 
