@@ -16,11 +16,16 @@ CREATE TRIGGER acl_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON erp.u
     FOR EACH STATEMENT EXECUTE FUNCTION erp._acl_changed();
 CREATE TRIGGER acl_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON erp.role
     FOR EACH STATEMENT EXECUTE FUNCTION erp._acl_changed();
-CREATE TRIGGER acl_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON erp.company
+-- a new company is in no backend's tree cache: only a move, an
+-- (de)activation or a delete invalidates (src/rbac/tree.c)
+CREATE TRIGGER acl_changed AFTER UPDATE OF parent_id, active OR DELETE OR TRUNCATE ON erp.company
     FOR EACH STATEMENT EXECUTE FUNCTION erp._acl_changed();
--- only active matters to the ACL: a password change, a revocation or a
--- sign_out does not invalidate every backend's plans
-CREATE TRIGGER acl_changed AFTER INSERT OR UPDATE OF active OR DELETE OR TRUNCATE ON erp.app_user
+-- the ACL cache keeps each user's active flag and token generation (a
+-- password change advances it through a BEFORE trigger, hence password_hash)
+CREATE TRIGGER acl_changed AFTER UPDATE OF active, token_generation, password_hash OR DELETE OR TRUNCATE ON erp.app_user
+    FOR EACH STATEMENT EXECUTE FUNCTION erp._acl_changed();
+-- the token signing key is cached per backend (src/auth/signin.c)
+CREATE TRIGGER acl_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON erp.secret
     FOR EACH STATEMENT EXECUTE FUNCTION erp._acl_changed();
 
 INSERT INTO erp.app_table (table_name, privileges) VALUES

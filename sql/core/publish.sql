@@ -13,6 +13,7 @@ INSERT INTO erp.app_routine (routine) VALUES
     ('erp.permitted_companies(text)'),
     ('erp.company_allowed(bigint,text)'),
     ('erp.role_companies(text[])'),
+    ('erp.role_allowed(bigint,text[])'),
     ('erp.require_permission(text,bigint)'),
     ('erp.create_company(text,bigint,text)'),
     ('erp.create_user(text,text,text)'),

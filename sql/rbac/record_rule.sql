@@ -77,7 +77,7 @@ BEGIN
                    WHERE rr.table_name = p_table ORDER BY rr.id
     LOOP
         PERFORM erp._check_rule_expression(p_table, v_rule.using_expr);
-        v_cover := format('company_id OPERATOR(pg_catalog.=) ANY (erp.role_companies(%L::text[]))', ARRAY[v_rule.code]);
+        v_cover := format('erp.role_allowed(company_id, %L::text[])', ARRAY[v_rule.code]);
         IF v_rule.company_id IS NOT NULL THEN
             v_cover := v_cover || format(' AND erp.company_within(company_id, %s::bigint)', v_rule.company_id);
         END IF;

@@ -11,6 +11,8 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
 #include "utils/portal.h"
 #include "utils/timestamp.h"
 
@@ -23,28 +25,45 @@ static const char dummy_hash[] =
 "$scrypt$ln=15,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
 static SPIPlanPtr user_by_login_plan = NULL;
-static SPIPlanPtr user_by_id_plan = NULL;
 static SPIPlanPtr secret_plan = NULL;
 static SPIPlanPtr login_gen_plan = NULL;	/* 0.2: with token_generation */
-static SPIPlanPtr id_gen_plan = NULL;
 static SPIPlanPtr revoke_plan = NULL;
 
-/* The signing key: pgerp.jwt_secret when set, else the generated one. Caller pfree's nothing: memory is per-call. */
-static unsigned char *
-signing_key(size_t *len)
-{
-	OwnerContext oc;
-	unsigned char *key = NULL;
+/*
+ * The generated signing key, read once per backend as the owner and kept;
+ * erp.secret's statement trigger sends a relcache invalidation that drops
+ * it (wiped) in every backend.
+ */
+static unsigned char *cached_key = NULL;
+static size_t cached_keylen = 0;
+static Oid	secret_relid = InvalidOid;
 
-	if (pgerp_jwt_secret != NULL && pgerp_jwt_secret[0] != '\0')
+static void
+secret_relcache_callback(Datum arg, Oid relid)
+{
+	if ((!OidIsValid(relid) || relid == secret_relid) && cached_key != NULL)
 	{
-		*len = strlen(pgerp_jwt_secret);
-		return (unsigned char *) pgerp_jwt_secret;
+		OPENSSL_cleanse(cached_key, cached_keylen);
+		pfree(cached_key);
+		cached_key = NULL;
 	}
+}
+
+static void
+load_generated_key(void)
+{
+	static bool callback_registered = false;
+	OwnerContext oc;
+
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(secret_relcache_callback, (Datum) 0);
+		callback_registered = true;
+	}
+	secret_relid = ErpRelid("secret", false);
 	OwnerContextBegin(&oc);
 	SPI_connect();
-	if (secret_plan == NULL)
-		(void) PgerpKeptPlan(&secret_plan, "SELECT value FROM erp.secret WHERE name OPERATOR(pg_catalog.=) 'jwt'", 0, NULL);
+	(void) PgerpKeptPlan(&secret_plan, "SELECT value FROM erp.secret WHERE name OPERATOR(pg_catalog.=) 'jwt'", 0, NULL);
 	if (SPI_execute_plan(secret_plan, NULL, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
 	{
 		bool		isnull;
@@ -54,29 +73,42 @@ signing_key(size_t *len)
 		{
 			bytea	   *b = DatumGetByteaPP(d);
 
-			*len = VARSIZE_ANY_EXHDR(b);
-			key = SPI_palloc(*len);
-			memcpy(key, VARDATA_ANY(b), *len);
+			cached_keylen = VARSIZE_ANY_EXHDR(b);
+			cached_key = MemoryContextAlloc(TopMemoryContext, Max(cached_keylen, 1));
+			memcpy(cached_key, VARDATA_ANY(b), cached_keylen);
 		}
 	}
 	SPI_finish();
 	OwnerContextEnd(&oc);
-	if (key == NULL || *len < 32)
+}
+
+/* The signing key: pgerp.jwt_secret when set, else the generated one (kept). */
+static unsigned char *
+signing_key(size_t *len)
+{
+	if (pgerp_jwt_secret != NULL && pgerp_jwt_secret[0] != '\0')
+	{
+		*len = strlen(pgerp_jwt_secret);
+		return (unsigned char *) pgerp_jwt_secret;
+	}
+	AcceptInvalidationMessages();
+	if (cached_key == NULL)
+		load_generated_key();
+	if (cached_key == NULL || cached_keylen < 32)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("no token signing secret is configured"),
 				 errhint("Set pgerp.jwt_secret to at least 32 bytes, or restore the row 'jwt' of erp.secret.")));
-	return key;
+	*len = cached_keylen;
+	return cached_key;
 }
 
+/* Keys are kept (see signing_key); nothing to release. */
 static void
 wipe_key(unsigned char *key, size_t len)
 {
-	if (key != (unsigned char *) pgerp_jwt_secret)
-	{
-		OPENSSL_cleanse(key, len);
-		pfree(key);
-	}
+	(void) key;
+	(void) len;
 }
 
 static void
@@ -236,38 +268,19 @@ bad_token(JwtResult r)
 }
 
 /*
- * Is the user active, and (from 0.2 on) which token generation do they
- * accept: one indexed lookup.  Returns false for an unknown or disabled user.
+ * Is the user active, and which token generation do they accept: from the
+ * ACL cache (rbac), which a change of the user's row invalidates, so a warm
+ * switch reads nothing.  False for an unknown or disabled user.
  */
 static bool
 user_is_active(int64 user_id, bool with_generation, int64 *generation)
 {
-	OwnerContext oc;
-	Datum		arg = Int64GetDatum(user_id);
-	SPIPlanPtr *plan = with_generation ? &id_gen_plan : &user_by_id_plan;
-	bool		found;
+	int64		g;
+	bool		active = AclUserState(user_id, &g);
 
-	OwnerContextBegin(&oc);
-	SPI_connect();
-	if (*plan == NULL)
-	{
-		Oid			t = INT8OID;
-
-		(void) PgerpKeptPlan(plan, with_generation ?
-							 "SELECT token_generation FROM erp.app_user WHERE id OPERATOR(pg_catalog.=) $1 AND active" :
-							 "SELECT 1 FROM erp.app_user WHERE id OPERATOR(pg_catalog.=) $1 AND active", 1, &t);
-	}
-	found = SPI_execute_plan(*plan, &arg, NULL, true, 1) == SPI_OK_SELECT &&
-		SPI_processed == 1;
-	if (found && with_generation)
-	{
-		bool		isnull;
-
-		*generation = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	SPI_finish();
-	OwnerContextEnd(&oc);
-	return found;
+	if (with_generation)
+		*generation = g;
+	return active;
 }
 
 /* erp.use_token() of both versions; 0.2 refuses tokens of an older generation. */

@@ -1,366 +1,781 @@
 /*
- * The ACL cache: for the acting user, every company they may act in (their
- * grants, spread to descendants when the grant says so) with the roles and
- * permission patterns they hold there.
+ * The ACL cache: per user, their grants (company, include_children, role,
+ * permission patterns), their active flag and token generation, and the
+ * verdicts already decided for them, company by company.
  *
- * Loaded once, answered from backend memory, dropped when the acting user
- * changes and when any ACL table changes: statement triggers on those tables
- * send a relcache invalidation for their table, which every backend processes
- * at its next transaction or lock, or at its next statement through
- * acl_ensure(); our relcache callback then marks the cache stale.
+ * Why this shape (docs/architecture.md, "Identity switches"):
+ *   - Row security policies call erp.company_allowed(company_id, '<code>')
+ *     per row, and nothing identity-specific is folded into plans: a plan
+ *     kept by one user is valid for the next, so switching identity costs a
+ *     hash lookup, not a re-plan of every statement of the backend.
+ *   - A grant on a subtree is held as that one grant.  Whether a company is
+ *     below it is decided when a check first meets that company (by walking
+ *     up the company tree, tree.c) and the verdict is kept per user and per
+ *     permission: cost grows with what a user touches, never with the number
+ *     of companies in the database.
+ *   - Users are kept in an LRU of pgerp.acl_cache_users entries, each in its
+ *     own memory context.
  *
- * Row-security policies are folded at plan time: a support function replaces
- * erp.permitted_companies('<code>') with the constant array of companies, so
- * the planner estimates with the real list, uses indexes on company_id and
- * hashes long lists, and the executor evaluates nothing but the array test.
- * To keep that exact:
- *   - a plan with folded lists depends on the ACL tables (their OIDs go into
- *     its relationOids), so PostgreSQL's plan cache drops it when they change,
- *     and a change of acting user resets this backend's plan cache;
- *   - the ACL is pinned for one command, so all folds of one plan agree;
- *   - at executor start, a plan with folded lists reads pending
- *     invalidations; if the acting user's rights changed since it was planned
- *     (a prepared statement run in a transaction that had locked everything
- *     before another session's revoke), it fails with 40001 rather than use
- *     stale rights.
+ * Invalidation.  Statement triggers on erp.user_role, erp.role and
+ * erp.app_user send a relcache invalidation of their table; every backend
+ * reads it at its next command (acl_command(), also inside an open
+ * transaction where no new lock is taken) and then reloads a cached user at
+ * that user's next use.  A reload that finds the same grants keeps the
+ * user's verdicts: in effect, only a change of that user's grants, roles or
+ * companies drops them.  erp.company's trigger fires on a change of parent
+ * or active and on delete (not on insert: a new company is in no cache), and
+ * empties the tree and every verdict.
+ *
+ * Consistency: a user's entry is checked at most once per command, so one
+ * statement decides every row with one version of the rights; every user
+ * switch and every reload that changes content bumps acl_epoch, which the
+ * per-row callers compare before they use what they cached.
  */
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "executor/executor.h"
-#include "nodes/pathnodes.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "lib/ilist.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "common/hashfn.h"
-#include "catalog/pg_operator.h"
-#include "nodes/makefuncs.h"
-#include "nodes/nodeFuncs.h"
-#include "utils/lsyscache.h"
-#include "parser/parse_oper.h"
-#include "nodes/supportnodes.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/inval.h"
-#include "utils/plancache.h"
-#include "utils/timestamp.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "pgerp/core.h"
 #include "pgerp/rbac.h"
 
-typedef struct AclEntry
+/* verdicts of one matcher for one user: company -> allowed */
+typedef struct VerdictEntry
 {
-	int64		company_id;
-	bool		direct;			/* granted on this company itself */
-	int			nroles;
-	char	  **roles;
-	int			npatterns;
-	char	  **patterns;
-} AclEntry;
+	int64		company;
+	bool		allowed;
+	char		status;
+} VerdictEntry;
 
-static MemoryContext acl_cxt = NULL;
-static AclEntry *acl = NULL;
-static int	acl_n = 0;
-static bool acl_valid = false;
-static int64 acl_user = 0;
-static uint64 acl_generation = 0;	/* bumped by every invalidation */
-static uint32 acl_hash = 0;			/* of the loaded content */
-static int64 acl_version = 1;		/* bumped when the content changes */
-static TimestampTz acl_stmt = 0;	/* the command the cache was last checked in */
-static CommandId acl_cid = InvalidCommandId;
+#define SH_PREFIX verdict
+#define SH_ELEMENT_TYPE VerdictEntry
+#define SH_KEY_TYPE int64
+#define SH_KEY company
+#define SH_HASH_KEY(tb, key) murmurhash32((uint32) (key) ^ (uint32) ((uint64) (key) >> 32))
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+typedef struct VerdictMap
+{
+	char	   *key;			/* "c:<code>", "r:<role>,<role>", "a:" */
+	AclMatcher	matcher;
+	verdict_hash *hash;
+	/* the companies enumerated for this matcher, valid for one command */
+	int64	   *list;
+	int			nlist;
+	TimestampTz list_stmt;
+	CommandId	list_cid;
+	struct VerdictMap *next;
+} VerdictMap;
+
+typedef struct UserAcl
+{
+	int64		user_id;		/* hash key */
+	bool		loaded;
+	MemoryContext cxt;			/* grants and verdicts */
+	bool		active;
+	int64		generation;
+	AclGrant   *grants;
+	int			ngrants;
+	uint32		content;		/* hash of active and grants */
+	uint64		loaded_epoch;	/* tables_epoch when loaded */
+	TimestampTz checked_stmt;
+	CommandId	checked_cid;
+	VerdictMap *maps;
+	dlist_node	lru;
+} UserAcl;
+
+int			pgerp_acl_cache_users = 1000;
+
+static uint64 acl_epoch = 1;		/* bumped when cached pointers may be stale */
+static uint64 tables_epoch = 1; /* bumped by invalidations of the ACL tables */
+static bool tree_stale = false; /* erp.company changed: flush at next command */
+
+static HTAB *users = NULL;
+static dlist_head lru = DLIST_STATIC_INIT(lru);
+static MemoryContext acl_top = NULL;
+static UserAcl nobody;			/* user 0: no grants */
+
+static TimestampTz cmd_stmt = 0;
+static CommandId cmd_cid = InvalidCommandId;
 
 #define ACL_NRELS 4
-static const char *const acl_relnames[ACL_NRELS] = {"user_role", "role", "company", "app_user"};
+static const char *const acl_relnames[ACL_NRELS] = {"user_role", "role", "app_user", "company"};
 static Oid	acl_relids[ACL_NRELS];
 
-static SPIPlanPtr acl_plan = NULL;
+static SPIPlanPtr load_plan = NULL;
+static SPIPlanPtr descend_plan = NULL;
 
-static const char acl_sql[] =
-"WITH RECURSIVE t(company_id, direct, code, permissions, include_children) AS ("
-"  SELECT ur.company_id, true, r.code, r.permissions, ur.include_children"
-"    FROM erp.user_role ur"
-"    JOIN erp.role r ON r.id OPERATOR(pg_catalog.=) ur.role_id"
-"    JOIN erp.app_user u ON u.id OPERATOR(pg_catalog.=) ur.user_id AND u.active"
-"   WHERE ur.user_id OPERATOR(pg_catalog.=) $1"
-"  UNION ALL"
-"  SELECT c.id, false, t.code, t.permissions, true"
-"    FROM t JOIN erp.company c ON c.parent_id OPERATOR(pg_catalog.=) t.company_id"
-"   WHERE t.include_children"
-") "
-"SELECT t.company_id, t.direct, t.code, t.permissions"
-"  FROM t JOIN erp.company c ON c.id OPERATOR(pg_catalog.=) t.company_id AND c.active"
-" ORDER BY t.company_id";
+static const char load_sql[] =
+"SELECT u.active, u.token_generation, ur.company_id, ur.include_children, r.code, r.permissions"
+"  FROM erp.app_user u"
+"  LEFT JOIN erp.user_role ur ON ur.user_id OPERATOR(pg_catalog.=) u.id"
+"  LEFT JOIN erp.role r ON r.id OPERATOR(pg_catalog.=) ur.role_id"
+" WHERE u.id OPERATOR(pg_catalog.=) $1"
+" ORDER BY ur.company_id, r.code";
 
-static void
-acl_stale(void)
-{
-	acl_valid = false;
-	acl_generation++;
-}
-
-/* The acting user changed: plans may hold another user's folded lists. */
-void
-AclInvalidate(void)
-{
-	acl_stale();
-	ResetPlanCache();
-}
+/* the active companies of the given subtrees */
+static const char descend_sql[] =
+"WITH RECURSIVE d(id) AS ("
+"  SELECT pg_catalog.unnest($1::pg_catalog.int8[])"
+"  UNION"
+"  SELECT c.id FROM erp.company c JOIN d ON c.parent_id OPERATOR(pg_catalog.=) d.id"
+") SELECT d.id FROM d JOIN erp.company c ON c.id OPERATOR(pg_catalog.=) d.id AND c.active";
 
 static void
 acl_relcache_callback(Datum arg, Oid relid)
 {
-	/* plans that folded lists depend on these tables: the plan cache drops them */
 	if (!OidIsValid(relid))
 	{
-		acl_stale();
+		tables_epoch++;
+		tree_stale = true;
 		return;
 	}
 	for (int i = 0; i < ACL_NRELS; i++)
 		if (acl_relids[i] == relid)
 		{
-			acl_stale();
+			if (i == ACL_NRELS - 1)
+				tree_stale = true;
+			else
+				tables_epoch++;
 			return;
 		}
 }
 
-static ExecutorStart_hook_type prev_executor_start = NULL;
-
-static void acl_load(int64 user);
-
-static bool
-plan_folded_acl(PlannedStmt *stmt)
-{
-	return OidIsValid(acl_relids[0]) && list_member_oid(stmt->relationOids, acl_relids[0]);
-}
-
-/*
- * A cached plan whose folded lists predate a change of rights that this
- * backend had not processed yet (no new lock was taken since) must not run.
- */
+/* The acting identity changed: per-row callers must look their user up again. */
 static void
-acl_executor_start(QueryDesc *queryDesc, int eflags)
+acl_session_changed(void)
 {
-	if (plan_folded_acl(queryDesc->plannedstmt) && acl_valid)
-	{
-		uint64		generation = acl_generation;
-		int64		version = acl_version;
-
-		AcceptInvalidationMessages();
-		if (generation != acl_generation)
-		{
-			acl_load(SessionUserId());
-			if (acl_version != version)
-				ereport(ERROR,
-						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-						 errmsg("could not serialize access due to a concurrent change of access rights"),
-						 errdetail("This statement was planned before the acting user's grants changed."),
-						 errhint("Retry the statement; it will be planned with the current rights.")));
-		}
-	}
-	if (prev_executor_start)
-		prev_executor_start(queryDesc, eflags);
-	else
-		standard_ExecutorStart(queryDesc, eflags);
+	acl_epoch++;
 }
 
 void
 AclInit(void)
 {
+	DefineCustomIntVariable("pgerp.acl_cache_users",
+							"Users whose rights each backend keeps in memory (least recently used dropped first).",
+							NULL, &pgerp_acl_cache_users, 1000, 1, 1000000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("pgerp.company_cache_size",
+							"Companies of the tree each backend keeps in memory before it starts over.",
+							NULL, &pgerp_company_cache_size, 1000000, 1000, INT_MAX / 4,
+							PGC_SUSET, 0, NULL, NULL, NULL);
 	CacheRegisterRelcacheCallback(acl_relcache_callback, (Datum) 0);
-	SessionRegisterChangeCallback(AclInvalidate);
-	prev_executor_start = ExecutorStart_hook;
-	ExecutorStart_hook = acl_executor_start;
+	SessionRegisterChangeCallback(acl_session_changed);
+	nobody.loaded = true;
+	nobody.active = false;
+}
+
+/* Drop every user's verdicts (the tree changed); grants stay. */
+static void
+drop_all_verdicts(void)
+{
+	HASH_SEQ_STATUS st;
+	UserAcl    *u;
+
+	TreeFlush();
+	if (users == NULL)
+		return;
+	hash_seq_init(&st, users);
+	while ((u = hash_seq_search(&st)) != NULL)
+		for (VerdictMap *m = u->maps; m != NULL; m = m->next)
+		{
+			verdict_reset(m->hash);
+			m->nlist = 0;
+			m->list_stmt = 0;
+		}
+	acl_epoch++;
+}
+
+/*
+ * Once per command: read pending invalidations even when no new lock is
+ * taken, so that a change committed elsewhere counts from the next statement
+ * on, and apply a tree change.
+ */
+static void
+acl_command(void)
+{
+	TimestampTz stmt = GetCurrentStatementStartTimestamp();
+	CommandId	cid = GetCurrentCommandId(false);
+
+	if (stmt == cmd_stmt && cid == cmd_cid)
+		return;
+	cmd_stmt = stmt;
+	cmd_cid = cid;
+	if (!OidIsValid(acl_relids[0]))
+		for (int i = 0; i < ACL_NRELS; i++)
+			acl_relids[i] = ErpRelid(acl_relnames[i], false);
+	AcceptInvalidationMessages();
+	if (tree_stale)
+	{
+		tree_stale = false;
+		drop_all_verdicts();
+	}
 }
 
 static char **
-append_strings(char **arr, int *n, Datum array_datum)
+text_array_strings(Datum array_datum, int *n)
 {
 	Datum	   *elems;
 	bool	   *nulls;
 	int			k;
+	char	  **out;
 
 	deconstruct_array(DatumGetArrayTypeP(array_datum), TEXTOID, -1, false, TYPALIGN_INT,
 					  &elems, &nulls, &k);
-	arr = arr ? repalloc(arr, sizeof(char *) * (*n + k)) : palloc(sizeof(char *) * Max(k, 1));
+	out = palloc(sizeof(char *) * Max(k, 1));
+	*n = 0;
 	for (int i = 0; i < k; i++)
 		if (!nulls[i])
-			arr[(*n)++] = TextDatumGetCString(elems[i]);
-	return arr;
+			out[(*n)++] = TextDatumGetCString(elems[i]);
+	return out;
 }
 
-/* Read the grants of `user` with a fresh snapshot into a new memory context. */
-static void
-acl_load(int64 user)
+static uint32
+grants_hash(bool active, const AclGrant *g, int n)
 {
-	MemoryContext newcxt;
-	MemoryContext old;
-	AclEntry   *entries = NULL;
-	int			n = 0;
-	uint64		generation = acl_generation;
-	OwnerContext oc;
+	uint32		h = active ? 0x9e3779b9 : 0;
 
-	/* under the transaction until complete, so an error mid-load leaks nothing */
-	newcxt = AllocSetContextCreate(CurTransactionContext, "pgerp ACL", ALLOCSET_SMALL_SIZES);
-	for (int i = 0; i < ACL_NRELS; i++)
-		acl_relids[i] = ErpRelid(acl_relnames[i], false);
-	if (user != 0)
+	for (int i = 0; i < n; i++)
 	{
-		Datum		arg = Int64GetDatum(user);
-		Snapshot	snap;
-		int			ret;
-
-		OwnerContextBegin(&oc);
-		SPI_connect();
-		{
-			Oid			t = INT8OID;
-
-			(void) PgerpKeptPlan(&acl_plan, acl_sql, 1, &t);
-		}
-		/* a grant committed a moment ago must count, even in REPEATABLE READ */
-		snap = IsInParallelMode() ? GetActiveSnapshot() : GetLatestSnapshot();
-		ret = SPI_execute_snapshot(acl_plan, &arg, NULL, snap, InvalidSnapshot, true, false, 0);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "ACL query failed: %s", SPI_result_code_string(ret));
-
-		old = MemoryContextSwitchTo(newcxt);
-		entries = palloc0(sizeof(AclEntry) * Max(SPI_processed, 1));
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			int64		company = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-			bool		direct = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
-			Datum		code = SPI_getbinval(tup, desc, 3, &isnull);
-			Datum		perms = SPI_getbinval(tup, desc, 4, &isnull);
-			AclEntry   *e;
-
-			if (n == 0 || entries[n - 1].company_id != company)
-			{
-				e = &entries[n++];
-				e->company_id = company;
-			}
-			e = &entries[n - 1];
-			e->direct |= direct;
-			e->roles = e->roles ? repalloc(e->roles, sizeof(char *) * (e->nroles + 1)) : palloc(sizeof(char *));
-			e->roles[e->nroles++] = TextDatumGetCString(code);
-			if (!isnull)
-				e->patterns = append_strings(e->patterns, &e->npatterns, perms);
-		}
-		MemoryContextSwitchTo(old);
-		SPI_finish();
-		OwnerContextEnd(&oc);
+		h = hash_combine(h, hash_bytes((const unsigned char *) &g[i].company_id, sizeof(int64)));
+		h = hash_combine(h, g[i].subtree ? 1 : 2);
+		h = hash_combine(h, hash_bytes((const unsigned char *) g[i].role, strlen(g[i].role)));
+		for (int j = 0; j < g[i].npatterns; j++)
+			h = hash_combine(h, hash_bytes((const unsigned char *) g[i].patterns[j], strlen(g[i].patterns[j])));
 	}
-	MemoryContextSetParent(newcxt, TopMemoryContext);
-	if (acl_cxt != NULL)
-		MemoryContextDelete(acl_cxt);
-	acl_cxt = newcxt;
-	acl = entries;
-	acl_n = n;
-	{
-		uint32		h = hash_bytes_uint32((uint32) user) ^ hash_bytes_uint32((uint32) (user >> 32));
+	return h;
+}
 
-		for (int i = 0; i < n; i++)
-		{
-			h = hash_combine(h, hash_bytes((const unsigned char *) &entries[i].company_id, sizeof(int64)));
-			for (int j = 0; j < entries[i].nroles; j++)
-				h = hash_combine(h, hash_bytes((const unsigned char *) entries[i].roles[j], strlen(entries[i].roles[j])));
-			for (int j = 0; j < entries[i].npatterns; j++)
-				h = hash_combine(h, hash_bytes((const unsigned char *) entries[i].patterns[j], strlen(entries[i].patterns[j])));
-		}
-		if (h != acl_hash || user != acl_user)
-		{
-			acl_hash = h;
-			acl_version++;
-		}
-	}
-	acl_user = user;
-	/* an invalidation that arrived while we read leaves the cache stale */
-	acl_valid = (generation == acl_generation);
+/* Run the load query as the owner with a fresh snapshot; rows are in SPI_tuptable. */
+static void
+load_rows(int64 user)
+{
+	Datum		arg = Int64GetDatum(user);
+	Oid			t = INT8OID;
+	Snapshot	snap;
+	int			ret;
+
+	(void) PgerpKeptPlan(&load_plan, load_sql, 1, &t);
+	/* a grant committed a moment ago must count, even in REPEATABLE READ */
+	snap = IsInParallelMode() ? GetActiveSnapshot() : GetLatestSnapshot();
+	ret = SPI_execute_snapshot(load_plan, &arg, NULL, snap, InvalidSnapshot, true, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "ACL query failed: %s", SPI_result_code_string(ret));
 }
 
 /*
- * Once per command, read pending invalidations even when no new lock is taken
- * (inside an open transaction every table may be locked already), so that a
- * grant or revoke committed elsewhere counts from the next statement on; and
- * reload at most once per command, so that one plan sees one ACL.  The check
- * is a cheap unlocked flag test when nothing is pending.  Our own changes
- * advance the command counter and so count at once.
+ * Read a user's state and grants.  Built in a context under the transaction
+ * until complete, so an error mid-load leaks nothing and keeps the old state.
  */
 static void
-acl_ensure(void)
+acl_load(UserAcl *u)
 {
-	TimestampTz stmt = GetCurrentStatementStartTimestamp();
-	CommandId	cid = GetCurrentCommandId(false);
-	int64		user = SessionUserId();
+	MemoryContext newcxt;
+	MemoryContext old;
+	OwnerContext oc;
+	uint64		epoch = tables_epoch;
+	AclGrant   *grants;
+	int			n = 0;
+	bool		exists;
+	bool		active = false;
+	int64		generation = 0;
+	uint32		content;
 
-	if (stmt == acl_stmt && cid == acl_cid && acl_user == user)
-		return;
-	acl_stmt = stmt;
-	acl_cid = cid;
-	AcceptInvalidationMessages();
-	if (!acl_valid || acl_user != user)
-		acl_load(user);
+	newcxt = AllocSetContextCreate(CurTransactionContext, "pgerp user ACL", ALLOCSET_SMALL_SIZES);
+	OwnerContextBegin(&oc);
+	SPI_connect();
+	load_rows(u->user_id);
+	old = MemoryContextSwitchTo(newcxt);
+	exists = SPI_processed > 0;
+	grants = palloc0(sizeof(AclGrant) * Max(SPI_processed, 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		AclGrant   *g;
+		Datum		perms;
+
+		active = DatumGetBool(SPI_getbinval(tup, desc, 1, &isnull));
+		generation = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		g = &grants[n];
+		g->company_id = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+		if (isnull)
+			continue;			/* a user without grants */
+		g->subtree = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+		g->role = TextDatumGetCString(SPI_getbinval(tup, desc, 5, &isnull));
+		perms = SPI_getbinval(tup, desc, 6, &isnull);
+		g->patterns = isnull ? NULL : text_array_strings(perms, &g->npatterns);
+		n++;
+	}
+	MemoryContextSwitchTo(old);
+	SPI_finish();
+	OwnerContextEnd(&oc);
+
+	if (!exists || !active)
+		n = 0;					/* a disabled user holds nothing */
+	content = grants_hash(active, grants, n);
+	u->active = exists && active;
+	u->generation = generation;
+	if (u->loaded && u->content == content)
+		MemoryContextDelete(newcxt);	/* same rights: keep the verdicts */
+	else
+	{
+		MemoryContextSetParent(newcxt, acl_top);
+		if (u->cxt != NULL)
+			MemoryContextDelete(u->cxt);
+		u->cxt = newcxt;
+		u->grants = grants;
+		u->ngrants = n;
+		u->maps = NULL;
+		u->content = content;
+		acl_epoch++;
+	}
+	u->loaded = true;
+	/* an invalidation that arrived while we read makes the next use reload */
+	u->loaded_epoch = epoch;
 }
 
-static AclEntry *
-acl_find(int64 company)
+/* Drop least recently used users beyond the bound, never `keep`. */
+static void
+acl_evict(UserAcl *keep)
 {
-	int			lo = 0,
-				hi = acl_n - 1;
-
-	while (lo <= hi)
+	while (hash_get_num_entries(users) > pgerp_acl_cache_users)
 	{
-		int			mid = (lo + hi) / 2;
+		UserAcl    *victim = dlist_container(UserAcl, lru, dlist_tail_node(&lru));
 
-		if (acl[mid].company_id == company)
-			return &acl[mid];
-		if (acl[mid].company_id < company)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
+		if (victim == keep)
+			break;
+		dlist_delete(&victim->lru);
+		if (victim->cxt != NULL)
+			MemoryContextDelete(victim->cxt);
+		hash_search(users, &victim->user_id, HASH_REMOVE, NULL);
+		acl_epoch++;
 	}
-	return NULL;
+}
+
+/* The rights of `user`, checked against invalidations once per command. */
+static UserAcl *
+acl_for(int64 user)
+{
+	UserAcl    *u;
+	bool		found;
+
+	acl_command();
+	if (user == 0)
+		return &nobody;
+	if (users == NULL)
+	{
+		HASHCTL		ctl;
+
+		acl_top = AllocSetContextCreate(TopMemoryContext, "pgerp ACL", ALLOCSET_SMALL_SIZES);
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(UserAcl);
+		ctl.hcxt = acl_top;
+		users = hash_create("pgerp ACL users", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	u = hash_search(users, &user, HASH_ENTER, &found);
+	if (!found)
+	{
+		memset(((char *) u) + sizeof(int64), 0, sizeof(UserAcl) - sizeof(int64));
+		dlist_push_head(&lru, &u->lru);
+	}
+	else if (dlist_head_node(&lru) != &u->lru)
+	{
+		dlist_delete(&u->lru);
+		dlist_push_head(&lru, &u->lru);
+	}
+	if (u->checked_stmt == cmd_stmt && u->checked_cid == cmd_cid && u->loaded)
+		return u;
+	if (!u->loaded || u->loaded_epoch != tables_epoch)
+		acl_load(u);
+	u->checked_stmt = cmd_stmt;
+	u->checked_cid = cmd_cid;
+	acl_evict(u);
+	return u;
+}
+
+static void
+matcher_key(StringInfo buf, const AclMatcher *m)
+{
+	switch (m->kind)
+	{
+		case ACL_MATCH_ANY:
+			appendStringInfoString(buf, "a:");
+			break;
+		case ACL_MATCH_CODE:
+			appendStringInfo(buf, "c:%s", m->code);
+			break;
+		case ACL_MATCH_ROLES:
+			appendStringInfoString(buf, "r:");
+			for (int i = 0; i < m->nroles; i++)
+				appendStringInfo(buf, "%s,", m->roles[i]);
+			break;
+	}
+}
+
+/* The verdict map of a matcher for a user, created on first use. */
+static VerdictMap *
+map_for(UserAcl *u, const AclMatcher *m)
+{
+	StringInfoData key;
+	VerdictMap *map;
+	MemoryContext old;
+
+	initStringInfo(&key);
+	matcher_key(&key, m);
+	for (map = u->maps; map != NULL; map = map->next)
+		if (strcmp(map->key, key.data) == 0)
+		{
+			pfree(key.data);
+			return map;
+		}
+	if (u->cxt == NULL)
+		u->cxt = AllocSetContextCreate(acl_top, "pgerp user ACL", ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(u->cxt);
+	map = palloc0(sizeof(VerdictMap));
+	map->key = pstrdup(key.data);
+	map->matcher.kind = m->kind;
+	map->matcher.code = m->code ? pstrdup(m->code) : NULL;
+	map->matcher.nroles = m->nroles;
+	map->matcher.roles = palloc(sizeof(char *) * Max(m->nroles, 1));
+	for (int i = 0; i < m->nroles; i++)
+		map->matcher.roles[i] = pstrdup(m->roles[i]);
+	map->hash = verdict_create(u->cxt, 64, NULL);
+	map->next = u->maps;
+	u->maps = map;
+	MemoryContextSwitchTo(old);
+	pfree(key.data);
+	return map;
+}
+
+/* Decide (or recall) the verdict of one company. */
+static bool
+map_decide(UserAcl *u, VerdictMap *map, int64 company)
+{
+	VerdictEntry *e = verdict_lookup(map->hash, company);
+	AclVerdict	v;
+	bool		found;
+
+	if (e != NULL)
+		return e->allowed;
+	v = AclDecide(u->grants, u->ngrants, &map->matcher, company, TreeLookup, NULL);
+	if (v == ACL_UNKNOWN_COMPANY)
+		return false;			/* not cached: it may exist at the next statement */
+	/* ACL_TOO_DEEP (a cycle the tree trigger refuses) denies: no error, the test is leakproof */
+	e = verdict_insert(map->hash, company, &found);
+	e->allowed = (v == ACL_ALLOWED);
+	return e->allowed;
 }
 
 static bool
-entry_has(const AclEntry *e, const char *code)
+acl_allows(int64 company, const AclMatcher *m)
 {
-	for (int i = 0; i < e->npatterns; i++)
-		if (PermissionMatches(e->patterns[i], code))
-			return true;
-	return false;
+	UserAcl    *u = acl_for(SessionUserId());
+
+	if (u->ngrants == 0)
+		return false;
+	return map_decide(u, map_for(u, m), company);
 }
 
 bool
 AclCompanyAllowed(int64 company_id)
 {
-	acl_ensure();
-	return acl_find(company_id) != NULL;
+	AclMatcher	m = {ACL_MATCH_ANY, NULL, 0, NULL};
+
+	return acl_allows(company_id, &m);
 }
 
 bool
 AclHasPermission(int64 company_id, const char *code)
 {
-	AclEntry   *e;
+	AclMatcher	m = {ACL_MATCH_CODE, code, 0, NULL};
 
-	acl_ensure();
-	e = acl_find(company_id);
-	return e != NULL && entry_has(e, code);
+	return acl_allows(company_id, &m);
 }
 
+/* Is the user active, and which token generation do they accept? */
+bool
+AclUserState(int64 user_id, int64 *token_generation)
+{
+	UserAcl    *u = acl_for(user_id);
+
+	*token_generation = u->generation;
+	return u->active;
+}
+
+static int
+int64_cmp(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+static int
+unique_sorted(int64 *ids, int n)
+{
+	int			k = 0;
+
+	for (int i = 0; i < n; i++)
+		if (k == 0 || ids[k - 1] != ids[i])
+			ids[k++] = ids[i];
+	return k;
+}
+
+/*
+ * The companies (ascending) a matcher allows: the grants' companies, and
+ * the subtrees of include_children grants.  Grows with what the user holds;
+ * kept for the rest of the command.
+ */
+static int64 *
+acl_enumerate(const AclMatcher *m, int *n)
+{
+	UserAcl    *u = acl_for(SessionUserId());
+	VerdictMap *map;
+	Datum	   *roots;
+	int			nroots = 0;
+	int64	   *ids;
+	int			k = 0;
+
+	if (u->ngrants == 0)
+	{
+		*n = 0;
+		return palloc(sizeof(int64));
+	}
+	map = map_for(u, m);
+	if (map->list_stmt == cmd_stmt && map->list_cid == cmd_cid && map->list != NULL)
+	{
+		*n = map->nlist;
+		return map->list;
+	}
+	roots = palloc(sizeof(Datum) * u->ngrants);
+	for (int i = 0; i < u->ngrants; i++)
+		if (u->grants[i].subtree && AclGrantMatches(&u->grants[i], &map->matcher))
+			roots[nroots++] = Int64GetDatum(u->grants[i].company_id);
+	ids = MemoryContextAlloc(u->cxt, sizeof(int64) * (u->ngrants + 1));
+	for (int i = 0; i < u->ngrants; i++)
+		if (!u->grants[i].subtree && map_decide(u, map, u->grants[i].company_id))
+			ids[k++] = u->grants[i].company_id;
+	if (nroots > 0)
+	{
+		OwnerContext oc;
+		Oid			t = INT8ARRAYOID;
+		Datum		arg = PointerGetDatum(construct_array(roots, nroots, INT8OID, sizeof(int64),
+														  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+
+		OwnerContextBegin(&oc);
+		SPI_connect();
+		(void) PgerpKeptPlan(&descend_plan, descend_sql, 1, &t);
+		if (SPI_execute_snapshot(descend_plan, &arg, NULL, GetLatestSnapshot(), InvalidSnapshot,
+								 true, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "company subtree query failed");
+		ids = repalloc(ids, sizeof(int64) * (k + SPI_processed + 1));
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+
+			ids[k++] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		}
+		SPI_finish();
+		OwnerContextEnd(&oc);
+	}
+	qsort(ids, k, sizeof(int64), int64_cmp);
+	k = unique_sorted(ids, k);
+	if (map->list != NULL)
+		pfree(map->list);
+	map->list = ids;
+	map->nlist = k;
+	map->list_stmt = cmd_stmt;
+	map->list_cid = cmd_cid;
+	*n = k;
+	return ids;
+}
+
+/*
+ * The company a sign-in starts in: the smallest active company granted
+ * directly, else the smallest one the user reaches.
+ */
 int64
 AclDefaultCompany(void)
 {
-	acl_ensure();
-	for (int i = 0; i < acl_n; i++)
-		if (acl[i].direct)
-			return acl[i].company_id;
-	return acl_n > 0 ? acl[0].company_id : 0;
+	UserAcl    *u = acl_for(SessionUserId());
+	AclMatcher	m = {ACL_MATCH_ANY, NULL, 0, NULL};
+	int			n;
+	int64	   *ids;
+
+	for (int i = 0; i < u->ngrants; i++)
+		if (AclCompanyAllowed(u->grants[i].company_id))
+			return u->grants[i].company_id;
+	ids = acl_enumerate(&m, &n);
+	return n > 0 ? ids[0] : 0;
 }
+
+/* ------------------------------------------------------------ per-row test */
+
+/*
+ * What a call site of erp.company_allowed() keeps between rows: the verdict
+ * map of its user and code, valid while acl_epoch and the acting user stay.
+ */
+typedef struct AllowedCache
+{
+	uint64		epoch;
+	int64		user;
+	UserAcl    *acl;
+	VerdictMap *map;
+	int64		last_company;
+	bool		last_allowed;
+	bool		last_valid;
+	char	   *key_text;		/* the code or roles argument, as given */
+	int			key_len;
+} AllowedCache;
+
+static AllowedCache *
+allowed_cache(FunctionCallInfo fcinfo, text *key)
+{
+	AllowedCache *c = (AllowedCache *) fcinfo->flinfo->fn_extra;
+	int			len = VARSIZE_ANY_EXHDR(key);
+
+	if (c == NULL)
+	{
+		c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(AllowedCache));
+		fcinfo->flinfo->fn_extra = c;
+	}
+	else if (c->epoch == acl_epoch && c->user == SessionUserId() &&
+			 c->key_len == len && memcmp(c->key_text, VARDATA_ANY(key), len) == 0)
+		return c;
+	if (c->key_text == NULL || c->key_len != len || memcmp(c->key_text, VARDATA_ANY(key), len) != 0)
+	{
+		if (c->key_text != NULL)
+			pfree(c->key_text);
+		c->key_text = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, len + 1);
+		memcpy(c->key_text, VARDATA_ANY(key), len);
+		c->key_text[len] = '\0';
+		c->key_len = len;
+	}
+	c->map = NULL;
+	c->last_valid = false;
+	return c;
+}
+
+/* Bind the call site to its user's verdict map for this matcher. */
+static void
+allowed_bind(AllowedCache *c, const AclMatcher *m)
+{
+	c->user = SessionUserId();
+	c->acl = acl_for(c->user);
+	c->map = c->acl->ngrants > 0 ? map_for(c->acl, m) : NULL;
+	c->epoch = acl_epoch;
+	c->last_valid = false;
+}
+
+static bool
+allowed_test(AllowedCache *c, int64 company)
+{
+	if (c->last_valid && c->last_company == company)
+		return c->last_allowed;
+	c->last_company = company;
+	c->last_allowed = c->map != NULL && map_decide(c->acl, c->map, company);
+	c->last_valid = true;
+	return c->last_allowed;
+}
+
+static char *
+check_code(const char *code)
+{
+	if (!PermissionIsValid(code))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid permission code \"%s\"", PgerpEcho(code)),
+				 errdetail("A permission code is <schema>.<table>:<action>, for example stock.move:read.")));
+	return (char *) code;
+}
+
+/*
+ * erp.company_allowed(company_id, '<code>'): what every company policy
+ * calls per row.  The hot path is two comparisons and a hash probe.
+ */
+PG_FUNCTION_INFO_V1(pgerp_rbac_company_allowed);
+Datum
+pgerp_rbac_company_allowed(PG_FUNCTION_ARGS)
+{
+	AllowedCache *c;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("permission code must not be null")));
+	c = allowed_cache(fcinfo, PG_GETARG_TEXT_PP(1));
+	if (c->map == NULL || c->epoch != acl_epoch)
+	{
+		AclMatcher	m = {ACL_MATCH_CODE, check_code(c->key_text), 0, NULL};
+
+		allowed_bind(c, &m);
+	}
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(allowed_test(c, PG_GETARG_INT64(0)));
+}
+
+/* A role list argument as a matcher (roles sorted, so one key per set). */
+static AclMatcher
+roles_matcher(ArrayType *arr)
+{
+	AclMatcher	m = {ACL_MATCH_ROLES, NULL, 0, NULL};
+
+	m.roles = text_array_strings(PointerGetDatum(arr), &m.nroles);
+	qsort(m.roles, m.nroles, sizeof(char *), pg_qsort_strcmp);
+	return m;
+}
+
+/*
+ * erp.role_allowed(company_id, '{<role>,...}'): does the acting user hold
+ * one of these roles on the row's company?  What role record rules call per
+ * row.
+ */
+PG_FUNCTION_INFO_V1(pgerp_rbac_role_allowed);
+Datum
+pgerp_rbac_role_allowed(PG_FUNCTION_ARGS)
+{
+	AllowedCache *c;
+	ArrayType  *roles;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("role codes must not be null")));
+	roles = PG_GETARG_ARRAYTYPE_P(1);
+	c = allowed_cache(fcinfo, (text *) roles);
+	if (c->map == NULL || c->epoch != acl_epoch)
+	{
+		AclMatcher	m = roles_matcher(roles);
+
+		allowed_bind(c, &m);
+	}
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(allowed_test(c, PG_GETARG_INT64(0)));
+}
+
+/* ------------------------------------------------------------ SQL readers */
 
 static void
 no_user_error(const char *code)
@@ -404,19 +819,11 @@ AclRequire(const char *code, int64 company_id)
 static char *
 code_arg(FunctionCallInfo fcinfo, int argno)
 {
-	char	   *code;
-
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("permission code must not be null")));
-	code = text_to_cstring(PG_GETARG_TEXT_PP(argno));
-	if (!PermissionIsValid(code))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid permission code \"%s\"", PgerpEcho(code)),
-				 errdetail("A permission code is <schema>.<table>:<action>, for example stock.move:read.")));
-	return code;
+	return check_code(text_to_cstring(PG_GETARG_TEXT_PP(argno)));
 }
 
 static ArrayType *
@@ -429,17 +836,22 @@ int8_array(int64 *vals, int n)
 	return construct_array(d, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
 }
 
+static ArrayType *
+enumerated(const AclMatcher *m)
+{
+	int			n;
+	int64	   *ids = acl_enumerate(m, &n);
+
+	return int8_array(ids, n);
+}
+
 PG_FUNCTION_INFO_V1(pgerp_rbac_allowed_company_ids);
 Datum
 pgerp_rbac_allowed_company_ids(PG_FUNCTION_ARGS)
 {
-	int64	   *ids;
+	AclMatcher	m = {ACL_MATCH_ANY, NULL, 0, NULL};
 
-	acl_ensure();
-	ids = palloc(sizeof(int64) * Max(acl_n, 1));
-	for (int i = 0; i < acl_n; i++)
-		ids[i] = acl[i].company_id;
-	PG_RETURN_ARRAYTYPE_P(int8_array(ids, acl_n));
+	PG_RETURN_ARRAYTYPE_P(enumerated(&m));
 }
 
 PG_FUNCTION_INFO_V1(pgerp_rbac_has_permission);
@@ -454,25 +866,27 @@ pgerp_rbac_has_permission(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(AclHasPermission(company, code));
 }
 
-static ArrayType *permitted_array(const char *code);
-static ArrayType *role_array(ArrayType *roles);
-
 PG_FUNCTION_INFO_V1(pgerp_rbac_permitted_companies);
 Datum
 pgerp_rbac_permitted_companies(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_ARRAYTYPE_P(permitted_array(code_arg(fcinfo, 0)));
+	AclMatcher	m = {ACL_MATCH_CODE, code_arg(fcinfo, 0), 0, NULL};
+
+	PG_RETURN_ARRAYTYPE_P(enumerated(&m));
 }
 
 PG_FUNCTION_INFO_V1(pgerp_rbac_role_companies);
 Datum
 pgerp_rbac_role_companies(PG_FUNCTION_ARGS)
 {
+	AclMatcher	m;
+
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("role codes must not be null")));
-	PG_RETURN_ARRAYTYPE_P(role_array(PG_GETARG_ARRAYTYPE_P(0)));
+	m = roles_matcher(PG_GETARG_ARRAYTYPE_P(0));
+	PG_RETURN_ARRAYTYPE_P(enumerated(&m));
 }
 
 PG_FUNCTION_INFO_V1(pgerp_rbac_require);
@@ -499,242 +913,46 @@ pgerp_rbac_covers(PG_FUNCTION_ARGS)
 	Datum	   *elems;
 	bool	   *nulls;
 	int			k;
-	AclEntry   *e;
 
 	if (SessionUserId() == 0)
 		PG_RETURN_BOOL(CallerIsSuperuser());
 	deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &k);
-	acl_ensure();
-	e = acl_find(company);
 	for (int j = 0; j < k; j++)
-		if (!nulls[j] && (e == NULL || !entry_has(e, TextDatumGetCString(elems[j]))))
+		if (!nulls[j] && !AclHasPermission(company, TextDatumGetCString(elems[j])))
 			PG_RETURN_BOOL(false);
 	PG_RETURN_BOOL(true);
 }
 
-/* Companies (ascending) where the acting user holds `code`. */
-static int64 *
-permitted_ids(const char *code, int *n)
-{
-	int64	   *ids;
-
-	acl_ensure();
-	ids = palloc(sizeof(int64) * Max(acl_n, 1));
-	*n = 0;
-	for (int i = 0; i < acl_n; i++)
-		if (entry_has(&acl[i], code))
-			ids[(*n)++] = acl[i].company_id;
-	return ids;
-}
-
-static ArrayType *
-permitted_array(const char *code)
-{
-	int			n;
-	int64	   *ids = permitted_ids(code, &n);
-
-	return int8_array(ids, n);
-}
-
-/* A plan that folds the acting user's rights depends on the ACL tables. */
-static void
-record_acl_dependency(PlannerInfo *root)
-{
-	for (int i = 0; i < ACL_NRELS; i++)
-		if (OidIsValid(acl_relids[i]))
-			root->glob->relationOids = list_append_unique_oid(root->glob->relationOids, acl_relids[i]);
-}
-
-static Const *
-array_const(ArrayType *arr)
-{
-	return makeConst(INT8ARRAYOID, -1, InvalidOid, -1, PointerGetDatum(arr), false, false);
-}
-
 /*
- * The request if it is a SupportRequestSimplify, made by the planner, of a
- * call whose argument `argno` is a non-null constant; else NULL.
+ * 0.1.0's plan-time folding support functions.  Nothing is folded any more
+ * (a plan must stay valid for every identity); the symbols remain because
+ * 0.1.0's install script names them, and they decline every request.
  */
-static SupportRequestSimplify *
-foldable(Node *rawreq, int argno, Const **arg)
-{
-	SupportRequestSimplify *req;
-	Node	   *a;
-
-	if (!IsA(rawreq, SupportRequestSimplify))
-		return NULL;
-	req = (SupportRequestSimplify *) rawreq;
-	a = list_nth(req->fcall->args, argno);
-	if (req->root == NULL || !IsA(a, Const) || ((Const *) a)->constisnull)
-		return NULL;
-	*arg = (Const *) a;
-	return req;
-}
-
-/* The constant permission code of a foldable call, or NULL (left to run time). */
-static SupportRequestSimplify *
-foldable_code(Node *rawreq, int argno, char **code)
-{
-	Const	   *arg;
-	SupportRequestSimplify *req = foldable(rawreq, argno, &arg);
-
-	if (req == NULL)
-		return NULL;
-	*code = TextDatumGetCString(arg->constvalue);
-	/* an invalid code is left for the run-time call to refuse */
-	return PermissionIsValid(*code) ? req : NULL;
-}
-
-/* Plan-time folding of erp.permitted_companies('<constant code>'). */
 PG_FUNCTION_INFO_V1(pgerp_rbac_permitted_companies_support);
 Datum
 pgerp_rbac_permitted_companies_support(PG_FUNCTION_ARGS)
 {
-	char	   *code;
-	SupportRequestSimplify *req = foldable_code((Node *) PG_GETARG_POINTER(0), 0, &code);
-
-	if (req == NULL)
-		PG_RETURN_POINTER(NULL);
-	record_acl_dependency(req->root);
-	PG_RETURN_POINTER(array_const(permitted_array(code)));
-}
-
-/* int8 operator by name, from pg_catalog */
-static Oid
-int8_operator(const char *name)
-{
-	return LookupOperName(NULL, list_make2(makeString("pg_catalog"), makeString(pstrdup(name))),
-						  INT8OID, INT8OID, false, -1);
-}
-
-static Expr *
-int8_opclause(const char *name, Expr *left, int64 value)
-{
-	OpExpr	   *op = (OpExpr *) make_opclause(int8_operator(name), BOOLOID, false, left,
-											  (Expr *) makeConst(INT8OID, -1, InvalidOid, sizeof(int64),
-																 Int64GetDatum(value), false, FLOAT8PASSBYVAL),
-											  InvalidOid, InvalidOid);
-
-	set_opfuncid(op);
-	return (Expr *) op;
-}
-
-/*
- * erp.company_allowed(company_id, '<code>') folded for the planner into the
- * cheapest exact test: false for no company, "= c" for one, a range for ids
- * that are consecutive but for at most MAX_RANGE_GAPS holes (a group
- * administrator's usual case; each hole adds one "<>"), else
- * "= ANY (constant array)", which PostgreSQL hashes from 9 elements on.
- */
-#define MAX_RANGE_GAPS 3
-
-static Node *
-company_test(Expr *company, const char *code)
-{
-	int			n;
-	int64	   *ids = permitted_ids(code, &n);
-	ScalarArrayOpExpr *saop;
-
-	if (n == 0)
-		return makeBoolConst(false, false);
-	if (n == 1)
-		return (Node *) int8_opclause("=", company, ids[0]);
-	if (ids[n - 1] - ids[0] - (n - 1) <= MAX_RANGE_GAPS)
-	{
-		/* lo <= c <= hi, minus the few ids in between that are not allowed */
-		List	   *tests = list_make2(int8_opclause(">=", company, ids[0]),
-									   int8_opclause("<=", copyObject(company), ids[n - 1]));
-
-		for (int i = 1; i < n; i++)
-			for (int64 gap = ids[i - 1] + 1; gap < ids[i]; gap++)
-				tests = lappend(tests, int8_opclause("<>", copyObject(company), gap));
-		return (Node *) make_andclause(tests);
-	}
-	saop = makeNode(ScalarArrayOpExpr);
-	saop->opno = int8_operator("=");
-	saop->useOr = true;
-	saop->inputcollid = InvalidOid;
-	saop->args = list_make2(company, array_const(int8_array(ids, n)));
-	set_sa_opfuncid(saop);
-	saop->location = -1;
-	return (Node *) saop;
+	PG_RETURN_POINTER(NULL);
 }
 
 PG_FUNCTION_INFO_V1(pgerp_rbac_company_allowed_support);
 Datum
 pgerp_rbac_company_allowed_support(PG_FUNCTION_ARGS)
 {
-	char	   *code;
-	SupportRequestSimplify *req = foldable_code((Node *) PG_GETARG_POINTER(0), 1, &code);
-
-	if (req == NULL)
-		PG_RETURN_POINTER(NULL);
-	record_acl_dependency(req->root);
-	PG_RETURN_POINTER(company_test(copyObject(linitial(req->fcall->args)), code));
+	PG_RETURN_POINTER(NULL);
 }
 
-/* Run-time form, used only where the planner did not fold the call. */
-PG_FUNCTION_INFO_V1(pgerp_rbac_company_allowed);
-Datum
-pgerp_rbac_company_allowed(PG_FUNCTION_ARGS)
-{
-	char	   *code = code_arg(fcinfo, 1);
-
-	if (PG_ARGISNULL(0))
-		PG_RETURN_BOOL(false);
-	acl_ensure();
-	PG_RETURN_BOOL(AclHasPermission(PG_GETARG_INT64(0), code));
-}
-
-static ArrayType *
-role_array(ArrayType *roles)
-{
-	Datum	   *elems;
-	bool	   *nulls;
-	int			k;
-	int64	   *ids;
-	int			n = 0;
-
-	deconstruct_array(roles, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &k);
-	acl_ensure();
-	ids = palloc(sizeof(int64) * Max(acl_n, 1));
-	for (int i = 0; i < acl_n; i++)
-	{
-		bool		held = false;
-
-		for (int r = 0; r < acl[i].nroles && !held; r++)
-			for (int j = 0; j < k && !held; j++)
-				if (!nulls[j])
-				{
-					text	   *t = DatumGetTextPP(elems[j]);
-
-					held = strlen(acl[i].roles[r]) == VARSIZE_ANY_EXHDR(t) &&
-						memcmp(acl[i].roles[r], VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)) == 0;
-				}
-		if (held)
-			ids[n++] = acl[i].company_id;
-	}
-	return int8_array(ids, n);
-}
-
-/* Plan-time folding of erp.role_companies('<constant roles>'). */
 PG_FUNCTION_INFO_V1(pgerp_rbac_role_companies_support);
 Datum
 pgerp_rbac_role_companies_support(PG_FUNCTION_ARGS)
 {
-	Const	   *arg;
-	SupportRequestSimplify *req = foldable((Node *) PG_GETARG_POINTER(0), 0, &arg);
-
-	if (req == NULL)
-		PG_RETURN_POINTER(NULL);
-	record_acl_dependency(req->root);
-	PG_RETURN_POINTER(array_const(role_array(DatumGetArrayTypeP(arg->constvalue))));
+	PG_RETURN_POINTER(NULL);
 }
 
 /*
- * Statement trigger on the ACL tables (and erp.crypto_key): tell every
- * backend, through a relcache invalidation of the table, that its caches of
- * that table are stale.
+ * Statement trigger on the ACL tables (and erp.crypto_key, erp.secret):
+ * tell every backend, through a relcache invalidation of the table, that its
+ * caches of that table are stale.
  */
 PG_FUNCTION_INFO_V1(pgerp_rbac_acl_changed);
 Datum

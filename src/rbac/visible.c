@@ -13,8 +13,7 @@
  * (superuser, BYPASSRLS) sees every row by SELECT, and so here too. A role
  * without SELECT on the table sees nothing.
  *
- * erp.company_within(): the company tree, cached per backend and dropped by
- * the relcache invalidation that erp.company's statement trigger sends.
+ * erp.company_within(): through the company tree cache (tree.c).
  */
 #include "postgres.h"
 
@@ -136,107 +135,6 @@ pgerp_rbac_row_visible(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(RowVisible(PG_GETARG_OID(0), PG_GETARG_INT64(1)));
 }
 
-/* ------------------------------------------------------------ company tree */
-
-typedef struct CompanyNode
-{
-	int64		id;
-	int64		parent;			/* 0: a root */
-} CompanyNode;
-
-static MemoryContext tree_cxt = NULL;
-static CompanyNode *tree = NULL;
-static int	tree_n = 0;
-static bool tree_valid = false;
-static bool tree_callback = false;
-static Oid	tree_relid = InvalidOid;
-static uint64 tree_generation = 0;	/* bumped by every invalidation */
-
-static void
-tree_relcache_callback(Datum arg, Oid relid)
-{
-	if (!OidIsValid(relid) || relid == tree_relid)
-	{
-		tree_valid = false;
-		tree_generation++;
-	}
-}
-
-static int
-node_cmp(const void *a, const void *b)
-{
-	int64		x = ((const CompanyNode *) a)->id;
-	int64		y = ((const CompanyNode *) b)->id;
-
-	return (x > y) - (x < y);
-}
-
-/* Read (id, parent) of every company as the owner (erp.company is protected). */
-static void
-tree_load(void)
-{
-	OwnerContext oc;
-	MemoryContext newcxt;
-	MemoryContext old;
-	CompanyNode *nodes;
-	int			ret;
-	uint64		generation = tree_generation;
-
-	tree_relid = ErpRelid("company", false);
-	if (!tree_callback)
-	{
-		CacheRegisterRelcacheCallback(tree_relcache_callback, (Datum) 0);
-		tree_callback = true;
-	}
-	newcxt = AllocSetContextCreate(CurTransactionContext, "pgerp company tree", ALLOCSET_SMALL_SIZES);
-	OwnerContextBegin(&oc);
-	SPI_connect();
-	ret = SPI_execute("SELECT c.id, coalesce(c.parent_id, 0) FROM erp.company c", true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "company tree query failed: %s", SPI_result_code_string(ret));
-	old = MemoryContextSwitchTo(newcxt);
-	nodes = palloc(sizeof(CompanyNode) * Max(SPI_processed, 1));
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-
-		nodes[i].id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		nodes[i].parent = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
-	}
-	tree_n = (int) SPI_processed;
-	MemoryContextSwitchTo(old);
-	SPI_finish();
-	OwnerContextEnd(&oc);
-	qsort(nodes, tree_n, sizeof(CompanyNode), node_cmp);
-	MemoryContextSetParent(newcxt, TopMemoryContext);
-	if (tree_cxt != NULL)
-		MemoryContextDelete(tree_cxt);
-	tree_cxt = newcxt;
-	tree = nodes;
-	/* an invalidation that arrived while we read leaves the tree stale */
-	tree_valid = (generation == tree_generation);
-}
-
-/* Pure: is company within root's subtree, by the sorted (id, parent) list? */
-bool
-CompanyWithin(const CompanyNode *nodes, int n, int64 company, int64 root)
-{
-	/* a cycle is refused by a trigger; the bound is a second guard */
-	for (int steps = 0; company != 0 && steps <= n; steps++)
-	{
-		CompanyNode key = {company, 0};
-		CompanyNode *hit;
-
-		if (company == root)
-			return true;
-		hit = bsearch(&key, nodes, n, sizeof(CompanyNode), node_cmp);
-		if (hit == NULL)
-			return false;
-		company = hit->parent;
-	}
-	return false;
-}
-
 /*
  * erp.company_within(p_company, p_root): is the company the root or below
  * it? What company-scoped record rules test per row. For a caller who is no
@@ -255,7 +153,5 @@ pgerp_rbac_company_within(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(true);
 	if (!CallerIsSuperuser() && !AclCompanyAllowed(company))
 		PG_RETURN_BOOL(true);
-	if (!tree_valid)
-		tree_load();
-	PG_RETURN_BOOL(CompanyWithin(tree, tree_n, company, root));
+	PG_RETURN_BOOL(TreeWithin(company, root));
 }

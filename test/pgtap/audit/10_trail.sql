@@ -52,11 +52,11 @@ SELECT erp.sign_out() AS signed_out \gset
 
 SELECT is(:'writer'::text, 'pgerp_app', 'the partner was written under the application role');
 SELECT results_eq(
-    format($$SELECT company_id, user_id, db_role = session_user, tx = pg_current_xact_id(), rel, op, pk
+    format($$SELECT company_id, user_id, db_role = 'pgerp_app', tx = pg_current_xact_id(), rel, op, pk
                FROM pg_temp.since(%s) WHERE op = 'insert'$$, :m_partner),
     format($$VALUES (%s::bigint, %s::bigint, true, true, 'erp.partner'::text, 'insert'::text,
                      jsonb_build_object('id', %s::text, 'company_id', %s::text))$$, :a, :mgr, :p, :a),
-    'insert entry: company A, the signed-in pgerp user, the session role, this transaction, table, key as text');
+    'insert entry: company A, the signed-in pgerp user, the calling role, this transaction, table, key as text');
 SELECT results_eq(
     format($$SELECT changes->>'id', changes->>'company_id', changes->>'name', changes->>'kind', changes->>'active',
                     changes->>'created_at' = (SELECT created_at::text FROM erp.partner WHERE id = %s)
@@ -95,8 +95,8 @@ SELECT results_eq(
 SELECT is(ARRAY(SELECT op FROM pg_temp.since(:m_partner) WHERE rel = 'erp.partner' AND pk->>'id' = :'p'),
           ARRAY['insert', 'update', 'update', 'update', 'delete'],
           'the partner''s history: insert, three updates, delete');
-SELECT is((SELECT count(*)::int FROM pg_temp.since(:m_partner) WHERE tx <> pg_current_xact_id() OR db_role <> session_user),
-          0, 'every entry of this transaction carries its transaction id and the session role');
+SELECT is((SELECT count(*)::int FROM pg_temp.since(:m_partner) WHERE tx <> pg_current_xact_id() OR db_role <> 'pgerp_app'),
+          0, 'every entry of this transaction carries its transaction id and the calling role');
 SELECT is((SELECT count(*)::int FROM erp.audit_log l
             WHERE strpos(l::text, 'au10.secret@vendor.example') > 0 OR strpos(l::text, 'au10.other@vendor.example') > 0
                OR strpos(l::text, '555 0110') > 0 OR strpos(l::text, '5550110') > 0), 0,
@@ -111,7 +111,7 @@ SAVEPOINT sp_gone;
 SELECT erp.create_partner(:a1, 'AU10 Rolled Back') AS pgone \gset
 ROLLBACK TO SAVEPOINT sp_gone;
 SELECT results_eq(
-    format($$SELECT company_id, user_id, db_role = session_user, tx = pg_current_xact_id(), changes->>'name' FROM pg_temp.since(%s)$$, :m_boot),
+    format($$SELECT company_id, user_id, db_role = current_user, tx = pg_current_xact_id(), changes->>'name' FROM pg_temp.since(%s)$$, :m_boot),
     format($$VALUES (%s::bigint, NULL::bigint, true, true, 'AU10 Bootstrap Vendor')$$, :a1),
     'written by the superuser with nobody signed in: user_id NULL; inside a savepoint: the top transaction id; a rolled-back savepoint leaves no entry');
 
@@ -148,11 +148,11 @@ SELECT results_eq(
     format($$VALUES (%L::text, %L::text, 50::numeric)$$, :mv, :prod),
     'stock.receive: an insert entry for its valuation layer worth 50');
 SELECT results_eq(
-    format($$SELECT count(*)::int, count(*) FILTER (WHERE company_id = %s AND user_id = %s AND db_role = session_user
+    format($$SELECT count(*)::int, count(*) FILTER (WHERE company_id = %s AND user_id = %s AND db_role = 'pgerp_app'
                                                       AND tx = pg_current_xact_id())::int
                FROM pg_temp.since(%s)$$, :a, :mgr, :m_stock),
     format($$SELECT count(*)::int, count(*)::int FROM pg_temp.since(%s) HAVING count(*) >= 3$$, :m_stock),
-    'every entry of the receipt (at least 3) has company A, the manager, the session role and this transaction');
+    'every entry of the receipt (at least 3) has company A, the manager, the calling role and this transaction');
 
 -- ------------------------------------------------------------------ erp.audit / erp.unaudit on a scratch table
 CREATE TABLE public.au10_scratch (id int PRIMARY KEY, company_id bigint, note text, big text, secret bytea);
@@ -205,7 +205,7 @@ SELECT results_eq(
 SELECT coalesce(max(id), 0) AS m_scr FROM erp.audit_log \gset
 TRUNCATE public.au10_scratch;
 SELECT results_eq(
-    format($$SELECT company_id, user_id, db_role = session_user, tx = pg_current_xact_id(), rel, op, pk, changes FROM pg_temp.since(%s)$$, :m_scr),
+    format($$SELECT company_id, user_id, db_role = current_user, tx = pg_current_xact_id(), rel, op, pk, changes FROM pg_temp.since(%s)$$, :m_scr),
     $$VALUES (NULL::bigint, NULL::bigint, true, true, 'public.au10_scratch'::text, 'truncate'::text,
               NULL::jsonb, '{}'::jsonb)$$,
     'TRUNCATE writes exactly one truncate entry (no key, no changes, no per-row deletes)');
@@ -215,7 +215,7 @@ SELECT lives_ok($$SELECT erp.unaudit('public.au10_scratch')$$, 'erp.unaudit() on
 SELECT is((SELECT count(*)::int FROM pg_trigger WHERE tgrelid = 'public.au10_scratch'::regclass), 0,
           'both triggers are dropped');
 SELECT results_eq(
-    format($$SELECT company_id, user_id, db_role = session_user, tx = pg_current_xact_id(), rel, op, pk, changes FROM pg_temp.since(%s)$$, :m_scr),
+    format($$SELECT company_id, user_id, db_role = current_user, tx = pg_current_xact_id(), rel, op, pk, changes FROM pg_temp.since(%s)$$, :m_scr),
     $$VALUES (NULL::bigint, NULL::bigint, true, true, 'public.au10_scratch'::text, 'unaudit'::text,
               NULL::jsonb, '{}'::jsonb)$$,
     'erp.unaudit() leaves an unaudit entry naming the table');
