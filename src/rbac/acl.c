@@ -71,10 +71,21 @@ typedef struct VerdictEntry
 #define SH_DEFINE
 #include "lib/simplehash.h"
 
+/*
+ * Verdicts of company ids below DENSE_LIMIT live in two bitmaps indexed by
+ * id (identity columns hand out dense ids): a full scan then tests each row
+ * against a few kilobytes that stay in the CPU cache, where a hash table of
+ * 100,000 entries missed it on every row.  Other ids go to the hash table.
+ */
+#define DENSE_LIMIT ((int64) 1 << 26)
+
 typedef struct VerdictMap
 {
 	char	   *key;			/* "c:<code>", "r:<role>,<role>", "a:" */
 	AclMatcher	matcher;
+	uint64	   *known;			/* bit per id: decided */
+	uint64	   *allowed;		/* bit per id: allowed */
+	int64		nwords;
 	verdict_hash *hash;
 	/* the companies enumerated for this matcher, valid for one command */
 	int64	   *list;
@@ -197,6 +208,8 @@ drop_all_verdicts(void)
 		for (VerdictMap *m = u->maps; m != NULL; m = m->next)
 		{
 			verdict_reset(m->hash);
+			if (m->nwords > 0)
+				memset(m->known, 0, sizeof(uint64) * m->nwords);
 			m->nlist = 0;
 			m->list_stmt = 0;
 		}
@@ -466,33 +479,113 @@ map_for(UserAcl *u, const AclMatcher *m)
 	return map;
 }
 
+/* Grow the bitmaps to cover `company` (below DENSE_LIMIT), zero-filled. */
+static void
+dense_grow(VerdictMap *map, int64 company)
+{
+	int64		need = company / 64 + 1;
+	int64		words = Max(need, Max(map->nwords * 2, 64));
+	MemoryContext cxt = GetMemoryChunkContext(map);
+
+	words = Min(words, DENSE_LIMIT / 64);
+	if (map->nwords == 0)
+	{
+		map->known = MemoryContextAllocZero(cxt, sizeof(uint64) * words);
+		map->allowed = MemoryContextAllocZero(cxt, sizeof(uint64) * words);
+	}
+	else
+	{
+		map->known = repalloc(map->known, sizeof(uint64) * words);
+		map->allowed = repalloc(map->allowed, sizeof(uint64) * words);
+		memset(map->known + map->nwords, 0, sizeof(uint64) * (words - map->nwords));
+		memset(map->allowed + map->nwords, 0, sizeof(uint64) * (words - map->nwords));
+	}
+	map->nwords = words;
+}
+
 /* Decide (or recall) the verdict of one company. */
 static bool
 map_decide(UserAcl *u, VerdictMap *map, int64 company)
 {
-	VerdictEntry *e = verdict_lookup(map->hash, company);
+	bool		dense = company >= 0 && company < DENSE_LIMIT;
+	uint64		bit = UINT64CONST(1) << (company & 63);
+	VerdictEntry *e;
 	AclVerdict	v;
 	bool		found;
+	bool		allowed;
 
-	if (e != NULL)
+	if (dense && company / 64 < map->nwords && (map->known[company / 64] & bit))
+		return (map->allowed[company / 64] & bit) != 0;
+	if (!dense && (e = verdict_lookup(map->hash, company)) != NULL)
 		return e->allowed;
 	v = AclDecide(u->grants, u->ngrants, &map->matcher, company, TreeLookup, NULL);
 	if (v == ACL_UNKNOWN_COMPANY)
 		return false;			/* not cached: it may exist at the next statement */
 	/* ACL_TOO_DEEP (a cycle the tree trigger refuses) denies: no error, the test is leakproof */
-	e = verdict_insert(map->hash, company, &found);
-	e->allowed = (v == ACL_ALLOWED);
-	return e->allowed;
+	allowed = (v == ACL_ALLOWED);
+	if (dense)
+	{
+		if (company / 64 >= map->nwords)
+			dense_grow(map, company);
+		map->known[company / 64] |= bit;
+		if (allowed)
+			map->allowed[company / 64] |= bit;
+		else
+			map->allowed[company / 64] &= ~bit;
+	}
+	else
+	{
+		e = verdict_insert(map->hash, company, &found);
+		e->allowed = allowed;
+	}
+	return allowed;
 }
+
+/*
+ * The map of the last code asked for by C callers (has_permission, require,
+ * crypto): a caller asking many times per command skips the lookups.
+ */
+static struct
+{
+	uint64		epoch;
+	TimestampTz stmt;
+	CommandId	cid;
+	int64		user;
+	AclMatchKind kind;
+	char		code[NAMEDATALEN * 2];
+	UserAcl    *acl;
+	VerdictMap *map;
+} last_map;
 
 static bool
 acl_allows(int64 company, const AclMatcher *m)
 {
-	UserAcl    *u = acl_for(SessionUserId());
+	int64		user = SessionUserId();
+	bool		cacheable = m->kind == ACL_MATCH_ANY ||
+		(m->kind == ACL_MATCH_CODE && strlen(m->code) < sizeof(last_map.code));
 
-	if (u->ngrants == 0)
-		return false;
-	return map_decide(u, map_for(u, m), company);
+	acl_command();
+	if (!(cacheable && last_map.epoch == acl_epoch && last_map.user == user &&
+		  last_map.stmt == cmd_stmt && last_map.cid == cmd_cid && last_map.kind == m->kind &&
+		  (m->kind == ACL_MATCH_ANY || strcmp(last_map.code, m->code) == 0)))
+	{
+		UserAcl    *u = acl_for(user);
+
+		if (u->ngrants == 0)
+			return false;
+		last_map.map = map_for(u, m);
+		last_map.acl = u;
+		last_map.epoch = acl_epoch;
+		last_map.user = user;
+		last_map.stmt = cmd_stmt;
+		last_map.cid = cmd_cid;
+		last_map.kind = m->kind;
+		if (cacheable && m->kind == ACL_MATCH_CODE)
+			strcpy(last_map.code, m->code);
+		else if (!cacheable)
+			last_map.epoch = 0;
+	}
+	return map_decide(last_map.acl, last_map.map, company);
 }
 
 bool
@@ -633,21 +726,21 @@ AclDefaultCompany(void)
 
 /*
  * What a call site of erp.company_allowed() keeps between rows: the verdict
- * map of its user and code, valid while acl_epoch and the acting user stay.
+ * map of its user and code, valid while acl_epoch stays (a change of acting
+ * user bumps it too).
  */
 typedef struct AllowedCache
 {
 	uint64		epoch;
-	int64		user;
+	bool		key_stable;		/* the code argument cannot change between calls */
+	bool		nothing;		/* the user holds no grant: every answer is false */
 	UserAcl    *acl;
 	VerdictMap *map;
-	int64		last_company;
-	bool		last_allowed;
-	bool		last_valid;
 	char	   *key_text;		/* the code or roles argument, as given */
 	int			key_len;
 } AllowedCache;
 
+/* The call site's cache, re-keyed if its (non-constant) code argument changed. */
 static AllowedCache *
 allowed_cache(FunctionCallInfo fcinfo, text *key)
 {
@@ -657,11 +750,9 @@ allowed_cache(FunctionCallInfo fcinfo, text *key)
 	if (c == NULL)
 	{
 		c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(AllowedCache));
+		c->key_stable = get_fn_expr_arg_stable(fcinfo->flinfo, 1);
 		fcinfo->flinfo->fn_extra = c;
 	}
-	else if (c->epoch == acl_epoch && c->user == SessionUserId() &&
-			 c->key_len == len && memcmp(c->key_text, VARDATA_ANY(key), len) == 0)
-		return c;
 	if (c->key_text == NULL || c->key_len != len || memcmp(c->key_text, VARDATA_ANY(key), len) != 0)
 	{
 		if (c->key_text != NULL)
@@ -670,9 +761,8 @@ allowed_cache(FunctionCallInfo fcinfo, text *key)
 		memcpy(c->key_text, VARDATA_ANY(key), len);
 		c->key_text[len] = '\0';
 		c->key_len = len;
+		c->epoch = 0;			/* rebind */
 	}
-	c->map = NULL;
-	c->last_valid = false;
 	return c;
 }
 
@@ -680,22 +770,40 @@ allowed_cache(FunctionCallInfo fcinfo, text *key)
 static void
 allowed_bind(AllowedCache *c, const AclMatcher *m)
 {
-	c->user = SessionUserId();
-	c->acl = acl_for(c->user);
-	c->map = c->acl->ngrants > 0 ? map_for(c->acl, m) : NULL;
+	c->acl = acl_for(SessionUserId());
+	c->nothing = c->acl->ngrants == 0;
+	c->map = c->nothing ? NULL : map_for(c->acl, m);
 	c->epoch = acl_epoch;
-	c->last_valid = false;
+}
+
+/*
+ * The per-row fast path: a bound call site with a constant code, a company
+ * already decided.  -1 when the slow path must run.
+ */
+static inline int
+allowed_fast(FunctionCallInfo fcinfo)
+{
+	AllowedCache *c = (AllowedCache *) fcinfo->flinfo->fn_extra;
+	int64		company;
+	VerdictMap *m;
+
+	if (unlikely(c == NULL || c->epoch != acl_epoch || !c->key_stable ||
+				 fcinfo->args[0].isnull || fcinfo->args[1].isnull))
+		return -1;
+	if (c->nothing)
+		return 0;
+	company = DatumGetInt64(fcinfo->args[0].value);
+	m = c->map;
+	if (likely(company >= 0 && company / 64 < m->nwords &&
+			   (m->known[company / 64] & (UINT64CONST(1) << (company & 63)))))
+		return (m->allowed[company / 64] >> (company & 63)) & 1;
+	return -1;
 }
 
 static bool
 allowed_test(AllowedCache *c, int64 company)
 {
-	if (c->last_valid && c->last_company == company)
-		return c->last_allowed;
-	c->last_company = company;
-	c->last_allowed = c->map != NULL && map_decide(c->acl, c->map, company);
-	c->last_valid = true;
-	return c->last_allowed;
+	return !c->nothing && map_decide(c->acl, c->map, company);
 }
 
 static char *
@@ -718,13 +826,16 @@ Datum
 pgerp_rbac_company_allowed(PG_FUNCTION_ARGS)
 {
 	AllowedCache *c;
+	int			fast = allowed_fast(fcinfo);
 
+	if (likely(fast >= 0))
+		PG_RETURN_BOOL(fast == 1);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("permission code must not be null")));
 	c = allowed_cache(fcinfo, PG_GETARG_TEXT_PP(1));
-	if (c->map == NULL || c->epoch != acl_epoch)
+	if (c->epoch != acl_epoch)
 	{
 		AclMatcher	m = {ACL_MATCH_CODE, check_code(c->key_text), 0, NULL};
 
@@ -757,14 +868,17 @@ pgerp_rbac_role_allowed(PG_FUNCTION_ARGS)
 {
 	AllowedCache *c;
 	ArrayType  *roles;
+	int			fast = allowed_fast(fcinfo);
 
+	if (likely(fast >= 0))
+		PG_RETURN_BOOL(fast == 1);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("role codes must not be null")));
 	roles = PG_GETARG_ARRAYTYPE_P(1);
 	c = allowed_cache(fcinfo, (text *) roles);
-	if (c->map == NULL || c->epoch != acl_epoch)
+	if (c->epoch != acl_epoch)
 	{
 		AclMatcher	m = roles_matcher(roles);
 
