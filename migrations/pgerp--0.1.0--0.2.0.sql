@@ -1183,6 +1183,13 @@ CREATE TRIGGER acl_changed AFTER UPDATE OF active, token_generation, password_ha
 CREATE TRIGGER acl_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON erp.secret
     FOR EACH STATEMENT EXECUTE FUNCTION erp._acl_changed();
 
+-- Not SECURITY DEFINER: its C code reads the signing key and the user's
+-- state as the extension owner itself (src/core/owner.c), so every HTTP
+-- request's identity switch saves the definer call's settings round.
+CREATE OR REPLACE FUNCTION erp.use_token(p_token text, p_local boolean DEFAULT false) RETURNS void
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'pgerp_core_use_token_0_2';
+
 -- ==== other ====
 
 -- #11.17 (echoed values cut to 64 characters): create_partner's kind; the other

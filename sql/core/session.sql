@@ -17,9 +17,11 @@ CREATE FUNCTION erp.sign_in(p_login text, p_password text, p_company bigint DEFA
 COMMENT ON FUNCTION erp.sign_in(text, text, bigint) IS
     'Verify a password, act as that user in the given (or default) company, return a signed access token';
 
+-- Not SECURITY DEFINER: its C code reads the signing key and the user's
+-- state as the extension owner itself (src/core/owner.c), so every HTTP
+-- request's identity switch saves the definer call's settings round.
 CREATE FUNCTION erp.use_token(p_token text, p_local boolean DEFAULT false) RETURNS void
-    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
     AS 'MODULE_PATHNAME', 'pgerp_core_use_token_0_2';
 COMMENT ON FUNCTION erp.use_token(text, boolean) IS
     'Verify an access token (refused once revoked) and act as its user; with p_local the identity ends with the transaction';
