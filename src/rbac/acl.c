@@ -14,7 +14,8 @@
  *     permission: cost grows with what a user touches, never with the number
  *     of companies in the database.
  *   - Users are kept in an LRU of pgerp.acl_cache_users entries, each in its
- *     own memory context.
+ *     own memory context; least recently used users are also dropped while
+ *     the verdict bitmaps of all exceed pgerp.acl_cache_memory.
  *
  * Invalidation.  Statement triggers on erp.user_role, erp.role and
  * erp.app_user send a relcache invalidation of their table; every backend
@@ -109,10 +110,13 @@ typedef struct UserAcl
 	TimestampTz checked_stmt;
 	CommandId	checked_cid;
 	VerdictMap *maps;
+	Size		bitmap_bytes;	/* of its verdict bitmaps, for the memory bound */
 	dlist_node	lru;
 } UserAcl;
 
 int			pgerp_acl_cache_users = 1000;
+int			pgerp_acl_cache_memory = 65536;	/* kB of verdict bitmaps per backend */
+static Size acl_bitmap_bytes = 0;
 
 static uint64 acl_epoch = 1;		/* bumped when cached pointers may be stale */
 static uint64 tables_epoch = 1; /* bumped by invalidations of the ACL tables */
@@ -183,6 +187,10 @@ AclInit(void)
 							"Users whose rights each backend keeps in memory (least recently used dropped first).",
 							NULL, &pgerp_acl_cache_users, 1000, 1, 1000000,
 							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("pgerp.acl_cache_memory",
+							"Memory each backend may spend on cached verdicts before it drops least recently used users.",
+							NULL, &pgerp_acl_cache_memory, 65536, 1024, INT_MAX / 2,
+							PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
 	DefineCustomIntVariable("pgerp.company_cache_size",
 							"Companies of the tree each backend keeps in memory before it starts over.",
 							NULL, &pgerp_company_cache_size, 1000000, 1000, INT_MAX / 4,
@@ -358,6 +366,8 @@ acl_load(UserAcl *u)
 		u->grants = grants;
 		u->ngrants = n;
 		u->maps = NULL;
+		acl_bitmap_bytes -= u->bitmap_bytes;
+		u->bitmap_bytes = 0;
 		u->content = content;
 		acl_epoch++;
 	}
@@ -366,17 +376,19 @@ acl_load(UserAcl *u)
 	u->loaded_epoch = epoch;
 }
 
-/* Drop least recently used users beyond the bound, never `keep`. */
+/* Drop least recently used users beyond the bounds, never `keep`. */
 static void
 acl_evict(UserAcl *keep)
 {
-	while (hash_get_num_entries(users) > pgerp_acl_cache_users)
+	while (hash_get_num_entries(users) > pgerp_acl_cache_users ||
+		   acl_bitmap_bytes > (Size) pgerp_acl_cache_memory * 1024)
 	{
 		UserAcl    *victim = dlist_container(UserAcl, lru, dlist_tail_node(&lru));
 
 		if (victim == keep)
 			break;
 		dlist_delete(&victim->lru);
+		acl_bitmap_bytes -= victim->bitmap_bytes;
 		if (victim->cxt != NULL)
 			MemoryContextDelete(victim->cxt);
 		hash_search(users, &victim->user_id, HASH_REMOVE, NULL);
@@ -481,7 +493,7 @@ map_for(UserAcl *u, const AclMatcher *m)
 
 /* Grow the bitmaps to cover `company` (below DENSE_LIMIT), zero-filled. */
 static void
-dense_grow(VerdictMap *map, int64 company)
+dense_grow(UserAcl *u, VerdictMap *map, int64 company)
 {
 	int64		need = company / 64 + 1;
 	int64		words = Max(need, Max(map->nwords * 2, 64));
@@ -500,6 +512,8 @@ dense_grow(VerdictMap *map, int64 company)
 		memset(map->known + map->nwords, 0, sizeof(uint64) * (words - map->nwords));
 		memset(map->allowed + map->nwords, 0, sizeof(uint64) * (words - map->nwords));
 	}
+	u->bitmap_bytes += 2 * sizeof(uint64) * (words - map->nwords);
+	acl_bitmap_bytes += 2 * sizeof(uint64) * (words - map->nwords);
 	map->nwords = words;
 }
 
@@ -526,7 +540,7 @@ map_decide(UserAcl *u, VerdictMap *map, int64 company)
 	if (dense)
 	{
 		if (company / 64 >= map->nwords)
-			dense_grow(map, company);
+			dense_grow(u, map, company);
 		map->known[company / 64] |= bit;
 		if (allowed)
 			map->allowed[company / 64] |= bit;
