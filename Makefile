@@ -19,7 +19,7 @@ PG_CPPFLAGS  = -Isrc/include
 # -Wno-unused-parameter: PostgreSQL 15 headers (ilist.h, bufpage.h, fmgr.h) and
 # every callback signature trip -Wextra's unused-parameter check.
 PG_CFLAGS    = -Wall -Wextra -Werror -Wno-unused-parameter
-SHLIB_LINK   = -lcrypto -ljson-c
+SHLIB_LINK   = -lcrypto -ljson-c -lpwquality
 EXTRA_CLEAN  = $(BUILT_SQL)
 
 # make installcheck runs the pgTAP suites on a running server (scripts/installcheck.sh).

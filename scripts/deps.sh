@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(make gcc libc6-dev perl
           postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap
           libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
-          libssl-dev libjson-c-dev libmicrohttpd-dev
+          libssl-dev libjson-c-dev libmicrohttpd-dev libpwquality-dev cracklib-runtime
           sqlsmith)
 missing=()
 for p in "${packages[@]}"; do

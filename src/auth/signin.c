@@ -126,7 +126,7 @@ now_seconds(void)
 }
 
 static char *
-issue_token(int64 user_id, int64 company_id, int64 generation)
+issue_token(int64 user_id, int64 company_id, int64 generation, int64 *expires)
 {
 	JwtClaims	claims;
 	size_t		keylen;
@@ -139,6 +139,8 @@ issue_token(int64 user_id, int64 company_id, int64 generation)
 	claims.gen = generation;
 	claims.iat = now_seconds();
 	claims.exp = claims.iat + pgerp_token_ttl;
+	if (expires != NULL)
+		*expires = claims.exp;
 	r = JwtSign(&claims, key, keylen, &token);
 	wipe_key(key, keylen);
 	if (r != JWT_OK)
@@ -210,16 +212,153 @@ lookup_login(text *login, bool with_generation, int64 *user_id, char **stored,
 	OwnerContextEnd(&oc);
 }
 
+/*
+ * A refused sign-in: counted per login and address, logged without the
+ * password (errhidestmt: the statement text carries it), queued for the
+ * audit trail (0.2 databases), then the one answer for every refusal.
+ */
+static void
+refuse_sign_in(const char *key, int64 user_id, bool audit)
+{
+	const char *addr = AuthClientAddress();
+	SignInEvent ev;
+	int32		failures;
+	int64		login_locked;
+	int64		address_locked;
+
+	LockoutRecordFailure(key, addr, &failures, &login_locked, &address_locked);
+	ereport(LOG,
+			(errmsg("pgerp: failed sign-in of login \"%s\" from %s (%d in a row)",
+					PgerpEcho(key), addr, failures),
+			 errhidestmt(true)));
+	if (login_locked > 0 || address_locked > 0)
+		ereport(LOG,
+				(errmsg("pgerp: sign-ins of %s %s refused for %lld s after repeated failures",
+						login_locked > 0 ? "login" : "address",
+						login_locked > 0 ? PgerpEcho(key) : addr,
+						(long long) Max(login_locked, address_locked)),
+				 errhidestmt(true)));
+	if (audit)
+	{
+		memset(&ev, 0, sizeof(ev));
+		ev.kind = SIGNIN_EVENT_FAILURE;
+		ev.user_id = user_id;
+		ev.failures = failures;
+		strlcpy(ev.login, key, sizeof(ev.login));
+		strlcpy(ev.address, addr, sizeof(ev.address));
+		SignInEventQueue(&ev);
+		if (login_locked > 0 || address_locked > 0)
+		{
+			ev.kind = SIGNIN_EVENT_LOCKOUT;
+			ev.locked_seconds = (int32) Max(login_locked, address_locked);
+			SignInEventQueue(&ev);
+		}
+	}
+	invalid_credentials();
+}
+
+/* Refused during a backoff: not checked, not counted, the same answer. */
+static void
+refuse_locked(const char *key, LockoutVerdict v, int64 retry, bool audit)
+{
+	const char *addr = AuthClientAddress();
+	SignInEvent ev;
+
+	ereport(LOG,
+			(errmsg("pgerp: sign-in of login \"%s\" from %s refused: the %s is locked for %lld s more",
+					PgerpEcho(key), addr, v == LOCKOUT_LOGIN_LOCKED ? "login" : "address",
+					(long long) retry),
+			 errhidestmt(true)));
+	if (audit)
+	{
+		memset(&ev, 0, sizeof(ev));
+		ev.kind = SIGNIN_EVENT_REFUSED;
+		ev.locked_seconds = (int32) retry;
+		strlcpy(ev.login, key, sizeof(ev.login));
+		strlcpy(ev.address, addr, sizeof(ev.address));
+		SignInEventQueue(&ev);
+	}
+	invalid_credentials();
+}
+
+/*
+ * Check a login and password, throttled: the user's id (and generation);
+ * raises 28P01 for every refusal (wrong password, unknown login, backoff).
+ */
+static int64
+authenticate(text *login, text *password, bool with_generation, int64 *generation)
+{
+	int64		user_id = 0;
+	char	   *stored = NULL;
+	char	   *key = LockoutLoginKey(VARDATA_ANY(login), VARSIZE_ANY_EXHDR(login));
+	int64		retry;
+	LockoutVerdict v;
+	PasswordResult r;
+
+	v = LockoutCheck(key, AuthClientAddress(), &retry);
+	if (v != LOCKOUT_OPEN)
+		refuse_locked(key, v, retry, with_generation);
+	lookup_login(login, with_generation, &user_id, &stored, generation);
+	r = PasswordVerify(VARDATA_ANY(password), VARSIZE_ANY_EXHDR(password),
+					   stored ? stored : dummy_hash);
+	if (r == PASSWORD_INTERNAL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not verify password")));
+	if (user_id == 0 || r != PASSWORD_OK)
+		refuse_sign_in(key, user_id, with_generation);
+	LockoutRecordSuccess(key);
+	return user_id;
+}
+
+/*
+ * Sign in (0.2): authenticate, act as the user in the wanted (0: default)
+ * company.  Shared by erp.sign_in and erp.sign_in_session.
+ */
+int64
+AuthSignIn(text *login, text *password, int64 company, int64 *generation)
+{
+	int64		user_id = authenticate(login, password, true, generation);
+
+	SessionSet(user_id, 0, false);
+	choose_company(company);
+	return user_id;
+}
+
+/* An access token of the user; *expires: its exp claim (seconds). */
+char *
+AuthIssueAccessToken(int64 user_id, int64 company_id, int64 generation, int64 *expires)
+{
+	return issue_token(user_id, company_id, generation, expires);
+}
+
+/* The audit entry of a sign-in (or refresh), and the flush of the queue. */
+void
+AuthAuditSignIn(SignInEventKind kind, text *login, int64 user_id, int64 company_id, int64 family)
+{
+	SignInEvent ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = kind;
+	ev.user_id = user_id;
+	ev.company_id = company_id;
+	ev.family = family;
+	if (login != NULL)
+		strlcpy(ev.login, LockoutLoginKey(VARDATA_ANY(login), VARSIZE_ANY_EXHDR(login)), sizeof(ev.login));
+	strlcpy(ev.address, AuthClientAddress(), sizeof(ev.address));
+	SignInEventQueue(&ev);
+	(void) SignInEventFlush();
+}
+
 /* erp.sign_in() of both versions; 0.2's tokens carry the user's generation. */
 static Datum
 sign_in(FunctionCallInfo fcinfo, bool with_generation)
 {
 	text	   *login;
 	text	   *password;
-	int64		user_id = 0;
+	int64		user_id;
 	int64		generation = 0;
-	char	   *stored = NULL;
-	PasswordResult r;
+	char	   *token;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -228,19 +367,13 @@ sign_in(FunctionCallInfo fcinfo, bool with_generation)
 	login = PG_GETARG_TEXT_PP(0);
 	password = PG_GETARG_TEXT_PP(1);
 
-	lookup_login(login, with_generation, &user_id, &stored, &generation);
-	r = PasswordVerify(VARDATA_ANY(password), VARSIZE_ANY_EXHDR(password),
-					   stored ? stored : dummy_hash);
-	if (r == PASSWORD_INTERNAL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not verify password")));
-	if (user_id == 0 || r != PASSWORD_OK)
-		invalid_credentials();
-
+	user_id = authenticate(login, password, with_generation, &generation);
 	SessionSet(user_id, 0, false);
 	choose_company(PG_ARGISNULL(2) ? 0 : PG_GETARG_INT64(2));
-	PG_RETURN_TEXT_P(cstring_to_text(issue_token(user_id, SessionCompanyId(), generation)));
+	token = issue_token(user_id, SessionCompanyId(), generation, NULL);
+	if (with_generation)
+		AuthAuditSignIn(SIGNIN_EVENT_SUCCESS, login, user_id, SessionCompanyId(), 0);
+	PG_RETURN_TEXT_P(cstring_to_text(token));
 }
 
 /* 0.1.0's SQL definition: tokens without revocation. */

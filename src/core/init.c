@@ -6,6 +6,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "pgerp/auth.h"
 #include "pgerp/core.h"
 #include "pgerp/crypto.h"
 #include "pgerp/jobs.h"
@@ -63,5 +64,6 @@ _PG_init(void)
 	CryptoInit();
 	JobsInit();
 	ValuationInitGucs();
+	AuthInit();
 	MarkGUCPrefixReserved("pgerp");
 }

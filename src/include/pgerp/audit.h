@@ -8,10 +8,15 @@
 #include "postgres.h"
 
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
 
 /* what the log shows for a bytea column (encrypted values, keys) */
 #define AUDIT_REDACTED "[redacted]"
 
 extern void AuditWrite(int64 company_id, const char *rel, const char *op, Jsonb *pk, Jsonb *changes);
+
+/* event.c: an entry written after the fact, with its own user, role and time */
+extern void AuditWriteEvent(int64 company_id, int64 user_id, const char *db_role, TimestampTz at,
+							const char *rel, const char *op, Jsonb *pk, Jsonb *changes);
 
 #endif
