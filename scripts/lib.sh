@@ -132,6 +132,8 @@ GRANT CONNECT ON DATABASE pgerp TO $APP_ROLE;
 SELECT erp.grant_app_access('$APP_ROLE') \g /dev/null
 -- chain settled audit entries every minute (docs/security.md)
 SELECT cron.schedule('pgerp-audit-seal', '* * * * *', 'SELECT erp.audit_seal()') \g /dev/null
+-- write queued sign-in events (failures, lockouts) to the audit trail
+SELECT cron.schedule('pgerp-signin-audit', '* * * * *', 'SELECT erp._flush_signin_audit()') \g /dev/null
 SQL
 }
 

@@ -14,7 +14,8 @@ CREATE TABLE erp.audit_log (
     tx xid8 NOT NULL,
     at timestamptz NOT NULL,
     rel text NOT NULL,
-    op text NOT NULL CHECK (op IN ('insert', 'update', 'delete', 'truncate', 'purge', 'unaudit')),
+    op text NOT NULL CHECK (op IN ('insert', 'update', 'delete', 'truncate', 'purge', 'unaudit',
+                                   'sign_in', 'sign_in_failure', 'lockout', 'refresh', 'refresh_reuse')),
     pk jsonb,
     changes jsonb NOT NULL
 );
@@ -122,7 +123,10 @@ BEGIN
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = p_table AND t.tgname = 'audit') THEN
         -- on a partitioned table the row trigger is cloned to every partition, present and future
-        EXECUTE format('CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION erp._audit_trigger()', p_table);
+        -- the trigger's arguments name text columns recorded as changed but
+        -- never shown, as bytea ones are: the password hash of erp.app_user
+        EXECUTE format('CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION erp._audit_trigger(%s)',
+                       p_table, CASE WHEN p_table = 'erp.app_user'::regclass THEN '''password_hash''' ELSE '' END);
     END IF;
     -- statement triggers are not cloned: each leaf partition gets its own
     -- TRUNCATE trigger, and entries name the partition, as row entries do
@@ -461,5 +465,9 @@ SELECT erp.audit('erp.user_role');
 SELECT erp.audit('erp.role');
 SELECT erp.audit('erp.crypto_key');
 SELECT erp.audit('erp.partner');
+-- Users (creation, password changes, activation: never the password hash)
+-- and companies (creation, changes, deactivation).
+SELECT erp.audit('erp.app_user');
+SELECT erp.audit('erp.company');
 
 INSERT INTO erp.app_table (table_name, privileges) VALUES ('erp.audit_log', 'SELECT');

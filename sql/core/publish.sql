@@ -4,6 +4,8 @@
 INSERT INTO erp.app_routine (routine) VALUES
     ('erp.sign_in(text,text,bigint)'),
     ('erp.use_token(text,boolean)'),
+    ('erp.sign_in_session(text,text,bigint)'),
+    ('erp.refresh(text)'),
     ('erp.switch_company(bigint)'),
     ('erp.sign_out()'),
     ('erp.current_user_id()'),

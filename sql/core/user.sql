@@ -49,13 +49,14 @@ BEGIN
     IF EXISTS (SELECT 1 FROM erp.app_user u WHERE lower(u.login) = lower(v_login)) THEN
         RAISE EXCEPTION 'login % is already taken', erp._echo(v_login) USING ERRCODE = 'unique_violation';
     END IF;
+    PERFORM erp._password_check(p_password, v_login);
     INSERT INTO erp.app_user (login, name, password_hash)
     VALUES (v_login, coalesce(nullif(btrim(p_name, E' \t\r\n\f'), ''), v_login), erp._password_hash(p_password))
     RETURNING id INTO v_id;
     RETURN v_id;
 END $$;
 COMMENT ON FUNCTION erp.create_user(text, text, text) IS
-    'Create an ERP user (needs erp.app_user:create); the password is stored as an scrypt hash';
+    'Create an ERP user (needs erp.app_user:create); the password must pass the quality check and is stored as an scrypt hash';
 
 -- Who may change an account (password, sessions): the bootstrap caller, the
 -- user themself, or a holder of erp.app_user:write on every company where the
@@ -98,7 +99,9 @@ RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     PERFORM erp._require_user_write(p_user);
+    PERFORM erp._password_check(p_password, (SELECT u.login FROM erp.app_user u WHERE u.id = p_user));
     -- the trigger app_user_revoke_tokens revokes the tokens issued so far
+    -- (access tokens and refresh tokens: both carry the generation)
     UPDATE erp.app_user
        SET password_hash = erp._password_hash(p_password), password_changed_at = now()
      WHERE id = p_user;
@@ -114,4 +117,4 @@ BEGIN
     UPDATE erp.app_user SET token_generation = token_generation + 1 WHERE id = p_user;
 END $$;
 COMMENT ON FUNCTION erp.revoke_sessions(bigint) IS
-    'Revoke every access token issued so far to a user (yourself, or as for erp.set_password)';
+    'Revoke every access and refresh token issued so far to a user (yourself, or as for erp.set_password)';

@@ -36,6 +36,9 @@
 
 static SPIPlanPtr insert_plan = NULL;
 
+/* the firing trigger: its arguments name columns shown as [redacted] */
+static Trigger *firing = NULL;
+
 static void
 push_key(JsonbParseState **st, const char *key)
 {
@@ -73,7 +76,20 @@ is_secret_type(Oid type)
 	return base == BYTEAOID || (OidIsValid(elem) && getBaseType(elem) == BYTEAOID);
 }
 
-/* The text of a column value; bytea (encrypted values, keys) is never shown. */
+/* Is the column named in the trigger's arguments (erp.app_user's password_hash)? */
+static bool
+is_redacted_column(Form_pg_attribute att)
+{
+	for (int i = 0; firing != NULL && i < firing->tgnargs; i++)
+		if (strcmp(firing->tgargs[i], NameStr(att->attname)) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The text of a column value; bytea (encrypted values, keys) and the
+ * columns the trigger names (password hashes) are never shown.
+ */
 static const char *
 value_text(Form_pg_attribute att, Datum d, bool isnull)
 {
@@ -82,7 +98,7 @@ value_text(Form_pg_attribute att, Datum d, bool isnull)
 
 	if (isnull)
 		return NULL;
-	if (is_secret_type(att->atttypid))
+	if (is_secret_type(att->atttypid) || is_redacted_column(att))
 		return AUDIT_REDACTED;
 	getTypeOutputInfo(att->atttypid, &out, &varlena);
 	return OidOutputFunctionCall(out, d);
@@ -275,6 +291,7 @@ pgerp_audit_trigger(PG_FUNCTION_ARGS)
 		elog(ERROR, "erp._audit_trigger must fire AFTER");
 	rel = td->tg_relation;
 	desc = RelationGetDescr(rel);
+	firing = td->tg_trigger;
 	relname = psprintf("%s.%s", get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel));
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
