@@ -144,7 +144,7 @@ store_token(int64 family, int64 user_id, int64 company_id, int64 generation, int
 	v[5] = Float8GetDatum((double) pgerp_refresh_ttl);
 	OPENSSL_cleanse(secret, sizeof(secret));
 	(void) PgerpKeptPlan(&insert_plan,
-						 "INSERT INTO erp.refresh_token (id, family, user_id, company_id, token_hash, generation, expires_at)"
+						 "INSERT INTO erp.refresh_token (id, family, user_id, company_claim, token_hash, generation, expires_at)"
 						 " SELECT n.id, pg_catalog.coalesce($1, n.id), $2, $3, $4, $5,"
 						 " pg_catalog.now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => $6)"
 						 " FROM (SELECT pg_catalog.nextval(pg_catalog.pg_get_serial_sequence('erp.refresh_token', 'id')) AS id) n"
@@ -179,7 +179,7 @@ lookup_token(int64 id, RefreshRow *row)
 	bool		isnull;
 
 	(void) PgerpKeptPlan(&lookup_plan,
-						 "SELECT r.family, r.user_id, r.company_id, r.token_hash, r.generation,"
+						 "SELECT r.family, r.user_id, r.company_claim, r.token_hash, r.generation,"
 						 " r.expires_at OPERATOR(pg_catalog.<=) pg_catalog.now(), r.used_at IS NOT NULL,"
 						 " r.revoked_at IS NOT NULL, u.active, u.token_generation, u.login"
 						 " FROM erp.refresh_token r JOIN erp.app_user u ON u.id OPERATOR(pg_catalog.=) r.user_id"

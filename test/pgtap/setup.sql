@@ -2,6 +2,9 @@
 -- \ir ../setup.sql so that everything it makes rolls back with the test.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
+-- Failed sign-ins are counted in shared memory, outside any transaction:
+-- each file starts with none (they would add up across files).
+SELECT erp._signin_reset() AS signin_reset \gset
 
 -- A company tree for tests: G (group) with children A and B, and A1 under A.
 -- Returns their ids by name. Runs as the superuser with nobody signed in.

@@ -52,12 +52,12 @@ SELECT count(*) AS users_before FROM erp.app_user \gset
 SELECT throws_ok($$SELECT erp.create_user('us_short', 'seven77')$$, '22023', 'password is too short',
                  'a 7-byte password is refused');
 SELECT matches(pg_temp.error_text('SELECT erp.create_user(''us_short'', $1)', 'Sekr3t!'),
-               '^22023\npassword is too short\nA password must be at least 8 bytes long\.',
+               '^22023\npassword is too short\nA password must be at least 10 characters long\.',
                'the short password error has a message and a detail');
 SELECT is(strpos(pg_temp.error_text('SELECT erp.create_user(''us_short'', $1)', 'Sekr3t!'), 'Sekr3t!'), 0,
           '... none of which (message, detail, hint, context) contains the password');
 SELECT throws_ok($$SELECT erp.create_user('us_short', 'ééé')$$, '22023', 'password is too short',
-                 'the minimum counts bytes: 3 characters of 2 bytes are refused');
+                 'the minimum counts characters: 3 characters of 2 bytes are refused');
 SELECT throws_ok($$SELECT erp.create_user('us_null', NULL)$$, '22004', 'password must not be null',
                  'a NULL password is refused with 22004');
 SELECT throws_ok(format('SELECT erp.create_user(%L, %L)', 'us_long', repeat('x', 1025)), '22023',
@@ -83,8 +83,8 @@ SELECT throws_ok($$SELECT erp.create_user('US_ONE', 'correct horse 1')$$, '23505
 SELECT throws_ok($$SELECT erp.create_user(' us_two ', 'correct horse 1')$$, '23505', NULL,
                  'a login differing only in surrounding spaces is a duplicate');
 SELECT is((SELECT count(*) FROM erp.app_user), :'users_before'::bigint, 'no user was written by the refused calls');
-SELECT lives_ok(format('SELECT erp.create_user(%L, %L)', 'x.y_z@e+1-' || repeat('k', 118), '12345678'),
-                'a 128-character login of every allowed character class and an 8-byte password are accepted');
+SELECT lives_ok(format('SELECT erp.create_user(%L, %L)', 'x.y_z@e+1-' || repeat('k', 118), '1234567890'),
+                'a 128-character login of every allowed character class and a 10-character password are accepted');
 
 -- who may create users
 SELECT pg_temp.make_user('us_plain', 'stock_user', :a) AS us_plain \gset
