@@ -63,6 +63,7 @@ static int
 pwquality_verdict(const char *pw, const char *login, char *reason, size_t reasonlen)
 {
 	void	   *aux = NULL;
+	const char *msg;
 	int			r;
 
 	if (pwq == NULL)
@@ -77,7 +78,10 @@ pwquality_verdict(const char *pw, const char *login, char *reason, size_t reason
 	r = pwquality_check(pwq, pw, NULL, login, &aux);
 	if (r >= 0)
 		return 0;
-	pwquality_strerror(reason, reasonlen, r, aux);
+	/* the message may be a constant rather than written into the buffer */
+	msg = pwquality_strerror(reason, reasonlen, r, aux);
+	if (msg != reason)
+		strlcpy(reason, msg, reasonlen);
 	return r;
 }
 
