@@ -145,7 +145,7 @@ store_token(int64 family, int64 user_id, int64 company_id, int64 generation, int
 	OPENSSL_cleanse(secret, sizeof(secret));
 	(void) PgerpKeptPlan(&insert_plan,
 						 "INSERT INTO erp.refresh_token (id, family, user_id, company_claim, token_hash, generation, expires_at)"
-						 " SELECT n.id, pg_catalog.coalesce($1, n.id), $2, $3, $4, $5,"
+						 " SELECT n.id, COALESCE($1, n.id), $2, $3, $4, $5,"
 						 " pg_catalog.now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => $6)"
 						 " FROM (SELECT pg_catalog.nextval(pg_catalog.pg_get_serial_sequence('erp.refresh_token', 'id')) AS id) n"
 						 " RETURNING id, family", 6, t);
