@@ -111,12 +111,17 @@ wipe_key(unsigned char *key, size_t len)
 	(void) len;
 }
 
+/*
+ * The one answer to every refused sign-in.  errhidestmt: the statement that
+ * failed carries the password, and log_min_error_statement would log it.
+ */
 static void
 invalid_credentials(void)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PASSWORD),
-			 errmsg("invalid login or password")));
+			 errmsg("invalid login or password"),
+			 errhidestmt(true)));
 }
 
 static int64
