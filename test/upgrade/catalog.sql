@@ -13,8 +13,11 @@ CREATE TEMP VIEW ext_member AS
      WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e';
 
 SELECT line FROM (
-    SELECT format('extension %s %s schema %s config %s conditions %s', e.extname, e.extversion,
-                  e.extnamespace::regnamespace, e.extconfig::regclass[], e.extcondition) AS line
+    -- the dumped tables as a set: an upgrade appends to extconfig, a fresh
+    -- install lists them in the order of its script
+    SELECT format('extension %s %s schema %s config %s', e.extname, e.extversion, e.extnamespace::regnamespace,
+                  (SELECT array_agg(c.cfg::regclass::text || ' ' || coalesce(c.cond, '') ORDER BY c.cfg::regclass::text)
+                     FROM unnest(e.extconfig, e.extcondition) AS c(cfg, cond))) AS line
       FROM pg_extension e WHERE e.extname LIKE 'pgerp%'
     UNION ALL
     SELECT format('schema %s owner %s acl %s comment %s member %s', s.nspname, n.nspowner::regrole, n.nspacl,
