@@ -1347,7 +1347,8 @@ ALTER TABLE erp.audit_log ADD CONSTRAINT audit_log_op_check
     CHECK (op IN ('insert', 'update', 'delete', 'truncate', 'purge', 'unaudit',
                   'sign_in', 'sign_in_failure', 'lockout', 'refresh', 'refresh_reuse'));
 
--- erp.app_user's password hash is recorded as changed, never shown
+-- erp.app_user's password hash is recorded as changed, never shown; a restored user is not
+-- audited again (its insert trigger has a condition, which erp.unaudit drops too)
 CREATE OR REPLACE FUNCTION erp.audit(p_table regclass)
 RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -1367,10 +1368,20 @@ BEGIN
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = p_table AND t.tgname = 'audit') THEN
         -- on a partitioned table the row trigger is cloned to every partition, present and future
-        -- the trigger's arguments name text columns recorded as changed but
-        -- never shown, as bytea ones are: the password hash of erp.app_user
-        EXECUTE format('CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION erp._audit_trigger(%s)',
-                       p_table, CASE WHEN p_table = 'erp.app_user'::regclass THEN '''password_hash''' ELSE '' END);
+        IF p_table = 'erp.app_user'::regclass THEN
+            -- the trigger's arguments name text columns recorded as changed
+            -- but never shown, as bytea ones are: the password hash. A user
+            -- is audited when created, not when a restore copies it back
+            -- (erp.app_user's rows are restored before the log's, whose ids
+            -- they would take): a restored row is older than its transaction.
+            EXECUTE format('CREATE TRIGGER audit AFTER UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION erp._audit_trigger(%L)',
+                           p_table, 'password_hash');
+            EXECUTE format('CREATE TRIGGER audit_insert AFTER INSERT ON %s FOR EACH ROW'
+                           ' WHEN (NEW.created_at >= pg_catalog.transaction_timestamp()) EXECUTE FUNCTION erp._audit_trigger(%L)',
+                           p_table, 'password_hash');
+        ELSE
+            EXECUTE format('CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION erp._audit_trigger()', p_table);
+        END IF;
     END IF;
     -- statement triggers are not cloned: each leaf partition gets its own
     -- TRUNCATE trigger, and entries name the partition, as row entries do
@@ -1381,6 +1392,33 @@ BEGIN
         CONTINUE WHEN EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = v_rel AND g.tgname = 'audit_truncate');
         EXECUTE format('CREATE TRIGGER audit_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION erp._audit_trigger()', v_rel);
     END LOOP;
+END $$;
+
+CREATE OR REPLACE FUNCTION erp.unaudit(p_table regclass)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_rel regclass;
+BEGIN
+    PERFORM erp.require_superuser('stop auditing a table');
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = p_table AND t.tgname = 'audit') THEN
+        RAISE EXCEPTION '% is not audited', p_table USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = p_table AND t.tgname = 'audit' AND t.tgparentid <> 0) THEN
+        RAISE EXCEPTION '% is audited through its partitioned table', p_table
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Call erp.unaudit() on the partitioned table.';
+    END IF;
+    EXECUTE format('DROP TRIGGER audit ON %s', p_table);
+    EXECUTE format('DROP TRIGGER IF EXISTS audit_insert ON %s', p_table);
+    FOR v_rel IN SELECT r FROM (SELECT p_table AS r UNION SELECT t.relid FROM pg_partition_tree(p_table) t) x
+                  WHERE EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = x.r AND g.tgname = 'audit_truncate')
+    LOOP
+        EXECUTE format('DROP TRIGGER audit_truncate ON %s', v_rel);
+    END LOOP;
+    PERFORM erp._audit_note((SELECT format('%s.%s', n.nspname, c.relname) FROM pg_class c
+                               JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_table),
+                            'unaudit', '{}');
 END $$;
 
 -- users and companies are audited
