@@ -7,6 +7,11 @@
 
 #include "postgres.h"
 
+/* tokens_settings.c */
+extern int	pgerp_token_ttl;
+extern char *pgerp_jwt_secret;
+extern void AuthTokenGucs(void);
+
 /* signin.c: revocation of every token a user holds (erp.app_user.token_generation) */
 extern void RevokeUserTokens(int64 user_id);
 

@@ -8,10 +8,6 @@
 
 #include "postgres.h"
 
-/* init.c */
-extern int	pgerp_token_ttl;
-extern char *pgerp_jwt_secret;
-
 /* session.c: the acting user and company, set only by verified C code */
 extern void SessionInit(void);
 extern int64 SessionUserId(void);		/* 0 when nobody is signed in */

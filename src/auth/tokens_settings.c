@@ -1,21 +1,12 @@
 /*
- * Module entry point: one init call per domain, and the core settings.
+ * The settings of access tokens: their lifetime and an optional configured
+ * signing secret (else the one generated at CREATE EXTENSION).
  */
 #include "postgres.h"
 
-#include "fmgr.h"
 #include "utils/guc.h"
 
 #include "pgerp/auth.h"
-#include "pgerp/core.h"
-#include "pgerp/crypto.h"
-#include "pgerp/jobs.h"
-#include "pgerp/rbac.h"
-#include "pgerp/valuation.h"
-
-PG_MODULE_MAGIC;
-
-void		_PG_init(void);
 
 int			pgerp_token_ttl = 3600;
 char	   *pgerp_jwt_secret = NULL;
@@ -33,8 +24,8 @@ check_jwt_secret(char **newval, void **extra, GucSource source)
 	return true;
 }
 
-static void
-CoreInitGucs(void)
+void
+AuthTokenGucs(void)
 {
 	DefineCustomIntVariable("pgerp.token_ttl",
 							"Lifetime of access tokens issued by erp.sign_in().",
@@ -53,17 +44,4 @@ CoreInitGucs(void)
 							   PGC_SUSET,
 							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
 							   check_jwt_secret, NULL, NULL);
-}
-
-void
-_PG_init(void)
-{
-	CoreInitGucs();
-	SessionInit();
-	AclInit();
-	CryptoInit();
-	JobsInit();
-	ValuationInitGucs();
-	AuthInit();
-	MarkGUCPrefixReserved("pgerp");
 }
