@@ -571,8 +571,12 @@ static struct
 	VerdictMap *map;
 } last_map;
 
-static bool
-acl_allows(int64 company, const AclMatcher *m)
+/*
+ * The acting user's map for a matcher, NULL when the user holds nothing;
+ * *acl_out is the user's entry.
+ */
+static VerdictMap *
+map_cached(const AclMatcher *m, UserAcl **acl_out)
 {
 	int64		user = SessionUserId();
 	bool		cacheable = m->kind == ACL_MATCH_ANY ||
@@ -586,7 +590,10 @@ acl_allows(int64 company, const AclMatcher *m)
 		UserAcl    *u = acl_for(user);
 
 		if (u->ngrants == 0)
-			return false;
+		{
+			*acl_out = u;
+			return NULL;
+		}
 		last_map.map = map_for(u, m);
 		last_map.acl = u;
 		last_map.epoch = acl_epoch;
@@ -599,7 +606,17 @@ acl_allows(int64 company, const AclMatcher *m)
 		else if (!cacheable)
 			last_map.epoch = 0;
 	}
-	return map_decide(last_map.acl, last_map.map, company);
+	*acl_out = last_map.acl;
+	return last_map.map;
+}
+
+static bool
+acl_allows(int64 company, const AclMatcher *m)
+{
+	UserAcl    *u;
+	VerdictMap *map = map_cached(m, &u);
+
+	return map != NULL && map_decide(u, map, company);
 }
 
 bool
@@ -784,9 +801,8 @@ allowed_cache(FunctionCallInfo fcinfo, text *key)
 static void
 allowed_bind(AllowedCache *c, const AclMatcher *m)
 {
-	c->acl = acl_for(SessionUserId());
-	c->nothing = c->acl->ngrants == 0;
-	c->map = c->nothing ? NULL : map_for(c->acl, m);
+	c->map = map_cached(m, &c->acl);
+	c->nothing = c->map == NULL;
 	c->epoch = acl_epoch;
 }
 
