@@ -50,8 +50,8 @@
 #   PGERP_BASELINE_REF          the baseline's git ref (default 79a4c62)
 #
 # It neither builds nor installs the measured build: run 'make install' (or
-# 'make start') first. About 7 minutes on 2 cores at the defaults, 2 more
-# with PGERP_BENCH_BASELINE=1 once the baseline is built.
+# 'make start') first. About 7 minutes on 2 cores at the defaults with
+# PGERP_BENCH_BASELINE=1 (the baseline built already), a little less without.
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 
