@@ -4,7 +4,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-packages=(make gcc libc6-dev perl
+packages=(make gcc libc6-dev perl openssl
           postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap
           libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
           libssl-dev libjson-c-dev libmicrohttpd-dev libpwquality-dev cracklib-runtime

@@ -464,6 +464,11 @@ map_for(UserAcl *u, const AclMatcher *m)
 	VerdictMap *map;
 	MemoryContext old;
 
+	/* a code is found without building its key (the common case) */
+	for (map = u->maps; m->kind != ACL_MATCH_ROLES && map != NULL; map = map->next)
+		if (map->matcher.kind == m->kind &&
+			(m->kind == ACL_MATCH_ANY || strcmp(map->matcher.code, m->code) == 0))
+			return map;
 	initStringInfo(&key);
 	matcher_key(&key, m);
 	for (map = u->maps; map != NULL; map = map->next)
