@@ -128,6 +128,14 @@ CREATE FUNCTION erp._row_visible(p_table regclass, p_id bigint) RETURNS boolean
 COMMENT ON FUNCTION erp._row_visible(regclass, bigint) IS
     'Does the calling role see the row with this id through its own row security (company policies and record rules); for definer code';
 
+-- role record rules test erp.role_allowed() per row (#12): nothing
+-- identity-specific is folded into plans
+CREATE FUNCTION erp.role_allowed(p_company bigint, p_roles text[]) RETURNS boolean
+    LANGUAGE C STABLE LEAKPROOF PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'pgerp_rbac_role_allowed';
+COMMENT ON FUNCTION erp.role_allowed(bigint, text[]) IS
+    'Does the acting user hold one of these roles on that company; what role record rules test per row';
+
 CREATE OR REPLACE FUNCTION erp._apply_record_rules(p_table regclass)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -167,7 +175,7 @@ BEGIN
                    WHERE rr.table_name = p_table ORDER BY rr.id
     LOOP
         PERFORM erp._check_rule_expression(p_table, v_rule.using_expr);
-        v_cover := format('company_id OPERATOR(pg_catalog.=) ANY (erp.role_companies(%L::text[]))', ARRAY[v_rule.code]);
+        v_cover := format('erp.role_allowed(company_id, %L::text[])', ARRAY[v_rule.code]);
         IF v_rule.company_id IS NOT NULL THEN
             v_cover := v_cover || format(' AND erp.company_within(company_id, %s::bigint)', v_rule.company_id);
         END IF;
@@ -1100,11 +1108,6 @@ CREATE OR REPLACE FUNCTION erp.role_companies(p_roles text[]) RETURNS bigint[]
 COMMENT ON FUNCTION erp.role_companies(text[]) IS
     'Companies in which the acting user holds any of these roles';
 
-CREATE FUNCTION erp.role_allowed(p_company bigint, p_roles text[]) RETURNS boolean
-    LANGUAGE C STABLE LEAKPROOF PARALLEL RESTRICTED
-    AS 'MODULE_PATHNAME', 'pgerp_rbac_role_allowed';
-COMMENT ON FUNCTION erp.role_allowed(bigint, text[]) IS
-    'Does the acting user hold one of these roles on that company; what role record rules test per row';
 
 DROP FUNCTION erp._permitted_companies_support(internal);
 DROP FUNCTION erp._role_companies_support(internal);
@@ -1112,62 +1115,6 @@ DROP FUNCTION erp._company_allowed_support(internal);
 
 INSERT INTO erp.app_routine (routine) VALUES ('erp.role_allowed(bigint,text[])') ON CONFLICT DO NOTHING;
 
-CREATE OR REPLACE FUNCTION erp._apply_record_rules(p_table regclass)
-RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_pol name;
-    v_rule record;
-    v_covers text[] := '{}';
-    v_passes text[] := '{}';
-    v_cover text;
-    v_expr text;
-BEGIN
-    FOR v_pol IN SELECT p.polname FROM pg_policy p
-                  WHERE p.polrelid = p_table AND (p.polname ~ '^pgerp_rule_[0-9]+$' OR p.polname = 'pgerp_role_rules')
-    LOOP
-        EXECUTE format('DROP POLICY %I ON %s', v_pol, p_table);
-    END LOOP;
-
-    FOR v_rule IN SELECT rr.id, rr.using_expr, rr.company_id FROM erp.record_rule rr
-                   WHERE rr.table_name = p_table AND rr.role_id IS NULL ORDER BY rr.id
-    LOOP
-        PERFORM erp._check_rule_expression(p_table, v_rule.using_expr);
-        IF v_rule.company_id IS NULL THEN
-            v_expr := format(E'(%s\n)', v_rule.using_expr);
-        ELSE
-            -- CASE: the expression is evaluated for the rule's company's rows only
-            v_expr := format(E'CASE WHEN erp.company_within(company_id, %s::bigint) THEN (%s\n) ELSE true END',
-                             v_rule.company_id, v_rule.using_expr);
-        END IF;
-        EXECUTE format('CREATE POLICY %I ON %s AS RESTRICTIVE FOR ALL USING (%s) WITH CHECK (%s)',
-                       'pgerp_rule_' || v_rule.id, p_table, v_expr, v_expr);
-    END LOOP;
-
-    -- a role rule covers a row when the user holds its role on the row's
-    -- company and the row is in the rule's company; covered rows must pass
-    -- one of the covering rules, evaluated only where it covers (CASE)
-    FOR v_rule IN SELECT r.code, rr.using_expr, rr.company_id FROM erp.record_rule rr JOIN erp.role r ON r.id = rr.role_id
-                   WHERE rr.table_name = p_table ORDER BY rr.id
-    LOOP
-        PERFORM erp._check_rule_expression(p_table, v_rule.using_expr);
-        v_cover := format('erp.role_allowed(company_id, %L::text[])', ARRAY[v_rule.code]);
-        IF v_rule.company_id IS NOT NULL THEN
-            v_cover := v_cover || format(' AND erp.company_within(company_id, %s::bigint)', v_rule.company_id);
-        END IF;
-        v_covers := v_covers || v_cover;
-        v_passes := v_passes || format(E'CASE WHEN %s THEN (%s\n) ELSE false END', v_cover, v_rule.using_expr);
-    END LOOP;
-    IF cardinality(v_covers) > 0 THEN
-        v_expr := format('NOT (%s)', array_to_string(v_covers, ' OR '))
-                  || E'\n OR ' || array_to_string(v_passes, E'\n OR ');
-        EXECUTE format('CREATE POLICY pgerp_role_rules ON %s AS RESTRICTIVE FOR ALL USING (%s) WITH CHECK (%s)',
-                       p_table, v_expr, v_expr);
-    END IF;
-END $$;
-
-SELECT erp._apply_record_rules(t.table_name)
-  FROM (SELECT DISTINCT r.table_name FROM erp.record_rule r) t;
 
 -- a new company is in no backend's tree cache: only a move, an
 -- (de)activation or a delete invalidates (src/rbac/tree.c)

@@ -561,14 +561,15 @@ map_decide(UserAcl *u, VerdictMap *map, int64 company)
 }
 
 /*
- * The map of the last code asked for by C callers (has_permission, require,
- * crypto): a caller asking many times per command skips the lookups.
+ * The map of the last code asked for (by C callers and by per-row call sites
+ * when they bind): valid while no identity switch, reload or eviction
+ * happened (acl_epoch) and the user's entry was loaded after the last
+ * invalidation of the ACL tables (read once per command by acl_command()),
+ * so a kept plan executed again and again by one user binds with no lookup.
  */
 static struct
 {
 	uint64		epoch;
-	TimestampTz stmt;
-	CommandId	cid;
 	int64		user;
 	AclMatchKind kind;
 	char		code[NAMEDATALEN * 2];
@@ -589,7 +590,7 @@ map_cached(const AclMatcher *m, UserAcl **acl_out)
 
 	acl_command();
 	if (!(cacheable && last_map.epoch == acl_epoch && last_map.user == user &&
-		  last_map.stmt == cmd_stmt && last_map.cid == cmd_cid && last_map.kind == m->kind &&
+		  last_map.acl->loaded_epoch == tables_epoch && last_map.kind == m->kind &&
 		  (m->kind == ACL_MATCH_ANY || strcmp(last_map.code, m->code) == 0)))
 	{
 		UserAcl    *u = acl_for(user);
@@ -603,8 +604,6 @@ map_cached(const AclMatcher *m, UserAcl **acl_out)
 		last_map.acl = u;
 		last_map.epoch = acl_epoch;
 		last_map.user = user;
-		last_map.stmt = cmd_stmt;
-		last_map.cid = cmd_cid;
 		last_map.kind = m->kind;
 		if (cacheable && m->kind == ACL_MATCH_CODE)
 			strcpy(last_map.code, m->code);
@@ -852,35 +851,6 @@ check_code(const char *code)
 	return (char *) code;
 }
 
-/*
- * erp.company_allowed(company_id, '<code>'): what every company policy
- * calls per row.  The hot path is two comparisons and a hash probe.
- */
-PG_FUNCTION_INFO_V1(pgerp_rbac_company_allowed);
-Datum
-pgerp_rbac_company_allowed(PG_FUNCTION_ARGS)
-{
-	AllowedCache *c;
-	int			fast = allowed_fast(fcinfo);
-
-	if (likely(fast >= 0))
-		PG_RETURN_BOOL(fast == 1);
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("permission code must not be null")));
-	c = allowed_cache(fcinfo, PG_GETARG_TEXT_PP(1));
-	if (c->epoch != acl_epoch)
-	{
-		AclMatcher	m = {ACL_MATCH_CODE, check_code(c->key_text), 0, NULL};
-
-		allowed_bind(c, &m);
-	}
-	if (PG_ARGISNULL(0))
-		PG_RETURN_BOOL(false);
-	PG_RETURN_BOOL(allowed_test(c, PG_GETARG_INT64(0)));
-}
-
 /* A role list argument as a matcher (roles sorted, so one key per set). */
 static AclMatcher
 roles_matcher(ArrayType *arr)
@@ -893,6 +863,49 @@ roles_matcher(ArrayType *arr)
 }
 
 /*
+ * The per-row tests: the fast path, else bind the call site to the user's
+ * map for its code (or role list) and decide.
+ */
+static Datum
+allowed_call(FunctionCallInfo fcinfo, AclMatchKind kind)
+{
+	AllowedCache *c;
+	int			fast = allowed_fast(fcinfo);
+
+	if (likely(fast >= 0))
+		PG_RETURN_BOOL(fast == 1);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg(kind == ACL_MATCH_ROLES ? "role codes must not be null" : "permission code must not be null")));
+	c = allowed_cache(fcinfo, (text *) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(1)));
+	if (c->epoch != acl_epoch)
+	{
+		AclMatcher	m = {ACL_MATCH_CODE, NULL, 0, NULL};
+
+		if (kind == ACL_MATCH_ROLES)
+			m = roles_matcher(PG_GETARG_ARRAYTYPE_P(1));
+		else
+			m.code = check_code(c->key_text);
+		allowed_bind(c, &m);
+	}
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(allowed_test(c, PG_GETARG_INT64(0)));
+}
+
+/*
+ * erp.company_allowed(company_id, '<code>'): what every company policy
+ * calls per row.  The hot path is a few comparisons and a bit test.
+ */
+PG_FUNCTION_INFO_V1(pgerp_rbac_company_allowed);
+Datum
+pgerp_rbac_company_allowed(PG_FUNCTION_ARGS)
+{
+	return allowed_call(fcinfo, ACL_MATCH_CODE);
+}
+
+/*
  * erp.role_allowed(company_id, '{<role>,...}'): does the acting user hold
  * one of these roles on the row's company?  What role record rules call per
  * row.
@@ -901,27 +914,7 @@ PG_FUNCTION_INFO_V1(pgerp_rbac_role_allowed);
 Datum
 pgerp_rbac_role_allowed(PG_FUNCTION_ARGS)
 {
-	AllowedCache *c;
-	ArrayType  *roles;
-	int			fast = allowed_fast(fcinfo);
-
-	if (likely(fast >= 0))
-		PG_RETURN_BOOL(fast == 1);
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("role codes must not be null")));
-	roles = PG_GETARG_ARRAYTYPE_P(1);
-	c = allowed_cache(fcinfo, (text *) roles);
-	if (c->epoch != acl_epoch)
-	{
-		AclMatcher	m = roles_matcher(roles);
-
-		allowed_bind(c, &m);
-	}
-	if (PG_ARGISNULL(0))
-		PG_RETURN_BOOL(false);
-	PG_RETURN_BOOL(allowed_test(c, PG_GETARG_INT64(0)));
+	return allowed_call(fcinfo, ACL_MATCH_ROLES);
 }
 
 /* ------------------------------------------------------------ SQL readers */
