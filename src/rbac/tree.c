@@ -12,7 +12,8 @@
  * TreeFlush() at the next command.
  *
  * The cache is bounded by pgerp.company_cache_size entries: past it, it is
- * emptied and refilled by use.
+ * emptied and refilled by use.  A backend that has probed more than
+ * TREE_BULK_AFTER companies reads the rest in one scan instead.
  */
 #include "postgres.h"
 
@@ -21,6 +22,7 @@
 #include "access/table.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "storage/bufmgr.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -54,6 +56,16 @@ int			pgerp_company_cache_size = 1000000;
 
 static MemoryContext tree_cxt = NULL;
 static tree_hash *tree = NULL;
+static int	tree_misses = 0;		/* probes since the last flush */
+static bool tree_complete = false;	/* every company was read in one scan */
+
+/*
+ * Past this many single probes a backend is evidently walking a large part
+ * of the tree (a user on a whole subsidiary scanning a table of all its
+ * stores): one sequential scan of erp.company then replaces the probes that
+ * would follow, about 1 us a company instead of a few.
+ */
+#define TREE_BULK_AFTER 1024
 
 /* erp.company's attribute numbers, found by name once */
 static AttrNumber att_id = InvalidAttrNumber;
@@ -66,6 +78,63 @@ TreeFlush(void)
 	if (tree_cxt != NULL)
 		MemoryContextReset(tree_cxt);
 	tree = NULL;
+	tree_misses = 0;
+	tree_complete = false;
+}
+
+static void
+tree_put(int64 company, int64 parent, bool active)
+{
+	bool		found;
+	TreeEntry  *e = tree_insert(tree, company, &found);
+
+	e->parent = parent;
+	e->active = active;
+}
+
+static void
+tree_attnums(Oid relid)
+{
+	if (att_id == InvalidAttrNumber)
+	{
+		att_id = get_attnum(relid, "id");
+		att_parent = get_attnum(relid, "parent_id");
+		att_active = get_attnum(relid, "active");
+	}
+}
+
+/* Read every company in one scan (the latest snapshot), if the bound allows. */
+static void
+tree_read_all(void)
+{
+	Oid			relid = ErpRelid("company", false);
+	Relation	rel = table_open(relid, AccessShareLock);
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	tree_attnums(relid);
+	if ((double) RelationGetNumberOfBlocks(rel) * 100 > (double) pgerp_company_cache_size)
+	{
+		table_close(rel, AccessShareLock);	/* too large to keep whole: keep probing */
+		tree_complete = true;
+		return;
+	}
+	scan = systable_beginscan(rel, InvalidOid, false, GetLatestSnapshot(), 0, NULL);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+		int64		id = DatumGetInt64(heap_getattr(tup, att_id, RelationGetDescr(rel), &isnull));
+		Datum		p = heap_getattr(tup, att_parent, RelationGetDescr(rel), &isnull);
+		int64		parent = isnull ? 0 : DatumGetInt64(p);
+		bool		active = DatumGetBool(heap_getattr(tup, att_active, RelationGetDescr(rel), &isnull));
+
+		if (tree->members >= (uint32) pgerp_company_cache_size)
+			break;
+		tree_put(id, parent, active);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	tree_complete = true;
 }
 
 /* Read one company by primary key with the latest snapshot; false if absent. */
@@ -80,12 +149,7 @@ tree_read(int64 company, int64 *parent, bool *active)
 	HeapTuple	tup;
 	bool		found = false;
 
-	if (att_id == InvalidAttrNumber)
-	{
-		att_id = get_attnum(relid, "id");
-		att_parent = get_attnum(relid, "parent_id");
-		att_active = get_attnum(relid, "active");
-	}
+	tree_attnums(relid);
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(company));
 	scan = systable_beginscan(rel, pkey, OidIsValid(pkey), GetLatestSnapshot(), 1, &key);
 	if (!OidIsValid(pkey))
@@ -109,7 +173,6 @@ bool
 TreeLookup(void *arg, int64 company, int64 *parent, bool *active)
 {
 	TreeEntry  *e;
-	bool		found;
 
 	if (tree_cxt == NULL)
 		tree_cxt = AllocSetContextCreate(TopMemoryContext, "pgerp company tree", ALLOCSET_DEFAULT_SIZES);
@@ -122,6 +185,16 @@ TreeLookup(void *arg, int64 company, int64 *parent, bool *active)
 		*active = e->active;
 		return true;
 	}
+	if (!tree_complete && ++tree_misses > TREE_BULK_AFTER)
+	{
+		tree_read_all();
+		if ((e = tree_lookup(tree, company)) != NULL)
+		{
+			*parent = e->parent;
+			*active = e->active;
+			return true;
+		}
+	}
 	if (!tree_read(company, parent, active))
 		return false;			/* not cached: it may be created later */
 	if (tree->members >= (uint32) pgerp_company_cache_size)
@@ -129,9 +202,7 @@ TreeLookup(void *arg, int64 company, int64 *parent, bool *active)
 		TreeFlush();
 		tree = tree_create(tree_cxt, 1024, NULL);
 	}
-	e = tree_insert(tree, company, &found);
-	e->parent = *parent;
-	e->active = *active;
+	tree_put(company, *parent, *active);
 	return true;
 }
 
