@@ -45,7 +45,7 @@
 #
 #   PGERP_BENCH_SECONDS         seconds per side and round (default 3)
 #   PGERP_BENCH_SIGNIN_SECONDS  seconds per side and round in (c) (default 5)
-#   PGERP_BENCH_RUNS            rounds of each measure (default 3)
+#   PGERP_BENCH_RUNS            rounds of each measure (default 5: on a shared 2-core machine single rounds of (b) swing from 0.74 to 1.07, and 3 rounds did not settle a median that close to its goal)
 #   PGERP_BENCH_STORES          stores in (b) to (d) (default 200000, a multiple of 200)
 #   PGERP_BENCH_ROWS            rows of bench.doc in (d) (default 1000000)
 #   PGERP_BENCH_JOBS            jobs per round in (e) (default 4000)
@@ -53,14 +53,14 @@
 #   PGERP_BASELINE_REF          the baseline's git ref (default 79a4c62)
 #
 # It neither builds nor installs the measured build: run 'make install' (or
-# 'make start') first. About 7 minutes on 2 cores at the defaults with
+# 'make start') first. About 11 minutes on 2 cores at the defaults with
 # PGERP_BENCH_BASELINE=1 (the baseline built already), a little less without.
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 
 SECONDS_EACH=${PGERP_BENCH_SECONDS:-3}
 SIGNIN_SECONDS=${PGERP_BENCH_SIGNIN_SECONDS:-5}
-RUNS=${PGERP_BENCH_RUNS:-3}
+RUNS=${PGERP_BENCH_RUNS:-5}
 STORES=${PGERP_BENCH_STORES:-200000}
 ROWS=${PGERP_BENCH_ROWS:-1000000}
 JOBS=${PGERP_BENCH_JOBS:-4000}
