@@ -339,17 +339,6 @@ BEGIN
     END IF;
 END $$;
 
-CREATE OR REPLACE FUNCTION erp.set_password(p_user bigint, p_password text)
-RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    PERFORM erp._require_user_write(p_user);
-    -- the trigger app_user_revoke_tokens revokes the tokens issued so far
-    UPDATE erp.app_user
-       SET password_hash = erp._password_hash(p_password), password_changed_at = now()
-     WHERE id = p_user;
-END $$;
-
 COMMENT ON FUNCTION erp.set_password(bigint, text) IS
     'Change a password (revoking the user''s tokens): your own, or one of a user whose every company you hold erp.app_user:write on';
 
@@ -373,11 +362,6 @@ CREATE OR REPLACE FUNCTION erp.sign_in(p_login text, p_password text, p_company 
     LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'pgerp_core_sign_in_0_2';
-
-CREATE OR REPLACE FUNCTION erp.use_token(p_token text, p_local boolean DEFAULT false) RETURNS void
-    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS 'MODULE_PATHNAME', 'pgerp_core_use_token_0_2';
 
 COMMENT ON FUNCTION erp.use_token(text, boolean) IS
     'Verify an access token (refused once revoked) and act as its user; with p_local the identity ends with the transaction';
@@ -503,31 +487,8 @@ BEGIN
     RETURN v_id;
 END $$;
 
--- echoed logins and role codes are cut to 64 characters (#11.17)
-CREATE OR REPLACE FUNCTION erp.create_user(p_login text, p_password text, p_name text DEFAULT NULL)
-RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_login text := btrim(p_login, E' \t\r\n\f');
-    v_id bigint;
-BEGIN
-    IF NOT erp._is_bootstrap() THEN
-        PERFORM erp.require_permission('erp.app_user:create');
-    END IF;
-    IF v_login IS NULL OR v_login !~ '^[A-Za-z0-9._@+-]{1,128}$' THEN
-        RAISE EXCEPTION 'invalid login %', erp._echo(p_login)
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'A login is 1 to 128 letters, digits or the characters . _ @ + -.';
-    END IF;
-    IF EXISTS (SELECT 1 FROM erp.app_user u WHERE lower(u.login) = lower(v_login)) THEN
-        RAISE EXCEPTION 'login % is already taken', erp._echo(v_login) USING ERRCODE = 'unique_violation';
-    END IF;
-    INSERT INTO erp.app_user (login, name, password_hash)
-    VALUES (v_login, coalesce(nullif(btrim(p_name, E' \t\r\n\f'), ''), v_login), erp._password_hash(p_password))
-    RETURNING id INTO v_id;
-    RETURN v_id;
-END $$;
-
+-- echoed role codes are cut to 64 characters (#11.17); erp.create_user, whose
+-- logins are too, is redefined once below with the password quality check
 CREATE OR REPLACE FUNCTION erp.create_role(p_code text, p_name text, p_permissions text[])
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -845,37 +806,6 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
                    l.rel, l.op, l.pk, l.changes)::pg_catalog.text, 'UTF8')
 $$;
 
-CREATE OR REPLACE FUNCTION erp.audit(p_table regclass)
-RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_rel regclass;
-BEGIN
-    PERFORM erp.require_superuser('audit a table');
-    IF p_table IS NULL THEN
-        RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF p_table IN ('erp.audit_log'::regclass, 'erp.audit_chain'::regclass, 'erp.audit_seal_state'::regclass,
-                   'erp.audit_verified'::regclass) THEN
-        RAISE EXCEPTION 'the audit tables cannot be audited' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = p_table AND c.relkind IN ('r', 'p')) THEN
-        RAISE EXCEPTION '% is not a table', p_table USING ERRCODE = 'wrong_object_type';
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = p_table AND t.tgname = 'audit') THEN
-        -- on a partitioned table the row trigger is cloned to every partition, present and future
-        EXECUTE format('CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION erp._audit_trigger()', p_table);
-    END IF;
-    -- statement triggers are not cloned: each leaf partition gets its own
-    -- TRUNCATE trigger, and entries name the partition, as row entries do
-    -- (a partition attached later needs another call of erp.audit on the parent)
-    FOR v_rel IN SELECT p_table WHERE (SELECT c.relkind FROM pg_class c WHERE c.oid = p_table) = 'r'
-                  UNION SELECT t.relid FROM pg_partition_tree(p_table) t WHERE t.isleaf
-    LOOP
-        CONTINUE WHEN EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = v_rel AND g.tgname = 'audit_truncate');
-        EXECUTE format('CREATE TRIGGER audit_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION erp._audit_trigger()', v_rel);
-    END LOOP;
-END $$;
 COMMENT ON FUNCTION erp.audit(regclass) IS
     'Record every INSERT, UPDATE, DELETE and TRUNCATE of the table in erp.audit_log (superuser)';
 

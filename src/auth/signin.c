@@ -103,14 +103,6 @@ signing_key(size_t *len)
 	return cached_key;
 }
 
-/* Keys are kept (see signing_key); nothing to release. */
-static void
-wipe_key(unsigned char *key, size_t len)
-{
-	(void) key;
-	(void) len;
-}
-
 /*
  * The one answer to every refused sign-in.  errhidestmt: the statement that
  * failed carries the password, and log_min_error_statement would log it.
@@ -147,7 +139,6 @@ issue_token(int64 user_id, int64 company_id, int64 generation, int64 *expires)
 	if (expires != NULL)
 		*expires = claims.exp;
 	r = JwtSign(&claims, key, keylen, &token);
-	wipe_key(key, keylen);
 	if (r != JWT_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
@@ -442,7 +433,6 @@ use_token(FunctionCallInfo fcinfo, bool with_generation)
 
 	key = signing_key(&keylen);
 	r = JwtVerify(token, key, keylen, now_seconds(), &claims);
-	wipe_key(key, keylen);
 	if (r != JWT_OK)
 		bad_token(r);
 	if (!user_is_active(claims.sub, with_generation, &generation))

@@ -19,7 +19,7 @@
  *
  * Invalidation.  Statement triggers on erp.user_role, erp.role and
  * erp.app_user send a relcache invalidation of their table; every backend
- * reads it at its next command (acl_command(), also inside an open
+ * reads it at its next command (AclCommand(), also inside an open
  * transaction where no new lock is taken) and then reloads a cached user at
  * that user's next use.  A reload that finds the same grants keeps the
  * user's verdicts: in effect, only a change of that user's grants, roles or
@@ -225,12 +225,12 @@ drop_all_verdicts(void)
 }
 
 /*
- * Once per command: read pending invalidations even when no new lock is
+ * AclCommand(), once per command: read pending invalidations even when no new lock is
  * taken, so that a change committed elsewhere counts from the next statement
  * on, and apply a tree change.
  */
-static void
-acl_command(void)
+void
+AclCommand(void)
 {
 	TimestampTz stmt = GetCurrentStatementStartTimestamp();
 	CommandId	cid = GetCurrentCommandId(false);
@@ -403,7 +403,7 @@ acl_for(int64 user)
 	UserAcl    *u;
 	bool		found;
 
-	acl_command();
+	AclCommand();
 	if (user == 0)
 		return &nobody;
 	if (users == NULL)
@@ -564,7 +564,7 @@ map_decide(UserAcl *u, VerdictMap *map, int64 company)
  * The map of the last code asked for (by C callers and by per-row call sites
  * when they bind): valid while no identity switch, reload or eviction
  * happened (acl_epoch) and the user's entry was loaded after the last
- * invalidation of the ACL tables (read once per command by acl_command()),
+ * invalidation of the ACL tables (read once per command by AclCommand()),
  * so a kept plan executed again and again by one user binds with no lookup.
  */
 static struct
@@ -588,7 +588,7 @@ map_cached(const AclMatcher *m, UserAcl **acl_out)
 	bool		cacheable = m->kind == ACL_MATCH_ANY ||
 		(m->kind == ACL_MATCH_CODE && strlen(m->code) < sizeof(last_map.code));
 
-	acl_command();
+	AclCommand();
 	if (!(cacheable && last_map.epoch == acl_epoch && last_map.user == user &&
 		  last_map.acl->loaded_epoch == tables_epoch && last_map.kind == m->kind &&
 		  (m->kind == ACL_MATCH_ANY || strcmp(last_map.code, m->code) == 0)))

@@ -206,10 +206,15 @@ TreeLookup(void *arg, int64 company, int64 *parent, bool *active)
 	return true;
 }
 
-/* Is company the root or below it?  Unknown companies are within nothing. */
+/*
+ * Is company the root or below it?  Unknown companies are within nothing.
+ * Callable without any ACL check before it (a superuser's company_within),
+ * so it applies pending invalidations of the tree itself.
+ */
 bool
 TreeWithin(int64 company, int64 root)
 {
+	AclCommand();
 	for (int depth = 0; depth < ACL_MAX_TREE_DEPTH; depth++)
 	{
 		int64		parent;

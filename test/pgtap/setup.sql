@@ -56,6 +56,19 @@ END $$;
 CREATE FUNCTION pg_temp.sorted(p anyarray) RETURNS anyarray
 LANGUAGE sql IMMUTABLE AS $$ SELECT coalesce(array_agg(x ORDER BY x), p[0:0]) FROM unnest(p) x $$;
 
+-- 'SQLSTATE: message' of the error a statement raises, 'no error' when it succeeds.
+CREATE FUNCTION pg_temp.error_message(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    v_state text;
+    v_msg text;
+BEGIN
+    EXECUTE p_sql;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
+    RETURN v_state || ': ' || v_msg;
+END $$;
+
 -- 'SQLSTATE: hint' of the error a statement raises, 'no error' when it succeeds.
 CREATE FUNCTION pg_temp.error_hint(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE

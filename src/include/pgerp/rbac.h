@@ -61,6 +61,7 @@ extern bool TreeWithin(int64 company, int64 root);
 
 /* acl.c */
 extern void AclInit(void);
+extern void AclCommand(void);	/* read invalidations once per command (tree and ACL caches) */
 extern bool AclCompanyAllowed(int64 company_id);
 extern bool AclUserState(int64 user_id, int64 *token_generation);	/* false: unknown or disabled */
 extern bool AclHasPermission(int64 company_id, const char *code);

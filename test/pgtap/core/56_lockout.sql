@@ -27,18 +27,6 @@ BEGIN
     RETURN v;
 END $$;
 
--- 'SQLSTATE: message' of a statement, 'no error' when it succeeds
-CREATE FUNCTION pg_temp.error_of(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    v_state text;
-    v_msg text;
-BEGIN
-    EXECUTE p_sql;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
-    RETURN v_state || ': ' || v_msg;
-END $$;
 
 SELECT is(current_setting('pgerp.signin_max_failures'), '5', 'pgerp.signin_max_failures defaults to 5');
 SELECT is(current_setting('pgerp.signin_address_max_failures'), '50', 'pgerp.signin_address_max_failures defaults to 50');
@@ -49,19 +37,19 @@ SELECT lives_ok($$SELECT pg_temp.login('lk_user')$$, 'after 4 failures the right
 SELECT is(pg_temp.fail('lk_user', 4), 4, '... and the success reset the count: four more failures');
 SELECT lives_ok($$SELECT pg_temp.login('lk_user')$$, '... do not lock the login either');
 SELECT is(pg_temp.fail('lk_user', 5), 5, 'five failures within 15 minutes');
-SELECT is(pg_temp.error_of($$SELECT erp.sign_in('lk_user', 'lk_user-pass-1')$$),
+SELECT is(pg_temp.error_message($$SELECT erp.sign_in('lk_user', 'lk_user-pass-1')$$),
           '28P01: invalid login or password', 'then the right password is refused: 28P01, the message of a wrong password');
 SELECT is(pg_temp.error_detail($$SELECT erp.sign_in('lk_user', 'lk_user-pass-1')$$),
           pg_temp.error_detail($$SELECT erp.sign_in('lk_other', 'a wrong password')$$),
           'a locked login and a wrong password answer alike (no detail)');
-SELECT is(pg_temp.error_of($$SELECT erp.sign_in('  LK_User ', 'lk_user-pass-1')$$),
+SELECT is(pg_temp.error_message($$SELECT erp.sign_in('  LK_User ', 'lk_user-pass-1')$$),
           '28P01: invalid login or password', 'the count is per login whatever its case and surrounding spaces');
-SELECT is(pg_temp.error_of($$SELECT erp.sign_in_session('lk_user', 'lk_user-pass-1')$$),
+SELECT is(pg_temp.error_message($$SELECT erp.sign_in_session('lk_user', 'lk_user-pass-1')$$),
           '28P01: invalid login or password', 'erp.sign_in_session is refused alike');
 SELECT lives_ok($$SELECT pg_temp.login('lk_other')$$, 'another login from the same address signs in');
 
 SET pgerp.signin_clock_offset = 20;
-SELECT is(pg_temp.error_of($$SELECT erp.sign_in('lk_user', 'lk_user-pass-1')$$),
+SELECT is(pg_temp.error_message($$SELECT erp.sign_in('lk_user', 'lk_user-pass-1')$$),
           '28P01: invalid login or password', '20 s later the backoff (30 s) still refuses');
 SET pgerp.signin_clock_offset = 32;
 SELECT lives_ok($$SELECT pg_temp.login('lk_user')$$, 'after 30 s the right password signs in again');
@@ -75,7 +63,7 @@ SELECT is(pg_temp.fail('lk_double', 5), 5, 'lk_double: five failures, a backoff 
 SET pgerp.signin_clock_offset = 32;
 SELECT is(pg_temp.fail('lk_double', 1), 1, 'after it, one more failure ...');
 SET pgerp.signin_clock_offset = 70;
-SELECT is(pg_temp.error_of($$SELECT erp.sign_in('lk_double', 'lk_double-pass-1')$$),
+SELECT is(pg_temp.error_message($$SELECT erp.sign_in('lk_double', 'lk_double-pass-1')$$),
           '28P01: invalid login or password', '... earns 60 s: 38 s later still refused');
 SET pgerp.signin_clock_offset = 95;
 SELECT lives_ok($$SELECT pg_temp.login('lk_double')$$, '63 s later the login is open again');
@@ -90,7 +78,7 @@ SET pgerp.signin_address_max_failures = 3;
 SELECT erp._signin_client_address('203.0.113.7') AS addr \gset
 SELECT is(pg_temp.fail('lk_guess_1', 1) + pg_temp.fail('lk_guess_2', 1) + pg_temp.fail('lk_guess_3', 1), 3,
           'one address guesses three logins once each');
-SELECT is(pg_temp.error_of($$SELECT erp.sign_in('lk_addr', 'lk_addr-pass-1')$$),
+SELECT is(pg_temp.error_message($$SELECT erp.sign_in('lk_addr', 'lk_addr-pass-1')$$),
           '28P01: invalid login or password', 'then that address is refused even for a right password of another login');
 SELECT erp._signin_client_address('198.51.100.9') AS addr \gset
 SELECT lives_ok($$SELECT pg_temp.login('lk_addr')$$, 'the same login from another address signs in');

@@ -6,23 +6,11 @@ BEGIN;
 \ir ../setup.sql
 SELECT plan(43);
 
--- 'SQLSTATE: message' of a statement, 'no error' when it succeeds
-CREATE FUNCTION pg_temp.error_of(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    v_state text;
-    v_msg text;
-BEGIN
-    EXECUTE p_sql;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
-    RETURN v_state || ': ' || v_msg;
-END $$;
 CREATE FUNCTION pg_temp.refresh_of(p_token text) RETURNS text LANGUAGE sql AS $$
-    SELECT pg_temp.error_of(format('SELECT erp.refresh(%L)', p_token))
+    SELECT pg_temp.error_message(format('SELECT erp.refresh(%L)', p_token))
 $$;
 CREATE FUNCTION pg_temp.use_of(p_token text) RETURNS text LANGUAGE sql AS $$
-    SELECT pg_temp.error_of(format('SELECT erp.use_token(%L)', p_token))
+    SELECT pg_temp.error_message(format('SELECT erp.use_token(%L)', p_token))
 $$;
 -- the SHA-256 of a token's secret, as the table should hold it
 CREATE FUNCTION pg_temp.secret_hash(p_token text) RETURNS bytea LANGUAGE sql AS $$

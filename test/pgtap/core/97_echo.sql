@@ -10,18 +10,6 @@ SELECT pg_temp.make_user('ec97_mgr', 'stock_manager', :a) AS mgr \gset
 SELECT erp.sign_out() AS signed_out \gset
 SELECT repeat('x', 1048576) AS mb \gset
 
--- 'SQLSTATE: message' of the error a statement raises
-CREATE FUNCTION pg_temp.error_message(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    v_state text;
-    v_msg text;
-BEGIN
-    EXECUTE p_sql;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
-    RETURN v_state || ': ' || v_msg;
-END $$;
 CREATE TEMP TABLE ec97_call (n int, what text, sql text, msg text);
 INSERT INTO ec97_call (n, what, sql) VALUES
     (1, 'a login',          format('SELECT erp.create_user(%L, %L)', :'mb', 'pw-pw-pw-1')),

@@ -41,14 +41,6 @@ LANGUAGE sql AS $$
       JOIN stock.product p ON p.company_id = m.company_id AND p.id = m.product_id
      WHERE p.sku LIKE p_prefix || '%' ORDER BY p.sku, m.kind, m.detail
 $$;
--- 'SQLSTATE: message' of the error a statement raises, 'no error' when it succeeds
-CREATE FUNCTION pg_temp.error_message(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE p_sql;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
 CREATE FUNCTION pg_temp.order_id(p_product bigint, p_due date) RETURNS bigint LANGUAGE sql AS
     $$ SELECT id FROM mrp.planned_order WHERE product_id = p_product AND due_date = p_due AND firmed_ref IS NULL $$;
 

@@ -13,14 +13,6 @@ SELECT stock.create_warehouse(:a, 'R70') AS wh \gset
 SELECT erp.create_partner(:a, 'r70 Vendor', 'vendor') AS v \gset
 CREATE FUNCTION pg_temp.l(p bigint, q numeric) RETURNS jsonb LANGUAGE sql AS
     $$ SELECT jsonb_build_object('product', p, 'qty', q) $$;
--- 'SQLSTATE: message' of the error a statement raises, 'no error' when it succeeds
-CREATE FUNCTION pg_temp.error_message(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE p_sql;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
 SELECT stock.create_product(:a, 'R70-P', 'Planned') AS p \gset
 SELECT stock.create_product(:a, 'R70-C', 'Component') AS c \gset
 SELECT mrp.create_bom(:p, 1, jsonb_build_array(pg_temp.l(:c, 2))) \g /dev/null

@@ -24,14 +24,6 @@ SELECT pg_temp.make_user('bd70_mgr', 'stock_manager', :a) AS mgr \gset
 SELECT stock.receive(:p, 10, 2, :wh, 'BD70-R0') AS r0 \gset
 SELECT stock.receive(:pavco, 10, 3, :wh, 'BD70-RA') AS ra \gset
 
--- 'SQLSTATE: message' of the error a statement raises, 'no error' when it succeeds.
-CREATE FUNCTION pg_temp.error_message(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE p_sql;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
 
 -- ------------------------------------------------------------ #11.8 the company's rounding
 SELECT throws_ok(format($$UPDATE erp.company SET currency_rounding = 'Infinity' WHERE id = %s$$, :a), '23514', NULL,
