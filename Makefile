@@ -6,7 +6,8 @@ EXTENSION    = pgerp pgerp_stock pgerp_mrp
 MODULE_big   = pgerp
 PGERP_VERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" pgerp.control)
 
-SRCS        := $(sort $(wildcard src/*/*.c))
+# src/restd/ is the HTTP gateway, a program of its own (src/restd/restd.mk).
+SRCS        := $(sort $(filter-out src/restd/%,$(wildcard src/*/*.c)))
 OBJS         = $(SRCS:.c=.o)
 
 BUILT_SQL    = $(foreach e,$(EXTENSION),sql/$(e)--$(PGERP_VERSION).sql)
@@ -35,6 +36,9 @@ else
 all install clean:
 	@echo "pg_config not found: run 'make start' (installs PostgreSQL 15 and its headers) or scripts/deps.sh" >&2; exit 1
 endif
+
+# The gateway pgerp-rest, built and installed next to PostgreSQL's programs.
+-include src/restd/restd.mk
 
 # sql/<ext>--<version>.sql = guard line + the files listed in extension/<ext>.manifest, in order.
 sql/%--$(PGERP_VERSION).sql: extension/%.manifest scripts/assemble.sh $(shell cat extension/*.manifest 2>/dev/null | sed -e 's/#.*//' -e '/^ *$$/d')

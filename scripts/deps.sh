@@ -8,7 +8,10 @@ packages=(make gcc libc6-dev perl openssl
           postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap
           libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
           libssl-dev libjson-c-dev libmicrohttpd-dev libpwquality-dev cracklib-runtime
-          sqlsmith)
+          sqlsmith libpq-dev wrk clang libclang-rt-14-dev)
+# Node.js and npm for the client compatibility suite (test/clients/): only
+# when no node is on the PATH (a NodeSource node carries its own npm).
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -93,6 +93,23 @@ if [ ${#taps[@]} -gt 0 ]; then
     passed=$((passed + p)); failed=$((failed + f))
 fi
 
+# Suites with a runner of their own (test/<suite>/run.sh SOCK PORT WORKDIR),
+# on this cluster: the HTTP suites start their own gateway on a free port.
+# Each ends with one line "<suite>: P passed, F failed"; PGERP_TESTS must
+# match "<suite>/". The upgrade test has its own cluster and stage below.
+for runner in "$ROOT_DIR"/test/*/run.sh; do
+    suite=$(basename "$(dirname "$runner")")
+    [ "$suite" = upgrade ] && continue
+    grep -qE -- "$FILTER" <<<"$suite/" || continue
+    say "$suite"
+    mkdir -p "$TMP/$suite"
+    is_root && chown postgres:postgres "$TMP/$suite"
+    "$runner" "$SOCK" "$PORT" "$TMP/$suite" 2>&1 | tee "$TMP/$suite.out"
+    read -r sp sf < <(sed -n "s/^$suite: \([0-9]*\) passed, \([0-9]*\) failed\$/\1 \2/p" "$TMP/$suite.out" | tail -n 1)
+    [ -n "${sp:-}" ] || { sp=0; sf=1; }
+    passed=$((passed + sp)); failed=$((failed + sf))
+done
+
 # sqlsmith for 60 s as pgerp_app and as the superuser at once, on a copy of
 # the database with the demo data, after every other stage on this cluster:
 # one result, failed on any backend crash (scripts/sqlsmith.sh).
