@@ -4,6 +4,7 @@
 INSERT INTO erp.app_routine (routine) VALUES
     ('erp.sign_in(text,text,bigint)'),
     ('erp.use_token(text,boolean)'),
+    ('erp.http_request(text,text,text,jsonb,text)'),
     ('erp.sign_in_session(text,text,bigint)'),
     ('erp.refresh(text)'),
     ('erp.switch_company(bigint)'),

@@ -278,7 +278,7 @@ extern RestCode RestParseRange(const char *h, int64_t *first, int64_t *last, Res
 /* ---- Accept: media types in preference order (q descending, then as given) ---- */
 typedef enum RestMedia
 {
-	REST_MEDIA_JSON,			/* application/json, application/*, * / * */
+	REST_MEDIA_JSON,			/* application/json, application/(any), (any)/(any) */
 	REST_MEDIA_OBJECT,			/* application/vnd.pgrst.object+json, application/vnd.pgrst.object */
 	REST_MEDIA_CSV,				/* text/csv */
 	REST_MEDIA_OPENAPI,			/* application/openapi+json */
@@ -317,5 +317,8 @@ extern RestCode RestParseCsv(const char *body, size_t len, const RestAlloc *a,
 /* Percent-decoding, exposed for the handler's path segments; '+' stays '+' */
 extern RestCode RestPercentDecode(const char *s, size_t len, const RestAlloc *a,
 								  char **out, RestError *err);
+
+/* src/rest/http.c: the handler's settings, from _PG_init (server only) */
+extern void RestInit(void);
 
 #endif							/* PGERP_REST_H */
