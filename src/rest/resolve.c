@@ -34,7 +34,6 @@
 #include "handler.h"
 
 char	   *pgerp_http_schemas = NULL;
-static char *http_resolution = NULL;
 
 void
 RestResolveGucs(void)
@@ -46,14 +45,6 @@ RestResolveGucs(void)
 							   "api",
 							   PGC_SUSET,
 							   GUC_LIST_INPUT | GUC_LIST_QUOTE,
-							   NULL, NULL, NULL);
-	DefineCustomStringVariable("pgerp.http_resolution",
-							   "Set locally by erp.http_request while it inserts into a view with Prefer: resolution (merge or ignore).",
-							   "The view's INSTEAD OF trigger resolves the conflict: views take no ON CONFLICT (docs/api.md, Upserts).",
-							   &http_resolution,
-							   "",
-							   PGC_USERSET,
-							   GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
 							   NULL, NULL, NULL);
 }
 

@@ -187,7 +187,7 @@ column_default(RestRel *rel, const char *col)
 static void
 set_resolution(const char *value)
 {
-	(void) set_config_option("pgerp.http_resolution", value, PGC_USERSET, PGC_S_SESSION,
+	(void) set_config_option("request.resolution", value, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);
 }
 
