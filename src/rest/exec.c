@@ -156,7 +156,7 @@ RestPlannedRows(RestSql *q)
 	char	   *at;
 
 	param_arrays(q, &types, &values, &nulls);
-	if (SPI_execute_with_args(sql, list_length(q->params), types, values, nulls, true, 0) < 0 ||
+	if (SPI_execute_with_args(sql, list_length(q->params), types, values, nulls, false, 0) < 0 ||
 		SPI_processed != 1)
 		elog(ERROR, "could not estimate the rows of an HTTP request");
 	out = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);

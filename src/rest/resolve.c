@@ -44,7 +44,7 @@ RestResolveGucs(void)
 							   &pgerp_http_schemas,
 							   "api",
 							   PGC_SUSET,
-							   GUC_LIST_INPUT | GUC_LIST_QUOTE,
+							   GUC_LIST_INPUT,
 							   NULL, NULL, NULL);
 }
 
