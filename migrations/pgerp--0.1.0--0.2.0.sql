@@ -1390,7 +1390,10 @@ BEGIN
     END IF;
     v_id := erp.create_partner(coalesce(NEW.company_id, erp.current_company_id()), NEW.name,
                                coalesce(NEW.kind, 'vendor'), NEW.email, NEW.phone);
-    IF NEW.tax_id IS NOT NULL OR NEW.active IS NOT NULL THEN
+    IF NEW.tax_id IS NOT NULL OR NOT coalesce(NEW.active, true) THEN
+        -- set after the creation: the row security's write permission, checked
+        -- here so that it is not skipped in silence
+        PERFORM erp.require_permission('erp.partner:write', coalesce(NEW.company_id, erp.current_company_id()));
         UPDATE erp.partner p SET tax_id = NEW.tax_id, active = coalesce(NEW.active, true)
          WHERE p.id OPERATOR(pg_catalog.=) v_id;
     END IF;

@@ -3,7 +3,7 @@
 -- warehouses (insert), reorder rules (insert, update, delete).
 BEGIN;
 \ir ../setup.sql
-SELECT plan(42);
+SELECT plan(44);
 
 SELECT * FROM pg_temp.make_tree() \gset
 SELECT pg_temp.make_user('t30_alice', 'admin', :a, false) AS alice \gset
@@ -83,6 +83,9 @@ SELECT results_eq($$INSERT INTO api.partners (name, kind, email, phone, tax_id) 
                     RETURNING name, kind, email, phone, tax_id, active$$,
                   $$VALUES ('t30 Acme', 'both', 'sales@acme.example', '+1 555 0100', 'US-1', true)$$,
                   'INSERT of a partner, RETURNING its values in clear (admin)');
+SELECT is((SELECT active FROM api.partners WHERE name = 't30 Acme'), true, 'active defaults to true');
+SELECT results_eq($$INSERT INTO api.partners (name, active) VALUES ('t30 Old', false) RETURNING kind, active, email$$,
+                  $$VALUES ('vendor', false, NULL::text)$$, 'INSERT of an archived vendor, kind defaulted');
 SELECT throws_ok($$INSERT INTO api.partners (name, email) VALUES ('t30 Bad', 'not an address')$$, '22023',
                  'invalid e-mail address', 'the e-mail check of erp.create_partner applies (22023)');
 SELECT pg_temp.login('t30_carol', :a);
