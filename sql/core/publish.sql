@@ -52,3 +52,11 @@ INSERT INTO erp.app_routine (routine) VALUES
     ('erp.cancel_job(bigint)'),
     ('erp.reencrypt_job(bigint,jsonb)')
 ON CONFLICT DO NOTHING;
+
+-- The HTTP contract, schema api (sql/api/, docs/api.md).
+INSERT INTO erp.app_routine (routine) VALUES
+    ('api.sign_in(text,text,bigint)'),
+    ('api.refresh(text)'),
+    ('api.switch_company(bigint,text)'),
+    ('api.cancel_job(bigint)')
+ON CONFLICT DO NOTHING;
