@@ -1309,6 +1309,12 @@ INSERT INTO erp.app_routine (routine) VALUES
 ON CONFLICT DO NOTHING;
 
 
+-- ==== HTTP API: switch_company over HTTP (#13) ====
+CREATE FUNCTION erp._switch_token(p_company bigint, OUT token text, OUT expires_at timestamptz)
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pgerp_core_switch_token';
+COMMENT ON FUNCTION erp._switch_token(bigint) IS
+    'erp.switch_company, then a new access token for the signed-in user in that company (api.switch_company)';
+
 -- ==== HTTP API: the request handler (#13) ====
 -- The HTTP request handler (src/rest/): PostgREST's semantics inside the
 -- database. The gateway pgerp-rest calls it once per request; it is callable
@@ -1548,11 +1554,17 @@ REVOKE ALL ON FUNCTION api.refresh(text) FROM PUBLIC;
 -- uses it up. SECURITY DEFINER: erp.refresh_token is the owner's only; the
 -- update touches one unused token of the signed-in user, and is rolled back
 -- with the statement when erp.refresh refuses the token.
-CREATE FUNCTION api.switch_company(company bigint, refresh_token text) RETURNS json
+CREATE FUNCTION api.switch_company(company bigint, refresh_token text DEFAULT NULL) RETURNS json
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_id text := pg_catalog.split_part(switch_company.refresh_token, '.', 1);
 BEGIN
+    IF switch_company.refresh_token IS NULL THEN
+        -- no refresh token: a new access token for the signed-in user in that company
+        RETURN (SELECT pg_catalog.json_build_object('token', s.token, 'expires_at', s.expires_at,
+                                                    'user_id', erp.current_user_id(), 'company_id', erp.current_company_id())
+                  FROM erp._switch_token(switch_company.company) s);
+    END IF;
     PERFORM erp.switch_company(switch_company.company);
     UPDATE erp.refresh_token t SET company_claim = switch_company.company
      WHERE v_id ~ '^[0-9]{1,18}$' AND t.id OPERATOR(pg_catalog.=) v_id::bigint
@@ -1565,7 +1577,7 @@ BEGIN
     RETURN api.refresh(switch_company.refresh_token);
 END $$;
 COMMENT ON FUNCTION api.switch_company(bigint, text) IS
-    'Act in another company the user holds a role on: trades the sign-in''s refresh token for a new pair bound to that company, {token, expires_at, user_id, company_id, refresh_token}';
+    'Act in another company the user holds a role on: a new access token {token, expires_at, user_id, company_id}, or, given the sign-in''s refresh token, a new pair bound to that company (refresh_token added)';
 
 REVOKE ALL ON FUNCTION api.switch_company(bigint, text) FROM PUBLIC;
 

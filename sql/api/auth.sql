@@ -45,11 +45,17 @@ REVOKE ALL ON FUNCTION api.refresh(text) FROM PUBLIC;
 -- uses it up. SECURITY DEFINER: erp.refresh_token is the owner's only; the
 -- update touches one unused token of the signed-in user, and is rolled back
 -- with the statement when erp.refresh refuses the token.
-CREATE FUNCTION api.switch_company(company bigint, refresh_token text) RETURNS json
+CREATE FUNCTION api.switch_company(company bigint, refresh_token text DEFAULT NULL) RETURNS json
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_id text := pg_catalog.split_part(switch_company.refresh_token, '.', 1);
 BEGIN
+    IF switch_company.refresh_token IS NULL THEN
+        -- no refresh token: a new access token for the signed-in user in that company
+        RETURN (SELECT pg_catalog.json_build_object('token', s.token, 'expires_at', s.expires_at,
+                                                    'user_id', erp.current_user_id(), 'company_id', erp.current_company_id())
+                  FROM erp._switch_token(switch_company.company) s);
+    END IF;
     PERFORM erp.switch_company(switch_company.company);
     UPDATE erp.refresh_token t SET company_claim = switch_company.company
      WHERE v_id ~ '^[0-9]{1,18}$' AND t.id OPERATOR(pg_catalog.=) v_id::bigint
@@ -62,6 +68,6 @@ BEGIN
     RETURN api.refresh(switch_company.refresh_token);
 END $$;
 COMMENT ON FUNCTION api.switch_company(bigint, text) IS
-    'Act in another company the user holds a role on: trades the sign-in''s refresh token for a new pair bound to that company, {token, expires_at, user_id, company_id, refresh_token}';
+    'Act in another company the user holds a role on: a new access token {token, expires_at, user_id, company_id}, or, given the sign-in''s refresh token, a new pair bound to that company (refresh_token added)';
 
 REVOKE ALL ON FUNCTION api.switch_company(bigint, text) FROM PUBLIC;

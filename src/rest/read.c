@@ -582,6 +582,11 @@ projection(RestRequest *req, RestSql *q, SelNode *node)
 	{
 		RestSelectItem *it = &node->items[i];
 
+		if (it->aggregate != NULL)
+			RestRaise(400, "PGRST123", "Use of aggregate functions is not allowed", NULL, NULL);
+		if (it->kind == REST_SEL_EMBED && it->spread)
+			RestRaise(400, "PGRST127", "Feature not implemented",
+					  "Spread embeds (...relation) are not supported.", NULL);
 		if (!first)
 			appendStringInfoString(&q->sql, ", ");
 		first = false;

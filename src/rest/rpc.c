@@ -76,15 +76,16 @@ arg_index(RpcFunc *f, const char *name)
 
 /* Does f take exactly these names: all given ones, and every one without default */
 static bool
-fits(RpcFunc *f, List *given)
+fits(RpcFunc *f, List *given, bool get)
 {
 	ListCell   *lc;
 	int			required = f->nin - f->ndefaults;
 
 	if (f->whole_body)
 		return true;
+	/* GET: the parameters that name no argument are filters on the result */
 	foreach(lc, given)
-		if (arg_index(f, lfirst(lc)) < 0)
+		if (!get && arg_index(f, lfirst(lc)) < 0)
 			return false;
 	for (int i = 0; i < required; i++)
 	{
@@ -102,11 +103,11 @@ fits(RpcFunc *f, List *given)
 }
 
 static RpcFunc *
-find_function(RestRequest *req, List *given)
+find_function(RestRequest *req, List *given, bool get)
 {
 	CatCList   *list;
 	RpcFunc    *best = NULL;
-	int			nfound = 0;
+	int			best_matched = -1;
 
 	if (req->target[0] != '_' && OidIsValid(req->schema_oid))
 	{
@@ -116,17 +117,29 @@ find_function(RestRequest *req, List *given)
 			HeapTuple	tup = &list->members[i]->tuple;
 			Form_pg_proc p = (Form_pg_proc) GETSTRUCT(tup);
 			RpcFunc    *f;
+			int			matched = 0;
+			ListCell   *lc;
 
 			if (p->pronamespace != req->schema_oid || p->prokind != PROKIND_FUNCTION)
 				continue;
+
 			f = describe(tup);
-			if (!fits(f, given))
+			if (!fits(f, given, get))
 				continue;
-			/* the overload naming the most arguments wins, the whole-body one last */
+			foreach(lc, given)
+				if (arg_index(f, lfirst(lc)) >= 0)
+					matched++;
+			/*
+			 * The overload taking most of the given names wins, then the one
+			 * with fewer arguments; the whole-body one comes last.
+			 */
 			if (best == NULL || (best->whole_body && !f->whole_body) ||
-				(!f->whole_body && f->nin < best->nin))
+				(!f->whole_body && (matched > best_matched ||
+									(matched == best_matched && f->nin < best->nin))))
+			{
 				best = f;
-			nfound++;
+				best_matched = matched;
+			}
 		}
 		ReleaseSysCacheList(list);
 	}
@@ -178,7 +191,9 @@ given_names(RestRequest *req, Jsonb *body)
 	{
 		RestParam  *p = &req->query.params[i];
 
-		if (p->kind == REST_PARAM_FILTER && p->nembed == 0 && p->logic == NULL)
+		if (p->kind == REST_PARAM_FILTER && p->bad_key)
+			RestGrammarError(psprintf("filter %s", PgerpEcho(p->key)), &p->error);
+		if (p->kind == REST_PARAM_FILTER && p->nembed == 0)
 			names = lappend(names, (char *) p->key);
 	}
 	return names;
@@ -320,7 +335,7 @@ RestHandleRpc(RestRequest *req, RestResponse *resp)
 		RestResetPendingError();
 	}
 	given = given_names(req, body);
-	f = find_function(req, given);
+	f = find_function(req, given, get);
 	if (get)
 	{
 		if (f->volatility == PROVOLATILE_VOLATILE)

@@ -2,7 +2,7 @@
 BEGIN;
 \ir ../setup.sql
 \ir fixture.psql
-SELECT plan(20);
+SELECT plan(23);
 
 CREATE FUNCTION t_rest.add(a integer, b integer DEFAULT 10) RETURNS integer LANGUAGE sql IMMUTABLE AS $$ SELECT a + b $$;
 CREATE FUNCTION t_rest.authors_born_after(after date) RETURNS SETOF t_rest.author LANGUAGE sql STABLE AS
@@ -29,6 +29,7 @@ CREATE FUNCTION t_rest.pay() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     RAISE SQLSTATE 'PT402' USING MESSAGE = 'Payment Required';
 END $$;
+CREATE FUNCTION t_rest.greet(name text) RETURNS text LANGUAGE sql STABLE AS $$ SELECT 'hello ' || name $$;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA t_rest TO pgerp_app;
 
 SELECT results_eq($$SELECT status, body FROM pg_temp.http('POST', '/rpc/add', '', '{}', '{"a": 1, "b": 2}')$$,
@@ -62,5 +63,10 @@ SELECT results_eq($$SELECT status, body::jsonb FROM pg_temp.http('POST', '/rpc/f
 SELECT is((SELECT count(*)::int FROM t_rest.tag WHERE label = 'before the failure'), 0, 'a failed request leaves nothing behind');
 SELECT is(pg_temp.outcome('POST', '/rpc/pay'), '402 PT402', 'PTxyz sets the status');
 
+SELECT is((SELECT body FROM pg_temp.http('GET', '/rpc/greet', 'name=eq.x')), '"hello eq.x"',
+          'a GET argument whose value looks like a filter is still the argument');
+SELECT is(pg_temp.get_json('/rpc/authors_born_after', 'after=1700-01-01&id=gt.1&select=id'), '[{"id":4}]',
+          'GET arguments and filters on the result together');
+SELECT is(pg_temp.outcome('GET', '/author', 'select=rating.sum()'), '400 PGRST123', 'aggregates are refused with PGRST123');
 SELECT * FROM finish();
 ROLLBACK;
