@@ -79,6 +79,13 @@ typedef struct RestSelectItem
 	bool		left;			/* !left */
 	int			nchildren;
 	struct RestSelectItem *children;
+	/* added by the grammar: "...rel(cols)" spreads an embed's columns */
+	bool		spread;
+	/* added by the grammar: col.sum(), col.avg(), col.max(), col.min(),
+	 * col.count() and count() (field.name "*"); NULL when none.  The cast
+	 * after the parentheses, "col.sum()::int", is aggregate_cast. */
+	const char *aggregate;
+	const char *aggregate_cast;
 } RestSelectItem;
 
 /* ---- filters: col=not.op(modifier).value ---- */
@@ -182,6 +189,12 @@ typedef struct RestParam
 	 */
 	RestLogic  *logic;
 	RestError	error;
+	/*
+	 * added by the grammar: FILTER only, the key itself (not the value) did
+	 * not parse as [embed.]field[->json]; PostgREST refuses such a key even
+	 * for an RPC argument (PGRST100).
+	 */
+	bool		bad_key;
 } RestParam;
 
 typedef struct RestQuery
@@ -195,6 +208,10 @@ typedef struct RestQuery
  * at the first '=', percent-decode both ('+' is a space), then parse each by
  * its key.  Fails (with the key's name in the message) only for SELECT, ORDER,
  * LIMIT, OFFSET, COLUMNS, ON_CONFLICT and LOGIC values that do not parse.
+ * Pairs without '=' and empty pairs (a&&b) are skipped, as PostgREST does;
+ * ';' is not a separator (it is in http-types).  Error positions: a bad
+ * percent-escape is an offset in qs; a value that does not parse, an offset
+ * in that decoded value (and RestParam.error.pos likewise for filters).
  */
 extern RestCode RestParseQuery(const char *qs, size_t len, const RestAlloc *a,
 							   RestQuery *out, RestError *err);
@@ -278,7 +295,7 @@ extern RestCode RestParseRange(const char *h, int64_t *first, int64_t *last, Res
 /* ---- Accept: media types in preference order (q descending, then as given) ---- */
 typedef enum RestMedia
 {
-	REST_MEDIA_JSON,			/* application/json, application/*, * / * */
+	REST_MEDIA_JSON,			/* application/json, application/(any), (any)/(any) */
 	REST_MEDIA_OBJECT,			/* application/vnd.pgrst.object+json, application/vnd.pgrst.object */
 	REST_MEDIA_CSV,				/* text/csv */
 	REST_MEDIA_OPENAPI,			/* application/openapi+json */
