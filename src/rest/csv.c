@@ -38,7 +38,7 @@ csv_quoted(CsvParser *c, char **out)
 	for (;;)
 	{
 		if (j >= c->len)
-			return rest_fail(c->err, REST_ESYNTAX, start, "unterminated quoted field");
+			return RestFail(c->err, REST_ESYNTAX, start, "unterminated quoted field");
 		if (c->s[j] == '"')
 		{
 			if (j + 1 < c->len && c->s[j + 1] == '"')
@@ -51,12 +51,12 @@ csv_quoted(CsvParser *c, char **out)
 	}
 	if (j + 1 < c->len && c->s[j + 1] != ',' && !at_eol(c, j + 1))
 	{
-		rest_describe(c->s, j + 1, c->len, got, sizeof(got));
-		return rest_fail(c->err, REST_ESYNTAX, j + 1,
+		RestDescribe(c->s, j + 1, c->len, got, sizeof(got));
+		return RestFail(c->err, REST_ESYNTAX, j + 1,
 						 "unexpected %s after a closing quote, expecting \",\" or end of line", got);
 	}
-	if ((d = rest_alloc(c->a, j - start)) == NULL)
-		return rest_fail(c->err, REST_ENOMEM, start, "out of memory");
+	if ((d = RestZalloc(c->a, j - start)) == NULL)
+		return RestFail(c->err, REST_ENOMEM, start, "out of memory");
 	for (c->i = start + 1; c->i < j; c->i++)
 	{
 		d[k++] = c->s[c->i];
@@ -81,14 +81,14 @@ csv_field(CsvParser *c, char **out, bool *null)
 	while (c->i < c->len && c->s[c->i] != ',' && !at_eol(c, c->i))
 	{
 		if (c->s[c->i] == '"')
-			return rest_fail(c->err, REST_ESYNTAX, c->i, "quote in an unquoted field");
+			return RestFail(c->err, REST_ESYNTAX, c->i, "quote in an unquoted field");
 		if (c->s[c->i] == '\0')
-			return rest_fail(c->err, REST_ESYNTAX, c->i, "nul byte");
+			return RestFail(c->err, REST_ESYNTAX, c->i, "nul byte");
 		c->i++;
 	}
 	*null = (c->i - start == 4 && memcmp(c->s + start, "NULL", 4) == 0);
-	if ((*out = rest_strndup(c->a, c->s + start, c->i - start)) == NULL)
-		return rest_fail(c->err, REST_ENOMEM, start, "out of memory");
+	if ((*out = RestStrndup(c->a, c->s + start, c->i - start)) == NULL)
+		return RestFail(c->err, REST_ENOMEM, start, "out of memory");
 	return REST_OK;
 }
 
@@ -120,14 +120,14 @@ csv_header(CsvParser *c, RestCsv *out)
 		RestCode	rc;
 
 		if (out->ncolumns >= REST_MAX_ITEMS)
-			return rest_fail(c->err, REST_ETOOMANY, c->i, "more than %d columns", REST_MAX_ITEMS);
-		col = rest_push(c->a, (void **) &out->columns, &out->ncolumns, &cap, sizeof(char *));
+			return RestFail(c->err, REST_ETOOMANY, c->i, "more than %d columns", REST_MAX_ITEMS);
+		col = RestPush(c->a, (void **) &out->columns, &out->ncolumns, &cap, sizeof(char *));
 		if (col == NULL)
-			return rest_fail(c->err, REST_ENOMEM, c->i, "out of memory");
+			return RestFail(c->err, REST_ENOMEM, c->i, "out of memory");
 		if ((rc = csv_field(c, (char **) col, &null)) != REST_OK)
 			return rc;
 		if ((*col)[0] == '\0')
-			return rest_fail(c->err, REST_ESYNTAX, start, "empty column name in the csv header");
+			return RestFail(c->err, REST_ESYNTAX, start, "empty column name in the csv header");
 		if (!csv_next(c))
 			return REST_OK;
 	}
@@ -146,7 +146,7 @@ csv_record(CsvParser *c, RestCsv *out, const char **cells, bool *nulls)
 		RestCode	rc;
 
 		if (k >= out->ncolumns)
-			return rest_fail(c->err, REST_ESYNTAX, c->i, "all lines must have same number of fields");
+			return RestFail(c->err, REST_ESYNTAX, c->i, "all lines must have same number of fields");
 		if ((rc = csv_field(c, &v, &nulls[k])) != REST_OK)
 			return rc;
 		cells[k++] = v;
@@ -155,7 +155,7 @@ csv_record(CsvParser *c, RestCsv *out, const char **cells, bool *nulls)
 			break;
 	}
 	if (k != out->ncolumns)
-		return rest_fail(c->err, REST_ESYNTAX, c->i, "all lines must have same number of fields");
+		return RestFail(c->err, REST_ESYNTAX, c->i, "all lines must have same number of fields");
 	return REST_OK;
 }
 
@@ -177,7 +177,7 @@ RestParseCsv(const char *body, size_t len, const RestAlloc *a, RestCsv *out, Res
 	c.a = a;
 	c.err = err;
 	if (len == 0)
-		return rest_fail(err, REST_ESYNTAX, 0, "empty csv body, expecting a header line");
+		return RestFail(err, REST_ESYNTAX, 0, "empty csv body, expecting a header line");
 	if ((rc = csv_header(&c, out)) != REST_OK)
 		return rc;
 	while (c.i < c.len)
@@ -185,11 +185,11 @@ RestParseCsv(const char *body, size_t len, const RestAlloc *a, RestCsv *out, Res
 		const char **cells;
 		bool	   *nulls;
 
-		if (rest_push(a, (void **) &out->cells, &nrows, &ccap, sizeof(char **)) == NULL ||
-			rest_push(a, (void **) &out->nulls, &nn, &ncap, sizeof(bool *)) == NULL ||
-			(cells = rest_alloc(a, sizeof(char *) * (size_t) out->ncolumns)) == NULL ||
-			(nulls = rest_alloc(a, sizeof(bool) * (size_t) out->ncolumns)) == NULL)
-			return rest_fail(err, REST_ENOMEM, c.i, "out of memory");
+		if (RestPush(a, (void **) &out->cells, &nrows, &ccap, sizeof(char **)) == NULL ||
+			RestPush(a, (void **) &out->nulls, &nn, &ncap, sizeof(bool *)) == NULL ||
+			(cells = RestZalloc(a, sizeof(char *) * (size_t) out->ncolumns)) == NULL ||
+			(nulls = RestZalloc(a, sizeof(bool) * (size_t) out->ncolumns)) == NULL)
+			return RestFail(err, REST_ENOMEM, c.i, "out of memory");
 		out->cells[nrows - 1] = cells;
 		out->nulls[nrows - 1] = nulls;
 		out->nrows = nrows;

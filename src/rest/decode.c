@@ -10,7 +10,7 @@
 
 /* Errors carry a code, a byte offset and a lower-case fragment for the handler */
 RestCode
-rest_fail(RestError *err, RestCode code, size_t pos, const char *fmt,...)
+RestFail(RestError *err, RestCode code, size_t pos, const char *fmt,...)
 {
 	va_list		ap;
 
@@ -26,7 +26,7 @@ rest_fail(RestError *err, RestCode code, size_t pos, const char *fmt,...)
 
 /* Zeroed memory from the caller's allocator, so trees start with NULL/0 fields */
 void *
-rest_alloc(const RestAlloc *a, size_t size)
+RestZalloc(const RestAlloc *a, size_t size)
 {
 	void	   *p;
 
@@ -40,9 +40,9 @@ rest_alloc(const RestAlloc *a, size_t size)
 
 /* Trees hold NUL-terminated copies, never pointers into the input */
 char *
-rest_strndup(const RestAlloc *a, const char *s, size_t len)
+RestStrndup(const RestAlloc *a, const char *s, size_t len)
 {
-	char	   *p = rest_alloc(a, len + 1);
+	char	   *p = RestZalloc(a, len + 1);
 
 	if (p == NULL)
 		return NULL;
@@ -54,7 +54,7 @@ rest_strndup(const RestAlloc *a, const char *s, size_t len)
 
 /* Lists of unknown length grow geometrically: linear total cost, no free */
 void *
-rest_push(const RestAlloc *a, void **arr, int *n, int *cap, size_t elsize)
+RestPush(const RestAlloc *a, void **arr, int *n, int *cap, size_t elsize)
 {
 	char	   *slot;
 
@@ -68,7 +68,7 @@ rest_push(const RestAlloc *a, void **arr, int *n, int *cap, size_t elsize)
 		ncap = *cap > 0 ? *cap * 2 : 4;
 		if ((size_t) ncap > ((size_t) -1) / elsize)
 			return NULL;
-		na = rest_alloc(a, (size_t) ncap * elsize);
+		na = RestZalloc(a, (size_t) ncap * elsize);
 		if (na == NULL)
 			return NULL;
 		if (*n > 0)
@@ -84,7 +84,7 @@ rest_push(const RestAlloc *a, void **arr, int *n, int *cap, size_t elsize)
 
 /* The length of s, or REST_MAX_INPUT + 1 when longer: callers refuse that */
 size_t
-rest_bounded_len(const char *s)
+RestBoundedLen(const char *s)
 {
 	size_t		i;
 
@@ -96,7 +96,7 @@ rest_bounded_len(const char *s)
 
 /* Messages quote the offending byte the way PostgREST's parser does */
 void
-rest_describe(const char *s, size_t i, size_t len, char *buf, size_t size)
+RestDescribe(const char *s, size_t i, size_t len, char *buf, size_t size)
 {
 	unsigned char c;
 
@@ -130,7 +130,7 @@ hexval(char c)
  * client meant is never guessed.
  */
 RestCode
-rest_decode(const char *s, size_t len, bool plus_space, size_t base,
+RestDecode(const char *s, size_t len, bool plus_space, size_t base,
 			const RestAlloc *a, char **out, RestError *err)
 {
 	char	   *d;
@@ -138,10 +138,10 @@ rest_decode(const char *s, size_t len, bool plus_space, size_t base,
 				j = 0;
 
 	if (len > REST_MAX_INPUT)
-		return rest_fail(err, REST_ETOOMANY, base, "input longer than %d bytes", REST_MAX_INPUT);
-	d = rest_alloc(a, len + 1);
+		return RestFail(err, REST_ETOOMANY, base, "input longer than %d bytes", REST_MAX_INPUT);
+	d = RestZalloc(a, len + 1);
 	if (d == NULL)
-		return rest_fail(err, REST_ENOMEM, base, "out of memory");
+		return RestFail(err, REST_ENOMEM, base, "out of memory");
 	for (i = 0; i < len; i++)
 	{
 		char		c = s[i];
@@ -152,15 +152,15 @@ rest_decode(const char *s, size_t len, bool plus_space, size_t base,
 			int			lo = i + 2 < len ? hexval(s[i + 2]) : -1;
 
 			if (hi < 0 || lo < 0)
-				return rest_fail(err, REST_ESYNTAX, base + i,
+				return RestFail(err, REST_ESYNTAX, base + i,
 								 "malformed percent-encoding, expecting two hexadecimal digits after \"%%\"");
 			if (hi == 0 && lo == 0)
-				return rest_fail(err, REST_ESYNTAX, base + i, "percent-encoded nul byte");
+				return RestFail(err, REST_ESYNTAX, base + i, "percent-encoded nul byte");
 			d[j++] = (char) (hi * 16 + lo);
 			i += 2;
 		}
 		else if (c == '\0')
-			return rest_fail(err, REST_ESYNTAX, base + i, "nul byte");
+			return RestFail(err, REST_ESYNTAX, base + i, "nul byte");
 		else if (c == '+' && plus_space)
 			d[j++] = ' ';
 		else
@@ -175,5 +175,5 @@ rest_decode(const char *s, size_t len, bool plus_space, size_t base,
 RestCode
 RestPercentDecode(const char *s, size_t len, const RestAlloc *a, char **out, RestError *err)
 {
-	return rest_decode(s, len, false, 0, a, out, err);
+	return RestDecode(s, len, false, 0, a, out, err);
 }

@@ -54,14 +54,14 @@ expected(Parser *p, const char *what)
 {
 	char		got[32];
 
-	rest_describe(p->s, p->i, p->len, got, sizeof(got));
-	return rest_fail(p->err, REST_ESYNTAX, p->i, "unexpected %s, expecting %s", got, what);
+	RestDescribe(p->s, p->i, p->len, got, sizeof(got));
+	return RestFail(p->err, REST_ESYNTAX, p->i, "unexpected %s, expecting %s", got, what);
 }
 
 static RestCode
 nomem(Parser *p)
 {
-	return rest_fail(p->err, REST_ENOMEM, p->i, "out of memory");
+	return RestFail(p->err, REST_ENOMEM, p->i, "out of memory");
 }
 
 static void
@@ -87,9 +87,9 @@ finish(RestCode rc, RestError *err)
 static RestCode
 check_len(const char *s, size_t *len, RestError *err)
 {
-	*len = rest_bounded_len(s);
+	*len = RestBoundedLen(s);
 	if (*len > REST_MAX_INPUT)
-		return rest_fail(err, REST_ETOOMANY, REST_MAX_INPUT, "input longer than %d bytes", REST_MAX_INPUT);
+		return RestFail(err, REST_ETOOMANY, REST_MAX_INPUT, "input longer than %d bytes", REST_MAX_INPUT);
 	return REST_OK;
 }
 
@@ -123,8 +123,8 @@ parse_quoted(Parser *p, char **out)
 	while (j < p->len && p->s[j] != '"')
 		j += (p->s[j] == '\\') ? 2 : 1;
 	if (j >= p->len)
-		return rest_fail(p->err, REST_ESYNTAX, start, "unterminated quoted value, expecting \"\\\"\"");
-	d = rest_alloc(p->a, j - start);
+		return RestFail(p->err, REST_ESYNTAX, start, "unterminated quoted value, expecting \"\\\"\"");
+	d = RestZalloc(p->a, j - start);
 	if (d == NULL)
 		return nomem(p);
 	for (p->i = start + 1; p->i < j; p->i++)
@@ -171,7 +171,7 @@ parse_dash_run(Parser *p, bool (*ok) (unsigned char), char **out, bool *found)
 	if (!*found)
 		return REST_OK;
 	end = p->i;
-	d = rest_alloc(p->a, end - start + 1);
+	d = RestZalloc(p->a, end - start + 1);
 	if (d == NULL)
 		return nomem(p);
 	for (q = start; q < end;)
@@ -247,16 +247,16 @@ parse_json_path(Parser *p, RestField *f)
 		RestCode	rc;
 
 		if (f->npath >= REST_MAX_ITEMS)
-			return rest_fail(p->err, REST_ETOOMANY, p->i, "more than %d json path steps", REST_MAX_ITEMS);
+			return RestFail(p->err, REST_ETOOMANY, p->i, "more than %d json path steps", REST_MAX_ITEMS);
 		p->i += as_text ? 3 : 2;
-		st = rest_push(p->a, (void **) &f->path, &f->npath, &cap, sizeof(RestJsonStep));
+		st = RestPush(p->a, (void **) &f->path, &f->npath, &cap, sizeof(RestJsonStep));
 		if (st == NULL)
 			return nomem(p);
 		st->as_text = as_text;
 		if (json_index_here(p, &end))
 		{
 			st->is_index = true;
-			st->key = rest_strndup(p->a, p->s + p->i, end - p->i);
+			st->key = RestStrndup(p->a, p->s + p->i, end - p->i);
 			if (st->key == NULL)
 				return nomem(p);
 			p->i = end;
@@ -314,7 +314,7 @@ parse_ident(Parser *p, const char **out, const char *what)
 		p->i = start;
 		return expected(p, what);
 	}
-	*out = rest_strndup(p->a, p->s + a, b - a);
+	*out = RestStrndup(p->a, p->s + a, b - a);
 	return *out ? REST_OK : nomem(p);
 }
 
@@ -362,9 +362,9 @@ parse_embed(Parser *p, int depth, RestSelectItem *it)
 	if (!at(p, '('))
 		return expected(p, "\"(\"");
 	if (strcmp(it->field.name, "count") == 0)
-		return rest_fail(p->err, REST_ESYNTAX, p->i, "\"count\" cannot be embedded, expecting \"count()\"");
+		return RestFail(p->err, REST_ESYNTAX, p->i, "\"count\" cannot be embedded, expecting \"count()\"");
 	if (depth + 1 > REST_MAX_DEPTH)
-		return rest_fail(p->err, REST_EDEPTH, p->i, "embedding nested deeper than %d", REST_MAX_DEPTH);
+		return RestFail(p->err, REST_EDEPTH, p->i, "embedding nested deeper than %d", REST_MAX_DEPTH);
 	p->i++;
 	if ((rc = parse_select_list(p, depth + 1, &it->nchildren, &it->children)) != REST_OK)
 		return rc;
@@ -486,8 +486,8 @@ parse_select_list(Parser *p, int depth, int *n, RestSelectItem **items)
 		RestCode	rc;
 
 		if (*n >= REST_MAX_ITEMS)
-			return rest_fail(p->err, REST_ETOOMANY, p->i, "more than %d items in a select list", REST_MAX_ITEMS);
-		it = rest_push(p->a, (void **) items, n, &cap, sizeof(RestSelectItem));
+			return RestFail(p->err, REST_ETOOMANY, p->i, "more than %d items in a select list", REST_MAX_ITEMS);
+		it = RestPush(p->a, (void **) items, n, &cap, sizeof(RestSelectItem));
 		if (it == NULL)
 			return nomem(p);
 		if ((rc = parse_select_item(p, depth, it)) != REST_OK)
@@ -573,7 +573,7 @@ parse_operand(Parser *p, bool in_logic, const char **out)
 	if (!in_logic)
 	{
 		p->i = p->len;
-		*out = rest_strndup(p->a, p->s + start, p->len - start);
+		*out = RestStrndup(p->a, p->s + start, p->len - start);
 		return *out ? REST_OK : nomem(p);
 	}
 	if (at(p, '"'))
@@ -599,13 +599,13 @@ parse_operand(Parser *p, bool in_logic, const char **out)
 		if (j < p->len && p->s[j] == '}')
 		{
 			p->i = j + 1;
-			*out = rest_strndup(p->a, p->s + start, p->i - start);
+			*out = RestStrndup(p->a, p->s + start, p->i - start);
 			return *out ? REST_OK : nomem(p);
 		}
 	}
 	while (p->i < p->len && p->s[p->i] != ',' && p->s[p->i] != ')')
 		p->i++;
-	*out = rest_strndup(p->a, p->s + start, p->i - start);
+	*out = RestStrndup(p->a, p->s + start, p->i - start);
 	return *out ? REST_OK : nomem(p);
 }
 
@@ -631,7 +631,7 @@ parse_list_item(Parser *p, const char **out)
 	}
 	while (p->i < p->len && p->s[p->i] != ',' && p->s[p->i] != ')')
 		p->i++;
-	*out = rest_strndup(p->a, p->s + start, p->i - start);
+	*out = RestStrndup(p->a, p->s + start, p->i - start);
 	return *out ? REST_OK : nomem(p);
 }
 
@@ -661,8 +661,8 @@ parse_in_list(Parser *p, RestFilter *f)
 		RestCode	rc;
 
 		if (f->nlist >= REST_MAX_ITEMS)
-			return rest_fail(p->err, REST_ETOOMANY, p->i, "more than %d items in an in list", REST_MAX_ITEMS);
-		item = rest_push(p->a, (void **) &f->list, &f->nlist, &cap, sizeof(char *));
+			return RestFail(p->err, REST_ETOOMANY, p->i, "more than %d items in an in list", REST_MAX_ITEMS);
+		item = RestPush(p->a, (void **) &f->list, &f->nlist, &cap, sizeof(char *));
 		if (item == NULL)
 			return nomem(p);
 		if ((rc = parse_list_item(p, item)) != REST_OK)
@@ -712,7 +712,7 @@ parse_is_value(Parser *p, bool in_logic, RestFilter *f)
 			return REST_OK;
 		}
 	}
-	return rest_fail(p->err, REST_ESYNTAX, start,
+	return RestFail(p->err, REST_ESYNTAX, start,
 					 "unknown is value, expecting null, not_null, true, false or unknown");
 }
 
@@ -771,7 +771,7 @@ parse_op_expr(Parser *p, bool in_logic, RestFilter *f)
 	if (op == NULL)
 	{
 		p->i = start;
-		return rest_fail(p->err, REST_ESYNTAX, start, "unknown operator, expecting operator (eq, gt, ...)");
+		return RestFail(p->err, REST_ESYNTAX, start, "unknown operator, expecting operator (eq, gt, ...)");
 	}
 	f->op = op->op;
 	if (op->family == 1 && at(p, '(') && (rc = parse_quantifier(p, f)) != REST_OK)
@@ -848,7 +848,7 @@ parse_logic_child(Parser *p, int depth, RestLogic *c)
 	if (rc == REST_OK)
 		return REST_OK;
 	if (rc != REST_ESYNTAX)
-		return rest_fail(outer, rc, ferr.pos, "%s", ferr.msg);
+		return RestFail(outer, rc, ferr.pos, "%s", ferr.msg);
 	/* not a filter: a group, or the filter's error if it is not one either */
 	p->i = save;
 	skip_ws(p);
@@ -869,12 +869,12 @@ parse_logic_child(Parser *p, int depth, RestLogic *c)
 		p->i += 2;
 	}
 	else
-		return rest_fail(outer, REST_ESYNTAX, ferr.pos, "%s", ferr.msg);
+		return RestFail(outer, REST_ESYNTAX, ferr.pos, "%s", ferr.msg);
 	skip_ws(p);
 	if (!at(p, '('))
-		return rest_fail(outer, REST_ESYNTAX, ferr.pos, "%s", ferr.msg);
+		return RestFail(outer, REST_ESYNTAX, ferr.pos, "%s", ferr.msg);
 	if (depth + 1 > REST_MAX_DEPTH)
-		return rest_fail(outer, REST_EDEPTH, p->i, "and/or nested deeper than %d", REST_MAX_DEPTH);
+		return RestFail(outer, REST_EDEPTH, p->i, "and/or nested deeper than %d", REST_MAX_DEPTH);
 	return parse_group(p, depth + 1, c);
 }
 
@@ -894,8 +894,8 @@ parse_group(Parser *p, int depth, RestLogic *out)
 		RestCode	rc;
 
 		if (out->nchildren >= REST_MAX_ITEMS)
-			return rest_fail(p->err, REST_ETOOMANY, p->i, "more than %d conditions in a group", REST_MAX_ITEMS);
-		c = rest_push(p->a, (void **) &out->children, &out->nchildren, &cap, sizeof(RestLogic));
+			return RestFail(p->err, REST_ETOOMANY, p->i, "more than %d conditions in a group", REST_MAX_ITEMS);
+		c = RestPush(p->a, (void **) &out->children, &out->nchildren, &cap, sizeof(RestLogic));
 		if (c == NULL)
 			return nomem(p);
 		if ((rc = parse_logic_child(p, depth, c)) != REST_OK)
@@ -925,7 +925,7 @@ RestParseLogic(const char *s, RestLogicKind kind, bool negate,
 	out->kind = kind;
 	out->negate = negate;
 	if (kind == REST_LOGIC_FILTER)
-		return rest_fail(err, REST_ESYNTAX, 0, "a logic key is and or or");
+		return RestFail(err, REST_ESYNTAX, 0, "a logic key is and or or");
 	if ((rc = check_len(s, &len, err)) != REST_OK)
 		return rc;
 	init_parser(&p, s, len, a, err);
@@ -1013,8 +1013,8 @@ RestParseOrder(const char *s, const RestAlloc *a, int *n, RestOrderTerm **terms,
 		RestOrderTerm *t;
 
 		if (*n >= REST_MAX_ITEMS)
-			return rest_fail(err, REST_ETOOMANY, p.i, "more than %d order terms", REST_MAX_ITEMS);
-		t = rest_push(a, (void **) terms, n, &cap, sizeof(RestOrderTerm));
+			return RestFail(err, REST_ETOOMANY, p.i, "more than %d order terms", REST_MAX_ITEMS);
+		t = RestPush(a, (void **) terms, n, &cap, sizeof(RestOrderTerm));
 		if (t == NULL)
 			return nomem(&p);
 		if ((rc = parse_order_term(&p, t)) != REST_OK)
@@ -1040,8 +1040,8 @@ parse_names(Parser *p, RestParam *prm)
 		RestCode	rc;
 
 		if (prm->nnames >= REST_MAX_ITEMS)
-			return rest_fail(p->err, REST_ETOOMANY, p->i, "more than %d names", REST_MAX_ITEMS);
-		nm = rest_push(p->a, (void **) &prm->names, &prm->nnames, &cap, sizeof(char *));
+			return RestFail(p->err, REST_ETOOMANY, p->i, "more than %d names", REST_MAX_ITEMS);
+		nm = RestPush(p->a, (void **) &prm->names, &prm->nnames, &cap, sizeof(char *));
 		if (nm == NULL)
 			return nomem(p);
 		skip_ws(p);
@@ -1071,7 +1071,7 @@ parse_count(Parser *p, int64_t *out)
 		if (c < '0' || c > '9')
 			return expected(p, "a non-negative integer");
 		if (v > (INT64_MAX - (c - '0')) / 10)
-			return rest_fail(p->err, REST_ESYNTAX, p->i, "integer out of range");
+			return RestFail(p->err, REST_ESYNTAX, p->i, "integer out of range");
 		v = v * 10 + (c - '0');
 	}
 	*out = v;
@@ -1102,9 +1102,9 @@ parse_key_path(Parser *p, bool with_path, RestParam *prm, RestField *last)
 			break;
 		}
 		if (prm->nembed >= REST_MAX_DEPTH)
-			return rest_fail(p->err, REST_EDEPTH, p->i, "embed path deeper than %d", REST_MAX_DEPTH);
+			return RestFail(p->err, REST_EDEPTH, p->i, "embed path deeper than %d", REST_MAX_DEPTH);
 		p->i++;
-		if (rest_push(p->a, (void **) &prm->embed, &prm->nembed, &cap, sizeof(char *)) == NULL)
+		if (RestPush(p->a, (void **) &prm->embed, &prm->nembed, &cap, sizeof(char *)) == NULL)
 			return nomem(p);
 		prm->embed[prm->nembed - 1] = nm;
 	}
@@ -1165,7 +1165,7 @@ parse_filter_param(Parser *kp, RestParam *prm)
 		prm->bad_key = true;
 		return REST_OK;
 	}
-	l = rest_alloc(kp->a, sizeof(RestLogic));
+	l = RestZalloc(kp->a, sizeof(RestLogic));
 	if (l == NULL)
 		return nomem(kp);
 	l->kind = REST_LOGIC_FILTER;
@@ -1208,7 +1208,7 @@ parse_param(RestParam *prm, const RestAlloc *a, RestError *err)
 		prm->kind = REST_PARAM_LOGIC;
 		if ((rc = parse_logic_key(&kp, prm, &kind, &negate)) != REST_OK)
 			return rc;
-		if ((prm->logic = rest_alloc(a, sizeof(RestLogic))) == NULL)
+		if ((prm->logic = RestZalloc(a, sizeof(RestLogic))) == NULL)
 			return nomem(&vp);
 		return RestParseLogic(prm->value, kind, negate, a, prm->logic, err);
 	}
@@ -1241,14 +1241,14 @@ add_pair(const char *qs, size_t start, size_t end, const RestAlloc *a,
 	if (eq == NULL)
 		return REST_OK;			/* "?flag": no value, ignored as by PostgREST */
 	if (out->nparams >= REST_MAX_ITEMS)
-		return rest_fail(err, REST_ETOOMANY, start, "more than %d query parameters", REST_MAX_ITEMS);
-	prm = rest_push(a, (void **) &out->params, &out->nparams, cap, sizeof(RestParam));
+		return RestFail(err, REST_ETOOMANY, start, "more than %d query parameters", REST_MAX_ITEMS);
+	prm = RestPush(a, (void **) &out->params, &out->nparams, cap, sizeof(RestParam));
 	if (prm == NULL)
-		return rest_fail(err, REST_ENOMEM, start, "out of memory");
+		return RestFail(err, REST_ENOMEM, start, "out of memory");
 	klen = (size_t) (eq - (qs + start));
-	if ((rc = rest_decode(qs + start, klen, true, start, a, (char **) &prm->key, err)) != REST_OK)
+	if ((rc = RestDecode(qs + start, klen, true, start, a, (char **) &prm->key, err)) != REST_OK)
 		return rc;
-	if ((rc = rest_decode(eq + 1, end - start - klen - 1, true, start + klen + 1, a,
+	if ((rc = RestDecode(eq + 1, end - start - klen - 1, true, start + klen + 1, a,
 						  (char **) &prm->value, err)) != REST_OK)
 		return rc;
 	rc = parse_param(prm, a, err);
@@ -1274,7 +1274,7 @@ RestParseQuery(const char *qs, size_t len, const RestAlloc *a, RestQuery *out, R
 	out->nparams = 0;
 	out->params = NULL;
 	if (len > REST_MAX_INPUT)
-		return rest_fail(err, REST_ETOOMANY, REST_MAX_INPUT, "query string longer than %d bytes", REST_MAX_INPUT);
+		return RestFail(err, REST_ETOOMANY, REST_MAX_INPUT, "query string longer than %d bytes", REST_MAX_INPUT);
 	for (i = 0; i <= len; i++)
 	{
 		if (i < len && qs[i] != '&')

@@ -11,24 +11,24 @@
 #include <stdarg.h>
 
 /* Record an error once (the first one wins, it is the most precise) */
-extern RestCode rest_fail(RestError *err, RestCode code, size_t pos, const char *fmt,...)
+extern RestCode RestFail(RestError *err, RestCode code, size_t pos, const char *fmt,...)
 			__attribute__((format(printf, 4, 5)));
 
 /* Allocate size bytes (zeroed); NULL means REST_ENOMEM */
-extern void *rest_alloc(const RestAlloc *a, size_t size);
+extern void *RestZalloc(const RestAlloc *a, size_t size);
 
 /* A NUL-terminated copy of s[0..len) */
-extern char *rest_strndup(const RestAlloc *a, const char *s, size_t len);
+extern char *RestStrndup(const RestAlloc *a, const char *s, size_t len);
 
 /*
  * Append one element of elsize bytes to *arr (*n used, *cap allocated),
  * doubling the array when full: the parser never frees, so doubling keeps
  * the total allocated below twice the final size.
  */
-extern void *rest_push(const RestAlloc *a, void **arr, int *n, int *cap, size_t elsize);
+extern void *RestPush(const RestAlloc *a, void **arr, int *n, int *cap, size_t elsize);
 
 /* strlen bounded by REST_MAX_INPUT + 1, so a hostile string is not scanned twice */
-extern size_t rest_bounded_len(const char *s);
+extern size_t RestBoundedLen(const char *s);
 
 /*
  * Percent-decode s[0..len) into a new NUL-terminated string; plus_space
@@ -36,10 +36,10 @@ extern size_t rest_bounded_len(const char *s);
  * digits and "%00" (every string of a tree is NUL-terminated).  err->pos is
  * base + the offset of the bad '%'.
  */
-extern RestCode rest_decode(const char *s, size_t len, bool plus_space, size_t base,
+extern RestCode RestDecode(const char *s, size_t len, bool plus_space, size_t base,
 							const RestAlloc *a, char **out, RestError *err);
 
 /* Printable form of the byte at s[i] for messages: "x", "end of input" */
-extern void rest_describe(const char *s, size_t i, size_t len, char *buf, size_t size);
+extern void RestDescribe(const char *s, size_t i, size_t len, char *buf, size_t size);
 
 #endif							/* PGERP_REST_PARSE_H */

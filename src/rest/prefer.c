@@ -117,7 +117,7 @@ prefer_entry(const char *s, size_t b, size_t e, const RestAlloc *a, RestPrefer *
 	}
 	if (e - b >= 9 && memcmp(s + b, "timezone=", 9) == 0)
 	{
-		if (p->timezone == NULL && (p->timezone = rest_strndup(a, s + b + 9, e - b - 9)) == NULL)
+		if (p->timezone == NULL && (p->timezone = RestStrndup(a, s + b + 9, e - b - 9)) == NULL)
 			*nomem = true;
 		return true;
 	}
@@ -142,9 +142,9 @@ RestParsePrefer(const char *h, const RestAlloc *a, RestPrefer *out, RestError *e
 	memset(out, 0, sizeof(*out));
 	if (h == NULL)
 		return REST_OK;
-	len = rest_bounded_len(h);
+	len = RestBoundedLen(h);
 	if (len > REST_MAX_INPUT)
-		return rest_fail(err, REST_ETOOMANY, REST_MAX_INPUT, "header longer than %d bytes", REST_MAX_INPUT);
+		return RestFail(err, REST_ETOOMANY, REST_MAX_INPUT, "header longer than %d bytes", REST_MAX_INPUT);
 	for (i = 0; i <= len; i++)
 	{
 		size_t		eb,
@@ -161,11 +161,11 @@ RestParsePrefer(const char *h, const RestAlloc *a, RestPrefer *out, RestError *e
 			continue;			/* "a, , b": nothing to refuse */
 		if (!prefer_entry(h, eb, ee, a, out, &nomem))
 		{
-			if (out->ninvalid++ == 0 && (out->first_invalid = rest_strndup(a, h + eb, ee - eb)) == NULL)
+			if (out->ninvalid++ == 0 && (out->first_invalid = RestStrndup(a, h + eb, ee - eb)) == NULL)
 				nomem = true;
 		}
 		if (nomem)
-			return rest_fail(err, REST_ENOMEM, eb, "out of memory");
+			return RestFail(err, REST_ENOMEM, eb, "out of memory");
 	}
 	if (err != NULL)
 		memset(err, 0, sizeof(*err));
@@ -250,17 +250,17 @@ RestParseRange(const char *h, int64_t *first, int64_t *last, RestError *err)
 
 	*first = 0;
 	*last = -1;
-	len = rest_bounded_len(h);
+	len = RestBoundedLen(h);
 	if (len > REST_MAX_INPUT)
-		return rest_fail(err, REST_ETOOMANY, REST_MAX_INPUT, "header longer than %d bytes", REST_MAX_INPUT);
+		return RestFail(err, REST_ETOOMANY, REST_MAX_INPUT, "header longer than %d bytes", REST_MAX_INPUT);
 	e = len;
 	strip(h, &b, &e);
 	for (dash = b; dash < e && h[dash] != '-'; dash++)
 		;
 	if (dash >= e || !span_int64(h, b, dash, first))
-		return rest_fail(err, REST_ESYNTAX, b, "malformed range, expecting first-last or first-");
+		return RestFail(err, REST_ESYNTAX, b, "malformed range, expecting first-last or first-");
 	if (dash + 1 < e && !span_int64(h, dash + 1, e, last))
-		return rest_fail(err, REST_ESYNTAX, dash + 1, "malformed range, expecting first-last or first-");
+		return RestFail(err, REST_ESYNTAX, dash + 1, "malformed range, expecting first-last or first-");
 	if (err != NULL)
 		memset(err, 0, sizeof(*err));
 	return REST_OK;
@@ -373,9 +373,9 @@ RestParseAccept(const char *h, const RestAlloc *a, int *n, RestMediaType **types
 
 	*n = 0;
 	*types = NULL;
-	len = h ? rest_bounded_len(h) : 0;
+	len = h ? RestBoundedLen(h) : 0;
 	if (len > REST_MAX_INPUT)
-		return rest_fail(err, REST_ETOOMANY, REST_MAX_INPUT, "header longer than %d bytes", REST_MAX_INPUT);
+		return RestFail(err, REST_ETOOMANY, REST_MAX_INPUT, "header longer than %d bytes", REST_MAX_INPUT);
 	for (i = 0; i <= len; i++)
 	{
 		size_t		eb,
@@ -404,26 +404,26 @@ RestParseAccept(const char *h, const RestAlloc *a, int *n, RestMediaType **types
 		}
 		k = semi;
 		strip(h, &eb, &k);
-		if ((raw = rest_strndup(a, h + eb, k - eb)) == NULL)
-			return rest_fail(err, REST_ENOMEM, eb, "out of memory");
+		if ((raw = RestStrndup(a, h + eb, k - eb)) == NULL)
+			return RestFail(err, REST_ENOMEM, eb, "out of memory");
 		for (k = 0; raw[k] != '\0'; k++)
 			if (raw[k] >= 'A' && raw[k] <= 'Z')
 				raw[k] = (char) (raw[k] - 'A' + 'a');
 		mt.raw = raw;
 		mt.media = media_of(raw);
 		if (*n >= REST_MAX_ITEMS)
-			return rest_fail(err, REST_ETOOMANY, eb, "more than %d media types", REST_MAX_ITEMS);
-		if (rest_push(a, (void **) types, n, &cap, sizeof(RestMediaType)) == NULL ||
-			rest_push(a, (void **) &qs, &nqs, &qcap, sizeof(int)) == NULL)
-			return rest_fail(err, REST_ENOMEM, eb, "out of memory");
+			return RestFail(err, REST_ETOOMANY, eb, "more than %d media types", REST_MAX_ITEMS);
+		if (RestPush(a, (void **) types, n, &cap, sizeof(RestMediaType)) == NULL ||
+			RestPush(a, (void **) &qs, &nqs, &qcap, sizeof(int)) == NULL)
+			return RestFail(err, REST_ENOMEM, eb, "out of memory");
 		(*types)[*n - 1] = mt;
 		qs[*n - 1] = q;
 	}
 	if (*n == 0 && nq == 0)
 	{
 		/* absent or empty: JSON */
-		if ((*types = rest_alloc(a, sizeof(RestMediaType))) == NULL)
-			return rest_fail(err, REST_ENOMEM, 0, "out of memory");
+		if ((*types = RestZalloc(a, sizeof(RestMediaType))) == NULL)
+			return RestFail(err, REST_ENOMEM, 0, "out of memory");
 		(*types)[0].media = REST_MEDIA_JSON;
 		(*types)[0].raw = "application/json";
 		*n = 1;
