@@ -515,6 +515,15 @@ RestParseSelect(const char *s, const RestAlloc *a, int *n, RestSelectItem **item
 	rc = parse_select_list(&p, 1, n, items);
 	if (rc == REST_OK && p.i < p.len)
 		rc = expected(&p, "\",\" or end of input");
+	/* an empty root select is "*" in PostgREST ("rel()" stays empty) */
+	if (rc == REST_OK && *n == 0)
+	{
+		if ((*items = RestZalloc(a, sizeof(RestSelectItem))) == NULL)
+			return nomem(&p);
+		(*items)->kind = REST_SEL_STAR;
+		(*items)->field.name = "*";
+		*n = 1;
+	}
 	return finish(rc, err);
 }
 
@@ -1056,12 +1065,18 @@ parse_names(Parser *p, RestParam *prm)
 	}
 }
 
-/* limit= and offset=: digits only, within int64 */
+/*
+ * limit= and offset=: an optional '-' and digits, within int64.  PostgREST
+ * reads a negative offset as 0 and refuses a negative limit with 416.
+ */
 static RestCode
-parse_count(Parser *p, int64_t *out)
+parse_count(Parser *p, bool is_limit, int64_t *out)
 {
 	int64_t		v = 0;
+	bool		neg = at(p, '-');
 
+	if (neg)
+		p->i++;
 	if (p->i >= p->len)
 		return expected(p, "a non-negative integer");
 	for (; p->i < p->len; p->i++)
@@ -1074,7 +1089,9 @@ parse_count(Parser *p, int64_t *out)
 			return RestFail(p->err, REST_ESYNTAX, p->i, "integer out of range");
 		v = v * 10 + (c - '0');
 	}
-	*out = v;
+	if (neg && v > 0 && is_limit)
+		return RestFail(p->err, REST_ERANGE, 0, "limit should be greater than or equal to zero");
+	*out = neg ? 0 : v;
 	return REST_OK;
 }
 
@@ -1222,7 +1239,7 @@ parse_param(RestParam *prm, const RestAlloc *a, RestError *err)
 			return RestParseOrder(prm->value, a, &prm->norder, &prm->order, err);
 		}
 		prm->kind = w[0] == 'l' ? REST_PARAM_LIMIT : REST_PARAM_OFFSET;
-		return parse_count(&vp, &prm->number);
+		return parse_count(&vp, prm->kind == REST_PARAM_LIMIT, &prm->number);
 	}
 	prm->kind = REST_PARAM_FILTER;
 	return parse_filter_param(&kp, prm);

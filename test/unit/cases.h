@@ -4,7 +4,8 @@ static void
 select_cases(void)
 {
 	SEL("*", "*");
-	SEL("", "");
+	SEL("", "*");
+	SEL("  ", "*");
 	SEL("id,name", "id | name");
 	SEL(" id , name ", "id | name");
 	SEL("alias:col", "alias:col");
@@ -261,7 +262,11 @@ query_cases(void)
 	Q("", "");
 	Q("select=*", "select *");
 	Q("select=id,name&id=eq.1", "select id | name & filter id eq=1");
-	Q("select=", "select ");
+	Q("select=", "select *");
+	Q("select=a(b())", "select a(b())");
+	Q("offset=-4", "offset 0");
+	Q("limit=0", "limit 0");
+	Q("limit=-0", "limit 0");
 	Q("select", "");
 	Q("a&&b=eq.1&", "filter b eq=1");
 	Q("id=eq.1&id=lt.5", "filter id eq=1 & filter id lt=5");
@@ -300,7 +305,9 @@ query_cases(void)
 	QFERR("x=zz.1", false, 0, "unknown operator");
 	QERR("select=a(", REST_ESYNTAX, 2, "select: unexpected end of input");
 	QERR("order=", REST_ESYNTAX, 0, "order: unexpected end of input");
-	QERR("limit=-1", REST_ESYNTAX, 0, "limit: unexpected \"-\"");
+	QERR("limit=-1", REST_ERANGE, 0, "limit: limit should be greater than or equal to zero");
+	QERR("limit=--1", REST_ESYNTAX, 1, "limit: unexpected \"-\"");
+	QERR("limit=-", REST_ESYNTAX, 1, "expecting a non-negative integer");
 	QERR("limit=", REST_ESYNTAX, 0, "expecting a non-negative integer");
 	QERR("offset=1x", REST_ESYNTAX, 1, "offset: unexpected \"x\"");
 	QERR("limit=99999999999999999999", REST_ESYNTAX, 18, "integer out of range");

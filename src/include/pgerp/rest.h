@@ -34,7 +34,9 @@ typedef enum RestCode
 	REST_ESYNTAX,				/* malformed: RestError.pos and .msg say where and why */
 	REST_EDEPTH,				/* nesting beyond REST_MAX_DEPTH */
 	REST_ETOOMANY,				/* a list beyond REST_MAX_ITEMS or input beyond REST_MAX_INPUT */
-	REST_ENOMEM
+	REST_ENOMEM,
+	REST_ERANGE					/* added by the grammar: limit=-N; PostgREST answers 416
+								 * (PGRST103, "Limit should be greater than or equal to zero.") */
 } RestCode;
 
 typedef struct RestError
@@ -177,7 +179,10 @@ typedef struct RestParam
 	/* ORDER */
 	int			norder;
 	RestOrderTerm *order;
-	/* LIMIT, OFFSET: a non-negative integer */
+	/*
+	 * LIMIT, OFFSET: a non-negative integer.  As in PostgREST, a negative
+	 * offset counts as 0 and a negative limit fails with REST_ERANGE.
+	 */
 	int64_t		number;
 	/* COLUMNS, ON_CONFLICT: comma-separated names */
 	int			nnames;
