@@ -300,6 +300,23 @@ query_cases(void)
 	Q("=eq.1", "filter BADKEY(=eq.1)");
 	Q("a;b=eq.1", "filter BADKEY(a;b=eq.1)");
 	Q("x=eq.%3B", "filter x eq=;");
+	/* from PostgREST's spec, test/spec/Feature/Query/ */
+	Q("select=id,name,clients(id,name)&order=id.desc.nullslast&clients.order=name&limit=2",
+	  "select id | name | clients(id | name) & order id desc nullslast & order@clients name & limit 2");
+	Q("select=val->r&val->i=gt.0.5&order=val->>i.desc", "select val->r & filter val->i gt=0.5 & order val->>i desc");
+	Q("or=(id.lt.2,id.gt.3)&select=id", "logic or{id lt=2, id gt=3} & select id");
+	Q("or=(and(id.gt.0,id.lt.3),not.or(id.eq.1,id.eq.2))", "logic or{and{id gt=0, id lt=3}, not.or{id eq=1, id eq=2}}");
+	Q("select=name,...processes(process:name,...process_costs(cost))&processes.id=eq.7",
+	  "select name | ...processes(process:name | ...process_costs(cost)) & filter@processes id eq=7");
+	Q("select=id,client:clients!client_id(*),tasks!inner(id)&tasks.id=eq.3",
+	  "select id | client:clients!client_id(*) | tasks!inner(id) & filter@tasks id eq=3");
+	QERR("order=id.asc.nullslasttt", REST_ESYNTAX, 16, "order: unexpected \"t\"");
+	QERR("select=data->>--34", REST_ESYNTAX, 7, "select: unexpected \"-\"");
+	QERR("or=()", REST_ESYNTAX, 1, "or: unexpected \")\", expecting field name");
+	/* PostgREST stops early and accepts these (see docs/api-grammar.md); we refuse */
+	QERR("and=(id.eq.1,id.neq.2))&select=id", REST_ESYNTAX, 18, "and: unexpected \")\", expecting end of input");
+	QERR("select=name,projects(count)'", REST_ESYNTAX, 20, "select: unexpected \"'\"");
+	QERR("body=like(any).{%plan%,%brain%}", REST_ESYNTAX, 16, "malformed percent-encoding");
 	QFERR("a(b=eq.1", true, 1, "expecting");
 	QFERR("x=eq", false, 2, "expecting delimiter (.)");
 	QFERR("x=zz.1", false, 0, "unknown operator");
