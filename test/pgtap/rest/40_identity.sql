@@ -2,7 +2,7 @@
 BEGIN;
 \ir ../setup.sql
 \ir fixture.psql
-SELECT plan(27);
+SELECT plan(30);
 
 SELECT * FROM pg_temp.make_tree() \gset
 SELECT pg_temp.make_user('t_rest_a', 'stock_manager', :a, false) AS ua \gset
@@ -51,6 +51,16 @@ SELECT is((SELECT headers ->> 'WWW-Authenticate' FROM pg_temp.http('POST', '/par
 SELECT is(erp.current_user_id(), :session_user_before::bigint, 'the request''s identity ended with it: the session''s is back');
 SELECT is((SELECT (body::jsonb ->> 'sub')::bigint FROM pg_temp.http('GET', '/rpc/claims', '', :'ha')), :ua::bigint,
           'request.jwt.claims carries the token''s user');
+
+SELECT results_eq(format($$SELECT status, (body::jsonb ->> 'user_id')::bigint, (body::jsonb ->> 'company_id')::bigint
+                            FROM pg_temp.http('POST', '/rpc/switch_company', '', %L::jsonb || '{"content-profile": "api"}', '{"company": %s}')$$, :'hg', :b),
+                  format('VALUES (200, %s::bigint, %s::bigint)', :ug, :b), 'switch_company over HTTP returns a token for the other company');
+SELECT is((SELECT count(*)::int FROM pg_temp.http('GET', '/partners', 'select=name',
+              jsonb_build_object('authorization', 'Bearer ' || (SELECT body::jsonb ->> 'token' FROM pg_temp.http('POST', '/rpc/switch_company', '',
+                  :'hg'::jsonb || '{"content-profile": "api"}', format('{"company": %s}', :b)))) ) r
+           WHERE r.status = 200), 1, 'and that token is accepted');
+SELECT is(pg_temp.outcome('POST', '/rpc/switch_company', '', :'ha'::jsonb || '{"content-profile": "api"}', format('{"company": %s}', :b)),
+          '403 42501', 'a company the user holds no role on is refused');
 
 -- ------------------------------------------------ profiles
 SELECT is(pg_temp.outcome('GET', '/partners', '', :'ha'::jsonb || '{"accept-profile": "erp"}'), '406 PGRST106', 'a schema not served is 406 PGRST106');
