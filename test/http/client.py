@@ -2,6 +2,7 @@
 """Raw HTTP clients for test/http/run.sh (stdlib only): what curl cannot send.
 
 client.py raw PORT HEX          send bytes (hex), print the status code
+client.py head PORT PATH        HEAD, print "status bytes-after-the-headers"
 client.py bigheader PORT N      a request with an N-byte header, print the status
 client.py biglength PORT N      announce Content-Length N, send nothing, print the status
 client.py chunked PORT N        POST N bytes chunked, print the status
@@ -70,6 +71,17 @@ def main():
         s = connect(port)
         send_all_tolerant(s, bytes.fromhex(arg))
         print(status_of(s))
+    elif cmd == "head":
+        s = connect(port)
+        s.sendall(b"HEAD " + (arg or "/").encode() + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        print("%s %d" % (head.split(b" ", 2)[1].decode() if head.startswith(b"HTTP/") else "closed", len(rest)))
     elif cmd == "bigheader":
         s = connect(port)
         send_all_tolerant(s, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * int(arg) + b"\r\n\r\n")
