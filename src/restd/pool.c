@@ -61,17 +61,32 @@ PoolConfigure(Pool *pool, const char *uri)
 	pthread_mutex_unlock(&pool->lock);
 }
 
-/* The parameters every connection of this pool is opened with */
+/*
+ * The parameters every connection is opened with.  A read connection is
+ * made read-only by a SET after connecting, not by "options": libpq would
+ * then see a read-only session and refuse it under
+ * target_session_attrs=read-write, the default db-read-uri being db-uri.
+ */
 static PGconn *
 pool_connect(const char *uri, bool read_only)
 {
 	const char *keys[] = {"dbname", "application_name", "connect_timeout",
-		"keepalives_idle", "keepalives_interval", "keepalives_count",
-	"options", NULL};
-	const char *values[] = {uri, "pgerp-rest", "3", "10", "2", "3",
-		read_only ? "-c default_transaction_read_only=on" : NULL, NULL};
+	"keepalives_idle", "keepalives_interval", "keepalives_count", NULL};
+	const char *values[] = {uri, "pgerp-rest", "3", "10", "2", "3", NULL};
+	PGconn	   *conn = PQconnectdbParams(keys, values, 1);
 
-	return PQconnectdbParams(keys, values, 1);
+	if (read_only && PQstatus(conn) == CONNECTION_OK)
+	{
+		PGresult   *res = PQexec(conn, "SET default_transaction_read_only = on");
+
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		{
+			PQfinish(conn);
+			conn = NULL;		/* PQstatus(NULL) is CONNECTION_BAD */
+		}
+		PQclear(res);
+	}
+	return conn;
 }
 
 /* Open (or reopen) the connection of a slot we hold; false when it fails */

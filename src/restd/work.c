@@ -65,7 +65,7 @@ call_failed(Request *req, Pool *pool, PGconn *conn, PGresult *res)
 	first_line(res ? PQresultErrorMessage(res) : PQerrorMessage(conn), msg, sizeof(msg));
 	if (PQstatus(conn) != CONNECTION_OK || state == NULL ||
 		strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
-		strcmp(state, "25006") == 0 || strcmp(state, "26000") == 0 || strcmp(state, "53300") == 0)
+		(strcmp(state, "25006") == 0 && !pool->read_only) || strcmp(state, "26000") == 0 || strcmp(state, "53300") == 0)
 	{
 		set_error(req, 503, "PGRST001", "Database client error. Retrying the connection.", msg);
 		req->retry_after = (int) PoolRetryAfter(pool);

@@ -186,6 +186,33 @@ status "http://127.0.0.1:$H3/" -H 'Origin: http://evil.example' >/dev/null
 expect "a request from another origin gets no CORS header" "" "$(header Access-Control-Allow-Origin)"
 stop_gateway "$WORK/gw3.pid"
 
+# ---- --config FILE, a multi-host db-uri (the first host down), SIGHUP reload ----
+H5=$(free_port); DEAD=$(free_port)
+cat >"$WORK/gw5.conf" <<CONF
+# written by test/http/run.sh
+db-uri = "postgresql://$APP_ROLE:$APP_PASSWORD@127.0.0.1:$DEAD,127.0.0.1:$PORT/pgerp?target_session_attrs=read-write"
+server-port = $H5
+max-body-bytes = 1000000
+CONF
+"$PGBIN/pgerp-rest" --config "$WORK/gw5.conf" >>"$WORK/gw5.log" 2>&1 &
+gw5=$!; PIDS+=("$gw5")
+for _ in $(seq 1 100); do curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$H5/" && break; sleep 0.1; done
+expect "a multi-host db-uri skips the host that is down" 200 "$(status "http://127.0.0.1:$H5/")"
+head -c 200000 /dev/zero | tr '\0' 'a' >"$WORK/200k"
+st=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 -X POST "http://127.0.0.1:$H5/companies" -H 'Content-Type: text/plain' --data-binary @"$WORK/200k")
+check "max-body-bytes from the file: a 200,000-byte body is not refused (got $st)" test "$st" != 413 -a "$st" != 000
+sed -i 's/^max-body-bytes = .*/max-body-bytes = 1000/' "$WORK/gw5.conf"
+kill -HUP "$gw5"
+for _ in $(seq 1 50); do grep -q "settings reloaded" "$WORK/gw5.log" && break; sleep 0.1; done
+expect "after SIGHUP the new max-body-bytes applies" 413 "$("$CLIENT" biglength "$H5" 200000)"
+expect "... and the gateway still answers" 200 "$(status "http://127.0.0.1:$H5/")"
+echo "db-pool = oops" >>"$WORK/gw5.conf"
+kill -HUP "$gw5"
+for _ in $(seq 1 50); do grep -q "reload failed" "$WORK/gw5.log" && break; sleep 0.1; done
+check "a bad file on SIGHUP is refused and logged" grep -q "reload failed" "$WORK/gw5.log"
+expect "... and the old settings stay" 413 "$("$CLIENT" biglength "$H5" 200000)"
+kill -TERM "$gw5"; wait "$gw5"
+
 # ---- the database stopped and started: 503 + Retry-After, then recovery ----
 TTMP=$(mktemp -d /tmp/pgerp-http.XXXXXX); chmod 755 "$TTMP"
 TDATA=$TTMP/pg; TPORT=$(free_port)
