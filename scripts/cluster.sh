@@ -8,6 +8,9 @@ PORT=${PGERP_PORT:-5480}
 
 case "${1:-}" in
     stop)
+        if [ -f "$VAR/pgerp-rest.pid" ]; then
+            stop_gateway "$VAR/pgerp-rest.pid"; say "stopped the HTTP gateway"
+        fi
         if cluster_running "$VAR/pg"; then
             stop_cluster "$VAR/pg"; say "stopped the cluster in $VAR/pg"
         else
@@ -17,6 +20,7 @@ case "${1:-}" in
         cluster_running "$VAR/pg" || die "the cluster is not running: run 'make start' first"
         exec "$PGBIN/psql" -h "$VAR/run" -p "$PORT" -U postgres -d pgerp ;;
     reset)
+        stop_gateway "$VAR/pgerp-rest.pid"
         stop_cluster "$VAR/pg" immediate
         rm -rf "$VAR"
         say "stopped the cluster and deleted $VAR (all its data)" ;;

@@ -182,3 +182,42 @@ bench_cluster() {
 
 # pg ARGS...: psql on the cluster of the environment, stopping at the first error.
 pg() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+# start_gateway SOCK PORT HTTP_PORT LOGFILE PIDFILE [ADMIN_PORT]: pgerp-rest in
+# the background against database pgerp on 127.0.0.1:PORT as the app role,
+# waiting (up to 10 s) until it answers. SOCK is unused by the gateway (it
+# connects over TCP, as the app role's scram rule wants) and kept for symmetry.
+# Extra settings can be passed as PGERP_REST_* variables.
+start_gateway() {
+    local sock=$1 port=$2 http_port=$3 log=$4 pidfile=$5 admin_port=${6:-0}
+    : "$sock"
+    PGERP_REST_DB_URI="postgresql://$APP_ROLE:$APP_PASSWORD@127.0.0.1:$port/pgerp" \
+    PGERP_REST_SERVER_HOST=127.0.0.1 PGERP_REST_SERVER_PORT="$http_port" \
+    PGERP_REST_ADMIN_SERVER_PORT="$admin_port" \
+        "$PGBIN/pgerp-rest" >>"$log" 2>&1 &
+    echo $! >"$pidfile"
+    local i
+    for i in $(seq 1 100); do
+        if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$http_port/"; then return 0; fi
+        kill -0 "$(cat "$pidfile")" 2>/dev/null || { tail -n 5 "$log" >&2; return 1; }
+        sleep 0.1
+    done
+    tail -n 5 "$log" >&2
+    return 1
+}
+
+# stop_gateway PIDFILE: SIGTERM (it drains for up to 10 s), then wait for it.
+stop_gateway() {
+    local pidfile=$1 pid i
+    [ -f "$pidfile" ] || return 0
+    pid=$(cat "$pidfile")
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null
+        for i in $(seq 1 120); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    fi
+    rm -f "$pidfile"
+}

@@ -33,9 +33,20 @@ else
     say "demo data already loaded; keeping the database as it is"
 fi
 
+REST_PORT=${PGERP_REST_PORT:-5481}
+stop_gateway "$VAR/pgerp-rest.pid"
+say "starting the HTTP gateway on 127.0.0.1:$REST_PORT (log in $VAR/pgerp-rest.log)"
+start_gateway "$VAR/run" "$PORT" "$REST_PORT" "$VAR/pgerp-rest.log" "$VAR/pgerp-rest.pid" ||
+    die "the gateway did not answer; see $VAR/pgerp-rest.log"
+
 cat <<MSG
 
 pgerp is running on port $PORT (data in $VAR/pg, log in $VAR/postgresql.log).
+
+  Over HTTP (pgerp-rest on port $REST_PORT, docs/gateway.md and docs/api.md):
+    TOKEN=\$(curl -s -X POST http://127.0.0.1:$REST_PORT/rpc/sign_in -H 'Content-Type: application/json' \\
+        -d '{"login":"alice","password":"alice-demo-1"}' | sed -n 's/.*"token" *: *"\([^"]*\)".*/\1/p')
+    curl -s http://127.0.0.1:$REST_PORT/products -H "Authorization: Bearer \$TOKEN"
 
   As the application role (row security applies):
     psql "host=localhost port=$PORT dbname=pgerp user=$APP_ROLE password=$APP_PASSWORD"
