@@ -44,16 +44,21 @@ test('sign_in refuses bad credentials with 28P01 (403)', T, async () => {
     assert.ok(!JSON.stringify(err).includes('wrong-password-1'), 'the password is never echoed');
 });
 
-test('users are who the token says', T, async () => {
+test('users: who the token says, no secrets, only the visible ones', T, async () => {
     const s = await session('bob');
     // GET /users?select=id,login&id=eq.<bob>  Authorization: Bearer <bob>
     const rows = ok(await client(s.token).from('users').select('id,login').eq('id', s.user_id), 200);
     assert.deepEqual(rows, [{ id: s.user_id, login: 'bob' }]);
-    // no secrets in api.users
-    // GET /users?select=*&id=eq.<bob>
+    // GET /users?select=*&id=eq.<bob>: id, login, name, active, created_at; no password hash, no token generation
     const [row] = ok(await client(s.token).from('users').select('*').eq('id', s.user_id));
-    assert.equal('password_hash' in row, false);
-    assert.equal('token_generation' in row, false);
+    assert.deepEqual(Object.keys(row).sort(), ['active', 'created_at', 'id', 'login', 'name']);
+    assert.equal(row.name, 'Bob (Subsidiary B)');
+    // a stock manager lacks erp.app_user:read: bob sees himself only
+    // GET /users?select=login&login=in.(admin,alice,bob)&order=login.asc
+    const q = (db) => db.from('users').select('login').in('login', ['admin', 'alice', 'bob']).order('login');
+    assert.deepEqual(ok(await q(client(s.token))), [{ login: 'bob' }]);
+    // the group's admin sees the users holding roles below it
+    assert.deepEqual(ok(await q(await as('admin'))), [{ login: 'admin' }, { login: 'alice' }, { login: 'bob' }]);
 });
 
 test('anonymous: row security shows nothing, writes answer 401', T, async () => {
@@ -97,20 +102,26 @@ test('refresh returns a new pair that works', T, async () => {
     assert.notEqual(n.refresh_token, s.refresh_token, 'the refresh token rotates');
     // GET /products?select=sku&sku=eq.BOLT-M8  Authorization: Bearer <new token>
     assert.deepEqual(ok(await client(n.token).from('products').select('sku').eq('sku', 'BOLT-M8')), [{ sku: 'BOLT-M8' }]);
-    // a rotated-out refresh token is refused
-    const again = await client(null).rpc('refresh', { refresh_token: s.refresh_token });
-    assert.notEqual(again.error, null);
-    assert.ok(again.status === 401 || again.status === 403, `status ${again.status}`);
+    // a used refresh token is refused: 28000, 403 (PostgREST's 28* row)
+    // POST /rpc/refresh {"refresh_token":"<the first one again>"}
+    fails(await client(null).rpc('refresh', { refresh_token: s.refresh_token }), '28000', 403);
 });
 
-test('switch_company returns a token for the other company', T, async () => {
-    const { b } = await companies();
-    const s = await signIn(...USERS.admin);
-    // POST /rpc/switch_company {"company":<B>}  Authorization: Bearer <admin>
-    const res = ok(await client(s.token).rpc('switch_company', { company: b }), 200);
-    const token = typeof res === 'string' ? res : res.token;
-    assert.equal(typeof token, 'string');
-    // the new token acts in B: current company shown by a token-scoped read of itself
-    // GET /companies?select=id,name&id=eq.<B>
-    assert.deepEqual(ok(await client(token).from('companies').select('id,name').eq('id', b)), [{ id: b, name: 'Subsidiary B' }]);
+test('switch_company(company, refresh_token) returns a session in the other company', T, async () => {
+    const { a, b } = await companies();
+    const s = await signIn(...USERS.admin, a);
+    assert.equal(s.company_id, a);
+    // POST /rpc/switch_company {"company":<B>,"refresh_token":"<r>"}  Authorization: Bearer <admin>
+    const n = ok(await client(s.token).rpc('switch_company', { company: b, refresh_token: s.refresh_token }), 200);
+    assert.equal(n.company_id, b);
+    assert.equal(n.user_id, s.user_id);
+    assert.equal(typeof n.token, 'string');
+    // a product posted without company_id lands in the token's current company
+    // POST /products?select=company_id,sku  {"sku":"T-..","name":".."}  Authorization: Bearer <switched>
+    const sku = uniq('SW');
+    const row = ok(await client(n.token).from('products').insert({ sku, name: `Switched ${RUN}` }).select('company_id,sku').single(), 201);
+    assert.deepEqual(row, { company_id: b, sku });
+    // alice cannot switch to B: 42501, 403
+    const al = await signIn(...USERS.alice);
+    fails(await client(al.token).rpc('switch_company', { company: b, refresh_token: al.refresh_token }), '42501', 403);
 });

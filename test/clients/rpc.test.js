@@ -115,18 +115,24 @@ test('GET of a VOLATILE function is 405, and does nothing', T, async () => {
     const p = await newProduct(alice, C.a);
     // GET /rpc/receive?product=<p>&qty=1&unit_cost=1
     const res = await alice.rpc('receive', { product: p.id, qty: 1, unit_cost: 1 }, { get: true });
-    assert.equal(res.status, 405);
-    assert.notEqual(res.error, null);
+    fails(res, 'PGRST101', 405);
     assert.deepEqual(ok(await alice.from('moves').select('id').eq('product_id', p.id)), []);
 });
 
-test('a scalar result comes back bare: bom_cost', T, async () => {
-    // GET /products?select=id&sku=eq.KIT-BRACKET
-    const kit = ok(await admin.from('products').select('id').eq('sku', 'KIT-BRACKET').single());
-    // POST /rpc/bom_cost {"product":<kit>}
-    const cost = ok(await admin.rpc('bom_cost', { product: kit.id }), 200);
-    assert.equal(typeof cost, 'number', `bom_cost returned ${JSON.stringify(cost)}`);
-    assert.ok(cost > 0);
+test('a composite result is one object: bom_cost', T, async () => {
+    // GET /products?select=id&sku=eq.FRAME-RED
+    const frame = ok(await admin.from('products').select('id').eq('sku', 'FRAME-RED').single());
+    // GET /rpc/bom_cost?product=<frame>   (STABLE: GET allowed)
+    const c = ok(await admin.rpc('bom_cost', { product: frame.id }, { get: true }), 200);
+    assert.equal(Array.isArray(c), false);
+    assert.deepEqual(Object.keys(c).sort(), ['batch_qty', 'components_cost', 'operations_cost', 'total_cost', 'unit_cost']);
+    assert.equal(c.batch_qty, 1);
+    assert.ok(c.components_cost > 0, `components_cost ${c.components_cost}`);
+    assert.ok(c.operations_cost > 0, 'welding and painting cost something');
+    assert.ok(Math.abs(c.total_cost - (c.components_cost + c.operations_cost)) < 0.01, JSON.stringify(c));
+    assert.ok(Math.abs(c.unit_cost - c.total_cost / c.batch_qty) < 0.01, JSON.stringify(c));
+    // POST /rpc/bom_cost {"product":<frame>}: the same
+    assert.deepEqual(ok(await admin.rpc('bom_cost', { product: frame.id })), c);
 });
 
 test('jobs: replenish enqueues, jsonb filters (contains, containedBy, ->>), cancel_job', T, async () => {
@@ -152,10 +158,10 @@ test('jobs: replenish enqueues, jsonb filters (contains, containedBy, ->>), canc
     // alice enqueued nothing and lacks erp.job:read: she sees no such job
     assert.deepEqual(ok(await alice.from('jobs').select('id').eq('id', job)), []);
     if (row.status === 'queued') {
-        // POST /rpc/cancel_job {"job":<job>}
-        const c = await admin.rpc('cancel_job', { job });
-        assert.equal(c.error, null, JSON.stringify(c.error));
-        assert.ok([200, 204].includes(c.status), `status ${c.status}`);
+        // POST /rpc/cancel_job {"job":<job>}  -> the jobs row, cancelled
+        const c = ok(await admin.rpc('cancel_job', { job }), 200);
+        assert.equal(c.id, job);
+        assert.equal(c.status, 'cancelled');
         assert.deepEqual(ok(await admin.from('jobs').select('status').eq('id', job)), [{ status: 'cancelled' }]);
     }
 });

@@ -138,15 +138,23 @@ test('update with filters: name, standard_price, cost_method, active', T, async 
     // a bad value: 22023
     // PATCH /products?id=eq.<p>  {"cost_method":"lifo"}
     fails(await alice.from('products').update({ cost_method: 'lifo' }).eq('id', p.id), '22023', 400);
+    // a column that is not writable: 428C9, 400
+    // PATCH /products?id=eq.<p>  {"sku":"other"}
+    const ro = fails(await alice.from('products').update({ sku: `${p.sku}-X` }).eq('id', p.id), '428C9', 400);
+    assert.equal(ro.message, 'column "sku" of api.products cannot be updated');
+    // POST with a generated column: 428C9
+    // POST /products {"id":1,"company_id":<A>,"sku":"T-..","name":".."}
+    fails(await alice.from('products').insert({ id: 1, company_id: C.a, sku: uniq('GEN'), name: 'with id' }), '428C9', 400);
 });
 
 test('update and delete without a filter are refused with 400', T, async () => {
     // PATCH /products  {"name":"everything"}   (no filter: refused, unlike PostgREST)
     const upd = await alice.from('products').update({ name: 'everything' });
-    fails(upd, undefined, 400);
+    const e = fails(upd, '21000', 400);
+    assert.equal(e.hint, 'Add a filter, for example ?id=eq.1.');
     // DELETE /reorder_rules   (no filter)
     const del = await admin.from('reorder_rules').delete();
-    fails(del, undefined, 400);
+    fails(del, '21000', 400);
     // nothing was renamed
     assert.deepEqual(ok(await alice.from('products').select('name').eq('sku', 'BOLT-M8')), [{ name: 'Bolt M8' }]);
 });
