@@ -106,6 +106,19 @@ test('getList: pagination, sort, filters, total from Content-Range', T, async ()
     assert.deepEqual(gear.data, []);
 });
 
+test('getList of a function: rpc/valuation_report with an argument and filters', T, async () => {
+    // an empty operator ('company@') passes the value bare: an RPC argument
+    // GET /rpc/valuation_report?offset=0&limit=10&company=<A>&sku=in.(BOLT-M8,CABLE-2)&order=sku.asc  Prefer: count=exact
+    const r = await dpAlice.getList('rpc/valuation_report', {
+        pagination: { page: 1, perPage: 10 }, sort: { field: 'sku', order: 'ASC' },
+        filter: { 'company@': C.a, 'sku@in': '(BOLT-M8,CABLE-2)' },
+        meta: { columns: ['product_id', 'sku', 'qty'] },
+    });
+    assert.equal(r.total, 2);
+    assert.deepEqual(r.data.map((x) => x.sku), ['BOLT-M8', 'CABLE-2']);
+    for (const row of r.data) assert.equal(typeof row.qty, 'number');
+});
+
 test('getOne, and its 406 for a missing id', T, async () => {
     const bolt = ok(await alice.from('products').select('id').eq('sku', 'BOLT-M8').single());
     // GET /products?id=eq.<bolt>  Accept: application/vnd.pgrst.object+json

@@ -208,6 +208,23 @@ test('csv', T, async () => {
     assert.deepEqual(ok(quoted).replace(/\r\n/g, '\n').replace(/\n$/, '').split('\n'), ['label', 'Bolt M8']);
 });
 
+test('stripNulls and throwOnError', T, async () => {
+    const bob = await as('bob');
+    // GET /partners?select=name,email,phone&name=eq.Initech  Accept: application/vnd.pgrst.array+json;nulls=stripped
+    const stripped = await bob.from('partners').select('name,email,phone').eq('name', 'Initech').stripNulls();
+    assert.deepEqual(ok(stripped, 200), [{ name: 'Initech' }]);
+    // the same without: the nulls are there
+    assert.deepEqual(ok(await bob.from('partners').select('name,email,phone').eq('name', 'Initech')),
+        [{ name: 'Initech', email: null, phone: null }]);
+    // throwOnError(): the error object is thrown as a PostgrestError
+    // GET /products?select=no_such_column
+    await assert.rejects(alice.from('products').select('no_such_column').throwOnError(), (err) => {
+        assert.equal(err.name, 'PostgrestError');
+        assert.equal(err.code, '42703');
+        return true;
+    });
+});
+
 test('embeds: to-one, to-many, embedded filter, order and limit, !inner', T, async () => {
     const { a } = await companies();
     const p = await newProduct(alice, a, { name: `Embed source ${RUN}` });
