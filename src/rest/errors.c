@@ -88,8 +88,14 @@ status_for_sqlstate(const char *s, bool anonymous)
 		return 503;
 	if (strncmp(s, "0L", 2) == 0 || strncmp(s, "0P", 2) == 0)
 		return 403;
-	if (strncmp(s, "28", 2) == 0)
+	/*
+	 * 28*: 403 as PostgREST, but a request without a token that meets
+	 * "nobody is signed in" (28000) is 401: it has not authenticated.
+	 */
+	if (strcmp(s, "28000") == 0)
 		return anonymous ? 401 : 403;
+	if (strncmp(s, "28", 2) == 0)
+		return 403;
 	if (strncmp(s, "09", 2) == 0 || strncmp(s, "25", 2) == 0 ||
 		strncmp(s, "2D", 2) == 0 || strncmp(s, "38", 2) == 0 ||
 		strncmp(s, "39", 2) == 0 || strncmp(s, "3B", 2) == 0 ||

@@ -262,17 +262,8 @@ filter_sql(RestSql *q, RestRel *rel, const char *alias, RestFilter *f)
 
 					appendStringInfo(&q->sql, "%s OPERATOR(pg_catalog.%s) %s (", expr.data, sym,
 									 f->quant == REST_QUANT_ANY ? "ANY" : "ALL");
-					if (f->op == REST_OP_LIKE || f->op == REST_OP_ILIKE)
-					{
-						const char **items = palloc(sizeof(char *) * Max(f->nlist, 1));
-
-						for (int i = 0; i < f->nlist; i++)
-							items[i] = like_pattern(f->list[i]);
-						RestSqlParamCast(q, array_literal(f->nlist, items), TEXTARRAYOID);
-					}
-					else
-						RestSqlParamCast(q, f->nlist > 0 || !f->value ? array_literal(f->nlist, f->list) : f->value,
-										 OidIsValid(arr) ? arr : TEXTARRAYOID);
+					/* the operand is an array literal, {a,b}; like patterns take * for % */
+					RestSqlParamCast(q, value[0] ? value : "{}", OidIsValid(arr) ? arr : TEXTARRAYOID);
 					appendStringInfoChar(&q->sql, ')');
 				}
 				else

@@ -424,6 +424,29 @@ check_put(RestRequest *req, RestRel *rel, const char *json)
 	(void) json;
 }
 
+/*
+ * Content-Range of a write, as PostgREST: "star/N" with a count, else
+ * "star/star", for an insert; "0-(n-1)/star" (or "/N") for an update or
+ * delete that touched rows.
+ */
+static void
+set_write_range(RestRequest *req, RestResponse *resp, int64 affected)
+{
+	ListCell   *lc;
+	bool		counted = req->prefer.count != REST_COUNT_NONE;
+	char	   *total = counted ? psprintf(INT64_FORMAT, affected) : "*";
+
+	foreach(lc, resp->headers)
+		if (pg_strcasecmp(((RestHeader *) lfirst(lc))->name, "Content-Range") == 0)
+			resp->headers = foreach_delete_current(resp->headers, lc);
+	if (counted)
+		req->applied |= REST_APPLIED_COUNT;
+	if (req->verb == VERB_POST || affected == 0)
+		RestAddHeader(resp, "Content-Range", psprintf("*/%s", total));
+	else
+		RestAddHeader(resp, "Content-Range", psprintf("0-" INT64_FORMAT "/%s", affected - 1, total));
+}
+
 void
 RestHandleWrite(RestRequest *req, RestRel *rel, RestResponse *resp)
 {
@@ -501,9 +524,8 @@ RestHandleWrite(RestRequest *req, RestRel *rel, RestResponse *resp)
 		resp->status = req->verb == VERB_POST ? 201 : 204;
 		if (req->verb == VERB_POST && req->prefer.ret == REST_RETURN_HEADERS_ONLY)
 			add_location(req, rel, resp, tt, n);
-		RestAddHeader(resp, "Content-Range",
-					  affected > 0 ? psprintf("0-" INT64_FORMAT "/*", affected - 1) : "*/*");
 	}
+	set_write_range(req, resp, affected);
 	if (req->prefer.ret != REST_RETURN_DEFAULT)
 		req->applied |= REST_APPLIED_RETURN;
 	(void) return_name;
