@@ -146,7 +146,7 @@ RestErrorResponse(RestRequest *req, ErrorData *edata, RestResponse *resp)
 	const char *message = edata->message ? edata->message : "internal error";
 
 	resp->headers = NIL;
-	resp->body = makeStringInfo();
+	resp->body = RestNewBody(resp);
 	if (pending_status != 0)
 	{
 		status = pending_status;

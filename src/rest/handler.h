@@ -29,6 +29,7 @@ typedef struct RestHeader
 
 typedef struct RestResponse
 {
+	MemoryContext cxt;			/* outlives the SPI connection and the subtransaction */
 	int			status;
 	List	   *headers;		/* RestHeader *, in order */
 	StringInfo	body;			/* NULL: no body */
@@ -83,6 +84,7 @@ typedef struct RestRequest
 extern const RestAlloc *RestPallocAllocator(void);
 extern char *RestHeaderValue(RestRequest *req, const char *name);	/* lower-case name; NULL */
 extern void RestAddHeader(RestResponse *resp, const char *name, const char *value);
+extern StringInfo RestNewBody(RestResponse *resp);	/* an empty body in resp->cxt */
 
 /* errors.c: raise a PostgREST error from inside a request (never returns) */
 extern void RestRaise(int status, const char *code, const char *message,

@@ -52,14 +52,30 @@ RestHeaderValue(RestRequest *req, const char *name)
 	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
+/*
+ * Response parts live in the call's context: the handlers run with SPI's
+ * procedure context current, which SPI_finish frees.
+ */
 void
 RestAddHeader(RestResponse *resp, const char *name, const char *value)
 {
+	MemoryContext old = MemoryContextSwitchTo(resp->cxt);
 	RestHeader *h = palloc(sizeof(RestHeader));
 
 	h->name = pstrdup(name);
 	h->value = pstrdup(value);
 	resp->headers = lappend(resp->headers, h);
+	MemoryContextSwitchTo(old);
+}
+
+StringInfo
+RestNewBody(RestResponse *resp)
+{
+	MemoryContext old = MemoryContextSwitchTo(resp->cxt);
+	StringInfo	b = makeStringInfo();
+
+	MemoryContextSwitchTo(old);
+	return b;
 }
 
 static RestVerb
@@ -486,6 +502,7 @@ pgerp_http_request(PG_FUNCTION_ARGS)
 		req->body_len = strlen(req->body);
 	}
 	resp.status = 200;
+	resp.cxt = CurrentMemoryContext;
 
 	SessionSnapshotTake(&snap);
 	run_request(req, &resp);
@@ -493,6 +510,7 @@ pgerp_http_request(PG_FUNCTION_ARGS)
 
 	if (resp.status == 0)
 		resp.status = 200;
+	resp.cxt = CurrentMemoryContext;
 	values[0] = Int32GetDatum(resp.status);
 	values[1] = JsonbPGetDatum(headers_jsonb(resp.headers));
 	if (resp.body && strcmp(req->method, "HEAD") != 0)

@@ -125,7 +125,7 @@ RestHandleOpenApi(RestRequest *req, RestResponse *resp)
 	(void) RestSqlParam(&q, PGERP_VERSION_STR);
 	tt = RestExecute(&q, true, &n);
 	doc = SPI_getvalue(tt->vals[0], tt->tupdesc, 1);
-	resp->body = makeStringInfo();
+	resp->body = RestNewBody(resp);
 	appendStringInfoString(resp->body, doc ? doc : "{}");
 	resp->status = 200;
 	RestAddHeader(resp, "Content-Type", "application/openapi+json; charset=utf-8");

@@ -809,7 +809,7 @@ RestFinishRead(RestRequest *req, RestResponse *resp, SPITupleTable *tt,
 	int64		offset = req->range_first;
 	uint64		nrows = SPI_processed;
 
-	resp->body = makeStringInfo();
+	resp->body = RestNewBody(resp);
 	if (req->media == REST_MEDIA_CSV)
 	{
 		if (with_total && nrows == 0)

@@ -381,7 +381,7 @@ RestHandleRpc(RestRequest *req, RestResponse *resp)
 				RestFinishRead(req, resp, tt, false, -1);
 				return;
 			}
-			resp->body = makeStringInfo();
+			resp->body = RestNewBody(resp);
 			appendStringInfoString(resp->body, b ? b : "null");
 			RestAddHeader(resp, "Content-Type", "application/json; charset=utf-8");
 			resp->status = 200;
@@ -393,7 +393,7 @@ RestHandleRpc(RestRequest *req, RestResponse *resp)
 	/* a scalar: the bare JSON value */
 	appendStringInfo(&q.sql, "SELECT pg_catalog.to_json(%s)::pg_catalog.text", call);
 	tt = RestExecute(&q, get, &n);
-	resp->body = makeStringInfo();
+	resp->body = RestNewBody(resp);
 	{
 		char	   *v = SPI_getvalue(tt->vals[0], tt->tupdesc, 1);
 

@@ -2,7 +2,7 @@
 BEGIN;
 \ir ../setup.sql
 \ir fixture.psql
-SELECT plan(32);
+SELECT plan(34);
 -- writes need an identity: every request here carries a token
 SELECT * FROM pg_temp.make_tree() \gset
 SELECT pg_temp.make_user('t_rest_w', 'admin', :a) AS w \gset
@@ -61,5 +61,11 @@ SELECT results_eq($$SELECT status, headers ->> 'Preference-Applied' FROM pg_temp
                   $$VALUES (201, 'tx=rollback')$$, 'tx=rollback answers as if it committed');
 SELECT is((SELECT count(*)::int FROM t_rest.tag WHERE label = 'rolled back'), 0, 'but nothing stays');
 
+-- a bulk POST: the response outlives the statement's memory (it crashed the backend at 600 rows)
+SELECT results_eq($$SELECT status, headers ->> 'Content-Range'
+                    FROM pg_temp.http('POST', '/tag', '', pg_temp.with_h('{"prefer": "count=exact"}'),
+                                      (SELECT json_agg(json_build_object('label', 'bulk ' || n))::text FROM generate_series(1, 1000) n))$$,
+                  $$VALUES (201, '*/1000')$$, 'a bulk POST of 1,000 rows with count=exact');
+SELECT is((SELECT count(*)::int FROM t_rest.tag WHERE label LIKE 'bulk %'), 1000, 'all 1,000 rows are there');
 SELECT * FROM finish();
 ROLLBACK;
