@@ -141,6 +141,23 @@ test('order, limit, range', T, async () => {
     assert.deepEqual(skus(ok(await demo().range(1, 3))), ['CABLE-2', 'FRAME-RED', 'KIT-BRACKET']);
 });
 
+test('order with nullsFirst / nullsLast', T, async () => {
+    const { a } = await companies();
+    const p = await newProduct(alice, a);
+    await receive(alice, p.id, 1, 1, { ref: `N-${RUN}-A` });
+    await receive(alice, p.id, 2, 1);
+    await receive(alice, p.id, 3, 1, { ref: `N-${RUN}-B` });
+    const refs = async (opts) => ok(await alice.from('moves').select('ref').eq('product_id', p.id).order('ref', opts)).map((m) => m.ref);
+    // GET /moves?select=ref&product_id=eq.<p>&order=ref.asc.nullsfirst
+    assert.deepEqual(await refs({ ascending: true, nullsFirst: true }), [null, `N-${RUN}-A`, `N-${RUN}-B`]);
+    // ...&order=ref.asc.nullslast
+    assert.deepEqual(await refs({ ascending: true, nullsFirst: false }), [`N-${RUN}-A`, `N-${RUN}-B`, null]);
+    // ...&order=ref.desc   (PostgreSQL's default for desc: nulls first)
+    assert.deepEqual(await refs({ ascending: false }), [null, `N-${RUN}-B`, `N-${RUN}-A`]);
+    // ...&order=ref.desc.nullslast
+    assert.deepEqual(await refs({ ascending: false, nullsFirst: false }), [`N-${RUN}-B`, `N-${RUN}-A`, null]);
+});
+
 test('count exact with a range: 206 and Content-Range total; 416 PGRST103 past the end', T, async () => {
     // GET /products?select=sku&sku=in.(...)&order=sku.asc&offset=0&limit=2  Prefer: count=exact
     const res = await alice.from('products').select('sku', { count: 'exact' }).in('sku', DEMO_A_SKUS).order('sku').range(0, 1);
