@@ -240,7 +240,7 @@ test('stripNulls and throwOnError', T, async () => {
         [{ name: 'Initech', email: null, phone: null }]);
     // throwOnError(): the error object is thrown as a PostgrestError
     // GET /products?select=no_such_column
-    await assert.rejects(async () => { await alice.from('products').select('no_such_column').throwOnError(); }, (err) => {
+    await assert.rejects(async () => await alice.from('products').select('no_such_column').throwOnError(), (err) => {
         assert.equal(err.name, 'PostgrestError');
         assert.equal(err.code, '42703');
         return true;
