@@ -39,9 +39,10 @@ test('sign_in refuses bad credentials with 28P01 (403)', T, async () => {
     // an unknown login, so that no demo user is ever locked out by reruns
     // POST /rpc/sign_in {"login":"nobody-<run>","password":"wrong-password-1"}
     const res = await client(null).rpc('sign_in', { login: `nobody-${RUN.toLowerCase()}`, password: 'wrong-password-1' });
-    const err = fails(res, '28P01', 403);
+    const err = fails(res, '28P01');
     assert.equal(err.message, 'invalid login or password');
     assert.ok(!JSON.stringify(err).includes('wrong-password-1'), 'the password is never echoed');
+    assert.equal(res.status, 403, "PostgREST's SQLSTATE table: 28* is 403");
 });
 
 test('users: who the token says, no secrets, only the visible ones', T, async () => {

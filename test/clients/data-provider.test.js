@@ -171,6 +171,14 @@ test('getManyReference: moves of a product, paginated and sorted', T, async () =
     });
     assert.equal(filtered.total, 1);
     assert.equal(filtered.data[0].qty, 7);
+    // meta.nullslast on getList: order=ref.desc.nullslast (one receipt without a ref)
+    await receive(alice, p.id, 1, 1);
+    // GET /moves?offset=0&limit=10&product_id=eq.<p>&order=ref.desc.nullslast  Prefer: count=exact
+    const byRef = await dpAlice.getList('moves', {
+        pagination: { page: 1, perPage: 10 }, sort: { field: 'ref', order: 'DESC' }, filter: { product_id: p.id }, meta: { nullslast: true },
+    });
+    assert.equal(byRef.total, 4);
+    assert.deepEqual(byRef.data.map((m) => m.ref), [`REF-${RUN}-C`, `REF-${RUN}-B`, `REF-${RUN}-A`, null]);
 });
 
 test('create, and its 409 for a duplicate', T, async () => {

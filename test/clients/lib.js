@@ -128,9 +128,22 @@ export async function newProduct(db, company, fields = {}) {
     return ok(await db.from('products').insert(row).select().single(), 201);
 }
 
-// POST /rpc/receive: qty in at unit_cost, returns the move.
+let mainWarehouse;
+// The id of Subsidiary A's demo warehouse A-WH. Receipts name it: once a run
+// has added a warehouse to A (write.test.js), "warehouse": null is refused
+// (22023 "company has 2 warehouses: name one").
+export function warehouseA() {
+    mainWarehouse ??= (async () => {
+        const db = await as('admin');
+        return ok(await db.from('warehouses').select('id').eq('code', 'A-WH').single()).id;
+    })();
+    return mainWarehouse;
+}
+
+// POST /rpc/receive {"product","qty","unit_cost","warehouse":<A-WH>,...}: returns the move.
 export async function receive(db, product, qty, unitCost, extra = {}) {
-    return ok(await db.rpc('receive', { product, qty, unit_cost: unitCost, ...extra }), 200);
+    const args = { product, qty, unit_cost: unitCost, warehouse: await warehouseA(), ...extra };
+    return ok(await db.rpc('receive', args), 200);
 }
 
 export const skus = (rows) => rows.map((r) => r.sku);

@@ -54,23 +54,28 @@ test('eq neq gt gte lt lte', T, async () => {
     assert.deepEqual(skus(ok(await demo().lte('standard_price', 1.2))), DEMO_A_SKUS);
 });
 
-test('like ilike likeAnyOf likeAllOf ilikeAnyOf regexMatch regexIMatch', T, async () => {
+test('like ilike regexMatch regexIMatch', T, async () => {
     // ...&name=like.Red*
     assert.deepEqual(skus(ok(await demo().like('name', 'Red*'))), ['FRAME-RED', 'PAINT-RED']);
     // ...&name=like.Red%25   (the SQL wildcard works too)
     assert.deepEqual(skus(ok(await demo().like('name', 'Red%'))), ['FRAME-RED', 'PAINT-RED']);
     // ...&name=ilike.*PAINT*
     assert.deepEqual(skus(ok(await demo().ilike('name', '*PAINT*'))), ['PAINT-RED']);
+    // ...&sku=match.^[BC]
+    assert.deepEqual(skus(ok(await demo().regexMatch('sku', '^[BC]'))), ['BOLT-M8', 'CABLE-2']);
+    // ...&name=imatch.^red
+    assert.deepEqual(skus(ok(await demo().regexIMatch('name', '^red'))), ['FRAME-RED', 'PAINT-RED']);
+});
+
+test('likeAnyOf likeAllOf ilikeAnyOf ilikeAllOf: like(any) and like(all)', T, async () => {
     // ...&sku=like(any).{B*,C*}
     assert.deepEqual(skus(ok(await demo().likeAnyOf('sku', ['B*', 'C*']))), ['BOLT-M8', 'CABLE-2']);
     // ...&sku=like(all).{*-*,*RED}
     assert.deepEqual(skus(ok(await demo().likeAllOf('sku', ['*-*', '*RED']))), ['FRAME-RED', 'PAINT-RED']);
     // ...&name=ilike(any).{*KIT,bolt*}
     assert.deepEqual(skus(ok(await demo().ilikeAnyOf('name', ['*KIT', 'bolt*']))), ['BOLT-M8', 'KIT-BRACKET']);
-    // ...&sku=match.^[BC]
-    assert.deepEqual(skus(ok(await demo().regexMatch('sku', '^[BC]'))), ['BOLT-M8', 'CABLE-2']);
-    // ...&name=imatch.^red
-    assert.deepEqual(skus(ok(await demo().regexIMatch('name', '^red'))), ['FRAME-RED', 'PAINT-RED']);
+    // ...&name=ilike(all).{red*,*E}
+    assert.deepEqual(skus(ok(await demo().ilikeAllOf('name', ['red*', '*E']))), ['FRAME-RED']);
 });
 
 test('is isDistinct in notIn match', T, async () => {
@@ -134,6 +139,23 @@ test('order, limit, range', T, async () => {
     assert.deepEqual(skus(ok(await demo().limit(2))), ['BOLT-M8', 'CABLE-2']);
     // ...&order=sku.asc&offset=1&limit=3
     assert.deepEqual(skus(ok(await demo().range(1, 3))), ['CABLE-2', 'FRAME-RED', 'KIT-BRACKET']);
+});
+
+test('order with nullsFirst / nullsLast', T, async () => {
+    const { a } = await companies();
+    const p = await newProduct(alice, a);
+    await receive(alice, p.id, 1, 1, { ref: `N-${RUN}-A` });
+    await receive(alice, p.id, 2, 1);
+    await receive(alice, p.id, 3, 1, { ref: `N-${RUN}-B` });
+    const refs = async (opts) => ok(await alice.from('moves').select('ref').eq('product_id', p.id).order('ref', opts)).map((m) => m.ref);
+    // GET /moves?select=ref&product_id=eq.<p>&order=ref.asc.nullsfirst
+    assert.deepEqual(await refs({ ascending: true, nullsFirst: true }), [null, `N-${RUN}-A`, `N-${RUN}-B`]);
+    // ...&order=ref.asc.nullslast
+    assert.deepEqual(await refs({ ascending: true, nullsFirst: false }), [`N-${RUN}-A`, `N-${RUN}-B`, null]);
+    // ...&order=ref.desc   (PostgreSQL's default for desc: nulls first)
+    assert.deepEqual(await refs({ ascending: false }), [null, `N-${RUN}-B`, `N-${RUN}-A`]);
+    // ...&order=ref.desc.nullslast
+    assert.deepEqual(await refs({ ascending: false, nullsFirst: false }), [`N-${RUN}-B`, `N-${RUN}-A`, null]);
 });
 
 test('count exact with a range: 206 and Content-Range total; 416 PGRST103 past the end', T, async () => {

@@ -5,7 +5,7 @@
 // paths), and the errors: 404 PGRST202, 405 for GET of a VOLATILE function.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { T, RUN, as, ok, fails, companies, newProduct, receive } from './lib.js';
+import { T, RUN, as, ok, fails, companies, newProduct, receive, warehouseA } from './lib.js';
 
 let alice;
 let admin;
@@ -18,8 +18,9 @@ const daysAgo = (n) => new Date(Date.now() - n * 86400000).toISOString();
 
 test('receive returns the move', T, async () => {
     const p = await newProduct(alice, C.a);
-    // POST /rpc/receive {"product":<p>,"qty":10,"unit_cost":2.5,"ref":"RCV-.."}
-    const res = await alice.rpc('receive', { product: p.id, qty: 10, unit_cost: 2.5, ref: `RCV-${RUN}` });
+    const wh = await warehouseA();
+    // POST /rpc/receive {"product":<p>,"qty":10,"unit_cost":2.5,"warehouse":<A-WH>,"ref":"RCV-.."}
+    const res = await alice.rpc('receive', { product: p.id, qty: 10, unit_cost: 2.5, warehouse: wh, ref: `RCV-${RUN}` });
     const m = ok(res, 200);
     assert.equal(Array.isArray(m), false, 'one move, not a set');
     assert.equal(typeof m.id, 'number');
@@ -33,8 +34,8 @@ test('receive returns the move', T, async () => {
     // GET /moves?select=id,qty,state&id=eq.<m>
     assert.deepEqual(ok(await alice.from('moves').select('id,qty,state').eq('id', m.id)), [{ id: m.id, qty: 10, state: 'done' }]);
     // select on a function's composite result:
-    // POST /rpc/receive?select=qty,value  {"product":<p>,"qty":2,"unit_cost":3,"ref":null}
-    const picked = await alice.rpc('receive', { product: p.id, qty: 2, unit_cost: 3 }).select('qty,value');
+    // POST /rpc/receive?select=qty,value  {"product":<p>,"qty":2,"unit_cost":3,"warehouse":<A-WH>}
+    const picked = await alice.rpc('receive', { product: p.id, qty: 2, unit_cost: 3, warehouse: wh }).select('qty,value');
     assert.deepEqual(ok(picked, 200), { qty: 2, value: 6 });
     // quants follow
     // GET /quants?select=quantity&product_id=eq.<p>
@@ -44,8 +45,8 @@ test('receive returns the move', T, async () => {
 
 test('receive refuses bad arguments: 22023 and 404 PGRST202', T, async () => {
     const p = await newProduct(alice, C.a);
-    // POST /rpc/receive {"product":<p>,"qty":-1,"unit_cost":1}
-    const neg = await alice.rpc('receive', { product: p.id, qty: -1, unit_cost: 1 });
+    // POST /rpc/receive {"product":<p>,"qty":-1,"unit_cost":1,"warehouse":<A-WH>}
+    const neg = await alice.rpc('receive', { product: p.id, qty: -1, unit_cost: 1, warehouse: await warehouseA() });
     fails(neg, '22023', 400);
     // a missing required argument: no function with those names
     // POST /rpc/receive {"product":<p>}

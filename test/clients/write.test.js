@@ -65,7 +65,7 @@ test('insert many with select, and missing=default', T, async () => {
     assert.deepEqual(rows2, [{ sku: c, cost_method: 'avco' }, { sku: `${c}-D`, cost_method: 'fifo' }]);
 });
 
-test('insert refusals: 23505 (409), 22023 (400), count with the insert', T, async () => {
+test('insert refusals: 23505 (409), 22023 (400), nothing left behind', T, async () => {
     const p = await newProduct(alice, C.a);
     // POST /products {"company_id":<A>,"sku":<existing>,"name":"dup"}
     const dup = await alice.from('products').insert({ company_id: C.a, sku: p.sku, name: 'dup' });
@@ -80,10 +80,19 @@ test('insert refusals: 23505 (409), 22023 (400), count with the insert', T, asyn
     // the failed request left nothing behind
     // GET /products?select=id&name=eq.bad&sku=like.T-<run>-*
     assert.deepEqual(ok(await alice.from('products').select('id').eq('name', 'bad').like('sku', `T-${RUN}-*`)), []);
-    // POST /products?select=sku  Prefer: count=exact, return=representation
+});
+
+test('count=exact on insert and update: the affected total in Content-Range (*/N)', T, async () => {
+    // POST /products?select=sku  Prefer: count=exact, return=representation   -> Content-Range: */1
     const counted = await alice.from('products').insert({ company_id: C.a, sku: uniq('CNT'), name: 'counted' }, { count: 'exact' }).select('sku');
     ok(counted, 201);
     assert.equal(counted.count, 1);
+    const p = await newProduct(alice, C.a);
+    const q = await newProduct(alice, C.a);
+    // PATCH /products?id=in.(<p>,<q>)&select=id  Prefer: count=exact, return=representation  {"active":false}  -> */2
+    const both = await alice.from('products').update({ active: false }, { count: 'exact' }).in('id', [p.id, q.id]).select('id');
+    assert.equal(ok(both, 200).length, 2);
+    assert.equal(both.count, 2);
 });
 
 test('upsert on company_id,sku: merge updates, ignore keeps', T, async () => {
@@ -125,11 +134,10 @@ test('update with filters: name, standard_price, cost_method, active', T, async 
     const min = await alice.from('products').update({ cost_method: 'avco' }).eq('id', q.id);
     ok(min, 204);
     assert.equal(min.data, null);
-    // PATCH /products?id=in.(<p>,<q>)&select=id,active  Prefer: count=exact, return=representation  {"active":false}
-    const both = await alice.from('products').update({ active: false }, { count: 'exact' }).in('id', [p.id, q.id]).select('id,active');
+    // PATCH /products?id=in.(<p>,<q>)&select=id,active  Prefer: return=representation  {"active":false}
+    const both = await alice.from('products').update({ active: false }).in('id', [p.id, q.id]).select('id,active');
     const rows = ok(both, 200).sort((x, y) => x.id - y.id);
     assert.deepEqual(rows, [{ id: p.id, active: false }, { id: q.id, active: false }].sort((x, y) => x.id - y.id));
-    assert.equal(both.count, 2);
     // GET /products?select=cost_method,active&id=eq.<q>
     assert.deepEqual(ok(await alice.from('products').select('cost_method,active').eq('id', q.id)), [{ cost_method: 'avco', active: false }]);
     // a filter that matches nothing: 200 and []
