@@ -83,11 +83,13 @@ finish(RestCode rc, RestError *err)
 	return rc;
 }
 
-/* Inputs longer than REST_MAX_INPUT are refused before any work */
+/* Inputs longer than REST_MAX_INPUT are refused before any work; NULL is "" */
 static RestCode
-check_len(const char *s, size_t *len, RestError *err)
+check_len(const char **s, size_t *len, RestError *err)
 {
-	*len = RestBoundedLen(s);
+	if (*s == NULL)
+		*s = "";
+	*len = RestBoundedLen(*s);
 	if (*len > REST_MAX_INPUT)
 		return RestFail(err, REST_ETOOMANY, REST_MAX_INPUT, "input longer than %d bytes", REST_MAX_INPUT);
 	return REST_OK;
@@ -509,7 +511,7 @@ RestParseSelect(const char *s, const RestAlloc *a, int *n, RestSelectItem **item
 
 	*n = 0;
 	*items = NULL;
-	if ((rc = check_len(s, &len, err)) != REST_OK)
+	if ((rc = check_len(&s, &len, err)) != REST_OK)
 		return rc;
 	init_parser(&p, s, len, a, err);
 	rc = parse_select_list(&p, 1, n, items);
@@ -538,7 +540,7 @@ RestParseField(const char *s, const RestAlloc *a, RestField *out, RestError *err
 	RestCode	rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = check_len(s, &len, err)) != REST_OK)
+	if ((rc = check_len(&s, &len, err)) != REST_OK)
 		return rc;
 	init_parser(&p, s, len, a, err);
 	rc = parse_field(&p, out);
@@ -811,7 +813,7 @@ RestParseFilterValue(const char *s, const RestAlloc *a, RestFilter *out, RestErr
 
 	memset(out, 0, sizeof(*out));
 	out->field = keep;
-	if ((rc = check_len(s, &len, err)) != REST_OK)
+	if ((rc = check_len(&s, &len, err)) != REST_OK)
 		return rc;
 	init_parser(&p, s, len, a, err);
 	rc = parse_op_expr(&p, false, out);
@@ -935,7 +937,7 @@ RestParseLogic(const char *s, RestLogicKind kind, bool negate,
 	out->negate = negate;
 	if (kind == REST_LOGIC_FILTER)
 		return RestFail(err, REST_ESYNTAX, 0, "a logic key is and or or");
-	if ((rc = check_len(s, &len, err)) != REST_OK)
+	if ((rc = check_len(&s, &len, err)) != REST_OK)
 		return rc;
 	init_parser(&p, s, len, a, err);
 	rc = parse_group(&p, 1, out);
@@ -1014,7 +1016,7 @@ RestParseOrder(const char *s, const RestAlloc *a, int *n, RestOrderTerm **terms,
 
 	*n = 0;
 	*terms = NULL;
-	if ((rc = check_len(s, &len, err)) != REST_OK)
+	if ((rc = check_len(&s, &len, err)) != REST_OK)
 		return rc;
 	init_parser(&p, s, len, a, err);
 	for (;;)

@@ -250,6 +250,8 @@ RestParseRange(const char *h, int64_t *first, int64_t *last, RestError *err)
 
 	*first = 0;
 	*last = -1;
+	if (h == NULL)
+		h = "";
 	len = RestBoundedLen(h);
 	if (len > REST_MAX_INPUT)
 		return RestFail(err, REST_ETOOMANY, REST_MAX_INPUT, "header longer than %d bytes", REST_MAX_INPUT);

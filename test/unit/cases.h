@@ -398,6 +398,18 @@ header_cases(void)
 		report(strcmp(small, "return=re") == 0, "prefer applied truncated", "size 10", small, "return=re");
 	}
 	RANGE("0-9", REST_OK, 0, 9);
+	{
+		int64_t		f,
+					l;
+		RestError	e;
+		int			n;
+		RestSelectItem *it;
+		RestCode	rc = RestParseRange(NULL, &f, &l, &e);
+
+		check_err("range", "NULL", rc, &e, REST_ESYNTAX, 0, "malformed range");
+		rc = RestParseSelect(NULL, &A, &n, &it, &e);
+		report(rc == REST_OK && n == 1 && it[0].kind == REST_SEL_STAR, "select", "NULL is *", rc ? e.msg : "", "");
+	}
 	RANGE("10-", REST_OK, 10, -1);
 	RANGE(" 5-5 ", REST_OK, 5, 5);
 	RANGE("9-0", REST_OK, 9, 0);
