@@ -290,7 +290,12 @@ dispatch(RestRequest *req, RestResponse *resp)
 	RestChooseSchema(req);
 	if (RestParseQuery(req->query_string, strlen(req->query_string), RestPallocAllocator(),
 					   &req->query, &err) != REST_OK)
+	{
+		if (err.code == REST_ERANGE)
+			RestRaise(416, "PGRST103", "Requested range not satisfiable",
+					  "Limit should be greater than or equal to zero.", NULL);
 		RestGrammarError("query string", &err);
+	}
 	if (req->verb != VERB_OPTIONS)
 		choose_media(req);
 

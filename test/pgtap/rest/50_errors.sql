@@ -2,7 +2,7 @@
 BEGIN;
 \ir ../setup.sql
 \ir fixture.psql
-SELECT plan(22);
+SELECT plan(23);
 SELECT * FROM pg_temp.make_tree() \gset
 SELECT pg_temp.make_user('t_rest_e', 'admin', :a) AS e \gset
 SELECT pg_temp.bearer('t_rest_e') AS h \gset
@@ -40,5 +40,6 @@ SELECT is(pg_temp.outcome('POST', '/rpc/raise', '', :'h', '{"p_state": "42501"}'
 SELECT is(pg_temp.outcome('POST', '/rpc/raise', '', '{}', '{"p_state": "42501"}'), '401 42501', '42501 without a token is 401');
 SELECT is(pg_temp.outcome('POST', '/rpc/raise', '', :'h', '{"p_state": "22023"}'), '400 22023', 'other codes are 400');
 
+SELECT is(pg_temp.outcome('GET', '/author', 'limit=-1'), '416 PGRST103', 'a negative limit is 416 PGRST103');
 SELECT * FROM finish();
 ROLLBACK;
