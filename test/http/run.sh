@@ -37,6 +37,7 @@ header() { sed -n "s/^$1: *//Ip" "$WORK/head" | tr -d '\r' | head -n 1; }
 cleanup() {
     local p
     for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    [ -n "${TSTANDBY:-}" ] && stop_cluster "$TSTANDBY" immediate
     [ -n "${TDATA:-}" ] && stop_cluster "$TDATA" immediate
     [ -n "${TTMP:-}" ] && rm -rf "$TTMP"
 }
@@ -248,6 +249,36 @@ if (set -e; PGERP_FSYNC=off init_cluster "$TDATA" "$TTMP/run" "$TPORT" && start_
     touch "$TTMP/stop-load"; wait "$load"
     check "under load through the outage only 200 (a JSON array), 503 or 504 were answered" test ! -s "$TTMP/load.bad"
     stop_gateway "$WORK/gw4.pid"
+
+    # failover: a streaming standby, the primary killed, the standby promoted
+    TSTANDBY=$TTMP/standby; SPORT=$(free_port)
+    pg_owned_dir "$TSTANDBY"
+    if as_pg "$PGBIN/pg_basebackup" -h "$TTMP/run" -p "$TPORT" -U postgres -D "$TSTANDBY" -R -X stream -c fast \
+            >"$TTMP/basebackup.log" 2>&1 &&
+       echo "port = $SPORT" | as_pg tee -a "$TSTANDBY/postgresql.conf" >/dev/null &&
+       (start_cluster "$TSTANDBY" "$TTMP/standby.log") >/dev/null 2>&1; then
+        ok "a streaming standby of the throwaway cluster"
+        H6=$(free_port)
+        PGERP_REST_DB_URI="postgresql://$APP_ROLE:$APP_PASSWORD@127.0.0.1:$TPORT,127.0.0.1:$SPORT/pgerp?target_session_attrs=read-write" \
+        PGERP_REST_SERVER_PORT=$H6 "$PGBIN/pgerp-rest" >>"$WORK/gw6.log" 2>&1 &
+        gw6=$!; PIDS+=("$gw6")
+        for _ in $(seq 1 100); do curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$H6/" && break; sleep 0.1; done
+        expect "before the failover GET / answers 200 through the primary" 200 "$(status "http://127.0.0.1:$H6/")"
+        stop_cluster "$TDATA" immediate
+        expect "with the primary gone and the standby not promoted, GET / answers 503" 503 "$(status "http://127.0.0.1:$H6/")"
+        as_pg "$PGBIN/pg_ctl" -D "$TSTANDBY" -w promote >/dev/null
+        t0=$(date +%s%N); got=000
+        for _ in $(seq 1 100); do
+            got=$(status "http://127.0.0.1:$H6/"); [ "$got" = 200 ] && break; sleep 0.1
+        done
+        ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+        expect "after the standby is promoted GET / answers 200 (after ${ms} ms; goal 5 s)" 200 "$got"
+        st=$(status "http://127.0.0.1:$H6/companies" -X POST -d '{}' -H 'Content-Type: application/json')
+        check "... and a write reaches the new primary, not a 503 (got $st)" test "$st" != 503 -a "$st" != 000
+        kill -TERM "$gw6"; wait "$gw6"
+    else
+        notok "a streaming standby of the throwaway cluster" "$(tail -n 3 "$TTMP/basebackup.log")"
+    fi
 else
     notok "a throwaway cluster for the outage" "$(tail -n 3 "$TTMP/setup.log")"
 fi
