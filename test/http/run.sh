@@ -187,6 +187,17 @@ status "http://127.0.0.1:$H3/" -H 'Origin: http://evil.example' >/dev/null
 expect "a request from another origin gets no CORS header" "" "$(header Access-Control-Allow-Origin)"
 stop_gateway "$WORK/gw3.pid"
 
+# ---- db-read-uri: GET and HEAD use the read pool, other methods the write pool ----
+H7=$(free_port); DEAD7=$(free_port)
+PGERP_REST_DB_READ_URI="postgresql://$APP_ROLE:$APP_PASSWORD@127.0.0.1:$DEAD7/pgerp" \
+    start_gateway "$SOCK" "$PORT" "$H7" "$WORK/gw7.log" "$WORK/gw7.pid" || notok "the db-read-uri gateway starts"
+PIDS+=("$(cat "$WORK/gw7.pid")")
+expect "GET goes to db-read-uri (down here: 503)" 503 "$(status "http://127.0.0.1:$H7/companies")"
+expect "HEAD goes to db-read-uri too" "503 0" "$("$CLIENT" head "$H7" /companies)"
+st=$(status "http://127.0.0.1:$H7/companies" -X POST -H 'Content-Type: application/json' -d '{}')
+check "POST goes to db-uri (up: not 503, got $st)" test "$st" != 503 -a "$st" != 000
+stop_gateway "$WORK/gw7.pid"
+
 # ---- --config FILE, a multi-host db-uri (the first host down), SIGHUP reload ----
 H5=$(free_port); DEAD=$(free_port)
 cat >"$WORK/gw5.conf" <<CONF
