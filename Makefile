@@ -16,7 +16,7 @@ DATA_built   = $(BUILT_SQL)
 # (test/upgrade/<version>/) so that an old version can be installed and updated.
 DATA         = $(wildcard migrations/*--*--*.sql) $(wildcard test/upgrade/*/pgerp*--*.sql)
 
-PG_CPPFLAGS  = -Isrc/include
+PG_CPPFLAGS  = -Isrc/include -DPGERP_VERSION_STR=\"$(PGERP_VERSION)\"
 # -Wno-unused-parameter: PostgreSQL 15 headers (ilist.h, bufpage.h, fmgr.h) and
 # every callback signature trip -Wextra's unused-parameter check.
 PG_CFLAGS    = -Wall -Wextra -Werror -Wno-unused-parameter

@@ -1309,6 +1309,295 @@ INSERT INTO erp.app_routine (routine) VALUES
 ON CONFLICT DO NOTHING;
 
 
+-- ==== HTTP API: switch_company over HTTP (#13) ====
+CREATE FUNCTION erp._switch_token(p_company bigint, OUT token text, OUT expires_at timestamptz)
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pgerp_core_switch_token';
+COMMENT ON FUNCTION erp._switch_token(bigint) IS
+    'erp.switch_company, then a new access token for the signed-in user in that company (api.switch_company)';
+
+-- ==== HTTP API: the request handler (#13) ====
+-- The HTTP request handler (src/rest/): PostgREST's semantics inside the
+-- database. The gateway pgerp-rest calls it once per request; it is callable
+-- from SQL too, so the whole API is testable from pgTAP (docs/api.md).
+CREATE FUNCTION erp.http_request(p_method text, p_path text, p_query text DEFAULT '',
+                                 p_headers jsonb DEFAULT '{}', p_body text DEFAULT NULL)
+    RETURNS TABLE(status integer, headers jsonb, body text)
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'pgerp_http_request';
+COMMENT ON FUNCTION erp.http_request(text, text, text, jsonb, text) IS
+    'Answers one HTTP request of the PostgREST-compatible API (schemas of pgerp.http_schemas) under the identity of its bearer token, which ends with the request; every outcome, errors included, is a row (status, headers, body)';
+INSERT INTO erp.app_routine (routine) VALUES ('erp.http_request(text,text,text,jsonb,text)');
+-- ==== api: the HTTP contract (sql/api/, docs/api.md) ====
+
+-- sql/api/companies.sql
+-- api.companies: the companies the caller may read (erp.company under its
+-- row security). Read-only: companies are made with erp.create_company().
+
+CREATE VIEW api.companies WITH (security_invoker = true) AS
+SELECT c.id, c.company_id, c.parent_id, c.name, c.currency, c.price_precision, c.currency_rounding,
+       c.active, c.created_at
+  FROM erp.company c;
+COMMENT ON VIEW api.companies IS
+    'Companies the caller may read (erp.company:read); a tree through parent_id. Read-only';
+COMMENT ON COLUMN api.companies.id IS 'Company id';
+COMMENT ON COLUMN api.companies.company_id IS 'Equal to id, so that companies filter like every other resource';
+COMMENT ON COLUMN api.companies.parent_id IS 'Parent company (null for a root); foreign key to companies';
+COMMENT ON COLUMN api.companies.name IS 'Company name';
+COMMENT ON COLUMN api.companies.currency IS 'ISO 4217 currency code of its amounts';
+COMMENT ON COLUMN api.companies.price_precision IS 'Decimal places of unit costs and prices';
+COMMENT ON COLUMN api.companies.currency_rounding IS 'Smallest amount of the currency; money is rounded to it';
+COMMENT ON COLUMN api.companies.active IS 'False once deactivated';
+
+-- sql/api/users.sql
+-- api.users: users without their secrets (no password hash, no token
+-- generation, no password change date). erp.app_user stays unreadable to
+-- application roles (only its functions touch it), so this view is not
+-- security_invoker: it reads the table as its owner and filters itself, as
+-- a security barrier, to the caller and to the users granted a role on a
+-- company where the caller holds erp.app_user:read.
+
+CREATE VIEW api.users WITH (security_barrier = true) AS
+SELECT u.id, u.login, u.name, u.active, u.created_at
+  FROM erp.app_user u
+ WHERE u.id OPERATOR(pg_catalog.=) erp.current_user_id()
+    OR EXISTS (SELECT 1 FROM erp.user_role ur
+                WHERE ur.user_id OPERATOR(pg_catalog.=) u.id
+                  AND erp.company_allowed(ur.company_id, 'erp.app_user:read'));
+COMMENT ON VIEW api.users IS
+    'Users: the caller, and users granted a role on a company where the caller holds erp.app_user:read. No secrets. Read-only';
+COMMENT ON COLUMN api.users.id IS 'User id';
+COMMENT ON COLUMN api.users.login IS 'Sign-in name (unique regardless of case)';
+COMMENT ON COLUMN api.users.name IS 'Display name';
+COMMENT ON COLUMN api.users.active IS 'False once disabled: the user can no longer sign in';
+
+-- sql/api/partners.sql
+-- api.partners: customers and vendors, e-mail and phone in clear for holders
+-- of erp.partner.email:decrypt / erp.partner.phone:decrypt, masked for the
+-- others (erp.reveal, as the generated api.partner does). Writable: INSERT
+-- through erp.create_partner, UPDATE of the table under its row security;
+-- the table's encryption trigger seals e-mail and phone.
+
+CREATE VIEW api.partners WITH (security_invoker = true) AS
+SELECT t.company_id, t.id, t.name, t.kind,
+       erp.reveal(t.email, 'erp.partner.email', t.company_id, 'email') AS email,
+       erp.reveal(t.phone, 'erp.partner.phone', t.company_id, 'phone') AS phone,
+       t.tax_id, t.active, t.created_at
+  FROM erp.partner t;
+COMMENT ON VIEW api.partners IS
+    'Customers and vendors; e-mail and phone in clear with their decrypt permission, masked otherwise. POST and PATCH';
+COMMENT ON COLUMN api.partners.company_id IS 'Company of the partner (default: the current company); foreign key to companies';
+COMMENT ON COLUMN api.partners.id IS 'Partner id';
+COMMENT ON COLUMN api.partners.name IS 'Partner name';
+COMMENT ON COLUMN api.partners.kind IS 'customer, vendor (default) or both';
+COMMENT ON COLUMN api.partners.email IS 'E-mail, stored encrypted; clear with erp.partner.email:decrypt, masked otherwise';
+COMMENT ON COLUMN api.partners.phone IS 'Phone, stored encrypted; clear with erp.partner.phone:decrypt, masked otherwise';
+COMMENT ON COLUMN api.partners.tax_id IS 'Tax identification number';
+COMMENT ON COLUMN api.partners.active IS 'False once archived';
+
+-- INSERT: erp.create_partner (its permission and checks), then tax_id and
+-- active when given. id is generated: a value for it is refused.
+CREATE FUNCTION erp._api_partners_insert() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_id bigint;
+    r api.partners;
+BEGIN
+    IF NEW.id IS NOT NULL OR NEW.created_at IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot insert a value into column "%" of api.partners', CASE WHEN NEW.id IS NOT NULL THEN 'id' ELSE 'created_at' END
+            USING ERRCODE = 'generated_always', DETAIL = 'The column is set by the database.';
+    END IF;
+    v_id := erp.create_partner(coalesce(NEW.company_id, erp.current_company_id()), NEW.name,
+                               coalesce(NEW.kind, 'vendor'), NEW.email, NEW.phone);
+    IF NEW.tax_id IS NOT NULL OR NOT coalesce(NEW.active, true) THEN
+        -- set after the creation: the row security's write permission, checked
+        -- here so that it is not skipped in silence
+        PERFORM erp.require_permission('erp.partner:write', coalesce(NEW.company_id, erp.current_company_id()));
+        UPDATE erp.partner p SET tax_id = NEW.tax_id, active = coalesce(NEW.active, true)
+         WHERE p.id OPERATOR(pg_catalog.=) v_id;
+    END IF;
+    SELECT v.* INTO r FROM api.partners v WHERE v.id OPERATOR(pg_catalog.=) v_id;
+    RETURN r;
+END $$;
+
+-- UPDATE: name, kind, e-mail, phone, tax_id and active, under the table's
+-- row security (erp.partner:write). E-mail and phone are written only when
+-- they changed: the old value the caller sees may be masked.
+CREATE FUNCTION erp._api_partners_update() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r api.partners;
+BEGIN
+    IF NEW.id IS DISTINCT FROM OLD.id OR NEW.company_id IS DISTINCT FROM OLD.company_id
+       OR NEW.created_at IS DISTINCT FROM OLD.created_at THEN
+        RAISE EXCEPTION 'column "%" of api.partners cannot be updated',
+                        CASE WHEN NEW.id IS DISTINCT FROM OLD.id THEN 'id'
+                             WHEN NEW.company_id IS DISTINCT FROM OLD.company_id THEN 'company_id' ELSE 'created_at' END
+            USING ERRCODE = 'generated_always',
+                  DETAIL = 'Only name, kind, email, phone, tax_id and active are writable.';
+    END IF;
+    PERFORM erp.require_permission('erp.partner:write', OLD.company_id);
+    IF NEW.name IS NULL OR btrim(NEW.name, E' \t\r\n\f') = '' THEN
+        RAISE EXCEPTION 'partner name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NEW.kind IS NULL OR NEW.kind NOT IN ('customer', 'vendor', 'both') THEN
+        RAISE EXCEPTION 'invalid partner kind %', coalesce(pg_catalog.quote_literal(NEW.kind), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A partner is a customer, a vendor or both.';
+    END IF;
+    UPDATE erp.partner p
+       SET name = btrim(NEW.name, E' \t\r\n\f'), kind = NEW.kind, tax_id = NEW.tax_id, active = NEW.active
+     WHERE p.company_id OPERATOR(pg_catalog.=) OLD.company_id AND p.id OPERATOR(pg_catalog.=) OLD.id;
+    IF NEW.email IS DISTINCT FROM OLD.email THEN
+        -- the check of erp.create_partner
+        IF NEW.email IS NOT NULL AND btrim(NEW.email, E' \t\r\n\f') !~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$' THEN
+            RAISE EXCEPTION 'invalid e-mail address'
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'An e-mail address has the form name@domain.tld, without spaces.';
+        END IF;
+        UPDATE erp.partner p SET email = erp.plain(nullif(btrim(NEW.email, E' \t\r\n\f'), ''))
+         WHERE p.company_id OPERATOR(pg_catalog.=) OLD.company_id AND p.id OPERATOR(pg_catalog.=) OLD.id;
+    END IF;
+    IF NEW.phone IS DISTINCT FROM OLD.phone THEN
+        UPDATE erp.partner p SET phone = erp.plain(nullif(btrim(NEW.phone, E' \t\r\n\f'), ''))
+         WHERE p.company_id OPERATOR(pg_catalog.=) OLD.company_id AND p.id OPERATOR(pg_catalog.=) OLD.id;
+    END IF;
+    SELECT v.* INTO r FROM api.partners v WHERE v.id OPERATOR(pg_catalog.=) OLD.id;
+    RETURN r;
+END $$;
+
+CREATE TRIGGER api_insert INSTEAD OF INSERT ON api.partners
+    FOR EACH ROW EXECUTE FUNCTION erp._api_partners_insert();
+CREATE TRIGGER api_update INSTEAD OF UPDATE ON api.partners
+    FOR EACH ROW EXECUTE FUNCTION erp._api_partners_update();
+
+-- sql/api/jobs.sql
+-- api.jobs: the caller's jobs and, with erp.job:read, its companies' jobs
+-- (erp.job under its row security), and api.cancel_job. Jobs are enqueued
+-- by the functions that start them (api.run_mrp, api.replenish).
+
+CREATE VIEW api.jobs WITH (security_invoker = true) AS
+SELECT j.company_id, j.id, j.kind, j.args, j.status, j.priority, j.run_at, j.attempts, j.max_attempts,
+       j.last_error, j.last_sqlstate, j.result, j.enqueued_by, j.enqueued_at, j.started_at, j.finished_at
+  FROM erp.job j;
+COMMENT ON VIEW api.jobs IS
+    'Background jobs: the caller''s own and, with erp.job:read, those of its companies. Read-only; cancel with rpc/cancel_job';
+COMMENT ON COLUMN api.jobs.company_id IS 'Company the job runs in (0: a system job)';
+COMMENT ON COLUMN api.jobs.id IS 'Job id, as returned by rpc/run_mrp and rpc/replenish';
+COMMENT ON COLUMN api.jobs.kind IS 'Job kind, such as mrp.run or mrp.replenish';
+COMMENT ON COLUMN api.jobs.args IS 'Arguments of the job';
+COMMENT ON COLUMN api.jobs.status IS 'queued, running, done, failed or cancelled';
+COMMENT ON COLUMN api.jobs.attempts IS 'Attempts so far';
+COMMENT ON COLUMN api.jobs.last_error IS 'Message of the last failure';
+COMMENT ON COLUMN api.jobs.last_sqlstate IS 'SQLSTATE of the last failure';
+COMMENT ON COLUMN api.jobs.result IS 'What the job returned once done';
+COMMENT ON COLUMN api.jobs.enqueued_by IS 'User who enqueued the job';
+
+CREATE FUNCTION api.cancel_job(job bigint) RETURNS api.jobs
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r api.jobs;
+BEGIN
+    PERFORM erp.cancel_job(cancel_job.job);
+    SELECT v.* INTO r FROM api.jobs v WHERE v.id OPERATOR(pg_catalog.=) cancel_job.job;
+    RETURN r;
+END $$;
+COMMENT ON FUNCTION api.cancel_job(bigint) IS
+    'Cancel a queued or running job (its enqueuer, or erp.job:cancel on its company); returns the job. A job the caller cannot see answers "does not exist" (22023)';
+
+REVOKE ALL ON FUNCTION api.cancel_job(bigint) FROM PUBLIC;
+
+-- sql/api/auth.sql
+-- Sign-in over the API: the token pair of erp.sign_in_session / erp.refresh
+-- as one JSON object {token, expires_at, user_id, company_id, refresh_token}.
+-- user_id and company_id are read from the access token's own claims.
+
+CREATE FUNCTION api.sign_in(login text, password text, company bigint DEFAULT NULL) RETURNS json
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    s record;
+BEGIN
+    SELECT t.access_token, t.refresh_token, t.expires_at INTO s
+      FROM erp.sign_in_session(sign_in.login, sign_in.password, sign_in.company) t;
+    RETURN pg_catalog.json_build_object('token', s.access_token, 'expires_at', s.expires_at,
+                                        'user_id', erp.current_user_id(), 'company_id', erp.current_company_id(),
+                                        'refresh_token', s.refresh_token);
+END $$;
+COMMENT ON FUNCTION api.sign_in(text, text, bigint) IS
+    'Sign in with login and password, in the given (or default) company: {token, expires_at, user_id, company_id, refresh_token}. Needs no token';
+
+CREATE FUNCTION api.refresh(refresh_token text) RETURNS json
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    s record;
+    v_part text;
+    v_claims jsonb;
+BEGIN
+    SELECT t.access_token, t.refresh_token, t.expires_at INTO s FROM erp.refresh(refresh.refresh_token) t;
+    -- the claims (base64url JSON) of the token just signed: sub and company
+    v_part := pg_catalog.translate(pg_catalog.split_part(s.access_token, '.', 2), '-_', '+/');
+    v_part := v_part || pg_catalog.repeat('=', (4 - pg_catalog.length(v_part) % 4) % 4);
+    v_claims := pg_catalog.convert_from(pg_catalog.decode(v_part, 'base64'), 'UTF8')::jsonb;
+    RETURN pg_catalog.json_build_object('token', s.access_token, 'expires_at', s.expires_at,
+                                        'user_id', (v_claims->>'sub')::bigint,
+                                        'company_id', (v_claims->>'company')::bigint,
+                                        'refresh_token', s.refresh_token);
+END $$;
+COMMENT ON FUNCTION api.refresh(text) IS
+    'Trade a refresh token (single-use) for a new pair: {token, expires_at, user_id, company_id, refresh_token}. Needs no token';
+
+REVOKE ALL ON FUNCTION api.sign_in(text, text, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.refresh(text) FROM PUBLIC;
+
+-- A new pair in another company: the refresh token of the caller's sign-in
+-- is rebound to the company (after erp.switch_company has checked the user
+-- may act there) and traded by erp.refresh, which verifies its secret and
+-- uses it up. SECURITY DEFINER: erp.refresh_token is the owner's only; the
+-- update touches one unused token of the signed-in user, and is rolled back
+-- with the statement when erp.refresh refuses the token.
+CREATE FUNCTION api.switch_company(company bigint, refresh_token text DEFAULT NULL) RETURNS json
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_id text := pg_catalog.split_part(switch_company.refresh_token, '.', 1);
+BEGIN
+    IF switch_company.refresh_token IS NULL THEN
+        -- no refresh token: a new access token for the signed-in user in that company
+        RETURN (SELECT pg_catalog.json_build_object('token', s.token, 'expires_at', s.expires_at,
+                                                    'user_id', erp.current_user_id(), 'company_id', erp.current_company_id())
+                  FROM erp._switch_token(switch_company.company) s);
+    END IF;
+    PERFORM erp.switch_company(switch_company.company);
+    UPDATE erp.refresh_token t SET company_claim = switch_company.company
+     WHERE v_id ~ '^[0-9]{1,18}$' AND t.id OPERATOR(pg_catalog.=) v_id::bigint
+       AND t.user_id OPERATOR(pg_catalog.=) erp.current_user_id() AND t.used_at IS NULL AND t.revoked_at IS NULL;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'invalid refresh token'
+            USING ERRCODE = 'invalid_authorization_specification',
+                  DETAIL = 'The token is malformed or unknown.', HINT = 'Sign in again.';
+    END IF;
+    RETURN api.refresh(switch_company.refresh_token);
+END $$;
+COMMENT ON FUNCTION api.switch_company(bigint, text) IS
+    'Act in another company the user holds a role on: a new access token {token, expires_at, user_id, company_id}, or, given the sign-in''s refresh token, a new pair bound to that company (refresh_token added)';
+
+REVOKE ALL ON FUNCTION api.switch_company(bigint, text) FROM PUBLIC;
+
+-- The HTTP contract, schema api (sql/api/, docs/api.md).
+INSERT INTO erp.app_routine (routine) VALUES
+    ('api.sign_in(text,text,bigint)'),
+    ('api.refresh(text)'),
+    ('api.switch_company(bigint,text)'),
+    ('api.cancel_job(bigint)')
+ON CONFLICT DO NOTHING;
+
+-- The HTTP contract's views (sql/api/): security_invoker, so the tables'
+-- grants and row security above apply to them too (api.users excepted).
+INSERT INTO erp.app_table (table_name, privileges) VALUES
+    ('api.companies', 'SELECT'),
+    ('api.users', 'SELECT'),
+    ('api.partners', 'SELECT, INSERT, UPDATE'),
+    ('api.jobs', 'SELECT');
+
+
 -- ==== last: grants of the application roles ====
 
 -- as the install's finish.sql: nothing new is PUBLIC

@@ -1067,6 +1067,408 @@ ALTER TABLE stock.quant ADD CONSTRAINT quant_reserved_covered CHECK (reserved <=
 -- ==== other ====
 
 
+-- ==== api: the HTTP contract (sql/api/, docs/api.md) ====
+
+-- sql/api/products.sql
+-- api.products: products under the table's row security. Writable through
+-- INSTEAD OF triggers that call the pack's functions: INSERT
+-- (stock.create_product; with request.resolution = 'merge' or 'ignore' an
+-- existing (company_id, sku) is updated or skipped: the upsert the HTTP
+-- handler issues, docs/api.md "Upserts"), UPDATE of name and active (under
+-- the row security), standard_price (stock.set_standard_price) and
+-- cost_method (stock.set_cost_method). Other columns are refused (428C9).
+
+CREATE VIEW api.products WITH (security_invoker = true) AS
+SELECT p.company_id, p.id, p.sku, p.name, p.cost_method, p.standard_price, p.uom, p.tracking, p.active, p.created_at
+  FROM stock.product p;
+COMMENT ON VIEW api.products IS
+    'Products. POST (an upsert on company_id,sku with Prefer: resolution=merge-duplicates or ignore-duplicates); PATCH of name, standard_price, cost_method and active';
+COMMENT ON COLUMN api.products.company_id IS 'Company of the product (default: the current company); foreign key to companies';
+COMMENT ON COLUMN api.products.id IS 'Product id';
+COMMENT ON COLUMN api.products.sku IS 'Stock keeping unit, unique in its company: 1 to 64 characters without spaces';
+COMMENT ON COLUMN api.products.name IS 'Product name';
+COMMENT ON COLUMN api.products.cost_method IS 'fifo (default), avco or standard; a change revalues the stock on hand';
+COMMENT ON COLUMN api.products.standard_price IS 'Standard unit cost, rounded to the company''s price precision; a change revalues standard-cost stock';
+COMMENT ON COLUMN api.products.uom IS 'Unit of measure (default Unit); set at creation only';
+COMMENT ON COLUMN api.products.tracking IS 'none (default), lot or serial; set at creation only';
+COMMENT ON COLUMN api.products.active IS 'False once archived';
+
+-- INSERT: create, or with request.resolution (set locally by the HTTP
+-- handler for Prefer: resolution=...) update ('merge': an UPDATE of the view,
+-- whose trigger applies every check) or skip ('ignore') the product of the
+-- same (company_id, sku). NULL in a writable column means "not given".
+CREATE FUNCTION stock._api_products_insert() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_mode text := coalesce(pg_catalog.current_setting('request.resolution', true), '');
+    v_company bigint := coalesce(NEW.company_id, erp.current_company_id());
+    v_id bigint;
+    r api.products;
+BEGIN
+    IF NEW.id IS NOT NULL OR NEW.created_at IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot insert a value into column "%" of api.products', CASE WHEN NEW.id IS NOT NULL THEN 'id' ELSE 'created_at' END
+            USING ERRCODE = 'generated_always', DETAIL = 'The column is set by the database.';
+    END IF;
+    IF v_mode NOT IN ('', 'merge', 'ignore') THEN
+        RAISE EXCEPTION 'invalid value for request.resolution: %', pg_catalog.quote_literal(v_mode)
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = 'The resolutions are merge and ignore (empty: none).';
+    END IF;
+    IF v_mode <> '' THEN
+        SELECT v.id INTO v_id FROM api.products v
+         WHERE v.company_id OPERATOR(pg_catalog.=) v_company AND v.sku OPERATOR(pg_catalog.=) NEW.sku;
+        IF v_id IS NOT NULL AND v_mode = 'ignore' THEN
+            RETURN NULL;
+        ELSIF v_id IS NOT NULL THEN
+            UPDATE api.products v
+               SET name = coalesce(NEW.name, v.name), standard_price = coalesce(NEW.standard_price, v.standard_price),
+                   cost_method = coalesce(NEW.cost_method, v.cost_method), active = coalesce(NEW.active, v.active),
+                   uom = coalesce(NEW.uom, v.uom), tracking = coalesce(NEW.tracking, v.tracking)
+             WHERE v.company_id OPERATOR(pg_catalog.=) v_company AND v.id OPERATOR(pg_catalog.=) v_id
+            RETURNING v.* INTO r;
+            RETURN r;
+        END IF;
+    END IF;
+    v_id := stock.create_product(v_company, NEW.sku, NEW.name, coalesce(NEW.cost_method, 'fifo'),
+                                 coalesce(NEW.standard_price, 0), coalesce(NEW.uom, 'Unit'), coalesce(NEW.tracking, 'none'));
+    IF NOT coalesce(NEW.active, true) THEN
+        UPDATE api.products v SET active = false
+         WHERE v.company_id OPERATOR(pg_catalog.=) v_company AND v.id OPERATOR(pg_catalog.=) v_id;
+    END IF;
+    SELECT v.* INTO r FROM api.products v
+     WHERE v.company_id OPERATOR(pg_catalog.=) v_company AND v.id OPERATOR(pg_catalog.=) v_id;
+    IF r.id IS NULL THEN  -- created, but not readable by the caller
+        NEW.company_id := v_company;
+        NEW.id := v_id;
+        RETURN NEW;
+    END IF;
+    RETURN r;
+END $$;
+
+-- UPDATE: name and active under the row security (stock.product:write),
+-- then the standard price and the cost method through their functions.
+CREATE FUNCTION stock._api_products_update() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_col text;
+    r api.products;
+BEGIN
+    v_col := CASE WHEN NEW.id IS DISTINCT FROM OLD.id THEN 'id'
+                  WHEN NEW.company_id IS DISTINCT FROM OLD.company_id THEN 'company_id'
+                  WHEN NEW.sku IS DISTINCT FROM OLD.sku THEN 'sku'
+                  WHEN NEW.uom IS DISTINCT FROM OLD.uom THEN 'uom'
+                  WHEN NEW.tracking IS DISTINCT FROM OLD.tracking THEN 'tracking'
+                  WHEN NEW.created_at IS DISTINCT FROM OLD.created_at THEN 'created_at' END;
+    IF v_col IS NOT NULL THEN
+        RAISE EXCEPTION 'column "%" of api.products cannot be updated', v_col
+            USING ERRCODE = 'generated_always',
+                  DETAIL = 'Only name, standard_price, cost_method and active are writable.';
+    END IF;
+    IF NEW.name IS DISTINCT FROM OLD.name OR NEW.active IS DISTINCT FROM OLD.active THEN
+        PERFORM erp.require_permission('stock.product:write', OLD.company_id);
+        IF NEW.name IS NULL OR btrim(NEW.name, E' \t\r\n\f') = '' THEN
+            RAISE EXCEPTION 'product name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF NEW.active IS NULL THEN
+            RAISE EXCEPTION 'active must not be null' USING ERRCODE = 'null_value_not_allowed';
+        END IF;
+        UPDATE stock.product p SET name = btrim(NEW.name, E' \t\r\n\f'), active = NEW.active
+         WHERE p.company_id OPERATOR(pg_catalog.=) OLD.company_id AND p.id OPERATOR(pg_catalog.=) OLD.id;
+    END IF;
+    IF NEW.standard_price IS DISTINCT FROM OLD.standard_price THEN
+        PERFORM stock.set_standard_price(OLD.id, NEW.standard_price);
+    END IF;
+    IF NEW.cost_method IS DISTINCT FROM OLD.cost_method THEN
+        PERFORM stock.set_cost_method(OLD.id, NEW.cost_method);
+    END IF;
+    SELECT v.* INTO r FROM api.products v
+     WHERE v.company_id OPERATOR(pg_catalog.=) OLD.company_id AND v.id OPERATOR(pg_catalog.=) OLD.id;
+    RETURN r;
+END $$;
+
+CREATE TRIGGER api_insert INSTEAD OF INSERT ON api.products
+    FOR EACH ROW EXECUTE FUNCTION stock._api_products_insert();
+CREATE TRIGGER api_update INSTEAD OF UPDATE ON api.products
+    FOR EACH ROW EXECUTE FUNCTION stock._api_products_update();
+
+-- sql/api/warehouses.sql
+-- api.warehouses: warehouses under the table's row security; INSERT through
+-- stock.create_warehouse (which makes the warehouse's stock location).
+
+CREATE VIEW api.warehouses WITH (security_invoker = true) AS
+SELECT w.company_id, w.id, w.code, w.name, w.location_id
+  FROM stock.warehouse w;
+COMMENT ON VIEW api.warehouses IS 'Warehouses. POST (code, name; its stock location is made with it)';
+COMMENT ON COLUMN api.warehouses.company_id IS 'Company of the warehouse (default: the current company); foreign key to companies';
+COMMENT ON COLUMN api.warehouses.id IS 'Warehouse id';
+COMMENT ON COLUMN api.warehouses.code IS 'Short code, unique in its company: 1 to 16 letters, digits, - or _';
+COMMENT ON COLUMN api.warehouses.name IS 'Name (default: the code)';
+COMMENT ON COLUMN api.warehouses.location_id IS 'Its stock location, made with it; foreign key to locations';
+
+CREATE FUNCTION stock._api_warehouses_insert() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_company bigint := coalesce(NEW.company_id, erp.current_company_id());
+    v_id bigint;
+    r api.warehouses;
+BEGIN
+    IF NEW.id IS NOT NULL OR NEW.location_id IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot insert a value into column "%" of api.warehouses', CASE WHEN NEW.id IS NOT NULL THEN 'id' ELSE 'location_id' END
+            USING ERRCODE = 'generated_always', DETAIL = 'The column is set by the database.';
+    END IF;
+    v_id := stock.create_warehouse(v_company, NEW.code, NEW.name);
+    SELECT v.* INTO r FROM api.warehouses v
+     WHERE v.company_id OPERATOR(pg_catalog.=) v_company AND v.id OPERATOR(pg_catalog.=) v_id;
+    IF r.id IS NULL THEN
+        NEW.company_id := v_company;
+        NEW.id := v_id;
+        RETURN NEW;
+    END IF;
+    RETURN r;
+END $$;
+
+CREATE TRIGGER api_insert INSTEAD OF INSERT ON api.warehouses
+    FOR EACH ROW EXECUTE FUNCTION stock._api_warehouses_insert();
+
+-- sql/api/inventory.sql
+-- Read-only stock resources: locations, lots and quants (what is where).
+
+CREATE VIEW api.locations WITH (security_invoker = true) AS
+SELECT l.company_id, l.id, l.name, l.usage, l.warehouse_id, l.active
+  FROM stock.location l;
+COMMENT ON VIEW api.locations IS 'Stock locations: internal ones hold stock, the others (supplier, customer, inventory, production, scrap, transit) are counterparts. Read-only';
+COMMENT ON COLUMN api.locations.company_id IS 'Company of the location; foreign key to companies';
+COMMENT ON COLUMN api.locations.id IS 'Location id';
+COMMENT ON COLUMN api.locations.usage IS 'internal, supplier, customer, inventory, production, scrap or transit';
+COMMENT ON COLUMN api.locations.warehouse_id IS 'Warehouse of an internal location (no foreign key on the table)';
+
+CREATE VIEW api.lots WITH (security_invoker = true) AS
+SELECT l.company_id, l.id, l.product_id, l.name, l.created_at
+  FROM stock.lot l;
+COMMENT ON VIEW api.lots IS 'Lots and serial numbers of tracked products. Read-only: they are made by receipts';
+COMMENT ON COLUMN api.lots.company_id IS 'Company of the lot; foreign key to companies';
+COMMENT ON COLUMN api.lots.id IS 'Lot id';
+COMMENT ON COLUMN api.lots.product_id IS 'Product of the lot; foreign key to products';
+COMMENT ON COLUMN api.lots.name IS 'Lot or serial number, unique per product';
+
+CREATE VIEW api.quants WITH (security_invoker = true) AS
+SELECT q.company_id, q.product_id, q.location_id, q.lot_id, q.quantity, q.reserved, q.in_date
+  FROM stock.quant q;
+COMMENT ON VIEW api.quants IS 'Stock on hand per product, location and lot (no id: the key is company_id, product_id, location_id, lot_id). Read-only';
+COMMENT ON COLUMN api.quants.company_id IS 'Company; foreign key to companies';
+COMMENT ON COLUMN api.quants.product_id IS 'Product; foreign key to products';
+COMMENT ON COLUMN api.quants.location_id IS 'Location; foreign key to locations';
+COMMENT ON COLUMN api.quants.lot_id IS 'Lot (0: no lot; no foreign key)';
+COMMENT ON COLUMN api.quants.quantity IS 'Quantity on hand, in the product''s unit';
+COMMENT ON COLUMN api.quants.reserved IS 'Part of the quantity reserved by moves';
+
+-- sql/api/moves.sql
+-- api.moves (read-only) and the functions that make and post moves. Each
+-- function wraps its stock function (which checks permissions and every
+-- rule) and returns the move as api.moves shows it to the caller.
+
+CREATE VIEW api.moves WITH (security_invoker = true) AS
+SELECT m.company_id, m.id, m.product_id, m.qty, m.uom, m.uom_qty, m.location_id, m.location_dest_id, m.state,
+       m.reserved_qty, m.unit_cost, m.value, m.date, m.ref, m.lot_id, m.origin_move_id, m.backorder_of,
+       m.done_at, m.created_at
+  FROM stock.move m;
+COMMENT ON VIEW api.moves IS
+    'Stock moves. Read-only: made and posted by rpc/receive, deliver, transfer, adjust, scrap, validate and return_move';
+COMMENT ON COLUMN api.moves.company_id IS 'Company of the move; foreign key to companies';
+COMMENT ON COLUMN api.moves.id IS 'Move id';
+COMMENT ON COLUMN api.moves.product_id IS 'Product moved; foreign key to products';
+COMMENT ON COLUMN api.moves.qty IS 'Quantity in the product''s unit';
+COMMENT ON COLUMN api.moves.uom IS 'Unit the move was entered in';
+COMMENT ON COLUMN api.moves.uom_qty IS 'Quantity in that unit';
+COMMENT ON COLUMN api.moves.location_id IS 'Source location; foreign key to locations';
+COMMENT ON COLUMN api.moves.location_dest_id IS 'Destination location; foreign key to locations';
+COMMENT ON COLUMN api.moves.state IS 'draft, confirmed, assigned, done or cancelled';
+COMMENT ON COLUMN api.moves.unit_cost IS 'Unit cost of a receipt';
+COMMENT ON COLUMN api.moves.value IS 'Value posted when done (positive in, negative out)';
+COMMENT ON COLUMN api.moves.date IS 'Accounting date';
+COMMENT ON COLUMN api.moves.lot_id IS 'Lot moved; foreign key to lots';
+COMMENT ON COLUMN api.moves.origin_move_id IS 'Move this one returns (no foreign key on the table)';
+COMMENT ON COLUMN api.moves.backorder_of IS 'Move this one is the backorder of (no foreign key on the table)';
+
+CREATE FUNCTION api.receive(product bigint, qty numeric, unit_cost numeric, warehouse bigint DEFAULT NULL,
+                            ref text DEFAULT NULL, date timestamptz DEFAULT NULL, lot text DEFAULT NULL)
+RETURNS api.moves
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_id bigint := stock.receive(receive.product, receive.qty, receive.unit_cost, receive.warehouse, receive.ref,
+                                 coalesce(receive.date, pg_catalog.now()), receive.lot);
+    r api.moves;
+BEGIN
+    SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
+    RETURN r;
+END $$;
+COMMENT ON FUNCTION api.receive(bigint, numeric, numeric, bigint, text, timestamptz, text) IS
+    'Receive qty of a product from the supplier location into a warehouse (default: the first) at unit_cost, done at once; returns the move';
+
+CREATE FUNCTION api.deliver(product bigint, qty numeric, warehouse bigint DEFAULT NULL, ref text DEFAULT NULL,
+                            date timestamptz DEFAULT NULL, lot text DEFAULT NULL)
+RETURNS api.moves
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_id bigint := stock.deliver(deliver.product, deliver.qty, deliver.warehouse, deliver.ref,
+                                 coalesce(deliver.date, pg_catalog.now()), deliver.lot);
+    r api.moves;
+BEGIN
+    SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
+    RETURN r;
+END $$;
+COMMENT ON FUNCTION api.deliver(bigint, numeric, bigint, text, timestamptz, text) IS
+    'Deliver qty of a product from a warehouse (default: the first) to the customer location, done at once; returns the move';
+
+CREATE FUNCTION api.transfer(product bigint, qty numeric, from_location bigint, to_location bigint, ref text DEFAULT NULL,
+                             date timestamptz DEFAULT NULL, lot text DEFAULT NULL)
+RETURNS api.moves
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_id bigint := stock.transfer(transfer.product, transfer.qty, transfer.from_location, transfer.to_location,
+                                  transfer.ref, coalesce(transfer.date, pg_catalog.now()), transfer.lot);
+    r api.moves;
+BEGIN
+    SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
+    RETURN r;
+END $$;
+COMMENT ON FUNCTION api.transfer(bigint, numeric, bigint, bigint, text, timestamptz, text) IS
+    'Move qty of a product from one location to another, done at once; returns the move';
+
+CREATE FUNCTION api.scrap(product bigint, qty numeric, warehouse bigint DEFAULT NULL, ref text DEFAULT NULL,
+                          date timestamptz DEFAULT NULL, lot text DEFAULT NULL)
+RETURNS api.moves
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_id bigint := stock.scrap(scrap.product, scrap.qty, scrap.warehouse, scrap.ref,
+                               coalesce(scrap.date, pg_catalog.now()), scrap.lot);
+    r api.moves;
+BEGIN
+    SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
+    RETURN r;
+END $$;
+COMMENT ON FUNCTION api.scrap(bigint, numeric, bigint, text, timestamptz, text) IS
+    'Scrap qty of a product from a warehouse (default: the first), done at once; returns the move';
+
+CREATE FUNCTION api.adjust(product bigint, location bigint, counted_qty numeric)
+RETURNS api.moves
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_id bigint := stock.adjust(adjust.product, adjust.location, adjust.counted_qty);
+    r api.moves;
+BEGIN
+    IF v_id IS NULL THEN
+        RETURN NULL;  -- the count matches the stock: no move
+    END IF;
+    SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
+    RETURN r;
+END $$;
+COMMENT ON FUNCTION api.adjust(bigint, bigint, numeric) IS
+    'Inventory count of a product in an internal location: moves the difference from or to the inventory location; returns the move, or null when the count matches';
+
+CREATE FUNCTION api.validate(move bigint, qty numeric DEFAULT NULL)
+RETURNS api.moves
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r api.moves;
+BEGIN
+    PERFORM stock.validate(validate.move, validate.qty);
+    SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) validate.move;
+    RETURN r;
+END $$;
+COMMENT ON FUNCTION api.validate(bigint, numeric) IS
+    'Make a move done (qty less than the move''s: the rest goes to a backorder move, whose backorder_of is this move); returns the move';
+
+CREATE FUNCTION api.return_move(move bigint, qty numeric DEFAULT NULL)
+RETURNS api.moves
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_id bigint := stock.return_move(return_move.move, return_move.qty);
+    r api.moves;
+BEGIN
+    SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
+    RETURN r;
+END $$;
+COMMENT ON FUNCTION api.return_move(bigint, numeric) IS
+    'Return (part of, default: what is left of) a done move at its unit cost; returns the new return move';
+
+REVOKE ALL ON FUNCTION api.receive(bigint, numeric, numeric, bigint, text, timestamptz, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.deliver(bigint, numeric, bigint, text, timestamptz, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.transfer(bigint, numeric, bigint, bigint, text, timestamptz, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.scrap(bigint, numeric, bigint, text, timestamptz, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.adjust(bigint, bigint, numeric) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.validate(bigint, numeric) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.return_move(bigint, numeric) FROM PUBLIC;
+
+-- sql/api/accounting.sql
+-- Read-only valuation and accounting resources, and the valuation report.
+
+CREATE VIEW api.valuation_layers WITH (security_invoker = true) AS
+SELECT l.company_id, l.id, l.product_id, l.move_id, l.created_at, l.quantity, l.unit_cost, l.value,
+       l.remaining_qty, l.remaining_value, l.description, l.parent_layer_id
+  FROM stock.valuation_layer l;
+COMMENT ON VIEW api.valuation_layers IS 'Valuation layers: what each move or revaluation added to a product''s value. Read-only';
+COMMENT ON COLUMN api.valuation_layers.company_id IS 'Company; foreign key to companies';
+COMMENT ON COLUMN api.valuation_layers.product_id IS 'Product valued; foreign key to products';
+COMMENT ON COLUMN api.valuation_layers.move_id IS 'Move that made the layer (null for a revaluation); foreign key to moves';
+COMMENT ON COLUMN api.valuation_layers.remaining_qty IS 'Quantity of an incoming layer not consumed yet (FIFO)';
+COMMENT ON COLUMN api.valuation_layers.remaining_value IS 'Value of that remaining quantity';
+COMMENT ON COLUMN api.valuation_layers.parent_layer_id IS 'Layer this one corrects (no foreign key on the table)';
+
+CREATE VIEW api.journal_entries WITH (security_invoker = true) AS
+SELECT e.company_id, e.id, e.date, e.ref, e.move_id, e.layer_id, e.created_at
+  FROM stock.journal_entry e;
+COMMENT ON VIEW api.journal_entries IS 'Accounting entries of stock valuation, balanced; their lines are journal_lines. Read-only';
+COMMENT ON COLUMN api.journal_entries.company_id IS 'Company; foreign key to companies';
+COMMENT ON COLUMN api.journal_entries.move_id IS 'Move posted (no foreign key on the table)';
+COMMENT ON COLUMN api.journal_entries.layer_id IS 'Valuation layer posted (no foreign key on the table)';
+
+CREATE VIEW api.journal_lines WITH (security_invoker = true) AS
+SELECT l.company_id, l.id, l.entry_id, l.account_id, l.debit, l.credit
+  FROM stock.journal_line l;
+COMMENT ON VIEW api.journal_lines IS 'Lines of journal entries: a debit or a credit on an account. Read-only';
+COMMENT ON COLUMN api.journal_lines.company_id IS 'Company';
+COMMENT ON COLUMN api.journal_lines.entry_id IS 'Entry of the line; foreign key to journal_entries';
+COMMENT ON COLUMN api.journal_lines.account_id IS 'Account (stock.account; not a resource)';
+
+-- One line of api.valuation_report.
+CREATE TYPE stock.valuation_line AS (product_id bigint, sku text, qty numeric, value numeric, unit_cost numeric);
+COMMENT ON TYPE stock.valuation_line IS 'A line of api.valuation_report: quantity, value and average unit cost of a product';
+
+CREATE FUNCTION api.valuation_report(company bigint, at timestamptz DEFAULT NULL)
+RETURNS SETOF stock.valuation_line
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT r.product_id, r.sku, r.qty, r.value, r.unit_cost FROM stock.valuation_report($1, $2) r
+$$;
+COMMENT ON FUNCTION api.valuation_report(bigint, timestamptz) IS
+    'Quantity, value and unit cost of every product of a company, now or at a date; SETOF, so filters, order and limit apply';
+
+REVOKE ALL ON FUNCTION api.valuation_report(bigint, timestamptz) FROM PUBLIC;
+
+-- The HTTP contract, schema api (sql/api/, docs/api.md).
+INSERT INTO erp.app_routine (routine) VALUES
+    ('api.receive(bigint,numeric,numeric,bigint,text,timestamp with time zone,text)'),
+    ('api.deliver(bigint,numeric,bigint,text,timestamp with time zone,text)'),
+    ('api.transfer(bigint,numeric,bigint,bigint,text,timestamp with time zone,text)'),
+    ('api.scrap(bigint,numeric,bigint,text,timestamp with time zone,text)'),
+    ('api.adjust(bigint,bigint,numeric)'),
+    ('api.validate(bigint,numeric)'),
+    ('api.return_move(bigint,numeric)'),
+    ('api.valuation_report(bigint,timestamp with time zone)')
+ON CONFLICT DO NOTHING;
+
+-- The HTTP contract's views (sql/api/).
+INSERT INTO erp.app_table (table_name, privileges) VALUES
+    ('api.products', 'SELECT, INSERT, UPDATE'),
+    ('api.warehouses', 'SELECT, INSERT'),
+    ('api.locations', 'SELECT'),
+    ('api.lots', 'SELECT'),
+    ('api.quants', 'SELECT'),
+    ('api.moves', 'SELECT'),
+    ('api.valuation_layers', 'SELECT'),
+    ('api.journal_entries', 'SELECT'),
+    ('api.journal_lines', 'SELECT');
+
+
 -- ==== last: grants of the application roles ====
 
 -- as the install's finish.sql: nothing new is PUBLIC

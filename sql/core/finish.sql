@@ -35,6 +35,14 @@ INSERT INTO erp.app_table (table_name, privileges) VALUES
     ('erp.role', 'SELECT'),
     ('erp.record_rule', 'SELECT');
 
+-- The HTTP contract's views (sql/api/): security_invoker, so the tables'
+-- grants and row security above apply to them too (api.users excepted).
+INSERT INTO erp.app_table (table_name, privileges) VALUES
+    ('api.companies', 'SELECT'),
+    ('api.users', 'SELECT'),
+    ('api.partners', 'SELECT, INSERT, UPDATE'),
+    ('api.jobs', 'SELECT');
+
 SELECT pg_catalog.pg_extension_config_dump('erp.company', '');
 SELECT pg_catalog.pg_extension_config_dump('erp.partner', '');
 SELECT pg_catalog.pg_extension_config_dump('erp.app_user', '');

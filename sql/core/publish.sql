@@ -4,6 +4,7 @@
 INSERT INTO erp.app_routine (routine) VALUES
     ('erp.sign_in(text,text,bigint)'),
     ('erp.use_token(text,boolean)'),
+    ('erp.http_request(text,text,text,jsonb,text)'),
     ('erp.sign_in_session(text,text,bigint)'),
     ('erp.refresh(text)'),
     ('erp.switch_company(bigint)'),
@@ -50,4 +51,12 @@ INSERT INTO erp.app_routine (routine) VALUES
     ('erp.enqueue(text,jsonb,timestamp with time zone,integer)'),
     ('erp.cancel_job(bigint)'),
     ('erp.reencrypt_job(bigint,jsonb)')
+ON CONFLICT DO NOTHING;
+
+-- The HTTP contract, schema api (sql/api/, docs/api.md).
+INSERT INTO erp.app_routine (routine) VALUES
+    ('api.sign_in(text,text,bigint)'),
+    ('api.refresh(text)'),
+    ('api.switch_company(bigint,text)'),
+    ('api.cancel_job(bigint)')
 ON CONFLICT DO NOTHING;

@@ -29,6 +29,11 @@ COMMENT ON FUNCTION erp.use_token(text, boolean) IS
 CREATE FUNCTION erp.switch_company(p_company bigint) RETURNS void
     LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pgerp_core_switch_company';
 
+CREATE FUNCTION erp._switch_token(p_company bigint, OUT token text, OUT expires_at timestamptz)
+    LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pgerp_core_switch_token';
+COMMENT ON FUNCTION erp._switch_token(bigint) IS
+    'erp.switch_company, then a new access token for the signed-in user in that company (api.switch_company)';
+
 -- The revocation writes erp.app_user as the extension owner (src/core/signin.c).
 CREATE FUNCTION erp.sign_out() RETURNS void
     LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'pgerp_core_sign_out_0_2';

@@ -33,10 +33,24 @@ INSERT INTO erp.app_table (table_name, privileges) VALUES
     ('mrp.plan_record', 'SELECT'),
     ('mrp.pegging', 'SELECT'),
     ('mrp.run_message', 'SELECT'),
-    ('mrp.reorder_rule', 'SELECT, UPDATE (min_qty, max_qty, multiple, trigger, active)'),
+    ('mrp.reorder_rule', 'SELECT, UPDATE (min_qty, max_qty, multiple, trigger, active), DELETE'),
     ('purchase.supplier_info', 'SELECT, UPDATE (active)'),
     ('purchase.order', 'SELECT'),
     ('purchase.order_line', 'SELECT');
+
+-- The HTTP contract's views (sql/api/).
+INSERT INTO erp.app_table (table_name, privileges) VALUES
+    ('api.boms', 'SELECT'),
+    ('api.bom_lines', 'SELECT'),
+    ('api.workcenters', 'SELECT'),
+    ('api.productions', 'SELECT'),
+    ('api.purchase_orders', 'SELECT'),
+    ('api.purchase_order_lines', 'SELECT'),
+    ('api.supplier_prices', 'SELECT'),
+    ('api.reorder_rules', 'SELECT, INSERT, UPDATE, DELETE'),
+    ('api.mrp_runs', 'SELECT'),
+    ('api.planned_orders', 'SELECT'),
+    ('api.plan_records', 'SELECT');
 
 -- Audited from the start: what changes costs and commitments.
 SELECT erp.audit('mrp.bom');

@@ -26,3 +26,17 @@ INSERT INTO erp.app_routine (routine) VALUES
     ('purchase.receive(bigint,jsonb)'),
     ('purchase.cancel(bigint)')
 ON CONFLICT DO NOTHING;
+
+-- The HTTP contract, schema api (sql/api/, docs/api.md).
+INSERT INTO erp.app_routine (routine) VALUES
+    ('api.bom_cost(bigint)'),
+    ('api.create_mo(bigint,numeric,timestamp with time zone,bigint)'),
+    ('api.confirm_mo(bigint)'),
+    ('api.produce_mo(bigint,numeric)'),
+    ('api.create_purchase_order(bigint,jsonb,timestamp with time zone,bigint)'),
+    ('api.confirm_purchase_order(bigint)'),
+    ('api.receive_purchase_order(bigint,jsonb)'),
+    ('api.run_mrp(bigint,date,text,integer,bigint)'),
+    ('api.replenish(bigint,boolean)'),
+    ('api.firm(bigint)')
+ON CONFLICT DO NOTHING;

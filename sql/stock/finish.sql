@@ -29,6 +29,18 @@ INSERT INTO erp.app_table (table_name, privileges) VALUES
     ('stock.journal_line', 'SELECT'),
     ('stock.landed_cost', 'SELECT');
 
+-- The HTTP contract's views (sql/api/).
+INSERT INTO erp.app_table (table_name, privileges) VALUES
+    ('api.products', 'SELECT, INSERT, UPDATE'),
+    ('api.warehouses', 'SELECT, INSERT'),
+    ('api.locations', 'SELECT'),
+    ('api.lots', 'SELECT'),
+    ('api.quants', 'SELECT'),
+    ('api.moves', 'SELECT'),
+    ('api.valuation_layers', 'SELECT'),
+    ('api.journal_entries', 'SELECT'),
+    ('api.journal_lines', 'SELECT');
+
 SELECT pg_catalog.pg_extension_config_dump('stock.company_setting', '');
 SELECT pg_catalog.pg_extension_config_dump('stock.location', '');
 SELECT pg_catalog.pg_extension_config_dump('stock.location_id_seq', '');

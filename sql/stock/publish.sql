@@ -30,3 +30,15 @@ INSERT INTO erp.app_routine (routine) VALUES
     ('stock.revalue(bigint,numeric,text)'),
     ('stock.set_cost_method(bigint,text)')
 ON CONFLICT DO NOTHING;
+
+-- The HTTP contract, schema api (sql/api/, docs/api.md).
+INSERT INTO erp.app_routine (routine) VALUES
+    ('api.receive(bigint,numeric,numeric,bigint,text,timestamp with time zone,text)'),
+    ('api.deliver(bigint,numeric,bigint,text,timestamp with time zone,text)'),
+    ('api.transfer(bigint,numeric,bigint,bigint,text,timestamp with time zone,text)'),
+    ('api.scrap(bigint,numeric,bigint,text,timestamp with time zone,text)'),
+    ('api.adjust(bigint,bigint,numeric)'),
+    ('api.validate(bigint,numeric)'),
+    ('api.return_move(bigint,numeric)'),
+    ('api.valuation_report(bigint,timestamp with time zone)')
+ON CONFLICT DO NOTHING;

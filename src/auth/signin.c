@@ -412,42 +412,56 @@ user_is_active(int64 user_id, bool with_generation, int64 *generation)
 	return active;
 }
 
-/* erp.use_token() of both versions; 0.2 refuses tokens of an older generation. */
-static Datum
-use_token(FunctionCallInfo fcinfo, bool with_generation)
+/*
+ * Verify a token and take its identity: erp.use_token() of both versions
+ * (0.2 refuses tokens of an older generation) and the HTTP handler, which
+ * also wants the claims for request.jwt.claims.
+ */
+static void
+take_token(const char *token, bool local, bool with_generation, JwtClaims *claims)
 {
-	char	   *token;
-	bool		local;
 	size_t		keylen;
 	unsigned char *key;
-	JwtClaims	claims;
 	JwtResult	r;
 	int64		generation = 0;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("token must not be null")));
-	token = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	local = PG_ARGISNULL(1) ? false : PG_GETARG_BOOL(1);
-
 	key = signing_key(&keylen);
-	r = JwtVerify(token, key, keylen, now_seconds(), &claims);
+	r = JwtVerify(token, key, keylen, now_seconds(), claims);
 	if (r != JWT_OK)
 		bad_token(r);
-	if (!user_is_active(claims.sub, with_generation, &generation))
+	if (!user_is_active(claims->sub, with_generation, &generation))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("invalid access token"),
 				 errdetail("The token's user does not exist or is disabled.")));
-	if (with_generation && claims.gen != generation)
+	if (with_generation && claims->gen != generation)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("access token has been revoked"),
 				 errdetail("The token was issued before its user's password was changed, the user's sessions were revoked or the user signed out."),
 				 errhint("Sign in again.")));
-	SessionSet(claims.sub, 0, local);
-	choose_company(claims.company);
+	SessionSet(claims->sub, 0, local);
+	choose_company(claims->company);
+}
+
+void
+AuthUseToken(const char *token, bool local, JwtClaims *claims)
+{
+	take_token(token, local, true, claims);
+}
+
+static Datum
+use_token(FunctionCallInfo fcinfo, bool with_generation)
+{
+	JwtClaims	claims;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("token must not be null")));
+	take_token(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+			   PG_ARGISNULL(1) ? false : PG_GETARG_BOOL(1),
+			   with_generation, &claims);
 	PG_RETURN_VOID();
 }
 

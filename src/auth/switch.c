@@ -5,7 +5,12 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "funcapi.h"
+#include "access/htup_details.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
 
+#include "pgerp/auth.h"
 #include "pgerp/core.h"
 #include "pgerp/rbac.h"
 
@@ -32,4 +37,37 @@ pgerp_core_switch_company(PG_FUNCTION_ARGS)
 				 errdetail("The user holds no role on that company or on a parent that reaches it.")));
 	SessionSetCompany(company);
 	PG_RETURN_VOID();
+}
+
+/*
+ * erp._switch_token(company, OUT token, OUT expires_at): switch the acting
+ * company, then issue an access token for the acting user in it.  For
+ * api.switch_company over HTTP, where the identity of a request ends with
+ * it and the client carries a token instead.
+ */
+PG_FUNCTION_INFO_V1(pgerp_core_switch_token);
+Datum
+pgerp_core_switch_token(PG_FUNCTION_ARGS)
+{
+	int64		user_id;
+	int64		generation;
+	int64		expires;
+	char	   *token;
+	TupleDesc	desc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "erp._switch_token must return a record");
+	(void) DirectFunctionCall1(pgerp_core_switch_company, PG_GETARG_DATUM(0));
+	user_id = SessionUserId();
+	if (!AclUserState(user_id, &generation))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("no user is signed in"),
+				 errdetail("The signed-in user does not exist or is disabled.")));
+	token = AuthIssueAccessToken(user_id, SessionCompanyId(), generation, &expires);
+	values[0] = CStringGetTextDatum(token);
+	values[1] = TimestampTzGetDatum(time_t_to_timestamptz((pg_time_t) expires));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }

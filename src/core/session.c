@@ -338,3 +338,30 @@ pgerp_core_is_bootstrap(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(SessionUserId() == 0 && CallerIsSuperuser());
 }
+
+/*
+ * A request handler in this backend (rest) takes the identity of each HTTP
+ * request and must hand back the caller's own when the request ends, even
+ * inside one transaction: the snapshot is the whole acting state.
+ */
+void
+SessionSnapshotTake(SessionSnapshot *snap)
+{
+	snap->session_user_id = session_ident.user_id;
+	snap->session_company_id = session_ident.company_id;
+	snap->local_user_id = local_ident.user_id;
+	snap->local_company_id = local_ident.company_id;
+	snap->local_active = local_active;
+}
+
+void
+SessionSnapshotRestore(const SessionSnapshot *snap)
+{
+	remember_for_abort();
+	session_ident.user_id = snap->session_user_id;
+	session_ident.company_id = snap->session_company_id;
+	local_ident.user_id = snap->local_user_id;
+	local_ident.company_id = snap->local_company_id;
+	local_active = snap->local_active;
+	notify_change();
+}

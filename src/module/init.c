@@ -12,6 +12,7 @@
 #include "pgerp/crypto.h"
 #include "pgerp/jobs.h"
 #include "pgerp/rbac.h"
+#include "pgerp/rest.h"
 #include "pgerp/valuation.h"
 
 PG_MODULE_MAGIC;
@@ -28,5 +29,6 @@ _PG_init(void)
 	CryptoInit();
 	JobsInit();
 	ValuationInitGucs();
+	RestInit();
 	MarkGUCPrefixReserved("pgerp");
 }

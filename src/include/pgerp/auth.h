@@ -62,6 +62,9 @@ extern JwtResult JwtVerify(const char *token, const unsigned char *key, size_t k
 						   int64 now, JwtClaims *claims);
 extern const char *JwtResultDetail(JwtResult r);
 
+/* signin.c: erp.use_token(token, local) from C, with the verified claims */
+extern void AuthUseToken(const char *token, bool local, JwtClaims *claims);
+
 /*
  * init.c: the auth settings and shared memory (AuthInit from _PG_init).
  */

@@ -20,6 +20,18 @@ extern void SessionEndLocal(void);
 extern void SessionClearNow(void);	/* sign out; no rollback undoes it */
 extern void SessionUsers(int64 *session_user_id, int64 *local_user_id);
 
+/* the whole acting state, for a caller that must restore it (rest) */
+typedef struct SessionSnapshot
+{
+	int64		session_user_id;
+	int64		session_company_id;
+	int64		local_user_id;
+	int64		local_company_id;
+	bool		local_active;
+} SessionSnapshot;
+extern void SessionSnapshotTake(SessionSnapshot *snap);
+extern void SessionSnapshotRestore(const SessionSnapshot *snap);
+
 /* echo.c: a value cut to PGERP_ECHO_MAX characters for error messages */
 #define PGERP_ECHO_MAX 64
 extern char *PgerpEcho(const char *value);

@@ -34,7 +34,9 @@ typedef enum RestCode
 	REST_ESYNTAX,				/* malformed: RestError.pos and .msg say where and why */
 	REST_EDEPTH,				/* nesting beyond REST_MAX_DEPTH */
 	REST_ETOOMANY,				/* a list beyond REST_MAX_ITEMS or input beyond REST_MAX_INPUT */
-	REST_ENOMEM
+	REST_ENOMEM,
+	REST_ERANGE					/* added by the grammar: limit=-N; PostgREST answers 416
+								 * (PGRST103, "Limit should be greater than or equal to zero.") */
 } RestCode;
 
 typedef struct RestError
@@ -79,6 +81,13 @@ typedef struct RestSelectItem
 	bool		left;			/* !left */
 	int			nchildren;
 	struct RestSelectItem *children;
+	/* added by the grammar: "...rel(cols)" spreads an embed's columns */
+	bool		spread;
+	/* added by the grammar: col.sum(), col.avg(), col.max(), col.min(),
+	 * col.count() and count() (field.name "*"); NULL when none.  The cast
+	 * after the parentheses, "col.sum()::int", is aggregate_cast. */
+	const char *aggregate;
+	const char *aggregate_cast;
 } RestSelectItem;
 
 /* ---- filters: col=not.op(modifier).value ---- */
@@ -170,7 +179,10 @@ typedef struct RestParam
 	/* ORDER */
 	int			norder;
 	RestOrderTerm *order;
-	/* LIMIT, OFFSET: a non-negative integer */
+	/*
+	 * LIMIT, OFFSET: a non-negative integer.  As in PostgREST, a negative
+	 * offset counts as 0 and a negative limit fails with REST_ERANGE.
+	 */
 	int64_t		number;
 	/* COLUMNS, ON_CONFLICT: comma-separated names */
 	int			nnames;
@@ -182,6 +194,12 @@ typedef struct RestParam
 	 */
 	RestLogic  *logic;
 	RestError	error;
+	/*
+	 * added by the grammar: FILTER only, the key itself (not the value) did
+	 * not parse as [embed.]field[->json]; PostgREST refuses such a key even
+	 * for an RPC argument (PGRST100).
+	 */
+	bool		bad_key;
 } RestParam;
 
 typedef struct RestQuery
@@ -195,6 +213,10 @@ typedef struct RestQuery
  * at the first '=', percent-decode both ('+' is a space), then parse each by
  * its key.  Fails (with the key's name in the message) only for SELECT, ORDER,
  * LIMIT, OFFSET, COLUMNS, ON_CONFLICT and LOGIC values that do not parse.
+ * Pairs without '=' and empty pairs (a&&b) are skipped, as PostgREST does;
+ * ';' is not a separator (it is in http-types).  Error positions: a bad
+ * percent-escape is an offset in qs; a value that does not parse, an offset
+ * in that decoded value (and RestParam.error.pos likewise for filters).
  */
 extern RestCode RestParseQuery(const char *qs, size_t len, const RestAlloc *a,
 							   RestQuery *out, RestError *err);
@@ -278,7 +300,7 @@ extern RestCode RestParseRange(const char *h, int64_t *first, int64_t *last, Res
 /* ---- Accept: media types in preference order (q descending, then as given) ---- */
 typedef enum RestMedia
 {
-	REST_MEDIA_JSON,			/* application/json, application/*, * / * */
+	REST_MEDIA_JSON,			/* application/json, application/(any), (any)/(any) */
 	REST_MEDIA_OBJECT,			/* application/vnd.pgrst.object+json, application/vnd.pgrst.object */
 	REST_MEDIA_CSV,				/* text/csv */
 	REST_MEDIA_OPENAPI,			/* application/openapi+json */
@@ -317,5 +339,8 @@ extern RestCode RestParseCsv(const char *body, size_t len, const RestAlloc *a,
 /* Percent-decoding, exposed for the handler's path segments; '+' stays '+' */
 extern RestCode RestPercentDecode(const char *s, size_t len, const RestAlloc *a,
 								  char **out, RestError *err);
+
+/* src/rest/http.c: the handler's settings, from _PG_init (server only) */
+extern void RestInit(void);
 
 #endif							/* PGERP_REST_H */

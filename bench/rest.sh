@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# HTTP API benchmark (docs/benchmarks.md): in a throwaway cluster with the
+# gateway pgerp-rest in front of it, wrk on loopback against
+#  (a) GET /products?id=eq.<random> with a bearer token, side by side with
+#      its baseline: pgbench -M prepared running the same read in the same
+#      transaction shape (BEGIN; erp.use_token(t, true); the SELECT from the
+#      view as JSON; COMMIT) over as many connections as the gateway's pool.
+#      Goal: ratio >= 0.7 and >= 10,000 req/s.
+#  (b) req/s, p50 and p99 of: a list with an embed, POST of one row,
+#      rpc/receive, a bulk POST of 1,000 rows, count=exact over 1 M rows;
+#  (c) the gateway's RSS after PGERP_BENCH_RSS_REQUESTS (1 M) requests with
+#      100,000 distinct tokens. Goal: under 50 MB.
+# Each measure runs PGERP_BENCH_ROUNDS times (default 3): the median and
+# every run are printed. The audit seal and pg_cron jobs are off during the
+# measurement. It neither builds nor installs: run 'make install' first.
+set -euo pipefail
+. "$(dirname "$0")/../scripts/lib.sh"
+SECONDS_EACH=${PGERP_BENCH_SECONDS:-10}
+ROUNDS=${PGERP_BENCH_ROUNDS:-3}
+RSS_REQUESTS=${PGERP_BENCH_RSS_REQUESTS:-1000000}
+POOL=${PGERP_BENCH_POOL:-10}
+CONNS=${PGERP_BENCH_CONNECTIONS:-64}
+command -v wrk >/dev/null || die "wrk is missing: run scripts/deps.sh"
+SECRET=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+
+bench_cluster "shared_buffers = 256MB" "max_connections = 200" "pgerp.jwt_secret = '$SECRET'"
+pg -q -c "SELECT cron.unschedule(jobid) FROM cron.job" >/dev/null 2>&1 || true
+
+say "loading: 10,000 products, 1,000 receipts, 1,000,000 partners"
+pg -o /dev/null <<'SQL'
+SELECT erp.create_company('Bench Group') AS g \gset
+SELECT erp.create_company('Bench A', :g) AS a \gset
+SELECT erp.create_user('bench', 'bench-pass-1') AS u \gset
+SELECT erp.grant_role(:u, 'admin', :a);
+SELECT stock.create_warehouse(:a, 'WH') AS wh \gset
+SELECT count(stock.create_product(:a, 'SKU-' || n, 'Product ' || n, 'fifo', 10)) FROM generate_series(1, 10000) n;
+SELECT count(stock.receive(p.id, 5, 10, :wh)) FROM stock.product p WHERE p.company_id = :a AND p.id % 10 = 0;
+INSERT INTO erp.partner (company_id, name) SELECT :a, 'Bench partner ' || n FROM generate_series(1, 1000000) n;
+ANALYZE;
+SQL
+read -r company minid maxid user_id < <(pg -tA -F ' ' -c \
+    "SELECT company_id, min(id), max(id), (SELECT id FROM erp.app_user WHERE login = 'bench') FROM stock.product GROUP BY company_id")
+token=$(pg -tA -c "SELECT erp.sign_in('bench', 'bench-pass-1', $company)")
+product=$(pg -tA -c "SELECT min(product_id) FROM stock.move")
+
+HTTP_PORT=$(free_port)
+start_gateway "$SOCK" "$PORT" "$HTTP_PORT" "$TMP/rest.log" "$TMP/rest.pid" "" \
+    || die "the gateway did not start: $(tail -n 5 "$TMP/rest.log")"
+URL=http://127.0.0.1:$HTTP_PORT
+trap 'stop_gateway "$TMP/rest.pid"; stop_cluster "$DATA" immediate; rm -rf "$TMP"' EXIT
+
+# the read is real: the GET finds the product
+got=$(curl -s -H "Authorization: Bearer $token" "$URL/products?select=id&id=eq.$minid")
+[ "$got" = "[{\"id\":$minid}]" ] || die "GET /products?id=eq.$minid answered $got"
+
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+cat > "$TMP/get.lua" <<LUA
+local minid, maxid = $minid, $maxid
+wrk.headers["Authorization"] = "Bearer $token"
+request = function()
+  return wrk.format("GET", "/products?id=eq." .. math.random(minid, maxid))
+end
+LUA
+# wrk_run LUA [PATH]: "req/s p50_ms p99_ms" of one run
+wrk_run() {
+    wrk -t2 -c"$CONNS" -d"${SECONDS_EACH}s" --latency -s "$1" "$URL${2:-/}" 2>/dev/null | awk '
+        /Requests\/sec:/ { rps = $2 }
+        /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 }
+        /Non-2xx/ { bad = $NF }
+        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+        END { printf "%.0f %.2f %.2f %s\n", rps, ms(p50), ms(p99), bad + 0 }'
+}
+
+cat > "$TMP/get.sql" <<SQL
+\set id random($minid, $maxid)
+BEGIN;
+SELECT erp.use_token('$token', true);
+SELECT COALESCE(pg_catalog.json_agg(p), '[]')::text FROM api.products p WHERE p.id = :id;
+COMMIT;
+SQL
+chmod 644 "$TMP"/*.sql "$TMP"/*.lua
+pgbench_run() {
+    PGPASSWORD=$APP_PASSWORD "$PGBIN/pgbench" -n -M prepared -c "$POOL" -j 2 -T "$SECONDS_EACH" \
+        -h 127.0.0.1 -p "$PORT" -U "$APP_ROLE" -f "$1" pgerp 2>/dev/null | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+}
+
+say "(a) GET by key: $ROUNDS rounds of ${SECONDS_EACH}s, wrk -c$CONNS against a pool of $POOL; pgbench -c$POOL"
+http_runs=() base_runs=()
+for r in $(seq "$ROUNDS"); do
+    read -r rps p50 p99 bad < <(wrk_run "$TMP/get.lua")
+    [ "$bad" = 0 ] || die "GET by key: $bad answers were not 2xx"
+    http_runs+=("$rps"); base_runs+=("$(pgbench_run "$TMP/get.sql")")
+    echo "  round $r: HTTP ${rps} req/s (p50 ${p50} ms, p99 ${p99} ms), pgbench ${base_runs[-1]} tps"
+done
+http=$(printf '%s\n' "${http_runs[@]}" | median)
+base=$(printf '%s\n' "${base_runs[@]}" | median)
+awk -v h="$http" -v b="$base" -v hr="${http_runs[*]}" -v br="${base_runs[*]}" 'BEGIN {
+    printf "(a) GET by key: %.0f req/s (runs %s) against pgbench %.0f tps (runs %s): ratio %.2f (goal >= 0.70), %s 10,000 req/s\n",
+        h, hr, b, br, h / b, (h >= 10000 ? "at least" : "UNDER") }'
+
+# (b) the other calls
+cat > "$TMP/embed.lua" <<LUA
+wrk.headers["Authorization"] = "Bearer $token"
+request = function()
+  return wrk.format("GET", "/moves?select=id,qty,products(sku,name)&limit=20&order=id.desc")
+end
+LUA
+cat > "$TMP/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Bearer $token"
+wrk.headers["Content-Type"] = "application/json"
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("POST", "/partners", nil, '{"company_id": $company, "name": "wrk partner ' .. n .. '"}')
+end
+LUA
+cat > "$TMP/receive.lua" <<LUA
+wrk.headers["Authorization"] = "Bearer $token"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  return wrk.format("POST", "/rpc/receive", nil, '{"product": $product, "qty": 1, "unit_cost": 10}')
+end
+LUA
+bulk=$(awk -v c="$company" 'BEGIN { printf "["; for (i = 1; i <= 1000; i++) printf "%s{\"company_id\": %d, \"name\": \"bulk %d\"}", (i > 1 ? "," : ""), c, i; printf "]" }')
+cat > "$TMP/bulk.lua" <<LUA
+wrk.headers["Authorization"] = "Bearer $token"
+wrk.headers["Content-Type"] = "application/json"
+local body = '$bulk'
+request = function() return wrk.format("POST", "/partners", nil, body) end
+LUA
+cat > "$TMP/count.lua" <<LUA
+wrk.headers["Authorization"] = "Bearer $token"
+wrk.headers["Prefer"] = "count=exact"
+request = function() return wrk.format("GET", "/partners?select=id&limit=1") end
+LUA
+chmod 644 "$TMP"/*.lua
+for m in embed:"list of 20 moves with their product" post:"POST of one partner" receive:"rpc/receive" \
+         bulk:"bulk POST of 1,000 partners" count:"count=exact over 1 M partners"; do
+    name=${m%%:*} what=${m#*:}
+    rps_runs=() lines=()
+    for r in $(seq "$ROUNDS"); do
+        read -r rps p50 p99 bad < <(wrk_run "$TMP/$name.lua")
+        [ "$bad" = 0 ] || die "$what: $bad answers were not 2xx"
+        rps_runs+=("$rps"); lines+=("$rps:$p50:$p99")
+    done
+    med=$(printf '%s\n' "${rps_runs[@]}" | median)
+    for l in "${lines[@]}"; do [ "${l%%:*}" = "$med" ] && chosen=$l; done
+    IFS=: read -r rps p50 p99 <<<"$chosen"
+    printf '(b) %-38s %8s req/s  p50 %7s ms  p99 %7s ms  (runs %s)\n' "$what" "$rps" "$p50" "$p99" "${rps_runs[*]}"
+done
+
+# (c) RSS after RSS_REQUESTS requests with 100,000 distinct tokens (signed here with the bench secret)
+say "(c) $RSS_REQUESTS requests with 100,000 distinct tokens"
+gen=$(pg -tA -c "SELECT token_generation FROM erp.app_user WHERE id = $user_id")
+perl -MDigest::SHA=hmac_sha256 -MMIME::Base64 -e '
+    my ($uid, $company, $gen, $secret, $n) = @ARGV;
+    sub b64u { my $s = encode_base64($_[0], ""); $s =~ tr{+/}{-_}; $s =~ s/=+$//; $s }
+    my $h = b64u(q({"alg":"HS256","typ":"JWT"}));
+    my $now = time;
+    for my $i (1 .. $n) {
+        my $p = b64u(sprintf(q({"sub":"%d","company":%d,"gen":%d,"iat":%d,"exp":%d}), $uid, $company, $gen, $now - $i, $now - $i + 3600));
+        my $s = b64u(hmac_sha256("$h.$p", $secret));
+        print "$h.$p.$s\n";
+    }' "$user_id" "$company" "$gen" "$SECRET" 100000 > "$TMP/tokens.txt"
+got=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(sed -n 50000p "$TMP/tokens.txt")" "$URL/products?select=id&limit=1")
+[ "$got" = 200 ] || die "a generated token was refused ($got)"
+cat > "$TMP/tokens.lua" <<LUA
+local tokens = {}
+for line in io.lines("$TMP/tokens.txt") do tokens[#tokens + 1] = line end
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", "/products?id=eq." .. ($minid + i % 1000), { ["Authorization"] = "Bearer " .. tokens[(i % #tokens) + 1] })
+end
+LUA
+chmod 644 "$TMP/tokens.lua" "$TMP/tokens.txt"
+rss_before=$(awk '/VmRSS/ { print $2 }' "/proc/$(cat "$TMP/rest.pid")/status")
+start=$(date +%s)
+done_requests=0
+while [ "$done_requests" -lt "$RSS_REQUESTS" ]; do
+    n=$(wrk -t2 -c"$CONNS" -d10s -s "$TMP/tokens.lua" "$URL/" 2>/dev/null | awk '/requests in/ { print $1 }')
+    done_requests=$((done_requests + n))
+done
+rss_after=$(awk '/VmRSS/ { print $2 }' "/proc/$(cat "$TMP/rest.pid")/status")
+awk -v b="$rss_before" -v a="$rss_after" -v n="$done_requests" -v s="$(( $(date +%s) - start ))" 'BEGIN {
+    printf "(c) gateway RSS %.1f MB before, %.1f MB after %d requests with 100,000 distinct tokens in %d s (goal < 50 MB): %s\n",
+        b / 1024, a / 1024, n, s, (a / 1024 < 50 ? "met" : "MISSED") }'
