@@ -175,8 +175,10 @@ PGERP_REST_RATE_LIMIT_PER_USER=0.05 PGERP_REST_RATE_LIMIT_BURST=1 \
 PGERP_REST_SERVER_CORS_ALLOWED_ORIGINS="http://good.example, http://other.example" \
     start_gateway "$SOCK" "$PORT" "$H3" "$WORK/gw3.log" "$WORK/gw3.pid" || notok "the per-user rate-limited gateway starts"
 PIDS+=("$(cat "$WORK/gw3.pid")")
-codes="$(status "http://127.0.0.1:$H3/" -H 'Authorization: Bearer user-one') $(status "http://127.0.0.1:$H3/" -H 'Authorization: Bearer user-one') $(status "http://127.0.0.1:$H3/" -H 'Authorization: Bearer user-two')"
-expect "the per-user limit is keyed by the Authorization header" "200 429 200" "$codes"
+# the tokens are not valid (401 from the handler): only whether 429 comes matters
+limited() { local c; c=$(status "http://127.0.0.1:$H3/" -H "Authorization: Bearer $1"); [ "$c" = 429 ] && echo 429 || echo passed; }
+codes="$(limited user-one) $(limited user-one) $(limited user-two)"
+expect "the per-user limit is keyed by the Authorization header" "passed 429 passed" "$codes"
 st=$(status "http://127.0.0.1:$H3/" -X OPTIONS -H 'Origin: http://good.example' -H 'Access-Control-Request-Method: POST' -H 'Access-Control-Request-Headers: content-type')
 expect "a CORS preflight from an allowed origin answers 200" 200 "$st"
 expect "... allowing that origin" "http://good.example" "$(header Access-Control-Allow-Origin)"
@@ -267,7 +269,7 @@ if (set -e; PGERP_FSYNC=off init_cluster "$TDATA" "$TTMP/run" "$TPORT" && start_
     if as_pg "$PGBIN/pg_basebackup" -h "$TTMP/run" -p "$TPORT" -U postgres -D "$TSTANDBY" -R -X stream -c fast \
             >"$TTMP/basebackup.log" 2>&1 &&
        echo "port = $SPORT" | as_pg tee -a "$TSTANDBY/postgresql.conf" >/dev/null &&
-       (start_cluster "$TSTANDBY" "$TTMP/standby.log") >/dev/null 2>&1; then
+       (start_cluster "$TSTANDBY" "$TTMP/standby.log") >>"$TTMP/basebackup.log" 2>&1; then
         ok "a streaming standby of the throwaway cluster"
         H6=$(free_port)
         PGERP_REST_DB_URI="postgresql://$APP_ROLE:$APP_PASSWORD@127.0.0.1:$TPORT,127.0.0.1:$SPORT/pgerp?target_session_attrs=read-write" \
@@ -288,7 +290,7 @@ if (set -e; PGERP_FSYNC=off init_cluster "$TDATA" "$TTMP/run" "$TPORT" && start_
         check "... and a write reaches the new primary, not a 503 (got $st)" test "$st" != 503 -a "$st" != 000
         kill -TERM "$gw6"; wait "$gw6"
     else
-        notok "a streaming standby of the throwaway cluster" "$(tail -n 3 "$TTMP/basebackup.log")"
+        notok "a streaming standby of the throwaway cluster" "$(tail -n 5 "$TTMP/basebackup.log" "$TTMP/standby.log" 2>&1)"
     fi
 else
     notok "a throwaway cluster for the outage" "$(tail -n 3 "$TTMP/setup.log")"
