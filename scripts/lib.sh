@@ -137,11 +137,13 @@ SELECT cron.schedule('pgerp-signin-audit', '* * * * *', 'SELECT erp._flush_signi
 SQL
 }
 
-# A free TCP port on localhost.
+# A free TCP port on localhost, below Linux's ephemeral range (32768-60999):
+# a port there can be taken by a client socket (1,000 connections of the
+# HTTP suite, say) between this check and the bind.
 free_port() {
     local p
     for _ in $(seq 1 200); do
-        p=$(( 20000 + RANDOM % 20000 ))
+        p=$(( 20000 + RANDOM % 12000 ))
         (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
     done
     die "no free port found"
