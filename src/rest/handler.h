@@ -78,6 +78,7 @@ typedef struct RestRequest
 	char	   *claims_json;	/* request.jwt.claims */
 	unsigned	applied;		/* REST_APPLIED_* honoured */
 	bool	   *consumed;		/* query params taken as RPC arguments, not filters */
+	bool		rows_mode;		/* the read statement returns one JSON row per row (read.c) */
 } RestRequest;
 
 /* http.c */
@@ -148,6 +149,8 @@ extern void RestHandleRead(RestRequest *req, RestRel *rel, RestResponse *resp);
 extern void RestFinishRead(RestRequest *req, RestResponse *resp, SPITupleTable *tt,
 						   bool with_total, int64 total_override);
 extern bool RestHasTopFilters(RestRequest *req);
+extern int64 RestBodyResult(RestRequest *req, SPITupleTable *tt, uint64 nrows,
+							char **body, int64 *total);
 
 /* exec.c: plans kept per request shape (the statement text) */
 extern void RestPlanCacheGucs(void);

@@ -372,9 +372,8 @@ RestHandleRpc(RestRequest *req, RestResponse *resp)
 		if (single)
 		{
 			/* one composite value: the object, or null when the function returned null */
-			bool		isnull;
-			int64		page = DatumGetInt64(SPI_getbinval(tt->vals[0], tt->tupdesc, 1, &isnull));
-			char	   *b = SPI_getvalue(tt->vals[0], tt->tupdesc, 2);
+			char	   *b;
+			int64		page = RestBodyResult(req, tt, n, &b, NULL);
 
 			if (req->media != REST_MEDIA_OBJECT || page != 1)
 			{

@@ -306,7 +306,7 @@ add_location(RestRequest *req, RestRel *rel, RestResponse *resp, SPITupleTable *
 
 	if (pk == NIL || n != 1 || tt == NULL || req->media == REST_MEDIA_CSV)
 		return;
-	body = SPI_getvalue(tt->vals[0], tt->tupdesc, 2);
+	(void) RestBodyResult(req, tt, n, &body, NULL);
 	if (body == NULL)
 		return;
 	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(body)));
@@ -457,7 +457,7 @@ RestHandleWrite(RestRequest *req, RestRel *rel, RestResponse *resp)
 	SPITupleTable *tt;
 	uint64		n;
 	int64		affected;
-	bool		isnull;
+	char	   *ignored;
 	bool		put_update = false;
 
 	check_write_request(req);
@@ -486,7 +486,7 @@ RestHandleWrite(RestRequest *req, RestRel *rel, RestResponse *resp)
 	if (req->media == REST_MEDIA_CSV)
 		affected = (int64) n;
 	else
-		affected = DatumGetInt64(SPI_getbinval(tt->vals[0], tt->tupdesc, 1, &isnull));
+		affected = RestBodyResult(req, tt, n, &ignored, NULL);
 
 	if (put_update && affected == 0)
 	{
@@ -502,7 +502,7 @@ RestHandleWrite(RestRequest *req, RestRel *rel, RestResponse *resp)
 		appendStringInfoString(&ins.sql, " RETURNING t0.*) ");
 		RestBuildBody(req, &ins, &spec, false);
 		tt = RestExecute(&ins, false, &n);
-		affected = DatumGetInt64(SPI_getbinval(tt->vals[0], tt->tupdesc, 1, &isnull));
+		affected = RestBodyResult(req, tt, n, &ignored, NULL);
 	}
 
 	if (req->prefer.has_max_affected && req->prefer.handling == REST_HANDLING_STRICT &&
