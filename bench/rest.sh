@@ -38,10 +38,9 @@ SELECT count(stock.receive(p.id, 5, 10, :wh)) FROM stock.product p WHERE p.compa
 INSERT INTO erp.partner (company_id, name) SELECT :a, 'Bench partner ' || n FROM generate_series(1, 1000000) n;
 ANALYZE;
 SQL
-read -r company minid maxid user_id < <(pg -tA -F ' ' -c \
-    "SELECT company_id, min(id), max(id), (SELECT id FROM erp.app_user WHERE login = 'bench') FROM stock.product GROUP BY company_id")
+read -r company minid maxid user_id wh < <(pg -tA -F ' ' -c \
+    "SELECT company_id, min(id), max(id), (SELECT id FROM erp.app_user WHERE login = 'bench'), (SELECT min(id) FROM stock.warehouse) FROM stock.product GROUP BY company_id")
 token=$(pg -tA -c "SELECT erp.sign_in('bench', 'bench-pass-1', $company)")
-product=$(pg -tA -c "SELECT min(product_id) FROM stock.move")
 
 HTTP_PORT=$(free_port)
 start_gateway "$SOCK" "$PORT" "$HTTP_PORT" "$TMP/rest.log" "$TMP/rest.pid" "" \
@@ -119,8 +118,10 @@ LUA
 cat > "$TMP/receive.lua" <<LUA
 wrk.headers["Authorization"] = "Bearer $token"
 wrk.headers["Content-Type"] = "application/json"
+local minid, maxid = $minid, $maxid
 request = function()
-  return wrk.format("POST", "/rpc/receive", nil, '{"product": $product, "qty": 1, "unit_cost": 10}')
+  return wrk.format("POST", "/rpc/receive", nil,
+    '{"product": ' .. math.random(minid, maxid) .. ', "qty": 1, "unit_cost": 10, "warehouse": $wh}')
 end
 LUA
 bulk=$(awk -v c="$company" 'BEGIN { printf "["; for (i = 1; i <= 1000; i++) printf "%s{\"company_id\": %d, \"name\": \"bulk %d\"}", (i > 1 ? "," : ""), c, i; printf "]" }')
@@ -142,7 +143,7 @@ for m in embed:"list of 20 moves with their product" post:"POST of one partner" 
     rps_runs=() lines=()
     for r in $(seq "$ROUNDS"); do
         read -r rps p50 p99 bad < <(wrk_run "$TMP/$name.lua")
-        [ "$bad" = 0 ] || die "$what: $bad answers were not 2xx"
+        [ "$bad" = 0 ] || die "$what: $bad answers were not 2xx: $(grep -vE ' 2[0-9][0-9] [0-9.]+ms$' "$TMP/rest.log" | tail -n 3)"
         rps_runs+=("$rps"); lines+=("$rps:$p50:$p99")
     done
     med=$(printf '%s\n' "${rps_runs[@]}" | median)
