@@ -9,7 +9,8 @@
 #  (b) req/s, p50 and p99 of: a list with an embed, POST of one row,
 #      rpc/receive, a bulk POST of 1,000 rows, count=exact over 1 M rows;
 #  (c) the gateway's RSS after PGERP_BENCH_RSS_REQUESTS (1 M) requests with
-#      100,000 distinct tokens. Goal: under 50 MB.
+#      100,000 distinct valid tokens, per-user rate limiting on (its bucket
+#      table is bounded). Goal: under 50 MB.
 # Each measure runs PGERP_BENCH_ROUNDS times (default 3): the median and
 # every run are printed. The audit seal and pg_cron jobs are off during the
 # measurement. It neither builds nor installs: run 'make install' first.
@@ -177,6 +178,11 @@ request = function()
 end
 LUA
 chmod 644 "$TMP/tokens.lua" "$TMP/tokens.txt"
+# per-user rate limiting on, so that the bounded bucket table is exercised too
+stop_gateway "$TMP/rest.pid"
+PGERP_REST_RATE_LIMIT_PER_USER=1000000 PGERP_REST_RATE_LIMIT_BURST=1000000 \
+    start_gateway "$SOCK" "$PORT" "$HTTP_PORT" "$TMP/rest.log" "$TMP/rest.pid" "" \
+    || die "the gateway did not start again: $(tail -n 5 "$TMP/rest.log")"
 rss_before=$(awk '/VmRSS/ { print $2 }' "/proc/$(cat "$TMP/rest.pid")/status")
 start=$(date +%s)
 done_requests=0
