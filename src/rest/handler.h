@@ -158,6 +158,7 @@ extern SPITupleTable *RestExecute(RestSql *q, bool read_only, uint64 *processed)
 extern int64 RestPlannedRows(RestSql *q);
 
 /* write.c, rpc.c, openapi.c */
+extern List *RestObjectKeys(JsonbContainer *obj);
 extern void RestHandleWrite(RestRequest *req, RestRel *rel, RestResponse *resp);
 extern void RestHandleRpc(RestRequest *req, RestResponse *resp);
 extern void RestHandleOpenApi(RestRequest *req, RestResponse *resp);

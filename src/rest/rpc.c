@@ -168,25 +168,7 @@ given_names(RestRequest *req, Jsonb *body)
 	List	   *names = NIL;
 
 	if (body != NULL)
-	{
-		JsonbIterator *it = JsonbIteratorInit(&body->root);
-		JsonbValue	v;
-		JsonbIteratorToken tok;
-		int			depth = 0;
-
-		if (!JB_ROOT_IS_OBJECT(body))
-			return NIL;
-		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-		{
-			if (tok == WJB_BEGIN_OBJECT)
-				depth++;
-			else if (tok == WJB_END_OBJECT)
-				depth--;
-			else if (tok == WJB_KEY && depth == 1)
-				names = lappend(names, pnstrdup(v.val.string.val, v.val.string.len));
-		}
-		return names;
-	}
+		return JB_ROOT_IS_OBJECT(body) ? RestObjectKeys(&body->root) : NIL;
 	for (int i = 0; i < req->query.nparams; i++)
 	{
 		RestParam  *p = &req->query.params[i];

@@ -69,9 +69,9 @@ csv_as_json(RestRequest *req)
 	return b.data;
 }
 
-/* The keys of one object, in order */
-static List *
-object_keys(JsonbContainer *obj)
+/* The keys of one object, in order (write columns, RPC argument names) */
+List *
+RestObjectKeys(JsonbContainer *obj)
 {
 	JsonbIterator *it = JsonbIteratorInit(obj);
 	JsonbValue	v;
@@ -137,7 +137,7 @@ write_columns(RestRequest *req, RestRel *rel, Jsonb *jb)
 		if (JB_ROOT_IS_SCALAR(jb))
 			RestRaise(400, "PGRST102", "Empty or invalid json", NULL, NULL);
 		if (JB_ROOT_IS_OBJECT(jb))
-			cols = object_keys(&jb->root);
+			cols = RestObjectKeys(&jb->root);
 		else
 		{
 			JsonbIterator *it = JsonbIteratorInit(&jb->root);
@@ -153,7 +153,7 @@ write_columns(RestRequest *req, RestRel *rel, Jsonb *jb)
 					continue;
 				if (v.type != jbvBinary || !JsonContainerIsObject(v.val.binary.data))
 					RestRaise(400, "PGRST102", "All object keys must match", NULL, NULL);
-				keys = object_keys(v.val.binary.data);
+				keys = RestObjectKeys(v.val.binary.data);
 				if (first)
 					cols = keys;
 				else if (!same_keys(cols, keys))
