@@ -155,8 +155,6 @@ set_request_gucs(RestRequest *req)
 	set_local("request.path", req->path);
 	set_local("request.headers", headers);
 	set_local("request.jwt.claims", req->claims_json ? req->claims_json : "{}");
-	set_local("response.status", "");
-	set_local("response.headers", "");
 }
 
 /*
@@ -441,12 +439,16 @@ run_request(RestRequest *req, RestResponse *resp)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
+		/* every setting the request makes (request.*, response.*, a function's) ends with it */
+		int			guc_level = NewGUCNestLevel();
+
 		RestResetPendingError();
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		dispatch(req, resp);
 		add_preference_applied(req, resp);
 		apply_response_gucs(resp);
+		AtEOXact_GUC(false, guc_level);
 		SPI_finish();
 		if (req->prefer.tx == REST_TX_ROLLBACK)
 			RollbackAndReleaseCurrentSubTransaction();

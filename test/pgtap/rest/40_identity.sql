@@ -2,7 +2,7 @@
 BEGIN;
 \ir ../setup.sql
 \ir fixture.psql
-SELECT plan(30);
+SELECT plan(32);
 
 SELECT * FROM pg_temp.make_tree() \gset
 SELECT pg_temp.make_user('t_rest_a', 'stock_manager', :a, false) AS ua \gset
@@ -49,6 +49,8 @@ SELECT is(pg_temp.outcome('POST', '/partners', '', '{}', format('{"company_id": 
           'a write without a token is 401');
 SELECT is((SELECT headers ->> 'WWW-Authenticate' FROM pg_temp.http('POST', '/partners', '', '{}', '{}')), 'Bearer', 'with WWW-Authenticate: Bearer');
 SELECT is(erp.current_user_id(), :session_user_before::bigint, 'the request''s identity ended with it: the session''s is back');
+SELECT is(coalesce(current_setting('request.jwt.claims', true), ''), '', 'and so did request.jwt.claims');
+SELECT is(coalesce(current_setting('request.method', true), ''), '', 'and request.method');
 SELECT is((SELECT (body::jsonb ->> 'sub')::bigint FROM pg_temp.http('GET', '/rpc/claims', '', :'ha')), :ua::bigint,
           'request.jwt.claims carries the token''s user');
 
