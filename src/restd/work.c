@@ -1,8 +1,8 @@
 /*
- * Worker threads: microhttpd's threads only do I/O, so a slow database
- * call never stalls the other connections of a polling thread.  A complete
- * request is suspended and queued here; a worker takes a pooled connection,
- * runs the one prepared call, stores the answer and resumes the connection.
+ * The database call of a request, made in the thread of its HTTP
+ * connection (microhttpd runs one thread per connection, docs/gateway.md):
+ * take a pooled connection, run the one prepared call, store the answer.
+ * A slow call blocks only the connection that made it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,14 +11,6 @@
 #include <json-c/json.h>
 
 #include "restd.h"
-
-static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t queue_cond = PTHREAD_COND_INITIALIZER;
-static Request *queue_head;
-static Request *queue_tail;
-static bool queue_stop;
-static pthread_t *workers;
-static int nworkers;
 
 /* A PostgREST-style error body: {"code","message","details","hint"} */
 static void
@@ -115,14 +107,12 @@ call_handler(Request *req, Pool *pool, PGconn *conn)
 void
 RequestExecute(Request *req)
 {
-	const RestConfig *cfg = ConfigAcquire();
 	Pool	   *pool = req->read_only ? &ReadPool : &WritePool;
-	double		timeout = cfg->db_pool_timeout - (NowSeconds() - req->queued);
+	double		timeout = req->cfg->db_pool_timeout - (NowSeconds() - req->queued);
 	char		err[512];
 	int			slot;
 	PoolResult	pr;
 
-	ConfigRelease(cfg);
 	pr = timeout > 0 ? PoolAcquire(pool, timeout, &slot, err, sizeof(err)) : POOL_TIMEOUT;
 	if (pr == POOL_TIMEOUT)
 		set_error(req, 504, "PGRST003", "Timed out acquiring connection from connection pool.", NULL);
@@ -138,69 +128,4 @@ RequestExecute(Request *req)
 	}
 	else
 		PoolRelease(pool, slot, call_handler(req, pool, pool->slots[slot].conn));
-}
-
-static void *
-worker_main(void *arg)
-{
-	(void) arg;
-	for (;;)
-	{
-		Request    *req;
-
-		pthread_mutex_lock(&queue_lock);
-		while (queue_head == NULL && !queue_stop)
-			pthread_cond_wait(&queue_cond, &queue_lock);
-		if (queue_head == NULL)
-		{
-			pthread_mutex_unlock(&queue_lock);
-			return NULL;
-		}
-		req = queue_head;
-		queue_head = req->next;
-		if (queue_head == NULL)
-			queue_tail = NULL;
-		pthread_mutex_unlock(&queue_lock);
-
-		RequestExecute(req);
-		req->state = REQ_DONE;
-		MHD_resume_connection(req->conn);
-	}
-}
-
-void
-WorkStart(int n)
-{
-	nworkers = n;
-	workers = calloc(n, sizeof(pthread_t));
-	for (int i = 0; i < n; i++)
-		pthread_create(&workers[i], NULL, worker_main, NULL);
-}
-
-/* Queue a suspended request (the caller suspended its connection already) */
-void
-WorkSubmit(Request *req)
-{
-	req->queued = NowSeconds();
-	req->next = NULL;
-	pthread_mutex_lock(&queue_lock);
-	if (queue_tail)
-		queue_tail->next = req;
-	else
-		queue_head = req;
-	queue_tail = req;
-	pthread_cond_signal(&queue_cond);
-	pthread_mutex_unlock(&queue_lock);
-}
-
-/* Let the workers finish what is queued, then end them */
-void
-WorkStop(void)
-{
-	pthread_mutex_lock(&queue_lock);
-	queue_stop = true;
-	pthread_cond_broadcast(&queue_cond);
-	pthread_mutex_unlock(&queue_lock);
-	for (int i = 0; i < nworkers; i++)
-		pthread_join(workers[i], NULL);
 }
