@@ -29,7 +29,7 @@ SECRET=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 bench_cluster "shared_buffers = 256MB" "max_connections = 200" "pgerp.jwt_secret = '$SECRET'"
 pg -q -c "SELECT cron.unschedule(jobid) FROM cron.job" >/dev/null 2>&1 || true
 
-say "loading: 10,000 products, 1,000 receipts, 1,000,000 partners"
+say "loading: 10,000 products, 1,000 receipts$([ "$ONLY_A" = 0 ] && echo ", 1,000,000 partners")"
 pg -o /dev/null -v only_a="$ONLY_A" <<'SQL'
 SELECT erp.create_company('Bench Group') AS g \gset
 SELECT erp.create_company('Bench A', :g) AS a \gset
