@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -121,12 +122,15 @@ pool_open_slot(Pool *pool, PoolSlot *s, char *err, size_t errlen)
 }
 
 /* A caller waiting for a slot: queued in arrival order, handed a slot directly */
-typedef struct PoolWaiter
+struct PoolWaiter
 {
 	pthread_cond_t cond;
 	int			slot;			/* -1 until PoolRelease hands one over */
+	Request    *req;
+	bool		taken;			/* PoolTakeWaiters took req over: no timeout now */
+	bool		served;			/* ... and its answer is in req */
 	struct PoolWaiter *next;
-} PoolWaiter;
+};
 
 /* A free slot's index, or -1; the caller holds the lock */
 static int
@@ -160,6 +164,8 @@ pool_unqueue(Pool *pool, PoolWaiter *w)
 		pool->wait_tail = prev;
 }
 
+#define POOL_SLOT_SERVED (-2)
+
 /*
  * Wait, first come first served, up to the deadline for a slot; -1 on
  * timeout.  PoolRelease hands a freed slot to the oldest waiter directly,
@@ -168,7 +174,7 @@ pool_unqueue(Pool *pool, PoolWaiter *w)
  * holds the lock.
  */
 static int
-pool_wait_slot(Pool *pool, double deadline)
+pool_wait_slot(Pool *pool, double deadline, Request *req)
 {
 	PoolWaiter	w;
 	pthread_condattr_t attr;
@@ -181,6 +187,9 @@ pool_wait_slot(Pool *pool, double deadline)
 	pthread_cond_init(&w.cond, &attr);
 	pthread_condattr_destroy(&attr);
 	w.slot = -1;
+	w.req = req;
+	w.taken = false;
+	w.served = false;
 	w.next = NULL;
 	if (pool->wait_tail)
 		pool->wait_tail->next = &w;
@@ -188,11 +197,16 @@ pool_wait_slot(Pool *pool, double deadline)
 		pool->wait_head = &w;
 	pool->wait_tail = &w;
 	pool->waiting++;
-	while (w.slot < 0)
+	while (w.slot < 0 && !w.served)
 	{
 		struct timespec ts;
 		double		left = deadline - NowSeconds();
 
+		if (w.taken)
+		{
+			pthread_cond_wait(&w.cond, &pool->lock);
+			continue;
+		}
 		if (left <= 0)
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -205,19 +219,20 @@ pool_wait_slot(Pool *pool, double deadline)
 		}
 		pthread_cond_timedwait(&w.cond, &pool->lock, &ts);
 	}
-	if (w.slot < 0)
+	if (w.slot < 0 && !w.served)
 		pool_unqueue(pool, &w);
 	pool->waiting--;
 	pthread_cond_destroy(&w.cond);
-	return w.slot;
+	return w.served ? POOL_SLOT_SERVED : w.slot;
 }
 
 /*
  * Take a slot, waiting up to timeout seconds for one to free up, and make
- * sure it has a working connection.  POOL_DOWN leaves the reason in err.
+ * sure it has a working connection.  POOL_DOWN leaves the reason in err;
+ * POOL_SERVED: while req waited, the holder of a slot ran it (PoolTakeWaiters).
  */
 PoolResult
-PoolAcquire(Pool *pool, double timeout, int *slot, char *err, size_t errlen)
+PoolAcquire(Pool *pool, double timeout, Request *req, int *slot, char *err, size_t errlen)
 {
 	double		deadline = NowSeconds() + timeout;
 	int			i;
@@ -230,11 +245,11 @@ PoolAcquire(Pool *pool, double timeout, int *slot, char *err, size_t errlen)
 		snprintf(err, errlen, "the database was unreachable a moment ago");
 		return POOL_DOWN;
 	}
-	i = pool_wait_slot(pool, deadline);
+	i = pool_wait_slot(pool, deadline, req);
 	if (i < 0)
 	{
 		pthread_mutex_unlock(&pool->lock);
-		return POOL_TIMEOUT;
+		return i == POOL_SLOT_SERVED ? POOL_SERVED : POOL_TIMEOUT;
 	}
 	s = &pool->slots[i];
 	if (!s->busy)				/* a handed-over slot is busy and counted already */
@@ -303,6 +318,58 @@ PoolRelease(Pool *pool, int slot, bool broken)
 		s->busy = false;
 		pool->in_use--;
 	}
+	pthread_mutex_unlock(&pool->lock);
+}
+
+/*
+ * The holder of a slot takes over up to max waiting requests that can share
+ * its pipeline (PoolBatchable), their parameters under max_bytes in all, so
+ * that they are sent in one write: their threads then sleep once, until
+ * PoolServed, instead of waking for a slot and again for the result.
+ */
+int
+PoolTakeWaiters(Pool *pool, Request **reqs, int max, size_t max_bytes)
+{
+	int			n = 0;
+	size_t		bytes = 0;
+	PoolWaiter **pp;
+
+	pthread_mutex_lock(&pool->lock);
+	pp = &pool->wait_head;
+	while (*pp && n < max)
+	{
+		PoolWaiter *w = *pp;
+		size_t		size = PoolBatchable(w->req);
+
+		if (size == 0 || bytes + size > max_bytes)
+		{
+			pp = &w->next;
+			continue;
+		}
+		*pp = w->next;
+		if (pool->wait_tail == w)
+			pool->wait_tail = (pp == &pool->wait_head) ? NULL :
+				(PoolWaiter *) ((char *) pp - offsetof(PoolWaiter, next));
+		w->taken = true;
+		w->next = NULL;
+		w->req->waiter = w;
+		bytes += size;
+		reqs[n++] = w->req;
+	}
+	pthread_mutex_unlock(&pool->lock);
+	return n;
+}
+
+/* The answer of a request taken over by PoolTakeWaiters is ready: wake it */
+void
+PoolServed(Pool *pool, Request *req)
+{
+	PoolWaiter *w = req->waiter;
+
+	Assert(w && w->taken);
+	pthread_mutex_lock(&pool->lock);
+	w->served = true;
+	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&pool->lock);
 }
 

@@ -81,12 +81,20 @@ typedef enum PoolResult
 {
 	POOL_OK,
 	POOL_TIMEOUT,				/* no slot freed in time: 504 PGRST003 */
-	POOL_DOWN					/* cannot connect: 503 */
+	POOL_DOWN,					/* cannot connect: 503 */
+	POOL_SERVED					/* another request's call ran this one too */
 } PoolResult;
+
+typedef struct PoolWaiter PoolWaiter;
+struct Request;
 
 extern void PoolInit(Pool *pool, const char *name, bool read_only, int size, const char *uri);
 extern void PoolConfigure(Pool *pool, const char *uri);
-extern PoolResult PoolAcquire(Pool *pool, double timeout, int *slot, char *err, size_t errlen);
+extern PoolResult PoolAcquire(Pool *pool, double timeout, struct Request *req, int *slot,
+							  char *err, size_t errlen);
+extern int	PoolTakeWaiters(Pool *pool, struct Request **reqs, int max, size_t max_bytes);
+extern void PoolServed(Pool *pool, struct Request *req);
+extern size_t PoolBatchable(const struct Request *req);
 extern void PoolRelease(Pool *pool, int slot, bool broken);
 extern void PoolCloseAll(Pool *pool);
 extern double PoolRetryAfter(Pool *pool);
@@ -147,6 +155,7 @@ typedef struct Request
 	char	   *resp_body;
 	size_t		resp_len;
 	int			retry_after;	/* 0: none */
+	PoolWaiter *waiter;			/* set when another thread runs its call */
 } Request;
 
 extern struct MHD_Daemon *HttpStart(const RestConfig *cfg);
