@@ -186,14 +186,14 @@ bench_cluster() {
 pg() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 
 # start_gateway SOCK PORT HTTP_PORT LOGFILE PIDFILE [ADMIN_PORT]: pgerp-rest in
-# the background against database pgerp on 127.0.0.1:PORT as the app role,
-# waiting (up to 10 s) until it answers. SOCK is unused by the gateway (it
-# connects over TCP, as the app role's scram rule wants) and kept for symmetry.
+# the background against database pgerp as the app role over the Unix socket
+# in directory SOCK (port PORT names the socket file; the gateway and the
+# database share the host, and a socket is cheaper than TCP loopback:
+# docs/benchmarks.md), waiting (up to 10 s) until it answers.
 # Extra settings can be passed as PGERP_REST_* variables.
 start_gateway() {
     local sock=$1 port=$2 http_port=$3 log=$4 pidfile=$5 admin_port=${6:-0}
-    : "$sock"
-    PGERP_REST_DB_URI="postgresql://$APP_ROLE:$APP_PASSWORD@127.0.0.1:$port/pgerp" \
+    PGERP_REST_DB_URI="postgresql://$APP_ROLE:$APP_PASSWORD@/pgerp?host=$sock&port=$port" \
     PGERP_REST_SERVER_HOST=127.0.0.1 PGERP_REST_SERVER_PORT="$http_port" \
     PGERP_REST_ADMIN_SERVER_PORT="$admin_port" \
         "$PGBIN/pgerp-rest" >>"$log" 2>&1 &

@@ -1,8 +1,9 @@
 /*
  * The API server: microhttpd callbacks.  It answers the transport-level
  * cases itself (413, 429, CORS preflight; microhttpd does 400 and 431) and
- * hands every other complete request to a worker (work.c), suspended so
- * the polling thread goes on serving other connections.
+ * makes the database call for every other complete request in the
+ * connection's own thread (work.c): one thread per connection, so a slow
+ * call blocks only its own connection (docs/gateway.md, "Threads").
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -17,6 +18,13 @@
 #include "restd.h"
 
 #define CLIENT_ADDRESS_HEADER "x-pgerp-client-address"
+
+/*
+ * A connection thread's stack: libpq, microhttpd and our frames need a few
+ * tens of KB; only touched pages count in the RSS, so 1,000 idle
+ * keep-alive connections stay cheap.
+ */
+#define CONNECTION_STACK_BYTES (256 * 1024)
 
 Pool		WritePool;
 Pool		ReadPool;
@@ -40,6 +48,7 @@ request_begin(void *cls, const char *uri, struct MHD_Connection *conn)
 
 	(void) cls;
 	req->conn = conn;
+	req->cfg = ConfigAcquire();	/* one reference for the whole request */
 	req->raw_uri = strdup(uri ? uri : "/");
 	req->start = NowSeconds();
 	return req;
@@ -54,6 +63,7 @@ request_free(Request *req)
 	free(req->origin);
 	free(req->resp_headers);
 	free(req->resp_body);
+	ConfigRelease(req->cfg);
 	free(req);
 }
 
@@ -74,38 +84,150 @@ request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
-/* One request header into the p_headers object, lower-cased, repeats joined */
-static enum MHD_Result
-add_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+/* A growing text buffer for p_headers (freed with the request) */
+typedef struct TextBuf
 {
-	json_object *obj = cls;
-	char		name[256];
-	size_t		n = strlen(key);
-	json_object *prev;
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+} TextBuf;
+
+static void
+buf_reserve(TextBuf *b, size_t more)
+{
+	if (b->len + more + 1 <= b->cap)
+		return;
+	while (b->cap < b->len + more + 1)
+		b->cap = b->cap ? b->cap * 2 : 1024;
+	b->data = realloc(b->data, b->cap);
+}
+
+static void
+buf_put(TextBuf *b, const char *s, size_t n)
+{
+	buf_reserve(b, n);
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+/*
+ * Text escaped for the inside of a JSON string, lower-cased if asked.
+ * Quote, backslash and control characters are escaped; other bytes pass as
+ * they are (header bytes as sent: text that is not UTF-8 is refused by the
+ * database's jsonb input, as it was when json-c built this object).
+ */
+static void
+buf_put_escaped(TextBuf *b, const char *s, bool lower)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+	{
+		unsigned char c = lower ? (unsigned char) tolower(*p) : *p;
+
+		buf_reserve(b, 6);
+		if (c == '"' || c == '\\')
+		{
+			b->data[b->len++] = '\\';
+			b->data[b->len++] = (char) c;
+		}
+		else if (c < 0x20 || c == 0x7f)
+		{
+			memcpy(b->data + b->len, "\\u00", 4);
+			b->data[b->len + 4] = hex[c >> 4];
+			b->data[b->len + 5] = hex[c & 15];
+			b->len += 6;
+		}
+		else
+			b->data[b->len++] = (char) c;
+	}
+	b->data[b->len] = '\0';
+}
+
+/* A JSON string literal */
+static void
+buf_put_string(TextBuf *b, const char *s, bool lower)
+{
+	buf_put(b, "\"", 1);
+	buf_put_escaped(b, s, lower);
+	buf_put(b, "\"", 1);
+}
+
+/* What the scans of add_header share */
+typedef struct HeaderScan
+{
+	struct MHD_Connection *conn;
+	TextBuf    *buf;
+	const char *name;			/* the name being written */
+	bool		seen;			/* earlier_header: met before name itself */
+	bool		first;			/* join_value: no value written yet */
+} HeaderScan;
+
+/* Stop at the header itself (same pointer); note whether its name came before */
+static enum MHD_Result
+earlier_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	HeaderScan *hs = cls;
 
 	(void) kind;
-	if (n >= sizeof(name))
-		n = sizeof(name) - 1;
-	for (size_t i = 0; i < n; i++)
-		name[i] = tolower((unsigned char) key[i]);
-	name[n] = '\0';
-	if (strcmp(name, CLIENT_ADDRESS_HEADER) == 0)
-		return MHD_YES;
-	if (json_object_object_get_ex(obj, name, &prev))
+	(void) value;
+	if (key == hs->name)
+		return MHD_NO;
+	if (strcasecmp(key, hs->name) == 0)
 	{
-		const char *old = json_object_get_string(prev);
-		size_t		len = strlen(old) + strlen(value ? value : "") + 3;
-		char	   *joined = malloc(len);
-
-		snprintf(joined, len, "%s, %s", old, value ? value : "");
-		json_object_object_add(obj, name, json_object_new_string(joined));
-		free(joined);
+		hs->seen = true;
+		return MHD_NO;
 	}
-	else
-		json_object_object_add(obj, name, json_object_new_string(value ? value : ""));
 	return MHD_YES;
 }
 
+/* Every value of the name being written, joined with ", " in the order sent */
+static enum MHD_Result
+join_value(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	HeaderScan *hs = cls;
+
+	(void) kind;
+	if (strcasecmp(key, hs->name) != 0)
+		return MHD_YES;
+	if (!hs->first)
+		buf_put(hs->buf, ", ", 2);
+	hs->first = false;
+	buf_put_escaped(hs->buf, value ? value : "", false);
+	return MHD_YES;
+}
+
+/*
+ * One request header into the p_headers object, lower-cased, the values
+ * of a repeated name joined (written at its first occurrence only).
+ */
+static enum MHD_Result
+add_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	HeaderScan *hs = cls;
+	TextBuf    *b = hs->buf;
+
+	(void) kind;
+	(void) value;
+	if (strcasecmp(key, CLIENT_ADDRESS_HEADER) == 0)
+		return MHD_YES;
+	hs->name = key;
+	hs->seen = false;
+	MHD_get_connection_values(hs->conn, MHD_HEADER_KIND, earlier_header, hs);
+	if (hs->seen)
+		return MHD_YES;
+	if (b->len > 1)
+		buf_put(b, ",", 1);
+	buf_put_string(b, key, true);
+	buf_put(b, ":\"", 2);
+	hs->first = true;
+	MHD_get_connection_values(hs->conn, MHD_HEADER_KIND, join_value, hs);
+	buf_put(b, "\"", 1);
+	return MHD_YES;
+}
+
+/* The client's address as text, for p_headers and the rate limiter */
 static void
 client_address(struct MHD_Connection *conn, char *buf, size_t size)
 {
@@ -119,17 +241,24 @@ client_address(struct MHD_Connection *conn, char *buf, size_t size)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) sa)->sin6_addr, buf, size);
 }
 
+/* p_headers: every request header (names lower-cased) and the client address */
 static char *
 headers_json(struct MHD_Connection *conn, const char *addr)
 {
-	json_object *obj = json_object_new_object();
-	char	   *text;
+	TextBuf		b = {NULL, 0, 0};
+	HeaderScan	hs;
 
-	MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header, obj);
-	json_object_object_add(obj, CLIENT_ADDRESS_HEADER, json_object_new_string(addr));
-	text = strdup(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(obj);
-	return text;
+	hs.conn = conn;
+	hs.buf = &b;
+	buf_put(&b, "{", 1);
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header, &hs);
+	if (b.len > 1)
+		buf_put(&b, ",", 1);
+	buf_put_string(&b, CLIENT_ADDRESS_HEADER, false);
+	buf_put(&b, ":", 1);
+	buf_put_string(&b, addr, false);
+	buf_put(&b, "}", 1);
+	return b.data;
 }
 
 /* The CORS headers of an allowed origin (only when CORS is configured) */
@@ -172,11 +301,17 @@ send_answer(Request *req)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result rc;
-	const RestConfig *cfg = ConfigAcquire();
+	const RestConfig *cfg = req->cfg;
 	double		secs = NowSeconds() - req->start;
 
-	resp = MHD_create_response_from_buffer(req->resp_len, req->resp_body ? req->resp_body : "",
-										   MHD_RESPMEM_MUST_COPY);
+	if (req->resp_body)
+	{
+		/* the response takes the body over: no copy */
+		resp = MHD_create_response_from_buffer(req->resp_len, req->resp_body, MHD_RESPMEM_MUST_FREE);
+		req->resp_body = NULL;
+	}
+	else
+		resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
 	copy_headers(resp, req->resp_headers, cfg->cors_origins != NULL);
 	if (req->origin)
 		add_cors(resp, req->origin);
@@ -187,7 +322,6 @@ send_answer(Request *req)
 		snprintf(n, sizeof(n), "%d", req->retry_after);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, n);
 	}
-	ConfigRelease(cfg);
 	rc = MHD_queue_response(req->conn, req->status, resp);
 	MHD_destroy_response(resp);
 	AccessLog(req->method, req->raw_uri, req->status, secs * 1000);
@@ -287,7 +421,7 @@ send_preflight(Request *req)
 static enum MHD_Result
 request_ready(Request *req)
 {
-	const RestConfig *cfg = ConfigAcquire();
+	const RestConfig *cfg = req->cfg;
 	char		addr[INET6_ADDRSTRLEN + 1];
 	const char *origin = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Origin");
 	int			wait;
@@ -296,7 +430,6 @@ request_ready(Request *req)
 	if (origin && CorsOriginAllowed(cfg, origin))
 		req->origin = strdup(origin);
 	wait = rate_limited(cfg, req->conn, addr);
-	ConfigRelease(cfg);
 	if (req->too_big)
 		return send_error(req, 413, "PGERP413", "Request body too large.", NULL);
 	if (wait > 0)
@@ -312,10 +445,11 @@ request_ready(Request *req)
 
 	req->headers_json = headers_json(req->conn, addr);
 	req->state = REQ_QUEUED;
+	req->queued = NowSeconds();
 	atomic_fetch_add(&InFlight, 1);
-	MHD_suspend_connection(req->conn);
-	WorkSubmit(req);
-	return MHD_YES;
+	RequestExecute(req);		/* blocks this connection's thread only */
+	req->state = REQ_DONE;
+	return send_answer(req);
 }
 
 /* Append a piece of the body, or note that it is too large and drop it */
@@ -355,11 +489,9 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url, const ch
 		return MHD_NO;
 	if (req->state == REQ_NEW)
 	{
-		const RestConfig *cfg = ConfigAcquire();
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		size_t		max = cfg->max_body_bytes;
+		size_t		max = req->cfg->max_body_bytes;
 
-		ConfigRelease(cfg);
 		snprintf(req->method, sizeof(req->method), "%s", method);
 		req->read_only = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 		req->state = REQ_READING;
@@ -374,33 +506,25 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url, const ch
 	}
 	if (req->state == REQ_READING && *upload_data_size > 0)
 	{
-		const RestConfig *cfg = ConfigAcquire();
-
-		take_body(req, upload_data, *upload_data_size, cfg->max_body_bytes);
-		ConfigRelease(cfg);
+		take_body(req, upload_data, *upload_data_size, req->cfg->max_body_bytes);
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
 	if (req->state == REQ_READING)
 		return request_ready(req);
-	if (req->state == REQ_DONE)
-		return send_answer(req);
-	return MHD_YES;				/* resumed spuriously: still queued */
+	return MHD_YES;				/* answered already */
 }
 
-/* Start the API server on server-host:server-port */
+/*
+ * Start the API server on server-host:server-port: one thread per
+ * connection (poll, not select: more than 1,024 descriptors), on a small
+ * stack, so the database call can block in it.
+ */
 struct MHD_Daemon *
 HttpStart(const RestConfig *cfg)
 {
 	struct sockaddr_in addr;
-	unsigned int threads = cfg->server_threads;
 
-	if (threads == 0)
-	{
-		long		n = sysconf(_SC_NPROCESSORS_ONLN);
-
-		threads = n > 0 ? (unsigned int) n : 1;
-	}
 	if (cfg->rl_address_rate > 0 || cfg->rl_user_rate > 0 || Limiter == NULL)
 		Limiter = Limiter ? Limiter : RateLimiterCreate(cfg->rl_table_size);
 	memset(&addr, 0, sizeof(addr));
@@ -411,10 +535,11 @@ HttpStart(const RestConfig *cfg)
 		LogMessage("server-host must be an IPv4 address: %s", cfg->server_host);
 		return NULL;
 	}
-	return MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+	return MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
+							MHD_USE_ITC | MHD_USE_ERROR_LOG,
 							cfg->server_port, NULL, NULL, access_handler, NULL,
 							MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
-							MHD_OPTION_THREAD_POOL_SIZE, threads,
+							MHD_OPTION_THREAD_STACK_SIZE, (size_t) CONNECTION_STACK_BYTES,
 							MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 16384,
 							MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header_bytes,
 							MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) cfg->server_timeout,

@@ -1,5 +1,5 @@
 /*
- * pgerp-rest [--config FILE]: start the pools, the workers, the API and
+ * pgerp-rest [--config FILE]: start the pools, the API and
  * admin servers, then wait for signals in the main thread (every other
  * thread blocks them): SIGHUP reloads the settings, SIGTERM/SIGINT drain
  * the requests in flight for up to 10 s and exit 0.
@@ -115,8 +115,6 @@ main(int argc, char **argv)
 	PoolInit(&ReadPool, "read", true, cfg.db_pool, cfg.db_read_uri ? cfg.db_read_uri : cfg.db_uri);
 	ConfigInstall(&cfg);
 	cur = ConfigAcquire();
-	/* workers wait on the pools' condition variables, so a few extra are cheap */
-	WorkStart(2 * cur->db_pool + 4);
 	api = HttpStart(cur);
 	if (api == NULL)
 	{

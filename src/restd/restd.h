@@ -2,12 +2,13 @@
  * pgerp-rest: the thin HTTP gateway in front of erp.http_request
  * (docs/gateway.md).  Each file owns one concern: config.c the settings,
  * pool.c the libpq connection pools, http.c the request path, work.c the
- * worker threads that call the database, ratelimit.c the token buckets,
+ * database call of a request, ratelimit.c the token buckets,
  * metrics.c the counters and the admin server, log.c the access log.
  */
 #ifndef PGERP_RESTD_H
 #define PGERP_RESTD_H
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -16,6 +17,9 @@
 
 #include <libpq-fe.h>
 #include <microhttpd.h>
+
+/* Invariants, as in the extension (PostgreSQL's Assert is backend-only) */
+#define Assert(c) assert(c)
 
 /* ---- config.c ---- */
 typedef struct RestConfig
@@ -61,7 +65,8 @@ typedef struct Pool
 	const char *name;			/* "write" or "read" */
 	bool		read_only;
 	pthread_mutex_t lock;
-	pthread_cond_t freed;
+	struct PoolWaiter *wait_head;	/* FIFO of callers waiting (pool.c) */
+	struct PoolWaiter *wait_tail;
 	PoolSlot   *slots;
 	int			size;
 	int			in_use;
@@ -76,12 +81,20 @@ typedef enum PoolResult
 {
 	POOL_OK,
 	POOL_TIMEOUT,				/* no slot freed in time: 504 PGRST003 */
-	POOL_DOWN					/* cannot connect: 503 */
+	POOL_DOWN,					/* cannot connect: 503 */
+	POOL_SERVED					/* another request's call ran this one too */
 } PoolResult;
+
+typedef struct PoolWaiter PoolWaiter;
+struct Request;
 
 extern void PoolInit(Pool *pool, const char *name, bool read_only, int size, const char *uri);
 extern void PoolConfigure(Pool *pool, const char *uri);
-extern PoolResult PoolAcquire(Pool *pool, double timeout, int *slot, char *err, size_t errlen);
+extern PoolResult PoolAcquire(Pool *pool, double timeout, struct Request *req, int *slot,
+							  char *err, size_t errlen);
+extern int	PoolTakeWaiters(Pool *pool, struct Request **reqs, int max, size_t max_bytes);
+extern void PoolServed(Pool *pool, struct Request *req);
+extern size_t PoolBatchable(const struct Request *req);
 extern void PoolRelease(Pool *pool, int slot, bool broken);
 extern void PoolCloseAll(Pool *pool);
 extern double PoolRetryAfter(Pool *pool);
@@ -115,13 +128,14 @@ typedef enum RequestState
 {
 	REQ_NEW,					/* request line and headers seen */
 	REQ_READING,				/* taking the body */
-	REQ_QUEUED,					/* suspended, with a worker */
-	REQ_DONE					/* the worker filled in the answer */
+	REQ_QUEUED,					/* at the database (counted in InFlight) */
+	REQ_DONE					/* answered */
 } RequestState;
 
 typedef struct Request
 {
 	struct MHD_Connection *conn;
+	const RestConfig *cfg;		/* the settings at its start (ConfigAcquire) */
 	char	   *raw_uri;		/* as sent: still percent-encoded */
 	char		method[16];
 	double		start;
@@ -141,13 +155,10 @@ typedef struct Request
 	char	   *resp_body;
 	size_t		resp_len;
 	int			retry_after;	/* 0: none */
-	struct Request *next;		/* work queue */
+	PoolWaiter *waiter;			/* set when another thread runs its call */
 } Request;
 
 extern struct MHD_Daemon *HttpStart(const RestConfig *cfg);
-extern void WorkStart(int nthreads);
-extern void WorkSubmit(Request *req);
-extern void WorkStop(void);
 extern void RequestExecute(Request *req);
 
 #endif

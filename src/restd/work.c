@@ -1,8 +1,8 @@
 /*
- * Worker threads: microhttpd's threads only do I/O, so a slow database
- * call never stalls the other connections of a polling thread.  A complete
- * request is suspended and queued here; a worker takes a pooled connection,
- * runs the one prepared call, stores the answer and resumes the connection.
+ * The database call of a request, made in the thread of its HTTP
+ * connection (microhttpd runs one thread per connection, docs/gateway.md):
+ * take a pooled connection, run the one prepared call, store the answer.
+ * A slow call blocks only the connection that made it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,13 +12,9 @@
 
 #include "restd.h"
 
-static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t queue_cond = PTHREAD_COND_INITIALIZER;
-static Request *queue_head;
-static Request *queue_tail;
-static bool queue_stop;
-static pthread_t *workers;
-static int nworkers;
+/* At most this many calls, and about this many bytes of parameters, per pipeline */
+#define PIPELINE_MAX 16
+#define PIPELINE_BYTES (64 * 1024)
 
 /* A PostgREST-style error body: {"code","message","details","hint"} */
 static void
@@ -78,18 +74,10 @@ call_failed(Request *req, Pool *pool, PGconn *conn, PGresult *res)
 	return false;
 }
 
-/* Split the raw URI into path and query; the call itself on a held connection */
+/* The answer of one call from its result; whether the connection must be dropped */
 static bool
-call_handler(Request *req, Pool *pool, PGconn *conn)
+call_result(Request *req, Pool *pool, PGconn *conn, PGresult *res)
 {
-	const char *q = strchr(req->raw_uri, '?');
-	char	   *path = q ? strndup(req->raw_uri, q - req->raw_uri) : strdup(req->raw_uri);
-	const char *values[5] = {req->method, path, q ? q + 1 : "", req->headers_json,
-	req->has_body ? (req->body ? req->body : "") : NULL};
-	PGresult   *res = PQexecPrepared(conn, "http_request", 5, values, NULL, NULL, 0);
-	bool		broken = false;
-
-	free(path);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
 	{
 		req->status = atoi(PQgetvalue(res, 0, 0));
@@ -102,28 +90,155 @@ call_handler(Request *req, Pool *pool, PGconn *conn)
 			req->resp_body = malloc(req->resp_len + 1);
 			memcpy(req->resp_body, PQgetisnull(res, 0, 2) ? "" : PQgetvalue(res, 0, 2), req->resp_len + 1);
 		}
+		return false;
 	}
-	else if (PQresultStatus(res) == PGRES_TUPLES_OK)
+	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+	{
 		set_error(req, 500, "PGERP500", "erp.http_request did not answer one row.", NULL);
-	else
-		broken = call_failed(req, pool, conn, res);
+		return false;
+	}
+	return call_failed(req, pool, conn, res);
+}
+
+/* The five parameters of the call; *path is allocated (the URI up to '?') */
+static void
+call_params(Request *req, const char **values, char **path)
+{
+	const char *q = strchr(req->raw_uri, '?');
+
+	*path = q ? strndup(req->raw_uri, q - req->raw_uri) : strdup(req->raw_uri);
+	values[0] = req->method;
+	values[1] = *path;
+	values[2] = q ? q + 1 : "";
+	values[3] = req->headers_json;
+	values[4] = req->has_body ? (req->body ? req->body : "") : NULL;
+}
+
+/* The call itself on a held connection */
+static bool
+call_handler(Request *req, Pool *pool, PGconn *conn)
+{
+	const char *values[5];
+	char	   *path;
+	PGresult   *res;
+	bool		broken;
+
+	call_params(req, values, &path);
+	res = PQexecPrepared(conn, "http_request", 5, values, NULL, NULL, 0);
+	free(path);
+	broken = call_result(req, pool, conn, res);
 	PQclear(res);
 	return broken;
+}
+
+/* Bytes a request adds to a pipeline, 0 when it must run alone (it has a body) */
+size_t
+PoolBatchable(const Request *req)
+{
+	if (!req->read_only || req->has_body)
+		return 0;
+	return strlen(req->raw_uri) + strlen(req->headers_json) + 64;
+}
+
+/*
+ * Several read calls in one pipeline (libpq pipeline mode), a sync after
+ * each so that each is its own transaction as with PQexecPrepared, and an
+ * error in one does not touch the others.  PoolTakeWaiters keeps the
+ * parameters well under a socket buffer, so sending all before reading
+ * cannot deadlock.  A broken connection answers the rest 503.
+ */
+static bool
+call_batch(Request **reqs, int n, Pool *pool, PGconn *conn)
+{
+	int			sent = 0;
+	int			done = 0;
+	bool		broken = false;
+
+	if (!PQenterPipelineMode(conn))
+	{
+		for (int i = 0; i < n; i++)
+			broken = broken || call_handler(reqs[i], pool, conn);
+		return broken;
+	}
+	for (; sent < n; sent++)
+	{
+		const char *values[5];
+		char	   *path;
+		int			ok;
+
+		call_params(reqs[sent], values, &path);
+		ok = PQsendQueryPrepared(conn, "http_request", 5, values, NULL, NULL, 0) && PQpipelineSync(conn);
+		free(path);
+		if (!ok)
+			break;
+	}
+	if (sent == n && PQflush(conn) != 0)
+		sent = 0;
+	while (done < sent && !broken)
+	{
+		PGresult   *res = PQgetResult(conn);
+		PGresult   *end;
+
+		broken = call_result(reqs[done++], pool, conn, res) || res == NULL;
+		PQclear(res);
+		if (broken)
+			break;
+		end = PQgetResult(conn);	/* NULL: the end of this query's results */
+		broken = end != NULL;
+		PQclear(end);
+		if (broken)
+			break;
+		end = PQgetResult(conn);
+		broken = PQresultStatus(end) != PGRES_PIPELINE_SYNC;
+		PQclear(end);
+	}
+	for (int i = done; i < n; i++)
+		call_failed(reqs[i], pool, conn, NULL);
+	if (sent < n || !PQexitPipelineMode(conn))
+		broken = true;
+	return broken;
+}
+
+/*
+ * On a held slot: the call alone, or with the read calls waiting for a
+ * slot of the pool in one pipeline (when req can share one); then the slot
+ * goes back, to the oldest waiter left.
+ */
+static void
+execute_held(Request *req, Pool *pool, int slot)
+{
+	PGconn	   *conn = pool->slots[slot].conn;
+	Request    *batch[PIPELINE_MAX];
+	int			n = 0;
+	bool		broken;
+
+	if (PoolBatchable(req) > 0 && PoolBatchable(req) < PIPELINE_BYTES)
+		n = PoolTakeWaiters(pool, batch + 1, PIPELINE_MAX - 1, PIPELINE_BYTES - PoolBatchable(req));
+	if (n == 0)
+		broken = call_handler(req, pool, conn);
+	else
+	{
+		batch[0] = req;
+		broken = call_batch(batch, n + 1, pool, conn);
+		for (int i = 1; i <= n; i++)
+			PoolServed(pool, batch[i]);
+	}
+	PoolRelease(pool, slot, broken);
 }
 
 /* Answer one request: a connection, the call, or 503/504 */
 void
 RequestExecute(Request *req)
 {
-	const RestConfig *cfg = ConfigAcquire();
 	Pool	   *pool = req->read_only ? &ReadPool : &WritePool;
-	double		timeout = cfg->db_pool_timeout - (NowSeconds() - req->queued);
+	double		timeout = req->cfg->db_pool_timeout - (NowSeconds() - req->queued);
 	char		err[512];
 	int			slot;
 	PoolResult	pr;
 
-	ConfigRelease(cfg);
-	pr = timeout > 0 ? PoolAcquire(pool, timeout, &slot, err, sizeof(err)) : POOL_TIMEOUT;
+	pr = timeout > 0 ? PoolAcquire(pool, timeout, req, &slot, err, sizeof(err)) : POOL_TIMEOUT;
+	if (pr == POOL_SERVED)
+		return;					/* another thread ran the call with its own */
 	if (pr == POOL_TIMEOUT)
 		set_error(req, 504, "PGRST003", "Timed out acquiring connection from connection pool.", NULL);
 	else if (pr == POOL_DOWN)
@@ -137,70 +252,5 @@ RequestExecute(Request *req)
 		req->retry_after = (int) PoolRetryAfter(pool);
 	}
 	else
-		PoolRelease(pool, slot, call_handler(req, pool, pool->slots[slot].conn));
-}
-
-static void *
-worker_main(void *arg)
-{
-	(void) arg;
-	for (;;)
-	{
-		Request    *req;
-
-		pthread_mutex_lock(&queue_lock);
-		while (queue_head == NULL && !queue_stop)
-			pthread_cond_wait(&queue_cond, &queue_lock);
-		if (queue_head == NULL)
-		{
-			pthread_mutex_unlock(&queue_lock);
-			return NULL;
-		}
-		req = queue_head;
-		queue_head = req->next;
-		if (queue_head == NULL)
-			queue_tail = NULL;
-		pthread_mutex_unlock(&queue_lock);
-
-		RequestExecute(req);
-		req->state = REQ_DONE;
-		MHD_resume_connection(req->conn);
-	}
-}
-
-void
-WorkStart(int n)
-{
-	nworkers = n;
-	workers = calloc(n, sizeof(pthread_t));
-	for (int i = 0; i < n; i++)
-		pthread_create(&workers[i], NULL, worker_main, NULL);
-}
-
-/* Queue a suspended request (the caller suspended its connection already) */
-void
-WorkSubmit(Request *req)
-{
-	req->queued = NowSeconds();
-	req->next = NULL;
-	pthread_mutex_lock(&queue_lock);
-	if (queue_tail)
-		queue_tail->next = req;
-	else
-		queue_head = req;
-	queue_tail = req;
-	pthread_cond_signal(&queue_cond);
-	pthread_mutex_unlock(&queue_lock);
-}
-
-/* Let the workers finish what is queued, then end them */
-void
-WorkStop(void)
-{
-	pthread_mutex_lock(&queue_lock);
-	queue_stop = true;
-	pthread_cond_broadcast(&queue_cond);
-	pthread_mutex_unlock(&queue_lock);
-	for (int i = 0; i < nworkers; i++)
-		pthread_join(workers[i], NULL);
+		execute_held(req, pool, slot);
 }

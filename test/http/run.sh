@@ -158,6 +158,13 @@ check "... with a JSON error, not a partial body" is_json "$WORK/mid.body"
 wait "$HOLDER"
 expect "the next request on a new connection answers 200" 200 "$(status "$URL/companies")"
 
+# concurrent reads share connections (several calls in one pipeline): each
+# answer is its own request's (the error names the column it asked for)
+seq 1 300 | xargs -P 64 -I{} curl -s --max-time 20 -o "$WORK/conc.{}" "$URL/companies?select=x_{}"
+bad=0
+for i in $(seq 1 300); do grep -q "companies.x_$i does not exist" "$WORK/conc.$i" 2>/dev/null || bad=$((bad + 1)); done
+expect "300 reads, 64 at a time on a pool of 10: each gets its own answer" 0 "$bad"
+
 # ---- rate limits and CORS ----
 H3=$(free_port)
 PGERP_REST_RATE_LIMIT_PER_ADDRESS=0.05 PGERP_REST_RATE_LIMIT_BURST=3 \
