@@ -168,7 +168,8 @@ perl -MDigest::SHA=hmac_sha256 -MMIME::Base64 -e '
     my $h = b64u(q({"alg":"HS256","typ":"JWT"}));
     my $now = time;
     for my $i (1 .. $n) {
-        my $p = b64u(sprintf(q({"sub":"%d","company":%d,"gen":%d,"iat":%d,"exp":%d}), $uid, $company, $gen, $now - $i, $now - $i + 3600));
+        # distinct by their expiry, every one valid for the hour to come
+        my $p = b64u(sprintf(q({"sub":"%d","company":%d,"gen":%d,"iat":%d,"exp":%d}), $uid, $company, $gen, $now - 10, $now + 3600 + $i));
         my $s = b64u(hmac_sha256("$h.$p", $secret));
         print "$h.$p.$s\n";
     }' "$user_id" "$company" "$gen" "$SECRET" 100000 > "$TMP/tokens.txt"
