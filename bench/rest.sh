@@ -68,7 +68,7 @@ end
 LUA
 # wrk_run LUA [PATH]: "req/s p50_ms p99_ms" of one run
 wrk_run() {
-    wrk -t2 -c"$CONNS" -d"${SECONDS_EACH}s" --latency -s "$1" "$URL${2:-/}" 2>/dev/null | awk '
+    wrk -t2 -c"$CONNS" -d"${SECONDS_EACH}s" --timeout 30s --latency -s "$1" "$URL${2:-/}" 2>/dev/null | awk '
         /Requests\/sec:/ { rps = $2 }
         /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 }
         /Non-2xx/ { bad = $NF }
