@@ -45,6 +45,7 @@ request_begin(void *cls, const char *uri, struct MHD_Connection *conn)
 	return req;
 }
 
+/* Everything a request owns, on completion */
 static void
 request_free(Request *req)
 {
@@ -57,6 +58,7 @@ request_free(Request *req)
 	free(req);
 }
 
+/* microhttpd is done with the request (answered or aborted): free it */
 static void
 request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 				  enum MHD_RequestTerminationCode toe)
@@ -106,6 +108,7 @@ add_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *valu
 	return MHD_YES;
 }
 
+/* The peer address as text: x-pgerp-client-address and the rate-limit key */
 static void
 client_address(struct MHD_Connection *conn, char *buf, size_t size)
 {
@@ -119,6 +122,7 @@ client_address(struct MHD_Connection *conn, char *buf, size_t size)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) sa)->sin6_addr, buf, size);
 }
 
+/* p_headers: the request headers plus the gateway's client address */
 static char *
 headers_json(struct MHD_Connection *conn, const char *addr)
 {
@@ -195,6 +199,7 @@ send_answer(Request *req)
 	return rc;
 }
 
+/* An answer of the gateway itself, with a PostgREST-style error body */
 static enum MHD_Result
 send_error(Request *req, int status, const char *code, const char *message, const char *details)
 {
@@ -342,6 +347,10 @@ take_body(Request *req, const char *data, size_t len, size_t max)
 	req->body[req->body_len] = '\0';
 }
 
+/*
+ * microhttpd calls this once with the headers, once per piece of body, once
+ * when the body is complete, and once more after a worker resumed us.
+ */
 static enum MHD_Result
 access_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 			   const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)

@@ -5,6 +5,7 @@
  * failed the pool fails fast (503) for a backoff that doubles up to 1 s,
  * which keeps a failover under the 5 s goal without hammering a dead host.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 static const char *http_request_sql =
 "SELECT status, headers::pg_catalog.text, body FROM erp.http_request($1, $2, $3, $4::pg_catalog.jsonb, $5)";
 
+/* Monotonic time: deadlines and latencies must not jump with the clock */
 double
 NowSeconds(void)
 {
@@ -27,6 +29,7 @@ NowSeconds(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* An empty pool: connections are opened when first needed */
 void
 PoolInit(Pool *pool, const char *name, bool read_only, int size, const char *uri)
 {
@@ -177,6 +180,7 @@ PoolAcquire(Pool *pool, double timeout, int *slot, char *err, size_t errlen)
 		return POOL_TIMEOUT;
 	}
 	s = &pool->slots[i];
+	assert(!s->busy && pool->in_use < pool->size);
 	s->busy = true;
 	pool->in_use++;
 	if (s->conn && s->generation != pool->generation)
@@ -213,6 +217,7 @@ PoolRelease(Pool *pool, int slot, bool broken)
 {
 	PoolSlot   *s = &pool->slots[slot];
 
+	assert(slot >= 0 && slot < pool->size && s->busy);
 	if (broken && s->conn)
 	{
 		PQfinish(s->conn);
@@ -258,6 +263,7 @@ PoolPing(Pool *pool)
 	return ok;
 }
 
+/* At exit: close the idle connections so the server sees a clean goodbye */
 void
 PoolCloseAll(Pool *pool)
 {

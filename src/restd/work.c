@@ -140,6 +140,7 @@ RequestExecute(Request *req)
 		PoolRelease(pool, slot, call_handler(req, pool, pool->slots[slot].conn));
 }
 
+/* A worker: take the oldest queued request, answer it, resume its connection */
 static void *
 worker_main(void *arg)
 {
@@ -168,6 +169,7 @@ worker_main(void *arg)
 	}
 }
 
+/* The workers, started before the server accepts anything */
 void
 WorkStart(int n)
 {
