@@ -39,6 +39,7 @@ config_defaults(RestConfig *cfg)
 	cfg->rl_table_size = 65536;
 }
 
+/* Strip blanks and one pair of quotes, in place */
 static char *
 trim(char *s)
 {
@@ -57,6 +58,7 @@ trim(char *s)
 	return s;
 }
 
+/* A whole number or decimal within [min, max], else -1 */
 static int
 parse_number(const char *value, double min, double max, double *out)
 {
@@ -103,6 +105,7 @@ config_set(RestConfig *cfg, const char *key, const char *value)
 	return -1;
 }
 
+/* The key = value file; the first bad line fails the whole load */
 static int
 config_read_file(const char *path, RestConfig *cfg, char *err, size_t errlen)
 {
@@ -198,6 +201,7 @@ ConfigLoad(const char *path, RestConfig *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* Free the strings of a RestConfig */
 void
 ConfigFree(RestConfig *cfg)
 {
@@ -221,6 +225,7 @@ ConfigAcquire(void)
 	return &ref->cfg;
 }
 
+/* Drop a reference; the last one of a replaced RestConfig frees it */
 void
 ConfigRelease(const RestConfig *cfg)
 {

@@ -12,6 +12,7 @@
 
 #include "restd.h"
 
+/* One write(2) per line: atomic for lines under PIPE_BUF */
 static void
 log_write(const char *line, size_t len)
 {
@@ -20,6 +21,7 @@ log_write(const char *line, size_t len)
 	(void) rc;
 }
 
+/* UTC timestamp at the start of every line */
 static size_t
 log_stamp(char *buf, size_t size)
 {
@@ -31,6 +33,7 @@ log_stamp(char *buf, size_t size)
 	return strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* The access-log line of one request */
 void
 AccessLog(const char *method, const char *path, int status, double ms)
 {
@@ -51,6 +54,7 @@ AccessLog(const char *method, const char *path, int status, double ms)
 	log_write(line, len);
 }
 
+/* A gateway event (start, reload, stop) on stderr */
 void
 LogMessage(const char *fmt,...)
 {

@@ -17,6 +17,7 @@
 
 static const char *config_path;
 
+/* Wrong arguments: say what is expected, exit 2 */
 static void
 usage(void)
 {
@@ -79,6 +80,7 @@ drain(struct MHD_Daemon *api, struct MHD_Daemon *admin)
 	LogMessage("stopped");
 }
 
+/* Settings, then the pools, workers and servers; then the signal loop */
 int
 main(int argc, char **argv)
 {

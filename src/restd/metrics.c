@@ -19,6 +19,7 @@ static atomic_ullong latency_count;
 static atomic_ullong latency_micros;
 static atomic_ullong db_errors;
 
+/* One answered request: its status and its latency */
 void
 MetricsRecord(int status, double seconds)
 {
@@ -40,6 +41,7 @@ MetricsDbError(void)
 	atomic_fetch_add(&db_errors, 1);
 }
 
+/* In use, waiting and size of one pool, read under its lock */
 static void
 pool_gauges(char *buf, size_t size, size_t *len, Pool *pool)
 {
@@ -112,6 +114,7 @@ metrics_text(size_t *outlen)
 	return buf;
 }
 
+/* Queue a small answer of the admin server */
 static enum MHD_Result
 admin_answer(struct MHD_Connection *conn, int status, const char *type, char *body, size_t len,
 			 enum MHD_ResponseMemoryMode mode)
@@ -161,6 +164,7 @@ admin_handler(void *cls, struct MHD_Connection *conn, const char *url, const cha
 	return admin_answer(conn, 404, json, "{}", 2, MHD_RESPMEM_PERSISTENT);
 }
 
+/* The admin server: one polling thread is plenty for probes and scrapes */
 struct MHD_Daemon *
 AdminStart(const RestConfig *cfg)
 {

@@ -5,6 +5,7 @@
  * window evicts its least recently used bucket, which can only make a
  * limit more lenient, never refuse a request wrongly for long.
  */
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@ HashBytes(const void *data, size_t len, uint64_t seed)
 	return h ? h : 1;
 }
 
+/* The table is allocated once: its size is the memory bound */
 RateLimiter *
 RateLimiterCreate(int size)
 {
@@ -53,6 +55,7 @@ RateLimiterCreate(int size)
 	return rl;
 }
 
+/* Free the table (tests and tools; the gateway keeps it for life) */
 void
 RateLimiterDestroy(RateLimiter *rl)
 {
@@ -73,6 +76,7 @@ RateLimiterTake(RateLimiter *rl, const char *kind, const char *key, size_t keyle
 	Bucket	   *oldest = NULL;
 	int			wait = 0;
 
+	assert(rate > 0 && burst >= 1);
 	pthread_mutex_lock(&rl->lock);
 	for (int i = 0; i < PROBES; i++)
 	{
