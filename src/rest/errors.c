@@ -32,8 +32,8 @@ RestPendingError(int status, const char *code)
 }
 
 /*
- * Raise a PostgREST error.  ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED
- * is never what a response shows: the remembered status and code are.
+ * Raise a PostgREST error.  Its SQLSTATE (22023) is never what the
+ * response shows: the remembered status and code are.
  */
 void
 RestRaise(int status, const char *code, const char *message,

@@ -220,7 +220,7 @@ parse_headers(RestRequest *req)
 				req->has_range = true;
 			if (req->has_range && req->range_last >= 0 && req->range_last < req->range_first)
 				RestRaise(416, "PGRST103", "Requested range not satisfiable",
-						  psprintf("The lower boundary must be lower than or equal to the upper boundary in the Range header."), NULL);
+						  "The lower boundary must be lower than or equal to the upper boundary in the Range header.", NULL);
 		}
 	}
 
