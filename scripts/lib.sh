@@ -68,13 +68,15 @@ ensure_master_key() {
     fi
 }
 
-# init_cluster DATADIR SOCKETDIR PORT LOGFILE: a new cluster with pgerp preloaded.
+# init_cluster DATADIR SOCKETDIR PORT LOGFILE: a new cluster with pgerp
+# preloaded, ready to be a failover pair's primary: data checksums and
+# wal_log_hints, so pg_rewind can bring a demoted primary back (docs/ha.md).
 init_cluster() {
     local data=$1 sock=$2 port=$3
     pg_owned_dir "$data"
     pg_owned_dir "$sock"
     as_pg "$PGBIN/initdb" -D "$data" -U postgres -E UTF8 --locale=C.UTF-8 \
-        --auth-local=trust --auth-host=scram-sha-256 >/dev/null
+        --auth-local=trust --auth-host=scram-sha-256 --data-checksums >/dev/null
     cat <<CONF | as_pg tee -a "$data/postgresql.conf" >/dev/null
 
 # pgerp (written by scripts/lib.sh)
@@ -87,6 +89,7 @@ cron.database_name = 'pgerp'
 # pg_cron runs jobs over the socket, where the superuser is trusted
 cron.host = '$sock'
 max_connections = 50
+wal_log_hints = on
 fsync = ${PGERP_FSYNC:-on}
 CONF
     ensure_master_key "$data" "$(dirname "$data")/master.key"
