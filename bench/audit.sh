@@ -30,9 +30,9 @@ BASELINE=${PGERP_BENCH_BASELINE:-}
 [[ $ENTRIES =~ ^[1-9][0-9]*$ ]] && [ "$ENTRIES" -ge 1000 ] || die "PGERP_BENCH_ENTRIES must be an integer >= 1000"
 [ -z "$BASELINE" ] || [ -r "$BASELINE" ] || die "cannot read the baseline $BASELINE"
 
-bench_cluster "shared_buffers = 512MB" "max_wal_size = 4GB" "synchronous_commit = off"
-# no sealing in the middle of the runs: the cron job is the same in both arms
-pg -c "SELECT cron.unschedule('pgerp-audit-seal')" -o /dev/null
+# no sealing in the middle of the runs (the job workers' housekeeping is off)
+bench_cluster "shared_buffers = 512MB" "max_wal_size = 4GB" "synchronous_commit = off" \
+    "pgerp.housekeeping_interval = 0"
 
 declare -A fig=()
 order=()

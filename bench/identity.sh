@@ -110,13 +110,11 @@ fi
 PGSS_CONF=("shared_preload_libraries = 'pg_cron,pgerp,pg_stat_statements'"
            "pg_stat_statements.track = none" "pg_stat_statements.track_planning = off")
 bench_cluster "shared_buffers = 512MB" "work_mem = 64MB" "synchronous_commit = off" \
-    "max_parallel_workers_per_gather = 0" "jit = off" "${PGSS_CONF[@]}"
+    "max_parallel_workers_per_gather = 0" "jit = off" "pgerp.housekeeping_interval = 0" "${PGSS_CONF[@]}"
 MAIN_DATA=$DATA
 B_DATA=
 trap 'stop_cluster "$MAIN_DATA" immediate; [ -z "$B_DATA" ] || stop_cluster "$B_DATA" immediate; rm -rf "$TMP"' EXIT
 chmod 755 "$TMP"
-# no sealing while measuring
-pg -o /dev/null -c "SELECT cron.unschedule('pgerp-audit-seal')"
 missing=$(pg -tA -c "SELECT string_agg(f, ', ') FROM unnest(ARRAY['erp._password_hash(text)', 'erp.use_token(text,boolean)',
     'erp.sign_in(text,text,bigint)', 'erp.enqueue(text,jsonb,timestamp with time zone,integer)', 'erp.noop_job(bigint,jsonb)',
     'erp.grant_role(bigint,text,bigint,boolean)', 'erp.protect(regclass)']) f WHERE to_regprocedure(f) IS NULL")
@@ -417,12 +415,11 @@ if [ -n "$BPGBIN" ]; then
         set -e
         PGBIN=$BPGBIN
         PGERP_FSYNC=off init_cluster "$B_DATA" "$B_SOCK" "$B_PORT"
-        printf '%s\n' "shared_buffers = 512MB" "synchronous_commit = off" "${PGSS_CONF[@]}" | as_pg tee -a "$B_DATA/postgresql.conf" >/dev/null
+        printf '%s\n' "shared_buffers = 512MB" "synchronous_commit = off" "pgerp.housekeeping_interval = 0" "${PGSS_CONF[@]}" | as_pg tee -a "$B_DATA/postgresql.conf" >/dev/null
         start_cluster "$B_DATA" "$B_DIR/postgresql.log"
         setup_database "$B_SOCK" "$B_PORT"
     ) || { echo "warning: the baseline cluster did not start: only this build's figure is printed" >&2; B_PORT=; }
     if [ -n "$B_PORT" ]; then
-        pg -h "$B_SOCK" -p "$B_PORT" -o /dev/null -c "SELECT cron.unschedule('pgerp-audit-seal')"
         ( export PGHOST=$B_SOCK PGPORT=$B_PORT; setup_small; tokens wide; printf '%s\n' "${TOK[@]:1}" >"$TMP/b_tokens" )
         mapfile -t B_TOK <"$TMP/b_tokens"
         B_TOK=("" "${B_TOK[@]}")

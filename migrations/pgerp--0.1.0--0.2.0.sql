@@ -1598,6 +1598,70 @@ INSERT INTO erp.app_table (table_name, privileges) VALUES
     ('api.jobs', 'SELECT');
 
 
+-- ==== jobs after a failover (#14.1-4) ====
+-- A job's worker_pid alone names no process after a failover or a restart:
+-- these ask this node's shared memory whether a worker holds that very job.
+CREATE FUNCTION erp._job_running(p_company bigint, p_job bigint, p_pid integer) RETURNS boolean
+    LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'pgerp_job_running';
+CREATE FUNCTION erp._job_cancel_running(p_company bigint, p_job bigint, p_pid integer) RETURNS boolean
+    LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'pgerp_job_cancel_running';
+
+CREATE OR REPLACE FUNCTION erp.cancel_job(p_job bigint)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    j erp.job;
+BEGIN
+    SELECT * INTO j FROM erp.job WHERE id = p_job FOR UPDATE;
+    IF NOT FOUND OR NOT (erp._is_bootstrap() OR coalesce(j.enqueued_by = erp.current_user_id(), false)
+                         OR erp.company_allowed(j.company_id, 'erp.job:read')) THEN
+        RAISE EXCEPTION 'job % does not exist', coalesce(p_job::text, 'NULL') USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT (erp._is_bootstrap() OR coalesce(j.enqueued_by = erp.current_user_id(), false)
+            OR erp.company_allowed(j.company_id, 'erp.job:cancel')) THEN
+        RAISE EXCEPTION 'permission denied to cancel job %', p_job
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Jobs are cancelled by who enqueued them, or with erp.job:cancel on their company.';
+    END IF;
+    IF j.status NOT IN ('queued', 'running') THEN
+        RAISE EXCEPTION 'job % has already ended (%)', p_job, j.status USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    UPDATE erp.job SET status = 'cancelled', finished_at = clock_timestamp(), worker_pid = NULL
+     WHERE company_id = j.company_id AND id = j.id;
+    IF j.status = 'running' AND j.worker_pid IS NOT NULL THEN
+        -- the worker's handler is cancelled; its "done" would find the job cancelled anyway.
+        -- Only a worker of this node that holds this job is signalled: after a failover
+        -- worker_pid is a pid of the old host.
+        PERFORM erp._job_cancel_running(j.company_id, j.id, j.worker_pid);
+    END IF;
+END $$;
+
+-- The pack's periodic chores, run by the first job worker of each database
+-- every pgerp.housekeeping_interval seconds (src/jobs/worker.c). They used to
+-- be pg_cron jobs, but pg_cron stores the scheduling node's host and port in
+-- the replicated cron.job, so after a failover they failed with "connection
+-- failed", silently (docs/ha.md, "pg_cron's node binding"). The launcher
+-- starts at every promotion, so the chores follow the primary.
+CREATE FUNCTION erp._housekeeping()
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_sealed bigint;
+    v_signins integer;
+BEGIN
+    IF pg_is_in_recovery() THEN
+        RETURN jsonb_build_object('skipped', 'in recovery');
+    END IF;
+    v_sealed := erp.audit_seal();
+    v_signins := erp._flush_signin_audit();
+    RETURN jsonb_build_object('sealed', v_sealed, 'signin_events', v_signins);
+END $$;
+COMMENT ON FUNCTION erp._housekeeping() IS
+    'Seal the audit chain and write the queued sign-in events; run by the first job worker every pgerp.housekeeping_interval seconds (without job workers, schedule it with pg_cron)';
+
+COMMENT ON FUNCTION erp.audit_seal() IS
+    'Hash-chain the audit entries of ended transactions; returns how many were sealed, 0 when another sealer is at work (run by the job worker housekeeping every pgerp.housekeeping_interval; needs erp.audit_log:read)';
+
 -- ==== last: grants of the application roles ====
 
 -- as the install's finish.sql: nothing new is PUBLIC

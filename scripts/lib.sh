@@ -86,8 +86,12 @@ unix_socket_directories = '$sock'
 unix_socket_permissions = 0700
 shared_preload_libraries = 'pg_cron,pgerp'
 cron.database_name = 'pgerp'
-# pg_cron runs jobs over the socket, where the superuser is trusted
+# pg_cron runs erp.schedule jobs in background workers, not over a connection
+# to a host and port stored in the replicated cron.job (docs/ha.md)
+cron.use_background_workers = on
 cron.host = '$sock'
+# pgerp's launcher and workers, pg_cron's launcher and its job workers, parallel queries
+max_worker_processes = 24
 max_connections = 50
 wal_log_hints = on
 fsync = ${PGERP_FSYNC:-on}
@@ -133,10 +137,9 @@ END \$\$;
 ALTER ROLE $APP_ROLE PASSWORD '$APP_PASSWORD';
 GRANT CONNECT ON DATABASE pgerp TO $APP_ROLE;
 SELECT erp.grant_app_access('$APP_ROLE') \g /dev/null
--- chain settled audit entries every minute (docs/security.md)
-SELECT cron.schedule('pgerp-audit-seal', '* * * * *', 'SELECT erp.audit_seal()') \g /dev/null
--- write queued sign-in events (failures, lockouts) to the audit trail
-SELECT cron.schedule('pgerp-signin-audit', '* * * * *', 'SELECT erp._flush_signin_audit()') \g /dev/null
+-- Sealing the audit chain and writing the sign-in events is the job workers'
+-- housekeeping (pgerp.housekeeping_interval): no pg_cron job, which would be
+-- bound to this node's host and port (docs/ha.md).
 SQL
 }
 

@@ -227,7 +227,7 @@ BEGIN
     RETURN n;
 END $$;
 COMMENT ON FUNCTION erp.audit_seal() IS
-    'Hash-chain the audit entries of ended transactions; returns how many were sealed, 0 when another sealer is at work (pg_cron runs it every minute; needs erp.audit_log:read)';
+    'Hash-chain the audit entries of ended transactions; returns how many were sealed, 0 when another sealer is at work (run by the job worker housekeeping every pgerp.housekeeping_interval; needs erp.audit_log:read)';
 
 -- Figures of the whole chain (its head, how many entries a verification
 -- checked) are for a superuser with nobody signed in and for an auditor of

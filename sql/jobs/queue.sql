@@ -62,6 +62,12 @@ CREATE FUNCTION erp._job_wake_on_commit() RETURNS void
     LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'pgerp_job_wake_on_commit';
 CREATE FUNCTION erp._job_worker_alive(p_pid integer) RETURNS boolean
     LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'pgerp_job_worker_alive';
+-- A job's worker_pid alone names no process after a failover or a restart:
+-- these ask this node's shared memory whether a worker holds that very job.
+CREATE FUNCTION erp._job_running(p_company bigint, p_job bigint, p_pid integer) RETURNS boolean
+    LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'pgerp_job_running';
+CREATE FUNCTION erp._job_cancel_running(p_company bigint, p_job bigint, p_pid integer) RETURNS boolean
+    LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'pgerp_job_cancel_running';
 CREATE FUNCTION erp._outer_role() RETURNS regrole
     LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'pgerp_job_outer_role';
 
@@ -228,8 +234,10 @@ BEGIN
     UPDATE erp.job SET status = 'cancelled', finished_at = clock_timestamp(), worker_pid = NULL
      WHERE company_id = j.company_id AND id = j.id;
     IF j.status = 'running' AND j.worker_pid IS NOT NULL THEN
-        -- the worker's handler is cancelled; its "done" would find the job cancelled anyway
-        PERFORM pg_cancel_backend(j.worker_pid);
+        -- the worker's handler is cancelled; its "done" would find the job cancelled anyway.
+        -- Only a worker of this node that holds this job is signalled: after a failover
+        -- worker_pid is a pid of the old host.
+        PERFORM erp._job_cancel_running(j.company_id, j.id, j.worker_pid);
     END IF;
 END $$;
 COMMENT ON FUNCTION erp.cancel_job(bigint) IS

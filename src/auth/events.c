@@ -5,7 +5,7 @@
  * that all of them read alike and a rolled-back caller loses none) is put in
  * a queue in shared memory, and written to erp.audit_log by the next
  * transaction that flushes: a successful erp.sign_in, erp.sign_in_session or
- * erp.refresh, or erp._flush_signin_audit() (pg_cron, every minute).
+ * erp.refresh, or erp._flush_signin_audit() (the job workers' housekeeping, erp._housekeeping()).
  *
  * A flush claims the pending events of its database; they are freed when
  * the flushing transaction commits, and pending again if it (or the
@@ -369,6 +369,6 @@ pgerp_auth_flush_signin_audit(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to flush sign-in events"),
-				 errdetail("Only a superuser (pg_cron) writes the queued sign-in events to the audit trail.")));
+				 errdetail("Only a superuser (the job workers' housekeeping) writes the queued sign-in events to the audit trail.")));
 	PG_RETURN_INT32(SignInEventFlush());
 }

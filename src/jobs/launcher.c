@@ -5,9 +5,18 @@
  * pgerp.job_databases. Workers that exit are started again after a pause;
  * after a reload, extra workers and workers of databases no longer listed
  * are stopped and the missing ones started.
+ *
+ * The launcher is connected to the shared catalogs only: before it starts the
+ * workers of a database it looks the database up in pg_database, so that a
+ * database that does not exist yet (a cluster being set up, a standby being
+ * built) costs one log line, not a worker dying with FATAL every 5 seconds.
+ * The first worker of each database also does the housekeeping (worker.c).
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "catalog/pg_database.h"
+#include "commands/dbcommands.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -18,6 +27,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
@@ -30,9 +40,35 @@ void		pgerp_job_launcher_main(Datum arg);
 static BackgroundWorkerHandle *handles[JOB_MAX_WORKERS];
 static TimestampTz last_start[JOB_MAX_WORKERS];
 static char slot_db[JOB_MAX_WORKERS][NAMEDATALEN];
+static bool slot_db_missing[JOB_MAX_WORKERS];	/* said so in the log */
+
+/* Can a worker connect to the database: it exists and allows connections? */
+static bool
+database_ready(const char *dbname)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	Oid			dboid;
+	bool		ready = false;
+
+	StartTransactionCommand();
+	dboid = get_database_oid(dbname, true);
+	if (OidIsValid(dboid))
+	{
+		HeapTuple	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid));
+
+		if (HeapTupleIsValid(tup))
+		{
+			ready = ((Form_pg_database) GETSTRUCT(tup))->datallowconn;
+			ReleaseSysCache(tup);
+		}
+	}
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(cxt);
+	return ready;
+}
 
 static void
-start_worker(int slot, const char *dbname)
+start_worker(int slot, const char *dbname, bool housekeeper)
 {
 	BackgroundWorker w;
 
@@ -45,7 +81,7 @@ start_worker(int slot, const char *dbname)
 	snprintf(w.bgw_name, BGW_MAXLEN, "pgerp job worker %d (%s)", slot, dbname);
 	snprintf(w.bgw_type, BGW_MAXLEN, "pgerp job worker");
 	strlcpy(w.bgw_extra, dbname, BGW_EXTRALEN);
-	w.bgw_main_arg = Int32GetDatum(slot);
+	w.bgw_main_arg = Int32GetDatum(slot | (housekeeper ? JOB_HOUSEKEEPER : 0));
 	w.bgw_notify_pid = MyProcPid;
 	last_start[slot] = GetCurrentTimestamp();
 	strlcpy(slot_db[slot], dbname, NAMEDATALEN);
@@ -86,7 +122,20 @@ adjust_pool(List *dbs)
 				TerminateBackgroundWorker(handles[slot]);
 			else if (!worker_alive(slot) &&
 					 TimestampDifferenceExceeds(last_start[slot], now, RESTART_DELAY_MS))
-				start_worker(slot, db);
+			{
+				if (database_ready(db))
+				{
+					slot_db_missing[slot] = false;
+					start_worker(slot, db, w == 0);
+				}
+				else if (!slot_db_missing[slot])
+				{
+					slot_db_missing[slot] = true;
+					if (w == 0)
+						ereport(LOG,
+								(errmsg("pgerp job launcher: database \"%s\" does not exist or does not allow connections; its workers start once it does", db)));
+				}
+			}
 		}
 		else if (worker_alive(slot))
 			TerminateBackgroundWorker(handles[slot]);
@@ -123,6 +172,7 @@ pgerp_job_launcher_main(Datum arg)
 
 	if (Jobs == NULL)
 		proc_exit(0);
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 	Jobs->launcher_pid = MyProcPid;
 	/* the list lives in TopMemoryContext: it is kept across loop turns */
 	MemoryContextSwitchTo(TopMemoryContext);

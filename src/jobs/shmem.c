@@ -13,6 +13,7 @@
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
+#include <signal.h>
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -28,6 +29,7 @@ char	   *job_databases = NULL;
 int			job_poll_interval = 5000;
 int			job_retry_base = 10;
 int			job_max_queued_per_user = 1000;
+int			job_housekeeping_interval = 30;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -100,6 +102,11 @@ JobsInit(void)
 							"Most queued jobs a pgerp user may have; erp.enqueue refuses more (superusers are not limited).",
 							NULL, &job_max_queued_per_user, 1000, 0, INT_MAX,
 							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("pgerp.housekeeping_interval",
+							"How often the first job worker of a database seals the audit chain and flushes the sign-in events; 0: never.",
+							"Without job workers, schedule erp._housekeeping() with pg_cron instead.",
+							&job_housekeeping_interval, 30, 0, 3600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	RegisterXactCallback(jobs_xact_callback, NULL);
 
 	if (process_shared_preload_libraries_in_progress)
@@ -112,7 +119,8 @@ JobsInit(void)
 		shmem_startup_hook = jobs_shmem_startup;
 
 		memset(&w, 0, sizeof(w));
-		w.bgw_flags = BGWORKER_SHMEM_ACCESS;
+		/* connected to the shared catalogs only: it looks databases up in pg_database */
+		w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 		/* not on a standby; started by the postmaster when a promotion ends recovery */
 		w.bgw_start_time = BgWorkerStart_RecoveryFinished;
 		w.bgw_restart_time = 5;
@@ -165,6 +173,59 @@ JobsLiveWorkers(Oid dboid, pid_t *pids, int max)
 			pids[n++] = Jobs->slots[i].pid;
 	LWLockRelease(Jobs->lock);
 	return n;
+}
+
+/*
+ * Does a worker of this node, in database dboid, with that pid hold that job
+ * now? The job row's worker_pid alone says nothing after a failover or a
+ * restart: the pid may be another host's, or reused by an unrelated process
+ * or by a worker running another job. Shared memory lives as long as this
+ * postmaster, so a slot holding the job is this node's incarnation running
+ * it. With cancel, the holder is sent a cancel, under the lock, so the pid
+ * cannot have been reused in between.
+ */
+bool
+JobsSlotHolds(Oid dboid, pid_t pid, int64 company_id, int64 job_id, bool cancel)
+{
+	bool		held = false;
+
+	if (Jobs == NULL || pid == 0 || job_id == 0)
+		return false;
+	LWLockAcquire(Jobs->lock, LW_SHARED);
+	for (int i = 0; i < JOB_MAX_WORKERS && !held; i++)
+	{
+		JobSlot    *s = &Jobs->slots[i];
+
+		if (s->pid == pid && s->dboid == dboid && s->job_id == job_id && s->company_id == company_id)
+		{
+			held = true;
+			/* the worker clears its slot under the lock before it exits */
+			if (cancel)
+				(void) kill(pid, SIGINT);
+		}
+	}
+	LWLockRelease(Jobs->lock);
+	return held;
+}
+
+/* erp._job_running(company, id, pid): is that job running in a worker of this node? */
+PG_FUNCTION_INFO_V1(pgerp_job_running);
+Datum
+pgerp_job_running(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(JobsSlotHolds(MyDatabaseId, PG_GETARG_INT32(2), PG_GETARG_INT64(0), PG_GETARG_INT64(1), false));
+}
+
+/* erp._job_cancel_running(company, id, pid): cancel its handler, if a worker of this node runs it. */
+PG_FUNCTION_INFO_V1(pgerp_job_cancel_running);
+Datum
+pgerp_job_cancel_running(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(JobsSlotHolds(MyDatabaseId, PG_GETARG_INT32(2), PG_GETARG_INT64(0), PG_GETARG_INT64(1), true));
 }
 
 void

@@ -8,9 +8,25 @@
  * calling session with subtransactions.
  *
  * A job is never left "running": a worker requeues, when it starts and then
- * at every poll, the running jobs whose worker is gone (a SIGKILL or a crash
- * restarts every process); SIGTERM cancels the running handler and requeues
- * its job without counting the attempt.
+ * at every poll, the running jobs that no worker slot of this node holds (a
+ * SIGKILL or a crash restarts every process; after a failover the row names
+ * a pid of the old primary). SIGTERM cancels the running handler and
+ * requeues its job without counting the attempt; between jobs it ends the
+ * worker at once (die), so a commit waiting for a synchronous standby that
+ * is gone does not hold up a fast shutdown.
+ *
+ * The queue's own bookkeeping (the claim, requeued orphans, a requeue at
+ * shutdown) commits with synchronous_commit = local: losing it in a failover
+ * loses nothing, since the new primary requeues or reruns the job, and the
+ * handler's transaction, which does wait for the standby, covers its WAL.
+ *
+ * While the server is read-only (default_transaction_read_only, which
+ * pg_auto_failover sets during a promotion) or in recovery, workers idle
+ * without error; a reload wakes them.
+ *
+ * The first worker of a database (JOB_HOUSEKEEPER) runs erp._housekeeping()
+ * at start and every pgerp.housekeeping_interval: the audit seal and the
+ * sign-in events, with no dependency on pg_cron and its node binding.
  *
  * Memory: each loop turn runs in the worker's turn context, reset at the
  * start of the next turn; after every commit or abort the turn switches back
@@ -21,6 +37,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -61,6 +78,8 @@ typedef struct JobRow
 
 static bool in_worker = false;
 static int	my_slot = -1;
+static bool housekeeper = false;
+static bool said_read_only = false;
 static int64 current_job = 0;
 static Oid	current_run_as = InvalidOid;	/* the role of the running job */
 static volatile sig_atomic_t got_sigterm = false;
@@ -110,6 +129,8 @@ static SPIPlanPtr done_plan = NULL;
 static SPIPlanPtr failure_plan = NULL;
 static SPIPlanPtr orphan_plan = NULL;
 static SPIPlanPtr installed_plan = NULL;
+static SPIPlanPtr housekeeping_plan = NULL;
+static SPIPlanPtr has_housekeeping_plan = NULL;
 static SPIPlanPtr next_due_plan = NULL;
 static SPIPlanPtr handler_plan = NULL;	/* of the last handler called */
 static char *handler_of_plan = NULL;
@@ -288,15 +309,15 @@ requeue_orphans(void)
 {
 	/*
 	 * Liveness is read from shared memory row by row, when the row is
-	 * (re)checked: a worker that claimed the row after this statement began
-	 * is seen alive.
+	 * (re)checked: a worker sets its slot before its claim commits, so a row
+	 * claimed after this statement began is seen held.
 	 */
 	if (SPI_execute_plan(kept(&orphan_plan,
 		"UPDATE erp.job SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,"
 		" last_error = 'the worker running the job stopped before it finished', last_sqlstate = '57P01',"
 		" run_at = pg_catalog.now(), worker_pid = NULL,"
 		" finished_at = CASE WHEN attempts >= max_attempts THEN pg_catalog.clock_timestamp() END"
-		" WHERE status = 'running' AND NOT erp._job_worker_alive(worker_pid)",
+		" WHERE status = 'running' AND NOT erp._job_running(company_id, id, worker_pid)",
 		0, NULL), NULL, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "job recovery failed");
 	if (SPI_processed > 0)
@@ -350,7 +371,11 @@ release_slot(int code, Datum arg)
 	LWLockRelease(Jobs->lock);
 }
 
-/* SIGTERM: stop after the current job, cancelling its handler. */
+/*
+ * SIGTERM: during a job, cancel its handler (the job is requeued, then the
+ * worker exits); between jobs, die, as a backend does: that also ends a wait
+ * for a synchronous standby, which a cancel of nothing would not.
+ */
 static void
 job_sigterm(SIGNAL_ARGS)
 {
@@ -358,12 +383,85 @@ job_sigterm(SIGNAL_ARGS)
 
 	got_sigterm = true;
 	if (current_job != 0)
-	{
 		QueryCancelPending = true;
-		InterruptPending = true;
-	}
+	else
+		ProcDiePending = true;
+	InterruptPending = true;
 	SetLatch(MyLatch);
 	errno = save_errno;
+}
+
+/* This transaction's commit does not wait for a synchronous standby. */
+static void
+commit_locally(void)
+{
+	(void) set_config_option("synchronous_commit", "local", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+}
+
+/*
+ * Is the server writable now? Read-only (a promotion under way) or in
+ * recovery, the worker waits quietly, with one log line per episode.
+ */
+static bool
+server_writable(void)
+{
+	bool		writable = !RecoveryInProgress() && !XactReadOnly;
+
+	if (!writable && !said_read_only)
+		ereport(LOG,
+				(errmsg("pgerp job worker: the server is read-only; jobs wait until it accepts writes")));
+	said_read_only = !writable;
+	return writable;
+}
+
+/*
+ * The housekeeping of the first worker of a database, in its own
+ * transaction: an error is logged and retried at the next interval, it
+ * does not end the worker.
+ */
+static void
+housekeeping(MemoryContext turn_cxt)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		/* a seal lost in a failover is sealed again by the new primary */
+		commit_locally();
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, "pgerp job worker: housekeeping");
+		if (server_writable())
+		{
+			if (SPI_execute_plan(kept(&has_housekeeping_plan,
+									  "SELECT pg_catalog.to_regprocedure('erp._housekeeping()') IS NOT NULL", 0, NULL),
+								 NULL, NULL, true, 1) != SPI_OK_SELECT)
+				elog(ERROR, "housekeeping lookup failed");
+			if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "t") == 0 &&
+				SPI_execute_plan(kept(&housekeeping_plan, "SELECT erp._housekeeping()", 0, NULL),
+								 NULL, NULL, false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "housekeeping failed");
+		}
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(turn_cxt);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *ed;
+
+		MemoryContextSwitchTo(turn_cxt);
+		ed = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(turn_cxt);
+		QueryCancelPending = false;
+		ereport(WARNING, (errmsg("pgerp housekeeping failed: %s", ed->message)));
+	}
+	PG_END_TRY();
+	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
 /* One loop turn: claim and run one job; returns the ms to sleep, 0 to go on. */
@@ -387,12 +485,18 @@ worker_turn(MemoryContext turn_cxt, bool recover)
 		/* the pack is not installed (yet) in this database */
 		found = false;
 	}
+	else if (!server_writable())
+		found = false;
 	else
 	{
+		commit_locally();
 		if (recover)
 			requeue_orphans();
 		found = claim(&j, false, NULL, turn_cxt);
-		if (!found)
+		/* held before the claim commits: requeue_orphans() sees the job taken */
+		if (found)
+			set_slot_job(&j);
+		else
 		{
 			if (SPI_execute_plan(kept(&next_due_plan,
 									  "SELECT (EXTRACT(epoch FROM pg_catalog.min(run_at) - pg_catalog.clock_timestamp()) * 1000)::bigint"
@@ -415,7 +519,6 @@ worker_turn(MemoryContext turn_cxt, bool recover)
 		return sleep_ms;
 
 	/* run it */
-	set_slot_job(&j);
 	current_job = j.id;
 	current_run_as = j.run_as;
 	pgstat_report_appname(psprintf("pgerp job %lld %s", (long long) j.id, j.kind));
@@ -452,6 +555,9 @@ worker_turn(MemoryContext turn_cxt, bool recover)
 						shutdown ? "interrupted by shutdown, requeued" : "failed", ed->message)));
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
+		/* at shutdown the standby may be gone: this requeue must not wait for it */
+		if (shutdown)
+			commit_locally();
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		record_failure(&j, ed, shutdown);
@@ -474,9 +580,11 @@ pgerp_job_worker_main(Datum arg)
 	char		db[NAMEDATALEN];
 	MemoryContext turn_cxt;
 	TimestampTz last_recovery = 0;
+	TimestampTz last_housekeeping = 0;
 	int64		jobs_run = 0;
 
-	my_slot = DatumGetInt32(arg);
+	my_slot = DatumGetInt32(arg) & ~JOB_HOUSEKEEPER;
+	housekeeper = (DatumGetInt32(arg) & JOB_HOUSEKEEPER) != 0;
 	strlcpy(db, MyBgworkerEntry->bgw_extra, sizeof(db));
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, job_sigterm);
@@ -502,6 +610,7 @@ pgerp_job_worker_main(Datum arg)
 		long		sleep_ms;
 		bool		recover;
 		TimestampTz now = GetCurrentTimestamp();
+		long		housekeeping_ms = job_housekeeping_interval * 1000L;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -517,9 +626,24 @@ pgerp_job_worker_main(Datum arg)
 		publish_turn_stats(jobs_run);
 		/* reset the latch first: an enqueue committed during the turn wakes the next wait */
 		ResetLatch(MyLatch);
+		if (housekeeper && housekeeping_ms > 0 &&
+			(last_housekeeping == 0 || TimestampDifferenceExceeds(last_housekeeping, now, housekeeping_ms)))
+		{
+			last_housekeeping = now;
+			housekeeping(turn_cxt);
+		}
 		sleep_ms = worker_turn(turn_cxt, recover);
 		if (sleep_ms == 0)
 			jobs_run++;			/* a turn that ran a job asks for no sleep */
+		if (housekeeper && housekeeping_ms > 0 && sleep_ms > 0)
+		{
+			long		secs;
+			int			usecs;
+
+			TimestampDifference(GetCurrentTimestamp(),
+								TimestampTzPlusMilliseconds(last_housekeeping, housekeeping_ms), &secs, &usecs);
+			sleep_ms = Max(1, Min(sleep_ms, secs * 1000L + usecs / 1000));
+		}
 		if (sleep_ms > 0 && !got_sigterm)
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 sleep_ms, PG_WAIT_EXTENSION);

@@ -35,7 +35,9 @@ sub job_processes
 	return join("\n", grep { /pgerp job/ } split /\n/, `ps -o args= --ppid $pid`);
 }
 
-my $workers = q{SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'pgerp job%'};
+my $workers = q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pgerp job worker'};
+# the launcher too (it is connected to the shared catalogs)
+my $job_backends = q{SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'pgerp job%'};
 
 # --- primary and standby
 my $primary = PostgreSQL::Test::Cluster->new('primary');
@@ -69,7 +71,7 @@ $primary->wait_for_catchup($standby);
 is($standby->safe_psql('postgres', qq{SELECT count(*) FILTER (WHERE status = 'queued') || '/' || count(*) FROM erp.job WHERE id IN ($ids)}),
 	'5/5', 'the standby has the five queued jobs');
 is($standby->safe_psql('postgres', q{SELECT pg_is_in_recovery()}), 't', 'the standby is in recovery');
-is($standby->safe_psql('postgres', $workers), '0', 'no pgerp job process in pg_stat_activity of the standby');
+is($standby->safe_psql('postgres', $job_backends), '0', 'no pgerp job process in pg_stat_activity of the standby');
 is(job_processes($standby), '', 'no pgerp job launcher or worker process on the standby');
 ok(!$standby->log_contains(qr/pgerp job launcher started/), 'the standby log has no launcher start');
 

@@ -13,6 +13,8 @@ my $node = PostgreSQL::Test::Cluster->new('signin_audit');
 $node->init;
 $node->append_conf('postgresql.conf', q{
 shared_preload_libraries = 'pgerp'
+# the test flushes and seals by hand: no housekeeping by the job workers
+pgerp.housekeeping_interval = 0
 # the test framework logs every statement: as a server should, log none, but
 # the statements of errors (whose text would carry the password)
 log_statement = none

@@ -17,6 +17,8 @@
 #define JOB_MAX_WORKERS 32
 #define JOB_KIND_LEN 64
 #define JOB_NOTE_LEN 128
+/* in a worker's bgw_main_arg, next to its slot: it also does the housekeeping */
+#define JOB_HOUSEKEEPER 0x10000
 
 typedef struct JobSlot
 {
@@ -50,11 +52,13 @@ extern char *job_databases;
 extern int	job_poll_interval;
 extern int	job_retry_base;
 extern int	job_max_queued_per_user;
+extern int	job_housekeeping_interval;
 extern void JobsInit(void);
 extern void JobsWakeWorkers(Oid dboid);
 extern int	JobsLiveWorkers(Oid dboid, pid_t *pids, int max);
 extern void JobsSetProgress(double fraction, const char *note);
 extern char *JobsDatabaseList(void);
+extern bool JobsSlotHolds(Oid dboid, pid_t pid, int64 company_id, int64 job_id, bool cancel);
 
 /* worker.c */
 extern int64 JobsCurrentJobId(void);	/* the job this backend runs, or 0 */

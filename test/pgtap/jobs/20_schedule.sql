@@ -24,6 +24,8 @@ BEGIN
 END $$;
 
 SELECT ok(EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron'), 'pg_cron is installed in this database');
+-- A pg_cron job of the DBA's own, not made by erp.schedule (rolled back with the test).
+SELECT cron.schedule('pgerp-audit-seal', '* * * * *', 'SELECT erp.audit_seal()') AS dba_job \gset
 
 -- ============================================================ create
 SELECT lives_ok($$INSERT INTO t_sched SELECT 'first', erp.schedule('tj_nightly', '0 3 * * *', 'erp.noop', '{"n": 1}')$$,
