@@ -1598,6 +1598,19 @@ INSERT INTO erp.app_table (table_name, privileges) VALUES
     ('api.jobs', 'SELECT');
 
 
+-- ==== identity: no user signed in (#14.5) ====
+
+CREATE FUNCTION erp._require_signed_in() RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF erp.current_user_id() IS NULL AND NOT erp._is_bootstrap() THEN
+        RAISE EXCEPTION 'no user is signed in'
+            USING ERRCODE = 'invalid_authorization_specification',
+                  DETAIL = 'This session acts as nobody: it is new, was re-established or signed out.',
+                  HINT = 'Sign in with erp.sign_in() or restore the identity with erp.use_token().';
+    END IF;
+END $$;
+
 -- ==== last: grants of the application roles ====
 
 -- as the install's finish.sql: nothing new is PUBLIC

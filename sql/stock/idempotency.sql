@@ -26,7 +26,7 @@ COMMENT ON TABLE stock.idempotency_key IS
 -- the date out matches the first call.
 CREATE FUNCTION stock._idempotency_date(p_date timestamptz) RETURNS numeric
 LANGUAGE sql STABLE AS $$
-    SELECT CASE WHEN p_date = pg_catalog.now() THEN NULL ELSE pg_catalog.extract(epoch FROM p_date) END
+    SELECT CASE WHEN p_date = pg_catalog.now() THEN NULL ELSE EXTRACT(epoch FROM p_date) END
 $$;
 
 -- Claim p_key for a posting of p_company, or find the posting that used it.
