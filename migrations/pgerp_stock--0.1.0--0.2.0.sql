@@ -1527,6 +1527,113 @@ BEGIN
     RETURN v;
 END $$;
 
+CREATE OR REPLACE FUNCTION stock.create_warehouse(p_company bigint, p_code text, p_name text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_loc bigint;
+    v_wh bigint;
+BEGIN
+    IF p_company IS NULL THEN
+        RAISE EXCEPTION 'company must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT erp._is_bootstrap() THEN
+        PERFORM erp._require_signed_in();
+        PERFORM erp.require_permission('stock.warehouse:create', p_company);
+    END IF;
+    IF p_code IS NULL OR p_code !~ '^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$' THEN
+        RAISE EXCEPTION 'invalid warehouse code %', erp._echo(p_code)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A warehouse code is 1 to 16 letters, digits, - or _, starting with a letter or digit.';
+    END IF;
+    PERFORM stock._ensure_company(p_company);
+    IF EXISTS (SELECT 1 FROM stock.warehouse w WHERE w.company_id = p_company AND w.code = p_code) THEN
+        RAISE EXCEPTION 'warehouse % already exists in company %', quote_literal(p_code), p_company
+            USING ERRCODE = 'unique_violation';
+    END IF;
+    INSERT INTO stock.location (company_id, name, usage)
+    VALUES (p_company, p_code || '/Stock', 'internal')
+    RETURNING id INTO v_loc;
+    INSERT INTO stock.warehouse (company_id, code, name, location_id)
+    VALUES (p_company, p_code, coalesce(nullif(btrim(p_name, E' \t\r\n\f'), ''), p_code), v_loc)
+    RETURNING id INTO v_wh;
+    UPDATE stock.location SET warehouse_id = v_wh WHERE company_id = p_company AND id = v_loc;
+    RETURN v_wh;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.set_allow_negative(p_company bigint, p_allow boolean) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF p_company IS NULL OR p_allow IS NULL THEN
+        RAISE EXCEPTION 'company and setting must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT erp._is_bootstrap() THEN
+        PERFORM erp._require_signed_in();
+        PERFORM erp.require_permission('stock.company_setting:write', p_company);
+    END IF;
+    PERFORM stock._ensure_company(p_company);
+    UPDATE stock.company_setting SET allow_negative = p_allow WHERE company_id = p_company;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.create_product(p_company bigint, p_sku text, p_name text, p_cost_method text DEFAULT 'fifo',
+                                     p_standard_price numeric DEFAULT 0, p_uom text DEFAULT 'Unit',
+                                     p_tracking text DEFAULT 'none')
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_id bigint;
+    v_precision int;
+BEGIN
+    IF p_company IS NULL THEN
+        RAISE EXCEPTION 'company must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT erp._is_bootstrap() THEN
+        PERFORM erp._require_signed_in();
+        PERFORM erp.require_permission('stock.product:create', p_company);
+    END IF;
+    SELECT c.price_precision INTO v_precision FROM erp.company c WHERE c.id = p_company;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'company % does not exist', p_company USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_sku IS NULL OR p_sku !~ '^\S{1,64}$' THEN
+        RAISE EXCEPTION 'invalid SKU %', erp._echo(p_sku)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A SKU is 1 to 64 characters without spaces.';
+    END IF;
+    IF p_name IS NULL OR btrim(p_name, E' \t\r\n\f') = '' THEN
+        RAISE EXCEPTION 'product name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_cost_method IS NULL OR p_cost_method NOT IN ('fifo', 'avco', 'standard') THEN
+        RAISE EXCEPTION 'invalid cost method %', erp._echo(p_cost_method)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The cost methods are fifo, avco and standard.';
+    END IF;
+    IF p_standard_price IS NULL OR NOT (p_standard_price >= 0 AND p_standard_price < 'Infinity') THEN
+        RAISE EXCEPTION 'standard price must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._check_number(p_standard_price, 'standard price', stock._max_amount());
+    IF p_uom IS NULL OR NOT EXISTS (SELECT 1 FROM stock.uom u WHERE u.code = p_uom) THEN
+        RAISE EXCEPTION 'unknown unit of measure %', erp._echo(p_uom)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Units are listed in stock.uom.';
+    END IF;
+    IF p_tracking IS NULL OR p_tracking NOT IN ('none', 'lot', 'serial') THEN
+        RAISE EXCEPTION 'invalid tracking %', erp._echo(p_tracking)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Tracking is none, lot or serial.';
+    END IF;
+    PERFORM stock._ensure_company(p_company);
+    IF EXISTS (SELECT 1 FROM stock.product p WHERE p.company_id = p_company AND p.sku = p_sku) THEN
+        RAISE EXCEPTION 'SKU % already exists in company %', quote_literal(p_sku), p_company
+            USING ERRCODE = 'unique_violation';
+    END IF;
+    INSERT INTO stock.product (company_id, sku, name, cost_method, standard_price, uom, tracking)
+    VALUES (p_company, p_sku, btrim(p_name, E' \t\r\n\f'), p_cost_method,
+            round(p_standard_price, v_precision), p_uom, p_tracking)
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END $$;
+
 -- ==== idempotency keys (#14.6) ====
 
 -- Idempotency keys of the posting functions (#14.6, docs/stock.md): a client
@@ -1929,6 +2036,7 @@ BEGIN
     -- every move: a done receipt into stock, of one company the caller may revalue
     FOR r IN SELECT x.id AS wanted, m.* FROM unnest(p_moves) x(id) LEFT JOIN stock.move m ON m.id = x.id LOOP
         IF r.company_id IS NULL OR NOT (erp._is_bootstrap() OR erp.company_allowed(r.company_id, 'stock.move:read')) THEN
+            PERFORM erp._require_signed_in();
             RAISE EXCEPTION 'move % does not exist', r.wanted USING ERRCODE = 'invalid_parameter_value';
         END IF;
         IF v_company IS NULL THEN

@@ -53,6 +53,7 @@ BEGIN
     -- every move: a done receipt into stock, of one company the caller may revalue
     FOR r IN SELECT x.id AS wanted, m.* FROM unnest(p_moves) x(id) LEFT JOIN stock.move m ON m.id = x.id LOOP
         IF r.company_id IS NULL OR NOT (erp._is_bootstrap() OR erp.company_allowed(r.company_id, 'stock.move:read')) THEN
+            PERFORM erp._require_signed_in();
             RAISE EXCEPTION 'move % does not exist', r.wanted USING ERRCODE = 'invalid_parameter_value';
         END IF;
         IF v_company IS NULL THEN
