@@ -1857,6 +1857,7 @@ DECLARE
     v_id bigint;
 BEGIN
     IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
         RETURN (v_idem.result #>> '{}')::bigint;
     END IF;
     v_id := stock._done_move(p.id, p_qty, stock.virtual_location(p.company_id, 'supplier'),
@@ -1876,6 +1877,7 @@ DECLARE
     v_id bigint;
 BEGIN
     IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
         RETURN (v_idem.result #>> '{}')::bigint;
     END IF;
     v_id := stock._done_move(p.id, p_qty, stock._warehouse_location(p, p_warehouse),
@@ -1895,6 +1897,7 @@ DECLARE
     v_id bigint;
 BEGIN
     IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
         RETURN (v_idem.result #>> '{}')::bigint;
     END IF;
     v_id := stock._done_move(p.id, p_qty, p_from, p_to, NULL, p_date, p_ref, p_lot);
@@ -1913,6 +1916,7 @@ DECLARE
     v_id bigint;
 BEGIN
     IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
         RETURN (v_idem.result #>> '{}')::bigint;
     END IF;
     v_id := stock._done_move(p.id, p_qty, stock._warehouse_location(p, p_warehouse),
@@ -1933,6 +1937,7 @@ DECLARE
     v_id bigint;
 BEGIN
     IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
         RETURN (v_idem.result #>> '{}')::bigint;
     END IF;
     IF p_counted_qty IS NULL OR NOT (p_counted_qty >= 0 AND p_counted_qty < 'Infinity') THEN
@@ -1974,6 +1979,7 @@ DECLARE
     v_id bigint;
 BEGIN
     IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:validate', m.company_id);  -- as the first call did
         RETURN (v_idem.result #>> '{}')::bigint;
     END IF;
     IF m.state <> 'done' THEN

@@ -271,6 +271,7 @@ DECLARE
     v_id bigint;
 BEGIN
     IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
         RETURN (v_idem.result #>> '{}')::bigint;
     END IF;
     v_id := stock._done_move(p.id, p_qty, stock.virtual_location(p.company_id, 'supplier'),
@@ -290,6 +291,7 @@ DECLARE
     v_id bigint;
 BEGIN
     IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
         RETURN (v_idem.result #>> '{}')::bigint;
     END IF;
     v_id := stock._done_move(p.id, p_qty, stock._warehouse_location(p, p_warehouse),
@@ -309,6 +311,7 @@ DECLARE
     v_id bigint;
 BEGIN
     IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
         RETURN (v_idem.result #>> '{}')::bigint;
     END IF;
     v_id := stock._done_move(p.id, p_qty, p_from, p_to, NULL, p_date, p_ref, p_lot);
@@ -327,6 +330,7 @@ DECLARE
     v_id bigint;
 BEGIN
     IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
         RETURN (v_idem.result #>> '{}')::bigint;
     END IF;
     v_id := stock._done_move(p.id, p_qty, stock._warehouse_location(p, p_warehouse),
@@ -350,6 +354,7 @@ DECLARE
     v_id bigint;
 BEGIN
     IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
         RETURN (v_idem.result #>> '{}')::bigint;
     END IF;
     IF p_counted_qty IS NULL OR NOT (p_counted_qty >= 0 AND p_counted_qty < 'Infinity') THEN
@@ -466,6 +471,7 @@ DECLARE
     v_id bigint;
 BEGIN
     IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:validate', m.company_id);  -- as the first call did
         RETURN (v_idem.result #>> '{}')::bigint;
     END IF;
     IF m.state <> 'done' THEN

@@ -2,7 +2,7 @@
 -- nothing; the same key with other arguments is 23505; keys are per company and invisible across companies.
 BEGIN;
 \ir ../setup.sql
-SELECT plan(29);
+SELECT plan(30);
 
 SELECT * FROM pg_temp.make_tree() \gset
 SELECT stock.create_warehouse(:a, 'ID80') AS wh \gset
@@ -15,6 +15,7 @@ SELECT stock.create_product(:a, 'ID80-AV', 'Keyed average', 'avco') AS pav \gset
 SELECT stock.create_product(:b, 'ID80-B', 'Keyed in B') AS pb \gset
 SELECT pg_temp.make_user('id80_mgr', 'stock_manager', :a, false) AS mgr \gset
 SELECT pg_temp.make_user('id80_bob', 'stock_manager', :b, false) AS bob \gset
+SELECT pg_temp.make_user('id80_aud', 'auditor', :a, false) AS aud \gset
 
 -- What a posting can change: moves, quants, layers, journal lines, landed
 -- costs and running totals of company A, as one comparable row.
@@ -86,6 +87,14 @@ SELECT is((SELECT value FROM stock.product_value WHERE product_id = :pav), 32::n
 SELECT is_empty($$SELECT * FROM stock.verify_valuation()$$, 'valuation verifies');
 SELECT is(pg_temp.error_message(format('SELECT stock.revalue(%s, 5, %L, p_idempotency_key => %L)', :pav, 'RV', 'rv-1')),
           '23505: idempotency key ''rv-1'' was used for another posting', 'revalue with another amount under the key: 23505');
+
+-- a replay checks the permission the first call needed: an auditor of A gets 42501, not the move
+SET LOCAL ROLE pgerp_app;
+SELECT pg_temp.login('id80_aud', :a);
+SELECT is(pg_temp.error_detail(format('SELECT stock.receive(%s, 10, 2, %s, %L, p_idempotency_key => %L)', :p, :wh, 'R1', 'rcv-1')),
+          format('42501: Permission "stock.move:create" is required on company %s.', :a),
+          'an auditor replaying the key: 42501 naming stock.move:create');
+RESET ROLE;
 
 -- keys are per company: the same key in B is another posting
 SELECT pg_temp.login('id80_bob', :b);
