@@ -162,7 +162,10 @@ start() {
     wait_state 'secondary' 300 || die "node2 did not become a secondary; see $HA/node2.log"
     autoctl monitor set formation number-sync-standbys 1 --pgdata "$HA/monitor/pgdata" >>"$HA/monitor.log" 2>&1 ||
         say "number_sync_standbys 1 refused by the monitor (see docs/ha.md); replication stays synchronous (ANY 1)"
-    local pport; pport=$(primary_port) || die "no primary accepts writes"
+    # on a restart the monitor reports the old states at once: wait for a real primary
+    local pport=
+    for _ in $(seq 1 120); do pport=$(primary_port) && break; sleep 1; done
+    [ -n "$pport" ] || die "no primary accepts writes; see $HA/node1.log and $HA/node2.log"
     local sock=$HA/node1/run; [ "$pport" = "$(node_port node2)" ] && sock=$HA/node2/run
     setup_database "$sock" "$pport"
     if [ "$("$PGBIN/psql" -X -h "$sock" -p "$pport" -U postgres -d pgerp -tAc "SELECT count(*) FROM erp.app_user WHERE login = 'admin'")" = 0 ]; then
