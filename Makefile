@@ -44,7 +44,7 @@ endif
 sql/%--$(PGERP_VERSION).sql: extension/%.manifest scripts/assemble.sh $(shell cat extension/*.manifest 2>/dev/null | sed -e 's/#.*//' -e '/^ *$$/d')
 	scripts/assemble.sh $* $< $@
 
-.PHONY: start stop psql reset test deps installcheck
+.PHONY: start stop psql reset test deps installcheck start-ha ha-uri failover stop-ha backup
 installcheck:
 	@scripts/installcheck.sh
 deps:
@@ -61,3 +61,15 @@ reset:
 test:
 	@scripts/deps.sh
 	@scripts/test.sh
+# High availability on one machine (scripts/ha.sh, docs/ha.md).
+start-ha:
+	@scripts/deps.sh
+	@scripts/ha.sh start
+ha-uri:
+	@scripts/ha.sh uri
+failover:
+	@scripts/ha.sh failover
+stop-ha:
+	@scripts/ha.sh stop
+backup:
+	@scripts/ha.sh backup

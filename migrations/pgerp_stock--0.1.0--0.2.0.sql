@@ -1469,6 +1469,861 @@ INSERT INTO erp.app_table (table_name, privileges) VALUES
     ('api.journal_lines', 'SELECT');
 
 
+-- ==== identity: no user signed in (#14.5) ====
+
+-- the lookups and the permission check of the writers answer 28000 when nobody is signed in
+CREATE OR REPLACE FUNCTION stock._product(p_product bigint) RETURNS stock.product
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v stock.product;
+BEGIN
+    SELECT * INTO v FROM stock.product p WHERE p.id = p_product;
+    -- hidden by company security or a record rule: "does not exist" (#11.3)
+    IF NOT FOUND OR NOT (erp._is_bootstrap() OR (erp.company_allowed(v.company_id, 'stock.product:read')
+                                                AND erp._row_visible('stock.product', v.id))) THEN
+        PERFORM erp._require_signed_in();  -- nobody signed in: 28000, not "does not exist" (#14.5)
+        RAISE EXCEPTION 'product % does not exist', coalesce(p_product::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN v;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock._require(p_code text, p_company bigint) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF NOT erp._is_bootstrap() THEN
+        PERFORM erp._require_signed_in();
+        PERFORM erp.require_permission(p_code, p_company);
+    END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock._location(p_company bigint, p_location bigint) RETURNS stock.location
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v stock.location;
+BEGIN
+    SELECT * INTO v FROM stock.location l WHERE l.id = p_location;
+    IF NOT FOUND OR v.company_id <> p_company OR NOT erp._row_visible('stock.location', v.id) THEN
+        PERFORM erp._require_signed_in();
+        RAISE EXCEPTION 'location % does not exist in company %', coalesce(p_location::text, 'NULL'), p_company
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN v;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock._move_for_update(p_move bigint, p_code text) RETURNS stock.move
+LANGUAGE plpgsql AS $$
+DECLARE
+    v stock.move;
+BEGIN
+    SELECT * INTO v FROM stock.move m WHERE m.id = p_move FOR UPDATE;
+    IF NOT FOUND OR NOT (erp._is_bootstrap() OR (erp.company_allowed(v.company_id, 'stock.move:read')
+                                                AND erp._row_visible('stock.move', v.id))) THEN
+        PERFORM erp._require_signed_in();
+        RAISE EXCEPTION 'move % does not exist', coalesce(p_move::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._require(p_code, v.company_id);
+    RETURN v;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.create_warehouse(p_company bigint, p_code text, p_name text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_loc bigint;
+    v_wh bigint;
+BEGIN
+    IF p_company IS NULL THEN
+        RAISE EXCEPTION 'company must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT erp._is_bootstrap() THEN
+        PERFORM erp._require_signed_in();
+        PERFORM erp.require_permission('stock.warehouse:create', p_company);
+    END IF;
+    IF p_code IS NULL OR p_code !~ '^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$' THEN
+        RAISE EXCEPTION 'invalid warehouse code %', erp._echo(p_code)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A warehouse code is 1 to 16 letters, digits, - or _, starting with a letter or digit.';
+    END IF;
+    PERFORM stock._ensure_company(p_company);
+    IF EXISTS (SELECT 1 FROM stock.warehouse w WHERE w.company_id = p_company AND w.code = p_code) THEN
+        RAISE EXCEPTION 'warehouse % already exists in company %', quote_literal(p_code), p_company
+            USING ERRCODE = 'unique_violation';
+    END IF;
+    INSERT INTO stock.location (company_id, name, usage)
+    VALUES (p_company, p_code || '/Stock', 'internal')
+    RETURNING id INTO v_loc;
+    INSERT INTO stock.warehouse (company_id, code, name, location_id)
+    VALUES (p_company, p_code, coalesce(nullif(btrim(p_name, E' \t\r\n\f'), ''), p_code), v_loc)
+    RETURNING id INTO v_wh;
+    UPDATE stock.location SET warehouse_id = v_wh WHERE company_id = p_company AND id = v_loc;
+    RETURN v_wh;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.set_allow_negative(p_company bigint, p_allow boolean) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF p_company IS NULL OR p_allow IS NULL THEN
+        RAISE EXCEPTION 'company and setting must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT erp._is_bootstrap() THEN
+        PERFORM erp._require_signed_in();
+        PERFORM erp.require_permission('stock.company_setting:write', p_company);
+    END IF;
+    PERFORM stock._ensure_company(p_company);
+    UPDATE stock.company_setting SET allow_negative = p_allow WHERE company_id = p_company;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.create_product(p_company bigint, p_sku text, p_name text, p_cost_method text DEFAULT 'fifo',
+                                     p_standard_price numeric DEFAULT 0, p_uom text DEFAULT 'Unit',
+                                     p_tracking text DEFAULT 'none')
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_id bigint;
+    v_precision int;
+BEGIN
+    IF p_company IS NULL THEN
+        RAISE EXCEPTION 'company must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT erp._is_bootstrap() THEN
+        PERFORM erp._require_signed_in();
+        PERFORM erp.require_permission('stock.product:create', p_company);
+    END IF;
+    SELECT c.price_precision INTO v_precision FROM erp.company c WHERE c.id = p_company;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'company % does not exist', p_company USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_sku IS NULL OR p_sku !~ '^\S{1,64}$' THEN
+        RAISE EXCEPTION 'invalid SKU %', erp._echo(p_sku)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A SKU is 1 to 64 characters without spaces.';
+    END IF;
+    IF p_name IS NULL OR btrim(p_name, E' \t\r\n\f') = '' THEN
+        RAISE EXCEPTION 'product name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_cost_method IS NULL OR p_cost_method NOT IN ('fifo', 'avco', 'standard') THEN
+        RAISE EXCEPTION 'invalid cost method %', erp._echo(p_cost_method)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The cost methods are fifo, avco and standard.';
+    END IF;
+    IF p_standard_price IS NULL OR NOT (p_standard_price >= 0 AND p_standard_price < 'Infinity') THEN
+        RAISE EXCEPTION 'standard price must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._check_number(p_standard_price, 'standard price', stock._max_amount());
+    IF p_uom IS NULL OR NOT EXISTS (SELECT 1 FROM stock.uom u WHERE u.code = p_uom) THEN
+        RAISE EXCEPTION 'unknown unit of measure %', erp._echo(p_uom)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Units are listed in stock.uom.';
+    END IF;
+    IF p_tracking IS NULL OR p_tracking NOT IN ('none', 'lot', 'serial') THEN
+        RAISE EXCEPTION 'invalid tracking %', erp._echo(p_tracking)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Tracking is none, lot or serial.';
+    END IF;
+    PERFORM stock._ensure_company(p_company);
+    IF EXISTS (SELECT 1 FROM stock.product p WHERE p.company_id = p_company AND p.sku = p_sku) THEN
+        RAISE EXCEPTION 'SKU % already exists in company %', quote_literal(p_sku), p_company
+            USING ERRCODE = 'unique_violation';
+    END IF;
+    INSERT INTO stock.product (company_id, sku, name, cost_method, standard_price, uom, tracking)
+    VALUES (p_company, p_sku, btrim(p_name, E' \t\r\n\f'), p_cost_method,
+            round(p_standard_price, v_precision), p_uom, p_tracking)
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END $$;
+
+-- ==== idempotency keys (#14.6) ====
+
+-- Idempotency keys of the posting functions (#14.6, docs/stock.md): a client
+-- that cannot tell whether its commit landed (a failover, a lost connection)
+-- retries with the same key and gets the first posting's result, posted once.
+-- Keys are unique per company; the row holds the routine, its arguments in
+-- canonical form (jsonb: numbers compare by value, dates as epoch seconds)
+-- and the result. Rows are written only by the posting functions, in the
+-- posting's transaction: a key exists exactly when its posting committed.
+
+CREATE TABLE stock.idempotency_key (
+    company_id bigint NOT NULL REFERENCES erp.company (id),
+    key text NOT NULL,
+    routine text NOT NULL,
+    args jsonb NOT NULL,
+    result jsonb,
+    user_id bigint,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (company_id, key)
+);
+CREATE INDEX idempotency_key_created_idx ON stock.idempotency_key (created_at);
+COMMENT ON TABLE stock.idempotency_key IS
+    'Idempotency keys of postings, per company: routine, canonical arguments and the first result';
+
+-- A timestamp argument in canonical form: epoch seconds (the session's time
+-- zone does not matter), and NULL for now(), which is what the date
+-- parameters default to, so that a retry in a later transaction that leaves
+-- the date out matches the first call.
+CREATE FUNCTION stock._idempotency_date(p_date timestamptz) RETURNS numeric
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN p_date = pg_catalog.now() THEN NULL ELSE EXTRACT(epoch FROM p_date) END
+$$;
+
+-- Claim p_key for a posting of p_company, or find the posting that used it.
+-- replay = false: the key is new (or NULL) and now taken by this transaction;
+-- the caller posts, then stores its result with stock._idempotency_done().
+-- replay = true: the same routine with the same arguments committed before;
+-- result is what it returned. Other arguments: 23505. Two transactions with
+-- the same key serialize on the primary key: the second waits until the
+-- first commits (then replays) or rolls back (then posts).
+CREATE FUNCTION stock._idempotency_claim(p_company bigint, p_key text, p_routine text, p_args jsonb,
+                                         OUT replay boolean, OUT result jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+    k stock.idempotency_key;
+BEGIN
+    replay := false;
+    IF p_key IS NULL THEN
+        RETURN;
+    END IF;
+    IF p_key !~ '^[\x21-\x7e]{1,255}$' THEN
+        RAISE EXCEPTION 'invalid idempotency key %', erp._echo(p_key)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'An idempotency key is 1 to 255 printable ASCII characters without spaces.';
+    END IF;
+    INSERT INTO stock.idempotency_key (company_id, key, routine, args, user_id)
+    VALUES (p_company, p_key, p_routine, p_args, erp.current_user_id())
+    ON CONFLICT (company_id, key) DO NOTHING;
+    IF FOUND THEN
+        RETURN;
+    END IF;
+    SELECT * INTO STRICT k FROM stock.idempotency_key i WHERE i.company_id = p_company AND i.key = p_key;
+    IF k.routine <> p_routine OR k.args <> p_args THEN
+        RAISE EXCEPTION 'idempotency key % was used for another posting', erp._echo(p_key)
+            USING ERRCODE = 'unique_violation',
+                  DETAIL = CASE WHEN k.routine <> p_routine
+                                THEN format('The key was used by %s at %s.', k.routine, k.created_at)
+                                ELSE format('The key was used by %s at %s with other arguments.', k.routine, k.created_at) END,
+                  HINT = 'Retry with the same arguments, or use a new key for a new posting.';
+    END IF;
+    replay := true;
+    result := k.result;
+END $$;
+
+-- The result of the posting that claimed p_key (nothing without a key).
+CREATE FUNCTION stock._idempotency_done(p_company bigint, p_key text, p_result jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_key IS NOT NULL THEN
+        UPDATE stock.idempotency_key SET result = p_result WHERE company_id = p_company AND key = p_key;
+    END IF;
+END $$;
+
+-- Retention: keys older than p_age may go (a retry after that posts anew).
+-- For erp._housekeeping(); returns how many were deleted.
+CREATE FUNCTION stock._purge_idempotency_keys(p_age interval DEFAULT '7 days') RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n bigint;
+BEGIN
+    IF p_age IS NULL OR NOT isfinite(p_age) OR p_age < interval '0' THEN
+        RAISE EXCEPTION 'retention must be a finite interval of zero or more'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The retention given is %s.', p_age);
+    END IF;
+    DELETE FROM stock.idempotency_key WHERE created_at < pg_catalog.now() - p_age;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION stock._purge_idempotency_keys(interval) IS
+    'Delete idempotency keys older than the retention (default 7 days); returns how many';
+
+SELECT erp.protect('stock.idempotency_key');
+INSERT INTO erp.app_table (table_name, privileges) VALUES ('stock.idempotency_key', 'SELECT');
+SELECT pg_catalog.pg_extension_config_dump('stock.idempotency_key', '');
+
+-- the posting functions take p_idempotency_key: a new signature
+DROP FUNCTION stock.validate(bigint, numeric);
+DROP FUNCTION stock.receive(bigint, numeric, numeric, bigint, text, timestamptz, text);
+DROP FUNCTION stock.deliver(bigint, numeric, bigint, text, timestamptz, text);
+DROP FUNCTION stock.transfer(bigint, numeric, bigint, bigint, text, timestamptz, text);
+DROP FUNCTION stock.scrap(bigint, numeric, bigint, text, timestamptz, text);
+DROP FUNCTION stock.adjust(bigint, bigint, numeric);
+DROP FUNCTION stock.return_move(bigint, numeric);
+DROP FUNCTION stock.apply_landed_cost(bigint[], numeric, text, text);
+DROP FUNCTION stock.revalue(bigint, numeric, text);
+
+CREATE FUNCTION stock.validate(p_move bigint, p_qty numeric DEFAULT NULL, p_idempotency_key text DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m stock.move := stock._move_for_update(p_move, 'stock.move:validate');
+    v_idem record;
+    v_from stock.location;
+    v_to stock.location;
+    v_allow boolean;
+    v_left numeric;
+    v_backorder bigint;
+    v_serial_count numeric;
+    v_value numeric;
+    v_tracking text;
+    v_on_hand numeric;
+    v_reserved numeric;
+BEGIN
+    v_idem := stock._idempotency_claim(m.company_id, p_idempotency_key, 'stock.validate', jsonb_build_array(p_move, p_qty));
+    IF v_idem.replay THEN
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
+    IF m.state IN ('done', 'cancelled') THEN
+        RAISE EXCEPTION 'move % is already %', m.id, m.state USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_qty IS NOT NULL AND NOT (p_qty > 0 AND p_qty <= m.qty) THEN
+        RAISE EXCEPTION 'quantity done must be positive and at most %', m.qty
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', erp._echo(p_qty::text));
+    END IF;
+    v_from := stock._location(m.company_id, m.location_id);
+    v_to := stock._location(m.company_id, m.location_dest_id);
+    -- the product's running totals first, then quants: the order every
+    -- posting and reservation of the product takes locks in
+    PERFORM stock._lock_products(m.company_id, ARRAY[m.product_id]);
+    PERFORM stock._release(m);
+    IF p_qty IS NOT NULL AND p_qty < m.qty THEN
+        INSERT INTO stock.move (company_id, product_id, qty, uom, uom_qty, location_id, location_dest_id, state,
+                                unit_cost, date, ref, lot_id, origin_move_id, backorder_of)
+        VALUES (m.company_id, m.product_id, m.qty - p_qty, (SELECT uom FROM stock.product WHERE company_id = m.company_id AND id = m.product_id),
+                m.qty - p_qty, m.location_id, m.location_dest_id, 'confirmed', m.unit_cost, m.date, m.ref, m.lot_id,
+                m.origin_move_id, m.id)
+        RETURNING id INTO v_backorder;
+        m.qty := p_qty;
+        UPDATE stock.move SET qty = p_qty, uom = (SELECT uom FROM stock.product WHERE company_id = m.company_id AND id = m.product_id),
+                              uom_qty = p_qty
+         WHERE company_id = m.company_id AND id = m.id;
+    END IF;
+
+
+    IF v_from.usage = 'internal' THEN
+        -- what other moves reserved is not available to this one (its own
+        -- reservation was released above); the quant is locked first
+        SELECT q.quantity, q.reserved INTO v_on_hand, v_reserved FROM stock.quant q
+         WHERE q.company_id = m.company_id AND q.product_id = m.product_id AND q.location_id = v_from.id
+           AND q.lot_id = coalesce(m.lot_id, 0)
+           FOR UPDATE;
+        v_on_hand := coalesce(v_on_hand, 0);
+        v_reserved := coalesce(v_reserved, 0);
+        SELECT s.allow_negative INTO v_allow FROM stock.company_setting s WHERE s.company_id = m.company_id;
+        IF v_on_hand - v_reserved < m.qty AND NOT v_allow THEN
+            RAISE EXCEPTION 'not enough stock of product % in %', m.product_id, v_from.name
+                USING ERRCODE = 'check_violation',
+                      DETAIL = CASE WHEN v_reserved > 0
+                                    THEN format('%s available (%s on hand, %s reserved by other moves), %s requested.',
+                                                v_on_hand - v_reserved, v_on_hand, v_reserved, m.qty)
+                                    ELSE format('%s available, %s requested.', v_on_hand, m.qty) END,
+                      HINT = 'Negative stock is forbidden for this company (stock.company_setting.allow_negative).';
+        END IF;
+        IF v_reserved > greatest(v_on_hand - m.qty, 0) THEN
+            -- negative stock allowed: this move takes reserved stock
+            PERFORM stock._free_reserved(m.company_id, m.product_id, v_from.id, m.lot_id, v_on_hand - m.qty, m.id);
+        END IF;
+        v_left := stock._quant_add(m.company_id, m.product_id, v_from.id, m.lot_id, -m.qty, m.date);
+    END IF;
+    IF v_to.usage = 'internal' THEN
+        PERFORM stock._quant_add(m.company_id, m.product_id, v_to.id, m.lot_id, m.qty, m.date);
+        SELECT p.tracking INTO v_tracking FROM stock.product p WHERE p.company_id = m.company_id AND p.id = m.product_id;
+        IF v_tracking = 'serial' THEN
+            SELECT sum(q.quantity) INTO v_serial_count FROM stock.quant q JOIN stock.location l
+                ON l.company_id = q.company_id AND l.id = q.location_id AND l.usage = 'internal'
+             WHERE q.company_id = m.company_id AND q.product_id = m.product_id AND q.lot_id = m.lot_id;
+            IF v_serial_count > 1 THEN
+                RAISE EXCEPTION 'serial number % is already in stock', (SELECT name FROM stock.lot WHERE company_id = m.company_id AND id = m.lot_id)
+                    USING ERRCODE = 'unique_violation';
+            END IF;
+        END IF;
+    END IF;
+    IF (v_from.usage = 'internal') <> (v_to.usage = 'internal') THEN
+        v_value := stock._value_move(m, v_to.usage = 'internal',
+                                     stock._counterpart(CASE WHEN v_to.usage = 'internal' THEN v_from.usage ELSE v_to.usage END));
+    END IF;
+    UPDATE stock.move SET state = 'done', done_at = now(), value = v_value, reserved_qty = 0
+     WHERE company_id = m.company_id AND id = m.id;
+    PERFORM stock._idempotency_done(m.company_id, p_idempotency_key, to_jsonb(v_backorder));
+    RETURN v_backorder;
+END $$;
+
+CREATE FUNCTION stock.receive(p_product bigint, p_qty numeric, p_unit_cost numeric, p_warehouse bigint DEFAULT NULL,
+                              p_ref text DEFAULT NULL, p_date timestamptz DEFAULT now(), p_lot text DEFAULT NULL,
+                              p_idempotency_key text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    v_idem record := stock._idempotency_claim(p.company_id, p_idempotency_key, 'stock.receive',
+        jsonb_build_array(p_product, p_qty, p_unit_cost, p_warehouse, p_ref, stock._idempotency_date(p_date), p_lot));
+    v_id bigint;
+BEGIN
+    IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
+    v_id := stock._done_move(p.id, p_qty, stock.virtual_location(p.company_id, 'supplier'),
+                             stock._warehouse_location(p, p_warehouse), p_unit_cost, p_date, p_ref, p_lot);
+    PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, to_jsonb(v_id));
+    RETURN v_id;
+END $$;
+
+CREATE FUNCTION stock.deliver(p_product bigint, p_qty numeric, p_warehouse bigint DEFAULT NULL, p_ref text DEFAULT NULL,
+                              p_date timestamptz DEFAULT now(), p_lot text DEFAULT NULL, p_idempotency_key text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    v_idem record := stock._idempotency_claim(p.company_id, p_idempotency_key, 'stock.deliver',
+        jsonb_build_array(p_product, p_qty, p_warehouse, p_ref, stock._idempotency_date(p_date), p_lot));
+    v_id bigint;
+BEGIN
+    IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
+    v_id := stock._done_move(p.id, p_qty, stock._warehouse_location(p, p_warehouse),
+                             stock.virtual_location(p.company_id, 'customer'), NULL, p_date, p_ref, p_lot);
+    PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, to_jsonb(v_id));
+    RETURN v_id;
+END $$;
+
+CREATE FUNCTION stock.transfer(p_product bigint, p_qty numeric, p_from bigint, p_to bigint, p_ref text DEFAULT NULL,
+                               p_date timestamptz DEFAULT now(), p_lot text DEFAULT NULL, p_idempotency_key text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    v_idem record := stock._idempotency_claim(p.company_id, p_idempotency_key, 'stock.transfer',
+        jsonb_build_array(p_product, p_qty, p_from, p_to, p_ref, stock._idempotency_date(p_date), p_lot));
+    v_id bigint;
+BEGIN
+    IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
+    v_id := stock._done_move(p.id, p_qty, p_from, p_to, NULL, p_date, p_ref, p_lot);
+    PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, to_jsonb(v_id));
+    RETURN v_id;
+END $$;
+
+CREATE FUNCTION stock.scrap(p_product bigint, p_qty numeric, p_warehouse bigint DEFAULT NULL, p_ref text DEFAULT NULL,
+                            p_date timestamptz DEFAULT now(), p_lot text DEFAULT NULL, p_idempotency_key text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    v_idem record := stock._idempotency_claim(p.company_id, p_idempotency_key, 'stock.scrap',
+        jsonb_build_array(p_product, p_qty, p_warehouse, p_ref, stock._idempotency_date(p_date), p_lot));
+    v_id bigint;
+BEGIN
+    IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
+    v_id := stock._done_move(p.id, p_qty, stock._warehouse_location(p, p_warehouse),
+                             stock.virtual_location(p.company_id, 'scrap'), NULL, p_date, p_ref, p_lot);
+    PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, to_jsonb(v_id));
+    RETURN v_id;
+END $$;
+
+CREATE FUNCTION stock.adjust(p_product bigint, p_location bigint, p_counted_qty numeric, p_idempotency_key text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    v_loc stock.location := stock._location(p.company_id, p_location);
+    v_idem record := stock._idempotency_claim(p.company_id, p_idempotency_key, 'stock.adjust',
+                                              jsonb_build_array(p_product, p_location, p_counted_qty));
+    v_diff numeric;
+    v_id bigint;
+BEGIN
+    IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
+    IF p_counted_qty IS NULL OR NOT (p_counted_qty >= 0 AND p_counted_qty < 'Infinity') THEN
+        RAISE EXCEPTION 'counted quantity must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._check_number(p_counted_qty, 'counted quantity', stock._max_qty());
+    IF v_loc.usage <> 'internal' THEN
+        RAISE EXCEPTION 'location % holds no stock', v_loc.name USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p.tracking <> 'none' THEN
+        RAISE EXCEPTION 'count lot-tracked products per lot' USING ERRCODE = 'feature_not_supported';
+    END IF;
+    v_diff := p_counted_qty - stock.on_hand(p.id, v_loc.id);
+    IF v_diff = 0 THEN
+        PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, 'null');
+        RETURN NULL;
+    END IF;
+    IF abs(v_diff) > stock._max_qty() THEN
+        RAISE EXCEPTION 'the count differs from the stock on hand by more than one move may carry'
+            USING ERRCODE = 'numeric_value_out_of_range',
+                  DETAIL = format('The difference is %s; the limit is %s.', erp._echo(v_diff::text), stock._max_qty());
+    END IF;
+    v_id := stock._done_move(p.id, abs(v_diff),
+                             CASE WHEN v_diff > 0 THEN stock.virtual_location(p.company_id, 'inventory') ELSE v_loc.id END,
+                             CASE WHEN v_diff > 0 THEN v_loc.id ELSE stock.virtual_location(p.company_id, 'inventory') END,
+                             NULL, now(), 'Inventory adjustment', NULL);
+    PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, to_jsonb(v_id));
+    RETURN v_id;
+END $$;
+
+CREATE FUNCTION stock.return_move(p_move bigint, p_qty numeric DEFAULT NULL, p_idempotency_key text DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m stock.move := stock._move_for_update(p_move, 'stock.move:create');
+    v_idem record := stock._idempotency_claim(m.company_id, p_idempotency_key, 'stock.return_move',
+                                              jsonb_build_array(p_move, p_qty));
+    v_returned numeric;
+    v_qty numeric;
+    v_id bigint;
+BEGIN
+    IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:validate', m.company_id);  -- as the first call did
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
+    IF m.state <> 'done' THEN
+        RAISE EXCEPTION 'move % is %: only done moves are returned', m.id, m.state USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT coalesce(sum(r.qty), 0) INTO v_returned FROM stock.move r
+     WHERE r.company_id = m.company_id AND r.origin_move_id = m.id AND r.state <> 'cancelled';
+    v_qty := coalesce(p_qty, m.qty - v_returned);
+    IF v_qty <= 0 OR v_qty > m.qty - v_returned THEN
+        RAISE EXCEPTION 'cannot return % of move %', erp._echo(v_qty::text), m.id
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('%s was moved and %s already returned.', m.qty, v_returned);
+    END IF;
+    PERFORM stock._require('stock.move:validate', m.company_id);
+    INSERT INTO stock.move (company_id, product_id, qty, uom, uom_qty, location_id, location_dest_id, state,
+                            unit_cost, date, ref, lot_id, origin_move_id)
+    SELECT m.company_id, m.product_id, v_qty, p.uom, v_qty, m.location_dest_id, m.location_id, 'confirmed',
+           m.unit_cost, greatest(now(), m.date), 'Return of ' || coalesce(m.ref, m.id::text), m.lot_id, m.id
+      FROM stock.product p WHERE p.company_id = m.company_id AND p.id = m.product_id
+    RETURNING id INTO v_id;
+    PERFORM stock.validate(v_id);
+    PERFORM stock._idempotency_done(m.company_id, p_idempotency_key, to_jsonb(v_id));
+    RETURN v_id;
+END $$;
+
+CREATE FUNCTION stock.apply_landed_cost(p_moves bigint[], p_amount numeric, p_split text DEFAULT 'by_quantity',
+                                        p_ref text DEFAULT NULL, p_idempotency_key text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_company bigint;
+    c erp.company;
+    r record;
+    v_total numeric;
+    v_left numeric;
+    v_share numeric;
+    v_cap numeric;
+    v_cap_total numeric := 0;
+    v_n int;
+    v_i int := 0;
+    v_layer bigint;
+    v_id bigint;
+    v_idem record;
+BEGIN
+    IF p_moves IS NULL OR cardinality(p_moves) = 0 THEN
+        RAISE EXCEPTION 'moves must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_amount IS NULL OR NOT (p_amount > 0 AND p_amount < 'Infinity') THEN
+        RAISE EXCEPTION 'landed cost amount must be positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._check_number(p_amount, 'landed cost amount', stock._max_amount());
+    IF p_split IS NULL OR p_split NOT IN ('equal', 'by_quantity', 'by_current_cost') THEN
+        RAISE EXCEPTION 'invalid split %', erp._echo(p_split)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The splits are equal, by_quantity and by_current_cost.';
+    END IF;
+    IF (SELECT count(DISTINCT x) FROM unnest(p_moves) x) <> cardinality(p_moves) OR array_position(p_moves, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'moves must be distinct and not null' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- every move: a done receipt into stock, of one company the caller may revalue
+    FOR r IN SELECT x.id AS wanted, m.* FROM unnest(p_moves) x(id) LEFT JOIN stock.move m ON m.id = x.id LOOP
+        IF r.company_id IS NULL OR NOT (erp._is_bootstrap() OR erp.company_allowed(r.company_id, 'stock.move:read')) THEN
+            PERFORM erp._require_signed_in();
+            RAISE EXCEPTION 'move % does not exist', r.wanted USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF v_company IS NULL THEN
+            v_company := r.company_id;
+        ELSIF v_company <> r.company_id THEN
+            RAISE EXCEPTION 'moves belong to different companies' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF r.state <> 'done' OR coalesce(r.value, 0) <= 0 THEN
+            RAISE EXCEPTION 'move % is not a done, valued receipt', r.id USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END LOOP;
+    PERFORM stock._require('stock.valuation:revalue', v_company);
+    v_idem := stock._idempotency_claim(v_company, p_idempotency_key, 'stock.apply_landed_cost',
+                                       jsonb_build_array(p_moves, p_amount, p_split, p_ref));
+    IF v_idem.replay THEN
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
+    SELECT * INTO c FROM erp.company WHERE id = v_company;
+    IF stock.round_to(p_amount, c.currency_rounding) <> p_amount THEN
+        RAISE EXCEPTION 'amount % is finer than the currency rounding %', erp._echo(p_amount::text), c.currency_rounding
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._lock_products(v_company, ARRAY(SELECT DISTINCT m.product_id FROM stock.move m
+                                                  WHERE m.company_id = v_company AND m.id = ANY (p_moves)));
+
+    SELECT sum(CASE p_split WHEN 'equal' THEN 1 WHEN 'by_quantity' THEN m.qty ELSE m.value END), count(*)
+      INTO v_total, v_n
+      FROM stock.move m WHERE m.company_id = v_company AND m.id = ANY (p_moves);
+    INSERT INTO stock.landed_cost (company_id, ref, amount, split, move_ids, capitalised, expensed)
+    VALUES (v_company, p_ref, p_amount, p_split, p_moves, 0, 0) RETURNING id INTO v_id;
+    v_left := p_amount;
+    FOR r IN SELECT m.*, l.id AS layer_id, l.quantity AS layer_qty, l.remaining_qty AS layer_remaining, p.cost_method,
+                    CASE p_split WHEN 'equal' THEN 1 WHEN 'by_quantity' THEN m.qty ELSE m.value END AS weight
+               FROM stock.move m
+               JOIN stock.product p ON p.company_id = m.company_id AND p.id = m.product_id
+               JOIN stock.valuation_layer l ON l.company_id = m.company_id AND l.move_id = m.id
+                                           AND l.quantity > 0 AND l.parent_layer_id IS NULL
+              WHERE m.company_id = v_company AND m.id = ANY (p_moves)
+              ORDER BY m.id
+    LOOP
+        v_i := v_i + 1;
+        -- shares add up to the amount exactly: the last takes what is left
+        v_share := CASE WHEN v_i = v_n THEN v_left
+                        ELSE stock.value_share(p_amount, v_total, r.weight, c.currency_rounding) END;
+        v_left := v_left - v_share;
+        v_cap := CASE WHEN r.cost_method = 'standard' OR r.layer_remaining <= 0 THEN 0
+                      ELSE stock.value_share(v_share, r.layer_qty, least(r.layer_remaining, r.layer_qty), c.currency_rounding) END;
+        IF v_cap <> 0 THEN
+            UPDATE stock.valuation_layer SET remaining_value = remaining_value + v_cap
+             WHERE company_id = v_company AND id = r.layer_id;
+            INSERT INTO stock.valuation_layer (company_id, product_id, move_id, created_at, quantity, unit_cost, value,
+                                               description, parent_layer_id)
+            VALUES (v_company, r.product_id, r.id, now(), 0, 0, v_cap,
+                    'Landed cost ' || coalesce(p_ref, v_id::text), r.layer_id)
+            RETURNING id INTO v_layer;
+            PERFORM stock._journal(v_company, now(), p_ref, r.id, v_layer, 'stock_valuation', 'stock_input', v_cap);
+            UPDATE stock.product_value
+               SET value = value + v_cap, last_date = greatest(now(), coalesce(last_date, now())),
+                   last_unit_cost = CASE WHEN r.cost_method = 'avco' AND qty > 0 THEN (value + v_cap) / qty ELSE last_unit_cost END
+             WHERE company_id = v_company AND product_id = r.product_id;
+        END IF;
+        IF v_share - v_cap <> 0 THEN
+            PERFORM stock._journal(v_company, now(), p_ref, r.id, NULL, 'landed_cost_expense', 'stock_input', v_share - v_cap);
+        END IF;
+        v_cap_total := v_cap_total + v_cap;
+    END LOOP;
+    UPDATE stock.landed_cost SET capitalised = v_cap_total, expensed = p_amount - v_cap_total
+     WHERE company_id = v_company AND id = v_id;
+    PERFORM stock._idempotency_done(v_company, p_idempotency_key, to_jsonb(v_id));
+    RETURN v_id;
+END $$;
+
+CREATE FUNCTION stock.revalue(p_product bigint, p_added_value numeric, p_ref text DEFAULT NULL,
+                              p_idempotency_key text DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    c erp.company;
+    v_total numeric;
+    v_left numeric;
+    v_part numeric;
+    v_layer bigint;
+    l record;
+    v_idem record;
+BEGIN
+    PERFORM stock._require('stock.valuation:revalue', p.company_id);
+    v_idem := stock._idempotency_claim(p.company_id, p_idempotency_key, 'stock.revalue',
+                                       jsonb_build_array(p_product, p_added_value, p_ref));
+    IF v_idem.replay THEN
+        RETURN;
+    END IF;
+    IF p_added_value IS NULL OR p_added_value = 0 OR NOT (p_added_value > '-Infinity' AND p_added_value < 'Infinity') THEN
+        RAISE EXCEPTION 'added value must be a non-zero amount' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._check_number(p_added_value, 'added value', stock._max_amount());
+    IF p.cost_method = 'standard' THEN
+        RAISE EXCEPTION 'product % is valued at standard price', p.sku USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use stock.set_standard_price().';
+    END IF;
+    SELECT * INTO c FROM erp.company WHERE id = p.company_id;
+    IF stock.round_to(p_added_value, c.currency_rounding) <> p_added_value THEN
+        RAISE EXCEPTION 'amount % is finer than the currency rounding %', erp._echo(p_added_value::text), c.currency_rounding
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._lock_products(p.company_id, ARRAY[p.id]);
+    SELECT sum(remaining_qty) INTO v_total FROM stock.valuation_layer
+     WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0;
+    IF v_total IS NULL THEN
+        RAISE EXCEPTION 'product % has no stock to revalue', p.sku USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_added_value < 0 AND -p_added_value > (SELECT sum(remaining_value) FROM stock.valuation_layer
+                                               WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0) THEN
+        RAISE EXCEPTION 'revaluation would make the stock value negative' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_left := p_added_value;
+    FOR l IN SELECT * FROM stock.valuation_layer
+              WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0 ORDER BY id
+    LOOP
+        v_part := stock.value_share(v_left, v_total, l.remaining_qty, c.currency_rounding);
+        IF l.remaining_value + v_part < 0 THEN
+            RAISE EXCEPTION 'revaluation would make a valuation layer negative'
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('Layer %s holds %s of value; its share of the change is %s.', l.id, l.remaining_value, v_part);
+        END IF;
+        UPDATE stock.valuation_layer SET remaining_value = remaining_value + v_part WHERE company_id = l.company_id AND id = l.id;
+        v_left := v_left - v_part;
+        v_total := v_total - l.remaining_qty;
+    END LOOP;
+    INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
+    VALUES (p.company_id, p.id, now(), 0, 0, p_added_value, 'Revaluation ' || coalesce(p_ref, ''))
+    RETURNING id INTO v_layer;
+    PERFORM stock._journal(p.company_id, now(), p_ref, NULL, v_layer, 'stock_valuation', 'price_difference', p_added_value);
+    UPDATE stock.product_value
+       SET value = value + p_added_value, last_date = greatest(now(), coalesce(last_date, now())),
+           last_unit_cost = CASE WHEN p.cost_method = 'avco' AND qty > 0 THEN (value + p_added_value) / qty ELSE last_unit_cost END
+     WHERE company_id = p.company_id AND product_id = p.id;
+    PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, 'null');
+END $$;
+
+COMMENT ON FUNCTION stock.apply_landed_cost(bigint[], numeric, text, text, text) IS
+    'Split a landed cost over receipts: the share still in stock is capitalised, the share delivered expensed';
+
+-- the api functions that post pass the key (the HTTP header Idempotency-Key, src/rest/rpc.c)
+DROP FUNCTION api.receive(bigint, numeric, numeric, bigint, text, timestamptz, text);
+DROP FUNCTION api.deliver(bigint, numeric, bigint, text, timestamptz, text);
+DROP FUNCTION api.transfer(bigint, numeric, bigint, bigint, text, timestamptz, text);
+DROP FUNCTION api.scrap(bigint, numeric, bigint, text, timestamptz, text);
+DROP FUNCTION api.adjust(bigint, bigint, numeric);
+DROP FUNCTION api.validate(bigint, numeric);
+DROP FUNCTION api.return_move(bigint, numeric);
+
+CREATE FUNCTION api.receive(product bigint, qty numeric, unit_cost numeric, warehouse bigint DEFAULT NULL,
+                            ref text DEFAULT NULL, date timestamptz DEFAULT NULL, lot text DEFAULT NULL,
+                            idempotency_key text DEFAULT NULL)
+RETURNS api.moves
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_id bigint := stock.receive(receive.product, receive.qty, receive.unit_cost, receive.warehouse, receive.ref,
+                                 coalesce(receive.date, pg_catalog.now()), receive.lot, receive.idempotency_key);
+    r api.moves;
+BEGIN
+    SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
+    RETURN r;
+END $$;
+COMMENT ON FUNCTION api.receive(bigint, numeric, numeric, bigint, text, timestamptz, text, text) IS
+    'Receive qty of a product from the supplier location into a warehouse (default: the first) at unit_cost, done at once; returns the move';
+
+CREATE FUNCTION api.deliver(product bigint, qty numeric, warehouse bigint DEFAULT NULL, ref text DEFAULT NULL,
+                            date timestamptz DEFAULT NULL, lot text DEFAULT NULL, idempotency_key text DEFAULT NULL)
+RETURNS api.moves
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_id bigint := stock.deliver(deliver.product, deliver.qty, deliver.warehouse, deliver.ref,
+                                 coalesce(deliver.date, pg_catalog.now()), deliver.lot, deliver.idempotency_key);
+    r api.moves;
+BEGIN
+    SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
+    RETURN r;
+END $$;
+COMMENT ON FUNCTION api.deliver(bigint, numeric, bigint, text, timestamptz, text, text) IS
+    'Deliver qty of a product from a warehouse (default: the first) to the customer location, done at once; returns the move';
+
+CREATE FUNCTION api.transfer(product bigint, qty numeric, from_location bigint, to_location bigint, ref text DEFAULT NULL,
+                             date timestamptz DEFAULT NULL, lot text DEFAULT NULL, idempotency_key text DEFAULT NULL)
+RETURNS api.moves
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_id bigint := stock.transfer(transfer.product, transfer.qty, transfer.from_location, transfer.to_location,
+                                  transfer.ref, coalesce(transfer.date, pg_catalog.now()), transfer.lot,
+                                  transfer.idempotency_key);
+    r api.moves;
+BEGIN
+    SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
+    RETURN r;
+END $$;
+COMMENT ON FUNCTION api.transfer(bigint, numeric, bigint, bigint, text, timestamptz, text, text) IS
+    'Move qty of a product from one location to another, done at once; returns the move';
+
+CREATE FUNCTION api.scrap(product bigint, qty numeric, warehouse bigint DEFAULT NULL, ref text DEFAULT NULL,
+                          date timestamptz DEFAULT NULL, lot text DEFAULT NULL, idempotency_key text DEFAULT NULL)
+RETURNS api.moves
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_id bigint := stock.scrap(scrap.product, scrap.qty, scrap.warehouse, scrap.ref,
+                               coalesce(scrap.date, pg_catalog.now()), scrap.lot, scrap.idempotency_key);
+    r api.moves;
+BEGIN
+    SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
+    RETURN r;
+END $$;
+COMMENT ON FUNCTION api.scrap(bigint, numeric, bigint, text, timestamptz, text, text) IS
+    'Scrap qty of a product from a warehouse (default: the first), done at once; returns the move';
+
+CREATE FUNCTION api.adjust(product bigint, location bigint, counted_qty numeric, idempotency_key text DEFAULT NULL)
+RETURNS api.moves
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_id bigint := stock.adjust(adjust.product, adjust.location, adjust.counted_qty, adjust.idempotency_key);
+    r api.moves;
+BEGIN
+    IF v_id IS NULL THEN
+        RETURN NULL;  -- the count matches the stock: no move
+    END IF;
+    SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
+    RETURN r;
+END $$;
+COMMENT ON FUNCTION api.adjust(bigint, bigint, numeric, text) IS
+    'Inventory count of a product in an internal location: moves the difference from or to the inventory location; returns the move, or null when the count matches';
+
+CREATE FUNCTION api.validate(move bigint, qty numeric DEFAULT NULL, idempotency_key text DEFAULT NULL)
+RETURNS api.moves
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r api.moves;
+BEGIN
+    PERFORM stock.validate(validate.move, validate.qty, validate.idempotency_key);
+    SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) validate.move;
+    RETURN r;
+END $$;
+COMMENT ON FUNCTION api.validate(bigint, numeric, text) IS
+    'Make a move done (qty less than the move''s: the rest goes to a backorder move, whose backorder_of is this move); returns the move';
+
+CREATE FUNCTION api.return_move(move bigint, qty numeric DEFAULT NULL, idempotency_key text DEFAULT NULL)
+RETURNS api.moves
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_id bigint := stock.return_move(return_move.move, return_move.qty, return_move.idempotency_key);
+    r api.moves;
+BEGIN
+    SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
+    RETURN r;
+END $$;
+COMMENT ON FUNCTION api.return_move(bigint, numeric, text) IS
+    'Return (part of, default: what is left of) a done move at its unit cost; returns the new return move';
+
+REVOKE ALL ON FUNCTION api.receive(bigint, numeric, numeric, bigint, text, timestamptz, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.deliver(bigint, numeric, bigint, text, timestamptz, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.transfer(bigint, numeric, bigint, bigint, text, timestamptz, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.scrap(bigint, numeric, bigint, text, timestamptz, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.adjust(bigint, bigint, numeric, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.validate(bigint, numeric, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.return_move(bigint, numeric, text) FROM PUBLIC;
+
+-- the allow-list names routines by signature
+UPDATE erp.app_routine SET routine = 'stock.validate(bigint,numeric,text)' WHERE routine = 'stock.validate(bigint,numeric)';
+UPDATE erp.app_routine SET routine = 'stock.receive(bigint,numeric,numeric,bigint,text,timestamp with time zone,text,text)' WHERE routine = 'stock.receive(bigint,numeric,numeric,bigint,text,timestamp with time zone,text)';
+UPDATE erp.app_routine SET routine = 'stock.deliver(bigint,numeric,bigint,text,timestamp with time zone,text,text)' WHERE routine = 'stock.deliver(bigint,numeric,bigint,text,timestamp with time zone,text)';
+UPDATE erp.app_routine SET routine = 'stock.transfer(bigint,numeric,bigint,bigint,text,timestamp with time zone,text,text)' WHERE routine = 'stock.transfer(bigint,numeric,bigint,bigint,text,timestamp with time zone,text)';
+UPDATE erp.app_routine SET routine = 'stock.scrap(bigint,numeric,bigint,text,timestamp with time zone,text,text)' WHERE routine = 'stock.scrap(bigint,numeric,bigint,text,timestamp with time zone,text)';
+UPDATE erp.app_routine SET routine = 'stock.adjust(bigint,bigint,numeric,text)' WHERE routine = 'stock.adjust(bigint,bigint,numeric)';
+UPDATE erp.app_routine SET routine = 'stock.return_move(bigint,numeric,text)' WHERE routine = 'stock.return_move(bigint,numeric)';
+UPDATE erp.app_routine SET routine = 'stock.apply_landed_cost(bigint[],numeric,text,text,text)' WHERE routine = 'stock.apply_landed_cost(bigint[],numeric,text,text)';
+UPDATE erp.app_routine SET routine = 'stock.revalue(bigint,numeric,text,text)' WHERE routine = 'stock.revalue(bigint,numeric,text)';
+UPDATE erp.app_routine SET routine = 'api.receive(bigint,numeric,numeric,bigint,text,timestamp with time zone,text,text)' WHERE routine = 'api.receive(bigint,numeric,numeric,bigint,text,timestamp with time zone,text)';
+UPDATE erp.app_routine SET routine = 'api.deliver(bigint,numeric,bigint,text,timestamp with time zone,text,text)' WHERE routine = 'api.deliver(bigint,numeric,bigint,text,timestamp with time zone,text)';
+UPDATE erp.app_routine SET routine = 'api.transfer(bigint,numeric,bigint,bigint,text,timestamp with time zone,text,text)' WHERE routine = 'api.transfer(bigint,numeric,bigint,bigint,text,timestamp with time zone,text)';
+UPDATE erp.app_routine SET routine = 'api.scrap(bigint,numeric,bigint,text,timestamp with time zone,text,text)' WHERE routine = 'api.scrap(bigint,numeric,bigint,text,timestamp with time zone,text)';
+UPDATE erp.app_routine SET routine = 'api.adjust(bigint,bigint,numeric,text)' WHERE routine = 'api.adjust(bigint,bigint,numeric)';
+UPDATE erp.app_routine SET routine = 'api.validate(bigint,numeric,text)' WHERE routine = 'api.validate(bigint,numeric)';
+UPDATE erp.app_routine SET routine = 'api.return_move(bigint,numeric,text)' WHERE routine = 'api.return_move(bigint,numeric)';
+
 -- ==== last: grants of the application roles ====
 
 -- as the install's finish.sql: nothing new is PUBLIC

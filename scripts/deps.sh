@@ -8,7 +8,8 @@ packages=(make gcc libc6-dev perl openssl
           postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap
           libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
           libssl-dev libjson-c-dev libmicrohttpd-dev libpwquality-dev cracklib-runtime
-          sqlsmith libpq-dev wrk clang libclang-rt-14-dev)
+          sqlsmith libpq-dev wrk clang libclang-rt-14-dev
+          postgresql-15-auto-failover pg-auto-failover-cli pgbackrest bc)
 # Node.js and npm for the client compatibility suite (test/clients/): only
 # when no node is on the PATH (a NodeSource node carries its own npm).
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)

@@ -39,18 +39,18 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION api.confirm_mo(bigint) IS 'Confirm a draft manufacturing order (its component and product moves); returns it';
 
-CREATE FUNCTION api.produce_mo(mo bigint, qty numeric DEFAULT NULL) RETURNS api.productions
+CREATE FUNCTION api.produce_mo(mo bigint, qty numeric DEFAULT NULL, idempotency_key text DEFAULT NULL) RETURNS api.productions
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r api.productions;
 BEGIN
-    PERFORM mrp.produce_mo(produce_mo.mo, produce_mo.qty);
+    PERFORM mrp.produce_mo(produce_mo.mo, produce_mo.qty, produce_mo.idempotency_key);
     SELECT p.* INTO r FROM api.productions p WHERE p.id OPERATOR(pg_catalog.=) produce_mo.mo;
     RETURN r;
 END $$;
-COMMENT ON FUNCTION api.produce_mo(bigint, numeric) IS
+COMMENT ON FUNCTION api.produce_mo(bigint, numeric, text) IS
     'Produce a confirmed order (all, or qty: the rest goes to a backorder whose backorder_of is this order); returns it';
 
 REVOKE ALL ON FUNCTION api.create_mo(bigint, numeric, timestamptz, bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION api.confirm_mo(bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.produce_mo(bigint, numeric) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.produce_mo(bigint, numeric, text) FROM PUBLIC;

@@ -61,18 +61,20 @@ END $$;
 COMMENT ON FUNCTION api.confirm_purchase_order(bigint) IS
     'Confirm a draft purchase order: one incoming move per line; returns the order';
 
-CREATE FUNCTION api.receive_purchase_order(purchase_order bigint, lines jsonb DEFAULT NULL) RETURNS api.purchase_orders
+CREATE FUNCTION api.receive_purchase_order(purchase_order bigint, lines jsonb DEFAULT NULL, idempotency_key text DEFAULT NULL)
+RETURNS api.purchase_orders
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r api.purchase_orders;
 BEGIN
-    PERFORM purchase.receive(receive_purchase_order.purchase_order, receive_purchase_order.lines);
+    PERFORM purchase.receive(receive_purchase_order.purchase_order, receive_purchase_order.lines,
+                             receive_purchase_order.idempotency_key);
     SELECT o.* INTO r FROM api.purchase_orders o WHERE o.id OPERATOR(pg_catalog.=) receive_purchase_order.purchase_order;
     RETURN r;
 END $$;
-COMMENT ON FUNCTION api.receive_purchase_order(bigint, jsonb) IS
+COMMENT ON FUNCTION api.receive_purchase_order(bigint, jsonb, text) IS
     'Receive a confirmed order: all of it, or lines [{"product": id, "qty": n}] (the rest goes to a backorder whose backorder_of is this order); returns the order';
 
 REVOKE ALL ON FUNCTION api.create_purchase_order(bigint, jsonb, timestamptz, bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION api.confirm_purchase_order(bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.receive_purchase_order(bigint, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.receive_purchase_order(bigint, jsonb, text) FROM PUBLIC;

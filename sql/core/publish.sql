@@ -50,7 +50,8 @@ INSERT INTO erp.app_routine (routine) VALUES
     ('erp.run_pending(integer)'),
     ('erp.enqueue(text,jsonb,timestamp with time zone,integer)'),
     ('erp.cancel_job(bigint)'),
-    ('erp.reencrypt_job(bigint,jsonb)')
+    ('erp.reencrypt_job(bigint,jsonb)'),
+    ('erp.health()')
 ON CONFLICT DO NOTHING;
 
 -- The HTTP contract, schema api (sql/api/, docs/api.md).

@@ -45,3 +45,18 @@ CREATE FUNCTION erp.current_user_id() RETURNS bigint
 
 CREATE FUNCTION erp.current_company_id() RETURNS bigint
     LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'pgerp_core_current_company_id';
+
+-- Called by the writers of stock, mrp and purchase where they would answer
+-- "does not exist" or "permission denied": a session that acts as nobody (a
+-- new connection, a reconnect after a failover, a sign-out) gets 28000, which
+-- says what is wrong (#14.5). The bootstrap superuser passes, as before.
+CREATE FUNCTION erp._require_signed_in() RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF erp.current_user_id() IS NULL AND NOT erp._is_bootstrap() THEN
+        RAISE EXCEPTION 'no user is signed in'
+            USING ERRCODE = 'invalid_authorization_specification',
+                  DETAIL = 'This session acts as nobody: it is new, was re-established or signed out.',
+                  HINT = 'Sign in with erp.sign_in() or restore the identity with erp.use_token().';
+    END IF;
+END $$;

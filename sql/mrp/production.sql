@@ -47,6 +47,7 @@ BEGIN
     SELECT * INTO v FROM mrp.production m WHERE m.id = p_mo FOR UPDATE;
     IF NOT FOUND OR NOT (erp._is_bootstrap() OR (erp.company_allowed(v.company_id, 'mrp.production:read')
                                                 AND erp._row_visible('mrp.production', v.id))) THEN
+        PERFORM erp._require_signed_in();
         RAISE EXCEPTION 'manufacturing order % does not exist', coalesce(p_mo::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -169,7 +170,9 @@ END $$;
 COMMENT ON FUNCTION mrp.reserve_mo(bigint) IS
     'Reserve the components of a confirmed MO: ready (all reserved), partial or waiting';
 
-CREATE FUNCTION mrp.produce_mo(p_mo bigint, p_qty numeric DEFAULT NULL)
+-- With p_idempotency_key, a retry returns the first production's backorder
+-- MO and produces nothing more (#14.6).
+CREATE FUNCTION mrp.produce_mo(p_mo bigint, p_qty numeric DEFAULT NULL, p_idempotency_key text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -191,7 +194,11 @@ DECLARE
     v_cost numeric;
     v_rest numeric;
     v_ref text := 'MO/' || m.id;
+    v_idem record := stock._idempotency_claim(m.company_id, p_idempotency_key, 'mrp.produce_mo', jsonb_build_array(p_mo, p_qty));
 BEGIN
+    IF v_idem.replay THEN
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
     IF m.state = 'draft' THEN
         RAISE EXCEPTION 'manufacturing order % is draft: only confirmed orders are produced', m.id
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Confirm it with mrp.confirm_mo() first.';
@@ -290,9 +297,10 @@ BEGIN
        SET state = 'done', qty = v_qty, done_at = now(), components_value = v_components, operations_cost = v_ops,
            byproducts_value = v_byproducts, finished_value = v_finished, unit_cost = round(v_finished / v_qty, c.price_precision)
      WHERE company_id = m.company_id AND id = m.id;
+    PERFORM stock._idempotency_done(m.company_id, p_idempotency_key, to_jsonb(v_back));
     RETURN v_back;
 END $$;
-COMMENT ON FUNCTION mrp.produce_mo(bigint, numeric) IS
+COMMENT ON FUNCTION mrp.produce_mo(bigint, numeric, text) IS
     'Produce (part of) a confirmed MO: consume components, receive the product at (components + operations - by-products) / qty; returns the backorder MO of a partial production (needs mrp.production:produce)';
 
 CREATE FUNCTION mrp.cancel_mo(p_mo bigint)

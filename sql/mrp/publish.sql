@@ -9,7 +9,7 @@ INSERT INTO erp.app_routine (routine) VALUES
     ('mrp.create_mo(bigint,numeric,timestamp with time zone,bigint)'),
     ('mrp.confirm_mo(bigint)'),
     ('mrp.reserve_mo(bigint)'),
-    ('mrp.produce_mo(bigint,numeric)'),
+    ('mrp.produce_mo(bigint,numeric,text)'),
     ('mrp.cancel_mo(bigint)'),
     ('mrp.set_planning(bigint,text,integer,text,numeric,numeric,numeric,numeric)'),
     ('mrp.add_demand(bigint,numeric,date,text)'),
@@ -23,7 +23,7 @@ INSERT INTO erp.app_routine (routine) VALUES
     ('purchase.best_supplier(bigint,numeric,bigint)'),
     ('purchase.create_order(bigint,jsonb,timestamp with time zone,bigint)'),
     ('purchase.confirm(bigint)'),
-    ('purchase.receive(bigint,jsonb)'),
+    ('purchase.receive(bigint,jsonb,text)'),
     ('purchase.cancel(bigint)')
 ON CONFLICT DO NOTHING;
 
@@ -32,10 +32,10 @@ INSERT INTO erp.app_routine (routine) VALUES
     ('api.bom_cost(bigint)'),
     ('api.create_mo(bigint,numeric,timestamp with time zone,bigint)'),
     ('api.confirm_mo(bigint)'),
-    ('api.produce_mo(bigint,numeric)'),
+    ('api.produce_mo(bigint,numeric,text)'),
     ('api.create_purchase_order(bigint,jsonb,timestamp with time zone,bigint)'),
     ('api.confirm_purchase_order(bigint)'),
-    ('api.receive_purchase_order(bigint,jsonb)'),
+    ('api.receive_purchase_order(bigint,jsonb,text)'),
     ('api.run_mrp(bigint,date,text,integer,bigint)'),
     ('api.replenish(bigint,boolean)'),
     ('api.firm(bigint)')

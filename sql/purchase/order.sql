@@ -59,6 +59,7 @@ BEGIN
     SELECT * INTO v FROM erp.partner pa WHERE pa.id = p_vendor;
     IF NOT FOUND OR NOT (erp._is_bootstrap() OR (erp.company_allowed(v.company_id, 'erp.partner:read')
                                                 AND erp._row_visible('erp.partner', v.id))) THEN
+        PERFORM erp._require_signed_in();
         RAISE EXCEPTION 'partner % does not exist', coalesce(p_vendor::text, 'NULL') USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_company IS NOT NULL AND v.company_id <> p_company THEN
@@ -130,6 +131,7 @@ BEGIN
     SELECT * INTO v FROM purchase.order o WHERE o.id = p_order FOR UPDATE;
     IF NOT FOUND OR NOT (erp._is_bootstrap() OR (erp.company_allowed(v.company_id, 'purchase.order:read')
                                                 AND erp._row_visible('purchase.order', v.id))) THEN
+        PERFORM erp._require_signed_in();
         RAISE EXCEPTION 'purchase order % does not exist', coalesce(p_order::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -240,7 +242,9 @@ COMMENT ON FUNCTION purchase.confirm(bigint) IS
 -- Receive what arrived: p_lines [{"product": id, "qty": n}] (all when NULL).
 -- What is not received moves, with its moves, to a backorder order, whose id
 -- is returned.
-CREATE FUNCTION purchase.receive(p_order bigint, p_lines jsonb DEFAULT NULL)
+-- With p_idempotency_key, a retry returns the first receipt's backorder and
+-- receives nothing more (#14.6).
+CREATE FUNCTION purchase.receive(p_order bigint, p_lines jsonb DEFAULT NULL, p_idempotency_key text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -252,7 +256,11 @@ DECLARE
     v_left numeric;
     v_back bigint;
     v_back_move bigint;
+    v_idem record := stock._idempotency_claim(o.company_id, p_idempotency_key, 'purchase.receive', jsonb_build_array(p_order, p_lines));
 BEGIN
+    IF v_idem.replay THEN
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
     IF o.state = 'draft' THEN
         RAISE EXCEPTION 'purchase order % is draft: only confirmed orders are received', o.id
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Confirm it with purchase.confirm() first.';
@@ -320,9 +328,10 @@ BEGIN
         END IF;
     END LOOP;
     UPDATE purchase.order SET state = 'done', done_at = now() WHERE company_id = o.company_id AND id = o.id;
+    PERFORM stock._idempotency_done(o.company_id, p_idempotency_key, to_jsonb(v_back));
     RETURN v_back;
 END $$;
-COMMENT ON FUNCTION purchase.receive(bigint, jsonb) IS
+COMMENT ON FUNCTION purchase.receive(bigint, jsonb, text) IS
     'Receive a confirmed order (all, or the given quantities): receipts valued at the line price; the rest goes to a backorder order whose id is returned';
 
 CREATE FUNCTION purchase.cancel(p_order bigint)

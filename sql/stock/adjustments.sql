@@ -15,8 +15,9 @@ CREATE TABLE stock.landed_cost (
 
 -- Split p_amount over receipts; capitalise the share of each receipt still
 -- in stock (its layer's remaining quantity), expense the share delivered.
+-- With p_idempotency_key, a retry returns the first landed cost (#14.6).
 CREATE FUNCTION stock.apply_landed_cost(p_moves bigint[], p_amount numeric, p_split text DEFAULT 'by_quantity',
-                                        p_ref text DEFAULT NULL)
+                                        p_ref text DEFAULT NULL, p_idempotency_key text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -32,6 +33,7 @@ DECLARE
     v_i int := 0;
     v_layer bigint;
     v_id bigint;
+    v_idem record;
 BEGIN
     IF p_moves IS NULL OR cardinality(p_moves) = 0 THEN
         RAISE EXCEPTION 'moves must not be empty' USING ERRCODE = 'invalid_parameter_value';
@@ -51,6 +53,7 @@ BEGIN
     -- every move: a done receipt into stock, of one company the caller may revalue
     FOR r IN SELECT x.id AS wanted, m.* FROM unnest(p_moves) x(id) LEFT JOIN stock.move m ON m.id = x.id LOOP
         IF r.company_id IS NULL OR NOT (erp._is_bootstrap() OR erp.company_allowed(r.company_id, 'stock.move:read')) THEN
+            PERFORM erp._require_signed_in();
             RAISE EXCEPTION 'move % does not exist', r.wanted USING ERRCODE = 'invalid_parameter_value';
         END IF;
         IF v_company IS NULL THEN
@@ -63,6 +66,11 @@ BEGIN
         END IF;
     END LOOP;
     PERFORM stock._require('stock.valuation:revalue', v_company);
+    v_idem := stock._idempotency_claim(v_company, p_idempotency_key, 'stock.apply_landed_cost',
+                                       jsonb_build_array(p_moves, p_amount, p_split, p_ref));
+    IF v_idem.replay THEN
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
     SELECT * INTO c FROM erp.company WHERE id = v_company;
     IF stock.round_to(p_amount, c.currency_rounding) <> p_amount THEN
         RAISE EXCEPTION 'amount % is finer than the currency rounding %', erp._echo(p_amount::text), c.currency_rounding
@@ -114,13 +122,16 @@ BEGIN
     END LOOP;
     UPDATE stock.landed_cost SET capitalised = v_cap_total, expensed = p_amount - v_cap_total
      WHERE company_id = v_company AND id = v_id;
+    PERFORM stock._idempotency_done(v_company, p_idempotency_key, to_jsonb(v_id));
     RETURN v_id;
 END $$;
-COMMENT ON FUNCTION stock.apply_landed_cost(bigint[], numeric, text, text) IS
+COMMENT ON FUNCTION stock.apply_landed_cost(bigint[], numeric, text, text, text) IS
     'Split a landed cost over receipts: the share still in stock is capitalised, the share delivered expensed';
 
 -- Spread a value change over the open layers, in proportion to their remaining quantity.
-CREATE FUNCTION stock.revalue(p_product bigint, p_added_value numeric, p_ref text DEFAULT NULL) RETURNS void
+-- With p_idempotency_key, a retry revalues nothing more (#14.6).
+CREATE FUNCTION stock.revalue(p_product bigint, p_added_value numeric, p_ref text DEFAULT NULL,
+                              p_idempotency_key text DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p stock.product := stock._product(p_product);
@@ -130,8 +141,14 @@ DECLARE
     v_part numeric;
     v_layer bigint;
     l record;
+    v_idem record;
 BEGIN
     PERFORM stock._require('stock.valuation:revalue', p.company_id);
+    v_idem := stock._idempotency_claim(p.company_id, p_idempotency_key, 'stock.revalue',
+                                       jsonb_build_array(p_product, p_added_value, p_ref));
+    IF v_idem.replay THEN
+        RETURN;
+    END IF;
     IF p_added_value IS NULL OR p_added_value = 0 OR NOT (p_added_value > '-Infinity' AND p_added_value < 'Infinity') THEN
         RAISE EXCEPTION 'added value must be a non-zero amount' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -177,6 +194,7 @@ BEGIN
        SET value = value + p_added_value, last_date = greatest(now(), coalesce(last_date, now())),
            last_unit_cost = CASE WHEN p.cost_method = 'avco' AND qty > 0 THEN (value + p_added_value) / qty ELSE last_unit_cost END
      WHERE company_id = p.company_id AND product_id = p.id;
+    PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, 'null');
 END $$;
 
 -- Empty the stock at the old method, refill it at the new one.

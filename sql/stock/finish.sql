@@ -12,6 +12,7 @@ SELECT erp.protect('stock.product_value');
 SELECT erp.protect('stock.journal_entry');
 SELECT erp.protect('stock.journal_line');
 SELECT erp.protect('stock.landed_cost');
+SELECT erp.protect('stock.idempotency_key');
 
 INSERT INTO erp.app_table (table_name, privileges) VALUES
     ('stock.uom', 'SELECT'),
@@ -27,7 +28,8 @@ INSERT INTO erp.app_table (table_name, privileges) VALUES
     ('stock.product_value', 'SELECT'),
     ('stock.journal_entry', 'SELECT'),
     ('stock.journal_line', 'SELECT'),
-    ('stock.landed_cost', 'SELECT');
+    ('stock.landed_cost', 'SELECT'),
+    ('stock.idempotency_key', 'SELECT');
 
 -- The HTTP contract's views (sql/api/).
 INSERT INTO erp.app_table (table_name, privileges) VALUES
@@ -64,6 +66,7 @@ SELECT pg_catalog.pg_extension_config_dump('stock.journal_line', '');
 SELECT pg_catalog.pg_extension_config_dump('stock.journal_line_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('stock.landed_cost', '');
 SELECT pg_catalog.pg_extension_config_dump('stock.landed_cost_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('stock.idempotency_key', '');
 
 REVOKE ALL ON ALL ROUTINES IN SCHEMA stock FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA stock FROM PUBLIC;

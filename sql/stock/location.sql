@@ -93,6 +93,7 @@ BEGIN
         RAISE EXCEPTION 'company must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF NOT erp._is_bootstrap() THEN
+        PERFORM erp._require_signed_in();
         PERFORM erp.require_permission('stock.warehouse:create', p_company);
     END IF;
     IF p_code IS NULL OR p_code !~ '^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$' THEN
@@ -161,6 +162,7 @@ BEGIN
         RAISE EXCEPTION 'company and setting must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF NOT erp._is_bootstrap() THEN
+        PERFORM erp._require_signed_in();
         PERFORM erp.require_permission('stock.company_setting:write', p_company);
     END IF;
     PERFORM stock._ensure_company(p_company);

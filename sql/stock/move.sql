@@ -60,6 +60,7 @@ BEGIN
     -- hidden by company security or a record rule: "does not exist" (#11.3)
     IF NOT FOUND OR NOT (erp._is_bootstrap() OR (erp.company_allowed(v.company_id, 'stock.product:read')
                                                 AND erp._row_visible('stock.product', v.id))) THEN
+        PERFORM erp._require_signed_in();  -- nobody signed in: 28000, not "does not exist" (#14.5)
         RAISE EXCEPTION 'product % does not exist', coalesce(p_product::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -70,6 +71,7 @@ CREATE FUNCTION stock._require(p_code text, p_company bigint) RETURNS void
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
     IF NOT erp._is_bootstrap() THEN
+        PERFORM erp._require_signed_in();
         PERFORM erp.require_permission(p_code, p_company);
     END IF;
 END $$;
@@ -81,6 +83,7 @@ DECLARE
 BEGIN
     SELECT * INTO v FROM stock.location l WHERE l.id = p_location;
     IF NOT FOUND OR v.company_id <> p_company OR NOT erp._row_visible('stock.location', v.id) THEN
+        PERFORM erp._require_signed_in();
         RAISE EXCEPTION 'location % does not exist in company %', coalesce(p_location::text, 'NULL'), p_company
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -96,6 +99,7 @@ BEGIN
     SELECT * INTO v FROM stock.move m WHERE m.id = p_move FOR UPDATE;
     IF NOT FOUND OR NOT (erp._is_bootstrap() OR (erp.company_allowed(v.company_id, 'stock.move:read')
                                                 AND erp._row_visible('stock.move', v.id))) THEN
+        PERFORM erp._require_signed_in();
         RAISE EXCEPTION 'move % does not exist', coalesce(p_move::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;

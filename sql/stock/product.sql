@@ -42,6 +42,7 @@ BEGIN
         RAISE EXCEPTION 'company must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF NOT erp._is_bootstrap() THEN
+        PERFORM erp._require_signed_in();
         PERFORM erp.require_permission('stock.product:create', p_company);
     END IF;
     SELECT c.price_precision INTO v_precision FROM erp.company c WHERE c.id = p_company;

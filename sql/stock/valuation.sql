@@ -125,10 +125,12 @@ CREATE FUNCTION stock._value_move(m stock.move, p_in boolean, p_counterpart text
     LANGUAGE C VOLATILE STRICT AS 'MODULE_PATHNAME', 'pgerp_valuation_value_move';
 
 -- Make a move done: quants, then value. Returns the backorder move, if any.
-CREATE FUNCTION stock.validate(p_move bigint, p_qty numeric DEFAULT NULL) RETURNS bigint
+-- With p_idempotency_key, a retry returns the first call's backorder (#14.6).
+CREATE FUNCTION stock.validate(p_move bigint, p_qty numeric DEFAULT NULL, p_idempotency_key text DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     m stock.move := stock._move_for_update(p_move, 'stock.move:validate');
+    v_idem record;
     v_from stock.location;
     v_to stock.location;
     v_allow boolean;
@@ -140,6 +142,10 @@ DECLARE
     v_on_hand numeric;
     v_reserved numeric;
 BEGIN
+    v_idem := stock._idempotency_claim(m.company_id, p_idempotency_key, 'stock.validate', jsonb_build_array(p_move, p_qty));
+    IF v_idem.replay THEN
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
     IF m.state IN ('done', 'cancelled') THEN
         RAISE EXCEPTION 'move % is already %', m.id, m.state USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -211,6 +217,7 @@ BEGIN
     END IF;
     UPDATE stock.move SET state = 'done', done_at = now(), value = v_value, reserved_qty = 0
      WHERE company_id = m.company_id AND id = m.id;
+    PERFORM stock._idempotency_done(m.company_id, p_idempotency_key, to_jsonb(v_backorder));
     RETURN v_backorder;
 END $$;
 
@@ -250,57 +257,106 @@ BEGIN
     RETURN v;
 END $$;
 
+-- The shortcuts below: a move made and done at once. With p_idempotency_key,
+-- a retry with the same arguments returns the first move, posted once (#14.6).
 CREATE FUNCTION stock.receive(p_product bigint, p_qty numeric, p_unit_cost numeric, p_warehouse bigint DEFAULT NULL,
-                              p_ref text DEFAULT NULL, p_date timestamptz DEFAULT now(), p_lot text DEFAULT NULL)
+                              p_ref text DEFAULT NULL, p_date timestamptz DEFAULT now(), p_lot text DEFAULT NULL,
+                              p_idempotency_key text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p stock.product := stock._product(p_product);
+    v_idem record := stock._idempotency_claim(p.company_id, p_idempotency_key, 'stock.receive',
+        jsonb_build_array(p_product, p_qty, p_unit_cost, p_warehouse, p_ref, stock._idempotency_date(p_date), p_lot));
+    v_id bigint;
 BEGIN
-    RETURN stock._done_move(p.id, p_qty, stock.virtual_location(p.company_id, 'supplier'),
-                            stock._warehouse_location(p, p_warehouse), p_unit_cost, p_date, p_ref, p_lot);
+    IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
+    v_id := stock._done_move(p.id, p_qty, stock.virtual_location(p.company_id, 'supplier'),
+                             stock._warehouse_location(p, p_warehouse), p_unit_cost, p_date, p_ref, p_lot);
+    PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, to_jsonb(v_id));
+    RETURN v_id;
 END $$;
 
 CREATE FUNCTION stock.deliver(p_product bigint, p_qty numeric, p_warehouse bigint DEFAULT NULL, p_ref text DEFAULT NULL,
-                              p_date timestamptz DEFAULT now(), p_lot text DEFAULT NULL)
+                              p_date timestamptz DEFAULT now(), p_lot text DEFAULT NULL, p_idempotency_key text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p stock.product := stock._product(p_product);
+    v_idem record := stock._idempotency_claim(p.company_id, p_idempotency_key, 'stock.deliver',
+        jsonb_build_array(p_product, p_qty, p_warehouse, p_ref, stock._idempotency_date(p_date), p_lot));
+    v_id bigint;
 BEGIN
-    RETURN stock._done_move(p.id, p_qty, stock._warehouse_location(p, p_warehouse),
-                            stock.virtual_location(p.company_id, 'customer'), NULL, p_date, p_ref, p_lot);
+    IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
+    v_id := stock._done_move(p.id, p_qty, stock._warehouse_location(p, p_warehouse),
+                             stock.virtual_location(p.company_id, 'customer'), NULL, p_date, p_ref, p_lot);
+    PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, to_jsonb(v_id));
+    RETURN v_id;
 END $$;
 
 CREATE FUNCTION stock.transfer(p_product bigint, p_qty numeric, p_from bigint, p_to bigint, p_ref text DEFAULT NULL,
-                               p_date timestamptz DEFAULT now(), p_lot text DEFAULT NULL)
-RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    RETURN stock._done_move(p_product, p_qty, p_from, p_to, NULL, p_date, p_ref, p_lot);
-END $$;
-
-CREATE FUNCTION stock.scrap(p_product bigint, p_qty numeric, p_warehouse bigint DEFAULT NULL, p_ref text DEFAULT NULL,
-                            p_date timestamptz DEFAULT now(), p_lot text DEFAULT NULL)
+                               p_date timestamptz DEFAULT now(), p_lot text DEFAULT NULL, p_idempotency_key text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p stock.product := stock._product(p_product);
+    v_idem record := stock._idempotency_claim(p.company_id, p_idempotency_key, 'stock.transfer',
+        jsonb_build_array(p_product, p_qty, p_from, p_to, p_ref, stock._idempotency_date(p_date), p_lot));
+    v_id bigint;
 BEGIN
-    RETURN stock._done_move(p.id, p_qty, stock._warehouse_location(p, p_warehouse),
-                            stock.virtual_location(p.company_id, 'scrap'), NULL, p_date, p_ref, p_lot);
+    IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
+    v_id := stock._done_move(p.id, p_qty, p_from, p_to, NULL, p_date, p_ref, p_lot);
+    PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, to_jsonb(v_id));
+    RETURN v_id;
+END $$;
+
+CREATE FUNCTION stock.scrap(p_product bigint, p_qty numeric, p_warehouse bigint DEFAULT NULL, p_ref text DEFAULT NULL,
+                            p_date timestamptz DEFAULT now(), p_lot text DEFAULT NULL, p_idempotency_key text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    v_idem record := stock._idempotency_claim(p.company_id, p_idempotency_key, 'stock.scrap',
+        jsonb_build_array(p_product, p_qty, p_warehouse, p_ref, stock._idempotency_date(p_date), p_lot));
+    v_id bigint;
+BEGIN
+    IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
+    v_id := stock._done_move(p.id, p_qty, stock._warehouse_location(p, p_warehouse),
+                             stock.virtual_location(p.company_id, 'scrap'), NULL, p_date, p_ref, p_lot);
+    PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, to_jsonb(v_id));
+    RETURN v_id;
 END $$;
 
 -- Inventory count: moves the difference from or to the inventory location.
--- Returns NULL when the count matches.
-CREATE FUNCTION stock.adjust(p_product bigint, p_location bigint, p_counted_qty numeric)
+-- Returns NULL when the count matches. With p_idempotency_key, a retry
+-- returns the first count's move (or NULL) and counts nothing again (#14.6).
+CREATE FUNCTION stock.adjust(p_product bigint, p_location bigint, p_counted_qty numeric, p_idempotency_key text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p stock.product := stock._product(p_product);
     v_loc stock.location := stock._location(p.company_id, p_location);
+    v_idem record := stock._idempotency_claim(p.company_id, p_idempotency_key, 'stock.adjust',
+                                              jsonb_build_array(p_product, p_location, p_counted_qty));
     v_diff numeric;
+    v_id bigint;
 BEGIN
+    IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
     IF p_counted_qty IS NULL OR NOT (p_counted_qty >= 0 AND p_counted_qty < 'Infinity') THEN
         RAISE EXCEPTION 'counted quantity must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -313,6 +369,7 @@ BEGIN
     END IF;
     v_diff := p_counted_qty - stock.on_hand(p.id, v_loc.id);
     IF v_diff = 0 THEN
+        PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, 'null');
         RETURN NULL;
     END IF;
     IF abs(v_diff) > stock._max_qty() THEN
@@ -320,10 +377,12 @@ BEGIN
             USING ERRCODE = 'numeric_value_out_of_range',
                   DETAIL = format('The difference is %s; the limit is %s.', erp._echo(v_diff::text), stock._max_qty());
     END IF;
-    RETURN stock._done_move(p.id, abs(v_diff),
-                            CASE WHEN v_diff > 0 THEN stock.virtual_location(p.company_id, 'inventory') ELSE v_loc.id END,
-                            CASE WHEN v_diff > 0 THEN v_loc.id ELSE stock.virtual_location(p.company_id, 'inventory') END,
-                            NULL, now(), 'Inventory adjustment', NULL);
+    v_id := stock._done_move(p.id, abs(v_diff),
+                             CASE WHEN v_diff > 0 THEN stock.virtual_location(p.company_id, 'inventory') ELSE v_loc.id END,
+                             CASE WHEN v_diff > 0 THEN v_loc.id ELSE stock.virtual_location(p.company_id, 'inventory') END,
+                             NULL, now(), 'Inventory adjustment', NULL);
+    PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, to_jsonb(v_id));
+    RETURN v_id;
 END $$;
 
 -- Quantity and value of a product (at a date: layers up to it).
@@ -399,15 +458,22 @@ BEGIN
 END $$;
 
 -- Return (part of) a done move: the reverse move, valued at the original
--- move's unit cost. Returns the new move.
-CREATE FUNCTION stock.return_move(p_move bigint, p_qty numeric DEFAULT NULL) RETURNS bigint
+-- move's unit cost. Returns the new move; with p_idempotency_key, a retry
+-- returns the first return move and returns nothing more (#14.6).
+CREATE FUNCTION stock.return_move(p_move bigint, p_qty numeric DEFAULT NULL, p_idempotency_key text DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     m stock.move := stock._move_for_update(p_move, 'stock.move:create');
+    v_idem record := stock._idempotency_claim(m.company_id, p_idempotency_key, 'stock.return_move',
+                                              jsonb_build_array(p_move, p_qty));
     v_returned numeric;
     v_qty numeric;
     v_id bigint;
 BEGIN
+    IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:validate', m.company_id);  -- as the first call did
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
     IF m.state <> 'done' THEN
         RAISE EXCEPTION 'move % is %: only done moves are returned', m.id, m.state USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -427,6 +493,7 @@ BEGIN
       FROM stock.product p WHERE p.company_id = m.company_id AND p.id = m.product_id
     RETURNING id INTO v_id;
     PERFORM stock.validate(v_id);
+    PERFORM stock._idempotency_done(m.company_id, p_idempotency_key, to_jsonb(v_id));
     RETURN v_id;
 END $$;
 

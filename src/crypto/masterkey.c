@@ -11,6 +11,8 @@
 #include <openssl/crypto.h>
 
 #include "access/xact.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 
 #include "pgerp/crypto.h"
@@ -85,11 +87,12 @@ bad_key_file(const char *why)
 }
 
 /*
- * Read a key file with the checks the master key file gets; errors name the
- * problem, never the content.
+ * Read a key file with the checks the master key file gets: NULL when the
+ * key is in key, else why not (a sentence naming the problem, never the
+ * content). Shared by CryptoReadKeyFile and erp.health()'s key check.
  */
-void
-CryptoReadKeyFile(const char *path, unsigned char *key)
+static const char *
+key_file_read(const char *path, unsigned char *key)
 {
 	struct stat st;
 	FILE	   *f;
@@ -97,16 +100,16 @@ CryptoReadKeyFile(const char *path, unsigned char *key)
 	size_t		n;
 
 	if (stat(path, &st) != 0)
-		bad_key_file("The file does not exist or cannot be reached.");
+		return "The file does not exist or cannot be reached.";
 	if (!S_ISREG(st.st_mode))
-		bad_key_file("It is not a regular file.");
+		return "It is not a regular file.";
 	if (st.st_uid != geteuid())
-		bad_key_file("It is not owned by the user the server runs as.");
+		return "It is not owned by the user the server runs as.";
 	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-		bad_key_file("Its group or others may access it.");
+		return "Its group or others may access it.";
 	f = fopen(path, "rb");
 	if (f == NULL)
-		bad_key_file("It cannot be opened.");
+		return "It cannot be opened.";
 	n = fread(buf, 1, sizeof(buf), f);
 	fclose(f);
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
@@ -122,7 +125,7 @@ CryptoReadKeyFile(const char *path, unsigned char *key)
 			{
 				OPENSSL_cleanse(buf, sizeof(buf));
 				OPENSSL_cleanse(key, CRYPTO_KEY_LEN);
-				bad_key_file("It holds something other than 64 hexadecimal digits.");
+				return "It holds something other than 64 hexadecimal digits.";
 			}
 			key[i] = (unsigned char) (hi << 4 | lo);
 		}
@@ -132,9 +135,41 @@ CryptoReadKeyFile(const char *path, unsigned char *key)
 	else
 	{
 		OPENSSL_cleanse(buf, sizeof(buf));
-		bad_key_file("It holds neither 64 hexadecimal digits nor 32 bytes.");
+		return "It holds neither 64 hexadecimal digits nor 32 bytes.";
 	}
 	OPENSSL_cleanse(buf, sizeof(buf));
+	return NULL;
+}
+
+/* Read a key file; an error names the problem, never the content */
+void
+CryptoReadKeyFile(const char *path, unsigned char *key)
+{
+	const char *why = key_file_read(path, key);
+
+	if (why)
+		bad_key_file(why);
+}
+
+/*
+ * erp._master_key_file_problem(): NULL when the file pgerp.master_key_file
+ * names holds a usable key, else why not; no error either way, and the key
+ * read is wiped at once (erp.health(), sql/ha/health.sql).
+ */
+PG_FUNCTION_INFO_V1(pgerp_master_key_file_problem);
+Datum
+pgerp_master_key_file_problem(PG_FUNCTION_ARGS)
+{
+	unsigned char key[CRYPTO_KEY_LEN];
+	const char *why;
+
+	if (master_key_file == NULL || master_key_file[0] == '\0')
+		PG_RETURN_TEXT_P(cstring_to_text("No master key file is configured (pgerp.master_key_file)."));
+	why = key_file_read(master_key_file, key);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (why == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(why));
 }
 
 const unsigned char *

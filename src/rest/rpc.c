@@ -12,6 +12,8 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/catcache.h"
+#include "utils/fmgrprotos.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -102,8 +104,9 @@ fits(RpcFunc *f, List *given, bool get)
 	return true;
 }
 
+/* The overload of the target that fits the names; none: 404, or NULL if missing_ok */
 static RpcFunc *
-find_function(RestRequest *req, List *given, bool get)
+find_function(RestRequest *req, List *given, bool get, bool missing_ok)
 {
 	CatCList   *list;
 	RpcFunc    *best = NULL;
@@ -143,7 +146,7 @@ find_function(RestRequest *req, List *given, bool get)
 		}
 		ReleaseSysCacheList(list);
 	}
-	if (best == NULL)
+	if (best == NULL && !missing_ok)
 	{
 		StringInfoData args;
 		ListCell   *lc;
@@ -159,6 +162,48 @@ find_function(RestRequest *req, List *given, bool get)
 				  NULL);
 	}
 	return best;
+}
+
+/*
+ * POST with an Idempotency-Key header (#14.6): the key becomes the argument
+ * idempotency_key of a function that has one, unless the body gives that
+ * argument itself (the body wins).  A function without that argument cannot
+ * honour the key, and a retry would post twice: 400 rather than ignore it.
+ */
+static RpcFunc *
+apply_idempotency_key(RestRequest *req, Jsonb **body, char **body_json, List **given)
+{
+	char	   *key = RestHeaderValue(req, "idempotency-key");
+	List	   *with;
+	RpcFunc    *f;
+	StringInfoData obj;
+	Jsonb	   *add;
+	ListCell   *lc;
+
+	if (key == NULL)
+		return find_function(req, *given, false, false);
+	foreach(lc, *given)
+		if (strcmp(lfirst(lc), "idempotency_key") == 0)
+			return find_function(req, *given, false, false);
+	with = lappend(list_copy(*given), "idempotency_key");
+	f = JB_ROOT_IS_OBJECT(*body) ? find_function(req, with, false, true) : NULL;
+	if (f == NULL || f->whole_body)
+	{
+		/* 404 when nothing of that name takes the body's arguments at all */
+		(void) find_function(req, *given, false, false);
+		RestRaise(400, "PGRST100", "Idempotency-Key header not accepted by this function",
+				  psprintf("%s.%s has no argument idempotency_key.", req->schema, PgerpEcho(req->target)),
+				  "Send the header only to functions that post (docs/api.md).");
+	}
+	initStringInfo(&obj);
+	appendStringInfoString(&obj, "{\"idempotency_key\": ");
+	escape_json(&obj, key);
+	appendStringInfoChar(&obj, '}');
+	add = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(obj.data)));
+	*body = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(*body), JsonbPGetDatum(add)));
+	*body_json = JsonbToCString(NULL, &(*body)->root, VARSIZE(*body));
+	*given = with;
+	return f;
 }
 
 /* The argument names of the request: the body's keys, or GET's parameters */
@@ -317,7 +362,7 @@ RestHandleRpc(RestRequest *req, RestResponse *resp)
 		RestResetPendingError();
 	}
 	given = given_names(req, body);
-	f = find_function(req, given, get);
+	f = get ? find_function(req, given, true, false) : apply_idempotency_key(req, &body, &body_json, &given);
 	if (get)
 	{
 		if (f->volatility == PROVOLATILE_VOLATILE)

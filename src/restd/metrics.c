@@ -8,7 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "restd.h"
+
+/* erp.health() is asked at most once a second: probes and scrapes share it */
+#define HEALTH_CACHE_SECONDS 1.0
+#define HEALTH_ACQUIRE_SECONDS 5.0
 
 static const double latency_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define NBOUNDS (sizeof(latency_bounds) / sizeof(latency_bounds[0]))
@@ -57,6 +63,180 @@ pool_gauges(char *buf, size_t size, size_t *len, Pool *pool)
 					 "pgerp_rest_pool_waiting{pool=\"%s\"} %d\n"
 					 "pgerp_rest_pool_size{pool=\"%s\"} %d\n",
 					 pool->name, in_use, pool->name, waiting, pool->name, pool->size);
+}
+
+static pthread_mutex_t health_lock = PTHREAD_MUTEX_INITIALIZER;
+static double health_at = -1e9;
+static char *health_text;			/* erp.health() as text, NULL when the call failed */
+static char health_error[512];
+
+/* One call of erp.health() on a connection of the write pool; the answer or NULL */
+static char *
+health_call(char *err, size_t errlen)
+{
+	const RestConfig *cfg = ConfigAcquire();
+	double		timeout = cfg->db_pool_timeout < HEALTH_ACQUIRE_SECONDS ? cfg->db_pool_timeout : HEALTH_ACQUIRE_SECONDS;
+	Request		probe;			/* not batchable (not read-only): runs alone */
+	char	   *text = NULL;
+	int			slot;
+	PoolResult	pr;
+
+	ConfigRelease(cfg);
+	memset(&probe, 0, sizeof(probe));
+	pr = PoolAcquire(&WritePool, timeout, &probe, &slot, err, errlen);
+	if (pr == POOL_TIMEOUT)
+		snprintf(err, errlen, "no connection of the pool freed up in time");
+	if (pr != POOL_OK)
+		return NULL;
+	{
+		PGconn	   *conn = WritePool.slots[slot].conn;
+		PGresult   *res = PQexec(conn, "SELECT erp.health()::pg_catalog.text");
+
+		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+			text = strdup(PQgetvalue(res, 0, 0));
+		else
+			snprintf(err, errlen, "%.*s", (int) strcspn(PQresultErrorMessage(res), "\n"), PQresultErrorMessage(res));
+		PQclear(res);
+		PoolRelease(&WritePool, slot, PQstatus(conn) != CONNECTION_OK);
+	}
+	return text;
+}
+
+/* erp.health() at most HEALTH_CACHE_SECONDS old: a copy, or NULL with the reason in err */
+static char *
+health_get(char *err, size_t errlen)
+{
+	char	   *copy;
+
+	pthread_mutex_lock(&health_lock);
+	if (NowSeconds() - health_at >= HEALTH_CACHE_SECONDS)
+	{
+		free(health_text);
+		health_error[0] = '\0';
+		health_text = health_call(health_error, sizeof(health_error));
+		health_at = NowSeconds();
+	}
+	copy = health_text ? strdup(health_text) : NULL;
+	snprintf(err, errlen, "%s", health_error);
+	pthread_mutex_unlock(&health_lock);
+	return copy;
+}
+
+/* A label value with backslash, quote and newline escaped (Prometheus text format) */
+static void
+put_label(char *buf, size_t size, size_t *len, const char *s)
+{
+	for (; *s && *len + 3 < size; s++)
+	{
+		if (*s == '\\' || *s == '"')
+			buf[(*len)++] = '\\';
+		if (*s == '\n')
+		{
+			buf[(*len)++] = '\\';
+			buf[(*len)++] = 'n';
+			continue;
+		}
+		buf[(*len)++] = *s;
+	}
+	buf[*len] = '\0';
+}
+
+/* A number of a JSON object by path (a.b), or -1 when absent or null */
+static double
+json_number(json_object *o, const char *key, const char *sub)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		return -1;
+	if (sub && (!json_object_is_type(v, json_type_object) || !json_object_object_get_ex(v, sub, &v)))
+		return -1;
+	if (json_object_is_type(v, json_type_null))
+		return -1;
+	if (json_object_is_type(v, json_type_boolean))
+		return json_object_get_boolean(v) ? 1 : 0;
+	return json_object_get_double(v);
+}
+
+/* One gauge with its HELP and TYPE lines (skipped when the value is absent) */
+static void
+put_gauge(char *buf, size_t size, size_t *len, const char *name, const char *help, double v)
+{
+	if (v < 0)
+		return;
+	*len += snprintf(buf + *len, size - *len, "# HELP %s %s\n# TYPE %s gauge\n%s %.15g\n", name, help, name, name, v);
+}
+
+/* The gauges of erp.health() (docs/gateway.md, "Admin server") */
+static void
+health_gauges(char *buf, size_t size, size_t *len)
+{
+	char		err[512];
+	char	   *text = health_get(err, sizeof(err));
+	json_object *h = text ? json_tokener_parse(text) : NULL;
+	json_object *list;
+	const char *role;
+
+	*len += snprintf(buf + *len, size - *len,
+					 "# HELP pgerp_db_up Whether erp.health() answered through the write pool.\n"
+					 "# TYPE pgerp_db_up gauge\npgerp_db_up %d\n", h ? 1 : 0);
+	if (h == NULL)
+	{
+		free(text);
+		return;
+	}
+	role = json_object_object_get_ex(h, "role", &list) ? json_object_get_string(list) : "";
+	put_gauge(buf, size, len, "pgerp_db_primary", "1 when the database of db-uri is a primary, 0 on a standby.",
+			  strcmp(role, "primary") == 0 ? 1 : 0);
+	put_gauge(buf, size, len, "pgerp_db_ready", "erp.health()'s ready.", json_number(h, "ready", NULL));
+	put_gauge(buf, size, len, "pgerp_db_timeline", "Timeline of the database.", json_number(h, "timeline", NULL));
+	*len += snprintf(buf + *len, size - *len,
+					 "# HELP pgerp_replication_lag_bytes WAL a standby has still to replay, by application_name.\n"
+					 "# TYPE pgerp_replication_lag_bytes gauge\n"
+					 "# HELP pgerp_replication_lag_seconds Replay lag of a standby, by application_name.\n"
+					 "# TYPE pgerp_replication_lag_seconds gauge\n");
+	if (json_object_object_get_ex(h, "standbys", &list) && json_object_is_type(list, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(list); i++)
+		{
+			json_object *sb = json_object_array_get_idx(list, i);
+			json_object *name;
+			double		bytes = json_number(sb, "lag_bytes", NULL);
+			double		secs = json_number(sb, "replay_lag_seconds", NULL);
+			const char *n = json_object_object_get_ex(sb, "application_name", &name) ? json_object_get_string(name) : "";
+
+			if (bytes >= 0)
+			{
+				*len += snprintf(buf + *len, size - *len, "pgerp_replication_lag_bytes{standby=\"");
+				put_label(buf, size, len, n ? n : "");
+				*len += snprintf(buf + *len, size - *len, "\"} %.15g\n", bytes);
+			}
+			if (secs >= 0)
+			{
+				*len += snprintf(buf + *len, size - *len, "pgerp_replication_lag_seconds{standby=\"");
+				put_label(buf, size, len, n ? n : "");
+				*len += snprintf(buf + *len, size - *len, "\"} %.15g\n", secs);
+			}
+		}
+	put_gauge(buf, size, len, "pgerp_replica_lag_bytes", "On a standby: WAL received but not replayed yet.",
+			  json_number(h, "replica", "lag_bytes"));
+	put_gauge(buf, size, len, "pgerp_replica_lag_seconds", "On a standby: age of the last replayed commit while behind.",
+			  json_number(h, "replica", "lag_seconds"));
+	put_gauge(buf, size, len, "pgerp_job_workers", "Job workers running for the database.",
+			  json_number(h, "workers", "running"));
+	put_gauge(buf, size, len, "pgerp_job_workers_expected", "Job workers the database should have.",
+			  json_number(h, "workers", "expected"));
+	put_gauge(buf, size, len, "pgerp_jobs_stalled", "Running jobs past their kind's timeout.",
+			  json_number(h, "jobs_stalled", NULL));
+	put_gauge(buf, size, len, "pgerp_audit_seal_age_seconds", "Age of the oldest audit entry not sealed yet (0: none).",
+			  json_number(h, "audit", "seal_age_seconds"));
+	put_gauge(buf, size, len, "pgerp_audit_seal_late", "1 when an audit entry waits more than 5 minutes for its seal.",
+			  json_number(h, "audit", "seal_late"));
+	put_gauge(buf, size, len, "pgerp_syncrep_waits", "Commits waiting for synchronous standbys.",
+			  json_number(h, "sync_waits", NULL));
+	put_gauge(buf, size, len, "pgerp_key_file_present", "1 when the master key file is readable and well-formed.",
+			  json_number(h, "key_file", "present"));
+	json_object_put(h);
+	free(text);
 }
 
 /* The whole exposition, in a malloc'd buffer */
@@ -110,6 +290,7 @@ metrics_text(size_t *outlen)
 					"# TYPE pgerp_rest_in_flight gauge\n"
 					"pgerp_rest_in_flight %d\n",
 					atomic_load(&db_errors), atomic_load(&InFlight));
+	health_gauges(buf, size, &len);
 	*outlen = len < size ? len : size - 1;
 	return buf;
 }
@@ -128,7 +309,40 @@ admin_answer(struct MHD_Connection *conn, int status, const char *type, char *bo
 	return rc;
 }
 
-/* /live: the process answers; /ready: a database connection works */
+/*
+ * /ready: erp.health() through the write pool says ready (200 with its
+ * answer, 503 with it otherwise), and a db-read-uri of its own connects.
+ */
+static enum MHD_Result
+ready_answer(struct MHD_Connection *conn)
+{
+	static const char *json = "application/json";
+	char		err[512];
+	char	   *text = health_get(err, sizeof(err));
+	json_object *h = text ? json_tokener_parse(text) : NULL;
+	json_object *ready;
+	bool		ok = h && json_object_object_get_ex(h, "ready", &ready) && json_object_get_boolean(ready);
+
+	json_object_put(h);
+	if (text == NULL)
+	{
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "status", json_object_new_string("unavailable"));
+		json_object_object_add(o, "details", json_object_new_string(err));
+		text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+	}
+	else if (ok && !PoolSameUri(&WritePool, &ReadPool) && !PoolPing(&ReadPool))
+	{
+		free(text);
+		text = strdup("{\"status\":\"unavailable\",\"details\":\"db-read-uri cannot be reached\"}");
+		ok = false;
+	}
+	return admin_answer(conn, ok ? 200 : 503, json, text, strlen(text), MHD_RESPMEM_MUST_FREE);
+}
+
+/* /live: the process answers; /ready (ready_answer); /metrics */
 static enum MHD_Result
 admin_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 			  const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -149,11 +363,7 @@ admin_handler(void *cls, struct MHD_Connection *conn, const char *url, const cha
 	if (strcmp(url, "/live") == 0)
 		return admin_answer(conn, 200, json, "{\"status\":\"live\"}", 17, MHD_RESPMEM_PERSISTENT);
 	if (strcmp(url, "/ready") == 0)
-	{
-		if (PoolPing(&WritePool) && PoolPing(&ReadPool))
-			return admin_answer(conn, 200, json, "{\"status\":\"ready\"}", 18, MHD_RESPMEM_PERSISTENT);
-		return admin_answer(conn, 503, json, "{\"status\":\"unavailable\"}", 24, MHD_RESPMEM_PERSISTENT);
-	}
+		return ready_answer(conn);
 	if (strcmp(url, "/metrics") == 0)
 	{
 		size_t		len;

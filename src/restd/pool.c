@@ -406,6 +406,20 @@ PoolPing(Pool *pool)
 	return ok;
 }
 
+/* Do two pools connect to the same URI (db-read-uri unset or equal)? */
+bool
+PoolSameUri(Pool *a, Pool *b)
+{
+	bool		same;
+
+	pthread_mutex_lock(&a->lock);
+	pthread_mutex_lock(&b->lock);
+	same = strcmp(a->uri, b->uri) == 0;
+	pthread_mutex_unlock(&b->lock);
+	pthread_mutex_unlock(&a->lock);
+	return same;
+}
+
 void
 PoolCloseAll(Pool *pool)
 {

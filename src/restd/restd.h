@@ -99,6 +99,7 @@ extern void PoolRelease(Pool *pool, int slot, bool broken);
 extern void PoolCloseAll(Pool *pool);
 extern double PoolRetryAfter(Pool *pool);
 extern bool PoolPing(Pool *pool);
+extern bool PoolSameUri(Pool *a, Pool *b);
 extern double NowSeconds(void);
 
 /* ---- ratelimit.c ---- */

@@ -100,11 +100,21 @@ check "the access log has neither the token nor the query string" bash -c "! gre
 # admin server
 expect "/live answers 200" 200 "$(status "http://127.0.0.1:$A/live")"
 expect "/ready answers 200 with the database up" 200 "$(status "http://127.0.0.1:$A/ready")"
+expect "... with erp.health()'s answer: role primary" primary "$(json_field "$WORK/body" role)"
+expect "... and ready" True "$(json_field "$WORK/body" ready)"
 expect "/metrics answers 200" 200 "$(status "http://127.0.0.1:$A/metrics")"
 check "/metrics counts requests by status" grep -q '^pgerp_rest_requests_total{status="200"} [1-9]' "$WORK/body"
 check "/metrics has the latency histogram" grep -q '^pgerp_rest_request_duration_seconds_bucket{le="+Inf"} [1-9]' "$WORK/body"
 check "/metrics has the pools in use and waiting" grep -q '^pgerp_rest_pool_waiting{pool="read"} 0' "$WORK/body"
 check "/metrics counts database errors" grep -q '^pgerp_rest_db_errors_total ' "$WORK/body"
+check "/metrics: the database is up" grep -q '^pgerp_db_up 1$' "$WORK/body"
+check "/metrics: the database is a primary" grep -q '^pgerp_db_primary 1$' "$WORK/body"
+check "/metrics: the master key file is present" grep -q '^pgerp_key_file_present 1$' "$WORK/body"
+check "/metrics: no job is stalled" grep -q '^pgerp_jobs_stalled 0$' "$WORK/body"
+check "/metrics: no commit waits for a synchronous standby" grep -q '^pgerp_syncrep_waits 0$' "$WORK/body"
+check "/metrics: the job workers running" grep -Eq '^pgerp_job_workers [0-9]+$' "$WORK/body"
+check "/metrics: the audit seal age" grep -Eq '^pgerp_audit_seal_age_seconds [0-9.e+-]+$' "$WORK/body"
+check "/metrics: the replication lag gauge is declared" grep -q '^# TYPE pgerp_replication_lag_bytes gauge$' "$WORK/body"
 
 # ---- db-pool=1: 504 PGRST003 while the one read connection is held; SIGTERM drains ----
 H2=$(free_port)
@@ -245,6 +255,20 @@ if (set -e; PGERP_FSYNC=off init_cluster "$TDATA" "$TTMP/run" "$TPORT" && start_
     H4=$(free_port); A4=$(free_port)
     start_gateway "$TTMP/run" "$TPORT" "$H4" "$WORK/gw4.log" "$WORK/gw4.pid" "$A4" || notok "the outage gateway starts"
     PIDS+=("$(cat "$WORK/gw4.pid")")
+    # erp.health() says not ready when the master key file is gone: /ready answers 503 with it
+    "$PGBIN/psql" -X -q -h "$TTMP/run" -p "$TPORT" -U postgres -d pgerp \
+        -c "ALTER SYSTEM SET pgerp.master_key_file = '$TTMP/no-such.key'" -c "SELECT pg_reload_conf()" >/dev/null
+    got=000
+    for _ in $(seq 1 50); do got=$(status "http://127.0.0.1:$A4/ready"); [ "$got" = 503 ] && break; sleep 0.1; done
+    expect "/ready answers 503 when erp.health() is not ready (no master key file)" 503 "$got"
+    expect "... with erp.health()'s answer: status failing" failing "$(json_field "$WORK/body" status)"
+    status "http://127.0.0.1:$A4/metrics" >/dev/null
+    check "... and /metrics has pgerp_key_file_present 0" grep -q '^pgerp_key_file_present 0$' "$WORK/body"
+    "$PGBIN/psql" -X -q -h "$TTMP/run" -p "$TPORT" -U postgres -d pgerp \
+        -c "ALTER SYSTEM RESET pgerp.master_key_file" -c "SELECT pg_reload_conf()" >/dev/null
+    got=000
+    for _ in $(seq 1 50); do got=$(status "http://127.0.0.1:$A4/ready"); [ "$got" = 200 ] && break; sleep 0.1; done
+    expect "/ready answers 200 again once the key file is back" 200 "$got"
     expect "before the outage GET / answers 200" 200 "$(status "http://127.0.0.1:$H4/")"
     # load during the outage: a loop of requests that must never see a 2xx with a bad body
     ( while [ ! -f "$TTMP/stop-load" ]; do
@@ -259,7 +283,11 @@ if (set -e; PGERP_FSYNC=off init_cluster "$TDATA" "$TTMP/run" "$TPORT" && start_
     ra=$(header Retry-After)
     check "... with Retry-After (got '$ra')" test -n "$ra"
     check "... and a PostgREST-style JSON error" test "$(json_field "$WORK/body" code)" = PGRST000 -o "$(json_field "$WORK/body" code)" = PGRST001
-    expect "/ready answers 503 with the database down" 503 "$(status "http://127.0.0.1:$A4/ready")"
+    got=000
+    for _ in $(seq 1 50); do got=$(status "http://127.0.0.1:$A4/ready"); [ "$got" = 503 ] && break; sleep 0.1; done
+    expect "/ready answers 503 with the database down" 503 "$got"
+    status "http://127.0.0.1:$A4/metrics" >/dev/null
+    check "... and /metrics has pgerp_db_up 0" grep -q '^pgerp_db_up 0$' "$WORK/body"
     start_cluster "$TDATA" "$TTMP/pg.log"
     got=000
     for _ in $(seq 1 50); do

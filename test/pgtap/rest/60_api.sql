@@ -35,7 +35,7 @@ SELECT is(pg_temp.get_json('/products', format('select=sku,moves(qty)&id=eq.%s',
 SELECT is(pg_temp.outcome('POST', '/rpc/receive', '', :'ha', format('{"product": %s, "qty": 10, "unit_cost": 1}', :pb)),
           '400 22023', 'a product of B is a missing product for alice (22023)');
 SELECT is(pg_temp.outcome('POST', '/rpc/receive', '', '{}', format('{"product": %s, "qty": 10, "unit_cost": 1}', :pa)),
-          '400 22023', 'without a token no product is visible');
+          '401 28000', 'without a token nobody is signed in: 401 (28000), not a missing product');
 SELECT is((SELECT count(*)::int FROM stock.move WHERE product_id = :pb), 0, 'nothing was posted for B');
 SELECT is(pg_temp.outcome('POST', '/rpc/receive', '', :'ha', format('{"product": %s, "qty": "NaN", "unit_cost": 1}', :pa)),
           '400 22023', 'NaN is refused at the entry point');

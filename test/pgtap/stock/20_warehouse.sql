@@ -110,8 +110,8 @@ SELECT erp.sign_out();
 
 -- ------------------------------------------------------------ row security as pgerp_app
 SET LOCAL ROLE pgerp_app;
-SELECT throws_ok(format($$SELECT stock.create_warehouse(%s, 'WH-N')$$, :a), '42501', NULL,
-                 'pgerp_app with nobody signed in cannot create a warehouse');
+SELECT throws_ok(format($$SELECT stock.create_warehouse(%s, 'WH-N')$$, :a), '28000', 'no user is signed in',
+                 'pgerp_app with nobody signed in cannot create a warehouse: 28000 (#14.5)');
 SELECT pg_temp.login('wh20_user', :a);
 SELECT set_eq('SELECT id FROM stock.warehouse', ARRAY[:wa, :wa2, :wa16, :wm]::bigint[],
               'a stock_user of A sees exactly the 4 warehouses of A');
