@@ -1659,6 +1659,55 @@ END $$;
 COMMENT ON FUNCTION erp._housekeeping() IS
     'Seal the audit chain and write the queued sign-in events; run by the first job worker every pgerp.housekeeping_interval seconds (without job workers, schedule it with pg_cron)';
 
+-- when the sealer last ran, for erp.health()
+ALTER TABLE erp.audit_seal_state ADD COLUMN sealed_at timestamptz;
+-- Chain the entries of every transaction that has ended. One sealer at a
+-- time (a row lock on the state); writers never wait for it.
+CREATE OR REPLACE FUNCTION erp.audit_seal()
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    s erp.audit_seal_state;
+    v_sys bigint := (SELECT c.system_identifier FROM pg_control_system() c);
+    v_xmin xid8;
+    v_prev bytea;
+    v_seq bigint;
+    v_rescan boolean;
+    r erp.audit_log;
+    n bigint := 0;
+BEGIN
+    PERFORM erp.require_permission('erp.audit_log:read');
+    INSERT INTO erp.audit_seal_state (system_id, tx_done, last_seq, last_hash)
+    VALUES (v_sys, '0', 0, '\x0000000000000000000000000000000000000000000000000000000000000000')
+    ON CONFLICT DO NOTHING;
+    -- another sealer at work (or a session that sealed and left its transaction
+    -- open): leave it to that one rather than wait
+    SELECT * INTO s FROM erp.audit_seal_state FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN 0;
+    END IF;
+    v_xmin := pg_snapshot_xmin(pg_current_snapshot());
+    -- restored into another cluster: transaction ids restarted, so look at
+    -- every unsealed entry once
+    v_rescan := s.system_id <> v_sys;
+    v_prev := s.last_hash;
+    v_seq := s.last_seq;
+    FOR r IN SELECT l.* FROM erp.audit_log l
+              WHERE (v_rescan OR (l.tx >= s.tx_done AND l.tx < v_xmin))
+                AND NOT EXISTS (SELECT 1 FROM erp.audit_chain c WHERE c.entry_id = l.id)
+              ORDER BY l.tx, l.id
+    LOOP
+        v_seq := v_seq + 1;
+        v_prev := sha256(v_prev || erp._audit_entry_bytes(r));
+        INSERT INTO erp.audit_chain (seq, entry_id, hash) VALUES (v_seq, r.id, v_prev);
+        n := n + 1;
+    END LOOP;
+    UPDATE erp.audit_seal_state
+       SET system_id = v_sys,
+           tx_done = CASE WHEN v_rescan OR v_xmin > s.tx_done THEN v_xmin ELSE s.tx_done END,
+           last_seq = v_seq, last_hash = v_prev, sealed_at = clock_timestamp();
+    RETURN n;
+END $$;
 COMMENT ON FUNCTION erp.audit_seal() IS
     'Hash-chain the audit entries of ended transactions; returns how many were sealed, 0 when another sealer is at work (run by the job worker housekeeping every pgerp.housekeeping_interval; needs erp.audit_log:read)';
 
@@ -1810,6 +1859,8 @@ BEGIN
         'jobs_stalled', v_stalled,
         'audit', pg_catalog.jsonb_build_object(
             'oldest_unsealed_at', v_oldest,
+            'last_seal_at', v_state.sealed_at,
+            'last_seal_age_seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - v_state.sealed_at),
             'seal_age_seconds', coalesce(pg_catalog.date_part('epoch', pg_catalog.now() - v_oldest), 0),
             'seal_late', v_seal_late),
         'sync_waits', v_sync_waits,

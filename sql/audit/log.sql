@@ -40,7 +40,8 @@ CREATE TABLE erp.audit_seal_state (
     last_seq bigint NOT NULL,
     last_hash bytea NOT NULL,
     anchor_seq bigint NOT NULL DEFAULT 0,      -- chain entries up to here were purged
-    anchor_hash bytea NOT NULL DEFAULT '\x0000000000000000000000000000000000000000000000000000000000000000'
+    anchor_hash bytea NOT NULL DEFAULT '\x0000000000000000000000000000000000000000000000000000000000000000',
+    sealed_at timestamptz            -- when a sealer last ran (erp.health() reports its age)
 );
 COMMENT ON TABLE erp.audit_seal_state IS 'Head of the audit hash chain and how far sealing got';
 
@@ -223,7 +224,7 @@ BEGIN
     UPDATE erp.audit_seal_state
        SET system_id = v_sys,
            tx_done = CASE WHEN v_rescan OR v_xmin > s.tx_done THEN v_xmin ELSE s.tx_done END,
-           last_seq = v_seq, last_hash = v_prev;
+           last_seq = v_seq, last_hash = v_prev, sealed_at = clock_timestamp();
     RETURN n;
 END $$;
 COMMENT ON FUNCTION erp.audit_seal() IS

@@ -131,6 +131,8 @@ BEGIN
         'jobs_stalled', v_stalled,
         'audit', pg_catalog.jsonb_build_object(
             'oldest_unsealed_at', v_oldest,
+            'last_seal_at', v_state.sealed_at,
+            'last_seal_age_seconds', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - v_state.sealed_at),
             'seal_age_seconds', coalesce(pg_catalog.date_part('epoch', pg_catalog.now() - v_oldest), 0),
             'seal_late', v_seal_late),
         'sync_waits', v_sync_waits,

@@ -4,7 +4,7 @@
 -- are made inside this transaction and roll back with it.
 BEGIN;
 \ir ../setup.sql
-SELECT plan(20);
+SELECT plan(22);
 
 SELECT is(erp.health()->>'role', 'primary', 'the test cluster is a primary');
 SELECT cmp_ok((erp.health()->>'timeline')::int, '>=', 1, 'timeline is at least 1');
@@ -24,6 +24,10 @@ SELECT is((erp.health()->'workers'->>'expected')::int, current_setting('pgerp.jo
 -- the audit seal: nothing late right after a seal; an entry from 6 minutes ago is late
 SELECT erp.audit_seal() \g /dev/null
 SELECT is((erp.health()->'audit'->>'seal_late')::boolean, false, 'after erp.audit_seal() the seal is not late');
+SELECT ok((erp.health()->'audit'->>'last_seal_at')::timestamptz BETWEEN now() AND clock_timestamp(),
+          'last_seal_at is the time of that seal');
+SELECT ok((erp.health()->'audit'->>'last_seal_age_seconds')::numeric BETWEEN 0 AND 60,
+          '... and last_seal_age_seconds its age');
 INSERT INTO erp.audit_log (db_role, tx, at, rel, op, changes)
 VALUES (current_user, pg_current_xact_id(), now() - interval '6 minutes', 'erp.company', 'insert', '{}');
 SELECT is((erp.health()->'audit'->>'seal_late')::boolean, true, 'an unsealed entry 6 minutes old makes the seal late');
