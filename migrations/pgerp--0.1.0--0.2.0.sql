@@ -1599,6 +1599,8 @@ INSERT INTO erp.app_table (table_name, privileges) VALUES
 
 
 -- ==== jobs after a failover (#14.1-4) ====
+-- a bare pid named no process after a failover: replaced by erp._job_running
+DROP FUNCTION erp._job_worker_alive(integer);
 -- A job's worker_pid alone names no process after a failover or a restart:
 -- these ask this node's shared memory whether a worker holds that very job.
 CREATE FUNCTION erp._job_running(p_company bigint, p_job bigint, p_pid integer) RETURNS boolean

@@ -60,8 +60,6 @@ CREATE POLICY pgerp_read ON erp.job FOR SELECT
 
 CREATE FUNCTION erp._job_wake_on_commit() RETURNS void
     LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'pgerp_job_wake_on_commit';
-CREATE FUNCTION erp._job_worker_alive(p_pid integer) RETURNS boolean
-    LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'pgerp_job_worker_alive';
 -- A job's worker_pid alone names no process after a failover or a restart:
 -- these ask this node's shared memory whether a worker holds that very job.
 CREATE FUNCTION erp._job_running(p_company bigint, p_job bigint, p_pid integer) RETURNS boolean

@@ -744,7 +744,11 @@ pgerp_job_current_id(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(current_job);
 }
 
-/* erp._job_worker_alive(pid): is pid a job worker of this database now? */
+/*
+ * erp._job_worker_alive(pid) of 0.1.0, replaced in 0.2.0 by
+ * erp._job_running(): kept because 0.1.0's install script, which an upgrade
+ * starts from, creates a function with this symbol.
+ */
 PG_FUNCTION_INFO_V1(pgerp_job_worker_alive);
 Datum
 pgerp_job_worker_alive(PG_FUNCTION_ARGS)
