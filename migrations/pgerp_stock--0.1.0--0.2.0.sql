@@ -2324,6 +2324,22 @@ UPDATE erp.app_routine SET routine = 'api.adjust(bigint,bigint,numeric,text)' WH
 UPDATE erp.app_routine SET routine = 'api.validate(bigint,numeric,text)' WHERE routine = 'api.validate(bigint,numeric)';
 UPDATE erp.app_routine SET routine = 'api.return_move(bigint,numeric,text)' WHERE routine = 'api.return_move(bigint,numeric)';
 
+-- ==== purge (#14): the idempotency-key purge as a housekeeping chore ====
+-- pgerp.idempotency_key_retention in seconds (src/valuation/bounds.c).
+CREATE FUNCTION stock._idempotency_key_retention() RETURNS integer
+    LANGUAGE C STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'pgerp_valuation_idempotency_key_retention';
+
+-- The chore the job workers' housekeeping runs once an hour
+-- (erp.housekeeping_chore): purge at the retention pgerp.idempotency_key_retention.
+CREATE FUNCTION stock._housekeeping() RETURNS jsonb
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT jsonb_build_object('idempotency_keys_purged',
+        stock._purge_idempotency_keys(make_interval(secs => stock._idempotency_key_retention())))
+$$;
+COMMENT ON FUNCTION stock._housekeeping() IS
+    'Hourly chore of pgerp_stock (erp.housekeeping_chore): purge the idempotency keys older than pgerp.idempotency_key_retention';
+INSERT INTO erp.housekeeping_chore (routine, every) VALUES ('stock._housekeeping()', interval '1 hour');
+
 -- ==== last: grants of the application roles ====
 
 -- as the install's finish.sql: nothing new is PUBLIC

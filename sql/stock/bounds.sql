@@ -8,6 +8,10 @@
 CREATE FUNCTION stock._max_future_days() RETURNS integer
     LANGUAGE C STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'pgerp_valuation_max_future_days';
 
+-- pgerp.idempotency_key_retention in seconds (src/valuation/bounds.c).
+CREATE FUNCTION stock._idempotency_key_retention() RETURNS integer
+    LANGUAGE C STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'pgerp_valuation_idempotency_key_retention';
+
 -- The largest quantity of a move, a count or a conversion, in absolute value
 -- (planning scales quantities by 10^6 into bigint: 9.2e12 at most).
 CREATE FUNCTION stock._max_qty() RETURNS numeric

@@ -96,3 +96,14 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION stock._purge_idempotency_keys(interval) IS
     'Delete idempotency keys older than the retention (default 7 days); returns how many';
+
+-- The chore the job workers' housekeeping runs once an hour
+-- (erp.housekeeping_chore): purge at the retention pgerp.idempotency_key_retention.
+CREATE FUNCTION stock._housekeeping() RETURNS jsonb
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT jsonb_build_object('idempotency_keys_purged',
+        stock._purge_idempotency_keys(make_interval(secs => stock._idempotency_key_retention())))
+$$;
+COMMENT ON FUNCTION stock._housekeeping() IS
+    'Hourly chore of pgerp_stock (erp.housekeeping_chore): purge the idempotency keys older than pgerp.idempotency_key_retention';
+INSERT INTO erp.housekeeping_chore (routine, every) VALUES ('stock._housekeeping()', interval '1 hour');

@@ -22,6 +22,8 @@ extern ValuationResult ValuationShare(Numeric value, Numeric qty, Numeric part, 
 
 /* pgerp.max_future_days: how far ahead a stock posting may be dated */
 extern int	pgerp_max_future_days;
+/* pgerp.idempotency_key_retention: seconds an idempotency key is kept */
+extern int	pgerp_idempotency_key_retention;
 extern void ValuationInitGucs(void);
 
 #endif
