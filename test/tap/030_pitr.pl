@@ -116,9 +116,9 @@ is(scalar(grep { /^\d+$/ } @good), 5, 'alice posts five moves');
 my $values_at_target = $node->safe_psql('postgres', $values);
 my $quants_at_target = $node->safe_psql('postgres', $quants);
 sleep(1);
-# milliseconds: pgBackRest refuses a finer target
+# in UTC, to the microsecond (pgBackRest takes it as PostgreSQL prints it)
 my $target = $node->safe_psql('postgres',
-	q{SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS') || '+00'});
+	q{SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'});
 sleep(1);
 my @bad = split /\n/, as_alice($node, qq{
 SELECT stock.deliver($p[0], 50, NULL, 'BAD-1');
