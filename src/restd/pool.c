@@ -5,6 +5,7 @@
  * failed the pool fails fast (503) for a backoff that doubles up to 1 s,
  * which keeps a failover under the 5 s goal without hammering a dead host.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stddef.h>
@@ -119,6 +120,28 @@ pool_open_slot(Pool *pool, PoolSlot *s, char *err, size_t errlen)
 	s->prepared = true;
 	s->generation = gen;
 	return true;
+}
+
+/*
+ * Can an idle pooled connection still be used?  libpq learns that the
+ * server is gone only at the next call, so a slot left idle across a crash
+ * or a failover would answer its next request 503 (even long after the new
+ * primary is up).  A server that died or ended the session has closed its
+ * end: the end of file (or the FATAL message before it) is already waiting
+ * on the socket.  An idle session is sent nothing else (no LISTEN here), so
+ * anything readable means: drop it and connect again.  One poll(), no wait.
+ */
+static bool
+pool_conn_usable(PGconn *conn)
+{
+	struct pollfd pfd;
+
+	if (PQstatus(conn) != CONNECTION_OK || PQsocket(conn) < 0)
+		return false;
+	pfd.fd = PQsocket(conn);
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return poll(&pfd, 1, 0) == 0;
 }
 
 /* A caller waiting for a slot: queued in arrival order, handed a slot directly */
@@ -264,7 +287,7 @@ PoolAcquire(Pool *pool, double timeout, Request *req, int *slot, char *err, size
 	}
 	pthread_mutex_unlock(&pool->lock);
 
-	if (s->conn && PQstatus(s->conn) != CONNECTION_OK)
+	if (s->conn && !pool_conn_usable(s->conn))
 	{
 		PQfinish(s->conn);
 		s->conn = NULL;
