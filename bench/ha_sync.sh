@@ -113,7 +113,7 @@ sample_lag() {
     done
 }
 
-declare -A RUNS
+declare -A RUNS ROUND
 for r in $(seq 1 "$ROUNDS"); do
     for k in 0 1 2; do
         mode=${MODES[$(( (r - 1 + k) % 3 ))]}
@@ -123,6 +123,7 @@ for r in $(seq 1 "$ROUNDS"); do
         t=$(tps "$TMP/post.sql" "$SECONDS_EACH")
         kill "$SAMPLER"; wait "$SAMPLER" 2>/dev/null || true; SAMPLER=
         RUNS[$mode]="${RUNS[$mode]:-} $t"
+        ROUND[$mode.$r]=$t
         say "round $r, $mode: $(printf %.1f "$t") pairs/s"
     done
 done
@@ -156,6 +157,9 @@ for mode in "${MODES[@]}"; do
 done
 printf 'ratios of the medians: sync/async %s, sync/none %s, async/none %s\n' \
     "$(ratio "${MED[sync]}" "${MED[async]}")" "$(ratio "${MED[sync]}" "${MED[none]}")" "$(ratio "${MED[async]}" "${MED[none]}")"
+# the two sides of a ratio within one round ran next to each other, under the same other load
+per_round() { for r in $(seq 1 "$ROUNDS"); do printf ' %s' "$(ratio "${ROUND[$1.$r]}" "${ROUND[$2.$r]}")"; done; }
+printf 'ratios within each round: sync/async%s, sync/none%s\n' "$(per_round sync async)" "$(per_round sync none)"
 printf 'replay lag during the rounds (pg_stat_replication, sampled each second):\n'
 printf '  sync:  %s\n  async: %s\n' "$(lag_summary sync)" "$(lag_summary async)"
 printf 'moves on the primary and on the caught-up standby: %s and %s\n' "$moves" "$standby_moves"

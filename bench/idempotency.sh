@@ -46,7 +46,7 @@ chmod 644 "$TMP"/*.sql
 # written: moves and keys so far, as "moves keys"
 written() { pg -tA -F ' ' -c "SELECT (SELECT count(*) FROM stock.move), (SELECT count(*) FROM stock.idempotency_key)"; }
 
-declare -A RUNS
+declare -A RUNS ROUND
 for r in $(seq 1 "$ROUNDS"); do
     for k in 0 1 2; do
         kind=${CASES[$(( (r - 1 + k) % 3 ))]}
@@ -61,6 +61,7 @@ for r in $(seq 1 "$ROUNDS"); do
             replay) [ "$moves" = 0 ] && [ "$keys" = 0 ] || die "replay round: $moves moves, $keys keys (expected nothing written)" ;;
         esac
         RUNS[$kind]="${RUNS[$kind]:-} $t"
+        ROUND[$kind.$r]=$t
         say "round $r, $kind: $(printf %.1f "$t") receipts/s ($moves moves, $keys keys written)"
     done
 done
@@ -77,3 +78,6 @@ for kind in "${CASES[@]}"; do
 done
 printf 'ratios of the medians (receipts/s): with a new key / without %s, replay / without %s\n' \
     "$(ratio "${MED[key]}" "${MED[nokey]}")" "$(ratio "${MED[replay]}" "${MED[nokey]}")"
+# the two sides of a ratio within one round ran next to each other, under the same other load
+per_round() { for r in $(seq 1 "$ROUNDS"); do printf ' %s' "$(ratio "${ROUND[$1.$r]}" "${ROUND[$2.$r]}")"; done; }
+printf 'ratios within each round: with a new key / without%s, replay / without%s\n' "$(per_round key nokey)" "$(per_round replay nokey)"
