@@ -60,6 +60,7 @@ chmod 644 "$TMP/post.sql"
 say "streaming standby in $SDATA on port $SPORT"
 pg -o /dev/null -c "SELECT pg_create_physical_replication_slot('standby')"
 pg_owned_dir "$SDATA"
+chmod 700 "$SDATA"   # a data directory must be closed to others (pg_owned_dir does it only for root)
 as_pg "$PGBIN/pg_basebackup" -h "$SOCK" -p "$PORT" -U postgres -D "$SDATA" -X stream -c fast
 cat <<CONF | as_pg tee -a "$SDATA/postgresql.conf" >/dev/null
 # the standby (bench/ha_sync.sh)
