@@ -1,26 +1,37 @@
 #!/usr/bin/env bash
-# Replenishment benchmark (docs/benchmarks.md), in a throwaway cluster:
-# PGERP_BENCH_RULES min/max reorder rules on as many bought products (one
-# vendor), a tenth of them below their minimum; mrp.replenish(company) timed
-# (goal: under 10 s), then a second call, which must order nothing.
+# Replenishment benchmark (docs/benchmarks.md, #16.4), in a throwaway cluster:
+# at two sizes, n/2 and n = PGERP_BENCH_RULES (default 1,000,000) min/max
+# reorder rules on as many bought products (one vendor), a tenth of them
+# below their minimum. Each of PGERP_BENCH_RUNS runs (default 3) starts from
+# no order at all: mrp.replenish(company) (goal at n: under 10 s), then a
+# second call, which must order nothing and must be faster than the first.
+# Medians with every run, and the growth exponent between the two sizes.
 # It neither builds nor installs: run 'make install' (or 'make start') first.
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
-RULES=${PGERP_BENCH_RULES:-100000}
+RULES=${PGERP_BENCH_RULES:-1000000}
+RUNS=${PGERP_BENCH_RUNS:-3}
+HALF=$((RULES / 2))
 
-bench_cluster "shared_buffers = 256MB" "synchronous_commit = off" "max_wal_size = 4GB"
-
-say "$RULES products with reorder rules, stock on nine in ten"
-pg -o /dev/null <<SQL
+bench_cluster "shared_buffers = 512MB" "synchronous_commit = off" "max_wal_size = 8GB" "${BENCH_QUIET_CONF[@]}"
+bench_quiet
+pg -o /dev/null <<'SQL'
 SET client_min_messages = warning;
 SELECT erp.sign_out();
-SELECT erp.create_company('Bench replenish') AS c \gset
+SQL
+
+# make_company NAME N: a company with N rules, stock on nine in ten; prints its id
+make_company() {
+    pg -tA -v name="$1" -v n="$2" <<'SQL' | tail -n 1
+SET client_min_messages = warning;
+SELECT erp.create_company(:'name') AS c \gset
 SELECT stock.create_warehouse(:c, 'WH') AS wh \gset
 SELECT erp.create_partner(:c, 'Bench vendor', 'vendor') AS v \gset
-SELECT stock.create_product(:c, 'SEED', 'Seed');
 -- products, rules and supplier lines in bulk (the API makes the first one)
-INSERT INTO stock.product (company_id, sku, name) SELECT :c, 'R' || n, 'Rule product ' || n FROM generate_series(1, $RULES) n;
+SELECT stock.create_product(:c, 'SEED', 'Seed') \g /dev/null
+INSERT INTO stock.product (company_id, sku, name) SELECT :c, 'R' || n, 'Rule product ' || n FROM generate_series(1, :n) n;
 INSERT INTO purchase.supplier_info (company_id, product_id, vendor_id, price, lead_days)
 SELECT :c, p.id, :v, 1, 5 FROM stock.product p WHERE p.company_id = :c AND p.sku LIKE 'R%';
 INSERT INTO mrp.reorder_rule (company_id, product_id, warehouse_id, min_qty, max_qty, multiple)
@@ -28,19 +39,46 @@ SELECT :c, p.id, :wh, 10, 50, 5 FROM stock.product p WHERE p.company_id = :c AND
 INSERT INTO stock.quant (company_id, product_id, location_id, quantity)
 SELECT :c, p.id, stock.warehouse_location(:wh), 20 FROM stock.product p
  WHERE p.company_id = :c AND p.sku LIKE 'R%' AND substr(p.sku, 2)::int % 10 <> 0;
+SELECT :c;
 SQL
-pg -c "VACUUM ANALYZE" -o /dev/null
-company=$(pg -tAc "SELECT id FROM erp.company WHERE name = 'Bench replenish'")
+}
 
-say "mrp.replenish, twice"
-t1=$( { echo '\timing on'; echo "SELECT count(*) FROM mrp.replenish($company);"; } | pg -o /dev/null 2>&1 | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
-ordered=$(pg -tAc "SELECT count(*) FROM purchase.order_line WHERE company_id = $company")
-t2=$( { echo '\timing on'; echo "SELECT count(*) FROM mrp.replenish($company);"; } | pg -o /dev/null 2>&1 | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
-again=$(pg -tAc "SELECT count(*) FROM purchase.order_line WHERE company_id = $company")
-[ "$again" = "$ordered" ] || die "the second call ordered $((again - ordered)) more lines"
+# Every run starts as the first ever did: no order, statistics that say so.
+reset_orders() {
+    pg -o /dev/null -c "DELETE FROM purchase.order_line WHERE company_id = $1" \
+                    -c "DELETE FROM purchase.order WHERE company_id = $1"
+    pg -o /dev/null -c "VACUUM ANALYZE purchase.order_line, purchase.order"
+}
+
+declare -A FIRST SECOND
+for n in "$HALF" "$RULES"; do
+    say "$n products with reorder rules"
+    c=$(make_company "Bench replenish $n" "$n")
+    pg -o /dev/null -c "VACUUM ANALYZE"
+    for run in $(seq "$RUNS"); do
+        reset_orders "$c"
+        t1=$(ms_of "SELECT count(*) FROM mrp.replenish($c);")
+        ordered=$(pg -tAc "SELECT count(*) FROM purchase.order_line WHERE company_id = $c")
+        t2=$(ms_of "SELECT count(*) FROM mrp.replenish($c);")
+        again=$(pg -tAc "SELECT count(*) FROM purchase.order_line WHERE company_id = $c")
+        [ "$again" = "$ordered" ] || die "the second call ordered $((again - ordered)) more lines"
+        [ "$ordered" = "$((n / 10))" ] || die "expected $((n / 10)) order lines, got $ordered"
+        printf '  run %s: first %.0f ms (%s lines), second %.0f ms\n' "$run" "$t1" "$ordered" "$t2"
+        FIRST[$n]="${FIRST[$n]:-} $t1"
+        SECOND[$n]="${SECOND[$n]:-} $t2"
+    done
+    # the smaller company's rows stay: the larger one is measured beside them
+done
 
 echo
-printf 'rules: %s; ordered: %s lines in %s purchase order(s)\n' "$RULES" "$ordered" \
-    "$(pg -tAc "SELECT count(*) FROM purchase.order WHERE company_id = $company")"
-printf 'mrp.replenish, first call:   %9.1f ms   (goal < 10000)\n' "$t1"
-printf 'mrp.replenish, second call:  %9.1f ms   (orders nothing new)\n' "$t2"
+printf 'mrp.replenish, median of %s runs (all runs in ms)\n' "$RUNS"
+for n in "$HALF" "$RULES"; do
+    # shellcheck disable=SC2086
+    f=$(median ${FIRST[$n]}); s=$(median ${SECOND[$n]})
+    printf '  %8s rules: first %8.0f ms (%s), second %8.0f ms (%s), second/first %s (goal < 1)\n' \
+        "$n" "$f" "${FIRST[$n]# }" "$s" "${SECOND[$n]# }" "$(ratio "$s" "$f")"
+done
+# shellcheck disable=SC2086
+f1=$(median ${FIRST[$HALF]}); f2=$(median ${FIRST[$RULES]})
+printf '  first call at %s rules: %s of the 10 s goal; growth %s -> %s rules: n^%s\n' \
+    "$RULES" "$(ratio "$f2" 10000)" "$HALF" "$RULES" "$(growth "$HALF" "$f1" "$RULES" "$f2")"

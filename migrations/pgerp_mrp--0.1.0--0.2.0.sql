@@ -1919,6 +1919,222 @@ UPDATE erp.app_routine SET routine = 'purchase.receive(bigint,jsonb,text)' WHERE
 UPDATE erp.app_routine SET routine = 'api.produce_mo(bigint,numeric,text)' WHERE routine = 'api.produce_mo(bigint,numeric)';
 UPDATE erp.app_routine SET routine = 'api.receive_purchase_order(bigint,jsonb,text)' WHERE routine = 'api.receive_purchase_order(bigint,jsonb)';
 
+-- ==== replenishment at a million rules (#16.4) ====
+-- forecast = on hand + incoming - outgoing up to today + lead days + what
+-- draft orders already hold for the rule's product; below min: order up to
+-- max(min, max) rounded up to the multiple (mrp._reorder_qty). The forecasts
+-- are one statement of set joins from the rules (each source summed once per
+-- rule, whatever the statistics say: a million rules in seconds, #16), and
+-- the best supplier for the quantity is chosen in it. Bought lines are added
+-- per vendor and warehouse in one INSERT each, and only a group that fails is
+-- retried rule by rule, each in its own subtransaction, so that one bad rule
+-- never stops the others. A run that wrote many lines analyzes them, so that
+-- the next run is not planned on statistics that say "empty".
+CREATE OR REPLACE FUNCTION mrp.replenish(p_company bigint, p_dry_run boolean DEFAULT false)
+RETURNS TABLE (rule_id bigint, product_id bigint, qty_forecast numeric, qty_to_order numeric, order_ref text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET jit = off SET work_mem = '64MB' AS $$
+DECLARE
+    r record;
+    g record;
+    v_rules bigint[] := '{}';
+    v_products bigint[] := '{}';
+    v_forecasts numeric[] := '{}';
+    v_qtys numeric[] := '{}';
+    v_make boolean[] := '{}';
+    v_vendors bigint[] := '{}';
+    v_prices numeric[] := '{}';
+    v_whs bigint[] := '{}';
+    v_leads int[] := '{}';
+    v_refs text[] := '{}';
+    v_po bigint;
+    v_mo bigint;
+    v_total bigint;
+    v_lines bigint := 0;
+    i int;
+BEGIN
+    IF p_company IS NULL THEN
+        RAISE EXCEPTION 'company must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM stock._require('mrp.reorder_rule:run', p_company);
+    PERFORM mrp._lock_planning(p_company, 'replenish');
+    SELECT count(*) INTO v_total FROM mrp.reorder_rule x WHERE x.company_id = p_company AND x.active AND x.trigger = 'auto';
+    FOR r IN
+        WITH rules AS MATERIALIZED (
+            SELECT x.id, x.company_id, x.product_id, x.warehouse_id, x.min_qty, x.max_qty, x.multiple, w.location_id,
+                   coalesce(pl.make_or_buy, CASE WHEN bo.type = 'normal' THEN 'make' ELSE 'buy' END) AS make_or_buy,
+                   coalesce(pl.lead_days, s.lead_days, 0) AS lead_days
+              FROM mrp.reorder_rule x
+              JOIN stock.warehouse w ON w.company_id = x.company_id AND w.id = x.warehouse_id
+              LEFT JOIN mrp.planning pl ON pl.company_id = x.company_id AND pl.product_id = x.product_id
+              -- the product's BoM (mrp._bom_of) and cheapest supplier line, each
+              -- chosen once per product of the company, not probed per rule
+              LEFT JOIN (SELECT DISTINCT ON (b.product_id) b.product_id, b.type
+                           FROM mrp.bom b WHERE b.company_id = p_company AND b.active
+                          ORDER BY b.product_id, b.sequence, b.id) bo ON bo.product_id = x.product_id
+              LEFT JOIN (SELECT DISTINCT ON (si.product_id) si.product_id, si.lead_days
+                           FROM purchase.supplier_info si
+                           JOIN erp.partner v ON v.company_id = si.company_id AND v.id = si.vendor_id AND v.active
+                          WHERE si.company_id = p_company AND si.active
+                          ORDER BY si.product_id, si.price, si.lead_days, si.id) s ON s.product_id = x.product_id
+             WHERE x.company_id = p_company AND x.active AND x.trigger = 'auto'),
+        on_hand AS (
+            SELECT ru.id, sum(q.quantity) AS qty
+              FROM rules ru JOIN stock.quant q
+                ON q.company_id = ru.company_id AND q.product_id = ru.product_id AND q.location_id = ru.location_id
+             GROUP BY ru.id),
+        moving AS (
+            SELECT ru.id, sum(CASE WHEN m.location_dest_id = ru.location_id THEN m.qty ELSE -m.qty END) AS qty
+              FROM rules ru JOIN stock.move m ON m.company_id = ru.company_id AND m.product_id = ru.product_id
+             WHERE m.state IN ('confirmed', 'assigned')
+               AND (m.location_dest_id = ru.location_id OR m.location_id = ru.location_id)
+               AND m.date < (current_date + least(ru.lead_days, mrp._max_days()) + 1)::timestamptz
+             GROUP BY ru.id),
+        drafts AS (
+            SELECT ru.id, sum(ol.qty) AS qty
+              FROM rules ru
+              JOIN purchase.order_line ol ON ol.company_id = ru.company_id AND ol.product_id = ru.product_id
+              JOIN purchase.order po ON po.company_id = ol.company_id AND po.id = ol.order_id
+             WHERE po.state = 'draft' AND po.location_id = ru.location_id
+             GROUP BY ru.id),
+        draft_mos AS (
+            SELECT ru.id, sum(mo.qty) AS qty
+              FROM rules ru JOIN mrp.production mo ON mo.company_id = ru.company_id AND mo.product_id = ru.product_id
+             WHERE mo.state = 'draft' AND mo.location_id = ru.location_id
+             GROUP BY ru.id),
+        f AS MATERIALIZED (
+            SELECT ru.*, coalesce(a.qty, 0) + coalesce(b.qty, 0) + coalesce(c.qty, 0) + coalesce(d.qty, 0) AS forecast
+              FROM rules ru
+              LEFT JOIN on_hand a ON a.id = ru.id
+              LEFT JOIN moving b ON b.id = ru.id
+              LEFT JOIN drafts c ON c.id = ru.id
+              LEFT JOIN draft_mos d ON d.id = ru.id)
+        SELECT f.id, f.product_id, f.forecast, q.to_order, f.make_or_buy = 'make' AS make,
+               bs.vendor_id, bs.price, f.warehouse_id, f.lead_days, q.in_range
+          FROM f CROSS JOIN LATERAL (SELECT x.in_range,
+                                            -- at or above its minimum a rule orders nothing: the
+                                            -- engine only runs for the rules below it
+                                            CASE WHEN x.in_range AND f.forecast < f.min_qty
+                                                 THEN mrp._reorder_qty(f.forecast, f.min_qty, f.max_qty, f.multiple) END
+                                              AS to_order
+                                       FROM (SELECT coalesce(abs(f.forecast) <= mrp._max_qty() AND f.max_qty <= mrp._max_qty()
+                                                             AND f.min_qty <= mrp._max_qty() AND f.multiple <= mrp._max_qty()
+                                                             AND f.lead_days <= mrp._max_days(), false) AS in_range) x
+                                     OFFSET 0) q  -- evaluated once per rule, not once per use
+          -- the supplier valid for the quantity: cheapest, then fastest, then
+          -- oldest, among the lines the caller may see (purchase.best_supplier)
+          LEFT JOIN LATERAL (SELECT s.vendor_id, s.price FROM purchase.supplier_info s
+                               JOIN erp.partner v ON v.company_id = s.company_id AND v.id = s.vendor_id AND v.active
+                              WHERE s.company_id = f.company_id AND s.product_id = f.product_id AND s.active
+                                AND s.min_qty <= q.to_order
+                                AND (erp._is_bootstrap() OR (erp.company_allowed(s.company_id, 'purchase.supplier_info:read')
+                                                             AND erp._row_visible('purchase.supplier_info', s.id)))
+                              ORDER BY s.price, s.lead_days, s.id LIMIT 1) bs ON true
+         -- a rule beyond the engine's range is reported, and the others go on
+         WHERE q.to_order > 0 OR NOT q.in_range
+         ORDER BY f.id
+    LOOP
+        IF NOT r.in_range THEN
+            r.to_order := NULL;
+            IF NOT p_dry_run THEN
+                INSERT INTO mrp.run_message (company_id, product_id, kind, detail)
+                VALUES (p_company, r.product_id, 'replenish_failed',
+                        format('Reorder rule %s: its forecast, minimum, maximum or multiple is beyond %s units, or its lead time beyond %s days (22003).',
+                               r.id, mrp._max_qty(), mrp._max_days()));
+            END IF;
+        END IF;
+        v_rules := v_rules || r.id;
+        v_products := v_products || r.product_id;
+        v_forecasts := v_forecasts || r.forecast;
+        v_qtys := v_qtys || r.to_order;
+        v_make := v_make || r.make;
+        v_vendors := v_vendors || r.vendor_id;
+        v_prices := v_prices || r.price;
+        v_whs := v_whs || r.warehouse_id;
+        v_leads := v_leads || r.lead_days;
+        v_refs := v_refs || CASE WHEN r.in_range THEN NULL ELSE 'failed: out of range' END;
+    END LOOP;
+    IF erp.current_job_id() IS NOT NULL THEN
+        PERFORM erp.job_progress(0.5, format('%s of %s rules need an order', coalesce(array_length(v_rules, 1), 0), v_total));
+    END IF;
+
+    IF NOT p_dry_run THEN
+        -- bought: one draft order per vendor and warehouse, its lines in one statement
+        FOR g IN SELECT x.vendor_id, x.wh, array_agg(x.i ORDER BY x.i) AS idx
+                   FROM unnest(v_vendors, v_whs, v_make) WITH ORDINALITY x(vendor_id, wh, make, i)
+                  WHERE NOT x.make AND x.vendor_id IS NOT NULL GROUP BY x.vendor_id, x.wh
+        LOOP
+            BEGIN
+                v_po := purchase.create_order(g.vendor_id,
+                            jsonb_build_array(jsonb_build_object('product', v_products[g.idx[1]], 'qty', v_qtys[g.idx[1]])),
+                            NULL, g.wh);
+                -- the best line of the best vendor is the best line overall: its price
+                INSERT INTO purchase.order_line (company_id, order_id, product_id, qty, price)
+                SELECT p_company, v_po, v_products[k], v_qtys[k], coalesce(v_prices[k], 0)
+                  FROM unnest(g.idx[2:]) k;
+                v_lines := v_lines + array_length(g.idx, 1);
+                -- planned when the slowest of its products can arrive
+                UPDATE purchase.order SET date_planned = now() + make_interval(days => (SELECT max(v_leads[k]) FROM unnest(g.idx) k))
+                 WHERE company_id = p_company AND id = v_po;
+                FOREACH i IN ARRAY g.idx LOOP
+                    v_refs[i] := 'PO/' || v_po;
+                END LOOP;
+            EXCEPTION WHEN OTHERS THEN
+                -- retry this group rule by rule: the bad ones are reported, the others ordered
+                v_po := NULL;
+                FOREACH i IN ARRAY g.idx LOOP
+                    BEGIN
+                        IF v_po IS NULL THEN
+                            v_po := purchase.create_order(g.vendor_id,
+                                        jsonb_build_array(jsonb_build_object('product', v_products[i], 'qty', v_qtys[i])), NULL, g.wh);
+                        ELSE
+                            INSERT INTO purchase.order_line (company_id, order_id, product_id, qty, price)
+                            VALUES (p_company, v_po, v_products[i], v_qtys[i],
+                                    (purchase.best_supplier(v_products[i], v_qtys[i], g.vendor_id)).price);
+                        END IF;
+                        v_refs[i] := 'PO/' || v_po;
+                    EXCEPTION WHEN OTHERS THEN
+                        v_refs[i] := 'failed: ' || SQLERRM;
+                        INSERT INTO mrp.run_message (company_id, product_id, kind, detail)
+                        VALUES (p_company, v_products[i], 'replenish_failed',
+                                format('Reorder rule %s: %s (%s).', v_rules[i], SQLERRM, SQLSTATE));
+                    END;
+                END LOOP;
+            END;
+        END LOOP;
+        -- made, or bought without a valid supplier: rule by rule
+        FOR i IN 1 .. coalesce(array_length(v_rules, 1), 0) LOOP
+            CONTINUE WHEN v_refs[i] IS NOT NULL;
+            BEGIN
+                IF v_make[i] THEN
+                    v_mo := mrp.create_mo(v_products[i], v_qtys[i], now() + make_interval(days => v_leads[i]), v_whs[i]);
+                    v_refs[i] := 'MO/' || v_mo;
+                ELSE
+                    RAISE EXCEPTION 'product % has no active supplier', v_products[i]
+                        USING ERRCODE = 'object_not_in_prerequisite_state',
+                              DETAIL = format('No active supplier line of an active vendor is valid for %s.', v_qtys[i]);
+                END IF;
+            EXCEPTION WHEN OTHERS THEN
+                v_refs[i] := 'failed: ' || SQLERRM;
+                INSERT INTO mrp.run_message (company_id, product_id, kind, detail)
+                VALUES (p_company, v_products[i], 'replenish_failed',
+                        format('Reorder rule %s: %s (%s).', v_rules[i], SQLERRM, SQLSTATE));
+            END;
+        END LOOP;
+    END IF;
+    -- what this run wrote counts when the next run is planned (the run
+    -- analyzes inside its transaction, so it sees its own rows); SKIP_LOCKED:
+    -- a concurrent run of another company never waits for this one
+    IF v_lines >= 500 AND v_lines * 10 >= (SELECT greatest(c.reltuples, 0) FROM pg_catalog.pg_class c
+                                            WHERE c.oid = 'purchase.order_line'::regclass) THEN
+        ANALYZE (SKIP_LOCKED) purchase.order_line, purchase.order;
+    END IF;
+    RETURN QUERY SELECT x.r, x.p, x.f, x.q, x.ref
+                   FROM unnest(v_rules, v_products, v_forecasts, v_qtys, v_refs) x(r, p, f, q, ref);
+END $$;
+COMMENT ON FUNCTION mrp.replenish(bigint, boolean) IS
+    'Apply the company''s automatic reorder rules: draft purchase orders grouped per vendor and warehouse, or MOs; a failing rule is reported and the others go on';
+
 -- ==== last: grants of the application roles ====
 
 -- as the install's finish.sql: nothing new is PUBLIC
