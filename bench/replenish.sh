@@ -9,7 +9,7 @@
 # It neither builds nor installs: run 'make install' (or 'make start') first.
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/report.sh"
 
 RULES=${PGERP_BENCH_RULES:-1000000}
 RUNS=${PGERP_BENCH_RUNS:-3}

@@ -2,6 +2,8 @@
 # Shared by bench/ha_sync.sh and bench/idempotency.sh: the posting data of a
 # signed-in user, pgbench rounds run as the application role, medians.
 # Source it after scripts/lib.sh, with PGHOST/PGPORT/PGDATABASE set; do not run it.
+# median and ratio come from bench/lib/report.sh, which it sources.
+. "$(dirname "${BASH_SOURCE[0]}")/report.sh"
 
 # posting_data PRODUCTS: company "Bench posting" with one warehouse, PRODUCTS
 # FIFO products with an opening stock (dated a day back), and user bench
@@ -52,13 +54,6 @@ tps() {
     sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out"
 }
 
-# median VALUE...: the median (the mean of the two middle values for an even count).
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
 # runs VALUE...: the values to one decimal, as " 1.0 2.0".
 runs() { printf ' %.1f' "$@"; }
 
-# ratio A B: A / B to two decimals.
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }

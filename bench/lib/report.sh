@@ -1,4 +1,4 @@
-# Shared helpers of the bench/ scripts (sourced after scripts/lib.sh): the
+# Shared helpers of the bench/ scripts (sourced after scripts/lib.sh; bench/lib/posting.sh sources it too): the
 # hygiene #16 asks of every benchmark and the arithmetic of its report.
 
 # The settings of a quiet benchmark cluster: no audit seal or sign-in flush
