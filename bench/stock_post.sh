@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
-# Stock posting benchmark (docs/benchmarks.md), in a throwaway cluster:
+# Stock posting benchmark (docs/benchmarks.md), in a throwaway cluster, with
+# the hygiene of #16 (no audit seal or pg_cron job during the measurement,
+# PGERP_BENCH_RUNS rounds of each measure, default 3, alternating, the median
+# with every round, ratios truncated to two decimals):
 #  (a) receive/deliver through the API against the raw INSERT/UPDATE of the
-#      same rows, pgbench with PGERP_BENCH_CLIENTS clients over 1,000 products;
-#  (b) API posting with 0 and with PGERP_BENCH_LAYERS existing layers;
-#  (c) stock.valuation_report at a past date over PGERP_BENCH_LAYERS layers of
-#      10,000 products.
+#      same rows, pgbench with PGERP_BENCH_CLIENTS clients over 1,000 products
+#      (goal #16: at least 0.8);
+#  (b) API posting with 0 and with PGERP_BENCH_LAYERS closed historical layers;
+#  (o) API posting on 100 products with PGERP_BENCH_OPEN (10,000) open layers
+#      each, against 100 products with one (goal #16: at most 1.1x);
+#  (c) stock.valuation_report at a past date over PGERP_BENCH_LAYERS/2 and
+#      PGERP_BENCH_LAYERS layers of 10,000 products, with the growth exponent.
 # It neither builds nor installs: run 'make install' (or 'make start') first.
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
+. "$(dirname "$0")/lib/report.sh"
 
 CLIENTS=${PGERP_BENCH_CLIENTS:-4}
 SECONDS_EACH=${PGERP_BENCH_SECONDS:-15}
 LAYERS=${PGERP_BENCH_LAYERS:-1000000}
+OPEN=${PGERP_BENCH_OPEN:-10000}
+RUNS=${PGERP_BENCH_RUNS:-3}
 
-bench_cluster "shared_buffers = 512MB" "max_wal_size = 4GB" "synchronous_commit = off"
+bench_cluster "shared_buffers = 512MB" "max_wal_size = 4GB" "synchronous_commit = off" "${BENCH_QUIET_CONF[@]}"
+bench_quiet
 
 say "1,000 products with opening stock"
 pg -o /dev/null <<'SQL'
@@ -100,47 +110,96 @@ tps() {
     sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out"
 }
 
-say "(a) API against raw rows: $CLIENTS clients, $SECONDS_EACH s each, alternating"
-api1=$(tps "$TMP/api.sql"); raw1=$(tps "$TMP/raw.sql")
-api2=$(tps "$TMP/api.sql"); raw2=$(tps "$TMP/raw.sql")
+# rounds NAME SCRIPT [NAME SCRIPT...]: RUNS rounds of every script, in turn
+# (the order rotates each round), tps appended to R[NAME]
+declare -A R
+rounds() {
+    local args=("$@") n=$(( $# / 2 )) r k j
+    for r in $(seq "$RUNS"); do
+        for k in $(seq 0 $((n - 1))); do
+            j=$(( (k + r) % n ))
+            R[${args[2 * j]}]="${R[${args[2 * j]}]:-} $(tps "${args[2 * j + 1]}")"
+        done
+    done
+}
+med() { # shellcheck disable=SC2086
+    median ${R[$1]}; }
 
-say "(b) adding $LAYERS closed historical layers to the same 1,000 products"
+say "(a) API against raw rows: $CLIENTS clients, $SECONDS_EACH s each, $RUNS rounds alternating"
+rounds api "$TMP/api.sql" raw "$TMP/raw.sql"
+
+say "(o) 100 products with $OPEN open layers each, 100 with one"
+pg -o /dev/null <<SQL
+SET client_min_messages = warning;
+-- opening stock as $OPEN receipts of 1,000 each, written as the API would
+-- (layer, quant, running totals; no journal: no report reads it here)
+CREATE TABLE bench.po AS
+    SELECT n, stock.create_product((SELECT company FROM bench.ctx), 'O-' || n, 'Open layers ' || n) AS id,
+           CASE WHEN n <= 100 THEN $OPEN ELSE 1 END AS layers
+      FROM generate_series(1, 200) n;
+INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value,
+                                   remaining_qty, remaining_value, description)
+SELECT (SELECT company FROM bench.ctx), po.id, now() - interval '1 day', 1000, 5, 5000, 1000, 5000, 'open'
+  FROM bench.po po CROSS JOIN LATERAL generate_series(1, po.layers) g;
+INSERT INTO stock.product_value (company_id, product_id, qty, value, last_date)
+SELECT (SELECT company FROM bench.ctx), po.id, 1000 * po.layers, 5000 * po.layers, now() - interval '1 day' FROM bench.po po
+ON CONFLICT (company_id, product_id) DO UPDATE SET qty = excluded.qty, value = excluded.value, last_date = excluded.last_date;
+INSERT INTO stock.quant (company_id, product_id, location_id, quantity)
+SELECT (SELECT company FROM bench.ctx), po.id, (SELECT stock_loc FROM bench.ctx), 1000 * po.layers FROM bench.po po;
+VACUUM ANALYZE;
+SQL
+for set in many:1 one:101; do
+    name=${set%%:*}; from=${set#*:}
+    cat > "$TMP/open_$name.sql" <<EOF2
+\set p random($from, $((from + 99)))
+SELECT stock.receive(id, 10, 5.00) FROM bench.po WHERE n = :p;
+SELECT stock.deliver(id, 10) FROM bench.po WHERE n = :p;
+EOF2
+done
+chmod 644 "$TMP"/*.sql
+rounds open_many "$TMP/open_many.sql" open_one "$TMP/open_one.sql"
+
+say "(b) adding $LAYERS closed historical layers to the 1,000 products of (a)"
 pg -c "INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
        SELECT (SELECT company FROM bench.ctx), p.id, now() - interval '2 days' - g * interval '1 second', 1, 5, 5, 'history'
          FROM generate_series(1, $LAYERS) g JOIN bench.p p ON p.n = 1 + g % 1000" \
    -c "VACUUM ANALYZE stock.valuation_layer" -c "CHECKPOINT"
-big1=$(tps "$TMP/api.sql"); big2=$(tps "$TMP/api.sql")
+rounds big "$TMP/api.sql"
 
-say "(c) valuation_report over $LAYERS layers of 10,000 products"
-pg -o /dev/null <<SQL
-SET client_min_messages = warning;
-SELECT stock.create_product((SELECT company FROM bench.ctx), 'R-' || n, 'Report product ' || n) FROM generate_series(1, 10000) n;
-INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
-SELECT (SELECT company FROM bench.ctx), p.id, now() - (g % 30) * interval '1 day', 1, 5, 5, 'report history'
-  FROM generate_series(1, $LAYERS) g
-  JOIN (SELECT id, row_number() OVER (ORDER BY id) AS k FROM stock.product WHERE sku LIKE 'R-%') p ON p.k = 1 + g % 10000;
-VACUUM ANALYZE stock.valuation_layer;
-SQL
-report_line=$(pg -tA 2>&1 <<'SQL' | sed -n 's/.*report_ms=\([0-9.]*\) rows=\([0-9]*\).*/\1 \2/p'
-DO $$
-DECLARE t0 timestamptz; best float8 := 1e9; n bigint;
-BEGIN
-    FOR i IN 1 .. 3 LOOP
-        t0 := clock_timestamp();
-        SELECT count(*) INTO n FROM stock.valuation_report((SELECT company FROM bench.ctx), now() - interval '15 days');
-        best := least(best, 1000 * extract(epoch FROM clock_timestamp() - t0));
-    END LOOP;
-    RAISE NOTICE 'report_ms=% rows=%', round(best::numeric, 1), n;
-END $$;
-SQL
-)
+# report_ms: RUNS timings of the past-date report, in ms
+report_ms() {
+    local r
+    for r in $(seq "$RUNS"); do
+        ms_of "SELECT count(*) FROM stock.valuation_report((SELECT company FROM bench.ctx), now() - interval '15 days');"
+    done | tr '\n' ' '
+}
+# add_report_layers N: N more layers over the 10,000 report products, over 30 days
+add_report_layers() {
+    pg -o /dev/null -c "INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
+        SELECT (SELECT company FROM bench.ctx), p.id, now() - (g % 30) * interval '1 day', 1, 5, 5, 'report history'
+          FROM generate_series(1, $1) g
+          JOIN (SELECT id, row_number() OVER (ORDER BY id) AS k FROM stock.product WHERE sku LIKE 'R-%') p ON p.k = 1 + g % 10000" \
+        -c "VACUUM ANALYZE stock.valuation_layer"
+}
+say "(c) valuation_report over $((LAYERS / 2)) then $LAYERS layers of 10,000 products"
+pg -o /dev/null -c "SELECT count(stock.create_product((SELECT company FROM bench.ctx), 'R-' || n, 'Report product ' || n)) FROM generate_series(1, 10000) n"
+add_report_layers $((LAYERS / 2))
+rep_half=$(report_ms)
+add_report_layers $((LAYERS - LAYERS / 2))
+rep_full=$(report_ms)
 
 echo
-awk -v a1="$api1" -v r1="$raw1" -v a2="$api2" -v r2="$raw2" -v b1="$big1" -v b2="$big2" -v rep="$report_line" -v c="$CLIENTS" -v L="$LAYERS" 'BEGIN {
-    api = (a1 + a2) / 2; raw = (r1 + r2) / 2
-    printf "(a) receipt+delivery pairs/s, %d clients: API %.1f, raw rows %.1f (runs %.1f/%.1f and %.1f/%.1f): API at %.0f%% of raw (goal: at least 50%%)\n", c, api, raw, a1, a2, r1, r2, 100 * api / raw
-    big = (b1 + b2) / 2
-    printf "(b) API pairs/s before %.1f (the two runs of (a)), with %d more layers %.1f (runs %.1f/%.1f): ratio %.2f (goal: at most 1.2)\n", api, L, big, b1, b2, api / big
-    split(rep, r, " ")
-    printf "(c) valuation_report at a past date, %d layers, %d products: %s ms best of 3 (goal: under 1000 ms)\n", L, r[2], r[1]
-}'
+all() { printf '%s' "${R[$1]# }"; }
+# shellcheck disable=SC2086
+{
+api=$(med api); raw=$(med raw); many=$(med open_many); one=$(med open_one); big=$(med big)
+h=$(median $rep_half); f=$(median $rep_full)
+}
+printf '(a) receipt+delivery pairs/s, %s clients, median of %s: API %.1f (%s), raw rows %.1f (%s): API/raw %s (goal: at least 0.80)\n' \
+    "$CLIENTS" "$RUNS" "$api" "$(all api)" "$raw" "$(all raw)" "$(ratio "$api" "$raw")"
+printf '(o) pairs/s, one open layer %.1f (%s), %s open layers %.1f (%s): slowdown %s (goal: at most 1.10)\n' \
+    "$one" "$(all open_one)" "$OPEN" "$many" "$(all open_many)" "$(ratio "$one" "$many")"
+printf '(b) API pairs/s before %.1f (the rounds of (a)), with %s more closed layers %.1f (%s): slowdown %s (goal: at most 1.20)\n' \
+    "$api" "$LAYERS" "$big" "$(all big)" "$(ratio "$api" "$big")"
+printf '(c) valuation_report at a past date, 10,000 products: %s layers %.1f ms (%s), %s layers %.1f ms (%s): growth n^%s (goal #16: under 100 ms at 3 M layers)\n' \
+    "$((LAYERS / 2))" "$h" "${rep_half% }" "$LAYERS" "$f" "${rep_full% }" "$(growth $((LAYERS / 2)) "$h" "$LAYERS" "$f")"
