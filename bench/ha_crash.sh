@@ -65,8 +65,8 @@ primary_node() {
 # healthy SECONDS: until the monitor has one primary and one secondary, both
 # in their goal state, and the primary runs its job workers.
 healthy() {
-    local i st
-    for i in $(seq 1 $(( $1 * 5 ))); do
+    local st
+    for _ in $(seq 1 $(( $1 * 5 ))); do
         st=$(monitor_sql "SELECT string_agg(reportedstate || '/' || goalstate, ' ' ORDER BY reportedstate) FROM pgautofailover.node")
         if [ "$st" = "primary/primary secondary/secondary" ] &&
            [ "$(su_rw "SELECT (erp.health()->'workers'->>'running')::int >= 1")" = t ]; then
