@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # scripts/ha.sh start|uri|failover|stop|backup: a pg_auto_failover monitor and
-# two data nodes on one machine under ./var/ha (issue #14), with pgBackRest WAL
-# archiving and backups. Node-specific settings (port, socket, key path,
+# two data nodes on one machine under ./var/ha (PGERP_HA_DIR: another
+# directory; issue #14), with pgBackRest WAL archiving and backups. Node-specific settings (port, socket, key path,
 # archive command) live in var/ha/<node>/node.conf, outside PGDATA, included
 # by the last line of postgresql.conf: pg_basebackup copies the include line,
 # and each node resolves '../node.conf' to its own file (defect 7).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-HA=$ROOT_DIR/var/ha
+HA=${PGERP_HA_DIR:-$ROOT_DIR/var/ha}
 MON_PORT=${PGERP_HA_PORT:-5490}
 REST_PORT=${PGERP_REST_PORT:-5481}
 STANZA=pgerp
@@ -24,9 +24,12 @@ autoctl() {
         PGHOST="$HA/$n/run" PGPORT="$(node_port "$n")" pg_autoctl "$@"
 }
 
-# run_node NODE: the pg_autoctl service of NODE in the background, logging to var/ha/NODE.log.
+# run_node NODE: the pg_autoctl service of NODE in the background, logging to
+# var/ha/NODE.log; nothing when it runs already (a second start-ha restarts
+# only the services that are down, a crashed node say).
 run_node() {
     local n=$1
+    if [ -f "$HA/$n.pid" ] && kill -0 "$(cat "$HA/$n.pid")" 2>/dev/null; then return 0; fi
     if is_root; then touch "$HA/$n.log"; chown postgres:postgres "$HA/$n.log"; fi
     autoctl "$n" run --pgdata "$HA/$n/pgdata" >>"$HA/$n.log" 2>&1 </dev/null &
     echo $! >"$HA/$n.pid"
@@ -129,6 +132,29 @@ wait_state() {
     return 1
 }
 
+# The monitor's failure detection (docs/ha.md "Crash of the primary").
+# PGERP_HA_TUNED=1: seconds instead of pg_auto_failover's defaults (a health
+# check every 5 s, unhealthy after 20 s, 30 s for the old primary to demote);
+# otherwise the defaults, so a cluster started once tuned goes back to them.
+TUNED_SETTINGS="pgautofailover.health_check_period=1000 pgautofailover.health_check_timeout=1000
+pgautofailover.health_check_max_retries=1 pgautofailover.health_check_retry_delay=500
+pgautofailover.node_considered_unhealthy_timeout=2000 pgautofailover.primary_demote_timeout=3000"
+monitor_timeouts() {
+    local cmds=() kv i
+    for kv in $TUNED_SETTINGS; do   # one -c each: ALTER SYSTEM refuses a transaction block
+        if [ "${PGERP_HA_TUNED:-0}" = 1 ]; then cmds+=(-c "ALTER SYSTEM SET ${kv%%=*} = ${kv#*=}")
+        else cmds+=(-c "ALTER SYSTEM RESET ${kv%%=*}"); fi
+    done
+    for i in $(seq 1 60); do
+        "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$HA/monitor/run" -p "$MON_PORT" -U postgres -d pg_auto_failover \
+            "${cmds[@]}" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 && break
+        [ "$i" = 60 ] && die "cannot set the monitor's timeouts; see $HA/monitor.log"
+        sleep 0.5
+    done
+    [ "${PGERP_HA_TUNED:-0}" = 1 ] && say "monitor timeouts tuned (PGERP_HA_TUNED=1): ${TUNED_SETTINGS//$'\n'/ }"
+    return 0
+}
+
 start() {
     command -v pg_autoctl >/dev/null || die "pg_autoctl is missing: run scripts/deps.sh"
     build_and_install
@@ -147,6 +173,7 @@ start() {
             { tail -n 20 "$HA/monitor.log" >&2; die "the monitor was not created; see $HA/monitor.log"; }
     fi
     run_node monitor
+    monitor_timeouts
     for n in node1 node2; do
         if [ ! -f "$HA/$n/pgdata/PG_VERSION" ]; then
             say "creating $n on port $(node_port "$n")"

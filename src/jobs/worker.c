@@ -418,11 +418,16 @@ server_writable(void)
 /*
  * The housekeeping of the first worker of a database, in its own
  * transaction: an error is logged and retried at the next interval, it
- * does not end the worker.
+ * does not end the worker. Returns false when it did nothing because the
+ * server is read-only: pg_auto_failover promotes with
+ * default_transaction_read_only on for a few seconds, and a seal put off to
+ * the next interval would leave the new primary unsealed that long.
  */
-static void
+static bool
 housekeeping(MemoryContext turn_cxt)
 {
+	volatile bool writable = true;
+
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PG_TRY();
@@ -432,7 +437,8 @@ housekeeping(MemoryContext turn_cxt)
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, "pgerp job worker: housekeeping");
-		if (server_writable())
+		writable = server_writable();
+		if (writable)
 		{
 			if (SPI_execute_plan(kept(&has_housekeeping_plan,
 									  "SELECT pg_catalog.to_regprocedure('erp._housekeeping()') IS NOT NULL", 0, NULL),
@@ -462,6 +468,7 @@ housekeeping(MemoryContext turn_cxt)
 	}
 	PG_END_TRY();
 	pgstat_report_activity(STATE_IDLE, NULL);
+	return writable;
 }
 
 /* One loop turn: claim and run one job; returns the ms to sleep, 0 to go on. */
@@ -581,6 +588,7 @@ pgerp_job_worker_main(Datum arg)
 	MemoryContext turn_cxt;
 	TimestampTz last_recovery = 0;
 	TimestampTz last_housekeeping = 0;
+	bool		housekeeping_waits = false;	/* put off: the server was read-only */
 	int64		jobs_run = 0;
 
 	my_slot = DatumGetInt32(arg) & ~JOB_HOUSEKEEPER;
@@ -627,15 +635,17 @@ pgerp_job_worker_main(Datum arg)
 		/* reset the latch first: an enqueue committed during the turn wakes the next wait */
 		ResetLatch(MyLatch);
 		if (housekeeper && housekeeping_ms > 0 &&
-			(last_housekeeping == 0 || TimestampDifferenceExceeds(last_housekeeping, now, housekeeping_ms)))
+			(last_housekeeping == 0 || housekeeping_waits ||
+			 TimestampDifferenceExceeds(last_housekeeping, now, housekeeping_ms)))
 		{
 			last_housekeeping = now;
-			housekeeping(turn_cxt);
+			/* read-only: again at the next turn (a reload wakes the worker) */
+			housekeeping_waits = !housekeeping(turn_cxt);
 		}
 		sleep_ms = worker_turn(turn_cxt, recover);
 		if (sleep_ms == 0)
 			jobs_run++;			/* a turn that ran a job asks for no sleep */
-		if (housekeeper && housekeeping_ms > 0 && sleep_ms > 0)
+		if (housekeeper && housekeeping_ms > 0 && sleep_ms > 0 && !housekeeping_waits)
 		{
 			long		secs;
 			int			usecs;
