@@ -1930,6 +1930,68 @@ COMMENT ON FUNCTION erp.health() IS
 
 INSERT INTO erp.app_routine (routine) VALUES ('erp.health()') ON CONFLICT DO NOTHING;
 
+-- ==== jobperm (#14): a job kind the enqueuing role may not run is refused at enqueue ====
+-- Who may enqueue: a signed-in user, or a superuser (pg_cron's schedules,
+-- maintenance). A priority above 0 needs erp.job:prioritize in the job's
+-- company (a negative one deprioritizes: anyone). A user has at most
+-- pgerp.job_max_queued_per_user jobs queued; the user's erp.job_quota row,
+-- updated first, makes concurrent enqueues of one user count one after the
+-- other (in REPEATABLE READ the second one fails with 40001 instead).
+CREATE OR REPLACE FUNCTION erp.enqueue(p_kind text, p_args jsonb DEFAULT '{}', p_run_at timestamptz DEFAULT pg_catalog.now(),
+                            p_priority integer DEFAULT 0)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    k erp.job_kind;
+    v_id bigint;
+    v_user bigint := erp.current_user_id();
+    v_company bigint := coalesce(erp.current_company_id(), 0);
+    v_super boolean := coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = erp._outer_role()), false);
+    v_max integer;
+    v_queued bigint;
+BEGIN
+    IF v_user IS NULL AND NOT v_super THEN
+        RAISE EXCEPTION 'permission denied: no user is signed in'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Jobs are enqueued by a signed-in user or a superuser.',
+                  HINT = 'Call erp.sign_in() or erp.use_token() first.';
+    END IF;
+    k := erp._job_kind_for(p_kind, p_args);
+    -- the job runs as this role: refuse now what would fail when it runs
+    IF NOT pg_catalog.has_function_privilege(erp._outer_role(), k.handler, 'EXECUTE') THEN
+        RAISE EXCEPTION 'permission denied for job kind %', p_kind
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('The job would run as role %s, which may not execute its handler %s.',
+                                  erp._outer_role()::regrole, k.handler);
+    END IF;
+    IF p_priority IS NULL THEN
+        RAISE EXCEPTION 'priority must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT v_super THEN
+        IF p_priority > 0 THEN
+            PERFORM erp.require_permission('erp.job:prioritize', v_company);
+        END IF;
+        INSERT INTO erp.job_quota AS q (user_id, enqueued) VALUES (v_user, 1)
+        ON CONFLICT (user_id) DO UPDATE SET enqueued = q.enqueued + 1;
+        v_max := pg_catalog.current_setting('pgerp.job_max_queued_per_user')::integer;
+        SELECT count(*) INTO v_queued FROM erp.job j WHERE j.enqueued_by = v_user AND j.status = 'queued';
+        IF v_queued >= v_max THEN
+            RAISE EXCEPTION 'too many queued jobs' USING ERRCODE = 'program_limit_exceeded',
+                DETAIL = format('The limit is %s queued jobs per user (pgerp.job_max_queued_per_user); user %s has %s.',
+                                v_max, v_user, v_queued),
+                HINT = 'Wait for queued jobs to run, or cancel some with erp.cancel_job().';
+        END IF;
+    END IF;
+    INSERT INTO erp.job (company_id, kind, args, priority, run_at, max_attempts, enqueued_by, run_as)
+    VALUES (v_company, p_kind, p_args, p_priority, coalesce(p_run_at, now()),
+            k.max_attempts, v_user, erp._outer_role())
+    RETURNING id INTO v_id;
+    PERFORM erp._job_wake_on_commit();
+    RETURN v_id;
+END $$;
+COMMENT ON FUNCTION erp.enqueue(text, jsonb, timestamptz, integer) IS
+    'Queue a job of a kind (a signed-in user or a superuser); it runs as the calling role and signed-in user, in the selected company (0 when none); priority > 0 needs erp.job:prioritize';
+
 -- ==== last: grants of the application roles ====
 
 -- as the install's finish.sql: nothing new is PUBLIC

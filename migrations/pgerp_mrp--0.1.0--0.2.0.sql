@@ -2135,6 +2135,22 @@ END $$;
 COMMENT ON FUNCTION mrp.replenish(bigint, boolean) IS
     'Apply the company''s automatic reorder rules: draft purchase orders grouped per vendor and warehouse, or MOs; a failing rule is reported and the others go on';
 
+-- ==== jobperm (#14): the mrp job handlers run as the application role ====
+-- A job argument as text, NULL when absent; 22023 when it does not match the
+-- pattern, so that no internal cast error (22P02, 22003) leaks from a job.
+-- The job handlers run as the role that enqueued them, the application role
+-- included: it is allow-listed, and a definer so that erp._echo need not be.
+CREATE OR REPLACE FUNCTION mrp._job_arg(p_args jsonb, p_key text, p_pattern text, p_what text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF jsonb_typeof(p_args->p_key) IS DISTINCT FROM 'null' AND (p_args->>p_key) !~ p_pattern THEN
+        RAISE EXCEPTION 'job argument "%" must be %', p_key, p_what
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', erp._echo((p_args->p_key)::text));
+    END IF;
+    RETURN p_args->>p_key;
+END $$;
+INSERT INTO erp.app_routine (routine) VALUES ('mrp._job_arg(jsonb,text,text,text)') ON CONFLICT DO NOTHING;
+
 -- ==== last: grants of the application roles ====
 
 -- as the install's finish.sql: nothing new is PUBLIC

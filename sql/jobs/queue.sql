@@ -181,6 +181,13 @@ BEGIN
                   HINT = 'Call erp.sign_in() or erp.use_token() first.';
     END IF;
     k := erp._job_kind_for(p_kind, p_args);
+    -- the job runs as this role: refuse now what would fail when it runs
+    IF NOT pg_catalog.has_function_privilege(erp._outer_role(), k.handler, 'EXECUTE') THEN
+        RAISE EXCEPTION 'permission denied for job kind %', p_kind
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('The job would run as role %s, which may not execute its handler %s.',
+                                  erp._outer_role()::regrole, k.handler);
+    END IF;
     IF p_priority IS NULL THEN
         RAISE EXCEPTION 'priority must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;

@@ -590,8 +590,10 @@ COMMENT ON FUNCTION mrp.replenish(bigint, boolean) IS
 
 -- A job argument as text, NULL when absent; 22023 when it does not match the
 -- pattern, so that no internal cast error (22P02, 22003) leaks from a job.
+-- The job handlers run as the role that enqueued them, the application role
+-- included: it is allow-listed, and a definer so that erp._echo need not be.
 CREATE FUNCTION mrp._job_arg(p_args jsonb, p_key text, p_pattern text, p_what text) RETURNS text
-LANGUAGE plpgsql IMMUTABLE AS $$
+LANGUAGE plpgsql IMMUTABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF jsonb_typeof(p_args->p_key) IS DISTINCT FROM 'null' AND (p_args->>p_key) !~ p_pattern THEN
         RAISE EXCEPTION 'job argument "%" must be %', p_key, p_what

@@ -19,6 +19,7 @@ INSERT INTO erp.app_routine (routine) VALUES
     ('mrp.replenish(bigint,boolean)'),
     ('mrp.run_job(bigint,jsonb)'),
     ('mrp.replenish_job(bigint,jsonb)'),
+    ('mrp._job_arg(jsonb,text,text,text)'),
     ('purchase.add_supplier(bigint,bigint,numeric,integer,numeric)'),
     ('purchase.best_supplier(bigint,numeric,bigint)'),
     ('purchase.create_order(bigint,jsonb,timestamp with time zone,bigint)'),

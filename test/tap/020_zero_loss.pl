@@ -96,9 +96,7 @@ my ($ret, $out, $err) = $standby->psql('postgres',
 isnt($ret, 0, 'a posting on the standby fails');
 like($err, qr/ERROR:  25006: cannot execute .* in a read-only transaction/, 'with SQLSTATE 25006');
 
-# --- a job running at the crash; nothing runs on the standby
-my $job = $primary->safe_psql('postgres', q{SELECT erp.enqueue('erp.sleep', '{"seconds": 6}')});
-ok(poll($primary, qq{SELECT status FROM erp.job WHERE id = $job}, 'running'), 'a long job runs on the primary');
+# --- nothing runs on the standby
 $primary->wait_for_catchup($standby);
 is($standby->safe_psql('postgres', $workers), '0', 'no job worker on the standby');
 
@@ -131,6 +129,10 @@ for my $c (0 .. 3)
 }
 ok(poll($primary, q{SELECT count(*) >= 40 FROM stock.move WHERE ref ~ '^(PO|SO)-'}, 't', 60), 'the clients post');
 
+# a job running at the crash: enqueued once the clients post, so that a slow
+# machine cannot finish it before the kill
+my $job = $primary->safe_psql('postgres', q{SELECT erp.enqueue('erp.sleep', '{"seconds": 6}')});
+ok(poll($primary, qq{SELECT status FROM erp.job WHERE id = $job}, 'running'), 'a long job runs on the primary');
 is($primary->safe_psql('postgres', qq{SELECT status FROM erp.job WHERE id = $job}), 'running', 'the job still runs at the crash');
 $primary->kill9;
 my $crash = time();
