@@ -2324,6 +2324,81 @@ UPDATE erp.app_routine SET routine = 'api.adjust(bigint,bigint,numeric,text)' WH
 UPDATE erp.app_routine SET routine = 'api.validate(bigint,numeric,text)' WHERE routine = 'api.validate(bigint,numeric)';
 UPDATE erp.app_routine SET routine = 'api.return_move(bigint,numeric,text)' WHERE routine = 'api.return_move(bigint,numeric)';
 
+-- ==== backdate (#15) ====
+
+-- open layers in date order: FIFO consumes by date, then id
+DROP INDEX stock.valuation_layer_open_idx;
+CREATE INDEX valuation_layer_open_idx ON stock.valuation_layer (company_id, product_id, created_at, id)
+    WHERE remaining_qty <> 0;
+
+CREATE OR REPLACE FUNCTION stock.revalue(p_product bigint, p_added_value numeric, p_ref text DEFAULT NULL,
+                              p_idempotency_key text DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    c erp.company;
+    v_total numeric;
+    v_left numeric;
+    v_part numeric;
+    v_layer bigint;
+    l record;
+    v_idem record;
+BEGIN
+    PERFORM stock._require('stock.valuation:revalue', p.company_id);
+    v_idem := stock._idempotency_claim(p.company_id, p_idempotency_key, 'stock.revalue',
+                                       jsonb_build_array(p_product, p_added_value, p_ref));
+    IF v_idem.replay THEN
+        RETURN;
+    END IF;
+    IF p_added_value IS NULL OR p_added_value = 0 OR NOT (p_added_value > '-Infinity' AND p_added_value < 'Infinity') THEN
+        RAISE EXCEPTION 'added value must be a non-zero amount' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._check_number(p_added_value, 'added value', stock._max_amount());
+    IF p.cost_method = 'standard' THEN
+        RAISE EXCEPTION 'product % is valued at standard price', p.sku USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use stock.set_standard_price().';
+    END IF;
+    SELECT * INTO c FROM erp.company WHERE id = p.company_id;
+    IF stock.round_to(p_added_value, c.currency_rounding) <> p_added_value THEN
+        RAISE EXCEPTION 'amount % is finer than the currency rounding %', erp._echo(p_added_value::text), c.currency_rounding
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._lock_products(p.company_id, ARRAY[p.id]);
+    SELECT sum(remaining_qty) INTO v_total FROM stock.valuation_layer
+     WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0;
+    IF v_total IS NULL THEN
+        RAISE EXCEPTION 'product % has no stock to revalue', p.sku USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_added_value < 0 AND -p_added_value > (SELECT sum(remaining_value) FROM stock.valuation_layer
+                                               WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0) THEN
+        RAISE EXCEPTION 'revaluation would make the stock value negative' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_left := p_added_value;
+    FOR l IN SELECT * FROM stock.valuation_layer
+              WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0
+              ORDER BY created_at, id
+    LOOP
+        v_part := stock.value_share(v_left, v_total, l.remaining_qty, c.currency_rounding);
+        IF l.remaining_value + v_part < 0 THEN
+            RAISE EXCEPTION 'revaluation would make a valuation layer negative'
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('Layer %s holds %s of value; its share of the change is %s.', l.id, l.remaining_value, v_part);
+        END IF;
+        UPDATE stock.valuation_layer SET remaining_value = remaining_value + v_part WHERE company_id = l.company_id AND id = l.id;
+        v_left := v_left - v_part;
+        v_total := v_total - l.remaining_qty;
+    END LOOP;
+    INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
+    VALUES (p.company_id, p.id, now(), 0, 0, p_added_value, 'Revaluation ' || coalesce(p_ref, ''))
+    RETURNING id INTO v_layer;
+    PERFORM stock._journal(p.company_id, now(), p_ref, NULL, v_layer, 'stock_valuation', 'price_difference', p_added_value);
+    UPDATE stock.product_value
+       SET value = value + p_added_value, last_date = greatest(now(), coalesce(last_date, now())),
+           last_unit_cost = CASE WHEN p.cost_method = 'avco' AND qty > 0 THEN (value + p_added_value) / qty ELSE last_unit_cost END
+     WHERE company_id = p.company_id AND product_id = p.id;
+    PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, 'null');
+END $$;
+
 -- ==== last: grants of the application roles ====
 
 -- as the install's finish.sql: nothing new is PUBLIC

@@ -174,7 +174,8 @@ BEGIN
     END IF;
     v_left := p_added_value;
     FOR l IN SELECT * FROM stock.valuation_layer
-              WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0 ORDER BY id
+              WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0
+              ORDER BY created_at, id
     LOOP
         v_part := stock.value_share(v_left, v_total, l.remaining_qty, c.currency_rounding);
         IF l.remaining_value + v_part < 0 THEN

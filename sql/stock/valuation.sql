@@ -19,8 +19,9 @@ CREATE TABLE stock.valuation_layer (
     FOREIGN KEY (company_id, product_id) REFERENCES stock.product (company_id, id),
     FOREIGN KEY (company_id, move_id) REFERENCES stock.move (company_id, id)
 );
--- open layers only: consumption reads a handful of rows whatever the history
-CREATE INDEX valuation_layer_open_idx ON stock.valuation_layer (company_id, product_id, id)
+-- open layers only, in date order (FIFO consumes by date, then id): consumption
+-- reads a handful of rows whatever the history
+CREATE INDEX valuation_layer_open_idx ON stock.valuation_layer (company_id, product_id, created_at, id)
     WHERE remaining_qty <> 0;
 CREATE INDEX valuation_layer_move_idx ON stock.valuation_layer (company_id, move_id);
 CREATE INDEX valuation_layer_product_date_idx ON stock.valuation_layer (company_id, product_id, created_at);
