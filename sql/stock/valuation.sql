@@ -423,7 +423,10 @@ BEGIN
      ORDER BY p.sku;
 END $$;
 
--- New standard price: a revaluation layer for the stock on hand.
+-- New standard price: a revaluation layer for the stock on hand. The price
+-- is recorded in stock.standard_price_history from now (or the product's last
+-- valued date, if later) on: a move dated before is back-dated, and valued
+-- at the price in force at its date.
 CREATE FUNCTION stock.set_standard_price(p_product bigint, p_price numeric) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -433,6 +436,7 @@ DECLARE
     v_price numeric;
     v_value numeric;
     v_layer bigint;
+    v_at timestamptz;
 BEGIN
     PERFORM stock._require('stock.valuation:revalue', p.company_id);
     IF p_price IS NULL OR NOT (p_price >= 0 AND p_price < 'Infinity') THEN
@@ -444,18 +448,23 @@ BEGIN
     INSERT INTO stock.product_value (company_id, product_id) VALUES (p.company_id, p.id) ON CONFLICT DO NOTHING;
     SELECT * INTO pv FROM stock.product_value WHERE company_id = p.company_id AND product_id = p.id FOR UPDATE;
     UPDATE stock.product SET standard_price = v_price WHERE company_id = p.company_id AND id = p.id;
-    IF p.cost_method <> 'standard' OR pv.qty = 0 OR v_price = p.standard_price THEN
+    IF v_price = p.standard_price THEN
+        RETURN;
+    END IF;
+    v_at := greatest(now(), coalesce(pv.last_date, now()));
+    PERFORM stock._record_history(p.company_id, p.id, v_at, v_price, NULL);
+    -- later moves dated before this change are back-dated
+    UPDATE stock.product_value SET last_date = v_at WHERE company_id = p.company_id AND product_id = p.id;
+    IF p.cost_method <> 'standard' OR pv.qty = 0 THEN
         RETURN;
     END IF;
     v_value := stock.round_to(pv.qty * (v_price - p.standard_price), c.currency_rounding);
     INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
-    VALUES (p.company_id, p.id, greatest(now(), coalesce(pv.last_date, now())), 0, 0, v_value,
+    VALUES (p.company_id, p.id, v_at, 0, 0, v_value,
             format('Product value manually modified (from %s to %s)', p.standard_price, v_price))
     RETURNING id INTO v_layer;
-    PERFORM stock._journal(p.company_id, now(), 'Revaluation', NULL, v_layer, 'stock_valuation', 'price_difference', v_value);
-    -- later moves may not be dated before this revaluation
-    UPDATE stock.product_value SET value = value + v_value, last_date = greatest(now(), coalesce(last_date, now()))
-     WHERE company_id = p.company_id AND product_id = p.id;
+    PERFORM stock._journal(p.company_id, v_at, 'Revaluation', NULL, v_layer, 'stock_valuation', 'price_difference', v_value);
+    UPDATE stock.product_value SET value = value + v_value WHERE company_id = p.company_id AND product_id = p.id;
 END $$;
 
 -- Return (part of) a done move: the reverse move, valued at the original

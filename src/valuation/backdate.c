@@ -85,10 +85,10 @@ static BdPlan bplans[B_NPLANS] = {
 	[B_PV] = {"UPDATE stock.product_value SET qty = $3, value = $4, last_unit_cost = $5"
 		" WHERE company_id OPERATOR(pg_catalog.=) $1 AND product_id OPERATOR(pg_catalog.=) $2", 5,
 	{INT8OID, INT8OID, NUMERICOID, NUMERICOID, NUMERICOID}},
-	[B_PRICES] = {"SELECT valid_from, price FROM stock.standard_price_history"
+	[B_PRICES] = {"SELECT valid_from, price, seq FROM stock.standard_price_history"
 		" WHERE company_id OPERATOR(pg_catalog.=) $1 AND product_id OPERATOR(pg_catalog.=) $2 ORDER BY valid_from", 2,
 	{INT8OID, INT8OID}},
-	[B_METHODS] = {"SELECT valid_from, method FROM stock.cost_method_history"
+	[B_METHODS] = {"SELECT valid_from, method, seq FROM stock.cost_method_history"
 		" WHERE company_id OPERATOR(pg_catalog.=) $1 AND product_id OPERATOR(pg_catalog.=) $2 ORDER BY valid_from", 2,
 	{INT8OID, INT8OID}},
 };
@@ -129,6 +129,7 @@ typedef struct LayerRow
 	int64		move;
 	int64		parent;
 	TimestampTz at;
+	Numeric		quantity;
 	Numeric		value;
 	Numeric		rem_qty;
 	Numeric		rem_value;
@@ -148,7 +149,25 @@ typedef struct Hist
 	TimestampTz from;
 	Numeric		price;
 	char	   *method;
+	int64		seq;
 } Hist;
+
+/* the layers without a move of one standard price or cost-method change, by kind */
+typedef enum NonMoveKind
+{
+	NM_STDPRICE, NM_METHOD_OUT, NM_METHOD_IN
+} NonMoveKind;
+
+typedef struct NonMove
+{
+	NonMoveKind kind;
+	TimestampTz at;
+	Numeric		qty;
+	Numeric		value;
+	int64		first_layer;	/* its first layer (the "stock in" layer of a method change) */
+	char	   *description;	/* the first layer's, without a correction prefix */
+	bool		matched;
+} NonMove;
 
 typedef struct Ctx
 {
@@ -166,6 +185,9 @@ typedef struct Ctx
 	int			nprices;
 	Hist	   *methods;
 	int			nmethods;
+	NonMove    *nonmoves;
+	int			nnonmoves;
+	int			maxnonmoves;
 	ReplayEvent *events;
 	int			nevents;
 	int			maxevents;
@@ -267,12 +289,108 @@ load(Ctx *c)
 		l->move = int8_or_zero(i, 2);
 		l->parent = int8_or_zero(i, 3);
 		l->at = DatumGetTimestampTz(cell(i, 4, &isnull));
+		l->quantity = DatumGetNumeric(cell(i, 5, &isnull));
 		l->value = DatumGetNumeric(cell(i, 6, &isnull));
 		l->rem_qty = DatumGetNumeric(cell(i, 7, &isnull));
 		l->rem_value = DatumGetNumeric(cell(i, 8, &isnull));
 		l->description = TextDatumGetCString(cell(i, 9, &isnull));
 	}
 	SPI_freetuptable(SPI_tuptable);
+
+	brun(B_PRICES, a, NULL, SPI_OK_SELECT);
+	c->nprices = (int) SPI_processed;
+	c->prices = palloc(sizeof(Hist) * Max(c->nprices, 1));
+	for (int i = 0; i < c->nprices; i++)
+	{
+		c->prices[i].from = DatumGetTimestampTz(cell(i, 1, &isnull));
+		c->prices[i].price = DatumGetNumeric(cell(i, 2, &isnull));
+		c->prices[i].method = NULL;
+		c->prices[i].seq = DatumGetInt64(cell(i, 3, &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+	brun(B_METHODS, a, NULL, SPI_OK_SELECT);
+	c->nmethods = (int) SPI_processed;
+	c->methods = palloc(sizeof(Hist) * Max(c->nmethods, 1));
+	for (int i = 0; i < c->nmethods; i++)
+	{
+		c->methods[i].from = DatumGetTimestampTz(cell(i, 1, &isnull));
+		c->methods[i].price = NULL;
+		c->methods[i].method = TextDatumGetCString(cell(i, 2, &isnull));
+		c->methods[i].seq = DatumGetInt64(cell(i, 3, &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+#define CORRECTION_PREFIX "Correction (back-dated move "
+
+/* a description without the prefix a correction layer adds */
+static const char *
+uncorrected(const char *d)
+{
+	if (strncmp(d, CORRECTION_PREFIX, strlen(CORRECTION_PREFIX)) == 0)
+	{
+		const char *colon = strstr(d, "): ");
+
+		if (colon)
+			return colon + 3;
+	}
+	return d;
+}
+
+static bool
+starts(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static bool
+ends(const char *s, const char *suffix)
+{
+	size_t		n = strlen(s),
+				m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* add a layer without a move to the bucket of its change */
+static void
+add_nonmove(Ctx *c, NonMoveKind kind, LayerRow *l, Numeric qty, const char *desc)
+{
+	NonMove    *nm;
+
+	for (int i = 0; i < c->nnonmoves; i++)
+	{
+		nm = &c->nonmoves[i];
+		if (nm->kind == kind && nm->at == l->at)
+		{
+			nm->qty = num_add(nm->qty, qty);
+			nm->value = num_add(nm->value, l->value);
+			return;
+		}
+	}
+	if (c->nnonmoves == c->maxnonmoves)
+	{
+		c->maxnonmoves = Max(8, c->maxnonmoves * 2);
+		c->nonmoves = c->nonmoves ? repalloc(c->nonmoves, sizeof(NonMove) * c->maxnonmoves)
+			: palloc(sizeof(NonMove) * c->maxnonmoves);
+	}
+	nm = &c->nonmoves[c->nnonmoves++];
+	nm->kind = kind;
+	nm->at = l->at;
+	nm->qty = qty;
+	nm->value = l->value;
+	nm->first_layer = l->id;
+	nm->description = pstrdup(desc);
+	nm->matched = false;
+}
+
+static NonMove *
+find_nonmove(Ctx *c, NonMoveKind kind, TimestampTz at)
+{
+	for (int i = 0; i < c->nnonmoves; i++)
+		if (c->nonmoves[i].kind == kind && c->nonmoves[i].at == at)
+			return &c->nonmoves[i];
+	return NULL;
 }
 
 static ReplayEvent *
@@ -373,7 +491,59 @@ build_events(Ctx *c)
 			}
 		}
 		else
-			not_supported(c, l);
+		{
+			const char *d = uncorrected(l->description);
+			bool		correction = d != l->description;
+			Numeric		qty = num_zero();
+
+			if (starts(d, "Product value manually modified"))
+				add_nonmove(c, NM_STDPRICE, l, qty, d);
+			else if (starts(d, "Costing method change") && ends(d, ": stock out"))
+				add_nonmove(c, NM_METHOD_OUT, l, l->quantity, d);
+			else if (starts(d, "Costing method change") && ends(d, ": stock in"))
+				add_nonmove(c, NM_METHOD_IN, l, l->quantity, d);
+			else if (starts(d, "Revaluation") && !correction)
+			{
+				ReplayEvent *e = new_event(c, RE_REVALUE, l->at, l->id);
+
+				e->amount = l->value;
+			}
+			else
+				not_supported(c, l);
+		}
+	}
+	/* the dated changes of standard price and cost method */
+	for (int i = 0; i < c->nprices; i++)
+		if (c->prices[i].from != DT_NOBEGIN)
+		{
+			ReplayEvent *e = new_event(c, RE_STDPRICE, c->prices[i].from, c->prices[i].seq);
+
+			e->amount = c->prices[i].price;
+		}
+	for (int i = 0; i < c->nmethods; i++)
+		if (c->methods[i].from != DT_NOBEGIN)
+		{
+			ReplayEvent *e = new_event(c, RE_METHOD, c->methods[i].from, c->methods[i].seq);
+			NonMove    *in = find_nonmove(c, NM_METHOD_IN, c->methods[i].from);
+
+			e->method = c->methods[i].method;
+			e->layer_id = in ? in->first_layer : 0;
+		}
+	for (int i = 0; i < c->nnonmoves; i++)
+	{
+		NonMove    *nm = &c->nonmoves[i];
+		bool		found = false;
+
+		if (nm->kind == NM_STDPRICE)
+		{
+			for (int j = 0; j < c->nprices && !found; j++)
+				found = c->prices[j].from == nm->at;
+		}
+		else
+			for (int j = 0; j < c->nmethods && !found; j++)
+				found = c->methods[j].from == nm->at;
+		if (!found)
+			not_supported(c, find_layer(c, nm->first_layer));
 	}
 	/* events index moves by position, not pointer: fix after all appends */
 	for (int i = 0; i < c->nmoves; i++)
@@ -384,14 +554,39 @@ build_events(Ctx *c)
 					 errhint("Check stock.verify_valuation().")));
 }
 
-/* the cost method and standard price in force at each event (current ones when no history) */
+/*
+ * The cost method and standard price in force at each event (events are in
+ * date order): the history's first rows (valid from -infinity), or the
+ * product's current ones when it has none, then each change in turn.
+ */
 static void
 apply_history(Ctx *c)
 {
+	const char *method = c->method;
+	Numeric		price = c->standard;
+
+	for (int i = 0; i < c->nmethods; i++)
+		if (c->methods[i].from == DT_NOBEGIN)
+			method = c->methods[i].method;
+	for (int i = 0; i < c->nprices; i++)
+		if (c->prices[i].from == DT_NOBEGIN)
+			price = c->prices[i].price;
 	for (int i = 0; i < c->nevents; i++)
 	{
-		c->events[i].method = c->method;
-		c->events[i].standard = c->standard;
+		ReplayEvent *e = &c->events[i];
+
+		if (e->kind == RE_STDPRICE)
+		{
+			e->old_price = price;
+			price = e->amount;
+		}
+		if (e->kind == RE_METHOD)
+		{
+			e->old_method = method;
+			method = e->method;
+		}
+		e->method = method;
+		e->standard = price;
 	}
 }
 
@@ -694,8 +889,8 @@ ValuationBackdate(BackdateMove *m)
 	ne->qty = m->qty;
 	ne->unit_cost = m->unit_cost;
 	ne->layer_id = c.new_layer;
-	apply_history(&c);
 	ReplaySortEvents(c.events, c.nevents);
+	apply_history(&c);
 	ReplayLinkOrigins(c.events, c.nevents);
 	/* move rows point at their event: re-point after sorting */
 	c.new_event = -1;
@@ -787,6 +982,64 @@ ValuationBackdate(BackdateMove *m)
 				  rs[i].value);
 	}
 
+	/* standard price and cost-method changes whose replayed amounts differ */
+	for (int i = 0; i < c.nevents; i++)
+	{
+		ReplayEvent *e = &c.events[i];
+
+		if (e->kind == RE_STDPRICE)
+		{
+			NonMove    *nm = find_nonmove(&c, NM_STDPRICE, e->date);
+			Numeric		diff = num_sub(e->value, nm ? nm->value : num_zero());
+			char	   *what = nm ? nm->description
+				: psprintf("Product value manually modified (from %s to %s)",
+						   DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(e->old_price))),
+						   DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(e->amount))));
+
+			if (num_sign(diff) == 0)
+				continue;
+			out_layer(&o, 0, 0, 0, e->date, num_zero(), num_zero(), diff, num_zero(), num_zero(),
+					  psprintf("Correction (back-dated move %lld): %s", (long long) m->move, what));
+			out_entry(&en, e->date, corr_ref, 0, -(int64) o.n, "stock_valuation", "price_difference", diff);
+		}
+		else if (e->kind == RE_METHOD)
+		{
+			NonMove    *out = find_nonmove(&c, NM_METHOD_OUT, e->date);
+			NonMove    *in = find_nonmove(&c, NM_METHOD_IN, e->date);
+			Numeric		dq_out = num_sub(num_neg(e->out_qty), out ? out->qty : num_zero());
+			Numeric		dv_out = num_sub(num_neg(e->out_value), out ? out->value : num_zero());
+			Numeric		dq_in = num_sub(e->layer >= 0 ? e->out_qty : num_zero(), in ? in->qty : num_zero());
+			Numeric		dv_in = num_sub(e->value, in ? in->value : num_zero());
+			Numeric		booked = num_add(dv_in, dv_out);
+			int			entry_layer = 0;
+
+			if (num_sign(dq_out) != 0 || num_sign(dv_out) != 0)
+			{
+				const char *what = out ? out->description
+					: psprintf("Costing method change (%s to %s): stock out", e->old_method, e->method);
+
+				out_layer(&o, 0, 0, 0, e->date, dq_out, num_zero(), dv_out, num_zero(), num_zero(),
+						  psprintf("Correction (back-dated move %lld): %s", (long long) m->move, what));
+				entry_layer = o.n;
+			}
+			if (num_sign(dq_in) != 0 || num_sign(dv_in) != 0 || (!in && e->layer >= 0))
+			{
+				const char *what = in ? in->description
+					: psprintf("Costing method change (%s to %s): stock in", e->old_method, e->method);
+				/* with no stored "stock in" layer, this one is it: it holds the open stock */
+				bool		holds = !in && e->layer >= 0;
+
+				out_layer(&o, 0, 0, 0, e->date, dq_in, holds ? e->layer_cost : num_zero(), dv_in,
+						  holds ? r.layers[e->layer].rem_qty : num_zero(),
+						  holds ? r.layers[e->layer].rem_value : num_zero(),
+						  psprintf("Correction (back-dated move %lld): %s", (long long) m->move, what));
+				entry_layer = o.n;
+			}
+			if (entry_layer)
+				out_entry(&en, e->date, corr_ref, 0, -(int64) entry_layer, "stock_valuation", "price_difference", booked);
+		}
+	}
+
 	/* ids for the layers written (the new move's is allocated), then the entries' layer ids */
 	{
 		int64	   *ids = alloc_ids(o.n - 1);
@@ -804,24 +1057,41 @@ ValuationBackdate(BackdateMove *m)
 	write_layers(&c, &o);
 	write_entries(&c, &en);
 
-	/* open layers recomputed in place */
-	rem_id = palloc(sizeof(Datum) * Max(r.nlayers, 1));
-	rem_q = palloc(sizeof(Datum) * Max(r.nlayers, 1));
-	rem_v = palloc(sizeof(Datum) * Max(r.nlayers, 1));
-	for (int i = 0; i < r.nlayers; i++)
+	/*
+	 * Open layers recomputed in place: a stored layer holds what the replay
+	 * left in its inventory layer, or nothing.
+	 */
+	rem_id = palloc(sizeof(Datum) * Max(c.nlayers, 1));
+	rem_q = palloc(sizeof(Datum) * Max(c.nlayers, 1));
+	rem_v = palloc(sizeof(Datum) * Max(c.nlayers, 1));
 	{
-		ReplayLayer *l = &r.layers[i];
-		LayerRow   *s;
+		int		   *replayed = palloc(sizeof(int) * Max(c.nlayers, 1));
 
-		if (l->id == c.new_layer || l->id == 0)
-			continue;
-		s = find_layer(&c, l->id);
-		if (num_cmp(s->rem_qty, l->rem_qty) == 0 && num_cmp(s->rem_value, l->rem_value) == 0)
-			continue;
-		rem_id[nrem] = Int64GetDatum(l->id);
-		rem_q[nrem] = NumericGetDatum(l->rem_qty);
-		rem_v[nrem] = NumericGetDatum(l->rem_value);
-		nrem++;
+		for (int i = 0; i < c.nlayers; i++)
+			replayed[i] = -1;
+		for (int i = 0; i < r.nlayers; i++)
+		{
+			LayerRow   *s;
+
+			if (r.layers[i].id == c.new_layer || r.layers[i].id == 0)
+				continue;
+			s = find_layer(&c, r.layers[i].id);
+			if (s)
+				replayed[s - c.layers] = i;
+		}
+		for (int i = 0; i < c.nlayers; i++)
+		{
+			LayerRow   *s = &c.layers[i];
+			Numeric		q = replayed[i] >= 0 ? r.layers[replayed[i]].rem_qty : num_zero();
+			Numeric		v = replayed[i] >= 0 ? r.layers[replayed[i]].rem_value : num_zero();
+
+			if (num_cmp(s->rem_qty, q) == 0 && num_cmp(s->rem_value, v) == 0)
+				continue;
+			rem_id[nrem] = Int64GetDatum(s->id);
+			rem_q[nrem] = NumericGetDatum(q);
+			rem_v[nrem] = NumericGetDatum(v);
+			nrem++;
+		}
 	}
 	if (nrem > 0)
 	{

@@ -56,6 +56,7 @@ typedef struct ReplayEvent
 	int64		layer_id;		/* IN/OUT: its stored layer (the new move's: allocated before);
 								 * METHOD: its stored "stock in" layer, 0 when none */
 	const char *method;			/* the cost method in force (METHOD: the new one) */
+	const char *old_method;		/* METHOD: the one before */
 	Numeric		standard;		/* the standard price in force */
 	/* results */
 	int			layer;			/* IN/OUT/METHOD: its inventory layer's index, -1 when none */

@@ -137,8 +137,11 @@ SELECT stock.create_warehouse(:b, 'VL50-B') AS whb \gset
 SELECT stock.create_product(:b, 'VL50-STD2', 'Standard revalued', 'standard', 10) AS ps2 \gset
 SELECT stock.receive(:ps2, 5, 10, :whb, 'S2-IN', pg_temp.d(1)) AS s2_in \gset
 SELECT stock.set_standard_price(:ps2, 12);
-SELECT throws_ok(format('SELECT stock.deliver(%s, 1, %s, NULL, %L)', :ps2, :whb, pg_temp.d(2)), '0A000', NULL,
-                 'a valued move dated before a revaluation is back-dated too (0A000)');
+SELECT stock.deliver(:ps2, 1, :whb, NULL, pg_temp.d(2)) AS s2_out \gset
+SELECT results_eq(format($$SELECT (SELECT value FROM stock.move WHERE id = %s), sum(l.value), count(*)::int FROM stock.valuation_layer l
+                            WHERE l.product_id = %s AND l.move_id IS NULL$$, :s2_out, :ps2),
+                  $$VALUES (-10::numeric, 8::numeric, 2)$$,
+                  'a move dated before a standard price change is valued at the price of its date (-10); the revaluation becomes 4 x 2 = 8 (correction -2)');
 SELECT stock.set_standard_price(:ps0, 7);
 SELECT results_eq(format('SELECT p.standard_price, (SELECT count(*)::int FROM stock.valuation_layer l WHERE l.product_id = p.id) FROM stock.product p WHERE p.id = %s', :ps0),
                   $$VALUES (7::numeric, 0)$$, 'set_standard_price without stock: new price, no layer');

@@ -2,7 +2,7 @@
 -- correction layers and entries at their dates; the worked examples of docs/valuation.md.
 BEGIN;
 \ir ../setup.sql
-SELECT plan(27);
+SELECT plan(48);
 
 SELECT * FROM pg_temp.make_tree() \gset
 SELECT stock.create_warehouse(:a, 'BD55') AS wh \gset
@@ -21,6 +21,17 @@ CREATE FUNCTION pg_temp.ledger(p_product bigint, p_at timestamptz DEFAULT NULL) 
       JOIN stock.journal_entry je ON je.company_id = jl.company_id AND je.id = jl.entry_id
       JOIN stock.valuation_layer l ON l.company_id = je.company_id AND l.id = je.layer_id
      WHERE l.product_id = p_product AND (p_at IS NULL OR je.date <= p_at)
+$$;
+
+-- the journal of a move, per account kind
+CREATE FUNCTION pg_temp.booked(p_move bigint) RETURNS TABLE (kind text, debit numeric, credit numeric)
+LANGUAGE sql AS $$
+    SELECT a.kind, sum(l.debit), sum(l.credit)
+      FROM stock.journal_entry e
+      JOIN stock.journal_line l ON l.company_id = e.company_id AND l.entry_id = e.id
+      JOIN stock.account a ON a.company_id = l.company_id AND a.id = l.account_id
+     WHERE e.move_id = p_move
+     GROUP BY a.kind ORDER BY a.kind
 $$;
 
 -- the state of a product: on hand, value, and its valuation at dates, as text
@@ -106,13 +117,96 @@ SELECT stock.deliver(:pn, 1, :whb, 'N-OUT1', pg_temp.d(1)) AS n_out1 \gset
 SELECT is(ARRAY[(SELECT value FROM stock.move WHERE id = :n_out1), (SELECT value FROM stock.move WHERE id = :n_out0)],
           ARRAY[-10, -10]::numeric[], 'negative stock off: a back-dated delivery dated D-1, after the receipt of D-1, is accepted');
 
+-- ------------------------------------------------------------ a back-dated move before a standard price change
+SELECT stock.create_product(:a, 'BD-STD', 'Standard late receipt', 'standard', 10) AS ps \gset
+SELECT stock.receive(:ps, 10, 10, :wh, 'S-IN10', pg_temp.d(10)) AS s_in10 \gset
+SELECT stock.set_standard_price(:ps, 12);
+SELECT stock.receive(:ps, 5, 11, :wh, 'S-IN5', pg_temp.d(5)) AS s_in5 \gset
+SELECT is((SELECT value FROM stock.move WHERE id = :s_in5), 50::numeric,
+          'standard: a receipt dated before the price change is valued at the price of its date: 5 x 10');
+SELECT results_eq(format('SELECT kind, debit, credit FROM pg_temp.booked(%s)', :s_in5),
+                  $$VALUES ('price_difference'::text, 5::numeric, 0::numeric), ('stock_input', 0, 55), ('stock_valuation', 50, 0)$$,
+                  'standard: its purchase price difference of 5 x (11 - 10) is booked');
+SELECT results_eq(format($$SELECT value, description LIKE 'Correction (back-dated move %s): Product value manually modified (from 10.00 to 12.00)'
+                            FROM stock.valuation_layer WHERE product_id = %s AND move_id IS NULL ORDER BY id$$, :s_in5, :ps),
+                  $$VALUES (20::numeric, false), (10, true)$$,
+                  'standard: the price change now revalues 15 units: a correction of 5 x 2 = 10 at its date');
+SELECT is(ARRAY[pg_temp.at(:ps), pg_temp.at(:ps, pg_temp.d(1))], ARRAY['15 worth 180', '15 worth 150'],
+          'standard: on hand 15 worth 180 (at 12); yesterday 15 worth 150 (at 10)');
+SELECT is((SELECT price FROM stock.standard_price_history WHERE product_id = :ps ORDER BY valid_from LIMIT 1), 10::numeric,
+          'standard: the price history holds 10 from -infinity');
+SELECT is(stock._standard_price_at(:a, :ps, pg_temp.d(3)), 10::numeric, 'standard: _standard_price_at a past date: 10');
+
+-- ------------------------------------------------------------ landed cost inside the replayed range (FIFO)
+SELECT stock.create_product(:a, 'BD-LAND', 'Landed late delivery') AS pl \gset
+SELECT stock.receive(:pl, 10, 10, :wh, 'L-IN10', pg_temp.d(10)) AS l_in10 \gset
+SELECT stock.apply_landed_cost(ARRAY[:l_in10]::bigint[], 20) AS lc \gset
+SELECT stock.deliver(:pl, 4, :wh, 'L-OUT4', pg_temp.d(5)) AS l_out4 \gset
+SELECT is((SELECT value FROM stock.move WHERE id = :l_out4), -40::numeric,
+          'landed cost: a delivery dated before it goes out at the cost of its date: -40');
+SELECT results_eq(format('SELECT remaining_qty, remaining_value FROM stock.valuation_layer WHERE move_id = %s AND parent_layer_id IS NULL', :l_in10),
+                  $$VALUES (6::numeric, 80::numeric)$$,
+                  'landed cost: the receipt keeps 6 units worth 60 + the 20 capitalised');
+SELECT is(pg_temp.at(:pl), '6 worth 80', 'landed cost: on hand 6 worth 80');
+SELECT stock.deliver(:pl, 6, :wh, 'L-OUT6') AS l_out6 \gset
+SELECT is((SELECT value FROM stock.move WHERE id = :l_out6), -80::numeric, 'landed cost: the rest goes out with it: -80');
+
+-- ------------------------------------------------------------ revaluation inside the replayed range (AVCO)
+SELECT stock.create_product(:a, 'BD-REV', 'Revalued late delivery', 'avco') AS pr \gset
+SELECT stock.receive(:pr, 10, 10, :wh, 'R-IN10', pg_temp.d(10)) AS r_in10 \gset
+SELECT stock.revalue(:pr, 50, 'R-REV');
+SELECT stock.deliver(:pr, 2, :wh, 'R-OUT2', pg_temp.d(5)) AS r_out2 \gset
+SELECT is((SELECT value FROM stock.move WHERE id = :r_out2), -20::numeric,
+          'revaluation: a delivery dated before it goes out at the average of its date: -20');
+SELECT results_eq(format('SELECT qty, value, last_unit_cost FROM stock.product_value WHERE product_id = %s', :pr),
+                  $$VALUES (8::numeric, 130::numeric, 16.25::numeric)$$,
+                  'revaluation: the 50 is added to the 8 left: 130, average 16.25');
+SELECT is(ARRAY[pg_temp.at(:pr), pg_temp.at(:pr, pg_temp.d(1))], ARRAY['8 worth 130', '8 worth 80'],
+          'revaluation: on hand 8 worth 130; yesterday 8 worth 80');
+
+-- ------------------------------------------------------------ cost-method changes inside the replayed range
+SELECT stock.create_product(:a, 'BD-METH', 'Method changed', 'fifo') AS pm \gset
+SELECT stock.receive(:pm, 10, 10, :wh, 'M-IN10', pg_temp.d(10)) AS m_in10 \gset
+SELECT stock.receive(:pm, 10, 20, :wh, 'M-IN20', pg_temp.d(8)) AS m_in20 \gset
+SELECT stock.set_cost_method(:pm, 'avco');
+SELECT stock.deliver(:pm, 5, :wh, 'M-OUT5', pg_temp.d(5)) AS m_out5 \gset
+SELECT is((SELECT value FROM stock.move WHERE id = :m_out5), -50::numeric,
+          'method change: a delivery dated before it is valued by the method of its date (FIFO): -50');
+SELECT results_eq(format($$SELECT sum(quantity) FILTER (WHERE description LIKE '%%stock out'), sum(value) FILTER (WHERE description LIKE '%%stock out'),
+                                  sum(quantity) FILTER (WHERE description LIKE '%%stock in'), sum(value) FILTER (WHERE description LIKE '%%stock in')
+                             FROM stock.valuation_layer WHERE product_id = %s AND move_id IS NULL$$, :pm),
+                  $$VALUES (-15::numeric, -250::numeric, 15::numeric, 250::numeric)$$,
+                  'method change: its stock out and in now carry 15 worth 250 (corrections of 5 / 50)');
+SELECT stock.deliver(:pm, 3, :wh, 'M-OUT3') AS m_out3 \gset
+SELECT is((SELECT value FROM stock.move WHERE id = :m_out3), -50::numeric, 'method change: then AVCO: 3 of 15 worth 250 = -50');
+SELECT stock.create_product(:a, 'BD-TOSTD', 'Method changed to standard', 'fifo', 12) AS pt \gset
+SELECT stock.receive(:pt, 10, 10, :wh, 'T-IN10', pg_temp.d(10)) AS t_in10 \gset
+SELECT stock.set_cost_method(:pt, 'standard');
+SELECT stock.receive(:pt, 5, 10, :wh, 'T-IN5', pg_temp.d(5)) AS t_in5 \gset
+SELECT is((SELECT value FROM stock.move WHERE id = :t_in5), 50::numeric, 'to standard: a receipt dated before the change is FIFO: 50');
+SELECT is(pg_temp.at(:pt), '15 worth 180', 'to standard: the change now takes 15 worth 150 out and puts them back at 12: 180');
+SELECT is((SELECT sum(jl.credit) FROM stock.journal_line jl JOIN stock.account a ON a.company_id = jl.company_id AND a.id = jl.account_id
+            JOIN stock.journal_entry je ON je.company_id = jl.company_id AND je.id = jl.entry_id
+            JOIN stock.valuation_layer l ON l.company_id = je.company_id AND l.id = je.layer_id
+           WHERE a.kind = 'price_difference' AND l.product_id = :pt), 30::numeric,
+          'to standard: the price difference now holds 30 (20 posted, 10 corrected)');
+SELECT stock.create_product(:a, 'BD-EMPTY', 'Method changed while empty', 'fifo') AS pe \gset
+SELECT stock.set_cost_method(:pe, 'avco');
+SELECT stock.receive(:pe, 10, 10, :wh, 'E-IN10', pg_temp.d(10)) AS e_in10 \gset
+SELECT results_eq(format($$SELECT quantity, value, remaining_qty, remaining_value FROM stock.valuation_layer
+                             WHERE product_id = %s AND move_id IS NULL ORDER BY id$$, :pe),
+                  $$VALUES (-10::numeric, -100::numeric, 0::numeric, 0::numeric), (10, 100, 10, 100)$$,
+                  'a method change made while empty, with a receipt dated before it: its stock out and in are written then');
+SELECT stock.deliver(:pe, 4, :wh, 'E-OUT4') AS e_out4 \gset
+SELECT is((SELECT value FROM stock.move WHERE id = :e_out4), -40::numeric, 'and the stock in is consumed as any layer: -40');
+
 -- ------------------------------------------------------------ ledger, balance, verify
 SELECT is(ARRAY[pg_temp.ledger(:pf), pg_temp.ledger(:pf, pg_temp.d(7)), pg_temp.ledger(:pf, pg_temp.d(11))],
           ARRAY[(stock.valuation(:pf)).value, (stock.valuation(:pf, pg_temp.d(7))).value, (stock.valuation(:pf, pg_temp.d(11))).value],
           'FIFO: the ledger at each date equals the valuation at that date');
-SELECT is((SELECT array_agg(pg_temp.ledger(x.p, pg_temp.d(y.n)) ORDER BY x.p, y.n) FROM unnest(ARRAY[:pa, :pd]) x(p), generate_series(0, 12) y(n)),
-          (SELECT array_agg((stock.valuation(x.p, pg_temp.d(y.n))).value ORDER BY x.p, y.n) FROM unnest(ARRAY[:pa, :pd]) x(p), generate_series(0, 12) y(n)),
-          'AVCO and FIFO delivery: the ledger equals the valuation at every day from D-12 to today');
+SELECT is((SELECT array_agg(pg_temp.ledger(x.p, pg_temp.d(y.n)) ORDER BY x.p, y.n) FROM unnest(ARRAY[:pa, :pd, :ps, :pl, :pr, :pm, :pt, :pe]) x(p), generate_series(0, 12) y(n)),
+          (SELECT array_agg((stock.valuation(x.p, pg_temp.d(y.n))).value ORDER BY x.p, y.n) FROM unnest(ARRAY[:pa, :pd, :ps, :pl, :pr, :pm, :pt, :pe]) x(p), generate_series(0, 12) y(n)),
+          'every product: the ledger equals the valuation at every day from D-12 to today');
 SELECT is((SELECT array_agg(r.value ORDER BY r.sku) FROM stock.valuation_report(:a, pg_temp.d(6)) r WHERE r.sku LIKE 'BD-%'),
           (SELECT array_agg(pg_temp.ledger(p.id, pg_temp.d(6)) ORDER BY p.sku) FROM stock.product p WHERE p.company_id = :a AND p.sku LIKE 'BD-%'),
           'the valuation report at D-6 equals the ledger at D-6');
@@ -120,7 +214,7 @@ SELECT is((SELECT sum(debit) - sum(credit) FROM stock.journal_line WHERE company
 SELECT is((SELECT count(*) FROM stock.journal_entry e WHERE e.company_id IN (:a, :b)
             AND (SELECT sum(debit) - sum(credit) FROM stock.journal_line l WHERE l.company_id = e.company_id AND l.entry_id = e.id) <> 0),
           0::bigint, 'every entry is balanced');
-SELECT is_empty(format('SELECT * FROM stock.verify_valuation() WHERE product_id IN (%s, %s, %s, %s)', :pf, :pa, :pd, :pn),
+SELECT is_empty(format('SELECT * FROM stock.verify_valuation() WHERE product_id IN (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)', :pf, :pa, :pd, :pn, :ps, :pl, :pr, :pm, :pt, :pe),
                 'verify_valuation finds nothing after the back-dated postings');
 SELECT lives_ok('SET CONSTRAINTS ALL IMMEDIATE', 'the deferred balance check passes');
 
