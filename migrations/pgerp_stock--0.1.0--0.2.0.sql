@@ -2784,6 +2784,108 @@ LANGUAGE sql STABLE AS $$
                     (SELECT p.standard_price FROM stock.product p WHERE p.company_id = p_company AND p.id = p_product))
 $$;
 
+CREATE OR REPLACE FUNCTION stock.replay_problems(p_company bigint, p_product bigint) RETURNS text[]
+    LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'pgerp_valuation_replay_problems';
+
+CREATE OR REPLACE FUNCTION stock.verify_valuation(p_product bigint DEFAULT NULL)
+RETURNS TABLE (product_id bigint, problem text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    WITH prod AS (
+        SELECT p.* FROM stock.product p WHERE p_product IS NULL OR p.id = p_product
+    ), moved AS (
+        SELECT m.company_id, m.product_id,
+               sum(CASE WHEN dl.usage = 'internal' AND sl.usage <> 'internal' THEN m.qty
+                        WHEN sl.usage = 'internal' AND dl.usage <> 'internal' THEN -m.qty ELSE 0 END) AS qty,
+               sum(coalesce(m.value, 0)) AS value
+          FROM stock.move m
+          JOIN stock.location sl ON sl.company_id = m.company_id AND sl.id = m.location_id
+          JOIN stock.location dl ON dl.company_id = m.company_id AND dl.id = m.location_dest_id
+         WHERE m.state = 'done'
+         GROUP BY 1, 2
+    ), quants AS (
+        SELECT q.company_id, q.product_id, sum(q.quantity) AS qty, sum(q.reserved) AS reserved,
+               bool_or(q.reserved > greatest(q.quantity, 0)) AS over_reserved
+          FROM stock.quant q GROUP BY 1, 2
+    ), reserving AS (
+        SELECT m.company_id, m.product_id, sum(m.reserved_qty) AS qty
+          FROM stock.move m
+          JOIN stock.location sl ON sl.company_id = m.company_id AND sl.id = m.location_id AND sl.usage = 'internal'
+         WHERE m.state IN ('confirmed', 'assigned') AND m.reserved_qty <> 0
+         GROUP BY 1, 2
+    ), layers AS (
+        SELECT l.company_id, l.product_id, sum(l.quantity) AS qty, sum(l.value) AS value,
+               sum(l.remaining_qty) AS rem_qty, sum(l.remaining_value) AS rem_value,
+               sum(l.value) FILTER (WHERE l.move_id IS NOT NULL AND l.parent_layer_id IS NULL) AS move_value
+          FROM stock.valuation_layer l GROUP BY 1, 2
+    ), booked AS (
+        SELECT l.company_id, l.product_id, sum(jl.debit - jl.credit) AS value
+          FROM stock.journal_line jl
+          JOIN stock.account a ON a.company_id = jl.company_id AND a.id = jl.account_id AND a.kind = 'stock_valuation'
+          JOIN stock.journal_entry je ON je.company_id = jl.company_id AND je.id = jl.entry_id
+          JOIN stock.valuation_layer l ON l.company_id = je.company_id AND l.id = je.layer_id
+         GROUP BY 1, 2
+    ), facts0 AS (
+        SELECT p.id, p.company_id, p.cost_method,
+               coalesce(mv.qty, 0) AS moved_qty, coalesce(q.qty, 0) AS quant_qty,
+               coalesce(pv.qty, 0) AS pv_qty, coalesce(pv.value, 0) AS pv_value,
+               coalesce(l.qty, 0) AS layer_qty, coalesce(l.value, 0) AS layer_value,
+               coalesce(l.rem_qty, 0) AS rem_qty, coalesce(l.rem_value, 0) AS rem_value,
+               coalesce(l.move_value, 0) AS layer_move_value, coalesce(mv.value, 0) AS move_value,
+               coalesce(b.value, 0) AS booked,
+               coalesce(q.reserved, 0) AS quant_reserved, coalesce(q.over_reserved, false) AS over_reserved,
+               coalesce(r.qty, 0) AS move_reserved
+          FROM prod p
+          LEFT JOIN moved mv ON mv.company_id = p.company_id AND mv.product_id = p.id
+          LEFT JOIN quants q ON q.company_id = p.company_id AND q.product_id = p.id
+          LEFT JOIN stock.product_value pv ON pv.company_id = p.company_id AND pv.product_id = p.id
+          LEFT JOIN layers l ON l.company_id = p.company_id AND l.product_id = p.id
+          LEFT JOIN booked b ON b.company_id = p.company_id AND b.product_id = p.id
+          LEFT JOIN reserving r ON r.company_id = p.company_id AND r.product_id = p.id
+    ), facts AS (
+        SELECT f.*, (f.moved_qty > '-Infinity' AND f.moved_qty < 'Infinity' AND f.quant_qty > '-Infinity' AND f.quant_qty < 'Infinity'
+                   AND f.pv_qty > '-Infinity' AND f.pv_qty < 'Infinity' AND f.pv_value > '-Infinity' AND f.pv_value < 'Infinity'
+                   AND f.layer_qty > '-Infinity' AND f.layer_qty < 'Infinity' AND f.layer_value > '-Infinity' AND f.layer_value < 'Infinity'
+                   AND f.rem_qty > '-Infinity' AND f.rem_qty < 'Infinity' AND f.rem_value > '-Infinity' AND f.rem_value < 'Infinity'
+                   AND f.layer_move_value > '-Infinity' AND f.layer_move_value < 'Infinity'
+                   AND f.move_value > '-Infinity' AND f.move_value < 'Infinity' AND f.booked > '-Infinity' AND f.booked < 'Infinity'
+                   AND f.quant_reserved > '-Infinity' AND f.quant_reserved < 'Infinity') AS finite
+          FROM facts0 f
+    )
+    SELECT f.id, x.problem
+      FROM facts f,
+           LATERAL (VALUES
+               (CASE WHEN NOT f.finite
+                     THEN format('a quantity or value is not a finite number: moves %s / %s, quants %s, running totals %s / %s, layers %s / %s, account %s',
+                                 f.moved_qty, f.move_value, f.quant_qty, f.pv_qty, f.pv_value, f.layer_qty, f.layer_value, f.booked) END),
+               (CASE WHEN f.over_reserved THEN 'a quant reserves more than it holds' END),
+               (CASE WHEN f.quant_reserved <> f.move_reserved
+                     THEN format('quants have %s reserved but open moves %s', f.quant_reserved, f.move_reserved) END),
+               (CASE WHEN f.quant_qty <> f.moved_qty THEN format('quants hold %s but done moves add up to %s', f.quant_qty, f.moved_qty) END),
+               (CASE WHEN f.layer_qty <> f.moved_qty THEN format('layers hold %s but done moves add up to %s', f.layer_qty, f.moved_qty) END),
+               (CASE WHEN f.pv_qty <> f.layer_qty OR f.pv_value <> f.layer_value
+                     THEN format('running totals %s / %s differ from layers %s / %s', f.pv_qty, f.pv_value, f.layer_qty, f.layer_value) END),
+               (CASE WHEN f.layer_move_value <> f.move_value THEN format('moves are valued %s but their layers %s', f.move_value, f.layer_move_value) END),
+               (CASE WHEN f.rem_qty <> f.layer_qty THEN format('open layers hold %s of %s on hand', f.rem_qty, f.layer_qty) END),
+               (CASE WHEN f.cost_method = 'fifo' AND f.rem_value <> f.layer_value
+                     THEN format('open layers are worth %s of %s', f.rem_value, f.layer_value) END),
+               (CASE WHEN f.booked <> f.layer_value THEN format('the stock valuation account holds %s, the layers %s', f.booked, f.layer_value) END)
+           ) x(problem)
+     WHERE x.problem IS NOT NULL
+    UNION ALL
+    SELECT f.id, r.problem
+      FROM facts f, LATERAL unnest(stock.replay_problems(f.company_id, f.id)) r(problem)
+     WHERE f.finite
+     ORDER BY 1, 2
+$$;
+
+SELECT erp.protect('stock.standard_price_history');
+SELECT erp.protect('stock.cost_method_history');
+INSERT INTO erp.app_table (table_name, privileges) VALUES
+    ('stock.standard_price_history', 'SELECT'),
+    ('stock.cost_method_history', 'SELECT')
+ON CONFLICT DO NOTHING;
+INSERT INTO erp.app_routine (routine) VALUES ('stock.replay_problems(bigint,bigint)') ON CONFLICT DO NOTHING;
+
 -- ==== last: grants of the application roles ====
 
 -- as the install's finish.sql: nothing new is PUBLIC

@@ -111,7 +111,8 @@ BEGIN
            (p_company, v_entry, stock._account(p_company, CASE WHEN p_amount > 0 THEN p_credit ELSE p_debit END), 0, abs(p_amount));
 END $$;
 
--- The account facing stock valuation for a move from or to a location of this usage.
+-- The account facing stock valuation for a move from or to a location of this usage
+-- (src/valuation/backdate.c inlines the same CASE: keep them alike).
 CREATE FUNCTION stock._counterpart(p_usage text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE p_usage WHEN 'supplier' THEN 'stock_input' WHEN 'transit' THEN 'stock_input'
@@ -507,10 +508,20 @@ BEGIN
     RETURN v_id;
 END $$;
 
+-- What a replay of the product's valued history in date order finds different
+-- from its stored move values, settlements, standard price and cost-method
+-- changes and open layers (C, src/valuation/backdate.c); an error of the
+-- replay is reported, not raised. Security invoker: row security applies
+-- (a product the caller may not read has no problem); verify_valuation() calls it.
+CREATE FUNCTION stock.replay_problems(p_company bigint, p_product bigint) RETURNS text[]
+    LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'pgerp_valuation_replay_problems';
+
 -- Recompute from moves and layers; no row when quants, running totals,
 -- layers and the journal agree, every amount is a finite number (NaN = NaN
 -- holds in PostgreSQL: the comparisons alone would miss a NaN) and no quant
--- reserves more than it holds or than the moves reserved.
+-- reserves more than it holds or than the moves reserved; and a replay of
+-- each product's history in date order agrees with the stored values
+-- (skipped for a product whose sums are not finite: that is reported).
 CREATE FUNCTION stock.verify_valuation(p_product bigint DEFAULT NULL)
 RETURNS TABLE (product_id bigint, problem text)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -548,8 +559,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
           JOIN stock.journal_entry je ON je.company_id = jl.company_id AND je.id = jl.entry_id
           JOIN stock.valuation_layer l ON l.company_id = je.company_id AND l.id = je.layer_id
          GROUP BY 1, 2
-    ), facts AS (
-        SELECT p.id, p.cost_method,
+    ), facts0 AS (
+        SELECT p.id, p.company_id, p.cost_method,
                coalesce(mv.qty, 0) AS moved_qty, coalesce(q.qty, 0) AS quant_qty,
                coalesce(pv.qty, 0) AS pv_qty, coalesce(pv.value, 0) AS pv_value,
                coalesce(l.qty, 0) AS layer_qty, coalesce(l.value, 0) AS layer_value,
@@ -565,17 +576,20 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
           LEFT JOIN layers l ON l.company_id = p.company_id AND l.product_id = p.id
           LEFT JOIN booked b ON b.company_id = p.company_id AND b.product_id = p.id
           LEFT JOIN reserving r ON r.company_id = p.company_id AND r.product_id = p.id
+    ), facts AS (
+        SELECT f.*, (f.moved_qty > '-Infinity' AND f.moved_qty < 'Infinity' AND f.quant_qty > '-Infinity' AND f.quant_qty < 'Infinity'
+                   AND f.pv_qty > '-Infinity' AND f.pv_qty < 'Infinity' AND f.pv_value > '-Infinity' AND f.pv_value < 'Infinity'
+                   AND f.layer_qty > '-Infinity' AND f.layer_qty < 'Infinity' AND f.layer_value > '-Infinity' AND f.layer_value < 'Infinity'
+                   AND f.rem_qty > '-Infinity' AND f.rem_qty < 'Infinity' AND f.rem_value > '-Infinity' AND f.rem_value < 'Infinity'
+                   AND f.layer_move_value > '-Infinity' AND f.layer_move_value < 'Infinity'
+                   AND f.move_value > '-Infinity' AND f.move_value < 'Infinity' AND f.booked > '-Infinity' AND f.booked < 'Infinity'
+                   AND f.quant_reserved > '-Infinity' AND f.quant_reserved < 'Infinity') AS finite
+          FROM facts0 f
     )
     SELECT f.id, x.problem
       FROM facts f,
            LATERAL (VALUES
-               (CASE WHEN NOT (f.moved_qty > '-Infinity' AND f.moved_qty < 'Infinity' AND f.quant_qty > '-Infinity' AND f.quant_qty < 'Infinity'
-                               AND f.pv_qty > '-Infinity' AND f.pv_qty < 'Infinity' AND f.pv_value > '-Infinity' AND f.pv_value < 'Infinity'
-                               AND f.layer_qty > '-Infinity' AND f.layer_qty < 'Infinity' AND f.layer_value > '-Infinity' AND f.layer_value < 'Infinity'
-                               AND f.rem_qty > '-Infinity' AND f.rem_qty < 'Infinity' AND f.rem_value > '-Infinity' AND f.rem_value < 'Infinity'
-                               AND f.layer_move_value > '-Infinity' AND f.layer_move_value < 'Infinity'
-                               AND f.move_value > '-Infinity' AND f.move_value < 'Infinity' AND f.booked > '-Infinity' AND f.booked < 'Infinity'
-                               AND f.quant_reserved > '-Infinity' AND f.quant_reserved < 'Infinity')
+               (CASE WHEN NOT f.finite
                      THEN format('a quantity or value is not a finite number: moves %s / %s, quants %s, running totals %s / %s, layers %s / %s, account %s',
                                  f.moved_qty, f.move_value, f.quant_qty, f.pv_qty, f.pv_value, f.layer_qty, f.layer_value, f.booked) END),
                (CASE WHEN f.over_reserved THEN 'a quant reserves more than it holds' END),
@@ -592,5 +606,9 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                (CASE WHEN f.booked <> f.layer_value THEN format('the stock valuation account holds %s, the layers %s', f.booked, f.layer_value) END)
            ) x(problem)
      WHERE x.problem IS NOT NULL
+    UNION ALL
+    SELECT f.id, r.problem
+      FROM facts f, LATERAL unnest(stock.replay_problems(f.company_id, f.id)) r(problem)
+     WHERE f.finite
      ORDER BY 1, 2
 $$;

@@ -19,6 +19,12 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "access/xact.h"
+#include "funcapi.h"
+#include "nodes/pg_list.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+
 #include "pgerp/core.h"
 #include "backdate.h"
 #include "num.h"
@@ -35,7 +41,7 @@ typedef struct BdPlan
 enum
 {
 	B_METHOD, B_MOVES, B_LAYERS, B_ALLOC, B_INS_LAYERS, B_INS_ENTRIES, B_SET_REM, B_MOVE_VALUE, B_PV,
-	B_PRICES, B_METHODS, B_NPLANS
+	B_PRICES, B_METHODS, B_PRODUCT, B_NPLANS
 };
 
 #define BIGINTARR INT8ARRAYOID
@@ -48,7 +54,9 @@ static BdPlan bplans[B_NPLANS] = {
 		" FROM stock.product p LEFT JOIN stock.company_setting s ON s.company_id OPERATOR(pg_catalog.=) p.company_id"
 		" WHERE p.company_id OPERATOR(pg_catalog.=) $1 AND p.id OPERATOR(pg_catalog.=) $2", 2, {INT8OID, INT8OID}},
 	[B_MOVES] = {"SELECT m.id, m.qty, m.unit_cost, m.origin_move_id, dl.usage OPERATOR(pg_catalog.=) 'internal',"
-		" stock._counterpart(CASE WHEN dl.usage OPERATOR(pg_catalog.=) 'internal' THEN sl.usage ELSE dl.usage END)"
+		" CASE CASE WHEN dl.usage OPERATOR(pg_catalog.=) 'internal' THEN sl.usage ELSE dl.usage END"
+		"  WHEN 'supplier' THEN 'stock_input' WHEN 'transit' THEN 'stock_input'"
+		"  WHEN 'customer' THEN 'stock_output' WHEN 'production' THEN 'stock_output' ELSE 'inventory_loss' END"
 		" FROM stock.move m"
 		" JOIN stock.location sl ON sl.company_id OPERATOR(pg_catalog.=) m.company_id AND sl.id OPERATOR(pg_catalog.=) m.location_id"
 		" JOIN stock.location dl ON dl.company_id OPERATOR(pg_catalog.=) m.company_id AND dl.id OPERATOR(pg_catalog.=) m.location_dest_id"
@@ -88,6 +96,9 @@ static BdPlan bplans[B_NPLANS] = {
 	[B_PRICES] = {"SELECT valid_from, price, seq FROM stock.standard_price_history"
 		" WHERE company_id OPERATOR(pg_catalog.=) $1 AND product_id OPERATOR(pg_catalog.=) $2 ORDER BY valid_from", 2,
 	{INT8OID, INT8OID}},
+	[B_PRODUCT] = {"SELECT p.sku, p.name, c.currency_rounding, c.price_precision FROM stock.product p"
+		" JOIN erp.company c ON c.id OPERATOR(pg_catalog.=) p.company_id"
+		" WHERE p.company_id OPERATOR(pg_catalog.=) $1 AND p.id OPERATOR(pg_catalog.=) $2", 2, {INT8OID, INT8OID}},
 	[B_METHODS] = {"SELECT valid_from, method, seq FROM stock.cost_method_history"
 		" WHERE company_id OPERATOR(pg_catalog.=) $1 AND product_id OPERATOR(pg_catalog.=) $2 ORDER BY valid_from", 2,
 	{INT8OID, INT8OID}},
@@ -193,6 +204,8 @@ typedef struct Ctx
 	int			maxevents;
 	int64		new_layer;
 	int			new_event;
+	bool		verify;			/* stock.verify_valuation(): report, do not raise */
+	List	   *problems;
 } Ctx;
 
 static int
@@ -417,6 +430,12 @@ new_event(Ctx *c, ReplayEventKind kind, TimestampTz at, int64 order)
 static void
 not_supported(Ctx *c, LayerRow *l)
 {
+	if (c->verify)
+	{
+		c->problems = lappend(c->problems, psprintf("layer %lld (%s) is of no kind a replay knows",
+													(long long) l->id, l->description));
+		return;
+	}
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg("move %lld is dated before the last valued move of product %s",
@@ -446,7 +465,10 @@ build_events(Ctx *c)
 			MoveRow    *mr = find_move(c, l->move);
 
 			if (!mr)
+			{
 				not_supported(c, l);
+				continue;
+			}
 			if (l->parent == 0)
 			{
 				if (mr->event < 0)
@@ -467,7 +489,10 @@ build_events(Ctx *c)
 				LayerRow   *p = find_layer(c, l->parent);
 
 				if (!p)
+				{
 					not_supported(c, l);
+					continue;
+				}
 				if (p->move == l->move)
 				{
 					ReplayEvent *e = new_event(c, RE_LANDED, l->at, l->id);
@@ -546,6 +571,20 @@ build_events(Ctx *c)
 			not_supported(c, find_layer(c, nm->first_layer));
 	}
 	/* events index moves by position, not pointer: fix after all appends */
+	if (c->verify)
+	{
+		int			kept = 0;
+
+		for (int i = 0; i < c->nmoves; i++)
+		{
+			if (c->moves[i].event < 0)
+				c->problems = lappend(c->problems, psprintf("valued move %lld has no valuation layer",
+															(long long) c->moves[i].id));
+			else
+				c->moves[kept++] = c->moves[i];
+		}
+		c->nmoves = kept;
+	}
 	for (int i = 0; i < c->nmoves; i++)
 		if (c->moves[i].event < 0)
 			ereport(ERROR,
@@ -852,6 +891,72 @@ refuse(Ctx *c, Replay *r, ReplayCode rc)
 			 errdetail("A cost method cannot change while the stock is negative.")));
 }
 
+/* replayed minus stored settlement corrections, per (receipt, owing layer) */
+static Settle *
+settle_diffs(Ctx *c, Replay *r, int *n)
+{
+	Settle	   *rs = palloc(sizeof(Settle) * Max(r->nsettlements + c->nstored_settle, 1));
+	int			nrs = 0;
+
+	for (int i = 0; i < r->nsettlements; i++)
+	{
+		rs[nrs].move = c->events[r->settlements[i].event].move;
+		rs[nrs].parent = r->layers[r->settlements[i].layer].id;
+		rs[nrs].value = r->settlements[i].value;
+		nrs++;
+	}
+	for (int i = 0; i < c->nstored_settle; i++)
+	{
+		rs[nrs] = c->stored_settle[i];
+		rs[nrs].value = num_neg(rs[nrs].value);
+		nrs++;
+	}
+	*n = settle_sum(rs, nrs);
+	return rs;
+}
+
+/*
+ * The events of the product in date order, the cost method and standard
+ * price in force at each, returns linked to their origin; with m->move, the
+ * new move among them (its layer id allocated first).
+ */
+static void
+prepare(Ctx *c, BackdateMove *m)
+{
+	bool		verify = c->verify;
+
+	memset(c, 0, sizeof(*c));
+	c->verify = verify;
+	c->m = m;
+	c->new_event = -1;
+	load(c);
+	build_events(c);
+	if (m->move)
+	{
+		ReplayEvent *ne;
+
+		c->new_layer = alloc_ids(1)[0];
+		ne = new_event(c, m->in ? RE_IN : RE_OUT, m->date, c->new_layer);
+		ne->move = m->move;
+		ne->origin = m->origin;
+		ne->qty = m->qty;
+		ne->unit_cost = m->unit_cost;
+		ne->layer_id = c->new_layer;
+	}
+	ReplaySortEvents(c->events, c->nevents);
+	apply_history(c);
+	ReplayLinkOrigins(c->events, c->nevents);
+	/* move rows point at their event: re-point after sorting */
+	for (int i = 0; i < c->nevents; i++)
+		if (c->events[i].kind == RE_IN || c->events[i].kind == RE_OUT)
+		{
+			if (m->move && c->events[i].move == m->move)
+				c->new_event = i;
+			else
+				find_move(c, c->events[i].move)->event = i;
+		}
+}
+
 /* post a back-dated move: see the head of this file */
 Numeric
 ValuationBackdate(BackdateMove *m)
@@ -876,32 +981,11 @@ ValuationBackdate(BackdateMove *m)
 				nmv = 0;
 	Numeric		result;
 
-	memset(&c, 0, sizeof(c));
 	memset(&o, 0, sizeof(o));
 	memset(&en, 0, sizeof(en));
-	c.m = m;
-	load(&c);
-	build_events(&c);
-	c.new_layer = alloc_ids(1)[0];
-	ne = new_event(&c, m->in ? RE_IN : RE_OUT, m->date, c.new_layer);
-	ne->move = m->move;
-	ne->origin = m->origin;
-	ne->qty = m->qty;
-	ne->unit_cost = m->unit_cost;
-	ne->layer_id = c.new_layer;
-	ReplaySortEvents(c.events, c.nevents);
-	apply_history(&c);
-	ReplayLinkOrigins(c.events, c.nevents);
-	/* move rows point at their event: re-point after sorting */
-	c.new_event = -1;
-	for (int i = 0; i < c.nevents; i++)
-		if (c.events[i].kind == RE_IN || c.events[i].kind == RE_OUT)
-		{
-			if (c.events[i].move == m->move)
-				c.new_event = i;
-			else
-				find_move(&c, c.events[i].move)->event = i;
-		}
+	memset(&c, 0, sizeof(c));
+	prepare(&c, m);
+	ne = &c.events[c.new_event];
 
 	memset(&r, 0, sizeof(r));
 	r.events = c.events;
@@ -949,22 +1033,8 @@ ValuationBackdate(BackdateMove *m)
 	}
 
 	/* settlements of negative stock: replayed against stored, per (receipt, owing layer) */
-	rs = palloc(sizeof(Settle) * Max(r.nsettlements + c.nstored_settle, 1));
-	nrs = 0;
-	for (int i = 0; i < r.nsettlements; i++)
-	{
-		rs[nrs].move = c.events[r.settlements[i].event].move;
-		rs[nrs].parent = r.layers[r.settlements[i].layer].id;
-		rs[nrs].value = r.settlements[i].value;
-		nrs++;
-	}
-	for (int i = 0; i < c.nstored_settle; i++)
-	{
-		rs[nrs] = c.stored_settle[i];
-		rs[nrs].value = num_neg(rs[nrs].value);
-		nrs++;
-	}
-	nrs = settle_sum(rs, nrs);
+	rs = settle_diffs(&c, &r, &nrs);
+
 	for (int i = 0; i < nrs; i++)
 	{
 		bool		is_new = rs[i].move == m->move;
@@ -1114,4 +1184,184 @@ ValuationBackdate(BackdateMove *m)
 		brun(B_PV, a, n, SPI_OK_UPDATE);
 	}
 	return result;
+}
+
+static char *
+num_text(Numeric n)
+{
+	return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
+}
+
+/* what a replay in date order finds different from the stored rows (verify mode) */
+static void
+compare(Ctx *c, Replay *r)
+{
+	Settle	   *rs;
+	int			nrs;
+
+	for (int i = 0; i < c->nmoves; i++)
+	{
+		MoveRow    *mr = &c->moves[i];
+		ReplayEvent *e = &c->events[mr->event];
+
+		if (num_cmp(e->value, mr->stored) != 0)
+			c->problems = lappend(c->problems,
+								  psprintf("move %lld is valued %s but a replay in date order gives %s",
+										   (long long) mr->id, num_text(mr->stored), num_text(e->value)));
+	}
+	rs = settle_diffs(c, r, &nrs);
+	for (int i = 0; i < nrs; i++)
+		if (num_sign(rs[i].value) != 0)
+			c->problems = lappend(c->problems,
+								  psprintf("the negative stock of layer %lld settled by move %lld differs from a replay in date order by %s",
+										   (long long) rs[i].parent, (long long) rs[i].move, num_text(rs[i].value)));
+	for (int i = 0; i < c->nevents; i++)
+	{
+		ReplayEvent *e = &c->events[i];
+
+		if (e->kind == RE_STDPRICE)
+		{
+			NonMove    *nm = find_nonmove(c, NM_STDPRICE, e->date);
+			Numeric		stored = nm ? nm->value : num_zero();
+
+			if (num_cmp(stored, e->value) != 0)
+				c->problems = lappend(c->problems,
+									  psprintf("the standard price change of %s revalued %s but a replay in date order gives %s",
+											   timestamptz_to_str(e->date), num_text(stored), num_text(e->value)));
+		}
+		else if (e->kind == RE_METHOD)
+		{
+			NonMove    *in = find_nonmove(c, NM_METHOD_IN, e->date);
+			Numeric		q = in ? in->qty : num_zero();
+			Numeric		v = in ? in->value : num_zero();
+			Numeric		rq = e->layer >= 0 ? e->out_qty : num_zero();
+
+			if (num_cmp(q, rq) != 0 || num_cmp(v, e->value) != 0)
+				c->problems = lappend(c->problems,
+									  psprintf("the cost-method change of %s put back %s worth %s but a replay in date order gives %s worth %s",
+											   timestamptz_to_str(e->date), num_text(q), num_text(v), num_text(rq), num_text(e->value)));
+		}
+	}
+	{
+		int		   *replayed = palloc(sizeof(int) * Max(c->nlayers, 1));
+
+		for (int i = 0; i < c->nlayers; i++)
+			replayed[i] = -1;
+		for (int i = 0; i < r->nlayers; i++)
+		{
+			LayerRow   *s = r->layers[i].id ? find_layer(c, r->layers[i].id) : NULL;
+
+			if (s)
+				replayed[s - c->layers] = i;
+		}
+		for (int i = 0; i < c->nlayers; i++)
+		{
+			LayerRow   *s = &c->layers[i];
+			Numeric		q = replayed[i] >= 0 ? r->layers[replayed[i]].rem_qty : num_zero();
+			Numeric		v = replayed[i] >= 0 ? r->layers[replayed[i]].rem_value : num_zero();
+
+			if (num_cmp(s->rem_qty, q) != 0 || num_cmp(s->rem_value, v) != 0)
+				c->problems = lappend(c->problems,
+									  psprintf("layer %lld holds %s worth %s open but a replay in date order leaves %s worth %s",
+											   (long long) s->id, num_text(s->rem_qty), num_text(s->rem_value),
+											   num_text(q), num_text(v)));
+		}
+	}
+}
+
+/* the replay of one product, in the caller's subtransaction: its problems */
+static List *
+verify_product(int64 company, int64 product)
+{
+	BackdateMove m;
+	Ctx			c;
+	Replay		r;
+	ReplayCode	rc;
+	Datum		a[2] = {Int64GetDatum(company), Int64GetDatum(product)};
+	bool		isnull;
+
+	memset(&m, 0, sizeof(m));
+	m.company = company;
+	m.product = product;
+	brun(B_PRODUCT, a, NULL, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		return NIL;
+	m.sku = TextDatumGetCString(cell(0, 1, &isnull));
+	m.name = TextDatumGetCString(cell(0, 2, &isnull));
+	m.rounding = DatumGetNumeric(cell(0, 3, &isnull));
+	m.precision = DatumGetInt32(cell(0, 4, &isnull));
+	memset(&c, 0, sizeof(c));
+	c.verify = true;			/* prepare() keeps the mode */
+	prepare(&c, &m);
+	memset(&r, 0, sizeof(r));
+	r.events = c.events;
+	r.nevents = c.nevents;
+	r.rounding = m.rounding;
+	r.precision = m.precision;
+	r.check_from = -1;
+	rc = ReplayRun(&r);
+	if (rc != REPLAY_OK)
+		return lappend(c.problems, psprintf("a replay in date order meets negative stock at the cost-method change of %s",
+											timestamptz_to_str(c.events[r.failed_event].date)));
+	compare(&c, &r);
+	return c.problems;
+}
+
+/*
+ * stock.replay_problems(p_company bigint, p_product bigint) RETURNS text[]:
+ * what a replay of the product's history in date order finds different from
+ * its stored move values, settlements, price and method changes and open
+ * layers (stock.verify_valuation).  An error of the replay (bad stored data)
+ * is reported as a problem, not raised.
+ */
+PG_FUNCTION_INFO_V1(pgerp_valuation_replay_problems);
+Datum
+pgerp_valuation_replay_problems(PG_FUNCTION_ARGS)
+{
+	int64		company = PG_GETARG_INT64(0);
+	int64		product = PG_GETARG_INT64(1);
+	MemoryContext caller = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	List	   *problems = NIL;
+	List	   *copied = NIL;
+	ListCell   *lc;
+	Datum	   *items;
+	int			n = 0;
+
+	SPI_connect();
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(caller);
+	PG_TRY();
+	{
+		MemoryContext work = AllocSetContextCreate(caller, "replay", ALLOCSET_DEFAULT_SIZES);
+		MemoryContext old = MemoryContextSwitchTo(work);
+
+		problems = verify_product(company, product);
+		MemoryContextSwitchTo(caller);
+		foreach(lc, problems)
+			copied = lappend(copied, pstrdup((char *) lfirst(lc)));
+		MemoryContextDelete(work);
+		(void) old;
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(caller);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller);
+		CurrentResourceOwner = owner;
+		copied = list_make1(psprintf("a replay in date order fails: %s", edata->message));
+	}
+	PG_END_TRY();
+	SPI_finish();
+	items = palloc(sizeof(Datum) * Max(list_length(copied), 1));
+	foreach(lc, copied)
+		items[n++] = CStringGetTextDatum((char *) lfirst(lc));
+	PG_RETURN_ARRAYTYPE_P(construct_array(items, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
