@@ -2,7 +2,7 @@
 -- correction layers and entries at their dates; the worked examples of docs/valuation.md.
 BEGIN;
 \ir ../setup.sql
-SELECT plan(49);
+SELECT plan(51);
 
 SELECT * FROM pg_temp.make_tree() \gset
 SELECT stock.create_warehouse(:a, 'BD55') AS wh \gset
@@ -200,12 +200,23 @@ SELECT results_eq(format($$SELECT quantity, value, remaining_qty, remaining_valu
 SELECT stock.deliver(:pe, 4, :wh, 'E-OUT4') AS e_out4 \gset
 SELECT is((SELECT value FROM stock.move WHERE id = :e_out4), -40::numeric, 'and the stock in is consumed as any layer: -40');
 
+-- ------------------------------------------------------------ a return inside the replayed range
+SELECT stock.create_product(:a, 'BD-RET', 'Returned delivery') AS pt2 \gset
+SELECT stock.receive(:pt2, 10, 10, :wh, 'T2-IN10', pg_temp.d(10)) AS t2_in10 \gset
+SELECT stock.deliver(:pt2, 4, :wh, 'T2-OUT4', pg_temp.d(5)) AS t2_out4 \gset
+SELECT stock.return_move(:t2_out4, 1) AS t2_ret \gset
+SELECT stock.receive(:pt2, 10, 20, :wh, 'T2-IN12', pg_temp.d(12)) AS t2_in12 \gset
+SELECT is(ARRAY[(SELECT value FROM stock.move WHERE id = :t2_out4), (SELECT value FROM stock.move WHERE id = :t2_ret)],
+          ARRAY[-80, 20]::numeric[],
+          'return: the delivery becomes 4 x 20 = -80, and its return comes back at the replayed cost: 20 (correction +10)');
+SELECT is(pg_temp.at(:pt2), '17 worth 240', 'return: on hand 17 worth 240 (6 @ 20 + 10 @ 10 + the 1 returned @ 20)');
+
 -- ------------------------------------------------------------ ledger, balance, verify
 SELECT is(ARRAY[pg_temp.ledger(:pf), pg_temp.ledger(:pf, pg_temp.d(7)), pg_temp.ledger(:pf, pg_temp.d(11))],
           ARRAY[(stock.valuation(:pf)).value, (stock.valuation(:pf, pg_temp.d(7))).value, (stock.valuation(:pf, pg_temp.d(11))).value],
           'FIFO: the ledger at each date equals the valuation at that date');
-SELECT is((SELECT array_agg(pg_temp.ledger(x.p, pg_temp.d(y.n)) ORDER BY x.p, y.n) FROM unnest(ARRAY[:pa, :pd, :ps, :pl, :pr, :pm, :pt, :pe]) x(p), generate_series(0, 12) y(n)),
-          (SELECT array_agg((stock.valuation(x.p, pg_temp.d(y.n))).value ORDER BY x.p, y.n) FROM unnest(ARRAY[:pa, :pd, :ps, :pl, :pr, :pm, :pt, :pe]) x(p), generate_series(0, 12) y(n)),
+SELECT is((SELECT array_agg(pg_temp.ledger(x.p, pg_temp.d(y.n)) ORDER BY x.p, y.n) FROM unnest(ARRAY[:pa, :pd, :ps, :pl, :pr, :pm, :pt, :pe, :pt2]) x(p), generate_series(0, 12) y(n)),
+          (SELECT array_agg((stock.valuation(x.p, pg_temp.d(y.n))).value ORDER BY x.p, y.n) FROM unnest(ARRAY[:pa, :pd, :ps, :pl, :pr, :pm, :pt, :pe, :pt2]) x(p), generate_series(0, 12) y(n)),
           'every product: the ledger equals the valuation at every day from D-12 to today');
 SELECT is((SELECT array_agg(r.value ORDER BY r.sku) FROM stock.valuation_report(:a, pg_temp.d(6)) r WHERE r.sku LIKE 'BD-%'),
           (SELECT array_agg(pg_temp.ledger(p.id, pg_temp.d(6)) ORDER BY p.sku) FROM stock.product p WHERE p.company_id = :a AND p.sku LIKE 'BD-%'),
@@ -214,7 +225,7 @@ SELECT is((SELECT sum(debit) - sum(credit) FROM stock.journal_line WHERE company
 SELECT is((SELECT count(*) FROM stock.journal_entry e WHERE e.company_id IN (:a, :b)
             AND (SELECT sum(debit) - sum(credit) FROM stock.journal_line l WHERE l.company_id = e.company_id AND l.entry_id = e.id) <> 0),
           0::bigint, 'every entry is balanced');
-SELECT is_empty(format('SELECT * FROM stock.verify_valuation() WHERE product_id IN (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)', :pf, :pa, :pd, :pn, :ps, :pl, :pr, :pm, :pt, :pe),
+SELECT is_empty(format('SELECT * FROM stock.verify_valuation() WHERE product_id IN (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)', :pf, :pa, :pd, :pn, :ps, :pl, :pr, :pm, :pt, :pe, :pt2),
                 'verify_valuation finds nothing after the back-dated postings');
 SELECT lives_ok('SET CONSTRAINTS ALL IMMEDIATE', 'the deferred balance check passes');
 
