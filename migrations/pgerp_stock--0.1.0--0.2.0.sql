@@ -2340,6 +2340,568 @@ COMMENT ON FUNCTION stock._housekeeping() IS
     'Hourly chore of pgerp_stock (erp.housekeeping_chore): purge the idempotency keys older than pgerp.idempotency_key_retention';
 INSERT INTO erp.housekeeping_chore (routine, every) VALUES ('stock._housekeeping()', interval '1 hour');
 
+-- ==== backdate (#15) ====
+
+-- open layers in date order: FIFO consumes by date, then id
+DROP INDEX stock.valuation_layer_open_idx;
+CREATE INDEX valuation_layer_open_idx ON stock.valuation_layer (company_id, product_id, created_at, id)
+    WHERE remaining_qty <> 0;
+
+-- dated history of standard prices and cost methods (sql/stock/history.sql)
+CREATE TABLE stock.standard_price_history (
+    company_id bigint NOT NULL,
+    product_id bigint NOT NULL,
+    valid_from timestamptz NOT NULL,
+    price numeric NOT NULL CHECK (price >= 0 AND price < 'Infinity'),
+    seq bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (company_id, product_id, valid_from),
+    FOREIGN KEY (company_id, product_id) REFERENCES stock.product (company_id, id)
+);
+SELECT pg_catalog.pg_extension_config_dump('stock.standard_price_history', '');
+COMMENT ON TABLE stock.standard_price_history IS
+    'Standard price of a product from valid_from on (-infinity: since its creation); written by create_product and set_standard_price';
+
+CREATE TABLE stock.cost_method_history (
+    company_id bigint NOT NULL,
+    product_id bigint NOT NULL,
+    valid_from timestamptz NOT NULL,
+    method text NOT NULL CHECK (method IN ('fifo', 'avco', 'standard')),
+    seq bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (company_id, product_id, valid_from),
+    FOREIGN KEY (company_id, product_id) REFERENCES stock.product (company_id, id)
+);
+SELECT pg_catalog.pg_extension_config_dump('stock.cost_method_history', '');
+COMMENT ON TABLE stock.cost_method_history IS
+    'Cost method of a product from valid_from on (-infinity: since its creation); written by create_product and set_cost_method';
+
+-- 0.1.0 data: the history its layers tell. A standard price change leaves a layer
+-- "Product value manually modified (from X to Y)" and a method change a pair
+-- "Costing method change (X to Y): stock out / in", each dated at the change:
+-- the first one's X holds since -infinity, each change's Y from its date. A
+-- change made without stock left no layer: the current value then holds from
+-- the upgrade on (and moves dated before it are back-dated).
+INSERT INTO stock.standard_price_history (company_id, product_id, valid_from, price, seq)
+SELECT p.company_id, p.id, '-infinity', coalesce(
+           (SELECT (regexp_match(l.description, '^Product value manually modified \(from ([0-9.]+) to'))[1]::numeric
+              FROM stock.valuation_layer l
+             WHERE l.company_id = p.company_id AND l.product_id = p.id AND l.move_id IS NULL
+               AND l.description ~ '^Product value manually modified \(from [0-9.]+ to [0-9.]+\)$'
+             ORDER BY l.created_at, l.id LIMIT 1), p.standard_price), 0
+  FROM stock.product p;
+INSERT INTO stock.standard_price_history (company_id, product_id, valid_from, price, seq)
+SELECT DISTINCT ON (l.company_id, l.product_id, l.created_at) l.company_id, l.product_id, l.created_at,
+       (regexp_match(l.description, ' to ([0-9.]+)\)$'))[1]::numeric, l.id
+  FROM stock.valuation_layer l
+ WHERE l.move_id IS NULL AND l.description ~ '^Product value manually modified \(from [0-9.]+ to [0-9.]+\)$'
+ ORDER BY l.company_id, l.product_id, l.created_at, l.id DESC;
+INSERT INTO stock.cost_method_history (company_id, product_id, valid_from, method, seq)
+SELECT p.company_id, p.id, '-infinity', coalesce(
+           (SELECT (regexp_match(l.description, '^Costing method change \((fifo|avco|standard) to'))[1]
+              FROM stock.valuation_layer l
+             WHERE l.company_id = p.company_id AND l.product_id = p.id AND l.move_id IS NULL
+               AND l.description ~ '^Costing method change \((fifo|avco|standard) to (fifo|avco|standard)\): stock in$'
+             ORDER BY l.created_at, l.id LIMIT 1), p.cost_method), 0
+  FROM stock.product p;
+INSERT INTO stock.cost_method_history (company_id, product_id, valid_from, method, seq)
+SELECT DISTINCT ON (l.company_id, l.product_id, l.created_at) l.company_id, l.product_id, l.created_at,
+       (regexp_match(l.description, ' to (fifo|avco|standard)\)'))[1], l.id - 1
+  FROM stock.valuation_layer l
+ WHERE l.move_id IS NULL AND l.description ~ '^Costing method change \((fifo|avco|standard) to (fifo|avco|standard)\): stock in$'
+ ORDER BY l.company_id, l.product_id, l.created_at, l.id DESC;
+-- what no layer tells: the current price or method, from the upgrade on
+INSERT INTO stock.standard_price_history (company_id, product_id, valid_from, price, seq)
+SELECT p.company_id, p.id, greatest(now(), coalesce(pv.last_date, now())), p.standard_price,
+       nextval(pg_get_serial_sequence('stock.valuation_layer', 'id'))
+  FROM stock.product p
+  LEFT JOIN stock.product_value pv ON pv.company_id = p.company_id AND pv.product_id = p.id
+ WHERE p.standard_price <> (SELECT h.price FROM stock.standard_price_history h
+                             WHERE h.company_id = p.company_id AND h.product_id = p.id
+                             ORDER BY h.valid_from DESC LIMIT 1)
+ON CONFLICT (company_id, product_id, valid_from) DO UPDATE SET price = EXCLUDED.price;
+INSERT INTO stock.cost_method_history (company_id, product_id, valid_from, method, seq)
+SELECT p.company_id, p.id, greatest(now(), coalesce(pv.last_date, now())), p.cost_method,
+       nextval(pg_get_serial_sequence('stock.valuation_layer', 'id'))
+  FROM stock.product p
+  LEFT JOIN stock.product_value pv ON pv.company_id = p.company_id AND pv.product_id = p.id
+ WHERE p.cost_method <> (SELECT h.method FROM stock.cost_method_history h
+                          WHERE h.company_id = p.company_id AND h.product_id = p.id
+                          ORDER BY h.valid_from DESC LIMIT 1)
+ON CONFLICT (company_id, product_id, valid_from) DO UPDATE SET method = EXCLUDED.method;
+UPDATE stock.product_value pv SET last_date = greatest(now(), coalesce(pv.last_date, now()))
+ WHERE EXISTS (SELECT 1 FROM stock.standard_price_history h
+                WHERE h.company_id = pv.company_id AND h.product_id = pv.product_id AND h.valid_from > coalesce(pv.last_date, '-infinity'))
+    OR EXISTS (SELECT 1 FROM stock.cost_method_history h
+                WHERE h.company_id = pv.company_id AND h.product_id = pv.product_id AND h.valid_from > coalesce(pv.last_date, '-infinity'));
+
+CREATE OR REPLACE FUNCTION stock.revalue(p_product bigint, p_added_value numeric, p_ref text DEFAULT NULL,
+                              p_idempotency_key text DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    c erp.company;
+    v_total numeric;
+    v_left numeric;
+    v_part numeric;
+    v_layer bigint;
+    l record;
+    v_idem record;
+    v_at timestamptz;
+BEGIN
+    PERFORM stock._require('stock.valuation:revalue', p.company_id);
+    v_idem := stock._idempotency_claim(p.company_id, p_idempotency_key, 'stock.revalue',
+                                       jsonb_build_array(p_product, p_added_value, p_ref));
+    IF v_idem.replay THEN
+        RETURN;
+    END IF;
+    IF p_added_value IS NULL OR p_added_value = 0 OR NOT (p_added_value > '-Infinity' AND p_added_value < 'Infinity') THEN
+        RAISE EXCEPTION 'added value must be a non-zero amount' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._check_number(p_added_value, 'added value', stock._max_amount());
+    IF p.cost_method = 'standard' THEN
+        RAISE EXCEPTION 'product % is valued at standard price', p.sku USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use stock.set_standard_price().';
+    END IF;
+    SELECT * INTO c FROM erp.company WHERE id = p.company_id;
+    IF stock.round_to(p_added_value, c.currency_rounding) <> p_added_value THEN
+        RAISE EXCEPTION 'amount % is finer than the currency rounding %', erp._echo(p_added_value::text), c.currency_rounding
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._lock_products(p.company_id, ARRAY[p.id]);
+    -- dated now, or at the product's last valued move if later: the date order of the replay
+    SELECT greatest(now(), coalesce(pv.last_date, now())) INTO v_at FROM stock.product_value pv
+     WHERE pv.company_id = p.company_id AND pv.product_id = p.id;
+    SELECT sum(remaining_qty) INTO v_total FROM stock.valuation_layer
+     WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0;
+    IF v_total IS NULL THEN
+        RAISE EXCEPTION 'product % has no stock to revalue', p.sku USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_added_value < 0 AND -p_added_value > (SELECT sum(remaining_value) FROM stock.valuation_layer
+                                               WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0) THEN
+        RAISE EXCEPTION 'revaluation would make the stock value negative' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_left := p_added_value;
+    FOR l IN SELECT * FROM stock.valuation_layer
+              WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0
+              ORDER BY created_at, id
+    LOOP
+        v_part := stock.value_share(v_left, v_total, l.remaining_qty, c.currency_rounding);
+        IF l.remaining_value + v_part < 0 THEN
+            RAISE EXCEPTION 'revaluation would make a valuation layer negative'
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('Layer %s holds %s of value; its share of the change is %s.', l.id, l.remaining_value, v_part);
+        END IF;
+        UPDATE stock.valuation_layer SET remaining_value = remaining_value + v_part WHERE company_id = l.company_id AND id = l.id;
+        v_left := v_left - v_part;
+        v_total := v_total - l.remaining_qty;
+    END LOOP;
+    INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
+    VALUES (p.company_id, p.id, v_at, 0, 0, p_added_value, 'Revaluation ' || coalesce(p_ref, ''))
+    RETURNING id INTO v_layer;
+    PERFORM stock._journal(p.company_id, v_at, p_ref, NULL, v_layer, 'stock_valuation', 'price_difference', p_added_value);
+    UPDATE stock.product_value
+       SET value = value + p_added_value, last_date = v_at,
+           last_unit_cost = CASE WHEN p.cost_method = 'avco' AND qty > 0 THEN (value + p_added_value) / qty ELSE last_unit_cost END
+     WHERE company_id = p.company_id AND product_id = p.id;
+    PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, 'null');
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.apply_landed_cost(p_moves bigint[], p_amount numeric, p_split text DEFAULT 'by_quantity',
+                                        p_ref text DEFAULT NULL, p_idempotency_key text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_company bigint;
+    c erp.company;
+    r record;
+    v_total numeric;
+    v_left numeric;
+    v_share numeric;
+    v_cap numeric;
+    v_cap_total numeric := 0;
+    v_n int;
+    v_i int := 0;
+    v_layer bigint;
+    v_id bigint;
+    v_idem record;
+    v_at timestamptz;
+BEGIN
+    IF p_moves IS NULL OR cardinality(p_moves) = 0 THEN
+        RAISE EXCEPTION 'moves must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_amount IS NULL OR NOT (p_amount > 0 AND p_amount < 'Infinity') THEN
+        RAISE EXCEPTION 'landed cost amount must be positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._check_number(p_amount, 'landed cost amount', stock._max_amount());
+    IF p_split IS NULL OR p_split NOT IN ('equal', 'by_quantity', 'by_current_cost') THEN
+        RAISE EXCEPTION 'invalid split %', erp._echo(p_split)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The splits are equal, by_quantity and by_current_cost.';
+    END IF;
+    IF (SELECT count(DISTINCT x) FROM unnest(p_moves) x) <> cardinality(p_moves) OR array_position(p_moves, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'moves must be distinct and not null' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- every move: a done receipt into stock, of one company the caller may revalue
+    FOR r IN SELECT x.id AS wanted, m.* FROM unnest(p_moves) x(id) LEFT JOIN stock.move m ON m.id = x.id LOOP
+        IF r.company_id IS NULL OR NOT (erp._is_bootstrap() OR erp.company_allowed(r.company_id, 'stock.move:read')) THEN
+            PERFORM erp._require_signed_in();
+            RAISE EXCEPTION 'move % does not exist', r.wanted USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF v_company IS NULL THEN
+            v_company := r.company_id;
+        ELSIF v_company <> r.company_id THEN
+            RAISE EXCEPTION 'moves belong to different companies' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF r.state <> 'done' OR coalesce(r.value, 0) <= 0 THEN
+            RAISE EXCEPTION 'move % is not a done, valued receipt', r.id USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END LOOP;
+    PERFORM stock._require('stock.valuation:revalue', v_company);
+    v_idem := stock._idempotency_claim(v_company, p_idempotency_key, 'stock.apply_landed_cost',
+                                       jsonb_build_array(p_moves, p_amount, p_split, p_ref));
+    IF v_idem.replay THEN
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
+    SELECT * INTO c FROM erp.company WHERE id = v_company;
+    IF stock.round_to(p_amount, c.currency_rounding) <> p_amount THEN
+        RAISE EXCEPTION 'amount % is finer than the currency rounding %', erp._echo(p_amount::text), c.currency_rounding
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._lock_products(v_company, ARRAY(SELECT DISTINCT m.product_id FROM stock.move m
+                                                  WHERE m.company_id = v_company AND m.id = ANY (p_moves)));
+
+    SELECT sum(CASE p_split WHEN 'equal' THEN 1 WHEN 'by_quantity' THEN m.qty ELSE m.value END), count(*)
+      INTO v_total, v_n
+      FROM stock.move m WHERE m.company_id = v_company AND m.id = ANY (p_moves);
+    INSERT INTO stock.landed_cost (company_id, ref, amount, split, move_ids, capitalised, expensed)
+    VALUES (v_company, p_ref, p_amount, p_split, p_moves, 0, 0) RETURNING id INTO v_id;
+    v_left := p_amount;
+    FOR r IN SELECT m.*, l.id AS layer_id, l.quantity AS layer_qty, l.remaining_qty AS layer_remaining, p.cost_method,
+                    CASE p_split WHEN 'equal' THEN 1 WHEN 'by_quantity' THEN m.qty ELSE m.value END AS weight
+               FROM stock.move m
+               JOIN stock.product p ON p.company_id = m.company_id AND p.id = m.product_id
+               JOIN stock.valuation_layer l ON l.company_id = m.company_id AND l.move_id = m.id
+                                           AND l.quantity > 0 AND l.parent_layer_id IS NULL
+              WHERE m.company_id = v_company AND m.id = ANY (p_moves)
+              ORDER BY m.id
+    LOOP
+        v_i := v_i + 1;
+        -- shares add up to the amount exactly: the last takes what is left
+        v_share := CASE WHEN v_i = v_n THEN v_left
+                        ELSE stock.value_share(p_amount, v_total, r.weight, c.currency_rounding) END;
+        v_left := v_left - v_share;
+        v_cap := CASE WHEN r.cost_method = 'standard' OR r.layer_remaining <= 0 THEN 0
+                      ELSE stock.value_share(v_share, r.layer_qty, least(r.layer_remaining, r.layer_qty), c.currency_rounding) END;
+        -- dated now, or at the product's last valued move if later: the date order of the replay
+        SELECT greatest(now(), coalesce(pv.last_date, now())) INTO v_at FROM stock.product_value pv
+         WHERE pv.company_id = v_company AND pv.product_id = r.product_id;
+        IF v_cap <> 0 THEN
+            UPDATE stock.valuation_layer SET remaining_value = remaining_value + v_cap
+             WHERE company_id = v_company AND id = r.layer_id;
+            INSERT INTO stock.valuation_layer (company_id, product_id, move_id, created_at, quantity, unit_cost, value,
+                                               description, parent_layer_id)
+            VALUES (v_company, r.product_id, r.id, v_at, 0, 0, v_cap,
+                    'Landed cost ' || coalesce(p_ref, v_id::text), r.layer_id)
+            RETURNING id INTO v_layer;
+            PERFORM stock._journal(v_company, v_at, p_ref, r.id, v_layer, 'stock_valuation', 'stock_input', v_cap);
+            UPDATE stock.product_value
+               SET value = value + v_cap, last_date = v_at,
+                   last_unit_cost = CASE WHEN r.cost_method = 'avco' AND qty > 0 THEN (value + v_cap) / qty ELSE last_unit_cost END
+             WHERE company_id = v_company AND product_id = r.product_id;
+        END IF;
+        IF v_share - v_cap <> 0 THEN
+            PERFORM stock._journal(v_company, v_at, p_ref, r.id, NULL, 'landed_cost_expense', 'stock_input', v_share - v_cap);
+        END IF;
+        v_cap_total := v_cap_total + v_cap;
+    END LOOP;
+    UPDATE stock.landed_cost SET capitalised = v_cap_total, expensed = p_amount - v_cap_total
+     WHERE company_id = v_company AND id = v_id;
+    PERFORM stock._idempotency_done(v_company, p_idempotency_key, to_jsonb(v_id));
+    RETURN v_id;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.set_cost_method(p_product bigint, p_method text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    c erp.company;
+    pv stock.product_value;
+    v_new_value numeric;
+    v_layer bigint;
+    v_at timestamptz;
+BEGIN
+    PERFORM stock._require('stock.valuation:revalue', p.company_id);
+    IF p_method IS NULL OR p_method NOT IN ('fifo', 'avco', 'standard') THEN
+        RAISE EXCEPTION 'invalid cost method %', erp._echo(p_method)
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = 'The cost methods are fifo, avco and standard.';
+    END IF;
+    IF p_method = p.cost_method THEN
+        RETURN;
+    END IF;
+    SELECT * INTO c FROM erp.company WHERE id = p.company_id;
+    PERFORM stock._lock_products(p.company_id, ARRAY[p.id]);
+    SELECT * INTO pv FROM stock.product_value WHERE company_id = p.company_id AND product_id = p.id;
+    IF pv.qty < 0 THEN
+        RAISE EXCEPTION 'cannot change the cost method of % while its stock is negative', p.sku
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Receive the missing quantity first.';
+    END IF;
+    UPDATE stock.product SET cost_method = p_method WHERE company_id = p.company_id AND id = p.id;
+    v_at := greatest(now(), coalesce(pv.last_date, now()));
+    PERFORM stock._record_history(p.company_id, p.id, v_at, NULL, p_method);
+    -- later moves dated before this change are back-dated
+    UPDATE stock.product_value SET last_date = v_at WHERE company_id = p.company_id AND product_id = p.id;
+    IF pv.qty = 0 THEN
+        RETURN;
+    END IF;
+    v_new_value := CASE WHEN p_method = 'standard' THEN stock.round_to(pv.qty * p.standard_price, c.currency_rounding)
+                        ELSE pv.value END;
+    UPDATE stock.valuation_layer SET remaining_qty = 0, remaining_value = 0
+     WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0;
+    INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
+    VALUES (p.company_id, p.id, v_at, -pv.qty, round(pv.value / pv.qty, c.price_precision), -pv.value,
+            format('Costing method change (%s to %s): stock out', p.cost_method, p_method));
+    INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value,
+                                       remaining_qty, remaining_value, description)
+    VALUES (p.company_id, p.id, v_at, pv.qty, round(v_new_value / pv.qty, c.price_precision), v_new_value,
+            pv.qty, v_new_value, format('Costing method change (%s to %s): stock in', p.cost_method, p_method))
+    RETURNING id INTO v_layer;
+    PERFORM stock._journal(p.company_id, v_at, 'Costing method change', NULL, v_layer, 'stock_valuation', 'price_difference',
+                           v_new_value - pv.value);
+    UPDATE stock.product_value
+       SET value = v_new_value,
+           last_unit_cost = round(v_new_value / pv.qty, c.price_precision)
+     WHERE company_id = p.company_id AND product_id = p.id;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.set_standard_price(p_product bigint, p_price numeric) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    c erp.company;
+    pv stock.product_value;
+    v_price numeric;
+    v_value numeric;
+    v_layer bigint;
+    v_at timestamptz;
+BEGIN
+    PERFORM stock._require('stock.valuation:revalue', p.company_id);
+    IF p_price IS NULL OR NOT (p_price >= 0 AND p_price < 'Infinity') THEN
+        RAISE EXCEPTION 'standard price must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._check_number(p_price, 'standard price', stock._max_amount());
+    SELECT * INTO c FROM erp.company WHERE id = p.company_id;
+    v_price := round(p_price, c.price_precision);
+    INSERT INTO stock.product_value (company_id, product_id) VALUES (p.company_id, p.id) ON CONFLICT DO NOTHING;
+    SELECT * INTO pv FROM stock.product_value WHERE company_id = p.company_id AND product_id = p.id FOR UPDATE;
+    UPDATE stock.product SET standard_price = v_price WHERE company_id = p.company_id AND id = p.id;
+    IF v_price = p.standard_price THEN
+        RETURN;
+    END IF;
+    v_at := greatest(now(), coalesce(pv.last_date, now()));
+    PERFORM stock._record_history(p.company_id, p.id, v_at, v_price, NULL);
+    -- later moves dated before this change are back-dated
+    UPDATE stock.product_value SET last_date = v_at WHERE company_id = p.company_id AND product_id = p.id;
+    IF p.cost_method <> 'standard' OR pv.qty = 0 THEN
+        RETURN;
+    END IF;
+    v_value := stock.round_to(pv.qty * (v_price - p.standard_price), c.currency_rounding);
+    INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
+    VALUES (p.company_id, p.id, v_at, 0, 0, v_value,
+            format('Product value manually modified (from %s to %s)', p.standard_price, v_price))
+    RETURNING id INTO v_layer;
+    PERFORM stock._journal(p.company_id, v_at, 'Revaluation', NULL, v_layer, 'stock_valuation', 'price_difference', v_value);
+    UPDATE stock.product_value SET value = value + v_value WHERE company_id = p.company_id AND product_id = p.id;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.create_product(p_company bigint, p_sku text, p_name text, p_cost_method text DEFAULT 'fifo',
+                                     p_standard_price numeric DEFAULT 0, p_uom text DEFAULT 'Unit',
+                                     p_tracking text DEFAULT 'none')
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_id bigint;
+    v_precision int;
+BEGIN
+    IF p_company IS NULL THEN
+        RAISE EXCEPTION 'company must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT erp._is_bootstrap() THEN
+        PERFORM erp._require_signed_in();
+        PERFORM erp.require_permission('stock.product:create', p_company);
+    END IF;
+    SELECT c.price_precision INTO v_precision FROM erp.company c WHERE c.id = p_company;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'company % does not exist', p_company USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_sku IS NULL OR p_sku !~ '^\S{1,64}$' THEN
+        RAISE EXCEPTION 'invalid SKU %', erp._echo(p_sku)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A SKU is 1 to 64 characters without spaces.';
+    END IF;
+    IF p_name IS NULL OR btrim(p_name, E' \t\r\n\f') = '' THEN
+        RAISE EXCEPTION 'product name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_cost_method IS NULL OR p_cost_method NOT IN ('fifo', 'avco', 'standard') THEN
+        RAISE EXCEPTION 'invalid cost method %', erp._echo(p_cost_method)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The cost methods are fifo, avco and standard.';
+    END IF;
+    IF p_standard_price IS NULL OR NOT (p_standard_price >= 0 AND p_standard_price < 'Infinity') THEN
+        RAISE EXCEPTION 'standard price must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._check_number(p_standard_price, 'standard price', stock._max_amount());
+    IF p_uom IS NULL OR NOT EXISTS (SELECT 1 FROM stock.uom u WHERE u.code = p_uom) THEN
+        RAISE EXCEPTION 'unknown unit of measure %', erp._echo(p_uom)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Units are listed in stock.uom.';
+    END IF;
+    IF p_tracking IS NULL OR p_tracking NOT IN ('none', 'lot', 'serial') THEN
+        RAISE EXCEPTION 'invalid tracking %', erp._echo(p_tracking)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Tracking is none, lot or serial.';
+    END IF;
+    PERFORM stock._ensure_company(p_company);
+    IF EXISTS (SELECT 1 FROM stock.product p WHERE p.company_id = p_company AND p.sku = p_sku) THEN
+        RAISE EXCEPTION 'SKU % already exists in company %', quote_literal(p_sku), p_company
+            USING ERRCODE = 'unique_violation';
+    END IF;
+    INSERT INTO stock.product (company_id, sku, name, cost_method, standard_price, uom, tracking)
+    VALUES (p_company, p_sku, btrim(p_name, E' \t\r\n\f'), p_cost_method,
+            round(p_standard_price, v_precision), p_uom, p_tracking)
+    RETURNING id INTO v_id;
+    PERFORM stock._record_history(p_company, v_id, '-infinity', round(p_standard_price, v_precision), p_cost_method);
+    RETURN v_id;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock._record_history(p_company bigint, p_product bigint, p_at timestamptz,
+                                      p_price numeric, p_method text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_seq bigint := CASE WHEN p_at = '-infinity' THEN 0
+                         ELSE nextval(pg_get_serial_sequence('stock.valuation_layer', 'id')) END;
+BEGIN
+    IF p_price IS NOT NULL THEN
+        INSERT INTO stock.standard_price_history (company_id, product_id, valid_from, price, seq)
+        VALUES (p_company, p_product, p_at, p_price, v_seq)
+        ON CONFLICT (company_id, product_id, valid_from) DO UPDATE SET price = EXCLUDED.price, seq = EXCLUDED.seq;
+    END IF;
+    IF p_method IS NOT NULL THEN
+        INSERT INTO stock.cost_method_history (company_id, product_id, valid_from, method, seq)
+        VALUES (p_company, p_product, p_at, p_method, v_seq)
+        ON CONFLICT (company_id, product_id, valid_from) DO UPDATE SET method = EXCLUDED.method, seq = EXCLUDED.seq;
+    END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock._standard_price_at(p_company bigint, p_product bigint, p_at timestamptz) RETURNS numeric
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT h.price FROM stock.standard_price_history h
+                      WHERE h.company_id = p_company AND h.product_id = p_product AND h.valid_from <= p_at
+                      ORDER BY h.valid_from DESC LIMIT 1),
+                    (SELECT p.standard_price FROM stock.product p WHERE p.company_id = p_company AND p.id = p_product))
+$$;
+
+CREATE OR REPLACE FUNCTION stock.replay_problems(p_company bigint, p_product bigint) RETURNS text[]
+    LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'pgerp_valuation_replay_problems';
+
+CREATE OR REPLACE FUNCTION stock.verify_valuation(p_product bigint DEFAULT NULL)
+RETURNS TABLE (product_id bigint, problem text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    WITH prod AS (
+        SELECT p.* FROM stock.product p WHERE p_product IS NULL OR p.id = p_product
+    ), moved AS (
+        SELECT m.company_id, m.product_id,
+               sum(CASE WHEN dl.usage = 'internal' AND sl.usage <> 'internal' THEN m.qty
+                        WHEN sl.usage = 'internal' AND dl.usage <> 'internal' THEN -m.qty ELSE 0 END) AS qty,
+               sum(coalesce(m.value, 0)) AS value
+          FROM stock.move m
+          JOIN stock.location sl ON sl.company_id = m.company_id AND sl.id = m.location_id
+          JOIN stock.location dl ON dl.company_id = m.company_id AND dl.id = m.location_dest_id
+         WHERE m.state = 'done'
+         GROUP BY 1, 2
+    ), quants AS (
+        SELECT q.company_id, q.product_id, sum(q.quantity) AS qty, sum(q.reserved) AS reserved,
+               bool_or(q.reserved > greatest(q.quantity, 0)) AS over_reserved
+          FROM stock.quant q GROUP BY 1, 2
+    ), reserving AS (
+        SELECT m.company_id, m.product_id, sum(m.reserved_qty) AS qty
+          FROM stock.move m
+          JOIN stock.location sl ON sl.company_id = m.company_id AND sl.id = m.location_id AND sl.usage = 'internal'
+         WHERE m.state IN ('confirmed', 'assigned') AND m.reserved_qty <> 0
+         GROUP BY 1, 2
+    ), layers AS (
+        SELECT l.company_id, l.product_id, sum(l.quantity) AS qty, sum(l.value) AS value,
+               sum(l.remaining_qty) AS rem_qty, sum(l.remaining_value) AS rem_value,
+               sum(l.value) FILTER (WHERE l.move_id IS NOT NULL AND l.parent_layer_id IS NULL) AS move_value
+          FROM stock.valuation_layer l GROUP BY 1, 2
+    ), booked AS (
+        SELECT l.company_id, l.product_id, sum(jl.debit - jl.credit) AS value
+          FROM stock.journal_line jl
+          JOIN stock.account a ON a.company_id = jl.company_id AND a.id = jl.account_id AND a.kind = 'stock_valuation'
+          JOIN stock.journal_entry je ON je.company_id = jl.company_id AND je.id = jl.entry_id
+          JOIN stock.valuation_layer l ON l.company_id = je.company_id AND l.id = je.layer_id
+         GROUP BY 1, 2
+    ), facts0 AS (
+        SELECT p.id, p.company_id, p.cost_method,
+               coalesce(mv.qty, 0) AS moved_qty, coalesce(q.qty, 0) AS quant_qty,
+               coalesce(pv.qty, 0) AS pv_qty, coalesce(pv.value, 0) AS pv_value,
+               coalesce(l.qty, 0) AS layer_qty, coalesce(l.value, 0) AS layer_value,
+               coalesce(l.rem_qty, 0) AS rem_qty, coalesce(l.rem_value, 0) AS rem_value,
+               coalesce(l.move_value, 0) AS layer_move_value, coalesce(mv.value, 0) AS move_value,
+               coalesce(b.value, 0) AS booked,
+               coalesce(q.reserved, 0) AS quant_reserved, coalesce(q.over_reserved, false) AS over_reserved,
+               coalesce(r.qty, 0) AS move_reserved
+          FROM prod p
+          LEFT JOIN moved mv ON mv.company_id = p.company_id AND mv.product_id = p.id
+          LEFT JOIN quants q ON q.company_id = p.company_id AND q.product_id = p.id
+          LEFT JOIN stock.product_value pv ON pv.company_id = p.company_id AND pv.product_id = p.id
+          LEFT JOIN layers l ON l.company_id = p.company_id AND l.product_id = p.id
+          LEFT JOIN booked b ON b.company_id = p.company_id AND b.product_id = p.id
+          LEFT JOIN reserving r ON r.company_id = p.company_id AND r.product_id = p.id
+    ), facts AS (
+        SELECT f.*, (f.moved_qty > '-Infinity' AND f.moved_qty < 'Infinity' AND f.quant_qty > '-Infinity' AND f.quant_qty < 'Infinity'
+                   AND f.pv_qty > '-Infinity' AND f.pv_qty < 'Infinity' AND f.pv_value > '-Infinity' AND f.pv_value < 'Infinity'
+                   AND f.layer_qty > '-Infinity' AND f.layer_qty < 'Infinity' AND f.layer_value > '-Infinity' AND f.layer_value < 'Infinity'
+                   AND f.rem_qty > '-Infinity' AND f.rem_qty < 'Infinity' AND f.rem_value > '-Infinity' AND f.rem_value < 'Infinity'
+                   AND f.layer_move_value > '-Infinity' AND f.layer_move_value < 'Infinity'
+                   AND f.move_value > '-Infinity' AND f.move_value < 'Infinity' AND f.booked > '-Infinity' AND f.booked < 'Infinity'
+                   AND f.quant_reserved > '-Infinity' AND f.quant_reserved < 'Infinity') AS finite
+          FROM facts0 f
+    )
+    SELECT f.id, x.problem
+      FROM facts f,
+           LATERAL (VALUES
+               (CASE WHEN NOT f.finite
+                     THEN format('a quantity or value is not a finite number: moves %s / %s, quants %s, running totals %s / %s, layers %s / %s, account %s',
+                                 f.moved_qty, f.move_value, f.quant_qty, f.pv_qty, f.pv_value, f.layer_qty, f.layer_value, f.booked) END),
+               (CASE WHEN f.over_reserved THEN 'a quant reserves more than it holds' END),
+               (CASE WHEN f.quant_reserved <> f.move_reserved
+                     THEN format('quants have %s reserved but open moves %s', f.quant_reserved, f.move_reserved) END),
+               (CASE WHEN f.quant_qty <> f.moved_qty THEN format('quants hold %s but done moves add up to %s', f.quant_qty, f.moved_qty) END),
+               (CASE WHEN f.layer_qty <> f.moved_qty THEN format('layers hold %s but done moves add up to %s', f.layer_qty, f.moved_qty) END),
+               (CASE WHEN f.pv_qty <> f.layer_qty OR f.pv_value <> f.layer_value
+                     THEN format('running totals %s / %s differ from layers %s / %s', f.pv_qty, f.pv_value, f.layer_qty, f.layer_value) END),
+               (CASE WHEN f.layer_move_value <> f.move_value THEN format('moves are valued %s but their layers %s', f.move_value, f.layer_move_value) END),
+               (CASE WHEN f.rem_qty <> f.layer_qty THEN format('open layers hold %s of %s on hand', f.rem_qty, f.layer_qty) END),
+               (CASE WHEN f.cost_method = 'fifo' AND f.rem_value <> f.layer_value
+                     THEN format('open layers are worth %s of %s', f.rem_value, f.layer_value) END),
+               (CASE WHEN f.booked <> f.layer_value THEN format('the stock valuation account holds %s, the layers %s', f.booked, f.layer_value) END)
+           ) x(problem)
+     WHERE x.problem IS NOT NULL
+    UNION ALL
+    SELECT f.id, r.problem
+      FROM facts f, LATERAL unnest(stock.replay_problems(f.company_id, f.id)) r(problem)
+     WHERE f.finite
+     ORDER BY 1, 2
+$$;
+
+SELECT erp.protect('stock.standard_price_history');
+SELECT erp.protect('stock.cost_method_history');
+INSERT INTO erp.app_table (table_name, privileges) VALUES
+    ('stock.standard_price_history', 'SELECT'),
+    ('stock.cost_method_history', 'SELECT')
+ON CONFLICT DO NOTHING;
+INSERT INTO erp.app_routine (routine) VALUES ('stock.replay_problems(bigint,bigint)') ON CONFLICT DO NOTHING;
+
 -- ==== last: grants of the application roles ====
 
 -- as the install's finish.sql: nothing new is PUBLIC

@@ -34,6 +34,7 @@ DECLARE
     v_layer bigint;
     v_id bigint;
     v_idem record;
+    v_at timestamptz;
 BEGIN
     IF p_moves IS NULL OR cardinality(p_moves) = 0 THEN
         RAISE EXCEPTION 'moves must not be empty' USING ERRCODE = 'invalid_parameter_value';
@@ -101,22 +102,25 @@ BEGIN
         v_left := v_left - v_share;
         v_cap := CASE WHEN r.cost_method = 'standard' OR r.layer_remaining <= 0 THEN 0
                       ELSE stock.value_share(v_share, r.layer_qty, least(r.layer_remaining, r.layer_qty), c.currency_rounding) END;
+        -- dated now, or at the product's last valued move if later: the date order of the replay
+        SELECT greatest(now(), coalesce(pv.last_date, now())) INTO v_at FROM stock.product_value pv
+         WHERE pv.company_id = v_company AND pv.product_id = r.product_id;
         IF v_cap <> 0 THEN
             UPDATE stock.valuation_layer SET remaining_value = remaining_value + v_cap
              WHERE company_id = v_company AND id = r.layer_id;
             INSERT INTO stock.valuation_layer (company_id, product_id, move_id, created_at, quantity, unit_cost, value,
                                                description, parent_layer_id)
-            VALUES (v_company, r.product_id, r.id, now(), 0, 0, v_cap,
+            VALUES (v_company, r.product_id, r.id, v_at, 0, 0, v_cap,
                     'Landed cost ' || coalesce(p_ref, v_id::text), r.layer_id)
             RETURNING id INTO v_layer;
-            PERFORM stock._journal(v_company, now(), p_ref, r.id, v_layer, 'stock_valuation', 'stock_input', v_cap);
+            PERFORM stock._journal(v_company, v_at, p_ref, r.id, v_layer, 'stock_valuation', 'stock_input', v_cap);
             UPDATE stock.product_value
-               SET value = value + v_cap, last_date = greatest(now(), coalesce(last_date, now())),
+               SET value = value + v_cap, last_date = v_at,
                    last_unit_cost = CASE WHEN r.cost_method = 'avco' AND qty > 0 THEN (value + v_cap) / qty ELSE last_unit_cost END
              WHERE company_id = v_company AND product_id = r.product_id;
         END IF;
         IF v_share - v_cap <> 0 THEN
-            PERFORM stock._journal(v_company, now(), p_ref, r.id, NULL, 'landed_cost_expense', 'stock_input', v_share - v_cap);
+            PERFORM stock._journal(v_company, v_at, p_ref, r.id, NULL, 'landed_cost_expense', 'stock_input', v_share - v_cap);
         END IF;
         v_cap_total := v_cap_total + v_cap;
     END LOOP;
@@ -142,6 +146,7 @@ DECLARE
     v_layer bigint;
     l record;
     v_idem record;
+    v_at timestamptz;
 BEGIN
     PERFORM stock._require('stock.valuation:revalue', p.company_id);
     v_idem := stock._idempotency_claim(p.company_id, p_idempotency_key, 'stock.revalue',
@@ -163,6 +168,9 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM stock._lock_products(p.company_id, ARRAY[p.id]);
+    -- dated now, or at the product's last valued move if later: the date order of the replay
+    SELECT greatest(now(), coalesce(pv.last_date, now())) INTO v_at FROM stock.product_value pv
+     WHERE pv.company_id = p.company_id AND pv.product_id = p.id;
     SELECT sum(remaining_qty) INTO v_total FROM stock.valuation_layer
      WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0;
     IF v_total IS NULL THEN
@@ -174,7 +182,8 @@ BEGIN
     END IF;
     v_left := p_added_value;
     FOR l IN SELECT * FROM stock.valuation_layer
-              WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0 ORDER BY id
+              WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0
+              ORDER BY created_at, id
     LOOP
         v_part := stock.value_share(v_left, v_total, l.remaining_qty, c.currency_rounding);
         IF l.remaining_value + v_part < 0 THEN
@@ -187,11 +196,11 @@ BEGIN
         v_total := v_total - l.remaining_qty;
     END LOOP;
     INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
-    VALUES (p.company_id, p.id, now(), 0, 0, p_added_value, 'Revaluation ' || coalesce(p_ref, ''))
+    VALUES (p.company_id, p.id, v_at, 0, 0, p_added_value, 'Revaluation ' || coalesce(p_ref, ''))
     RETURNING id INTO v_layer;
-    PERFORM stock._journal(p.company_id, now(), p_ref, NULL, v_layer, 'stock_valuation', 'price_difference', p_added_value);
+    PERFORM stock._journal(p.company_id, v_at, p_ref, NULL, v_layer, 'stock_valuation', 'price_difference', p_added_value);
     UPDATE stock.product_value
-       SET value = value + p_added_value, last_date = greatest(now(), coalesce(last_date, now())),
+       SET value = value + p_added_value, last_date = v_at,
            last_unit_cost = CASE WHEN p.cost_method = 'avco' AND qty > 0 THEN (value + p_added_value) / qty ELSE last_unit_cost END
      WHERE company_id = p.company_id AND product_id = p.id;
     PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, 'null');
@@ -206,6 +215,7 @@ DECLARE
     pv stock.product_value;
     v_new_value numeric;
     v_layer bigint;
+    v_at timestamptz;
 BEGIN
     PERFORM stock._require('stock.valuation:revalue', p.company_id);
     IF p_method IS NULL OR p_method NOT IN ('fifo', 'avco', 'standard') THEN
@@ -224,6 +234,10 @@ BEGIN
                   HINT = 'Receive the missing quantity first.';
     END IF;
     UPDATE stock.product SET cost_method = p_method WHERE company_id = p.company_id AND id = p.id;
+    v_at := greatest(now(), coalesce(pv.last_date, now()));
+    PERFORM stock._record_history(p.company_id, p.id, v_at, NULL, p_method);
+    -- later moves dated before this change are back-dated
+    UPDATE stock.product_value SET last_date = v_at WHERE company_id = p.company_id AND product_id = p.id;
     IF pv.qty = 0 THEN
         RETURN;
     END IF;
@@ -232,17 +246,17 @@ BEGIN
     UPDATE stock.valuation_layer SET remaining_qty = 0, remaining_value = 0
      WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0;
     INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
-    VALUES (p.company_id, p.id, now(), -pv.qty, round(pv.value / pv.qty, c.price_precision), -pv.value,
+    VALUES (p.company_id, p.id, v_at, -pv.qty, round(pv.value / pv.qty, c.price_precision), -pv.value,
             format('Costing method change (%s to %s): stock out', p.cost_method, p_method));
     INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value,
                                        remaining_qty, remaining_value, description)
-    VALUES (p.company_id, p.id, now(), pv.qty, round(v_new_value / pv.qty, c.price_precision), v_new_value,
+    VALUES (p.company_id, p.id, v_at, pv.qty, round(v_new_value / pv.qty, c.price_precision), v_new_value,
             pv.qty, v_new_value, format('Costing method change (%s to %s): stock in', p.cost_method, p_method))
     RETURNING id INTO v_layer;
-    PERFORM stock._journal(p.company_id, now(), 'Costing method change', NULL, v_layer, 'stock_valuation', 'price_difference',
+    PERFORM stock._journal(p.company_id, v_at, 'Costing method change', NULL, v_layer, 'stock_valuation', 'price_difference',
                            v_new_value - pv.value);
     UPDATE stock.product_value
-       SET value = v_new_value, last_date = greatest(now(), coalesce(last_date, now())),
+       SET value = v_new_value,
            last_unit_cost = round(v_new_value / pv.qty, c.price_precision)
      WHERE company_id = p.company_id AND product_id = p.id;
 END $$;

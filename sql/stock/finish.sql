@@ -13,6 +13,8 @@ SELECT erp.protect('stock.journal_entry');
 SELECT erp.protect('stock.journal_line');
 SELECT erp.protect('stock.landed_cost');
 SELECT erp.protect('stock.idempotency_key');
+SELECT erp.protect('stock.standard_price_history');
+SELECT erp.protect('stock.cost_method_history');
 
 INSERT INTO erp.app_table (table_name, privileges) VALUES
     ('stock.uom', 'SELECT'),
@@ -29,7 +31,9 @@ INSERT INTO erp.app_table (table_name, privileges) VALUES
     ('stock.journal_entry', 'SELECT'),
     ('stock.journal_line', 'SELECT'),
     ('stock.landed_cost', 'SELECT'),
-    ('stock.idempotency_key', 'SELECT');
+    ('stock.idempotency_key', 'SELECT'),
+    ('stock.standard_price_history', 'SELECT'),
+    ('stock.cost_method_history', 'SELECT');
 
 -- The HTTP contract's views (sql/api/).
 INSERT INTO erp.app_table (table_name, privileges) VALUES

@@ -85,6 +85,7 @@ BEGIN
     VALUES (p_company, p_sku, btrim(p_name, E' \t\r\n\f'), p_cost_method,
             round(p_standard_price, v_precision), p_uom, p_tracking)
     RETURNING id INTO v_id;
+    PERFORM stock._record_history(p_company, v_id, '-infinity', round(p_standard_price, v_precision), p_cost_method);
     RETURN v_id;
 END $$;
 COMMENT ON FUNCTION stock.create_product(bigint, text, text, text, numeric, text, text) IS

@@ -26,6 +26,7 @@ INSERT INTO erp.app_routine (routine) VALUES
     ('stock.set_standard_price(bigint,numeric)'),
     ('stock.return_move(bigint,numeric,text)'),
     ('stock.verify_valuation(bigint)'),
+    ('stock.replay_problems(bigint,bigint)'),
     ('stock.apply_landed_cost(bigint[],numeric,text,text,text)'),
     ('stock.revalue(bigint,numeric,text,text)'),
     ('stock.set_cost_method(bigint,text)')

@@ -19,8 +19,9 @@ CREATE TABLE stock.valuation_layer (
     FOREIGN KEY (company_id, product_id) REFERENCES stock.product (company_id, id),
     FOREIGN KEY (company_id, move_id) REFERENCES stock.move (company_id, id)
 );
--- open layers only: consumption reads a handful of rows whatever the history
-CREATE INDEX valuation_layer_open_idx ON stock.valuation_layer (company_id, product_id, id)
+-- open layers only, in date order (FIFO consumes by date, then id): consumption
+-- reads a handful of rows whatever the history
+CREATE INDEX valuation_layer_open_idx ON stock.valuation_layer (company_id, product_id, created_at, id)
     WHERE remaining_qty <> 0;
 CREATE INDEX valuation_layer_move_idx ON stock.valuation_layer (company_id, move_id);
 CREATE INDEX valuation_layer_product_date_idx ON stock.valuation_layer (company_id, product_id, created_at);
@@ -110,7 +111,8 @@ BEGIN
            (p_company, v_entry, stock._account(p_company, CASE WHEN p_amount > 0 THEN p_credit ELSE p_debit END), 0, abs(p_amount));
 END $$;
 
--- The account facing stock valuation for a move from or to a location of this usage.
+-- The account facing stock valuation for a move from or to a location of this usage
+-- (src/valuation/backdate.c inlines the same CASE: keep them alike).
 CREATE FUNCTION stock._counterpart(p_usage text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE p_usage WHEN 'supplier' THEN 'stock_input' WHEN 'transit' THEN 'stock_input'
@@ -422,7 +424,10 @@ BEGIN
      ORDER BY p.sku;
 END $$;
 
--- New standard price: a revaluation layer for the stock on hand.
+-- New standard price: a revaluation layer for the stock on hand. The price
+-- is recorded in stock.standard_price_history from now (or the product's last
+-- valued date, if later) on: a move dated before is back-dated, and valued
+-- at the price in force at its date.
 CREATE FUNCTION stock.set_standard_price(p_product bigint, p_price numeric) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -432,6 +437,7 @@ DECLARE
     v_price numeric;
     v_value numeric;
     v_layer bigint;
+    v_at timestamptz;
 BEGIN
     PERFORM stock._require('stock.valuation:revalue', p.company_id);
     IF p_price IS NULL OR NOT (p_price >= 0 AND p_price < 'Infinity') THEN
@@ -443,18 +449,23 @@ BEGIN
     INSERT INTO stock.product_value (company_id, product_id) VALUES (p.company_id, p.id) ON CONFLICT DO NOTHING;
     SELECT * INTO pv FROM stock.product_value WHERE company_id = p.company_id AND product_id = p.id FOR UPDATE;
     UPDATE stock.product SET standard_price = v_price WHERE company_id = p.company_id AND id = p.id;
-    IF p.cost_method <> 'standard' OR pv.qty = 0 OR v_price = p.standard_price THEN
+    IF v_price = p.standard_price THEN
+        RETURN;
+    END IF;
+    v_at := greatest(now(), coalesce(pv.last_date, now()));
+    PERFORM stock._record_history(p.company_id, p.id, v_at, v_price, NULL);
+    -- later moves dated before this change are back-dated
+    UPDATE stock.product_value SET last_date = v_at WHERE company_id = p.company_id AND product_id = p.id;
+    IF p.cost_method <> 'standard' OR pv.qty = 0 THEN
         RETURN;
     END IF;
     v_value := stock.round_to(pv.qty * (v_price - p.standard_price), c.currency_rounding);
     INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
-    VALUES (p.company_id, p.id, greatest(now(), coalesce(pv.last_date, now())), 0, 0, v_value,
+    VALUES (p.company_id, p.id, v_at, 0, 0, v_value,
             format('Product value manually modified (from %s to %s)', p.standard_price, v_price))
     RETURNING id INTO v_layer;
-    PERFORM stock._journal(p.company_id, now(), 'Revaluation', NULL, v_layer, 'stock_valuation', 'price_difference', v_value);
-    -- later moves may not be dated before this revaluation
-    UPDATE stock.product_value SET value = value + v_value, last_date = greatest(now(), coalesce(last_date, now()))
-     WHERE company_id = p.company_id AND product_id = p.id;
+    PERFORM stock._journal(p.company_id, v_at, 'Revaluation', NULL, v_layer, 'stock_valuation', 'price_difference', v_value);
+    UPDATE stock.product_value SET value = value + v_value WHERE company_id = p.company_id AND product_id = p.id;
 END $$;
 
 -- Return (part of) a done move: the reverse move, valued at the original
@@ -497,10 +508,20 @@ BEGIN
     RETURN v_id;
 END $$;
 
+-- What a replay of the product's valued history in date order finds different
+-- from its stored move values, settlements, standard price and cost-method
+-- changes and open layers (C, src/valuation/backdate.c); an error of the
+-- replay is reported, not raised. Security invoker: row security applies
+-- (a product the caller may not read has no problem); verify_valuation() calls it.
+CREATE FUNCTION stock.replay_problems(p_company bigint, p_product bigint) RETURNS text[]
+    LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'pgerp_valuation_replay_problems';
+
 -- Recompute from moves and layers; no row when quants, running totals,
 -- layers and the journal agree, every amount is a finite number (NaN = NaN
 -- holds in PostgreSQL: the comparisons alone would miss a NaN) and no quant
--- reserves more than it holds or than the moves reserved.
+-- reserves more than it holds or than the moves reserved; and a replay of
+-- each product's history in date order agrees with the stored values
+-- (skipped for a product whose sums are not finite: that is reported).
 CREATE FUNCTION stock.verify_valuation(p_product bigint DEFAULT NULL)
 RETURNS TABLE (product_id bigint, problem text)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -538,8 +559,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
           JOIN stock.journal_entry je ON je.company_id = jl.company_id AND je.id = jl.entry_id
           JOIN stock.valuation_layer l ON l.company_id = je.company_id AND l.id = je.layer_id
          GROUP BY 1, 2
-    ), facts AS (
-        SELECT p.id, p.cost_method,
+    ), facts0 AS (
+        SELECT p.id, p.company_id, p.cost_method,
                coalesce(mv.qty, 0) AS moved_qty, coalesce(q.qty, 0) AS quant_qty,
                coalesce(pv.qty, 0) AS pv_qty, coalesce(pv.value, 0) AS pv_value,
                coalesce(l.qty, 0) AS layer_qty, coalesce(l.value, 0) AS layer_value,
@@ -555,17 +576,20 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
           LEFT JOIN layers l ON l.company_id = p.company_id AND l.product_id = p.id
           LEFT JOIN booked b ON b.company_id = p.company_id AND b.product_id = p.id
           LEFT JOIN reserving r ON r.company_id = p.company_id AND r.product_id = p.id
+    ), facts AS (
+        SELECT f.*, (f.moved_qty > '-Infinity' AND f.moved_qty < 'Infinity' AND f.quant_qty > '-Infinity' AND f.quant_qty < 'Infinity'
+                   AND f.pv_qty > '-Infinity' AND f.pv_qty < 'Infinity' AND f.pv_value > '-Infinity' AND f.pv_value < 'Infinity'
+                   AND f.layer_qty > '-Infinity' AND f.layer_qty < 'Infinity' AND f.layer_value > '-Infinity' AND f.layer_value < 'Infinity'
+                   AND f.rem_qty > '-Infinity' AND f.rem_qty < 'Infinity' AND f.rem_value > '-Infinity' AND f.rem_value < 'Infinity'
+                   AND f.layer_move_value > '-Infinity' AND f.layer_move_value < 'Infinity'
+                   AND f.move_value > '-Infinity' AND f.move_value < 'Infinity' AND f.booked > '-Infinity' AND f.booked < 'Infinity'
+                   AND f.quant_reserved > '-Infinity' AND f.quant_reserved < 'Infinity') AS finite
+          FROM facts0 f
     )
     SELECT f.id, x.problem
       FROM facts f,
            LATERAL (VALUES
-               (CASE WHEN NOT (f.moved_qty > '-Infinity' AND f.moved_qty < 'Infinity' AND f.quant_qty > '-Infinity' AND f.quant_qty < 'Infinity'
-                               AND f.pv_qty > '-Infinity' AND f.pv_qty < 'Infinity' AND f.pv_value > '-Infinity' AND f.pv_value < 'Infinity'
-                               AND f.layer_qty > '-Infinity' AND f.layer_qty < 'Infinity' AND f.layer_value > '-Infinity' AND f.layer_value < 'Infinity'
-                               AND f.rem_qty > '-Infinity' AND f.rem_qty < 'Infinity' AND f.rem_value > '-Infinity' AND f.rem_value < 'Infinity'
-                               AND f.layer_move_value > '-Infinity' AND f.layer_move_value < 'Infinity'
-                               AND f.move_value > '-Infinity' AND f.move_value < 'Infinity' AND f.booked > '-Infinity' AND f.booked < 'Infinity'
-                               AND f.quant_reserved > '-Infinity' AND f.quant_reserved < 'Infinity')
+               (CASE WHEN NOT f.finite
                      THEN format('a quantity or value is not a finite number: moves %s / %s, quants %s, running totals %s / %s, layers %s / %s, account %s',
                                  f.moved_qty, f.move_value, f.quant_qty, f.pv_qty, f.pv_value, f.layer_qty, f.layer_value, f.booked) END),
                (CASE WHEN f.over_reserved THEN 'a quant reserves more than it holds' END),
@@ -582,5 +606,9 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                (CASE WHEN f.booked <> f.layer_value THEN format('the stock valuation account holds %s, the layers %s', f.booked, f.layer_value) END)
            ) x(problem)
      WHERE x.problem IS NOT NULL
+    UNION ALL
+    SELECT f.id, r.problem
+      FROM facts f, LATERAL unnest(stock.replay_problems(f.company_id, f.id)) r(problem)
+     WHERE f.finite
      ORDER BY 1, 2
 $$;

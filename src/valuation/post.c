@@ -22,6 +22,7 @@
 
 #include "pgerp/core.h"
 #include "pgerp/valuation.h"
+#include "backdate.h"
 
 typedef struct StmtPlan
 {
@@ -51,7 +52,7 @@ static StmtPlan plans[P_NPLANS] = {
 	{INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID, TEXTOID, INT8OID}},
 	[P_NEGATIVE] = {"SELECT id, remaining_qty, remaining_value, description FROM stock.valuation_layer"
 		" WHERE company_id OPERATOR(pg_catalog.=) $1 AND product_id OPERATOR(pg_catalog.=) $2"
-		" AND remaining_qty OPERATOR(pg_catalog.<>) 0 AND remaining_qty OPERATOR(pg_catalog.<) 0 ORDER BY id", 2, {INT8OID, INT8OID}},
+		" AND remaining_qty OPERATOR(pg_catalog.<>) 0 AND remaining_qty OPERATOR(pg_catalog.<) 0 ORDER BY created_at, id", 2, {INT8OID, INT8OID}},
 	[P_SET_REMAINING] = {"UPDATE stock.valuation_layer SET remaining_qty = $3, remaining_value = $4"
 		" WHERE company_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2", 4, {INT8OID, INT8OID, NUMERICOID, NUMERICOID}},
 	[P_ADD_REMAINING] = {"UPDATE stock.valuation_layer SET remaining_qty = remaining_qty OPERATOR(pg_catalog.+) $3,"
@@ -59,12 +60,12 @@ static StmtPlan plans[P_NPLANS] = {
 		" WHERE company_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2", 4, {INT8OID, INT8OID, NUMERICOID, NUMERICOID}},
 	[P_OPEN] = {"(SELECT id, remaining_qty, remaining_value, unit_cost FROM stock.valuation_layer"
 		"  WHERE company_id OPERATOR(pg_catalog.=) $1 AND move_id OPERATOR(pg_catalog.=) $3"
-		"  AND remaining_qty OPERATOR(pg_catalog.>) 0 ORDER BY id)"
+		"  AND remaining_qty OPERATOR(pg_catalog.>) 0 ORDER BY created_at, id)"
 		" UNION ALL"
 		" (SELECT id, remaining_qty, remaining_value, unit_cost FROM stock.valuation_layer"
 		"  WHERE company_id OPERATOR(pg_catalog.=) $1 AND product_id OPERATOR(pg_catalog.=) $2"
 		"  AND remaining_qty OPERATOR(pg_catalog.<>) 0 AND remaining_qty OPERATOR(pg_catalog.>) 0"
-		"  AND ($3 IS NULL OR move_id IS DISTINCT FROM $3) ORDER BY id)", 3, {INT8OID, INT8OID, INT8OID}},
+		"  AND ($3 IS NULL OR move_id IS DISTINCT FROM $3) ORDER BY created_at, id)", 3, {INT8OID, INT8OID, INT8OID}},
 	[P_UPDATE_PV] = {"UPDATE stock.product_value SET qty = $3, value = $4, last_unit_cost = $5, last_date = $6"
 		" WHERE company_id OPERATOR(pg_catalog.=) $1 AND product_id OPERATOR(pg_catalog.=) $2", 6,
 	{INT8OID, INT8OID, NUMERICOID, NUMERICOID, NUMERICOID, TIMESTAMPTZOID}},
@@ -552,20 +553,34 @@ pgerp_valuation_value_move(PG_FUNCTION_ARGS)
 	/*
 	 * A move dated in this transaction (now() is its start) is current, even
 	 * when a transaction that began later posted the product first: it is
-	 * posted at that later date; a move dated before is back-dated.
+	 * posted at that later date; a move dated before is back-dated: the
+	 * product's history is replayed in date order (backdate.c).
 	 */
 	if (c.has_last_date && c.date < c.last_date)
 	{
 		if (c.date >= GetCurrentTransactionStartTimestamp())
 			c.date = c.last_date;
 		else
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("move %lld is dated before the last valued move of product %s",
-							(long long) c.move, c.sku),
-					 errdetail("The move is dated %s; the product's last valued move is dated %s.",
-							   pstrdup(timestamptz_to_str(c.date)), pstrdup(timestamptz_to_str(c.last_date))),
-					 errhint("Post moves in date order; re-valuation of back-dated moves is not supported yet.")));
+		{
+			BackdateMove b;
+
+			b.company = c.company;
+			b.product = c.product;
+			b.move = c.move;
+			b.in = in;
+			b.counterpart = counterpart;
+			b.qty = c.qty;
+			b.unit_cost = c.unit_cost;
+			b.date = c.date;
+			b.ref = c.ref;
+			b.origin = c.origin;
+			b.name = c.name;
+			b.sku = c.sku;
+			b.rounding = c.rounding;
+			b.precision = c.precision;
+			result = ValuationBackdate(&b);
+			goto done;
+		}
 	}
 
 	if (c.origin)
@@ -582,6 +597,7 @@ pgerp_valuation_value_move(PG_FUNCTION_ARGS)
 	}
 
 	result = in ? value_in(&c, counterpart) : value_out(&c, counterpart);
+done:
 	{
 		/* copy the result out of SPI's memory before SPI_finish frees it */
 		MemoryContext spi = MemoryContextSwitchTo(caller);
