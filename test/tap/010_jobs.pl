@@ -157,7 +157,7 @@ ok($aret != 0 && $aerr =~ /permission denied: no user is signed in/,
 ok($aret != 0 && $aerr =~ /permission denied: no user is signed in/, 'nor a single job at priority 0');
 ($aret, $aout, $aerr) = $node->psql('postgres', q{
 	SELECT erp.sign_in('alice', 'alice-secret-1') IS NOT NULL;
-	SELECT erp.enqueue('erp.sleep', '{"seconds": 3600}', now(), 2147483647)}, extra_params => [ '-U', 'app' ]);
+	SELECT erp.enqueue('test.count_partners', '{}', now(), 2147483647)}, extra_params => [ '-U', 'app' ]);
 ok($aret != 0 && $aerr =~ /permission denied for "erp.job:prioritize"/,
 	'signed in, alice (stock_manager) cannot enqueue at priority 2147483647 without erp.job:prioritize');
 is(q1(q{SELECT count(*) FROM erp.job WHERE enqueued_by IS NULL AND run_as = 'app'::regrole OR priority > 0}), '0',
