@@ -105,31 +105,53 @@ COMMIT;
 SQL
 }
 
+# timed FILE: run the SQL of FILE in one session with \timing, then print the
+# backend's CPU time over it (utime + stime of /proc/<pid>/stat, in ms) as a
+# last line "CPU: <ms>": less disturbed than the wall clock by other work on
+# the machine.
+timed() {
+    local f=$1
+    {
+        echo 'SELECT pg_backend_pid() AS bpid \gset'
+        echo '\setenv BPID :bpid'
+        echo "\\! cut -d' ' -f14,15 /proc/\$BPID/stat > $TMP/cpu.before"
+        echo '\timing on'
+        cat "$f"
+        echo '\timing off'
+        echo "\\! cut -d' ' -f14,15 /proc/\$BPID/stat > $TMP/cpu.after"
+    } | pg -o /dev/null 2>&1 || return 1
+    local tck
+    tck=$(getconf CLK_TCK)
+    paste -d' ' "$TMP/cpu.before" "$TMP/cpu.after" |
+        awk -v t="$tck" '{ printf "CPU: %.0f\n", (($3 + $4) - ($1 + $2)) * 1000 / t }'
+}
+cpu_ms() { sed -n 's/^CPU: \([0-9]*\)$/\1/p'; }
+
 ms_sum() { sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | awk '{ s += $1 } END { printf "%.1f\n", s }'; }
 median() { tr ' ' '\n' | grep . | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"; }
 
-declare -A T_RUN T_FLOOR MEM OUTPUT
+declare -A T_RUN T_FLOOR C_RUN C_FLOOR MEM OUTPUT
 for n in "$ITEMS" $((2 * ITEMS)); do
     say "a company of $n items in 5 levels, $((5 * n)) demands"
     c=$(make_company "$n")
     pg -o /dev/null -c "INSERT INTO public.run_copy (company_id, start_date, bucket, horizon) VALUES ($c, current_date, 'week', 52)" \
         -c "VACUUM ANALYZE" -c "CHECKPOINT"
-    runs=""; floors=""; mem=""
+    runs=""; floors=""; mem=""; cpu_runs=""; cpu_floors=""
     for r in $(seq 1 "$RUNS"); do
         say "size $n, round $r: mrp.run, then the floor"
-        out=$(pg -tA -c "SET client_min_messages = debug1" -c '\timing on' \
-                 -c "SELECT mrp.run($c, date '2027-01-04', 'week', 52)" 2>&1) || { echo "$out" >&2; die "mrp.run failed"; }
-        runs+=" $(ms_sum <<<"$out")"
+        printf '%s\n' "SET client_min_messages = debug1;" "SELECT mrp.run($c, date '2027-01-04', 'week', 52);" >"$TMP/run.sql"
+        out=$(timed "$TMP/run.sql") || { echo "$out" >&2; die "mrp.run failed"; }
+        runs+=" $(ms_sum <<<"$out")"; cpu_runs+=" $(cpu_ms <<<"$out")"
         mem+=" $(sed -n 's/.*mrp run [0-9]*: peak memory \([0-9]*\) kB.*/\1/p' <<<"$out" | tail -n 1)"
         read -r po rec peg msg < <(pg -tA -F ' ' -c "SELECT (SELECT count(*) FROM mrp.planned_order WHERE company_id = $c),
             (SELECT count(*) FROM mrp.plan_record WHERE company_id = $c), (SELECT count(*) FROM mrp.pegging WHERE company_id = $c),
             (SELECT count(*) FROM mrp.run_message WHERE company_id = $c)")
-        { echo '\timing on'; floor_sql "$c" "$po" "$rec" "$peg" "$msg" "$n"; } | pg -o /dev/null >"$TMP/floor.out" 2>&1 ||
-            { cat "$TMP/floor.out" >&2; die "the floor failed"; }
-        floors+=" $(ms_sum <"$TMP/floor.out")"
+        floor_sql "$c" "$po" "$rec" "$peg" "$msg" "$n" >"$TMP/floor.sql"
+        timed "$TMP/floor.sql" >"$TMP/floor.out" || { cat "$TMP/floor.out" >&2; die "the floor failed"; }
+        floors+=" $(ms_sum <"$TMP/floor.out")"; cpu_floors+=" $(cpu_ms <"$TMP/floor.out")"
         pg -o /dev/null -c "CHECKPOINT"
     done
-    T_RUN[$n]=$runs; T_FLOOR[$n]=$floors; MEM[$n]=$mem
+    T_RUN[$n]=$runs; T_FLOOR[$n]=$floors; MEM[$n]=$mem; C_RUN[$n]=$cpu_runs; C_FLOOR[$n]=$cpu_floors
     OUTPUT[$n]="$po planned orders, $rec MRP table rows, $peg pegging rows, $msg messages"
     if [ -n "$PERF" ] && [ "$n" = "$ITEMS" ]; then
         say "one more run at $n under perf record (-g) into $PERF"
@@ -156,10 +178,16 @@ for n in "$ITEMS" $((2 * ITEMS)); do
     paste -d' ' <(tr ' ' '\n' <<<"${T_RUN[$n]# }") <(tr ' ' '\n' <<<"${T_FLOOR[$n]# }") |
         awk '{ printf " %.2f", $1 / $2 }'
     printf '\nratio of the medians:   %s   (goal <= 1.5)\n' "$(awk -v a="$tr_" -v b="$tf" 'BEGIN { printf "%.2f", a / b }')"
+    cr=$(median <<<"${C_RUN[$n]}"); cf=$(median <<<"${C_FLOOR[$n]}")
+    printf 'backend CPU ms, mrp.run: %s   median %s\n' "${C_RUN[$n]# }" "$cr"
+    printf 'backend CPU ms, floor:   %s   median %s\n' "${C_FLOOR[$n]# }" "$cf"
+    printf 'CPU ratio of the medians: %s   (goal <= 1.5)\n' "$(awk -v a="$cr" -v b="$cf" 'BEGIN { printf "%.2f", a / b }')"
     printf 'peak memory of the run (kB), all runs: %s\n' "${MEM[$n]# }"
 done
 t1=$(median <<<"${T_RUN[$ITEMS]}"); t2=$(median <<<"${T_RUN[$((2 * ITEMS))]}")
 f1=$(median <<<"${T_FLOOR[$ITEMS]}"); f2=$(median <<<"${T_FLOOR[$((2 * ITEMS))]}")
-printf '\ngrowth exponent n -> 2n: mrp.run %s, floor %s   (goal: 1.00, linear)\n' \
-    "$(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.2f", log(b / a) / log(2) }')" \
-    "$(awk -v a="$f1" -v b="$f2" 'BEGIN { printf "%.2f", log(b / a) / log(2) }')"
+c1=$(median <<<"${C_RUN[$ITEMS]}"); c2=$(median <<<"${C_RUN[$((2 * ITEMS))]}")
+d1=$(median <<<"${C_FLOOR[$ITEMS]}"); d2=$(median <<<"${C_FLOOR[$((2 * ITEMS))]}")
+expo() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", log(b / a) / log(2) }'; }
+printf '\ngrowth exponent n -> 2n (goal 1.00, linear): wall clock mrp.run %s, floor %s; CPU mrp.run %s, floor %s\n' \
+    "$(expo "$t1" "$t2")" "$(expo "$f1" "$f2")" "$(expo "$c1" "$c2")" "$(expo "$d1" "$d2")"
