@@ -130,7 +130,7 @@ cpu_ms() { sed -n 's/^CPU: \([0-9]*\)$/\1/p'; }
 ms_sum() { sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | awk '{ s += $1 } END { printf "%.1f\n", s }'; }
 median() { tr ' ' '\n' | grep . | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"; }
 
-declare -A T_RUN T_FLOOR C_RUN C_FLOOR MEM OUTPUT
+declare -A T_RUN T_FLOOR C_RUN C_FLOOR MEM OUTPUT SUMS
 for n in "$ITEMS" $((2 * ITEMS)); do
     say "a company of $n items in 5 levels, $((5 * n)) demands"
     c=$(make_company "$n")
@@ -153,6 +153,12 @@ for n in "$ITEMS" $((2 * ITEMS)); do
     done
     T_RUN[$n]=$runs; T_FLOOR[$n]=$floors; MEM[$n]=$mem; C_RUN[$n]=$cpu_runs; C_FLOOR[$n]=$cpu_floors
     OUTPUT[$n]="$po planned orders, $rec MRP table rows, $peg pegging rows, $msg messages"
+    # checksums of every column of the last run's results, to compare builds
+    SUMS[$n]=$(pg -tA -F ' ' -c "SELECT
+        (SELECT left(md5(string_agg(o::text, '|' ORDER BY o.id)), 8) FROM mrp.planned_order o WHERE company_id = $c),
+        (SELECT left(md5(string_agg(r::text, '|' ORDER BY r.product_id, r.bucket)), 8) FROM mrp.plan_record r WHERE company_id = $c),
+        (SELECT left(md5(string_agg((g.planned_order_id, g.demand_ref, g.qty)::text, '|' ORDER BY g.id)), 8) FROM mrp.pegging g WHERE company_id = $c),
+        (SELECT left(md5(string_agg((m.product_id, m.kind, m.detail)::text, '|' ORDER BY m.id)), 8) FROM mrp.run_message m WHERE company_id = $c)")
     if [ -n "$PERF" ] && [ "$n" = "$ITEMS" ]; then
         say "one more run at $n under perf record (-g) into $PERF"
         pg -o /dev/null <<SQL
@@ -172,6 +178,7 @@ for n in "$ITEMS" $((2 * ITEMS)); do
     tr_=$(median <<<"${T_RUN[$n]}"); tf=$(median <<<"${T_FLOOR[$n]}")
     printf '\nitems %s (5 levels), demands %s, 52 weekly buckets\n' "$n" "$((5 * n))"
     printf 'output: %s\n' "${OUTPUT[$n]}"
+    printf 'md5 of the results (planned orders, MRP table, pegging, messages): %s\n' "${SUMS[$n]}"
     printf 'mrp.run ms, all runs:   %s   median %s   (goal < 30000 at 100,000 items)\n' "${T_RUN[$n]# }" "$tr_"
     printf 'floor ms, all runs:     %s   median %s\n' "${T_FLOOR[$n]# }" "$tf"
     printf 'ratio per round:       '
