@@ -11,6 +11,7 @@
 #include "pgerp/core.h"
 #include "pgerp/crypto.h"
 #include "pgerp/jobs.h"
+#include "pgerp/mrp.h"
 #include "pgerp/rbac.h"
 #include "pgerp/rest.h"
 #include "pgerp/valuation.h"
@@ -29,6 +30,7 @@ _PG_init(void)
 	CryptoInit();
 	JobsInit();
 	ValuationInitGucs();
+	MrpInitGucs();
 	RestInit();
 	MarkGUCPrefixReserved("pgerp");
 }

@@ -2,12 +2,12 @@
  * The MRP run (mrp._run_compute, called by mrp.run): read the company's
  * items, BOMs, stock, scheduled receipts and demand in a few set-based
  * queries, plan every item in low-level-code order in memory (netting.c),
- * and write planned orders, the MRP table, pegging and exceptions with one
- * INSERT ... SELECT FROM unnest() each.
+ * and write planned orders, the MRP table, pegging and exceptions as they
+ * are made, in COPY batches (bulk.c): the results are never all in memory.
  *
  * One phase per function, all state in an MrpRun: load (header, items,
- * BOMs, stock, moves and demand), kits, low-level codes, netting, pegging,
- * write. Every quantity addition is checked; the arithmetic returns codes
+ * BOMs, stock, moves and demand), kits, low-level codes, then netting with
+ * the pegging and the writes of each item. Every quantity addition is checked; the arithmetic returns codes
  * (netting.c) and run_result() alone turns a code into an error (a depth
  * beyond MRP_MAX_BOM_DEPTH) or into a "not_planned" run message for the
  * product concerned, which is then left out while the others are planned.
@@ -19,7 +19,9 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/sequence.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -27,6 +29,7 @@
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 
 #include "pgerp/jobs.h"
@@ -44,7 +47,7 @@ typedef struct Source			/* a gross requirement, for pegging */
 	int			bucket;
 	MrpQty		qty;
 	char	   *ref;			/* demand or move reference, or NULL */
-	int			order;			/* else the planned order (index) that needs it */
+	int64		order;			/* else the id of the planned order that needs it */
 	struct Source *next;
 } Source;
 
@@ -68,52 +71,11 @@ typedef struct PlanItem
 	bool		failed;			/* not planned: reported in a run message */
 } PlanItem;
 
-typedef struct Order
-{
-	int			item;
-	MrpQty		qty;
-	int			due_bucket;
-	int			release_bucket;
-} Order;
-
 typedef struct ItemSlot
 {
 	int64		product_id;
 	int			item;
 } ItemSlot;
-
-/* Growable parallel arrays of output rows. */
-typedef struct RecordRows		/* mrp.plan_record */
-{
-	int			n,
-				cap;
-	int64	   *prod,
-			   *gross,
-			   *sched,
-			   *proj,
-			   *net,
-			   *rec,
-			   *rel;
-	int		   *bucket;
-} RecordRows;
-
-typedef struct MessageRows		/* mrp.run_message */
-{
-	int			n,
-				cap;
-	int64	   *prod;
-	char	  **kind;
-	char	  **detail;
-} MessageRows;
-
-typedef struct PegRows			/* mrp.pegging */
-{
-	int			n,
-				cap;
-	int64	   *order;
-	int64	   *qty;
-	char	  **ref;
-} PegRows;
 
 typedef struct MrpRun
 {
@@ -122,20 +84,21 @@ typedef struct MrpRun
 	int			bd;				/* days per bucket */
 	int			H;				/* buckets */
 	int64		warehouse_loc;	/* 0: every internal location */
+	DateADT		start_date;
 	PlanItem   *items;
 	int			nitems;
 	HTAB	   *index;			/* product id -> item */
 	int		   *order_of;		/* Kahn order */
 	int			maxllc;
-	Order	   *orders;
-	int			norders,
-				maxorders;
-	int64	   *order_ids;		/* ids of the written planned orders */
-	RecordRows	records;
-	MessageRows messages;
-	PegRows		pegs;
-	/* numeric constants of the conversions to millionths */
-	Datum		scale_num;
+	int			norders;		/* planned orders written */
+	Oid			order_seq;		/* mrp.planned_order_id_seq */
+	/* the writers of the results (bulk.c) */
+	MrpCopy		po,
+				rec,
+				peg,
+				msg;
+	Size		peak;			/* the backend's memory at the end of a phase, at most */
+	MemoryContext scratch;		/* conversions of one value, reset after each */
 } MrpRun;
 
 /* What an item's quantity came from, for the run message of a failure. */
@@ -170,22 +133,19 @@ item_of(MrpRun *run, int64 product_id)
 	return e ? e->item : -1;
 }
 
+/* A run message, written at once (detail is freed). */
 static void
-add_message(MrpRun *run, int64 prod, char *kind, char *detail)
+add_message(MrpRun *run, int64 prod, const char *kind, char *detail)
 {
-	MessageRows *m = &run->messages;
+	MrpCopy    *c = &run->msg;
 
-	if (m->n == m->cap)
-	{
-		m->cap = m->cap ? m->cap * 2 : 256;
-		m->prod = m->prod ? repalloc(m->prod, sizeof(int64) * m->cap) : palloc(sizeof(int64) * m->cap);
-		m->kind = m->kind ? repalloc(m->kind, sizeof(char *) * m->cap) : palloc(sizeof(char *) * m->cap);
-		m->detail = m->detail ? repalloc(m->detail, sizeof(char *) * m->cap) : palloc(sizeof(char *) * m->cap);
-	}
-	m->prod[m->n] = prod;
-	m->kind[m->n] = kind;
-	m->detail[m->n] = detail;
-	m->n++;
+	MrpCopyInt8(c, run->company);
+	MrpCopyInt8(c, run->run_id);
+	MrpCopyInt8(c, prod);
+	MrpCopyText(c, kind);
+	MrpCopyText(c, detail);
+	MrpCopyEndRow(c);
+	pfree(detail);
 }
 
 /*
@@ -243,28 +203,36 @@ get_int8(HeapTuple t, TupleDesc d, int col, int64 dflt)
 /*
  * A numeric column times scale, rounded to an integer as the SQL cast does;
  * NULL gives dflt; NaN, infinities and what does not fit give an overflow.
+ * The numeric arithmetic is done in run->scratch, reset after each value.
  */
 static MrpResult
-get_scaled(HeapTuple t, TupleDesc d, int col, int64 scale, MrpQty dflt, MrpQty *out)
+get_scaled(MrpRun *run, HeapTuple t, TupleDesc d, int col, int64 scale, MrpQty dflt, MrpQty *out)
 {
 	bool		isnull;
 	Datum		v = SPI_getbinval(t, d, col, &isnull);
 	Datum		bound;
 	Datum		scaled;
 	Numeric		n;
+	MemoryContext old;
+	MrpResult	r = MRP_OK;
 
 	*out = dflt;
 	if (isnull)
 		return MRP_OK;
+	old = MemoryContextSwitchTo(run->scratch);
 	n = DatumGetNumeric(v);
-	if (numeric_is_nan(n) || numeric_is_inf(n))
-		return MRP_OVERFLOW;
 	bound = DirectFunctionCall1(int8_numeric, Int64GetDatum(PG_INT64_MAX / scale));
-	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, DirectFunctionCall1(numeric_abs, v), bound)) > 0)
-		return MRP_OVERFLOW;
-	scaled = DirectFunctionCall2(numeric_mul, v, DirectFunctionCall1(int8_numeric, Int64GetDatum(scale)));
-	*out = DatumGetInt64(DirectFunctionCall1(numeric_int8, scaled));
-	return MRP_OK;
+	if (numeric_is_nan(n) || numeric_is_inf(n) ||
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, DirectFunctionCall1(numeric_abs, NumericGetDatum(n)), bound)) > 0)
+		r = MRP_OVERFLOW;
+	else
+	{
+		scaled = DirectFunctionCall2(numeric_mul, NumericGetDatum(n), DirectFunctionCall1(int8_numeric, Int64GetDatum(scale)));
+		*out = DatumGetInt64(DirectFunctionCall1(numeric_int8, scaled));
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(run->scratch);
+	return r;
 }
 
 static SPITupleTable *
@@ -311,7 +279,7 @@ add_edge(MrpRun *run, PlanItem *parent, int child, MrpFactor f, int depth)
 }
 
 static void
-add_source(PlanItem *it, int bucket, MrpQty qty, char *ref, int order)
+add_source(PlanItem *it, int bucket, MrpQty qty, char *ref, int64 order)
 {
 	Source	   *s = palloc(sizeof(Source));
 
@@ -328,7 +296,7 @@ add_source(PlanItem *it, int bucket, MrpQty qty, char *ref, int order)
  * marks the item not planned. A failed item collects nothing.
  */
 static void
-add_requirement(MrpRun *run, int item, int bucket, MrpQty qty, char *ref, int order, MrpWhat what)
+add_requirement(MrpRun *run, int item, int bucket, MrpQty qty, char *ref, int64 order, MrpWhat what)
 {
 	PlanItem   *it = &run->items[item];
 
@@ -337,50 +305,6 @@ add_requirement(MrpRun *run, int item, int bucket, MrpQty qty, char *ref, int or
 	if (!run_result(run, item, MrpAdd(&it->gross[bucket], qty), what))
 		return;
 	add_source(it, bucket, qty, ref, order);
-}
-
-/* int8[] datum of n values */
-static Datum
-int8_array(int64 *v, int n)
-{
-	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
-
-	for (int i = 0; i < n; i++)
-		d[i] = Int64GetDatum(v[i]);
-	return PointerGetDatum(construct_array(d, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-}
-
-static Datum
-int4_array(int *v, int n)
-{
-	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
-
-	for (int i = 0; i < n; i++)
-		d[i] = Int32GetDatum(v[i]);
-	return PointerGetDatum(construct_array(d, n, INT4OID, 4, true, TYPALIGN_INT));
-}
-
-static Datum
-text_array(char **v, int n)
-{
-	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
-	bool	   *nulls = palloc(sizeof(bool) * Max(n, 1));
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
-
-	for (int i = 0; i < n; i++)
-	{
-		nulls[i] = v[i] == NULL;
-		d[i] = v[i] ? CStringGetTextDatum(v[i]) : (Datum) 0;
-	}
-	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
-}
-
-static void
-write_rows(const char *sql, int nargs, Oid *types, Datum *values)
-{
-	if (SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "MRP output insert failed");
 }
 
 /* Load: the run's company, bucket size, horizon and warehouse location. */
@@ -394,7 +318,7 @@ load_header(MrpRun *run)
 
 	tt = query("SELECT company_id, CASE bucket WHEN 'week' THEN 7 ELSE 1 END, horizon,"
 			   " coalesce((SELECT w.location_id FROM stock.warehouse w WHERE w.company_id OPERATOR(pg_catalog.=) r.company_id"
-			   "           AND w.id OPERATOR(pg_catalog.=) r.warehouse_id), 0)"
+			   "           AND w.id OPERATOR(pg_catalog.=) r.warehouse_id), 0), start_date"
 			   " FROM mrp.mrp_run r WHERE id OPERATOR(pg_catalog.=) $1", 1, t1, v1);
 	if (SPI_processed != 1)
 		elog(ERROR, "MRP run " INT64_FORMAT " does not exist", run->run_id);
@@ -402,7 +326,9 @@ load_header(MrpRun *run)
 	run->bd = DatumGetInt32(SPI_getbinval(tt->vals[0], tt->tupdesc, 2, &isnull));
 	run->H = DatumGetInt32(SPI_getbinval(tt->vals[0], tt->tupdesc, 3, &isnull));
 	run->warehouse_loc = get_int8(tt->vals[0], tt->tupdesc, 4, 0);
+	run->start_date = DatumGetDateADT(SPI_getbinval(tt->vals[0], tt->tupdesc, 5, &isnull));
 	Assert(run->H >= 1 && run->bd >= 1);
+	SPI_freetuptable(tt);
 }
 
 /* Load: every active product, with its planning data, BOM and supplier. */
@@ -430,6 +356,7 @@ load_items(MrpRun *run)
 			   "  ORDER BY si.price, si.lead_days, si.id LIMIT 1) s ON true"
 			   " WHERE p.company_id OPERATOR(pg_catalog.=) $1 AND p.active ORDER BY p.id", 1, t1, v1);
 	run->nitems = (int) SPI_processed;
+	run->peak = Max(run->peak, MemoryContextMemAllocated(TopMemoryContext, true));
 	run->items = palloc0(sizeof(PlanItem) * Max(run->nitems, 1));
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(int64);
@@ -457,17 +384,18 @@ load_items(MrpRun *run)
 		it->sched = palloc0(sizeof(MrpQty) * run->H);
 		e = hash_search(run->index, &it->product_id, HASH_ENTER, NULL);
 		e->item = i;
-		if ((r = get_scaled(t, d, 9, MRP_SCALE, 0, &it->rule.lot_qty)) != MRP_OK ||
-			(r = get_scaled(t, d, 10, MRP_SCALE, 0, &it->rule.min_order)) != MRP_OK ||
-			(r = get_scaled(t, d, 11, MRP_SCALE, 0, &it->rule.multiple)) != MRP_OK ||
-			(r = get_scaled(t, d, 12, MRP_SCALE, 1, &it->rule.rounding)) != MRP_OK ||
-			(r = get_scaled(t, d, 13, MRP_SCALE, 0, &it->rule.safety)) != MRP_OK)
+		if ((r = get_scaled(run, t, d, 9, MRP_SCALE, 0, &it->rule.lot_qty)) != MRP_OK ||
+			(r = get_scaled(run, t, d, 10, MRP_SCALE, 0, &it->rule.min_order)) != MRP_OK ||
+			(r = get_scaled(run, t, d, 11, MRP_SCALE, 0, &it->rule.multiple)) != MRP_OK ||
+			(r = get_scaled(run, t, d, 12, MRP_SCALE, 1, &it->rule.rounding)) != MRP_OK ||
+			(r = get_scaled(run, t, d, 13, MRP_SCALE, 0, &it->rule.safety)) != MRP_OK)
 			run_result(run, i, r, WHAT_PLANNING);
 		else if (it->lead_days < 0 || it->lead_days > MRP_MAX_DAYS)
 			run_result(run, i, MRP_OVERFLOW, WHAT_LEAD_TIME);
 		else if (it->rule.fixed && it->rule.lot_qty <= 0)
 			run_result(run, i, MRP_BAD_RULE, WHAT_PLANNING);
 	}
+	SPI_freetuptable(tt);
 }
 
 /*
@@ -489,7 +417,7 @@ load_boms(MrpRun *run)
 			   " WHERE p.company_id OPERATOR(pg_catalog.=) $1 AND p.active", 1, t1, v1);
 	/* raw edges first (kits included), then the effective ones */
 	raw = palloc0(sizeof(Edge *) * Max(run->nitems, 1));
-	for (uint64 i = 0; i < SPI_processed; i++)
+	for (uint64 i = 0, n = SPI_processed; i < n; i++)
 	{
 		HeapTuple	t = tt->vals[i];
 		TupleDesc	d = tt->tupdesc;
@@ -508,9 +436,9 @@ load_boms(MrpRun *run)
 		e = palloc(sizeof(Edge));
 		e->child = c;
 		/* qty / batch x (100 + scrap) / 100, scrap in ten-thousandths of a percent */
-		if ((r = get_scaled(t, d, 3, MRP_SCALE, 0, &qty)) != MRP_OK ||
-			(r = get_scaled(t, d, 4, MRP_SCALE / 100, 0, &scrap)) != MRP_OK ||
-			(r = get_scaled(t, d, 5, MRP_SCALE, 0, &batch)) != MRP_OK ||
+		if ((r = get_scaled(run, t, d, 3, MRP_SCALE, 0, &qty)) != MRP_OK ||
+			(r = get_scaled(run, t, d, 4, MRP_SCALE / 100, 0, &scrap)) != MRP_OK ||
+			(r = get_scaled(run, t, d, 5, MRP_SCALE, 0, &batch)) != MRP_OK ||
 			(r = MrpFactorMake(qty, batch, &f1)) != MRP_OK ||
 			(r = MrpFactorMake(scrap, MRP_SCALE, &f2)) != MRP_OK ||
 			(r = MrpFactorMul(f1, f2, &e->factor)) != MRP_OK)
@@ -534,6 +462,7 @@ load_boms(MrpRun *run)
 			if (!run_result(run, i, add_edge(run, it, e->child, e->factor, 0), WHAT_BOM))
 				break;
 	}
+	SPI_freetuptable(tt);
 }
 
 /* Load: on hand in the company's internal locations (or the warehouse's). */
@@ -549,14 +478,15 @@ load_stock(MrpRun *run)
 			   " WHERE q.company_id OPERATOR(pg_catalog.=) $1 AND l.usage = 'internal'"
 			   "   AND ($2 OPERATOR(pg_catalog.=) 0 OR l.id OPERATOR(pg_catalog.=) $2)"
 			   " GROUP BY q.product_id", 2, t2, v2);
-	for (uint64 i = 0; i < SPI_processed; i++)
+	for (uint64 i = 0, n = SPI_processed; i < n; i++)
 	{
 		int			it = item_of(run, get_int8(tt->vals[i], tt->tupdesc, 1, 0));
 
 		if (it >= 0)
-			run_result(run, it, get_scaled(tt->vals[i], tt->tupdesc, 2, MRP_SCALE, 0, &run->items[it].on_hand),
+			run_result(run, it, get_scaled(run, tt->vals[i], tt->tupdesc, 2, MRP_SCALE, 0, &run->items[it].on_hand),
 					   WHAT_ON_HAND);
 	}
+	SPI_freetuptable(tt);
 }
 
 /*
@@ -599,7 +529,7 @@ load_moves(MrpRun *run)
 			   "          SELECT d.product_id, d.due, d.qty, false, coalesce(d.ref, 'demand ' || d.id)"
 			   "            FROM mrp.demand d WHERE d.company_id OPERATOR(pg_catalog.=) $1) x"
 			   " WHERE x.day < r.start_date + r.bd * r.horizon", 3, t3, v3);
-	for (uint64 i = 0; i < SPI_processed; i++)
+	for (uint64 i = 0, n = SPI_processed; i < n; i++)
 	{
 		HeapTuple	t = tt->vals[i];
 		TupleDesc	d = tt->tupdesc;
@@ -611,13 +541,15 @@ load_moves(MrpRun *run)
 
 		if (it < 0 || b >= run->H || run->items[it].failed)
 			continue;
-		if (!run_result(run, it, get_scaled(t, d, 3, MRP_SCALE, 0, &q), incoming ? WHAT_RECEIPTS : WHAT_REQUIREMENTS))
+		if (!run_result(run, it, get_scaled(run, t, d, 3, MRP_SCALE, 0, &q), incoming ? WHAT_RECEIPTS : WHAT_REQUIREMENTS))
 			continue;
 		if (incoming)
 			run_result(run, it, MrpAdd(&run->items[it].sched[b], q), WHAT_RECEIPTS);
 		else
-			add_requirement(run, it, b, q, SPI_getvalue(t, d, 5), -1, WHAT_REQUIREMENTS);
+			add_requirement(run, it, b, q, SPI_getvalue(t, d, 5), 0, WHAT_REQUIREMENTS);
 	}
+	run->peak = Max(run->peak, MemoryContextMemAllocated(TopMemoryContext, true));
+	SPI_freetuptable(tt);
 }
 
 /*
@@ -694,30 +626,102 @@ low_level_codes(MrpRun *run)
 		run_result(run, -1, MRP_TOO_DEEP, WHAT_BOM);
 }
 
+/* A row of the MRP table (b 0-based), written at once. */
 static void
-add_record(RecordRows *rr, PlanItem *it, int b, MrpQty proj, MrpQty net, MrpQty rec, MrpQty rel)
+write_record(MrpRun *run, PlanItem *it, int b, MrpQty proj, MrpQty net, MrpQty rec, MrpQty rel)
 {
-	if (rr->n == rr->cap)
+	MrpCopy    *c = &run->rec;
+
+	MrpCopyInt8(c, run->company);
+	MrpCopyInt8(c, run->run_id);
+	MrpCopyInt8(c, it->product_id);
+	MrpCopyInt8(c, b + 1);
+	MrpCopyDate(c, run->start_date + b * run->bd);
+	MrpCopyQty(c, it->gross[b]);
+	MrpCopyQty(c, it->sched[b]);
+	MrpCopyQty(c, proj);
+	MrpCopyQty(c, net);
+	MrpCopyQty(c, rec);
+	MrpCopyQty(c, rel);
+	MrpCopyEndRow(c);
+}
+
+/* A planned order (due and release buckets 0-based), written at once. */
+static void
+write_order(MrpRun *run, PlanItem *it, int64 id, MrpQty qty, int due, int release)
+{
+	MrpCopy    *c = &run->po;
+
+	MrpCopyInt8(c, run->company);
+	MrpCopyInt8(c, id);
+	MrpCopyInt8(c, run->run_id);
+	MrpCopyInt8(c, it->product_id);
+	MrpCopyQty(c, qty);
+	MrpCopyDate(c, run->start_date + release * run->bd);
+	MrpCopyDate(c, run->start_date + due * run->bd);
+	MrpCopyText(c, it->make ? "make" : "buy");
+	MrpCopyBool(c, release < 0);
+	if (it->make || it->vendor_id == 0)
+		MrpCopyNull(c);
+	else
+		MrpCopyInt8(c, it->vendor_id);
+	MrpCopyEndRow(c);
+}
+
+/*
+ * Pegging of one planned order: it covers the requirements of its due
+ * bucket, in the order of the item's sources (all known: every parent is
+ * planned before its components), each taken up to what is left of it.
+ */
+static void
+peg_order(MrpRun *run, PlanItem *it, int64 id, MrpQty qty, int due)
+{
+	MrpQty		left = qty;
+	MrpCopy    *c = &run->peg;
+
+	for (Source *s = it->sources; s != NULL && left > 0; s = s->next)
 	{
-		rr->cap = rr->cap ? rr->cap * 2 : 1024;
-		rr->prod = rr->prod ? repalloc(rr->prod, sizeof(int64) * rr->cap) : palloc(sizeof(int64) * rr->cap);
-		rr->gross = rr->gross ? repalloc(rr->gross, sizeof(int64) * rr->cap) : palloc(sizeof(int64) * rr->cap);
-		rr->sched = rr->sched ? repalloc(rr->sched, sizeof(int64) * rr->cap) : palloc(sizeof(int64) * rr->cap);
-		rr->proj = rr->proj ? repalloc(rr->proj, sizeof(int64) * rr->cap) : palloc(sizeof(int64) * rr->cap);
-		rr->net = rr->net ? repalloc(rr->net, sizeof(int64) * rr->cap) : palloc(sizeof(int64) * rr->cap);
-		rr->rec = rr->rec ? repalloc(rr->rec, sizeof(int64) * rr->cap) : palloc(sizeof(int64) * rr->cap);
-		rr->rel = rr->rel ? repalloc(rr->rel, sizeof(int64) * rr->cap) : palloc(sizeof(int64) * rr->cap);
-		rr->bucket = rr->bucket ? repalloc(rr->bucket, sizeof(int) * rr->cap) : palloc(sizeof(int) * rr->cap);
+		MrpQty		take;
+
+		if (s->bucket != due || s->qty <= 0)
+			continue;
+		take = Min(left, s->qty);
+		MrpCopyInt8(c, run->company);
+		MrpCopyInt8(c, run->run_id);
+		MrpCopyInt8(c, id);
+		if (s->ref)
+			MrpCopyText(c, s->ref);
+		else
+		{
+			char		ref[64];
+
+			snprintf(ref, sizeof(ref), "planned order " INT64_FORMAT, s->order);
+			MrpCopyText(c, ref);
+		}
+		MrpCopyQty(c, take);
+		MrpCopyEndRow(c);
+		s->qty -= take;
+		left -= take;
 	}
-	rr->prod[rr->n] = it->product_id;
-	rr->bucket[rr->n] = b + 1;
-	rr->gross[rr->n] = it->gross[b];
-	rr->sched[rr->n] = it->sched[b];
-	rr->proj[rr->n] = proj;
-	rr->net[rr->n] = net;
-	rr->rec[rr->n] = rec;
-	rr->rel[rr->n] = rel;
-	rr->n++;
+}
+
+/* What a planned item no longer needs: its buckets and sources. */
+static void
+free_item(PlanItem *it)
+{
+	Source	   *s = it->sources;
+
+	while (s != NULL)
+	{
+		Source	   *next = s->next;
+
+		pfree(s);
+		s = next;
+	}
+	it->sources = NULL;
+	pfree(it->gross);
+	pfree(it->sched);
+	it->gross = it->sched = NULL;
 }
 
 /* Work arrays of the netting of one item, H buckets each. */
@@ -789,6 +793,7 @@ plan_item(MrpRun *run, int k, NetBuffers *nb)
 	bool		needed = true;
 	MrpQty		total_sched;
 	int			first_order = run->norders;
+	int64		id;
 
 	if (!run_result(run, idx, net_item(run, it, lt, nb, &total_sched), WHAT_NETTING))
 		return;
@@ -801,23 +806,16 @@ plan_item(MrpRun *run, int k, NetBuffers *nb)
 		if (nb->rec[b] == 0)
 			continue;
 		r = b - lt;
-		if (run->norders == run->maxorders)
-		{
-			run->maxorders = run->maxorders ? run->maxorders * 2 : 1024;
-			run->orders = run->orders ? repalloc(run->orders, sizeof(Order) * run->maxorders)
-				: palloc(sizeof(Order) * run->maxorders);
-		}
-		run->orders[run->norders].item = idx;
-		run->orders[run->norders].qty = nb->rec[b];
-		run->orders[run->norders].due_bucket = b;
-		run->orders[run->norders].release_bucket = r;
+		id = nextval_internal(run->order_seq, true);
+		write_order(run, it, id, nb->rec[b], b, r);
+		peg_order(run, it, id, nb->rec[b], b);
 		/* the components' gross requirements, at the release */
 		for (Edge *e = it->edges; it->make && e != NULL; e = e->next)
 		{
 			MrpQty		need;
 
 			if (run_result(run, e->child, MrpApplyFactor(nb->rec[b], e->factor, &need), WHAT_DEPENDENT))
-				add_requirement(run, e->child, Max(r, 0), need, NULL, run->norders, WHAT_DEPENDENT);
+				add_requirement(run, e->child, Max(r, 0), need, NULL, id, WHAT_DEPENDENT);
 		}
 		run->norders++;
 		if (r < 0)
@@ -848,7 +846,7 @@ plan_item(MrpRun *run, int k, NetBuffers *nb)
 			!(b == 0 && !any && it->on_hand != 0))
 			continue;
 		any = true;
-		add_record(&run->records, it, b, nb->proj[b], nb->net[b], nb->rec[b], nb->rel[b]);
+		write_record(run, it, b, nb->proj[b], nb->net[b], nb->rec[b], nb->rel[b]);
 	}
 }
 
@@ -875,148 +873,48 @@ plan_all(MrpRun *run)
 			JobsSetProgress((double) k / Max(run->nitems, 1), psprintf("low-level code %d of %d", level, run->maxllc));
 		}
 		plan_item(run, k, &nb);
+		free_item(it);
 	}
 }
 
-/* Write: the planned orders, their ids taken from the sequence in one statement. */
+/* The writers of the four result tables, and what the netting needs. */
 static void
-write_orders(MrpRun *run)
+open_writers(MrpRun *run)
 {
-	int			n = run->norders;
-	int64	   *prod = palloc(sizeof(int64) * Max(n, 1));
-	int64	   *qty = palloc(sizeof(int64) * Max(n, 1));
-	int		   *due = palloc(sizeof(int) * Max(n, 1));
-	int		   *release = palloc(sizeof(int) * Max(n, 1));
-	int64	   *vendor = palloc(sizeof(int64) * Max(n, 1));
-	char	  **kind = palloc(sizeof(char *) * Max(n, 1));
-	Oid			ti[1] = {INT4OID};
-	Datum		vi[1] = {Int32GetDatum(n)};
-	SPITupleTable *tt;
+	static const char *const po[] = {"company_id", "id", "run_id", "product_id", "qty", "release_date", "due_date",
+	"kind", "past_due", "vendor_id"};
+	static const char *const rec[] = {"company_id", "run_id", "product_id", "bucket", "bucket_start", "gross",
+	"scheduled", "projected", "net", "planned_receipt", "planned_release"};
+	static const char *const peg[] = {"company_id", "run_id", "planned_order_id", "demand_ref", "qty"};
+	static const char *const msg[] = {"company_id", "run_id", "product_id", "kind", "detail"};
 
-	run->order_ids = palloc(sizeof(int64) * Max(n, 1));
-	tt = query("SELECT pg_catalog.nextval('mrp.planned_order_id_seq') FROM pg_catalog.generate_series(1, $1) ORDER BY 1",
-			   1, ti, vi);
-	for (int i = 0; i < n; i++)
-	{
-		PlanItem   *it = &run->items[run->orders[i].item];
-
-		run->order_ids[i] = get_int8(tt->vals[i], tt->tupdesc, 1, 0);
-		prod[i] = it->product_id;
-		qty[i] = run->orders[i].qty;
-		due[i] = run->orders[i].due_bucket;
-		release[i] = run->orders[i].release_bucket;
-		vendor[i] = it->make ? 0 : it->vendor_id;
-		kind[i] = it->make ? "make" : "buy";
-	}
-	{
-		Oid			t[9] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
-		INT8ARRAYOID, TEXTARRAYOID, NUMERICOID};
-		Datum		v[9] = {Int64GetDatum(run->run_id), int8_array(run->order_ids, n), int8_array(prod, n),
-			int8_array(qty, n), int4_array(due, n), int4_array(release, n),
-		int8_array(vendor, n), text_array(kind, n), run->scale_num};
-
-		write_rows("INSERT INTO mrp.planned_order (company_id, id, run_id, product_id, qty, due_date, release_date, past_due,"
-				   "                              vendor_id, kind)"
-				   " SELECT r.company_id, x.id, r.id, x.product_id, pg_catalog.trim_scale(x.qty::numeric / $9),"
-				   "        r.start_date + x.due * r.bd,"
-				   "        r.start_date + x.release * r.bd,"
-				   "        x.release < 0, NULLIF(x.vendor, 0), x.kind"
-				   " FROM (SELECT company_id, id, start_date, CASE bucket WHEN 'week' THEN 7 ELSE 1 END AS bd FROM mrp.mrp_run"
-				   "        WHERE id OPERATOR(pg_catalog.=) $1) r,"
-				   "      unnest($2, $3, $4, $5, $6, $7, $8) x(id, product_id, qty, due, release, vendor, kind)",
-				   9, t, v);
-	}
+	MrpCopyInit(&run->po, "mrp", "planned_order", po, lengthof(po));
+	MrpCopyInit(&run->rec, "mrp", "plan_record", rec, lengthof(rec));
+	MrpCopyInit(&run->peg, "mrp", "pegging", peg, lengthof(peg));
+	MrpCopyInit(&run->msg, "mrp", "run_message", msg, lengthof(msg));
+	run->order_seq = get_relname_relid("planned_order_id_seq", get_namespace_oid("mrp", false));
+	if (!OidIsValid(run->order_seq))
+		elog(ERROR, "sequence mrp.planned_order_id_seq does not exist");
+	run->scratch = AllocSetContextCreate(CurrentMemoryContext, "pgerp mrp scratch", ALLOCSET_SMALL_SIZES);
 }
 
 /*
- * Pegging: each planned order covers the requirements of its due bucket, in
- * order; the orders of one item are consecutive.
+ * The last batches, in the order of the tables' foreign keys, and the peak
+ * memory (DEBUG1: bench/mrp.sh prints it).
  */
 static void
-peg_orders(MrpRun *run)
+close_writers(MrpRun *run)
 {
-	PegRows    *pr = &run->pegs;
-	int			i = 0;
-
-	while (i < run->norders)
-	{
-		PlanItem   *it = &run->items[run->orders[i].item];
-		int			first = i;
-
-		while (i < run->norders && run->orders[i].item == run->orders[first].item)
-		{
-			MrpQty		left = run->orders[i].qty;
-
-			for (Source *s = it->sources; s != NULL && left > 0; s = s->next)
-			{
-				MrpQty		take;
-
-				if (s->bucket != run->orders[i].due_bucket || s->qty <= 0)
-					continue;
-				take = Min(left, s->qty);
-				if (pr->n == pr->cap)
-				{
-					pr->cap = pr->cap ? pr->cap * 2 : 1024;
-					pr->order = pr->order ? repalloc(pr->order, sizeof(int64) * pr->cap) : palloc(sizeof(int64) * pr->cap);
-					pr->qty = pr->qty ? repalloc(pr->qty, sizeof(int64) * pr->cap) : palloc(sizeof(int64) * pr->cap);
-					pr->ref = pr->ref ? repalloc(pr->ref, sizeof(char *) * pr->cap) : palloc(sizeof(char *) * pr->cap);
-				}
-				pr->order[pr->n] = run->order_ids[i];
-				pr->qty[pr->n] = take;
-				pr->ref[pr->n] = s->ref ? s->ref : psprintf("planned order " INT64_FORMAT, run->order_ids[s->order]);
-				pr->n++;
-				s->qty -= take;
-				left -= take;
-			}
-			i++;
-		}
-	}
-}
-
-/* Write: pegging, the MRP table and the exceptions, one INSERT each. */
-static void
-write_results(MrpRun *run)
-{
-	PegRows    *pr = &run->pegs;
-	RecordRows *rr = &run->records;
-	MessageRows *m = &run->messages;
-
-	{
-		Oid			t[5] = {INT8OID, INT8ARRAYOID, TEXTARRAYOID, INT8ARRAYOID, NUMERICOID};
-		Datum		v[5] = {Int64GetDatum(run->run_id), int8_array(pr->order, pr->n), text_array(pr->ref, pr->n),
-		int8_array(pr->qty, pr->n), run->scale_num};
-
-		write_rows("INSERT INTO mrp.pegging (company_id, run_id, planned_order_id, demand_ref, qty)"
-				   " SELECT r.company_id, r.id, x.o, x.ref, pg_catalog.trim_scale(x.q::numeric / $5)"
-				   " FROM mrp.mrp_run r, unnest($2, $3, $4) x(o, ref, q) WHERE r.id OPERATOR(pg_catalog.=) $1",
-				   5, t, v);
-	}
-	{
-		Oid			t[10] = {INT8OID, INT8ARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
-		INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, NUMERICOID};
-		Datum		v[10] = {Int64GetDatum(run->run_id), int8_array(rr->prod, rr->n), int4_array(rr->bucket, rr->n),
-			int8_array(rr->gross, rr->n), int8_array(rr->sched, rr->n), int8_array(rr->proj, rr->n),
-		int8_array(rr->net, rr->n), int8_array(rr->rec, rr->n), int8_array(rr->rel, rr->n), run->scale_num};
-
-		write_rows("INSERT INTO mrp.plan_record (company_id, run_id, product_id, bucket, bucket_start, gross, scheduled,"
-				   "                            projected, net, planned_receipt, planned_release)"
-				   " SELECT r.company_id, r.id, x.p, x.b, r.start_date + (x.b - 1) * r.bd,"
-				   "        pg_catalog.trim_scale(x.g::numeric / $10), pg_catalog.trim_scale(x.s::numeric / $10),"
-				   "        pg_catalog.trim_scale(x.j::numeric / $10), pg_catalog.trim_scale(x.n::numeric / $10),"
-				   "        pg_catalog.trim_scale(x.rc::numeric / $10), pg_catalog.trim_scale(x.rl::numeric / $10)"
-				   " FROM (SELECT company_id, id, start_date, CASE bucket WHEN 'week' THEN 7 ELSE 1 END AS bd FROM mrp.mrp_run"
-				   "        WHERE id OPERATOR(pg_catalog.=) $1) r,"
-				   "      unnest($2, $3, $4, $5, $6, $7, $8, $9) x(p, b, g, s, j, n, rc, rl)", 10, t, v);
-	}
-	{
-		Oid			t[4] = {INT8OID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
-		Datum		v[4] = {Int64GetDatum(run->run_id), int8_array(m->prod, m->n), text_array(m->kind, m->n),
-		text_array(m->detail, m->n)};
-
-		write_rows("INSERT INTO mrp.run_message (company_id, run_id, product_id, kind, detail)"
-				   " SELECT r.company_id, r.id, x.p, x.k, x.d FROM mrp.mrp_run r, unnest($2, $3, $4) x(p, k, d)"
-				   " WHERE r.id OPERATOR(pg_catalog.=) $1", 4, t, v);
-	}
+	MrpCopyFlush(&run->po);
+	MrpCopyFlush(&run->peg);
+	MrpCopyFlush(&run->rec);
+	MrpCopyFlush(&run->msg);
+	run->peak = Max(run->peak, Max(Max(run->po.peak, run->peg.peak), Max(run->rec.peak, run->msg.peak)));
+	ereport(DEBUG1,
+			(errmsg_internal("mrp run " INT64_FORMAT ": peak memory %zu kB, " UINT64_FORMAT " planned orders, "
+							 UINT64_FORMAT " MRP table rows, " UINT64_FORMAT " pegging rows, " UINT64_FORMAT " messages",
+							 run->run_id, run->peak / 1024, run->po.written, run->rec.written, run->peg.written,
+							 run->msg.written)));
 }
 
 /* mrp._run_compute(run): the phases in order; returns the planned orders written. */
@@ -1029,7 +927,7 @@ pgerp_mrp_run_compute(PG_FUNCTION_ARGS)
 	memset(&run, 0, sizeof(run));
 	run.run_id = PG_GETARG_INT64(0);
 	SPI_connect();
-	run.scale_num = DirectFunctionCall1(int8_numeric, Int64GetDatum(MRP_SCALE));
+	open_writers(&run);
 	load_header(&run);
 	load_items(&run);
 	load_boms(&run);
@@ -1037,10 +935,9 @@ pgerp_mrp_run_compute(PG_FUNCTION_ARGS)
 	load_moves(&run);
 	expand_kit_demand(&run);
 	low_level_codes(&run);
+	run.peak = Max(run.peak, MemoryContextMemAllocated(TopMemoryContext, true));
 	plan_all(&run);
-	write_orders(&run);
-	peg_orders(&run);
-	write_results(&run);
+	close_writers(&run);
 	SPI_finish();
 	PG_RETURN_INT32(run.norders);
 }

@@ -9,6 +9,10 @@
 
 #include "postgres.h"
 
+#include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
+#include "utils/date.h"
+
 typedef int64 MrpQty;
 #define MRP_SCALE INT64CONST(1000000)
 
@@ -69,6 +73,35 @@ extern MrpResult MrpFactorMul(MrpFactor a, MrpFactor b, MrpFactor *out);
 extern MrpResult MrpFactorMake(int64 num, int64 den, MrpFactor *out);
 extern MrpQty MrpCeilTo(MrpQty q, MrpQty step);
 extern MrpResult MrpAdd(MrpQty *acc, MrpQty q);
+/*
+ * bulk.c: a writer of one output table of the run, in COPY text batches of
+ * pgerp.mrp_batch_rows rows (MrpCopyEndRow copies a full batch).
+ */
+typedef struct MrpCopy
+{
+	const char *nsp;
+	const char *rel;
+	List	   *cols;			/* String nodes: the columns of a row, in order */
+	StringInfoData buf;			/* the pending rows, COPY text */
+	int			pos;			/* how much of buf CopyFrom has read */
+	int			rows;			/* pending rows */
+	uint64		written;
+	Size		peak;			/* the backend's memory after a batch, at most */
+	MemoryContext cxt;			/* a batch's COPY state, reset after it */
+} MrpCopy;
+
+extern int	mrp_batch_rows;
+extern void MrpInitGucs(void);
+extern void MrpCopyInit(MrpCopy *c, const char *nsp, const char *rel, const char *const *cols, int ncols);
+extern void MrpCopyFlush(MrpCopy *c);
+extern void MrpCopyEndRow(MrpCopy *c);
+extern void MrpCopyInt8(MrpCopy *c, int64 v);
+extern void MrpCopyNull(MrpCopy *c);
+extern void MrpCopyBool(MrpCopy *c, bool v);
+extern void MrpCopyQty(MrpCopy *c, MrpQty q);
+extern void MrpCopyDate(MrpCopy *c, DateADT d);
+extern void MrpCopyText(MrpCopy *c, const char *s);
+
 /* replenishment/reorder.c */
 extern MrpResult MrpReorderQty(MrpQty forecast, MrpQty min, MrpQty max, MrpQty multiple, MrpQty *out);
 
