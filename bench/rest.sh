@@ -104,7 +104,7 @@ for r in $(seq "$ROUNDS"); do
 done
 http=$(median "${http_runs[@]}")
 base=$(median "${base_runs[@]}")
-awk -v h="$http" -v b="$base" -v hr="${http_runs[*]}" -v br="${base_runs[*]}" -v q="$(ratio "$http" "$base")" 'BEGIN {
+awk -v h="$http" -v b="$base" -v hr="${http_runs[*]}" -v br="$(runs_fmt %.0f "${base_runs[@]}")" -v q="$(ratio "$http" "$base")" 'BEGIN {
     printf "(a) GET by key: %.0f req/s (runs %s) against pgbench %.0f tps (runs %s): ratio %s (goal >= 0.70), %s 10,000 req/s\n",
         h, hr, b, br, q, (h >= 10000 ? "at least" : "UNDER") }'
 

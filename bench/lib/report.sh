@@ -32,9 +32,8 @@ ms_of() {
 # ms_runs N SQL: N timings of one statement (ms_of each), space-separated,
 # after one untimed warm-up run.
 ms_runs() {
-    local i
     ms_of "$2" >/dev/null
-    for i in $(seq "$1"); do ms_of "$2"; done | tr '\n' ' ' | sed 's/ $//'
+    for _ in $(seq "$1"); do ms_of "$2"; done | tr '\n' ' ' | sed 's/ $//'
 }
 
 # runs_fmt FORMAT N...: every run in FORMAT (e.g. %.0f), space-separated, for
