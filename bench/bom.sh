@@ -3,7 +3,8 @@
 # cluster: generated trees of PGERP_BENCH_NODES/2 and PGERP_BENCH_NODES
 # (10,000) products over 10 levels (level 1 to 10, each node's parent a node
 # of the level above, leaves costed at a standard price), each in its own
-# company, then, side by side, median of PGERP_BENCH_RUNS (5) runs after a
+# company and measured alone (the smaller one's BOMs deleted before the
+# larger one is built), then, side by side, median of PGERP_BENCH_RUNS (5) runs after a
 # warm-up, with every run:
 #   mrp.explode_all(root, 10)  vs  a plain recursive CTE over the same tables
 #   mrp.explode(root, 10)      (kits only: here the root's direct components)
@@ -54,13 +55,6 @@ SELECT product_id FROM public.node_:n WHERE n = 0;
 SQL
 }
 
-declare -A ROOT T
-for n in "$HALF" "$NODES"; do
-    say "a BOM tree of $n nodes over 10 levels"
-    ROOT[$n]=$(make_tree "$n")
-done
-pg -c "VACUUM ANALYZE" -o /dev/null
-
 cte() {
     echo "WITH RECURSIVE t(level, product_id, qty) AS (
   SELECT 1, bl.product_id, 10 / b.qty * bl.qty FROM mrp.bom b JOIN mrp.bom_line bl ON bl.company_id = b.company_id AND bl.bom_id = b.id
@@ -71,19 +65,21 @@ cte() {
 SELECT count(*), sum(qty) FROM t;"
 }
 measures=(cte all explode cost)
+declare -A ROOT T BOMS COST
+# Each tree is measured alone: the BOMs of the smaller one are deleted before
+# the larger one is built (its products stay). With both trees' BOMs in the
+# database, mrp.bom_cost of the larger one took about 10 times as long.
 for n in "$HALF" "$NODES"; do
-    root=${ROOT[$n]}
+    say "a BOM tree of $n nodes over 10 levels"
+    root=$(make_tree "$n")
+    ROOT[$n]=$root
+    pg -c "VACUUM ANALYZE" -o /dev/null
     n_cte=$(pg -tAc "$(cte "$root")" | cut -d'|' -f1)
     n_ours=$(pg -tAc "SELECT count(*) FROM mrp.explode_all($root, 10)")
     [ "$n_cte" = "$n_ours" ] || die "the two explosions disagree at $n nodes: $n_cte vs $n_ours nodes"
     [ "$n_ours" = "$n" ] || die "the tree of $n nodes explodes to $n_ours nodes"
-done
-
-# the measures of both sizes, one size after the other in each measure
-say "timing, $RUNS runs after a warm-up"
-for m in "${measures[@]}"; do
-    for n in "$HALF" "$NODES"; do
-        root=${ROOT[$n]}
+    say "timing at $n nodes, $RUNS runs after a warm-up"
+    for m in "${measures[@]}"; do
         case $m in
             cte) sql=$(cte "$root") ;;
             all) sql="SELECT count(*), sum(qty) FROM mrp.explode_all($root, 10);" ;;
@@ -92,6 +88,13 @@ for m in "${measures[@]}"; do
         esac
         T[$m:$n]=$(ms_runs "$RUNS" "$sql")
     done
+    BOMS[$n]=$(pg -tAc "SELECT count(*) FROM mrp.bom b JOIN public.node_$n x ON x.product_id = b.product_id")
+    COST[$n]=$(pg -tAc "SELECT total_cost || ' per batch of ' || batch_qty FROM mrp.bom_cost($root)")
+    if [ "$n" = "$HALF" ]; then
+        c=$(pg -tAc "SELECT company_id FROM stock.product WHERE id = $root")
+        pg -o /dev/null -c "DELETE FROM mrp.bom_operation WHERE company_id = $c" \
+            -c "DELETE FROM mrp.bom_line WHERE company_id = $c" -c "DELETE FROM mrp.bom WHERE company_id = $c"
+    fi
 done
 
 echo
@@ -101,14 +104,12 @@ med() { median ${T[$1:$2]}; }
 all() { runs_fmt %.1f ${T[$1:$2]}; }
 printf 'median of %s runs in ms (every run in parentheses)\n' "$RUNS"
 for n in "$HALF" "$NODES"; do
-    boms=$(pg -tAc "SELECT count(*) FROM mrp.bom b JOIN public.node_$n x ON x.product_id = b.product_id")
-    cost=$(pg -tAc "SELECT total_cost || ' per batch of ' || batch_qty FROM mrp.bom_cost(${ROOT[$n]})")
-    printf 'tree: %s nodes below the root, %s BOMs, 10 levels\n' "$n" "$boms"
+    printf 'tree: %s nodes below the root, %s BOMs, 10 levels\n' "$n" "${BOMS[$n]}"
     printf '  plain recursive CTE explosion:   %9.1f ms (%s)\n' "$(med cte "$n")" "$(all cte "$n")"
     printf '  mrp.explode_all:                 %9.1f ms (%s)   ratio %s (ours / plain CTE)\n' \
         "$(med all "$n")" "$(all all "$n")" "$(ratio "$(med all "$n")" "$(med cte "$n")")"
     printf '  mrp.explode (direct components): %9.1f ms (%s)\n' "$(med explode "$n")" "$(all explode "$n")"
-    printf '  mrp.bom_cost (full roll-up):     %9.1f ms (%s)   (%s)\n' "$(med cost "$n")" "$(all cost "$n")" "$cost"
+    printf '  mrp.bom_cost (full roll-up):     %9.1f ms (%s)   (%s)\n' "$(med cost "$n")" "$(all cost "$n")" "${COST[$n]}"
 done
 printf 'growth %s -> %s nodes: plain CTE n^%s, explode_all n^%s, explode n^%s, bom_cost n^%s\n' "$HALF" "$NODES" \
     "$(growth "$HALF" "$(med cte "$HALF")" "$NODES" "$(med cte "$NODES")")" \
