@@ -13,22 +13,29 @@
 #  (c) the gateway's RSS after PGERP_BENCH_RSS_REQUESTS (1 M) requests with
 #      100,000 distinct valid tokens, per-user rate limiting on (its bucket
 #      table is bounded). Goal: under 50 MB.
+#  (s) scaling: GET /products?limit=PGERP_BENCH_LIST (100) and twice as many
+#      rows (the rows returned: the request shapes have no other size), with
+#      the growth exponent of the time per request (1/req/s); run with
+#      PGERP_BENCH_ONLY_A=1 too.
 # Each measure runs PGERP_BENCH_ROUNDS times (default 3): the median and
-# every run are printed. The audit seal and pg_cron jobs are off during the
-# measurement. It neither builds nor installs: run 'make install' first.
+# every run are printed, ratios truncated to two decimals (#16 hygiene). The
+# audit seal and pg_cron jobs are off during the measurement
+# (bench/lib/report.sh). It neither builds nor installs: run 'make install' first.
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
+. "$(dirname "$0")/lib/report.sh"
 SECONDS_EACH=${PGERP_BENCH_SECONDS:-10}
 ROUNDS=${PGERP_BENCH_ROUNDS:-3}
 RSS_REQUESTS=${PGERP_BENCH_RSS_REQUESTS:-1000000}
 POOL=${PGERP_BENCH_POOL:-10}
 CONNS=${PGERP_BENCH_CONNECTIONS:-64}
+LIST=${PGERP_BENCH_LIST:-100}
 ONLY_A=${PGERP_BENCH_ONLY_A:-0}   # 1: section (a) only (no 1 M partners, no (b), no (c))
 command -v wrk >/dev/null || die "wrk is missing: run scripts/deps.sh"
 SECRET=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 
-bench_cluster "shared_buffers = 256MB" "max_connections = 200" "pgerp.jwt_secret = '$SECRET'"
-pg -q -c "SELECT cron.unschedule(jobid) FROM cron.job" >/dev/null 2>&1 || true
+bench_cluster "shared_buffers = 256MB" "max_connections = 200" "pgerp.jwt_secret = '$SECRET'" "${BENCH_QUIET_CONF[@]}"
+bench_quiet
 
 say "loading: 10,000 products, 1,000 receipts$([ "$ONLY_A" = 0 ] && echo ", 1,000,000 partners")"
 pg -o /dev/null -v only_a="$ONLY_A" <<'SQL'
@@ -56,8 +63,6 @@ trap 'stop_gateway "$TMP/rest.pid"; stop_cluster "$DATA" immediate; rm -rf "$TMP
 # the read is real: the GET finds the product
 got=$(curl -s -H "Authorization: Bearer $token" "$URL/products?select=id&id=eq.$minid")
 [ "$got" = "[{\"id\":$minid}]" ] || die "GET /products?id=eq.$minid answered $got"
-
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 cat > "$TMP/get.lua" <<LUA
 local minid, maxid = $minid, $maxid
@@ -97,11 +102,36 @@ for r in $(seq "$ROUNDS"); do
     http_runs+=("$rps"); base_runs+=("$(pgbench_run "$TMP/get.sql")")
     echo "  round $r: HTTP ${rps} req/s (p50 ${p50} ms, p99 ${p99} ms), pgbench ${base_runs[-1]} tps"
 done
-http=$(printf '%s\n' "${http_runs[@]}" | median)
-base=$(printf '%s\n' "${base_runs[@]}" | median)
-awk -v h="$http" -v b="$base" -v hr="${http_runs[*]}" -v br="${base_runs[*]}" 'BEGIN {
-    printf "(a) GET by key: %.0f req/s (runs %s) against pgbench %.0f tps (runs %s): ratio %.2f (goal >= 0.70), %s 10,000 req/s\n",
-        h, hr, b, br, h / b, (h >= 10000 ? "at least" : "UNDER") }'
+http=$(median "${http_runs[@]}")
+base=$(median "${base_runs[@]}")
+awk -v h="$http" -v b="$base" -v hr="${http_runs[*]}" -v br="$(runs_fmt %.0f "${base_runs[@]}")" -v q="$(ratio "$http" "$base")" 'BEGIN {
+    printf "(a) GET by key: %.0f req/s (runs %s) against pgbench %.0f tps (runs %s): ratio %s (goal >= 0.70), %s 10,000 req/s\n",
+        h, hr, b, br, q, (h >= 10000 ? "at least" : "UNDER") }'
+
+# (s) the rows returned at two sizes: LIST and 2 LIST products a request
+declare -A S
+for k in "$LIST" "$((2 * LIST))"; do
+    cat > "$TMP/list_$k.lua" <<LUA
+wrk.headers["Authorization"] = "Bearer $token"
+request = function() return wrk.format("GET", "/products?select=id,sku,name&order=id&limit=$k") end
+LUA
+done
+chmod 644 "$TMP"/*.lua
+got=$(curl -s -H "Authorization: Bearer $token" "$URL/products?select=id&order=id&limit=$((2 * LIST))" | grep -o '"id"' | wc -l)
+[ "$got" = "$((2 * LIST))" ] || die "GET /products?limit=$((2 * LIST)) returned $got rows"
+say "(s) GET of $LIST and $((2 * LIST)) products: $ROUNDS rounds of ${SECONDS_EACH}s, alternating"
+for r in $(seq "$ROUNDS"); do
+    for k in "$LIST" "$((2 * LIST))"; do
+        read -r rps p50 p99 bad < <(wrk_run "$TMP/list_$k.lua")
+        [ "$bad" = 0 ] || die "GET of $k products: $bad answers were not 2xx"
+        S[$k]="${S[$k]:-} $rps"
+    done
+done
+# shellcheck disable=SC2086
+{ s1=$(median ${S[$LIST]}); s2=$(median ${S[$((2 * LIST))]}); }
+printf '(s) GET of %s products %.0f req/s (runs %s), of %s products %.0f req/s (runs %s): time per request grows n^%s\n' \
+    "$LIST" "$s1" "${S[$LIST]# }" "$((2 * LIST))" "$s2" "${S[$((2 * LIST))]# }" \
+    "$(growth "$LIST" "$(awk -v t="$s1" 'BEGIN { print 1000 / t }')" "$((2 * LIST))" "$(awk -v t="$s2" 'BEGIN { print 1000 / t }')")"
 
 [ "$ONLY_A" = 0 ] || exit 0
 
@@ -153,7 +183,8 @@ for m in embed:"list of 20 moves with their product" post:"POST of one partner" 
         [ "$bad" = 0 ] || die "$what: $bad answers were not 2xx: $(grep -vE ' 2[0-9][0-9] [0-9.]+ms$' "$TMP/rest.log" | tail -n 3)"
         rps_runs+=("$rps"); lines+=("$rps:$p50:$p99")
     done
-    med=$(printf '%s\n' "${rps_runs[@]}" | median)
+    med=$(median "${rps_runs[@]}")
+    chosen="$med:-:-"   # an even number of rounds: a median no run had
     for l in "${lines[@]}"; do [ "${l%%:*}" = "$med" ] && chosen=$l; done
     IFS=: read -r rps p50 p99 <<<"$chosen"
     printf '(b) %-38s %8s req/s  p50 %7s ms  p99 %7s ms  (runs %s)\n' "$what" "$rps" "$p50" "$p99" "${rps_runs[*]}"

@@ -6,6 +6,12 @@
 # protected / unprotected (goal: at most 1.3x) and erp.has_permission() calls
 # per second. Results and the command that produced them: docs/benchmarks.md.
 #
+# With the hygiene of #16: no audit seal or pg_cron job during the
+# measurement (bench/lib/report.sh), every run printed beside each median,
+# ratios truncated to two decimals and held unrounded against the goal, and
+# query 1 run again on a copy of half the rows (bench.doc_half, protected
+# the same way), with the growth exponent of each side.
+#
 # It does not build or install: run `make install` (or `make start`) first.
 #
 #   PGERP_BENCH_ROWS     rows in bench.doc (default 1000000, spread over 10 companies)
@@ -14,6 +20,7 @@
 #   PGERP_BENCH_PARALLEL 1: allow parallel query (default: off on both sides)
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
+. "$(dirname "$0")/lib/report.sh"
 
 ROWS=${PGERP_BENCH_ROWS:-1000000}
 REPEAT=${PGERP_BENCH_REPEAT:-11}
@@ -36,12 +43,13 @@ PGERP_FSYNC=off init_cluster "$DATA" "$SOCK" "$PORT"
 # Keep the whole table in shared buffers: a large table otherwise goes through
 # a small ring buffer, and the copying from the OS cache would dilute the
 # per-row cost of row security on both sides.
-printf '%s\n' "shared_buffers = 512MB" "work_mem = 256MB" | as_pg tee -a "$DATA/postgresql.conf" >/dev/null
+printf '%s\n' "shared_buffers = 512MB" "work_mem = 256MB" "${BENCH_QUIET_CONF[@]}" | as_pg tee -a "$DATA/postgresql.conf" >/dev/null
 start_cluster "$DATA" "$LOG"
 setup_database "$SOCK" "$PORT"
 
 export PGHOST=$SOCK PGPORT=$PORT PGUSER=postgres PGDATABASE=pgerp
 pg() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
+bench_quiet
 
 say "loading $ROWS rows over 10 companies"
 pg -o /dev/null -v rows="$ROWS" -v lookups="$LOOKUPS" <<'SQL'
@@ -76,6 +84,11 @@ ALTER TABLE bench.doc ADD PRIMARY KEY (company_id, id);
 CREATE INDEX doc_id_idx ON bench.doc (id);
 SELECT erp.protect('bench.doc');
 GRANT SELECT ON bench.doc TO pgerp_app;
+-- The scaling of query 1: the first half of the same rows, protected alike.
+CREATE TABLE bench.doc_half AS SELECT * FROM bench.doc WHERE id <= :rows / 2;
+ALTER TABLE bench.doc_half ADD PRIMARY KEY (company_id, id);
+SELECT erp.protect('bench.doc_half');
+GRANT SELECT ON bench.doc_half TO pgerp_app;
 
 -- Random ids (fixed seed), the same list for both sides.
 SELECT setseed(0.42);
@@ -176,7 +189,7 @@ CREATE TABLE bench.result (
     result text
 );
 SQL
-pg -c "VACUUM (FREEZE, ANALYZE) bench.doc" -c "VACUUM ANALYZE bench.company, bench.lookup"
+pg -c "VACUUM (FREEZE, ANALYZE) bench.doc" -c "VACUUM (FREEZE, ANALYZE) bench.doc_half" -c "VACUUM ANALYZE bench.company, bench.lookup"
 
 # Same settings for both sides: no JIT (its compile time would be noise) and,
 # unless PGERP_BENCH_PARALLEL=1, no parallel workers.
@@ -215,7 +228,7 @@ SQL
 fi
 
 say "measuring: $REPEAT runs per query and side, alternating sides"
-pg -v reps="$REPEAT" -v calls="$CALLS" -v goal="$GOAL" -v settings="$SETTINGS" <<'SQL'
+pg -v reps="$REPEAT" -v rows="$ROWS" -v calls="$CALLS" -v goal="$GOAL" -v settings="$SETTINGS" <<'SQL'
 SET client_min_messages = warning;
 :settings
 SELECT id AS k FROM bench.company WHERE n = 4 \gset
@@ -226,6 +239,12 @@ INSERT INTO bench.result
 SELECT 1, 'full aggregate, user on 10 of 10 companies', c.*
   FROM bench.compare('SELECT count(*), sum(amount) FROM bench.doc',
                      'SELECT count(*), sum(amount) FROM bench.doc', :reps, NULL) c;
+
+-- 1 at half the rows (the scaling of query 1)
+INSERT INTO bench.result
+SELECT 1.25, 'full aggregate, user on 10 of 10 companies, half the rows', c.*
+  FROM bench.compare('SELECT count(*), sum(amount) FROM bench.doc_half',
+                     'SELECT count(*), sum(amount) FROM bench.doc_half', :reps, NULL) c;
 
 -- 1b: a user on 9 of the 10 companies, with a hole: the folded test is a range
 -- minus one id; the baseline is the same query as the superuser.
@@ -264,7 +283,9 @@ SELECT 4, 'has_permission', c.*
 
 CREATE TEMP VIEW summary AS
 SELECT r.n, r.query, r.result,
-       CASE r.n WHEN 2.5 THEN '2b' WHEN 1.5 THEN '1b' ELSE r.n::int::text END AS label,
+       CASE r.n WHEN 2.5 THEN '2b' WHEN 1.5 THEN '1b' WHEN 1.25 THEN '1h' ELSE r.n::int::text END AS label,
+       (SELECT string_agg(to_char(x, 'FM999990.00'), ' ' ORDER BY o) FROM unnest(r.plain_ms) WITH ORDINALITY u(x, o)) AS plain_runs,
+       (SELECT string_agg(to_char(x, 'FM999990.00'), ' ' ORDER BY o) FROM unnest(r.protected_ms) WITH ORDINALITY u(x, o)) AS protected_runs,
        (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(r.plain_ms) x) AS plain,
        (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(r.protected_ms) x) AS protected
   FROM bench.result r;
@@ -273,8 +294,18 @@ SELECT r.n, r.query, r.result,
 SELECT format('%s. %s', label, query) AS query,
        to_char(plain, 'FM999990.00') AS "unprotected ms",
        to_char(protected, 'FM999990.00') AS "protected ms",
-       to_char(protected / plain, 'FM990.00') || 'x' AS ratio
+       to_char(trunc((protected / plain)::numeric, 2), 'FM990.00') || 'x' AS ratio
   FROM summary WHERE n < 4 ORDER BY n;
+
+\echo every run in ms, in the order run (unprotected | protected):
+SELECT format('%s. %s | %s', label, plain_runs, protected_runs) FROM summary ORDER BY n \g (format=unaligned tuples_only)
+
+SELECT format('scaling of query 1, %s then %s rows: unprotected %s ms then %s ms, growth n^%s; protected %s ms then %s ms, growth n^%s',
+              :rows / 2, :rows, to_char(h.plain, 'FM999990.00'), to_char(f.plain, 'FM999990.00'),
+              to_char(ln(f.plain / h.plain) / ln(:rows::float8 / (:rows / 2)), 'FM990.00'),
+              to_char(h.protected, 'FM999990.00'), to_char(f.protected, 'FM999990.00'),
+              to_char(ln(f.protected / h.protected) / ln(:rows::float8 / (:rows / 2)), 'FM990.00'))
+  FROM summary h, summary f WHERE h.n = 1.25 AND f.n = 1 \g (format=unaligned tuples_only)
 
 SELECT format('has_permission: %s calls/s (%s ns per call net of the same loop calling int4eq: %s ms vs %s ms for %s calls)',
               to_char(:calls / ((protected - plain) / 1000), 'FM999,999,999,990'),
@@ -285,7 +316,7 @@ SELECT format('has_permission: %s calls/s (%s ns per call net of the same loop c
 
 SELECT format('goal, protected at most %sx unprotected (median of %s runs): %s', :'goal', :reps,
               string_agg(format('%s %s (%sx)', label,
-                                CASE WHEN round((protected / plain)::numeric, 2) <= :goal THEN 'met' ELSE 'MISSED' END,
-                                to_char(protected / plain, 'FM990.00')), ', ' ORDER BY n))
-  FROM summary WHERE n < 4 \g (format=unaligned tuples_only)
+                                CASE WHEN protected / plain <= :goal THEN 'met' ELSE 'MISSED' END,
+                                to_char(trunc((protected / plain)::numeric, 2), 'FM990.00')), ', ' ORDER BY n))
+  FROM summary WHERE n < 4 AND n <> 1.25 \g (format=unaligned tuples_only)
 SQL

@@ -28,3 +28,18 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { r = a / b; printf "%.2f", int(r * 100
 ms_of() {
     { echo '\timing on'; echo "$1"; } | pg -o /dev/null 2>&1 | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p'
 }
+
+# ms_runs N SQL: N timings of one statement (ms_of each), space-separated,
+# after one untimed warm-up run.
+ms_runs() {
+    ms_of "$2" >/dev/null
+    for _ in $(seq "$1"); do ms_of "$2"; done | tr '\n' ' ' | sed 's/ $//'
+}
+
+# runs_fmt FORMAT N...: every run in FORMAT (e.g. %.0f), space-separated, for
+# the "(all runs)" beside a median.
+runs_fmt() {
+    local f=$1
+    shift
+    awk -v f="$f" 'BEGIN { for (i = 1; i < ARGC; i++) printf (i > 1 ? " " : "") f, ARGV[i] }' "$@"
+}
