@@ -1875,6 +1875,13 @@ COMMENT ON FUNCTION erp.health() IS
 
 INSERT INTO erp.app_routine (routine) VALUES ('erp.health()') ON CONFLICT DO NOTHING;
 
+-- ==== backprop (#15) ====
+-- A built-in role for who closes stock valuation periods (stock.set_lock_date).
+INSERT INTO erp.role (code, name, permissions, builtin) VALUES
+    ('stock_accountant', 'Inventory accountant',
+        '{erp.company:read,erp.partner:read,stock.*:read,stock.valuation:revalue,stock.valuation:lock}', true)
+ON CONFLICT (code) DO NOTHING;
+
 -- ==== last: grants of the application roles ====
 
 -- as the install's finish.sql: nothing new is PUBLIC
