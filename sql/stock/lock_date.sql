@@ -43,10 +43,7 @@ BEGIN
     IF p_date IS NULL THEN
         RETURN;   -- callers refuse a NULL date with their own message
     END IF;
-    IF NOT isfinite(p_date) THEN
-        RAISE EXCEPTION '% must be a finite date', p_what
-            USING ERRCODE = 'datetime_field_overflow', DETAIL = format('The date given is %s.', p_date);
-    END IF;
+    PERFORM stock._check_date(p_date, 'date', false);   -- finite (22008), as the posting checks it
     PERFORM pg_catalog.pg_advisory_xact_lock_shared(stock._lock_date_key(p_company));
     SELECT l.lock_date INTO v_lock FROM stock.valuation_lock l WHERE l.company_id = p_company;
     IF v_lock IS NOT NULL AND p_date < (v_lock + 1)::timestamp AT TIME ZONE 'UTC' THEN
