@@ -127,8 +127,10 @@ if [[ $ONLY == *b* ]]; then
     done
     b_base=${b_base%$'\n'} b_new=${b_new%$'\n'}
     mb=$(median <<<"$b_base") mn=$(median <<<"$b_new")
-    fig[b]=$(awk -v b="$mb" -v n="$mn" -v rb="$(runs "$b_base")" -v rn="$(runs "$b_new")" -v br="$base_rev" -v tr="$this_rev" 'BEGIN {
-        printf "(b) ordinary postings, receipt+delivery pairs/s: baseline %s %.1f (runs %s), this build %s %.1f (runs %s): cost ratio %.2f (goal: at most 1.05)", br, b, rb, tr, n, rn, b / n }')
+    # the ratio within each round too: its two sides ran next to each other
+    per_round=$(paste -d ' ' <(echo "$b_base") <(echo "$b_new") | awk '{ printf "%s%.2f", (NR > 1 ? ", " : ""), $1 / $2 }')
+    fig[b]=$(awk -v b="$mb" -v n="$mn" -v rb="$(runs "$b_base")" -v rn="$(runs "$b_new")" -v br="$base_rev" -v tr="$this_rev" -v pr="$per_round" 'BEGIN {
+        printf "(b) ordinary postings, receipt+delivery pairs/s: baseline %s %.1f (runs %s), this build %s %.1f (runs %s): cost ratio %.2f (per round %s) (goal: at most 1.05)", br, b, rb, tr, n, rn, b / n, pr }')
     PGBIN=$BASE_BIN stop_cluster "$BASE_DATA" immediate
     PGBIN=$NEW_BIN
     echo "${fig[b]}"
