@@ -1992,6 +1992,13 @@ END $$;
 COMMENT ON FUNCTION erp.enqueue(text, jsonb, timestamptz, integer) IS
     'Queue a job of a kind (a signed-in user or a superuser); it runs as the calling role and signed-in user, in the selected company (0 when none); priority > 0 needs erp.job:prioritize';
 
+-- ==== backprop (#15) ====
+-- A built-in role for who closes stock valuation periods (stock.set_lock_date).
+INSERT INTO erp.role (code, name, permissions, builtin) VALUES
+    ('stock_accountant', 'Inventory accountant',
+        '{erp.company:read,erp.partner:read,stock.*:read,stock.valuation:revalue,stock.valuation:lock}', true)
+ON CONFLICT (code) DO NOTHING;
+
 -- ==== last: grants of the application roles ====
 
 -- as the install's finish.sql: nothing new is PUBLIC

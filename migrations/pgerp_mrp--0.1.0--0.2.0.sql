@@ -2151,6 +2151,229 @@ BEGIN
 END $$;
 INSERT INTO erp.app_routine (routine) VALUES ('mrp._job_arg(jsonb,text,text,text)') ON CONFLICT DO NOTHING;
 
+-- ==== backprop (#15) ====
+-- Production and purchase receipts refuse a posting on or before the stock
+-- lock date before they write (sql/stock/lock_date.sql, docs/lock_date.md).
+
+CREATE OR REPLACE FUNCTION mrp.produce_mo(p_mo bigint, p_qty numeric DEFAULT NULL, p_idempotency_key text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m mrp.production := mrp._mo_for_update(p_mo, 'mrp.production:produce');
+    p stock.product;
+    c erp.company;
+    b mrp.bom;
+    v_qty numeric;
+    v_rounding numeric;
+    v_back bigint;
+    v_back_move bigint;
+    v_part numeric;
+    r record;
+    v_components numeric := 0;
+    v_ops numeric := 0;
+    v_byproducts numeric := 0;
+    v_finished_move bigint;
+    v_finished numeric;
+    v_cost numeric;
+    v_rest numeric;
+    v_ref text := 'MO/' || m.id;
+    v_idem record := stock._idempotency_claim(m.company_id, p_idempotency_key, 'mrp.produce_mo', jsonb_build_array(p_mo, p_qty));
+BEGIN
+    IF v_idem.replay THEN
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
+    PERFORM stock._check_lock_date(m.company_id, now(), format('production of manufacturing order %s', m.id));
+    IF m.state = 'draft' THEN
+        RAISE EXCEPTION 'manufacturing order % is draft: only confirmed orders are produced', m.id
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Confirm it with mrp.confirm_mo() first.';
+    ELSIF m.state <> 'confirmed' THEN
+        RAISE EXCEPTION 'manufacturing order % is %: only confirmed orders are produced', m.id, m.state
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT * INTO p FROM stock.product pr WHERE pr.company_id = m.company_id AND pr.id = m.product_id;
+    SELECT * INTO c FROM erp.company WHERE id = m.company_id;
+    SELECT * INTO b FROM mrp.bom WHERE company_id = m.company_id AND id = m.bom_id;
+    SELECT u.rounding INTO v_rounding FROM stock.uom u WHERE u.code = p.uom;
+    v_qty := coalesce(p_qty, m.qty);
+    IF NOT (v_qty > 0 AND v_qty <= m.qty) THEN
+        RAISE EXCEPTION 'quantity produced must be positive and at most %', m.qty
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', erp._echo(v_qty::text));
+    END IF;
+    v_qty := stock.round_to(v_qty, v_rounding);
+    IF v_qty <= 0 THEN
+        RAISE EXCEPTION 'quantity produced rounds to zero' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_qty < m.qty THEN
+        -- the rest goes to a backorder MO, with the rest of every move
+        INSERT INTO mrp.production (company_id, product_id, bom_id, qty, state, due_at, location_id, backorder_of)
+        VALUES (m.company_id, m.product_id, m.bom_id, m.qty - v_qty, 'confirmed', m.due_at, m.location_id, m.id)
+        RETURNING id INTO v_back;
+    END IF;
+
+    -- components: the produced share of each move, valued by the stock engine
+    FOR r IN SELECT mv.id, mv.qty, mv.product_id, pm.role, u.rounding
+               FROM mrp.production_move pm
+               JOIN stock.move mv ON mv.company_id = pm.company_id AND mv.id = pm.move_id
+               JOIN stock.product pr ON pr.company_id = mv.company_id AND pr.id = mv.product_id
+               JOIN stock.uom u ON u.code = pr.uom
+              WHERE pm.company_id = m.company_id AND pm.production_id = m.id
+                AND mv.state IN ('draft', 'confirmed', 'assigned')
+              ORDER BY pm.role = 'finished', mv.product_id, mv.id
+    LOOP
+        v_part := CASE WHEN v_back IS NULL THEN r.qty
+                       ELSE least(r.qty, mrp._round_up(r.qty * v_qty / m.qty, r.rounding)) END;
+        IF r.role = 'finished' THEN
+            v_finished_move := r.id;
+            CONTINUE;
+        END IF;
+        IF v_part <= 0 THEN
+            UPDATE mrp.production_move SET production_id = v_back WHERE company_id = m.company_id AND move_id = r.id;
+            CONTINUE;
+        END IF;
+        IF r.role = 'byproduct' THEN
+            -- by-products enter at their standard price, deducted from the finished cost
+            UPDATE stock.move mv SET unit_cost = pr.standard_price
+              FROM stock.product pr
+             WHERE mv.company_id = m.company_id AND mv.id = r.id AND pr.company_id = mv.company_id AND pr.id = mv.product_id;
+        END IF;
+        -- posted when produced, not at the due date; what is left keeps the due date
+        UPDATE stock.move SET date = now() WHERE company_id = m.company_id AND id = r.id;
+        v_back_move := stock.validate(r.id, CASE WHEN v_part < r.qty THEN v_part END);
+        IF v_back_move IS NOT NULL THEN
+            UPDATE stock.move SET date = m.due_at WHERE company_id = m.company_id AND id = v_back_move;
+            INSERT INTO mrp.production_move VALUES (m.company_id, v_back, v_back_move, r.role);
+        END IF;
+        IF r.role = 'component' THEN
+            v_components := v_components - coalesce((SELECT mv.value FROM stock.move mv WHERE mv.company_id = m.company_id AND mv.id = r.id), 0);
+        ELSE
+            v_byproducts := v_byproducts + coalesce((SELECT mv.value FROM stock.move mv WHERE mv.company_id = m.company_id AND mv.id = r.id), 0);
+        END IF;
+    END LOOP;
+
+    -- operations: minutes per batch x batches produced, at each work center's rate
+    SELECT coalesce(sum(stock.round_to(o.minutes * v_qty / b.qty / 60 * w.cost_per_hour, c.currency_rounding)), 0)
+      INTO v_ops
+      FROM mrp.bom_operation o JOIN mrp.workcenter w ON w.company_id = o.company_id AND w.id = o.workcenter_id
+     WHERE o.company_id = b.company_id AND o.bom_id = b.id;
+
+    -- the finished product: at cost (components + operations - by-products) / quantity,
+    -- or at standard price for standard products, the difference to the variance account
+    v_cost := v_components + v_ops - v_byproducts;
+    IF p.cost_method <> 'standard' THEN
+        UPDATE stock.move SET unit_cost = greatest(v_cost, 0) / v_qty
+         WHERE company_id = m.company_id AND id = v_finished_move;
+    END IF;
+    UPDATE stock.move SET date = now() WHERE company_id = m.company_id AND id = v_finished_move;
+    v_back_move := stock.validate(v_finished_move, CASE WHEN v_back IS NOT NULL THEN v_qty END);
+    IF v_back_move IS NOT NULL THEN
+        UPDATE stock.move SET date = m.due_at WHERE company_id = m.company_id AND id = v_back_move;
+        INSERT INTO mrp.production_move VALUES (m.company_id, v_back, v_back_move, 'finished');
+    END IF;
+    v_finished := (SELECT mv.value FROM stock.move mv WHERE mv.company_id = m.company_id AND mv.id = v_finished_move);
+
+    -- journal: work centers' cost absorbed into production; what the finished
+    -- value does not carry (standard cost, rounding) is production variance
+    PERFORM stock._journal(m.company_id, now(), v_ref, v_finished_move, NULL, 'stock_output', 'production_cost', v_ops);
+    v_rest := v_cost - v_finished;
+    PERFORM stock._journal(m.company_id, now(), v_ref, v_finished_move, NULL, 'production_variance', 'stock_output', v_rest);
+
+    UPDATE mrp.production
+       SET state = 'done', qty = v_qty, done_at = now(), components_value = v_components, operations_cost = v_ops,
+           byproducts_value = v_byproducts, finished_value = v_finished, unit_cost = round(v_finished / v_qty, c.price_precision)
+     WHERE company_id = m.company_id AND id = m.id;
+    PERFORM stock._idempotency_done(m.company_id, p_idempotency_key, to_jsonb(v_back));
+    RETURN v_back;
+END $$;
+
+CREATE OR REPLACE FUNCTION purchase.receive(p_order bigint, p_lines jsonb DEFAULT NULL, p_idempotency_key text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    o purchase.order := purchase._order_for_update(p_order, 'purchase.order:receive');
+    r record;
+    l jsonb;
+    v_got jsonb := '{}';   -- product id -> quantity still to spread over its lines
+    v_take numeric;
+    v_left numeric;
+    v_back bigint;
+    v_back_move bigint;
+    v_idem record := stock._idempotency_claim(o.company_id, p_idempotency_key, 'purchase.receive', jsonb_build_array(p_order, p_lines));
+BEGIN
+    IF v_idem.replay THEN
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
+    PERFORM stock._check_lock_date(o.company_id, now(), format('receipt of purchase order %s', o.id));
+    IF o.state = 'draft' THEN
+        RAISE EXCEPTION 'purchase order % is draft: only confirmed orders are received', o.id
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Confirm it with purchase.confirm() first.';
+    ELSIF o.state <> 'confirmed' THEN
+        RAISE EXCEPTION 'purchase order % is %: only confirmed orders are received', o.id, o.state
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_lines IS NOT NULL THEN
+        IF jsonb_typeof(p_lines) <> 'array' OR jsonb_array_length(p_lines) = 0 THEN
+            RAISE EXCEPTION 'received lines must be a non-empty JSON array' USING ERRCODE = 'invalid_parameter_value',
+                DETAIL = 'Lines are [{"product": id, "qty": n}].';
+        END IF;
+        FOR l IN SELECT * FROM jsonb_array_elements(p_lines) LOOP
+            IF jsonb_typeof(l) <> 'object' OR jsonb_typeof(l->'product') IS DISTINCT FROM 'number'
+               OR (l->>'product') !~ '^[0-9]{1,18}$' THEN
+                RAISE EXCEPTION 'each received line needs a numeric "product"' USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            IF NOT EXISTS (SELECT 1 FROM purchase.order_line ol WHERE ol.company_id = o.company_id AND ol.order_id = o.id
+                              AND ol.product_id = (l->>'product')::bigint) THEN
+                RAISE EXCEPTION 'product % is not on purchase order %', l->>'product', o.id USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            v_got := v_got || jsonb_build_object(l->>'product',
+                       coalesce((v_got->>(l->>'product'))::numeric, 0) + mrp._positive(l->'qty', 'received quantity'));
+        END LOOP;
+        FOR r IN SELECT key, value::text::numeric AS qty FROM jsonb_each(v_got) LOOP
+            IF r.qty > (SELECT sum(ol.qty) FROM purchase.order_line ol
+                         WHERE ol.company_id = o.company_id AND ol.order_id = o.id AND ol.product_id = r.key::bigint) THEN
+                RAISE EXCEPTION 'more of product % received than ordered', r.key
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Receive the extra quantity with another order.';
+            END IF;
+        END LOOP;
+    END IF;
+    FOR r IN SELECT ol.*, mv.qty AS move_qty FROM purchase.order_line ol
+               JOIN stock.move mv ON mv.company_id = ol.company_id AND mv.id = ol.move_id
+              WHERE ol.company_id = o.company_id AND ol.order_id = o.id ORDER BY ol.id
+    LOOP
+        IF p_lines IS NULL THEN
+            v_take := r.qty;
+        ELSE
+            v_take := least(r.qty, coalesce((v_got->>r.product_id::text)::numeric, 0));
+            v_got := v_got || jsonb_build_object(r.product_id::text, coalesce((v_got->>r.product_id::text)::numeric, 0) - v_take);
+        END IF;
+        v_left := r.qty - v_take;
+        IF v_left > 0 AND v_back IS NULL THEN
+            INSERT INTO purchase.order (company_id, vendor_id, state, date_planned, location_id, backorder_of, confirmed_at)
+            VALUES (o.company_id, o.vendor_id, 'confirmed', o.date_planned, o.location_id, o.id, now())
+            RETURNING id INTO v_back;
+        END IF;
+        IF v_take = 0 THEN
+            -- nothing arrived: the whole line goes to the backorder
+            UPDATE purchase.order_line SET order_id = v_back WHERE company_id = r.company_id AND id = r.id;
+            CONTINUE;
+        END IF;
+        -- a receipt is posted when it happens, not at the planned date
+        UPDATE stock.move SET date = now() WHERE company_id = r.company_id AND id = r.move_id;
+        v_back_move := stock.validate(r.move_id, CASE WHEN v_left > 0 THEN v_take END);
+        IF v_back_move IS NOT NULL THEN
+            UPDATE stock.move SET date = o.date_planned WHERE company_id = r.company_id AND id = v_back_move;
+        END IF;
+        IF v_left > 0 THEN
+            UPDATE purchase.order_line SET qty = v_take WHERE company_id = r.company_id AND id = r.id;
+            INSERT INTO purchase.order_line (company_id, order_id, product_id, qty, price, move_id)
+            VALUES (o.company_id, v_back, r.product_id, v_left, r.price, v_back_move);
+        END IF;
+    END LOOP;
+    UPDATE purchase.order SET state = 'done', done_at = now() WHERE company_id = o.company_id AND id = o.id;
+    PERFORM stock._idempotency_done(o.company_id, p_idempotency_key, to_jsonb(v_back));
+    RETURN v_back;
+END $$;
+
 -- ==== last: grants of the application roles ====
 
 -- as the install's finish.sql: nothing new is PUBLIC

@@ -2902,6 +2902,675 @@ INSERT INTO erp.app_table (table_name, privileges) VALUES
 ON CONFLICT DO NOTHING;
 INSERT INTO erp.app_routine (routine) VALUES ('stock.replay_problems(bigint,bigint)') ON CONFLICT DO NOTHING;
 
+-- ==== backprop (#15) ====
+-- The stock lock date (sql/stock/lock_date.sql, docs/lock_date.md) and its
+-- check at the entry of every posting function.
+
+-- Stock lock date (#15, docs/lock_date.md): per company, the last day whose
+-- valuation is closed. Valued postings dated on or before it are refused
+-- (55000) at the entry of every posting function, before it writes. A day
+-- is a UTC calendar day: a posting is locked when its date is before the
+-- midnight (UTC) that ends the lock date.
+
+CREATE TABLE stock.valuation_lock (
+    company_id bigint PRIMARY KEY REFERENCES erp.company (id),
+    lock_date date NOT NULL CHECK (isfinite(lock_date)),
+    set_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    set_by bigint
+);
+COMMENT ON TABLE stock.valuation_lock IS
+    'Stock lock date per company: valued moves dated on or before it (UTC days) are refused; set by stock.set_lock_date()';
+COMMENT ON COLUMN stock.valuation_lock.set_by IS 'User who set it (erp.app_user); NULL: a superuser with nobody signed in';
+SELECT pg_catalog.pg_extension_config_dump('stock.valuation_lock', '');
+
+-- The advisory lock key of a company's lock date: postings hold it shared,
+-- stock.set_lock_date() exclusively, so that no posting that read the old
+-- lock date commits after a new one.
+CREATE OR REPLACE FUNCTION stock._lock_date_key(p_company bigint) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT pg_catalog.hashtextextended('pgerp stock.valuation_lock', p_company)
+$$;
+
+-- Is a move between these two locations of p_company valued (exactly one
+-- of them internal)? Unknown locations: false (the posting refuses them).
+CREATE OR REPLACE FUNCTION stock._is_valued(p_company bigint, p_from bigint, p_to bigint) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT count(*) = 2 AND count(*) FILTER (WHERE l.usage = 'internal') = 1
+      FROM stock.location l WHERE l.company_id = p_company AND l.id IN (p_from, p_to) AND p_from <> p_to
+$$;
+
+-- Refuse a valued posting of p_company dated p_date when it falls on or
+-- before the company's lock date (55000, the lock date in the detail), and
+-- an infinite date (22008). p_what names the posting in the message.
+-- Called at the entry of each posting function, before any write.
+CREATE OR REPLACE FUNCTION stock._check_lock_date(p_company bigint, p_date timestamptz, p_what text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_lock date;
+BEGIN
+    IF p_date IS NULL THEN
+        RETURN;   -- callers refuse a NULL date with their own message
+    END IF;
+    PERFORM stock._check_date(p_date, 'date', false);   -- finite (22008), as the posting checks it
+    PERFORM pg_catalog.pg_advisory_xact_lock_shared(stock._lock_date_key(p_company));
+    SELECT l.lock_date INTO v_lock FROM stock.valuation_lock l WHERE l.company_id = p_company;
+    IF v_lock IS NOT NULL AND p_date < (v_lock + 1)::timestamp AT TIME ZONE 'UTC' THEN
+        RAISE EXCEPTION '% is dated on or before the stock lock date', p_what
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('The lock date of company %s is %s (UTC); the %s is dated %s.',
+                                  p_company, v_lock, p_what, p_date),
+                  HINT = 'Date the posting after the lock date.';
+    END IF;
+END $$;
+
+-- Close the valuation of a company up to p_date (needs stock.valuation:lock).
+-- It moves forward only; a superuser may move it back (others: 42501).
+-- Not in the future (22023), finite (22008). Audited (erp.audit_log).
+CREATE OR REPLACE FUNCTION stock.set_lock_date(p_company bigint, p_date date) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_old date;
+    v_today date := (pg_catalog.now() AT TIME ZONE 'UTC')::date;
+BEGIN
+    IF p_company IS NULL OR p_date IS NULL THEN
+        RAISE EXCEPTION 'company and lock date must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT erp._is_bootstrap() THEN
+        PERFORM erp._require_signed_in();
+        PERFORM erp.require_permission('stock.valuation:lock', p_company);
+    END IF;
+    IF NOT isfinite(p_date) THEN
+        RAISE EXCEPTION 'lock date must be a finite date'
+            USING ERRCODE = 'datetime_field_overflow', DETAIL = format('The lock date given is %s.', p_date);
+    END IF;
+    IF p_date > v_today THEN
+        RAISE EXCEPTION 'lock date may not be in the future' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('The lock date given is %s; today is %s (UTC).', p_date, v_today);
+    END IF;
+    PERFORM stock._ensure_company(p_company);
+    -- wait for the postings of the company in progress, hold off new ones
+    PERFORM pg_catalog.pg_advisory_xact_lock(stock._lock_date_key(p_company));
+    SELECT l.lock_date INTO v_old FROM stock.valuation_lock l WHERE l.company_id = p_company FOR UPDATE;
+    IF p_date < v_old AND NOT erp._caller_is_superuser() THEN
+        RAISE EXCEPTION 'only a superuser may move the stock lock date back'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('The lock date of company %s is %s; %s is earlier.', p_company, v_old, p_date);
+    END IF;
+    IF p_date IS NOT DISTINCT FROM v_old THEN
+        RETURN;
+    END IF;
+    INSERT INTO stock.valuation_lock AS l (company_id, lock_date, set_by)
+    VALUES (p_company, p_date, erp.current_user_id())
+    ON CONFLICT (company_id) DO UPDATE SET lock_date = EXCLUDED.lock_date, set_at = pg_catalog.now(), set_by = EXCLUDED.set_by;
+END $$;
+COMMENT ON FUNCTION stock.set_lock_date(bigint, date) IS
+    'Set the stock lock date of a company (needs stock.valuation:lock): valued moves dated on or before it are refused (55000); forward only unless a superuser';
+
+SELECT erp.protect('stock.valuation_lock');
+INSERT INTO erp.app_table (table_name, privileges) VALUES ('stock.valuation_lock', 'SELECT');
+SELECT erp.audit('stock.valuation_lock');
+
+-- the posting functions, each refusing a posting on or before the lock date before it writes
+
+CREATE OR REPLACE FUNCTION stock.validate(p_move bigint, p_qty numeric DEFAULT NULL, p_idempotency_key text DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m stock.move := stock._move_for_update(p_move, 'stock.move:validate');
+    v_idem record;
+    v_from stock.location;
+    v_to stock.location;
+    v_allow boolean;
+    v_left numeric;
+    v_backorder bigint;
+    v_serial_count numeric;
+    v_value numeric;
+    v_tracking text;
+    v_on_hand numeric;
+    v_reserved numeric;
+BEGIN
+    v_idem := stock._idempotency_claim(m.company_id, p_idempotency_key, 'stock.validate', jsonb_build_array(p_move, p_qty));
+    IF v_idem.replay THEN
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
+    IF m.state IN ('done', 'cancelled') THEN
+        RAISE EXCEPTION 'move % is already %', m.id, m.state USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_qty IS NOT NULL AND NOT (p_qty > 0 AND p_qty <= m.qty) THEN
+        RAISE EXCEPTION 'quantity done must be positive and at most %', m.qty
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', erp._echo(p_qty::text));
+    END IF;
+    v_from := stock._location(m.company_id, m.location_id);
+    v_to := stock._location(m.company_id, m.location_dest_id);
+    IF (v_from.usage = 'internal') <> (v_to.usage = 'internal') THEN
+        PERFORM stock._check_lock_date(m.company_id, m.date, format('move %s', m.id));   -- valued: before any write
+    END IF;
+    -- the product's running totals first, then quants: the order every
+    -- posting and reservation of the product takes locks in
+    PERFORM stock._lock_products(m.company_id, ARRAY[m.product_id]);
+    PERFORM stock._release(m);
+    IF p_qty IS NOT NULL AND p_qty < m.qty THEN
+        INSERT INTO stock.move (company_id, product_id, qty, uom, uom_qty, location_id, location_dest_id, state,
+                                unit_cost, date, ref, lot_id, origin_move_id, backorder_of)
+        VALUES (m.company_id, m.product_id, m.qty - p_qty, (SELECT uom FROM stock.product WHERE company_id = m.company_id AND id = m.product_id),
+                m.qty - p_qty, m.location_id, m.location_dest_id, 'confirmed', m.unit_cost, m.date, m.ref, m.lot_id,
+                m.origin_move_id, m.id)
+        RETURNING id INTO v_backorder;
+        m.qty := p_qty;
+        UPDATE stock.move SET qty = p_qty, uom = (SELECT uom FROM stock.product WHERE company_id = m.company_id AND id = m.product_id),
+                              uom_qty = p_qty
+         WHERE company_id = m.company_id AND id = m.id;
+    END IF;
+
+
+    IF v_from.usage = 'internal' THEN
+        -- what other moves reserved is not available to this one (its own
+        -- reservation was released above); the quant is locked first
+        SELECT q.quantity, q.reserved INTO v_on_hand, v_reserved FROM stock.quant q
+         WHERE q.company_id = m.company_id AND q.product_id = m.product_id AND q.location_id = v_from.id
+           AND q.lot_id = coalesce(m.lot_id, 0)
+           FOR UPDATE;
+        v_on_hand := coalesce(v_on_hand, 0);
+        v_reserved := coalesce(v_reserved, 0);
+        SELECT s.allow_negative INTO v_allow FROM stock.company_setting s WHERE s.company_id = m.company_id;
+        IF v_on_hand - v_reserved < m.qty AND NOT v_allow THEN
+            RAISE EXCEPTION 'not enough stock of product % in %', m.product_id, v_from.name
+                USING ERRCODE = 'check_violation',
+                      DETAIL = CASE WHEN v_reserved > 0
+                                    THEN format('%s available (%s on hand, %s reserved by other moves), %s requested.',
+                                                v_on_hand - v_reserved, v_on_hand, v_reserved, m.qty)
+                                    ELSE format('%s available, %s requested.', v_on_hand, m.qty) END,
+                      HINT = 'Negative stock is forbidden for this company (stock.company_setting.allow_negative).';
+        END IF;
+        IF v_reserved > greatest(v_on_hand - m.qty, 0) THEN
+            -- negative stock allowed: this move takes reserved stock
+            PERFORM stock._free_reserved(m.company_id, m.product_id, v_from.id, m.lot_id, v_on_hand - m.qty, m.id);
+        END IF;
+        v_left := stock._quant_add(m.company_id, m.product_id, v_from.id, m.lot_id, -m.qty, m.date);
+    END IF;
+    IF v_to.usage = 'internal' THEN
+        PERFORM stock._quant_add(m.company_id, m.product_id, v_to.id, m.lot_id, m.qty, m.date);
+        SELECT p.tracking INTO v_tracking FROM stock.product p WHERE p.company_id = m.company_id AND p.id = m.product_id;
+        IF v_tracking = 'serial' THEN
+            SELECT sum(q.quantity) INTO v_serial_count FROM stock.quant q JOIN stock.location l
+                ON l.company_id = q.company_id AND l.id = q.location_id AND l.usage = 'internal'
+             WHERE q.company_id = m.company_id AND q.product_id = m.product_id AND q.lot_id = m.lot_id;
+            IF v_serial_count > 1 THEN
+                RAISE EXCEPTION 'serial number % is already in stock', (SELECT name FROM stock.lot WHERE company_id = m.company_id AND id = m.lot_id)
+                    USING ERRCODE = 'unique_violation';
+            END IF;
+        END IF;
+    END IF;
+    IF (v_from.usage = 'internal') <> (v_to.usage = 'internal') THEN
+        v_value := stock._value_move(m, v_to.usage = 'internal',
+                                     stock._counterpart(CASE WHEN v_to.usage = 'internal' THEN v_from.usage ELSE v_to.usage END));
+    END IF;
+    UPDATE stock.move SET state = 'done', done_at = now(), value = v_value, reserved_qty = 0
+     WHERE company_id = m.company_id AND id = m.id;
+    PERFORM stock._idempotency_done(m.company_id, p_idempotency_key, to_jsonb(v_backorder));
+    RETURN v_backorder;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.receive(p_product bigint, p_qty numeric, p_unit_cost numeric, p_warehouse bigint DEFAULT NULL,
+                              p_ref text DEFAULT NULL, p_date timestamptz DEFAULT now(), p_lot text DEFAULT NULL,
+                              p_idempotency_key text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    v_idem record := stock._idempotency_claim(p.company_id, p_idempotency_key, 'stock.receive',
+        jsonb_build_array(p_product, p_qty, p_unit_cost, p_warehouse, p_ref, stock._idempotency_date(p_date), p_lot));
+    v_id bigint;
+BEGIN
+    IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
+    PERFORM stock._check_lock_date(p.company_id, p_date, 'receipt');
+    v_id := stock._done_move(p.id, p_qty, stock.virtual_location(p.company_id, 'supplier'),
+                             stock._warehouse_location(p, p_warehouse), p_unit_cost, p_date, p_ref, p_lot);
+    PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, to_jsonb(v_id));
+    RETURN v_id;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.deliver(p_product bigint, p_qty numeric, p_warehouse bigint DEFAULT NULL, p_ref text DEFAULT NULL,
+                              p_date timestamptz DEFAULT now(), p_lot text DEFAULT NULL, p_idempotency_key text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    v_idem record := stock._idempotency_claim(p.company_id, p_idempotency_key, 'stock.deliver',
+        jsonb_build_array(p_product, p_qty, p_warehouse, p_ref, stock._idempotency_date(p_date), p_lot));
+    v_id bigint;
+BEGIN
+    IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
+    PERFORM stock._check_lock_date(p.company_id, p_date, 'delivery');
+    v_id := stock._done_move(p.id, p_qty, stock._warehouse_location(p, p_warehouse),
+                             stock.virtual_location(p.company_id, 'customer'), NULL, p_date, p_ref, p_lot);
+    PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, to_jsonb(v_id));
+    RETURN v_id;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.transfer(p_product bigint, p_qty numeric, p_from bigint, p_to bigint, p_ref text DEFAULT NULL,
+                               p_date timestamptz DEFAULT now(), p_lot text DEFAULT NULL, p_idempotency_key text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    v_idem record := stock._idempotency_claim(p.company_id, p_idempotency_key, 'stock.transfer',
+        jsonb_build_array(p_product, p_qty, p_from, p_to, p_ref, stock._idempotency_date(p_date), p_lot));
+    v_id bigint;
+BEGIN
+    IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
+    IF stock._is_valued(p.company_id, p_from, p_to) THEN
+        PERFORM stock._check_lock_date(p.company_id, p_date, 'transfer');
+    END IF;
+    v_id := stock._done_move(p.id, p_qty, p_from, p_to, NULL, p_date, p_ref, p_lot);
+    PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, to_jsonb(v_id));
+    RETURN v_id;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.scrap(p_product bigint, p_qty numeric, p_warehouse bigint DEFAULT NULL, p_ref text DEFAULT NULL,
+                            p_date timestamptz DEFAULT now(), p_lot text DEFAULT NULL, p_idempotency_key text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    v_idem record := stock._idempotency_claim(p.company_id, p_idempotency_key, 'stock.scrap',
+        jsonb_build_array(p_product, p_qty, p_warehouse, p_ref, stock._idempotency_date(p_date), p_lot));
+    v_id bigint;
+BEGIN
+    IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
+    PERFORM stock._check_lock_date(p.company_id, p_date, 'scrap');
+    v_id := stock._done_move(p.id, p_qty, stock._warehouse_location(p, p_warehouse),
+                             stock.virtual_location(p.company_id, 'scrap'), NULL, p_date, p_ref, p_lot);
+    PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, to_jsonb(v_id));
+    RETURN v_id;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.adjust(p_product bigint, p_location bigint, p_counted_qty numeric, p_idempotency_key text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    v_loc stock.location := stock._location(p.company_id, p_location);
+    v_idem record := stock._idempotency_claim(p.company_id, p_idempotency_key, 'stock.adjust',
+                                              jsonb_build_array(p_product, p_location, p_counted_qty));
+    v_diff numeric;
+    v_id bigint;
+BEGIN
+    IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
+    IF p_counted_qty IS NULL OR NOT (p_counted_qty >= 0 AND p_counted_qty < 'Infinity') THEN
+        RAISE EXCEPTION 'counted quantity must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._check_number(p_counted_qty, 'counted quantity', stock._max_qty());
+    IF v_loc.usage <> 'internal' THEN
+        RAISE EXCEPTION 'location % holds no stock', v_loc.name USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p.tracking <> 'none' THEN
+        RAISE EXCEPTION 'count lot-tracked products per lot' USING ERRCODE = 'feature_not_supported';
+    END IF;
+    v_diff := p_counted_qty - stock.on_hand(p.id, v_loc.id);
+    IF v_diff = 0 THEN
+        PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, 'null');
+        RETURN NULL;
+    END IF;
+    PERFORM stock._check_lock_date(p.company_id, now(), 'inventory adjustment');
+    IF abs(v_diff) > stock._max_qty() THEN
+        RAISE EXCEPTION 'the count differs from the stock on hand by more than one move may carry'
+            USING ERRCODE = 'numeric_value_out_of_range',
+                  DETAIL = format('The difference is %s; the limit is %s.', erp._echo(v_diff::text), stock._max_qty());
+    END IF;
+    v_id := stock._done_move(p.id, abs(v_diff),
+                             CASE WHEN v_diff > 0 THEN stock.virtual_location(p.company_id, 'inventory') ELSE v_loc.id END,
+                             CASE WHEN v_diff > 0 THEN v_loc.id ELSE stock.virtual_location(p.company_id, 'inventory') END,
+                             NULL, now(), 'Inventory adjustment', NULL);
+    PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, to_jsonb(v_id));
+    RETURN v_id;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.set_standard_price(p_product bigint, p_price numeric) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    c erp.company;
+    pv stock.product_value;
+    v_price numeric;
+    v_value numeric;
+    v_layer bigint;
+    v_at timestamptz;
+BEGIN
+    PERFORM stock._require('stock.valuation:revalue', p.company_id);
+    IF p_price IS NULL OR NOT (p_price >= 0 AND p_price < 'Infinity') THEN
+        RAISE EXCEPTION 'standard price must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._check_number(p_price, 'standard price', stock._max_amount());
+    PERFORM stock._check_lock_date(p.company_id, now(), 'standard price change');
+    SELECT * INTO c FROM erp.company WHERE id = p.company_id;
+    v_price := round(p_price, c.price_precision);
+    INSERT INTO stock.product_value (company_id, product_id) VALUES (p.company_id, p.id) ON CONFLICT DO NOTHING;
+    SELECT * INTO pv FROM stock.product_value WHERE company_id = p.company_id AND product_id = p.id FOR UPDATE;
+    UPDATE stock.product SET standard_price = v_price WHERE company_id = p.company_id AND id = p.id;
+    IF v_price = p.standard_price THEN
+        RETURN;
+    END IF;
+    v_at := greatest(now(), coalesce(pv.last_date, now()));
+    PERFORM stock._record_history(p.company_id, p.id, v_at, v_price, NULL);
+    -- later moves dated before this change are back-dated
+    UPDATE stock.product_value SET last_date = v_at WHERE company_id = p.company_id AND product_id = p.id;
+    IF p.cost_method <> 'standard' OR pv.qty = 0 THEN
+        RETURN;
+    END IF;
+    v_value := stock.round_to(pv.qty * (v_price - p.standard_price), c.currency_rounding);
+    INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
+    VALUES (p.company_id, p.id, v_at, 0, 0, v_value,
+            format('Product value manually modified (from %s to %s)', p.standard_price, v_price))
+    RETURNING id INTO v_layer;
+    PERFORM stock._journal(p.company_id, v_at, 'Revaluation', NULL, v_layer, 'stock_valuation', 'price_difference', v_value);
+    UPDATE stock.product_value SET value = value + v_value WHERE company_id = p.company_id AND product_id = p.id;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.return_move(p_move bigint, p_qty numeric DEFAULT NULL, p_idempotency_key text DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m stock.move := stock._move_for_update(p_move, 'stock.move:create');
+    v_idem record := stock._idempotency_claim(m.company_id, p_idempotency_key, 'stock.return_move',
+                                              jsonb_build_array(p_move, p_qty));
+    v_returned numeric;
+    v_qty numeric;
+    v_id bigint;
+BEGIN
+    IF v_idem.replay THEN
+        PERFORM stock._require('stock.move:validate', m.company_id);  -- as the first call did
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
+    IF m.state <> 'done' THEN
+        RAISE EXCEPTION 'move % is %: only done moves are returned', m.id, m.state USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT coalesce(sum(r.qty), 0) INTO v_returned FROM stock.move r
+     WHERE r.company_id = m.company_id AND r.origin_move_id = m.id AND r.state <> 'cancelled';
+    v_qty := coalesce(p_qty, m.qty - v_returned);
+    IF v_qty <= 0 OR v_qty > m.qty - v_returned THEN
+        RAISE EXCEPTION 'cannot return % of move %', erp._echo(v_qty::text), m.id
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('%s was moved and %s already returned.', m.qty, v_returned);
+    END IF;
+    PERFORM stock._require('stock.move:validate', m.company_id);
+    IF stock._is_valued(m.company_id, m.location_id, m.location_dest_id) THEN
+        PERFORM stock._check_lock_date(m.company_id, greatest(now(), m.date), format('return of move %s', m.id));
+    END IF;
+    INSERT INTO stock.move (company_id, product_id, qty, uom, uom_qty, location_id, location_dest_id, state,
+                            unit_cost, date, ref, lot_id, origin_move_id)
+    SELECT m.company_id, m.product_id, v_qty, p.uom, v_qty, m.location_dest_id, m.location_id, 'confirmed',
+           m.unit_cost, greatest(now(), m.date), 'Return of ' || coalesce(m.ref, m.id::text), m.lot_id, m.id
+      FROM stock.product p WHERE p.company_id = m.company_id AND p.id = m.product_id
+    RETURNING id INTO v_id;
+    PERFORM stock.validate(v_id);
+    PERFORM stock._idempotency_done(m.company_id, p_idempotency_key, to_jsonb(v_id));
+    RETURN v_id;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.apply_landed_cost(p_moves bigint[], p_amount numeric, p_split text DEFAULT 'by_quantity',
+                                        p_ref text DEFAULT NULL, p_idempotency_key text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_company bigint;
+    c erp.company;
+    r record;
+    v_total numeric;
+    v_left numeric;
+    v_share numeric;
+    v_cap numeric;
+    v_cap_total numeric := 0;
+    v_n int;
+    v_i int := 0;
+    v_layer bigint;
+    v_id bigint;
+    v_idem record;
+    v_at timestamptz;
+    v_first record;
+BEGIN
+    IF p_moves IS NULL OR cardinality(p_moves) = 0 THEN
+        RAISE EXCEPTION 'moves must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_amount IS NULL OR NOT (p_amount > 0 AND p_amount < 'Infinity') THEN
+        RAISE EXCEPTION 'landed cost amount must be positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._check_number(p_amount, 'landed cost amount', stock._max_amount());
+    IF p_split IS NULL OR p_split NOT IN ('equal', 'by_quantity', 'by_current_cost') THEN
+        RAISE EXCEPTION 'invalid split %', erp._echo(p_split)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The splits are equal, by_quantity and by_current_cost.';
+    END IF;
+    IF (SELECT count(DISTINCT x) FROM unnest(p_moves) x) <> cardinality(p_moves) OR array_position(p_moves, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'moves must be distinct and not null' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- every move: a done receipt into stock, of one company the caller may revalue
+    FOR r IN SELECT x.id AS wanted, m.* FROM unnest(p_moves) x(id) LEFT JOIN stock.move m ON m.id = x.id LOOP
+        IF r.company_id IS NULL OR NOT (erp._is_bootstrap() OR erp.company_allowed(r.company_id, 'stock.move:read')) THEN
+            PERFORM erp._require_signed_in();
+            RAISE EXCEPTION 'move % does not exist', r.wanted USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF v_company IS NULL THEN
+            v_company := r.company_id;
+        ELSIF v_company <> r.company_id THEN
+            RAISE EXCEPTION 'moves belong to different companies' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF r.state <> 'done' OR coalesce(r.value, 0) <= 0 THEN
+            RAISE EXCEPTION 'move % is not a done, valued receipt', r.id USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END LOOP;
+    PERFORM stock._require('stock.valuation:revalue', v_company);
+    v_idem := stock._idempotency_claim(v_company, p_idempotency_key, 'stock.apply_landed_cost',
+                                       jsonb_build_array(p_moves, p_amount, p_split, p_ref));
+    IF v_idem.replay THEN
+        RETURN (v_idem.result #>> '{}')::bigint;
+    END IF;
+    -- capitalised now, on receipts that must not be dated in a closed period
+    SELECT m.id, m.date INTO v_first FROM stock.move m
+     WHERE m.company_id = v_company AND m.id = ANY (p_moves) ORDER BY m.date, m.id LIMIT 1;
+    PERFORM stock._check_lock_date(v_company, v_first.date, format('receipt %s of the landed cost', v_first.id));
+    PERFORM stock._check_lock_date(v_company, now(), 'landed cost');
+    SELECT * INTO c FROM erp.company WHERE id = v_company;
+    IF stock.round_to(p_amount, c.currency_rounding) <> p_amount THEN
+        RAISE EXCEPTION 'amount % is finer than the currency rounding %', erp._echo(p_amount::text), c.currency_rounding
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._lock_products(v_company, ARRAY(SELECT DISTINCT m.product_id FROM stock.move m
+                                                  WHERE m.company_id = v_company AND m.id = ANY (p_moves)));
+
+    SELECT sum(CASE p_split WHEN 'equal' THEN 1 WHEN 'by_quantity' THEN m.qty ELSE m.value END), count(*)
+      INTO v_total, v_n
+      FROM stock.move m WHERE m.company_id = v_company AND m.id = ANY (p_moves);
+    INSERT INTO stock.landed_cost (company_id, ref, amount, split, move_ids, capitalised, expensed)
+    VALUES (v_company, p_ref, p_amount, p_split, p_moves, 0, 0) RETURNING id INTO v_id;
+    v_left := p_amount;
+    FOR r IN SELECT m.*, l.id AS layer_id, l.quantity AS layer_qty, l.remaining_qty AS layer_remaining, p.cost_method,
+                    CASE p_split WHEN 'equal' THEN 1 WHEN 'by_quantity' THEN m.qty ELSE m.value END AS weight
+               FROM stock.move m
+               JOIN stock.product p ON p.company_id = m.company_id AND p.id = m.product_id
+               JOIN stock.valuation_layer l ON l.company_id = m.company_id AND l.move_id = m.id
+                                           AND l.quantity > 0 AND l.parent_layer_id IS NULL
+              WHERE m.company_id = v_company AND m.id = ANY (p_moves)
+              ORDER BY m.id
+    LOOP
+        v_i := v_i + 1;
+        -- shares add up to the amount exactly: the last takes what is left
+        v_share := CASE WHEN v_i = v_n THEN v_left
+                        ELSE stock.value_share(p_amount, v_total, r.weight, c.currency_rounding) END;
+        v_left := v_left - v_share;
+        v_cap := CASE WHEN r.cost_method = 'standard' OR r.layer_remaining <= 0 THEN 0
+                      ELSE stock.value_share(v_share, r.layer_qty, least(r.layer_remaining, r.layer_qty), c.currency_rounding) END;
+        -- dated now, or at the product's last valued move if later: the date order of the replay
+        SELECT greatest(now(), coalesce(pv.last_date, now())) INTO v_at FROM stock.product_value pv
+         WHERE pv.company_id = v_company AND pv.product_id = r.product_id;
+        IF v_cap <> 0 THEN
+            UPDATE stock.valuation_layer SET remaining_value = remaining_value + v_cap
+             WHERE company_id = v_company AND id = r.layer_id;
+            INSERT INTO stock.valuation_layer (company_id, product_id, move_id, created_at, quantity, unit_cost, value,
+                                               description, parent_layer_id)
+            VALUES (v_company, r.product_id, r.id, v_at, 0, 0, v_cap,
+                    'Landed cost ' || coalesce(p_ref, v_id::text), r.layer_id)
+            RETURNING id INTO v_layer;
+            PERFORM stock._journal(v_company, v_at, p_ref, r.id, v_layer, 'stock_valuation', 'stock_input', v_cap);
+            UPDATE stock.product_value
+               SET value = value + v_cap, last_date = v_at,
+                   last_unit_cost = CASE WHEN r.cost_method = 'avco' AND qty > 0 THEN (value + v_cap) / qty ELSE last_unit_cost END
+             WHERE company_id = v_company AND product_id = r.product_id;
+        END IF;
+        IF v_share - v_cap <> 0 THEN
+            PERFORM stock._journal(v_company, v_at, p_ref, r.id, NULL, 'landed_cost_expense', 'stock_input', v_share - v_cap);
+        END IF;
+        v_cap_total := v_cap_total + v_cap;
+    END LOOP;
+    UPDATE stock.landed_cost SET capitalised = v_cap_total, expensed = p_amount - v_cap_total
+     WHERE company_id = v_company AND id = v_id;
+    PERFORM stock._idempotency_done(v_company, p_idempotency_key, to_jsonb(v_id));
+    RETURN v_id;
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.revalue(p_product bigint, p_added_value numeric, p_ref text DEFAULT NULL,
+                              p_idempotency_key text DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    c erp.company;
+    v_total numeric;
+    v_left numeric;
+    v_part numeric;
+    v_layer bigint;
+    l record;
+    v_idem record;
+    v_at timestamptz;
+BEGIN
+    PERFORM stock._require('stock.valuation:revalue', p.company_id);
+    v_idem := stock._idempotency_claim(p.company_id, p_idempotency_key, 'stock.revalue',
+                                       jsonb_build_array(p_product, p_added_value, p_ref));
+    IF v_idem.replay THEN
+        RETURN;
+    END IF;
+    PERFORM stock._check_lock_date(p.company_id, now(), 'revaluation');
+    IF p_added_value IS NULL OR p_added_value = 0 OR NOT (p_added_value > '-Infinity' AND p_added_value < 'Infinity') THEN
+        RAISE EXCEPTION 'added value must be a non-zero amount' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._check_number(p_added_value, 'added value', stock._max_amount());
+    IF p.cost_method = 'standard' THEN
+        RAISE EXCEPTION 'product % is valued at standard price', p.sku USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use stock.set_standard_price().';
+    END IF;
+    SELECT * INTO c FROM erp.company WHERE id = p.company_id;
+    IF stock.round_to(p_added_value, c.currency_rounding) <> p_added_value THEN
+        RAISE EXCEPTION 'amount % is finer than the currency rounding %', erp._echo(p_added_value::text), c.currency_rounding
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM stock._lock_products(p.company_id, ARRAY[p.id]);
+    -- dated now, or at the product's last valued move if later: the date order of the replay
+    SELECT greatest(now(), coalesce(pv.last_date, now())) INTO v_at FROM stock.product_value pv
+     WHERE pv.company_id = p.company_id AND pv.product_id = p.id;
+    SELECT sum(remaining_qty) INTO v_total FROM stock.valuation_layer
+     WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0;
+    IF v_total IS NULL THEN
+        RAISE EXCEPTION 'product % has no stock to revalue', p.sku USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_added_value < 0 AND -p_added_value > (SELECT sum(remaining_value) FROM stock.valuation_layer
+                                               WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0) THEN
+        RAISE EXCEPTION 'revaluation would make the stock value negative' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_left := p_added_value;
+    FOR l IN SELECT * FROM stock.valuation_layer
+              WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0
+              ORDER BY created_at, id
+    LOOP
+        v_part := stock.value_share(v_left, v_total, l.remaining_qty, c.currency_rounding);
+        IF l.remaining_value + v_part < 0 THEN
+            RAISE EXCEPTION 'revaluation would make a valuation layer negative'
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('Layer %s holds %s of value; its share of the change is %s.', l.id, l.remaining_value, v_part);
+        END IF;
+        UPDATE stock.valuation_layer SET remaining_value = remaining_value + v_part WHERE company_id = l.company_id AND id = l.id;
+        v_left := v_left - v_part;
+        v_total := v_total - l.remaining_qty;
+    END LOOP;
+    INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
+    VALUES (p.company_id, p.id, v_at, 0, 0, p_added_value, 'Revaluation ' || coalesce(p_ref, ''))
+    RETURNING id INTO v_layer;
+    PERFORM stock._journal(p.company_id, v_at, p_ref, NULL, v_layer, 'stock_valuation', 'price_difference', p_added_value);
+    UPDATE stock.product_value
+       SET value = value + p_added_value, last_date = v_at,
+           last_unit_cost = CASE WHEN p.cost_method = 'avco' AND qty > 0 THEN (value + p_added_value) / qty ELSE last_unit_cost END
+     WHERE company_id = p.company_id AND product_id = p.id;
+    PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, 'null');
+END $$;
+
+CREATE OR REPLACE FUNCTION stock.set_cost_method(p_product bigint, p_method text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    c erp.company;
+    pv stock.product_value;
+    v_new_value numeric;
+    v_layer bigint;
+    v_at timestamptz;
+BEGIN
+    PERFORM stock._require('stock.valuation:revalue', p.company_id);
+    IF p_method IS NULL OR p_method NOT IN ('fifo', 'avco', 'standard') THEN
+        RAISE EXCEPTION 'invalid cost method %', erp._echo(p_method)
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = 'The cost methods are fifo, avco and standard.';
+    END IF;
+    IF p_method = p.cost_method THEN
+        RETURN;
+    END IF;
+    PERFORM stock._check_lock_date(p.company_id, now(), 'cost method change');
+    SELECT * INTO c FROM erp.company WHERE id = p.company_id;
+    PERFORM stock._lock_products(p.company_id, ARRAY[p.id]);
+    SELECT * INTO pv FROM stock.product_value WHERE company_id = p.company_id AND product_id = p.id;
+    IF pv.qty < 0 THEN
+        RAISE EXCEPTION 'cannot change the cost method of % while its stock is negative', p.sku
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Receive the missing quantity first.';
+    END IF;
+    UPDATE stock.product SET cost_method = p_method WHERE company_id = p.company_id AND id = p.id;
+    v_at := greatest(now(), coalesce(pv.last_date, now()));
+    PERFORM stock._record_history(p.company_id, p.id, v_at, NULL, p_method);
+    -- later moves dated before this change are back-dated
+    UPDATE stock.product_value SET last_date = v_at WHERE company_id = p.company_id AND product_id = p.id;
+    IF pv.qty = 0 THEN
+        RETURN;
+    END IF;
+    v_new_value := CASE WHEN p_method = 'standard' THEN stock.round_to(pv.qty * p.standard_price, c.currency_rounding)
+                        ELSE pv.value END;
+    UPDATE stock.valuation_layer SET remaining_qty = 0, remaining_value = 0
+     WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0;
+    INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
+    VALUES (p.company_id, p.id, v_at, -pv.qty, round(pv.value / pv.qty, c.price_precision), -pv.value,
+            format('Costing method change (%s to %s): stock out', p.cost_method, p_method));
+    INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value,
+                                       remaining_qty, remaining_value, description)
+    VALUES (p.company_id, p.id, v_at, pv.qty, round(v_new_value / pv.qty, c.price_precision), v_new_value,
+            pv.qty, v_new_value, format('Costing method change (%s to %s): stock in', p.cost_method, p_method))
+    RETURNING id INTO v_layer;
+    PERFORM stock._journal(p.company_id, v_at, 'Costing method change', NULL, v_layer, 'stock_valuation', 'price_difference',
+                           v_new_value - pv.value);
+    UPDATE stock.product_value
+       SET value = v_new_value,
+           last_unit_cost = round(v_new_value / pv.qty, c.price_precision)
+     WHERE company_id = p.company_id AND product_id = p.id;
+END $$;
+
+INSERT INTO erp.app_routine (routine) VALUES ('stock.set_lock_date(bigint,date)') ON CONFLICT DO NOTHING;
+
 -- ==== last: grants of the application roles ====
 
 -- as the install's finish.sql: nothing new is PUBLIC

@@ -199,6 +199,7 @@ BEGIN
     IF v_idem.replay THEN
         RETURN (v_idem.result #>> '{}')::bigint;
     END IF;
+    PERFORM stock._check_lock_date(m.company_id, now(), format('production of manufacturing order %s', m.id));
     IF m.state = 'draft' THEN
         RAISE EXCEPTION 'manufacturing order % is draft: only confirmed orders are produced', m.id
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Confirm it with mrp.confirm_mo() first.';

@@ -261,6 +261,7 @@ BEGIN
     IF v_idem.replay THEN
         RETURN (v_idem.result #>> '{}')::bigint;
     END IF;
+    PERFORM stock._check_lock_date(o.company_id, now(), format('receipt of purchase order %s', o.id));
     IF o.state = 'draft' THEN
         RAISE EXCEPTION 'purchase order % is draft: only confirmed orders are received', o.id
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Confirm it with purchase.confirm() first.';

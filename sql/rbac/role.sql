@@ -50,4 +50,6 @@ INSERT INTO erp.role (code, name, permissions, builtin) VALUES
     ('mrp_planner', 'Production planner',
         '{erp.company:read,erp.partner:read,stock.*:read,stock.move:*,stock.valuation:revalue,mrp.*:*,purchase.*:read}', true),
     ('purchase_user', 'Purchase user',
-        '{erp.company:read,erp.partner:*,stock.*:read,stock.move:create,stock.move:write,stock.move:validate,purchase.*:*}', true);
+        '{erp.company:read,erp.partner:*,stock.*:read,stock.move:create,stock.move:write,stock.move:validate,purchase.*:*}', true),
+    ('stock_accountant', 'Inventory accountant',
+        '{erp.company:read,erp.partner:read,stock.*:read,stock.valuation:revalue,stock.valuation:lock}', true);

@@ -35,6 +35,7 @@ DECLARE
     v_id bigint;
     v_idem record;
     v_at timestamptz;
+    v_first record;
 BEGIN
     IF p_moves IS NULL OR cardinality(p_moves) = 0 THEN
         RAISE EXCEPTION 'moves must not be empty' USING ERRCODE = 'invalid_parameter_value';
@@ -72,6 +73,11 @@ BEGIN
     IF v_idem.replay THEN
         RETURN (v_idem.result #>> '{}')::bigint;
     END IF;
+    -- capitalised now, on receipts that must not be dated in a closed period
+    SELECT m.id, m.date INTO v_first FROM stock.move m
+     WHERE m.company_id = v_company AND m.id = ANY (p_moves) ORDER BY m.date, m.id LIMIT 1;
+    PERFORM stock._check_lock_date(v_company, v_first.date, format('receipt %s of the landed cost', v_first.id));
+    PERFORM stock._check_lock_date(v_company, now(), 'landed cost');
     SELECT * INTO c FROM erp.company WHERE id = v_company;
     IF stock.round_to(p_amount, c.currency_rounding) <> p_amount THEN
         RAISE EXCEPTION 'amount % is finer than the currency rounding %', erp._echo(p_amount::text), c.currency_rounding
@@ -154,6 +160,7 @@ BEGIN
     IF v_idem.replay THEN
         RETURN;
     END IF;
+    PERFORM stock._check_lock_date(p.company_id, now(), 'revaluation');
     IF p_added_value IS NULL OR p_added_value = 0 OR NOT (p_added_value > '-Infinity' AND p_added_value < 'Infinity') THEN
         RAISE EXCEPTION 'added value must be a non-zero amount' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -225,6 +232,7 @@ BEGIN
     IF p_method = p.cost_method THEN
         RETURN;
     END IF;
+    PERFORM stock._check_lock_date(p.company_id, now(), 'cost method change');
     SELECT * INTO c FROM erp.company WHERE id = p.company_id;
     PERFORM stock._lock_products(p.company_id, ARRAY[p.id]);
     SELECT * INTO pv FROM stock.product_value WHERE company_id = p.company_id AND product_id = p.id;

@@ -29,7 +29,8 @@ INSERT INTO erp.app_routine (routine) VALUES
     ('stock.replay_problems(bigint,bigint)'),
     ('stock.apply_landed_cost(bigint[],numeric,text,text,text)'),
     ('stock.revalue(bigint,numeric,text,text)'),
-    ('stock.set_cost_method(bigint,text)')
+    ('stock.set_cost_method(bigint,text)'),
+    ('stock.set_lock_date(bigint,date)')
 ON CONFLICT DO NOTHING;
 
 -- The HTTP contract, schema api (sql/api/, docs/api.md).

@@ -157,6 +157,9 @@ BEGIN
     END IF;
     v_from := stock._location(m.company_id, m.location_id);
     v_to := stock._location(m.company_id, m.location_dest_id);
+    IF (v_from.usage = 'internal') <> (v_to.usage = 'internal') THEN
+        PERFORM stock._check_lock_date(m.company_id, m.date, format('move %s', m.id));   -- valued: before any write
+    END IF;
     -- the product's running totals first, then quants: the order every
     -- posting and reservation of the product takes locks in
     PERFORM stock._lock_products(m.company_id, ARRAY[m.product_id]);
@@ -276,6 +279,7 @@ BEGIN
         PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
         RETURN (v_idem.result #>> '{}')::bigint;
     END IF;
+    PERFORM stock._check_lock_date(p.company_id, p_date, 'receipt');
     v_id := stock._done_move(p.id, p_qty, stock.virtual_location(p.company_id, 'supplier'),
                              stock._warehouse_location(p, p_warehouse), p_unit_cost, p_date, p_ref, p_lot);
     PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, to_jsonb(v_id));
@@ -296,6 +300,7 @@ BEGIN
         PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
         RETURN (v_idem.result #>> '{}')::bigint;
     END IF;
+    PERFORM stock._check_lock_date(p.company_id, p_date, 'delivery');
     v_id := stock._done_move(p.id, p_qty, stock._warehouse_location(p, p_warehouse),
                              stock.virtual_location(p.company_id, 'customer'), NULL, p_date, p_ref, p_lot);
     PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, to_jsonb(v_id));
@@ -316,6 +321,9 @@ BEGIN
         PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
         RETURN (v_idem.result #>> '{}')::bigint;
     END IF;
+    IF stock._is_valued(p.company_id, p_from, p_to) THEN
+        PERFORM stock._check_lock_date(p.company_id, p_date, 'transfer');
+    END IF;
     v_id := stock._done_move(p.id, p_qty, p_from, p_to, NULL, p_date, p_ref, p_lot);
     PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, to_jsonb(v_id));
     RETURN v_id;
@@ -335,6 +343,7 @@ BEGIN
         PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
         RETURN (v_idem.result #>> '{}')::bigint;
     END IF;
+    PERFORM stock._check_lock_date(p.company_id, p_date, 'scrap');
     v_id := stock._done_move(p.id, p_qty, stock._warehouse_location(p, p_warehouse),
                              stock.virtual_location(p.company_id, 'scrap'), NULL, p_date, p_ref, p_lot);
     PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, to_jsonb(v_id));
@@ -374,6 +383,7 @@ BEGIN
         PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, 'null');
         RETURN NULL;
     END IF;
+    PERFORM stock._check_lock_date(p.company_id, now(), 'inventory adjustment');
     IF abs(v_diff) > stock._max_qty() THEN
         RAISE EXCEPTION 'the count differs from the stock on hand by more than one move may carry'
             USING ERRCODE = 'numeric_value_out_of_range',
@@ -444,6 +454,7 @@ BEGIN
         RAISE EXCEPTION 'standard price must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM stock._check_number(p_price, 'standard price', stock._max_amount());
+    PERFORM stock._check_lock_date(p.company_id, now(), 'standard price change');
     SELECT * INTO c FROM erp.company WHERE id = p.company_id;
     v_price := round(p_price, c.price_precision);
     INSERT INTO stock.product_value (company_id, product_id) VALUES (p.company_id, p.id) ON CONFLICT DO NOTHING;
@@ -497,6 +508,9 @@ BEGIN
                   DETAIL = format('%s was moved and %s already returned.', m.qty, v_returned);
     END IF;
     PERFORM stock._require('stock.move:validate', m.company_id);
+    IF stock._is_valued(m.company_id, m.location_id, m.location_dest_id) THEN
+        PERFORM stock._check_lock_date(m.company_id, greatest(now(), m.date), format('return of move %s', m.id));
+    END IF;
     INSERT INTO stock.move (company_id, product_id, qty, uom, uom_qty, location_id, location_dest_id, state,
                             unit_cost, date, ref, lot_id, origin_move_id)
     SELECT m.company_id, m.product_id, v_qty, p.uom, v_qty, m.location_dest_id, m.location_id, 'confirmed',

@@ -40,7 +40,7 @@ my $counts = q{SELECT (SELECT count(*) FROM erp.company) || '/' || (SELECT count
 	|| (SELECT count(*) FROM erp.role) || '/' || (SELECT count(*) FROM erp.record_rule)};
 is($node->safe_psql('dst', $counts), $node->safe_psql('src', $counts),
 	'companies, partners, users, grants, roles and rules are all restored');
-is($node->safe_psql('dst', $counts), '3/4/3/3/7/1', 'restored counts are the demo data plus one role and one rule');
+is($node->safe_psql('dst', $counts), '3/4/3/3/8/1', 'restored counts are the demo data plus one role and one rule');
 is($node->safe_psql('dst', q{SELECT count(*) FROM pg_policy WHERE polrelid = 'erp.partner'::regclass AND polname LIKE 'pgerp_rule_%'}),
 	'1', 'the record rule policy exists after restore');
 is($node->safe_psql('dst', q{SELECT erp.create_company('After restore', 1)}), '4',

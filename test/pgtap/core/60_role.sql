@@ -56,8 +56,8 @@ SELECT is((SELECT permissions FROM erp.role WHERE code = 'admin'), ARRAY['*'],
 
 -- ------------------------------------------------------------- built-in roles
 SELECT set_eq($$SELECT code FROM erp.role WHERE builtin$$,
-              ARRAY['admin', 'auditor', 'stock_user', 'stock_manager', 'mrp_planner', 'purchase_user'],
-              'the six documented built-in roles exist');
+              ARRAY['admin', 'auditor', 'stock_user', 'stock_manager', 'mrp_planner', 'purchase_user', 'stock_accountant'],
+              'the seven documented built-in roles exist');
 SELECT is((SELECT permissions FROM erp.role WHERE code = 'admin' AND builtin), ARRAY['*'],
           'admin holds {*}');
 SELECT is((SELECT permissions FROM erp.role WHERE code = 'auditor' AND builtin), ARRAY['*:read'],
