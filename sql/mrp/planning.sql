@@ -390,6 +390,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 DECLARE
     r record;
     g record;
+    y record;
     v_rules bigint[] := '{}';
     v_products bigint[] := '{}';
     v_forecasts numeric[] := '{}';
@@ -512,22 +513,28 @@ BEGIN
     END IF;
 
     IF NOT p_dry_run THEN
-        -- bought: one draft order per vendor and warehouse, its lines in one statement
-        FOR g IN SELECT x.vendor_id, x.wh, array_agg(x.i ORDER BY x.i) AS idx
-                   FROM unnest(v_vendors, v_whs, v_make) WITH ORDINALITY x(vendor_id, wh, make, i)
+        -- bought: one draft order per vendor and warehouse, its lines in one
+        -- statement. Each group carries its own arrays: a subscript of a large
+        -- numeric array walks it from the start, so the lines never index the
+        -- run's arrays (that made 100,000 lines quadratic, #16)
+        FOR g IN SELECT x.vendor_id, x.wh, array_agg(x.i ORDER BY x.i) AS idx,
+                        array_agg(x.p ORDER BY x.i) AS products, array_agg(x.q ORDER BY x.i) AS qtys,
+                        array_agg(x.price ORDER BY x.i) AS prices, max(x.lead) AS lead
+                   FROM unnest(v_vendors, v_whs, v_make, v_products, v_qtys, v_prices, v_leads)
+                        WITH ORDINALITY x(vendor_id, wh, make, p, q, price, lead, i)
                   WHERE NOT x.make AND x.vendor_id IS NOT NULL GROUP BY x.vendor_id, x.wh
         LOOP
             BEGIN
                 v_po := purchase.create_order(g.vendor_id,
-                            jsonb_build_array(jsonb_build_object('product', v_products[g.idx[1]], 'qty', v_qtys[g.idx[1]])),
+                            jsonb_build_array(jsonb_build_object('product', g.products[1], 'qty', g.qtys[1])),
                             NULL, g.wh);
                 -- the best line of the best vendor is the best line overall: its price
                 INSERT INTO purchase.order_line (company_id, order_id, product_id, qty, price)
-                SELECT p_company, v_po, v_products[k], v_qtys[k], coalesce(v_prices[k], 0)
-                  FROM unnest(g.idx[2:]) k;
+                SELECT p_company, v_po, x.p, x.q, coalesce(x.price, 0)
+                  FROM unnest(g.products[2:], g.qtys[2:], g.prices[2:]) x(p, q, price);
                 v_lines := v_lines + array_length(g.idx, 1);
                 -- planned when the slowest of its products can arrive
-                UPDATE purchase.order SET date_planned = now() + make_interval(days => (SELECT max(v_leads[k]) FROM unnest(g.idx) k))
+                UPDATE purchase.order SET date_planned = now() + make_interval(days => g.lead)
                  WHERE company_id = p_company AND id = v_po;
                 FOREACH i IN ARRAY g.idx LOOP
                     v_refs[i] := 'PO/' || v_po;
@@ -535,43 +542,45 @@ BEGIN
             EXCEPTION WHEN OTHERS THEN
                 -- retry this group rule by rule: the bad ones are reported, the others ordered
                 v_po := NULL;
-                FOREACH i IN ARRAY g.idx LOOP
+                FOR y IN SELECT x.i, x.p, x.q FROM unnest(g.idx, g.products, g.qtys) x(i, p, q) LOOP
                     BEGIN
                         IF v_po IS NULL THEN
                             v_po := purchase.create_order(g.vendor_id,
-                                        jsonb_build_array(jsonb_build_object('product', v_products[i], 'qty', v_qtys[i])), NULL, g.wh);
+                                        jsonb_build_array(jsonb_build_object('product', y.p, 'qty', y.q)), NULL, g.wh);
                         ELSE
                             INSERT INTO purchase.order_line (company_id, order_id, product_id, qty, price)
-                            VALUES (p_company, v_po, v_products[i], v_qtys[i],
-                                    (purchase.best_supplier(v_products[i], v_qtys[i], g.vendor_id)).price);
+                            VALUES (p_company, v_po, y.p, y.q, (purchase.best_supplier(y.p, y.q, g.vendor_id)).price);
                         END IF;
-                        v_refs[i] := 'PO/' || v_po;
+                        v_refs[y.i] := 'PO/' || v_po;
                     EXCEPTION WHEN OTHERS THEN
-                        v_refs[i] := 'failed: ' || SQLERRM;
+                        v_refs[y.i] := 'failed: ' || SQLERRM;
                         INSERT INTO mrp.run_message (company_id, product_id, kind, detail)
-                        VALUES (p_company, v_products[i], 'replenish_failed',
-                                format('Reorder rule %s: %s (%s).', v_rules[i], SQLERRM, SQLSTATE));
+                        VALUES (p_company, y.p, 'replenish_failed',
+                                format('Reorder rule %s: %s (%s).', v_rules[y.i], SQLERRM, SQLSTATE));
                     END;
                 END LOOP;
             END;
         END LOOP;
         -- made, or bought without a valid supplier: rule by rule
-        FOR i IN 1 .. coalesce(array_length(v_rules, 1), 0) LOOP
-            CONTINUE WHEN v_refs[i] IS NOT NULL;
+        FOR y IN SELECT x.i, x.rule, x.make, x.p, x.q, x.lead, x.wh
+                   FROM unnest(v_refs, v_rules, v_make, v_products, v_qtys, v_leads, v_whs)
+                        WITH ORDINALITY x(ref, rule, make, p, q, lead, wh, i)
+                  WHERE x.ref IS NULL
+        LOOP
             BEGIN
-                IF v_make[i] THEN
-                    v_mo := mrp.create_mo(v_products[i], v_qtys[i], now() + make_interval(days => v_leads[i]), v_whs[i]);
-                    v_refs[i] := 'MO/' || v_mo;
+                IF y.make THEN
+                    v_mo := mrp.create_mo(y.p, y.q, now() + make_interval(days => y.lead), y.wh);
+                    v_refs[y.i] := 'MO/' || v_mo;
                 ELSE
-                    RAISE EXCEPTION 'product % has no active supplier', v_products[i]
+                    RAISE EXCEPTION 'product % has no active supplier', y.p
                         USING ERRCODE = 'object_not_in_prerequisite_state',
-                              DETAIL = format('No active supplier line of an active vendor is valid for %s.', v_qtys[i]);
+                              DETAIL = format('No active supplier line of an active vendor is valid for %s.', y.q);
                 END IF;
             EXCEPTION WHEN OTHERS THEN
-                v_refs[i] := 'failed: ' || SQLERRM;
+                v_refs[y.i] := 'failed: ' || SQLERRM;
                 INSERT INTO mrp.run_message (company_id, product_id, kind, detail)
-                VALUES (p_company, v_products[i], 'replenish_failed',
-                        format('Reorder rule %s: %s (%s).', v_rules[i], SQLERRM, SQLSTATE));
+                VALUES (p_company, y.p, 'replenish_failed',
+                        format('Reorder rule %s: %s (%s).', y.rule, SQLERRM, SQLSTATE));
             END;
         END LOOP;
     END IF;
