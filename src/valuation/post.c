@@ -22,6 +22,7 @@
 
 #include "pgerp/core.h"
 #include "pgerp/valuation.h"
+#include "num.h"
 #include "backdate.h"
 
 typedef struct StmtPlan
@@ -101,93 +102,6 @@ col(int colno, bool *isnull)
 	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, colno, isnull);
 }
 
-/* numeric helpers: errors (overflow, division by zero) are raised */
-static Numeric
-zero(void)
-{
-	return int64_to_numeric(0);
-}
-static Numeric
-add(Numeric a, Numeric b)
-{
-	return numeric_add_opt_error(a, b, NULL);
-}
-static Numeric
-sub(Numeric a, Numeric b)
-{
-	return numeric_sub_opt_error(a, b, NULL);
-}
-static Numeric
-mul(Numeric a, Numeric b)
-{
-	return numeric_mul_opt_error(a, b, NULL);
-}
-static Numeric
-neg(Numeric a)
-{
-	return sub(zero(), a);
-}
-static int
-cmp(Numeric a, Numeric b)
-{
-	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a), NumericGetDatum(b)));
-}
-static Numeric
-least(Numeric a, Numeric b)
-{
-	return cmp(a, b) <= 0 ? a : b;
-}
-static Numeric
-round_scale(Numeric a, int scale)
-{
-	return DatumGetNumeric(DirectFunctionCall2(numeric_round, NumericGetDatum(a), Int32GetDatum(scale)));
-}
-
-/*
- * A posting meets a value that is not finite or a rounding that is not
- * positive only when stored data is bad (the CHECK constraints refuse both):
- * say so instead of posting NaN.
- */
-static void
-bad_data(ValuationResult r)
-{
-	if (r == VALUATION_NOT_FINITE || r == VALUATION_BAD_ROUNDING)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("stock valuation met a value that is not a finite number"),
-				 errdetail("The company's currency rounding, a cost or a stored value is NaN, infinite or not positive."),
-				 errhint("Check erp.company.currency_rounding and stock.verify_valuation().")));
-}
-
-static Numeric
-round_to(Numeric a, Numeric rounding)
-{
-	Numeric		r;
-	ValuationResult res = ValuationRoundTo(a, rounding, &r);
-
-	bad_data(res);
-	if (res != VALUATION_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("could not round value")));
-	return r;
-}
-
-static Numeric
-share(Numeric value, Numeric qty, Numeric part, Numeric rounding)
-{
-	Numeric		r;
-	ValuationResult res = ValuationShare(value, qty, part, rounding, &r);
-
-	bad_data(res);
-	if (res != VALUATION_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("could not share a layer value"),
-				 errdetail("The part of a quantity to value lies outside it.")));
-	return r;
-}
-
 typedef struct Ctx
 {
 	int64		company;
@@ -264,7 +178,7 @@ account(Ctx *c, const char *kind)
 static void
 journal(Ctx *c, int64 layer, const char *debit, const char *credit, Numeric amount)
 {
-	int			sign = cmp(amount, zero());
+	int			sign = num_cmp(amount, num_zero());
 	Datum		a[5];
 	char		n[5] = {' ', ' ', ' ', ' ', ' '};
 	int64		entry;
@@ -288,7 +202,7 @@ journal(Ctx *c, int64 layer, const char *debit, const char *credit, Numeric amou
 	a[0] = Int64GetDatum(c->company);
 	a[1] = Int64GetDatum(entry);
 	a[2] = Int64GetDatum(dr);
-	a[3] = NumericGetDatum(sign > 0 ? amount : neg(amount));
+	a[3] = NumericGetDatum(sign > 0 ? amount : num_neg(amount));
 	a[4] = Int64GetDatum(cr);
 	run(P_LINE, a, NULL, SPI_OK_INSERT);
 }
@@ -322,31 +236,31 @@ value_in(Ctx *c, const char *counterpart)
 	Numeric		value;
 	Numeric		remaining = c->qty;
 	Numeric		remaining_value;
-	Numeric		corrections = zero();
+	Numeric		corrections = num_zero();
 	int64		layer;
 	Portal		portal;
 	Datum		a[4];
 
 	cost = standard ? c->standard : (c->unit_cost ? c->unit_cost : (c->pv_last_cost ? c->pv_last_cost : c->standard));
-	value = round_to(mul(c->qty, cost), c->rounding);
+	value = num_round_to(num_mul(c->qty, cost), c->rounding);
 	if (c->origin_value && !standard)
 	{
 		/* a returned delivery comes back at what it went out at */
-		value = share(neg(c->origin_value), c->origin_qty, c->qty, c->rounding);
-		cost = round_scale(numeric_div_opt_error(value, c->qty, NULL), c->precision);
+		value = num_share(num_neg(c->origin_value), c->origin_qty, c->qty, c->rounding);
+		cost = num_round_scale(numeric_div_opt_error(value, c->qty, NULL), c->precision);
 	}
 	remaining_value = value;
-	layer = insert_layer(c, c->qty, cost, value, zero(), zero(), describe(c, "Receipt"), 0, true);
+	layer = insert_layer(c, c->qty, cost, value, num_zero(), num_zero(), describe(c, "Receipt"), 0, true);
 	journal(c, layer, "stock_valuation", counterpart, value);
-	if (standard && c->unit_cost && cmp(c->unit_cost, cost) != 0)
+	if (standard && c->unit_cost && num_cmp(c->unit_cost, cost) != 0)
 		journal(c, layer, "price_difference", counterpart,
-				sub(round_to(mul(c->qty, c->unit_cost), c->rounding), value));
+				num_sub(num_round_to(num_mul(c->qty, c->unit_cost), c->rounding), value));
 
 	/* settle stock owed by earlier deliveries (negative layers), oldest first */
 	a[0] = Int64GetDatum(c->company);
 	a[1] = Int64GetDatum(c->product);
 	portal = SPI_cursor_open(NULL, plan(P_NEGATIVE), a, NULL, false);
-	while (cmp(remaining, zero()) > 0)
+	while (num_cmp(remaining, num_zero()) > 0)
 	{
 		bool		isnull;
 		int64		id;
@@ -365,25 +279,25 @@ value_in(Ctx *c, const char *counterpart)
 		lqty = DatumGetNumeric(col(2, &isnull));
 		lvalue = DatumGetNumeric(col(3, &isnull));
 		ldesc = TextDatumGetCString(col(4, &isnull));
-		take = least(remaining, neg(lqty));
-		est = neg(share(neg(lvalue), neg(lqty), take, c->rounding));
-		part = share(remaining_value, remaining, take, c->rounding);
+		take = num_least(remaining, num_neg(lqty));
+		est = num_neg(num_share(num_neg(lvalue), num_neg(lqty), take, c->rounding));
+		part = num_share(remaining_value, remaining, take, c->rounding);
 		{
-			Datum		u[4] = {Int64GetDatum(c->company), Int64GetDatum(id), NumericGetDatum(take), NumericGetDatum(neg(est))};
+			Datum		u[4] = {Int64GetDatum(c->company), Int64GetDatum(id), NumericGetDatum(take), NumericGetDatum(num_neg(est))};
 
 			run(P_ADD_REMAINING, u, NULL, SPI_OK_UPDATE);
 		}
-		remaining = sub(remaining, take);
-		remaining_value = sub(remaining_value, part);
+		remaining = num_sub(remaining, take);
+		remaining_value = num_sub(remaining_value, part);
 		/* the delivery was estimated at est (negative); it really cost -part */
-		corr = sub(neg(part), est);
-		if (cmp(corr, zero()) != 0 && !standard)
+		corr = num_sub(num_neg(part), est);
+		if (num_cmp(corr, num_zero()) != 0 && !standard)
 		{
-			int64		cl = insert_layer(c, zero(), zero(), corr, zero(), zero(),
+			int64		cl = insert_layer(c, num_zero(), num_zero(), corr, num_zero(), num_zero(),
 										  psprintf("Revaluation of %s (negative stock settled)", ldesc), id, true);
 
 			journal(c, cl, "stock_valuation", "stock_output", corr);
-			corrections = add(corrections, corr);
+			corrections = num_add(corrections, corr);
 		}
 	}
 	SPI_cursor_close(portal);
@@ -394,11 +308,11 @@ value_in(Ctx *c, const char *counterpart)
 	}
 	/* the receipt's own value is the move's; corrections belong to the deliveries they settle */
 	{
-		Numeric		new_qty = add(c->pv_qty, c->qty);
-		Numeric		new_value = add(add(c->pv_value, value), corrections);
+		Numeric		new_qty = num_add(c->pv_qty, c->qty);
+		Numeric		new_value = num_add(num_add(c->pv_value, value), corrections);
 		Numeric		last = cost;
 
-		if (strcmp(c->method, "avco") == 0 && cmp(new_qty, zero()) > 0)
+		if (strcmp(c->method, "avco") == 0 && num_cmp(new_qty, num_zero()) > 0)
 			last = numeric_div_opt_error(new_value, new_qty, NULL);
 		update_pv(c, new_qty, new_value, last);
 	}
@@ -409,9 +323,9 @@ static Numeric
 value_out(Ctx *c, const char *counterpart)
 {
 	Numeric		need = c->qty;
-	Numeric		value = zero();
-	Numeric		short_qty = zero();
-	Numeric		short_value = zero();
+	Numeric		value = num_zero();
+	Numeric		short_qty = num_zero();
+	Numeric		short_value = num_zero();
 	Numeric		last = c->pv_last_cost;
 	bool		fifo = strcmp(c->method, "fifo") == 0;
 	Portal		portal;
@@ -425,7 +339,7 @@ value_out(Ctx *c, const char *counterpart)
 	a[2] = Int64GetDatum(c->origin);
 	n[2] = c->origin ? ' ' : 'n';
 	portal = SPI_cursor_open(NULL, plan(P_OPEN), a, n, false);
-	while (cmp(need, zero()) > 0)
+	while (num_cmp(need, num_zero()) > 0)
 	{
 		bool		isnull;
 		int64		id;
@@ -442,46 +356,46 @@ value_out(Ctx *c, const char *counterpart)
 		lvalue = DatumGetNumeric(col(3, &isnull));
 		if (fifo)
 			last = DatumGetNumeric(col(4, &isnull));
-		take = least(need, lqty);
-		part = share(lvalue, lqty, take, c->rounding);
+		take = num_least(need, lqty);
+		part = num_share(lvalue, lqty, take, c->rounding);
 		{
-			Datum		u[4] = {Int64GetDatum(c->company), Int64GetDatum(id), NumericGetDatum(neg(take)), NumericGetDatum(neg(part))};
+			Datum		u[4] = {Int64GetDatum(c->company), Int64GetDatum(id), NumericGetDatum(num_neg(take)), NumericGetDatum(num_neg(part))};
 
 			run(P_ADD_REMAINING, u, NULL, SPI_OK_UPDATE);
 		}
-		value = add(value, part);
-		need = sub(need, take);
+		value = num_add(value, part);
+		need = num_sub(need, take);
 	}
 	SPI_cursor_close(portal);
 
-	if (cmp(need, zero()) > 0)
+	if (num_cmp(need, num_zero()) > 0)
 	{
 		/* going negative: the missing quantity is owed, valued at the last cost */
 		short_qty = need;
-		short_value = round_to(mul(short_qty, strcmp(c->method, "standard") == 0 ? c->standard
+		short_value = num_round_to(num_mul(short_qty, strcmp(c->method, "standard") == 0 ? c->standard
 										  : (last ? last : c->standard)), c->rounding);
 	}
 	if (fifo)
-		value = add(value, short_value);
+		value = num_add(value, short_value);
 	else if (strcmp(c->method, "standard") == 0)
-		value = round_to(mul(c->qty, c->standard), c->rounding);
+		value = num_round_to(num_mul(c->qty, c->standard), c->rounding);
 	else if (c->origin_value)
 		/* a returned receipt goes back at what it came in at */
-		value = share(c->origin_value, c->origin_qty, c->qty, c->rounding);
+		value = num_share(c->origin_value, c->origin_qty, c->qty, c->rounding);
 	else
 	{
 		/* avco: the share of the value on hand; the part beyond it at the last average */
-		Numeric		on_hand = cmp(c->pv_qty, zero()) > 0 ? c->pv_qty : zero();
+		Numeric		on_hand = num_cmp(c->pv_qty, num_zero()) > 0 ? c->pv_qty : num_zero();
 
-		value = cmp(on_hand, zero()) > 0 ? share(c->pv_value, on_hand, least(c->qty, on_hand), c->rounding) : zero();
-		if (cmp(c->qty, on_hand) > 0)
-			value = add(value, round_to(mul(sub(c->qty, on_hand), last ? last : c->standard), c->rounding));
+		value = num_cmp(on_hand, num_zero()) > 0 ? num_share(c->pv_value, on_hand, num_least(c->qty, on_hand), c->rounding) : num_zero();
+		if (num_cmp(c->qty, on_hand) > 0)
+			value = num_add(value, num_round_to(num_mul(num_sub(c->qty, on_hand), last ? last : c->standard), c->rounding));
 	}
-	layer = insert_layer(c, neg(c->qty), round_scale(numeric_div_opt_error(value, c->qty, NULL), c->precision),
-						 neg(value), neg(short_qty), neg(short_value), describe(c, "Delivery"), 0, true);
+	layer = insert_layer(c, num_neg(c->qty), num_round_scale(numeric_div_opt_error(value, c->qty, NULL), c->precision),
+						 num_neg(value), num_neg(short_qty), num_neg(short_value), describe(c, "Delivery"), 0, true);
 	journal(c, layer, counterpart, "stock_valuation", value);
-	update_pv(c, sub(c->pv_qty, c->qty), sub(c->pv_value, value), last);
-	return neg(value);
+	update_pv(c, num_sub(c->pv_qty, c->qty), num_sub(c->pv_value, value), last);
+	return num_neg(value);
 }
 
 static Datum
