@@ -9,24 +9,10 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use PgerpTest qw(poll);
 use Time::HiRes qw(time usleep);
-
-# poll(node, query, expected, timeout): run the query until it prints expected.
-sub poll
-{
-	my ($node, $query, $expected, $timeout) = @_;
-	my $deadline = time() + ($timeout // 30);
-	my ($ret, $out, $err);
-	while (1)
-	{
-		($ret, $out, $err) = $node->psql('postgres', $query);
-		return 1 if $ret == 0 && $out eq $expected;
-		last if time() > $deadline;
-		usleep(100_000);
-	}
-	diag("timed out polling: $query\nexpected: $expected\ngot: " . ($out // '') . "\nstderr: " . ($err // ''));
-	return 0;
-}
 
 my $workers = q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pgerp job worker'};
 

@@ -27,6 +27,9 @@ use POSIX ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use PgerpTest qw(poll);
 use Time::HiRes qw(time usleep);
 
 # The gateway: $PGERP_GATEWAY_BIN (not PGERP_REST_*: the gateway refuses
@@ -51,23 +54,6 @@ delete @ENV{qw(http_proxy HTTP_PROXY all_proxy ALL_PROXY)};
 my %children;
 my $parent = $$;
 END { kill 'KILL', keys %children if $$ == $parent && %children; }
-
-# poll(node, query, expected, timeout): run the query until it prints expected.
-sub poll
-{
-	my ($node, $query, $expected, $timeout) = @_;
-	my $deadline = time() + ($timeout // 30);
-	my ($ret, $out, $err);
-	while (1)
-	{
-		($ret, $out, $err) = $node->psql('postgres', $query);
-		return 1 if $ret == 0 && $out eq $expected;
-		last if time() > $deadline;
-		usleep(100_000);
-	}
-	diag("timed out polling: $query\nexpected: $expected\ngot: " . ($out // '') . "\nstderr: " . ($err // ''));
-	return 0;
-}
 
 my $http = HTTP::Tiny->new(timeout => 20, keep_alive => 0);
 
