@@ -2383,6 +2383,74 @@ BEGIN
     RETURN v_back;
 END $$;
 
+-- ==== bom_cost: one set query per level, custom plans (#16) ====
+CREATE OR REPLACE FUNCTION mrp.bom_cost(p_product bigint)
+RETURNS TABLE (batch_qty numeric, components_cost numeric, operations_cost numeric, total_cost numeric, unit_cost numeric)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+-- custom plans: a generic plan estimates the costs so far (an array parameter)
+-- at 10 rows and joins them by nested loop, a cost quadratic in the tree
+SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+    p stock.product := mrp._product_with_bom(p_product, 1);
+    c erp.company;
+    v_nodes bigint[];       -- every product with a BOM in the tree
+    v_depths int[];         -- at its deepest level (the product itself: 0)
+    v_ids bigint[] := '{}'; -- sub-assemblies costed so far
+    v_costs numeric[] := '{}';
+    v_level_ids bigint[];
+    v_level_qty numeric[];
+    v_level_comp numeric[];
+    v_level_ops numeric[];
+    v_depth int;
+BEGIN
+    SELECT * INTO c FROM erp.company WHERE id = p.company_id;
+    SELECT array_agg(x.product_id), array_agg(x.depth) INTO v_nodes, v_depths
+      FROM (SELECT t.product_id, max(t.level) AS depth FROM mrp._tree(p.company_id, p.id, 1, false) t
+             WHERE t.has_bom GROUP BY t.product_id
+            UNION ALL SELECT p.id, 0) x;
+    -- one tree level per statement, deepest first: each sub-assembly is
+    -- costed once, before what uses it (costs kept in arrays: no writes, so
+    -- this also runs in read-only transactions and on standbys); the last
+    -- level (0) is the product itself. Each level is one set query (the
+    -- costs so far joined once, not per line).
+    FOR v_depth IN SELECT DISTINCT d FROM unnest(v_depths) d ORDER BY 1 DESC LOOP
+        WITH lvl AS MATERIALIZED (
+                SELECT n.product_id, b.company_id, b.id AS bom_id, b.qty AS bom_qty
+                  FROM unnest(v_nodes, v_depths) n(product_id, depth)
+                 CROSS JOIN LATERAL mrp._bom_of(p.company_id, n.product_id) b
+                 WHERE n.depth = v_depth),
+             sub AS MATERIALIZED (SELECT s.id, s.cost FROM unnest(v_ids, v_costs) s(id, cost)),
+             comp AS (
+                SELECT l.bom_id,
+                       sum(stock.round_to(bl.qty * (1 + bl.scrap_pct / 100)
+                                          * coalesce(sub.cost, mrp._unit_cost(pr)), c.currency_rounding)) AS comp
+                  FROM lvl l
+                  JOIN mrp.bom_line bl ON bl.company_id = l.company_id AND bl.bom_id = l.bom_id
+                  JOIN stock.product pr ON pr.company_id = bl.company_id AND pr.id = bl.product_id
+                  LEFT JOIN sub ON sub.id = bl.product_id
+                 GROUP BY l.bom_id),
+             ops AS (
+                SELECT l.bom_id, sum(stock.round_to(o.minutes / 60 * w.cost_per_hour, c.currency_rounding)) AS ops
+                  FROM lvl l
+                  JOIN mrp.bom_operation o ON o.company_id = l.company_id AND o.bom_id = l.bom_id
+                  JOIN mrp.workcenter w ON w.company_id = o.company_id AND w.id = o.workcenter_id
+                 GROUP BY l.bom_id)
+        SELECT array_agg(l.product_id), array_agg(l.bom_qty), array_agg(coalesce(cm.comp, 0)), array_agg(coalesce(op.ops, 0))
+          INTO v_level_ids, v_level_qty, v_level_comp, v_level_ops
+          FROM lvl l LEFT JOIN comp cm ON cm.bom_id = l.bom_id LEFT JOIN ops op ON op.bom_id = l.bom_id;
+        v_ids := v_ids || v_level_ids;
+        v_costs := v_costs || ARRAY(SELECT (x.comp + x.ops) / x.qty
+                                      FROM unnest(v_level_comp, v_level_ops, v_level_qty) x(comp, ops, qty));
+    END LOOP;
+    -- the product itself was the last level, alone
+    batch_qty := v_level_qty[1];
+    components_cost := v_level_comp[1];
+    operations_cost := v_level_ops[1];
+    total_cost := components_cost + operations_cost;
+    unit_cost := round(total_cost / batch_qty, c.price_precision);
+    RETURN NEXT;
+END $$;
+
 -- ==== last: grants of the application roles ====
 
 -- as the install's finish.sql: nothing new is PUBLIC

@@ -465,7 +465,10 @@ $$;
 
 CREATE FUNCTION mrp.bom_cost(p_product bigint)
 RETURNS TABLE (batch_qty numeric, components_cost numeric, operations_cost numeric, total_cost numeric, unit_cost numeric)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+-- custom plans: a generic plan estimates the costs so far (an array parameter)
+-- at 10 rows and joins them by nested loop, a cost quadratic in the tree
+SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     p stock.product := mrp._product_with_bom(p_product, 1);
     c erp.company;
@@ -487,24 +490,33 @@ BEGIN
     -- one tree level per statement, deepest first: each sub-assembly is
     -- costed once, before what uses it (costs kept in arrays: no writes, so
     -- this also runs in read-only transactions and on standbys); the last
-    -- level (0) is the product itself
+    -- level (0) is the product itself. Each level is one set query (the
+    -- costs so far joined once, not per line).
     FOR v_depth IN SELECT DISTINCT d FROM unnest(v_depths) d ORDER BY 1 DESC LOOP
-        SELECT array_agg(x.product_id), array_agg(x.bom_qty), array_agg(x.comp), array_agg(x.ops)
-          INTO v_level_ids, v_level_qty, v_level_comp, v_level_ops
-          FROM (SELECT n.product_id, b.qty AS bom_qty,
-                       (SELECT coalesce(sum(stock.round_to(bl.qty * (1 + bl.scrap_pct / 100)
-                                                           * coalesce(sub.cost, mrp._unit_cost(pr)), c.currency_rounding)), 0)
-                          FROM mrp.bom_line bl
-                          JOIN stock.product pr ON pr.company_id = bl.company_id AND pr.id = bl.product_id
-                          LEFT JOIN unnest(v_ids, v_costs) sub(id, cost) ON sub.id = bl.product_id
-                         WHERE bl.company_id = b.company_id AND bl.bom_id = b.id) AS comp,
-                       (SELECT coalesce(sum(stock.round_to(o.minutes / 60 * w.cost_per_hour, c.currency_rounding)), 0)
-                          FROM mrp.bom_operation o
-                          JOIN mrp.workcenter w ON w.company_id = o.company_id AND w.id = o.workcenter_id
-                         WHERE o.company_id = b.company_id AND o.bom_id = b.id) AS ops
+        WITH lvl AS MATERIALIZED (
+                SELECT n.product_id, b.company_id, b.id AS bom_id, b.qty AS bom_qty
                   FROM unnest(v_nodes, v_depths) n(product_id, depth)
-                  CROSS JOIN LATERAL mrp._bom_of(p.company_id, n.product_id) b
-                 WHERE n.depth = v_depth) x;
+                 CROSS JOIN LATERAL mrp._bom_of(p.company_id, n.product_id) b
+                 WHERE n.depth = v_depth),
+             sub AS MATERIALIZED (SELECT s.id, s.cost FROM unnest(v_ids, v_costs) s(id, cost)),
+             comp AS (
+                SELECT l.bom_id,
+                       sum(stock.round_to(bl.qty * (1 + bl.scrap_pct / 100)
+                                          * coalesce(sub.cost, mrp._unit_cost(pr)), c.currency_rounding)) AS comp
+                  FROM lvl l
+                  JOIN mrp.bom_line bl ON bl.company_id = l.company_id AND bl.bom_id = l.bom_id
+                  JOIN stock.product pr ON pr.company_id = bl.company_id AND pr.id = bl.product_id
+                  LEFT JOIN sub ON sub.id = bl.product_id
+                 GROUP BY l.bom_id),
+             ops AS (
+                SELECT l.bom_id, sum(stock.round_to(o.minutes / 60 * w.cost_per_hour, c.currency_rounding)) AS ops
+                  FROM lvl l
+                  JOIN mrp.bom_operation o ON o.company_id = l.company_id AND o.bom_id = l.bom_id
+                  JOIN mrp.workcenter w ON w.company_id = o.company_id AND w.id = o.workcenter_id
+                 GROUP BY l.bom_id)
+        SELECT array_agg(l.product_id), array_agg(l.bom_qty), array_agg(coalesce(cm.comp, 0)), array_agg(coalesce(op.ops, 0))
+          INTO v_level_ids, v_level_qty, v_level_comp, v_level_ops
+          FROM lvl l LEFT JOIN comp cm ON cm.bom_id = l.bom_id LEFT JOIN ops op ON op.bom_id = l.bom_id;
         v_ids := v_ids || v_level_ids;
         v_costs := v_costs || ARRAY(SELECT (x.comp + x.ops) / x.qty
                                       FROM unnest(v_level_comp, v_level_ops, v_level_qty) x(comp, ops, qty));
