@@ -20,8 +20,11 @@ PG_CPPFLAGS  = -Isrc/include -DPGERP_VERSION_STR=\"$(PGERP_VERSION)\"
 # -Wno-unused-parameter: PostgreSQL 15 headers (ilist.h, bufpage.h, fmgr.h) and
 # every callback signature trip -Wextra's unused-parameter check.
 PG_CFLAGS    = -Wall -Wextra -Werror -Wno-unused-parameter
+# -MMD -MP: each object's header dependencies in a .d file next to it, so a
+# changed header rebuilds what includes it
+PG_CFLAGS   += -MMD -MP
 SHLIB_LINK   = -lcrypto -ljson-c -lpwquality
-EXTRA_CLEAN  = $(BUILT_SQL)
+EXTRA_CLEAN  = $(BUILT_SQL) $(OBJS:.o=.d)
 
 # make installcheck runs the pgTAP suites on a running server (scripts/installcheck.sh).
 NO_INSTALLCHECK = 1
@@ -39,6 +42,8 @@ endif
 
 # The gateway pgerp-rest, built and installed next to PostgreSQL's programs.
 -include src/restd/restd.mk
+
+-include $(OBJS:.o=.d)
 
 # sql/<ext>--<version>.sql = guard line + the files listed in extension/<ext>.manifest, in order.
 sql/%--$(PGERP_VERSION).sql: extension/%.manifest scripts/assemble.sh $(shell cat extension/*.manifest 2>/dev/null | sed -e 's/#.*//' -e '/^ *$$/d')

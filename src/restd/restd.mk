@@ -4,12 +4,12 @@
 RESTD_SRCS := $(sort $(wildcard src/restd/*.c))
 RESTD_OBJS := $(RESTD_SRCS:.c=.o)
 RESTD_BIN  := src/restd/pgerp-rest
-RESTD_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -pthread -I$(shell $(PG_CONFIG) --includedir)
+RESTD_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -pthread -MMD -MP -I$(shell $(PG_CONFIG) --includedir)
 RESTD_LIBS := -L$(shell $(PG_CONFIG) --libdir) -lmicrohttpd -lpq -ljson-c -lm -pthread
 
 all: $(RESTD_BIN)
 
-src/restd/%.o: src/restd/%.c src/restd/restd.h
+src/restd/%.o: src/restd/%.c
 	$(CC) $(RESTD_CFLAGS) -c -o $@ $<
 
 $(RESTD_BIN): $(RESTD_OBJS)
@@ -22,4 +22,6 @@ install-restd: $(RESTD_BIN)
 
 clean: clean-restd
 clean-restd:
-	rm -f $(RESTD_BIN) $(RESTD_OBJS)
+	rm -f $(RESTD_BIN) $(RESTD_OBJS) $(RESTD_OBJS:.o=.d)
+
+-include $(RESTD_OBJS:.o=.d)
