@@ -4,9 +4,11 @@
  * stock.validate() (PL/pgSQL) after it has locked the move and the product's
  * running totals, so nothing here races with another posting of the product.
  *
- * Every statement is a prepared plan kept for the life of the backend; open
- * layers are read through the partial index of open layers with a cursor,
- * so a posting reads the few rows it consumes whatever the product's history.
+ * Every statement is a prepared plan kept for the life of the backend.  The
+ * layers a posting consumes are read with a cursor through the partial index
+ * of layers in stock (remaining_qty > 0), the layers it settles through the
+ * partial index of owed layers (remaining_qty < 0): a posting reads the rows
+ * it uses, whatever the product's history and however many layers are open.
  * The arithmetic is ValuationShare()/ValuationRoundTo() (share.c).
  */
 #include "postgres.h"
@@ -53,7 +55,7 @@ static StmtPlan plans[P_NPLANS] = {
 	{INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID, TEXTOID, INT8OID}},
 	[P_NEGATIVE] = {"SELECT id, remaining_qty, remaining_value, description FROM stock.valuation_layer"
 		" WHERE company_id OPERATOR(pg_catalog.=) $1 AND product_id OPERATOR(pg_catalog.=) $2"
-		" AND remaining_qty OPERATOR(pg_catalog.<>) 0 AND remaining_qty OPERATOR(pg_catalog.<) 0 ORDER BY created_at, id", 2, {INT8OID, INT8OID}},
+		" AND remaining_qty OPERATOR(pg_catalog.<) 0 ORDER BY created_at, id", 2, {INT8OID, INT8OID}},
 	[P_SET_REMAINING] = {"UPDATE stock.valuation_layer SET remaining_qty = $3, remaining_value = $4"
 		" WHERE company_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2", 4, {INT8OID, INT8OID, NUMERICOID, NUMERICOID}},
 	[P_ADD_REMAINING] = {"UPDATE stock.valuation_layer SET remaining_qty = remaining_qty OPERATOR(pg_catalog.+) $3,"
@@ -65,7 +67,7 @@ static StmtPlan plans[P_NPLANS] = {
 		" UNION ALL"
 		" (SELECT id, remaining_qty, remaining_value, unit_cost FROM stock.valuation_layer"
 		"  WHERE company_id OPERATOR(pg_catalog.=) $1 AND product_id OPERATOR(pg_catalog.=) $2"
-		"  AND remaining_qty OPERATOR(pg_catalog.<>) 0 AND remaining_qty OPERATOR(pg_catalog.>) 0"
+		"  AND remaining_qty OPERATOR(pg_catalog.>) 0"
 		"  AND ($3 IS NULL OR move_id IS DISTINCT FROM $3) ORDER BY created_at, id)", 3, {INT8OID, INT8OID, INT8OID}},
 	[P_UPDATE_PV] = {"UPDATE stock.product_value SET qty = $3, value = $4, last_unit_cost = $5, last_date = $6"
 		" WHERE company_id OPERATOR(pg_catalog.=) $1 AND product_id OPERATOR(pg_catalog.=) $2", 6,
