@@ -8,7 +8,10 @@
 #      (goal #16: at least 0.8);
 #  (b) API posting with 0 and with PGERP_BENCH_LAYERS closed historical layers;
 #  (o) API posting on 100 products with PGERP_BENCH_OPEN (10,000) open layers
-#      each, against 100 products with one (goal #16: at most 1.1x);
+#      each, against 100 products with one (goal #16: at most 1.1x), in
+#      pairs/s and, under callgrind, in instructions per pair;
+#  (p) the same with PGERP_BENCH_CLIENTS clients over 1,000 products with
+#      PGERP_BENCH_P_OPEN (1,250) open layers each, against 1,000 with one;
 #  (c) stock.valuation_report at a past date over PGERP_BENCH_LAYERS/2 and
 #      PGERP_BENCH_LAYERS layers of 10,000 products, with the growth exponent.
 # It neither builds nor installs: run 'make install' (or 'make start') first.
@@ -20,6 +23,7 @@ CLIENTS=${PGERP_BENCH_CLIENTS:-4}
 SECONDS_EACH=${PGERP_BENCH_SECONDS:-15}
 LAYERS=${PGERP_BENCH_LAYERS:-1000000}
 OPEN=${PGERP_BENCH_OPEN:-10000}
+P_OPEN=${PGERP_BENCH_P_OPEN:-1250}
 RUNS=${PGERP_BENCH_RUNS:-3}
 
 bench_cluster "shared_buffers = 512MB" "max_wal_size = 4GB" "synchronous_commit = off" "${BENCH_QUIET_CONF[@]}"
@@ -128,36 +132,87 @@ med() { # shellcheck disable=SC2086
 say "(a) API against raw rows: $CLIENTS clients, $SECONDS_EACH s each, $RUNS rounds alternating"
 rounds api "$TMP/api.sql" raw "$TMP/raw.sql"
 
-say "(o) 100 products with $OPEN open layers each, 100 with one"
-pg -o /dev/null <<SQL
+# open_set TABLE PREFIX COUNT LAYERS: COUNT new products in bench.TABLE (n, id),
+# each with LAYERS open layers of 1,000 units, written as the API would (layer,
+# quant, running totals; no journal: no report reads it here). Triggers are
+# off for the bulk rows (session_replication_role): their audit rows are
+# setup, not measured.
+open_set() {
+    pg -o /dev/null <<SQL
 SET client_min_messages = warning;
--- opening stock as $OPEN receipts of 1,000 each, written as the API would
--- (layer, quant, running totals; no journal: no report reads it here)
-CREATE TABLE bench.po AS
-    SELECT n, stock.create_product((SELECT company FROM bench.ctx), 'O-' || n, 'Open layers ' || n) AS id,
-           CASE WHEN n <= 100 THEN $OPEN ELSE 1 END AS layers
-      FROM generate_series(1, 200) n;
+CREATE TABLE bench.$1 AS
+    SELECT n, stock.create_product((SELECT company FROM bench.ctx), '$2-' || n, 'Open layers ' || n) AS id
+      FROM generate_series(1, $3) n;
+SET session_replication_role = replica;
 INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value,
                                    remaining_qty, remaining_value, description)
-SELECT (SELECT company FROM bench.ctx), po.id, now() - interval '1 day', 1000, 5, 5000, 1000, 5000, 'open'
-  FROM bench.po po CROSS JOIN LATERAL generate_series(1, po.layers) g;
+SELECT (SELECT company FROM bench.ctx), s.id, now() - interval '1 day', 1000, 5, 5000, 1000, 5000, 'open'
+  FROM bench.$1 s CROSS JOIN generate_series(1, $4) g;
 INSERT INTO stock.product_value (company_id, product_id, qty, value, last_date)
-SELECT (SELECT company FROM bench.ctx), po.id, 1000 * po.layers, 5000 * po.layers, now() - interval '1 day' FROM bench.po po
+SELECT (SELECT company FROM bench.ctx), s.id, 1000 * $4, 5000 * $4, now() - interval '1 day' FROM bench.$1 s
 ON CONFLICT (company_id, product_id) DO UPDATE SET qty = excluded.qty, value = excluded.value, last_date = excluded.last_date;
 INSERT INTO stock.quant (company_id, product_id, location_id, quantity)
-SELECT (SELECT company FROM bench.ctx), po.id, (SELECT stock_loc FROM bench.ctx), 1000 * po.layers FROM bench.po po;
-VACUUM ANALYZE;
+SELECT (SELECT company FROM bench.ctx), s.id, (SELECT stock_loc FROM bench.ctx), 1000 * $4 FROM bench.$1 s;
 SQL
-for set in many:1 one:101; do
-    name=${set%%:*}; from=${set#*:}
-    cat > "$TMP/open_$name.sql" <<EOF2
-\set p random($from, $((from + 99)))
-SELECT stock.receive(id, 10, 5.00) FROM bench.po WHERE n = :p;
-SELECT stock.deliver(id, 10) FROM bench.po WHERE n = :p;
+}
+# pair_script NAME TABLE COUNT: a pgbench script of one receipt and one
+# delivery of 10 units of a random product of bench.TABLE
+pair_script() {
+    cat > "$TMP/$1.sql" <<EOF2
+\\set p random(1, $3)
+SELECT stock.receive(id, 10, 5.00) FROM bench.$2 WHERE n = :p;
+SELECT stock.deliver(id, 10) FROM bench.$2 WHERE n = :p;
 EOF2
-done
-chmod 644 "$TMP"/*.sql
+    chmod 644 "$TMP/$1.sql"
+}
+
+say "(o) 100 products with $OPEN open layers each, 100 with one"
+open_set po_many O 100 "$OPEN"
+open_set po_one O1 100 1
+pg -c "VACUUM ANALYZE" -c "CHECKPOINT"
+pair_script open_many po_many 100
+pair_script open_one po_one 100
 rounds open_many "$TMP/open_many.sql" open_one "$TMP/open_one.sql"
+
+# (o) in instructions (PGERP_BENCH_CALLGRIND, on when valgrind is installed):
+# the backend under callgrind, single-user on a copy of the data directory,
+# counting the execution and commit of 10 pairs on the first product of each
+# set after 2 pairs of warm-up. Unlike throughput, repeatable on a shared machine.
+CG_MANY= CG_ONE=
+if [ "${PGERP_BENCH_CALLGRIND:-$(command -v valgrind >/dev/null && echo 1 || echo 0)}" = 1 ]; then
+    say "(o) callgrind: 10 pairs on one product with $OPEN open layers, 10 on one with one"
+    stop_cluster "$DATA"
+    cp -a "$DATA" "$TMP/cg"
+    rm -f "$TMP/cg/postmaster.pid"
+    start_cluster "$DATA" "$LOG"
+    for set in po_many po_one; do
+        for i in $(seq 12); do
+            echo "SELECT stock.receive(id, 10, 5.00) FROM bench.$set WHERE n = 1;"
+            echo "SELECT stock.deliver(id, 10) FROM bench.$set WHERE n = 1;"
+            [ "$i" = 2 ] && echo "SELECT pg_sleep(0);"
+        done
+        echo "SELECT pg_sleep(0);"
+    done > "$TMP/cg.sql"
+    chmod 644 "$TMP/cg.sql"
+    # a dump after each pg_sleep: cg.1 warm-up, cg.2 the 10 pairs (many), cg.3, cg.4 (one)
+    (cd "$TMP/cg" && as_pg valgrind --tool=callgrind --callgrind-out-file="$TMP/cg/cg" --collect-atstart=no \
+        --toggle-collect=PortalRun --toggle-collect=CommitTransactionCommand --dump-after=pg_sleep \
+        "$PGBIN/postgres" --single -D "$TMP/cg" -c shared_preload_libraries=pgerp -c pgerp.housekeeping_interval=0 pgerp \
+        < "$TMP/cg.sql" > "$TMP/cg/out.txt" 2>&1) || { tail -5 "$TMP/cg/out.txt" >&2; die "callgrind run failed"; }
+    ! grep -q ERROR "$TMP/cg/out.txt" || { grep -m3 ERROR "$TMP/cg/out.txt" >&2; die "a posting failed under callgrind"; }
+    cg_total() { sed -n 's/^\(summary\|totals\): *\([0-9]*\).*/\2/p' "$1" | head -1; }
+    CG_MANY=$(( $(cg_total "$TMP/cg/cg.2") / 10 ))
+    CG_ONE=$(( $(cg_total "$TMP/cg/cg.4") / 10 ))
+    rm -rf "$TMP/cg"
+fi
+
+say "(p) $CLIENTS clients on 1,000 products with $P_OPEN open layers each, on 1,000 with one"
+open_set pp_many P 1000 "$P_OPEN"
+open_set pp_one P1 1000 1
+pg -c "VACUUM ANALYZE" -c "CHECKPOINT"
+pair_script p_many pp_many 1000
+pair_script p_one pp_one 1000
+rounds p_many "$TMP/p_many.sql" p_one "$TMP/p_one.sql"
 
 say "(b) adding $LAYERS closed historical layers to the 1,000 products of (a)"
 pg -c "INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
@@ -193,12 +248,17 @@ all() { printf '%s' "${R[$1]# }"; }
 # shellcheck disable=SC2086
 {
 api=$(med api); raw=$(med raw); many=$(med open_many); one=$(med open_one); big=$(med big)
+pmany=$(med p_many); pone=$(med p_one)
 h=$(median $rep_half); f=$(median $rep_full)
 }
 printf '(a) receipt+delivery pairs/s, %s clients, median of %s: API %.1f (%s), raw rows %.1f (%s): API/raw %s (goal: at least 0.80)\n' \
     "$CLIENTS" "$RUNS" "$api" "$(all api)" "$raw" "$(all raw)" "$(ratio "$api" "$raw")"
 printf '(o) pairs/s, one open layer %.1f (%s), %s open layers %.1f (%s): slowdown %s (goal: at most 1.10)\n' \
     "$one" "$(all open_one)" "$OPEN" "$many" "$(all open_many)" "$(ratio "$one" "$many")"
+[ -z "$CG_MANY" ] || printf '(o) instructions per pair (callgrind, 10 pairs after 2 of warm-up): one open layer %s, %s open layers %s: ratio %s (goal: at most 1.10)\n' \
+    "$CG_ONE" "$OPEN" "$CG_MANY" "$(ratio "$CG_MANY" "$CG_ONE")"
+printf '(p) pairs/s, %s clients, 1,000 products with one open layer %.1f (%s), with %s open layers each %.1f (%s): slowdown %s (goal: at most 1.10)\n' \
+    "$CLIENTS" "$pone" "$(all p_one)" "$P_OPEN" "$pmany" "$(all p_many)" "$(ratio "$pone" "$pmany")"
 printf '(b) API pairs/s before %.1f (the rounds of (a)), with %s more closed layers %.1f (%s): slowdown %s (goal: at most 1.20)\n' \
     "$api" "$LAYERS" "$big" "$(all big)" "$(ratio "$api" "$big")"
 printf '(c) valuation_report at a past date, 10,000 products: %s layers %.1f ms (%s), %s layers %.1f ms (%s): growth n^%s (goal #16: under 100 ms at 3 M layers)\n' \

@@ -3571,6 +3571,73 @@ END $$;
 
 INSERT INTO erp.app_routine (routine) VALUES ('stock.set_lock_date(bigint,date)') ON CONFLICT DO NOTHING;
 
+-- ==== openlayers (#16) ====
+
+-- Open layers in two partial indexes (sql/stock/valuation.sql): the layers in
+-- stock, which deliveries consume, and the owed layers, which receipts settle.
+DROP INDEX stock.valuation_layer_open_idx;
+CREATE INDEX valuation_layer_in_stock_idx ON stock.valuation_layer (company_id, product_id, created_at, id)
+    WHERE remaining_qty > 0;
+CREATE INDEX valuation_layer_owed_idx ON stock.valuation_layer (company_id, product_id, created_at, id)
+    WHERE remaining_qty < 0;
+
+-- Empty the stock at the old method, refill it at the new one.
+CREATE OR REPLACE FUNCTION stock.set_cost_method(p_product bigint, p_method text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p stock.product := stock._product(p_product);
+    c erp.company;
+    pv stock.product_value;
+    v_new_value numeric;
+    v_layer bigint;
+    v_at timestamptz;
+BEGIN
+    PERFORM stock._require('stock.valuation:revalue', p.company_id);
+    IF p_method IS NULL OR p_method NOT IN ('fifo', 'avco', 'standard') THEN
+        RAISE EXCEPTION 'invalid cost method %', erp._echo(p_method)
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = 'The cost methods are fifo, avco and standard.';
+    END IF;
+    IF p_method = p.cost_method THEN
+        RETURN;
+    END IF;
+    PERFORM stock._check_lock_date(p.company_id, now(), 'cost method change');
+    SELECT * INTO c FROM erp.company WHERE id = p.company_id;
+    PERFORM stock._lock_products(p.company_id, ARRAY[p.id]);
+    SELECT * INTO pv FROM stock.product_value WHERE company_id = p.company_id AND product_id = p.id;
+    IF pv.qty < 0 THEN
+        RAISE EXCEPTION 'cannot change the cost method of % while its stock is negative', p.sku
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Receive the missing quantity first.';
+    END IF;
+    UPDATE stock.product SET cost_method = p_method WHERE company_id = p.company_id AND id = p.id;
+    v_at := greatest(now(), coalesce(pv.last_date, now()));
+    PERFORM stock._record_history(p.company_id, p.id, v_at, NULL, p_method);
+    -- later moves dated before this change are back-dated
+    UPDATE stock.product_value SET last_date = v_at WHERE company_id = p.company_id AND product_id = p.id;
+    IF pv.qty = 0 THEN
+        RETURN;
+    END IF;
+    v_new_value := CASE WHEN p_method = 'standard' THEN stock.round_to(pv.qty * p.standard_price, c.currency_rounding)
+                        ELSE pv.value END;
+    -- the open layers, through the two partial indexes of open layers (valuation.sql)
+    UPDATE stock.valuation_layer SET remaining_qty = 0, remaining_value = 0
+     WHERE company_id = p.company_id AND product_id = p.id AND (remaining_qty > 0 OR remaining_qty < 0);
+    INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
+    VALUES (p.company_id, p.id, v_at, -pv.qty, round(pv.value / pv.qty, c.price_precision), -pv.value,
+            format('Costing method change (%s to %s): stock out', p.cost_method, p_method));
+    INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value,
+                                       remaining_qty, remaining_value, description)
+    VALUES (p.company_id, p.id, v_at, pv.qty, round(v_new_value / pv.qty, c.price_precision), v_new_value,
+            pv.qty, v_new_value, format('Costing method change (%s to %s): stock in', p.cost_method, p_method))
+    RETURNING id INTO v_layer;
+    PERFORM stock._journal(p.company_id, v_at, 'Costing method change', NULL, v_layer, 'stock_valuation', 'price_difference',
+                           v_new_value - pv.value);
+    UPDATE stock.product_value
+       SET value = v_new_value,
+           last_unit_cost = round(v_new_value / pv.qty, c.price_precision)
+     WHERE company_id = p.company_id AND product_id = p.id;
+END $$;
+
 -- ==== last: grants of the application roles ====
 
 -- as the install's finish.sql: nothing new is PUBLIC

@@ -251,8 +251,9 @@ BEGIN
     END IF;
     v_new_value := CASE WHEN p_method = 'standard' THEN stock.round_to(pv.qty * p.standard_price, c.currency_rounding)
                         ELSE pv.value END;
+    -- the open layers, through the two partial indexes of open layers (valuation.sql)
     UPDATE stock.valuation_layer SET remaining_qty = 0, remaining_value = 0
-     WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0;
+     WHERE company_id = p.company_id AND product_id = p.id AND (remaining_qty > 0 OR remaining_qty < 0);
     INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
     VALUES (p.company_id, p.id, v_at, -pv.qty, round(pv.value / pv.qty, c.price_precision), -pv.value,
             format('Costing method change (%s to %s): stock out', p.cost_method, p_method));

@@ -19,10 +19,14 @@ CREATE TABLE stock.valuation_layer (
     FOREIGN KEY (company_id, product_id) REFERENCES stock.product (company_id, id),
     FOREIGN KEY (company_id, move_id) REFERENCES stock.move (company_id, id)
 );
--- open layers only, in date order (FIFO consumes by date, then id): consumption
--- reads a handful of rows whatever the history
-CREATE INDEX valuation_layer_open_idx ON stock.valuation_layer (company_id, product_id, created_at, id)
-    WHERE remaining_qty <> 0;
+-- Open layers, in date order (FIFO consumes by date, then id), in two partial
+-- indexes (#16): the layers in stock, which deliveries consume, and the owed
+-- layers of negative stock, which receipts settle. Each lookup of a posting
+-- reads the rows it uses, however many layers of the other kind are open.
+CREATE INDEX valuation_layer_in_stock_idx ON stock.valuation_layer (company_id, product_id, created_at, id)
+    WHERE remaining_qty > 0;
+CREATE INDEX valuation_layer_owed_idx ON stock.valuation_layer (company_id, product_id, created_at, id)
+    WHERE remaining_qty < 0;
 CREATE INDEX valuation_layer_move_idx ON stock.valuation_layer (company_id, move_id);
 CREATE INDEX valuation_layer_product_date_idx ON stock.valuation_layer (company_id, product_id, created_at);
 COMMENT ON TABLE stock.valuation_layer IS

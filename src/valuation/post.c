@@ -4,9 +4,11 @@
  * stock.validate() (PL/pgSQL) after it has locked the move and the product's
  * running totals, so nothing here races with another posting of the product.
  *
- * Every statement is a prepared plan kept for the life of the backend; open
- * layers are read through the partial index of open layers with a cursor,
- * so a posting reads the few rows it consumes whatever the product's history.
+ * Every statement is a prepared plan kept for the life of the backend.  The
+ * layers a posting consumes are read with a cursor through the partial index
+ * of layers in stock (remaining_qty > 0), the layers it settles through the
+ * partial index of owed layers (remaining_qty < 0): a posting reads the rows
+ * it uses, whatever the product's history and however many layers are open.
  * The arithmetic is ValuationShare()/ValuationRoundTo() (share.c).
  */
 #include "postgres.h"
@@ -36,7 +38,7 @@ typedef struct StmtPlan
 enum
 {
 	P_PRODUCT, P_COMPANY, P_PV, P_ORIGIN, P_INSERT_LAYER, P_NEGATIVE, P_SET_REMAINING,
-	P_ADD_REMAINING, P_OPEN, P_UPDATE_PV, P_ACCOUNT, P_ENTRY, P_LINE, P_NPLANS
+	P_ADD_REMAINING, P_OPEN_ORIGIN, P_OPEN, P_UPDATE_PV, P_ACCOUNT, P_ENTRY, P_LINE, P_NPLANS
 };
 
 static StmtPlan plans[P_NPLANS] = {
@@ -53,20 +55,19 @@ static StmtPlan plans[P_NPLANS] = {
 	{INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID, TEXTOID, INT8OID}},
 	[P_NEGATIVE] = {"SELECT id, remaining_qty, remaining_value, description FROM stock.valuation_layer"
 		" WHERE company_id OPERATOR(pg_catalog.=) $1 AND product_id OPERATOR(pg_catalog.=) $2"
-		" AND remaining_qty OPERATOR(pg_catalog.<>) 0 AND remaining_qty OPERATOR(pg_catalog.<) 0 ORDER BY created_at, id", 2, {INT8OID, INT8OID}},
+		" AND remaining_qty OPERATOR(pg_catalog.<) 0 ORDER BY created_at, id", 2, {INT8OID, INT8OID}},
 	[P_SET_REMAINING] = {"UPDATE stock.valuation_layer SET remaining_qty = $3, remaining_value = $4"
 		" WHERE company_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2", 4, {INT8OID, INT8OID, NUMERICOID, NUMERICOID}},
 	[P_ADD_REMAINING] = {"UPDATE stock.valuation_layer SET remaining_qty = remaining_qty OPERATOR(pg_catalog.+) $3,"
 		" remaining_value = remaining_value OPERATOR(pg_catalog.+) $4"
 		" WHERE company_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2", 4, {INT8OID, INT8OID, NUMERICOID, NUMERICOID}},
-	[P_OPEN] = {"(SELECT id, remaining_qty, remaining_value, unit_cost FROM stock.valuation_layer"
-		"  WHERE company_id OPERATOR(pg_catalog.=) $1 AND move_id OPERATOR(pg_catalog.=) $3"
-		"  AND remaining_qty OPERATOR(pg_catalog.>) 0 ORDER BY created_at, id)"
-		" UNION ALL"
-		" (SELECT id, remaining_qty, remaining_value, unit_cost FROM stock.valuation_layer"
-		"  WHERE company_id OPERATOR(pg_catalog.=) $1 AND product_id OPERATOR(pg_catalog.=) $2"
-		"  AND remaining_qty OPERATOR(pg_catalog.<>) 0 AND remaining_qty OPERATOR(pg_catalog.>) 0"
-		"  AND ($3 IS NULL OR move_id IS DISTINCT FROM $3) ORDER BY created_at, id)", 3, {INT8OID, INT8OID, INT8OID}},
+	[P_OPEN_ORIGIN] = {"SELECT id, remaining_qty, remaining_value, unit_cost FROM stock.valuation_layer"
+		" WHERE company_id OPERATOR(pg_catalog.=) $1 AND move_id OPERATOR(pg_catalog.=) $3"
+		" AND remaining_qty OPERATOR(pg_catalog.>) 0 ORDER BY created_at, id", 3, {INT8OID, INT8OID, INT8OID}},
+	[P_OPEN] = {"SELECT id, remaining_qty, remaining_value, unit_cost FROM stock.valuation_layer"
+		" WHERE company_id OPERATOR(pg_catalog.=) $1 AND product_id OPERATOR(pg_catalog.=) $2"
+		" AND remaining_qty OPERATOR(pg_catalog.>) 0"
+		" AND ($3 IS NULL OR move_id IS DISTINCT FROM $3) ORDER BY created_at, id", 3, {INT8OID, INT8OID, INT8OID}},
 	[P_UPDATE_PV] = {"UPDATE stock.product_value SET qty = $3, value = $4, last_unit_cost = $5, last_date = $6"
 		" WHERE company_id OPERATOR(pg_catalog.=) $1 AND product_id OPERATOR(pg_catalog.=) $2", 6,
 	{INT8OID, INT8OID, NUMERICOID, NUMERICOID, NUMERICOID, TIMESTAMPTZOID}},
@@ -78,11 +79,28 @@ static StmtPlan plans[P_NPLANS] = {
 		" VALUES ($1, $2, $3, $4, 0), ($1, $2, $5, 0, $4)", 5, {INT8OID, INT8OID, INT8OID, NUMERICOID, INT8OID}},
 };
 
+/*
+ * The plan of a statement, prepared once.  The two cursors (layers to consume,
+ * layers to settle) are planned for their first rows (CURSOR_OPT_FAST_PLAN):
+ * a posting reads them one at a time and stops when its quantity is met, so
+ * the ordered scan of the partial index must win over a scan of the product's
+ * whole history and a sort, whatever the table's statistics say.
+ */
 static SPIPlanPtr
 plan(int which)
 {
 	StmtPlan   *p = &plans[which];
 
+	if (p->plan == NULL && (which == P_OPEN_ORIGIN || which == P_OPEN || which == P_NEGATIVE))
+	{
+		SPIPlanPtr	q = SPI_prepare_cursor(p->sql, p->nargs, p->types, CURSOR_OPT_FAST_PLAN);
+
+		if (q == NULL)
+			elog(ERROR, "could not prepare \"%.60s\": %s", p->sql, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(q) != 0)
+			elog(ERROR, "could not keep the plan of \"%.60s\"", p->sql);
+		p->plan = q;
+	}
 	return PgerpKeptPlan(&p->plan, p->sql, p->nargs, p->types);
 }
 
@@ -332,41 +350,49 @@ value_out(Ctx *c, const char *counterpart)
 	Datum		a[3];
 	char		n[3] = {' ', ' ', ' '};
 	int64		layer;
+	int			pass;
 
-	/* consume open layers oldest first (a returned receipt takes back its own layer first) */
+	/*
+	 * consume layers in stock oldest first; a returned receipt takes back its
+	 * own layer first (two cursors: a UNION ALL of both would be planned for
+	 * all its rows, not for the first ones)
+	 */
 	a[0] = Int64GetDatum(c->company);
 	a[1] = Int64GetDatum(c->product);
 	a[2] = Int64GetDatum(c->origin);
 	n[2] = c->origin ? ' ' : 'n';
-	portal = SPI_cursor_open(NULL, plan(P_OPEN), a, n, false);
-	while (num_cmp(need, num_zero()) > 0)
+	for (pass = c->origin ? 0 : 1; pass < 2 && num_cmp(need, num_zero()) > 0; pass++)
 	{
-		bool		isnull;
-		int64		id;
-		Numeric		lqty,
-					lvalue,
-					take,
-					part;
-
-		SPI_cursor_fetch(portal, true, 1);
-		if (SPI_processed == 0)
-			break;
-		id = DatumGetInt64(col(1, &isnull));
-		lqty = DatumGetNumeric(col(2, &isnull));
-		lvalue = DatumGetNumeric(col(3, &isnull));
-		if (fifo)
-			last = DatumGetNumeric(col(4, &isnull));
-		take = num_least(need, lqty);
-		part = num_share(lvalue, lqty, take, c->rounding);
+		portal = SPI_cursor_open(NULL, plan(pass == 0 ? P_OPEN_ORIGIN : P_OPEN), a, n, false);
+		while (num_cmp(need, num_zero()) > 0)
 		{
-			Datum		u[4] = {Int64GetDatum(c->company), Int64GetDatum(id), NumericGetDatum(num_neg(take)), NumericGetDatum(num_neg(part))};
+			bool		isnull;
+			int64		id;
+			Numeric		lqty,
+						lvalue,
+						take,
+						part;
 
-			run(P_ADD_REMAINING, u, NULL, SPI_OK_UPDATE);
+			SPI_cursor_fetch(portal, true, 1);
+			if (SPI_processed == 0)
+				break;
+			id = DatumGetInt64(col(1, &isnull));
+			lqty = DatumGetNumeric(col(2, &isnull));
+			lvalue = DatumGetNumeric(col(3, &isnull));
+			if (fifo)
+				last = DatumGetNumeric(col(4, &isnull));
+			take = num_least(need, lqty);
+			part = num_share(lvalue, lqty, take, c->rounding);
+			{
+				Datum		u[4] = {Int64GetDatum(c->company), Int64GetDatum(id), NumericGetDatum(num_neg(take)), NumericGetDatum(num_neg(part))};
+
+				run(P_ADD_REMAINING, u, NULL, SPI_OK_UPDATE);
+			}
+			value = num_add(value, part);
+			need = num_sub(need, take);
 		}
-		value = num_add(value, part);
-		need = num_sub(need, take);
+		SPI_cursor_close(portal);
 	}
-	SPI_cursor_close(portal);
 
 	if (num_cmp(need, num_zero()) > 0)
 	{
