@@ -13,6 +13,30 @@ CREATE TABLE stock.landed_cost (
     PRIMARY KEY (company_id, id)
 );
 
+-- The share of a landed cost on each receipt, and how much of it is
+-- capitalised as of today: a replay of back-dated moves (src/valuation/
+-- backdate.c) re-splits each share by what its receipt still held at
+-- created_at, and writes the difference as a correction (docs/valuation.md).
+-- seq orders it among the layers posted at the same instant (drawn from the
+-- layers' id sequence, as stock.standard_price_history.seq).
+CREATE TABLE stock.landed_cost_line (
+    company_id bigint NOT NULL,
+    landed_cost_id bigint NOT NULL,
+    move_id bigint NOT NULL,
+    product_id bigint NOT NULL,
+    created_at timestamptz NOT NULL,
+    seq bigint NOT NULL,
+    share numeric NOT NULL CHECK (share > '-Infinity' AND share < 'Infinity'),
+    capitalised numeric NOT NULL CHECK (capitalised > '-Infinity' AND capitalised < 'Infinity'),
+    PRIMARY KEY (company_id, landed_cost_id, move_id),
+    FOREIGN KEY (company_id, landed_cost_id) REFERENCES stock.landed_cost (company_id, id),
+    FOREIGN KEY (company_id, product_id) REFERENCES stock.product (company_id, id)
+);
+CREATE INDEX landed_cost_line_product ON stock.landed_cost_line (company_id, product_id);
+SELECT pg_catalog.pg_extension_config_dump('stock.landed_cost_line', '');
+COMMENT ON TABLE stock.landed_cost_line IS
+    'Share of a landed cost per receipt and its part capitalised as of today (re-split by back-dated replays)';
+
 -- Split p_amount over receipts; capitalise the share of each receipt still
 -- in stock (its layer's remaining quantity), expense the share delivered.
 -- With p_idempotency_key, a retry returns the first landed cost (#14.6).
@@ -128,6 +152,11 @@ BEGIN
         IF v_share - v_cap <> 0 THEN
             PERFORM stock._journal(v_company, v_at, p_ref, r.id, NULL, 'landed_cost_expense', 'stock_input', v_share - v_cap);
         END IF;
+        -- the replay's event: ordered before its layer among those of the same instant
+        INSERT INTO stock.landed_cost_line (company_id, landed_cost_id, move_id, product_id, created_at, seq, share, capitalised)
+        VALUES (v_company, v_id, r.id, r.product_id, v_at, coalesce(v_layer, nextval(pg_get_serial_sequence('stock.valuation_layer', 'id'))),
+                v_share, v_cap);
+        v_layer := NULL;
         v_cap_total := v_cap_total + v_cap;
     END LOOP;
     UPDATE stock.landed_cost SET capitalised = v_cap_total, expensed = p_amount - v_cap_total
@@ -269,3 +298,7 @@ BEGIN
            last_unit_cost = round(v_new_value / pv.qty, c.price_precision)
      WHERE company_id = p.company_id AND product_id = p.id;
 END $$;
+
+-- landed cost lines: company-scoped as stock.landed_cost, readable by the application
+SELECT erp.protect('stock.landed_cost_line');
+INSERT INTO erp.app_table (table_name, privileges) VALUES ('stock.landed_cost_line', 'SELECT');

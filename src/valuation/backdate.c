@@ -41,7 +41,7 @@ typedef struct BdPlan
 enum
 {
 	B_METHOD, B_MOVES, B_LAYERS, B_ALLOC, B_INS_LAYERS, B_INS_ENTRIES, B_SET_REM, B_MOVE_VALUE, B_PV,
-	B_PRICES, B_METHODS, B_PRODUCT, B_NPLANS
+	B_PRICES, B_METHODS, B_PRODUCT, B_LANDED, B_SET_LANDED, B_NPLANS
 };
 
 #define BIGINTARR INT8ARRAYOID
@@ -99,6 +99,25 @@ static BdPlan bplans[B_NPLANS] = {
 	[B_PRODUCT] = {"SELECT p.sku, p.name, c.currency_rounding, c.price_precision FROM stock.product p"
 		" JOIN erp.company c ON c.id OPERATOR(pg_catalog.=) p.company_id"
 		" WHERE p.company_id OPERATOR(pg_catalog.=) $1 AND p.id OPERATOR(pg_catalog.=) $2", 2, {INT8OID, INT8OID}},
+	[B_LANDED] = {"SELECT l.landed_cost_id, l.move_id, l.created_at, l.seq, l.share, l.capitalised,"
+		" COALESCE(c.ref, c.id::pg_catalog.text)"
+		" FROM stock.landed_cost_line l JOIN stock.landed_cost c ON c.company_id OPERATOR(pg_catalog.=) l.company_id"
+		"  AND c.id OPERATOR(pg_catalog.=) l.landed_cost_id"
+		" WHERE l.company_id OPERATOR(pg_catalog.=) $1 AND l.product_id OPERATOR(pg_catalog.=) $2"
+		" ORDER BY l.created_at, l.seq", 2, {INT8OID, INT8OID}},
+	/* the lines re-split, then their landed costs' totals */
+	[B_SET_LANDED] = {"WITH u AS (UPDATE stock.landed_cost_line l SET capitalised = u.c"
+		"  FROM unnest($2, $3, $4) AS u(lc, move, c)"
+		"  WHERE l.company_id OPERATOR(pg_catalog.=) $1 AND l.landed_cost_id OPERATOR(pg_catalog.=) u.lc"
+		"  AND l.move_id OPERATOR(pg_catalog.=) u.move"
+		"  RETURNING l.landed_cost_id, l.move_id, l.capitalised),"
+		" t AS (SELECT l.landed_cost_id AS id, pg_catalog.sum(CASE WHEN u.move_id IS NULL THEN l.capitalised ELSE u.capitalised END) AS c"
+		"  FROM stock.landed_cost_line l LEFT JOIN u ON u.landed_cost_id OPERATOR(pg_catalog.=) l.landed_cost_id"
+		"   AND u.move_id OPERATOR(pg_catalog.=) l.move_id"
+		"  WHERE l.company_id OPERATOR(pg_catalog.=) $1 AND l.landed_cost_id OPERATOR(pg_catalog.=) ANY ($2) GROUP BY 1)"
+		" UPDATE stock.landed_cost c SET capitalised = t.c, expensed = c.amount OPERATOR(pg_catalog.-) t.c FROM t"
+		" WHERE c.company_id OPERATOR(pg_catalog.=) $1 AND c.id OPERATOR(pg_catalog.=) t.id", 4,
+	{INT8OID, BIGINTARR, BIGINTARR, NUMARR}},
 	[B_METHODS] = {"SELECT valid_from, method, seq FROM stock.cost_method_history"
 		" WHERE company_id OPERATOR(pg_catalog.=) $1 AND product_id OPERATOR(pg_catalog.=) $2 ORDER BY valid_from", 2,
 	{INT8OID, INT8OID}},
@@ -155,6 +174,20 @@ typedef struct Settle
 	Numeric		value;
 } Settle;
 
+/* a landed cost's share on one receipt (stock.landed_cost_line) */
+typedef struct LandedLine
+{
+	int64		landed_cost;
+	int64		move;
+	TimestampTz at;
+	int64		seq;
+	Numeric		share;
+	Numeric		capitalised;	/* as recorded: the sum of its layers */
+	Numeric		layers;			/* the stored layers under the receipt's at its date (first of a group) */
+	char	   *name;			/* its ref, or its id */
+	int			event;
+} LandedLine;
+
 typedef struct Hist
 {
 	TimestampTz from;
@@ -196,6 +229,8 @@ typedef struct Ctx
 	int			nprices;
 	Hist	   *methods;
 	int			nmethods;
+	LandedLine *lines;
+	int			nlines;
 	NonMove    *nonmoves;
 	int			nnonmoves;
 	int			maxnonmoves;
@@ -332,6 +367,34 @@ load(Ctx *c)
 		c->methods[i].seq = DatumGetInt64(cell(i, 3, &isnull));
 	}
 	SPI_freetuptable(SPI_tuptable);
+	brun(B_LANDED, a, NULL, SPI_OK_SELECT);
+	c->nlines = (int) SPI_processed;
+	c->lines = palloc(sizeof(LandedLine) * Max(c->nlines, 1));
+	for (int i = 0; i < c->nlines; i++)
+	{
+		LandedLine *ll = &c->lines[i];
+
+		ll->landed_cost = DatumGetInt64(cell(i, 1, &isnull));
+		ll->move = DatumGetInt64(cell(i, 2, &isnull));
+		ll->at = DatumGetTimestampTz(cell(i, 3, &isnull));
+		ll->seq = DatumGetInt64(cell(i, 4, &isnull));
+		ll->share = DatumGetNumeric(cell(i, 5, &isnull));
+		ll->capitalised = DatumGetNumeric(cell(i, 6, &isnull));
+		ll->layers = num_zero();
+		ll->name = TextDatumGetCString(cell(i, 7, &isnull));
+		ll->event = -1;
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/* the first landed cost line of a receipt at a date, or NULL */
+static LandedLine *
+find_line(Ctx *c, int64 move, TimestampTz at)
+{
+	for (int i = 0; i < c->nlines; i++)
+		if (c->lines[i].move == move && c->lines[i].at == at)
+			return &c->lines[i];
+	return NULL;
 }
 
 #define CORRECTION_PREFIX "Correction (back-dated move "
@@ -424,6 +487,7 @@ new_event(Ctx *c, ReplayEventKind kind, TimestampTz at, int64 order)
 	e->order = order;
 	e->origin_event = -1;
 	e->layer = -1;
+	e->aux = -1;
 	return e;
 }
 
@@ -495,11 +559,20 @@ build_events(Ctx *c)
 				}
 				if (p->move == l->move)
 				{
-					ReplayEvent *e = new_event(c, RE_LANDED, l->at, l->id);
+					LandedLine *ll = find_line(c, l->move, l->at);
 
-					e->move = l->move;
-					e->amount = l->value;
-					e->parent_layer = l->parent;
+					if (ll)
+						ll->layers = num_add(ll->layers, l->value);
+					else
+					{
+						/* no line: hand-made, the amount stays as posted */
+						ReplayEvent *e = new_event(c, RE_LANDED, l->at, l->id);
+
+						e->move = l->move;
+						e->amount = l->value;
+						e->fixed = true;
+						e->parent_layer = l->parent;
+					}
 				}
 				else
 				{
@@ -536,6 +609,33 @@ build_events(Ctx *c)
 			else
 				not_supported(c, l);
 		}
+	}
+	/* landed costs: a share on a receipt's layer (its first), re-split by the replay */
+	for (int i = 0; i < c->nlines; i++)
+	{
+		LandedLine *ll = &c->lines[i];
+		MoveRow    *mr = find_move(c, ll->move);
+		ReplayEvent *e;
+
+		if (!mr || mr->event < 0)
+		{
+			if (c->verify)
+			{
+				c->problems = lappend(c->problems, psprintf("landed cost %lld is on move %lld, which has no valuation layer",
+															(long long) ll->landed_cost, (long long) ll->move));
+				continue;
+			}
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("landed cost %lld of product %s is on move %lld, which has no valuation layer",
+							(long long) ll->landed_cost, c->m->sku, (long long) ll->move),
+					 errhint("Check stock.verify_valuation().")));
+		}
+		e = new_event(c, RE_LANDED, ll->at, ll->seq);
+		e->move = ll->move;
+		e->amount = ll->share;
+		e->parent_layer = c->events[mr->event].layer_id;
+		e->aux = i;
 	}
 	/* the dated changes of standard price and cost method */
 	for (int i = 0; i < c->nprices; i++)
@@ -955,6 +1055,8 @@ prepare(Ctx *c, BackdateMove *m)
 			else
 				find_move(c, c->events[i].move)->event = i;
 		}
+		else if (c->events[i].kind == RE_LANDED && c->events[i].aux >= 0)
+			c->lines[c->events[i].aux].event = i;
 }
 
 /* post a back-dated move: see the head of this file */
@@ -977,8 +1079,12 @@ ValuationBackdate(BackdateMove *m)
 			   *rem_v,
 			   *mv_id,
 			   *mv_d;
+	Datum	   *lc_id,
+			   *lc_move,
+			   *lc_cap;
 	int			nrem = 0,
-				nmv = 0;
+				nmv = 0,
+				nlc = 0;
 	Numeric		result;
 
 	memset(&o, 0, sizeof(o));
@@ -1050,6 +1156,34 @@ ValuationBackdate(BackdateMove *m)
 		out_layer(&o, 0, rs[i].move, rs[i].parent, at, num_zero(), num_zero(), rs[i].value, num_zero(), num_zero(), desc);
 		out_entry(&en, at, is_new ? m->ref : corr_ref, rs[i].move, -(int64) o.n, "stock_valuation", "stock_output",
 				  rs[i].value);
+	}
+
+	/*
+	 * landed costs re-split: the difference in the part capitalised moves
+	 * between the receipt's layer and the landed cost expense, at its date
+	 */
+	lc_id = palloc(sizeof(Datum) * Max(c.nlines, 1));
+	lc_move = palloc(sizeof(Datum) * Max(c.nlines, 1));
+	lc_cap = palloc(sizeof(Datum) * Max(c.nlines, 1));
+	for (int i = 0; i < c.nlines; i++)
+	{
+		LandedLine *ll = &c.lines[i];
+		ReplayEvent *e;
+		Numeric		diff;
+
+		if (ll->event < 0)
+			continue;
+		e = &c.events[ll->event];
+		diff = num_sub(e->value, ll->capitalised);
+		if (num_sign(diff) == 0)
+			continue;
+		lc_id[nlc] = Int64GetDatum(ll->landed_cost);
+		lc_move[nlc] = Int64GetDatum(ll->move);
+		lc_cap[nlc] = NumericGetDatum(e->value);
+		nlc++;
+		out_layer(&o, 0, ll->move, e->parent_layer, e->date, num_zero(), num_zero(), diff, num_zero(), num_zero(),
+				  psprintf("Correction (back-dated move %lld): Landed cost %s", (long long) m->move, ll->name));
+		out_entry(&en, e->date, corr_ref, ll->move, -(int64) o.n, "stock_valuation", "landed_cost_expense", diff);
 	}
 
 	/* standard price and cost-method changes whose replayed amounts differ */
@@ -1176,6 +1310,13 @@ ValuationBackdate(BackdateMove *m)
 
 		brun(B_MOVE_VALUE, a, NULL, SPI_OK_UPDATE);
 	}
+	if (nlc > 0)
+	{
+		Datum		a[4] = {Int64GetDatum(m->company), arr(lc_id, NULL, nlc, INT8OID), arr(lc_move, NULL, nlc, INT8OID),
+		arr(lc_cap, NULL, nlc, NUMERICOID)};
+
+		brun(B_SET_LANDED, a, NULL, SPI_OK_UPDATE);
+	}
 	{
 		Datum		a[5] = {Int64GetDatum(m->company), Int64GetDatum(m->product), NumericGetDatum(r.qty),
 		NumericGetDatum(r.value), r.last_cost ? NumericGetDatum(r.last_cost) : (Datum) 0};
@@ -1208,6 +1349,28 @@ compare(Ctx *c, Replay *r)
 			c->problems = lappend(c->problems,
 								  psprintf("move %lld is valued %s but a replay in date order gives %s",
 										   (long long) mr->id, num_text(mr->stored), num_text(e->value)));
+	}
+	for (int i = 0; i < c->nlines; i++)
+	{
+		LandedLine *ll = &c->lines[i];
+		Numeric		recorded = num_zero();
+
+		if (ll->event >= 0 && num_cmp(c->events[ll->event].value, ll->capitalised) != 0)
+			c->problems = lappend(c->problems,
+								  psprintf("landed cost %lld capitalised %s on move %lld but a replay in date order gives %s",
+										   (long long) ll->landed_cost, num_text(ll->capitalised), (long long) ll->move,
+										   num_text(c->events[ll->event].value)));
+		/* the layers of a receipt at a date hold what its lines there say is capitalised */
+		if (find_line(c, ll->move, ll->at) != ll)
+			continue;
+		for (int j = i; j < c->nlines; j++)
+			if (c->lines[j].move == ll->move && c->lines[j].at == ll->at)
+				recorded = num_add(recorded, c->lines[j].capitalised);
+		if (num_cmp(recorded, ll->layers) != 0)
+			c->problems = lappend(c->problems,
+								  psprintf("the landed cost layers of move %lld dated %s hold %s but its landed costs capitalised %s",
+										   (long long) ll->move, timestamptz_to_str(ll->at), num_text(ll->layers),
+										   num_text(recorded)));
 	}
 	rs = settle_diffs(c, r, &nrs);
 	for (int i = 0; i < nrs; i++)

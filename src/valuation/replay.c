@@ -317,6 +317,46 @@ add_value(Replay *r, ReplayEvent *e, Numeric amount)
 		r->last_cost = num_div(r->value, r->qty);
 }
 
+/*
+ * A landed cost's share on one receipt, as stock.apply_landed_cost() splits
+ * it: the part on the quantity the receipt's layer still holds at this date
+ * is capitalised on that layer, the rest is expensed (standard cost: all of
+ * it).  A back-dated move that changes what the layer holds here changes the
+ * split; backdate.c writes the difference.  Hand-made layers without a line
+ * (fixed) keep the amount capitalised as posted.
+ */
+static void
+replay_landed(Replay *r, Cursor *cur, int ei)
+{
+	ReplayEvent *e = &r->events[ei];
+	int			parent = -1;
+	Numeric		cap = num_zero();
+
+	for (int j = r->nlayers - 1; j >= 0 && parent < 0; j--)
+		if (r->layers[j].id == e->parent_layer)
+			parent = j;
+	if (e->fixed)
+	{
+		if (parent >= 0 && num_sign(r->layers[parent].rem_qty) > 0)
+			r->layers[parent].rem_value = num_add(r->layers[parent].rem_value, e->amount);
+		else
+			spread(r, cur, e->amount);
+		e->value = e->amount;
+		add_value(r, e, e->amount);
+		return;
+	}
+	if (parent >= 0 && !is(e->method, "standard") && num_sign(r->layers[parent].rem_qty) > 0)
+	{
+		ReplayLayer *l = &r->layers[parent];
+		Numeric		qty = r->events[l->event].qty;
+
+		cap = num_share(e->amount, qty, num_least(l->rem_qty, qty), r->rounding);
+		l->rem_value = num_add(l->rem_value, cap);
+	}
+	e->value = cap;
+	add_value(r, e, cap);
+}
+
 /* a cost-method change: everything open is emptied, the stock comes back as one layer */
 static ReplayCode
 replay_method(Replay *r, Cursor *cur, int ei)
@@ -380,18 +420,7 @@ ReplayRun(Replay *r)
 				add_value(r, e, e->amount);
 				break;
 			case RE_LANDED:
-				{
-					int			parent = -1;
-
-					for (int j = r->nlayers - 1; j >= 0 && parent < 0; j--)
-						if (r->layers[j].id == e->parent_layer)
-							parent = j;
-					if (parent >= 0 && num_sign(r->layers[parent].rem_qty) > 0)
-						r->layers[parent].rem_value = num_add(r->layers[parent].rem_value, e->amount);
-					else
-						spread(r, &cur, e->amount);
-					add_value(r, e, e->amount);
-				}
+				replay_landed(r, &cur, i);
 				break;
 			case RE_STDPRICE:
 				e->value = num_zero();

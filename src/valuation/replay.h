@@ -17,7 +17,7 @@ typedef enum ReplayEventKind
 	RE_IN,						/* a valued move into stock */
 	RE_OUT,						/* a valued move out of stock */
 	RE_REVALUE,					/* stock.revalue(): a fixed amount over the open layers */
-	RE_LANDED,					/* a landed cost capitalised on a receipt's layer: fixed */
+	RE_LANDED,					/* a landed cost's share on a receipt: re-split by what it holds */
 	RE_STDPRICE,				/* stock.set_standard_price(): on hand x (new - old) */
 	RE_METHOD					/* stock.set_cost_method(): stock out and in again */
 } ReplayEventKind;
@@ -50,18 +50,23 @@ typedef struct ReplayEvent
 	int			origin_event;	/* index of that move's event, -1 when none or not valued */
 	Numeric		qty;			/* IN/OUT: the quantity moved */
 	Numeric		unit_cost;		/* IN: the given cost, NULL when none */
-	Numeric		amount;			/* REVALUE/LANDED: the value added; STDPRICE: the new price */
+	Numeric		amount;			/* REVALUE: the value added; LANDED: the receipt's share (fixed:
+								 * the amount capitalised); STDPRICE: the new price */
+	bool		fixed;			/* LANDED without a stock.landed_cost_line (hand-made data): the
+								 * capitalised amount is kept as posted */
 	Numeric		old_price;		/* STDPRICE: the price before */
 	int64		parent_layer;	/* LANDED: the receipt's layer id */
 	int64		layer_id;		/* IN/OUT: its stored layer (the new move's: allocated before);
 								 * METHOD: its stored "stock in" layer, 0 when none */
+	int			aux;			/* the caller's (LANDED: its landed cost line), -1 when none */
 	const char *method;			/* the cost method in force (METHOD: the new one) */
 	const char *old_method;		/* METHOD: the one before */
 	Numeric		standard;		/* the standard price in force */
 	/* results */
 	int			layer;			/* IN/OUT/METHOD: its inventory layer's index, -1 when none */
 	Numeric		value;			/* IN/OUT: the move's value as its layer's (negative out);
-								 * STDPRICE: the revaluation; METHOD: the "stock in" value */
+								 * STDPRICE: the revaluation; METHOD: the "stock in" value;
+								 * LANDED: the part of the share capitalised */
 	Numeric		layer_cost;		/* IN/OUT/METHOD: the unit cost shown on its layer */
 	Numeric		short_qty;		/* OUT: owed quantity (positive) */
 	Numeric		short_value;	/* OUT: its estimated value (positive) */
