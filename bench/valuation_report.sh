@@ -157,3 +157,5 @@ printf 'goal #16: under 100 ms at %s layers (mid-month: %.1f ms)\n' "$LAYERS" "$
 printf 'build from scratch: %.0f ms at %s layers, %.0f ms at %s; with nothing to do: %.0f / %.0f ms\n' \
     "$build_half" "$HALF" "$build_full" "$LAYERS" "$idle_half" "$idle_full"
 printf 'snapshots: %s rows, %s; layers: %s\n' "$snap_rows" "$snap_size" "$layer_size"
+# PGERP_BENCH_HOLD=SECONDS keeps the cluster that long for a look (EXPLAIN, perf)
+if [ -n "${PGERP_BENCH_HOLD:-}" ]; then say "holding the cluster: PGHOST=$PGHOST PGPORT=$PGPORT"; sleep "$PGERP_BENCH_HOLD"; fi
