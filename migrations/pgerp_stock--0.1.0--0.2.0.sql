@@ -3711,6 +3711,7 @@ BEGIN
       LEFT JOIN monthly m ON m.product_id = s.product_id AND m.period_end = t.period_end
      WHERE s.first IS NOT NULL
     WINDOW w AS (PARTITION BY s.product_id ORDER BY t.period_end)
+     ORDER BY t.period_end, s.product_id   -- a period's rows together: the report reads one period
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS v_rows = ROW_COUNT;
     RETURN jsonb_build_object('products', cardinality(v_products), 'snapshots', v_rows);
