@@ -33,6 +33,9 @@ INSERT INTO erp.app_routine (routine) VALUES
     ('stock.set_lock_date(bigint,date)')
 ON CONFLICT DO NOTHING;
 
+-- Valuation snapshots (#16.3, sql/stock/snapshot.sql).
+INSERT INTO erp.app_routine (routine) VALUES ('stock.build_valuation_snapshots(bigint)') ON CONFLICT DO NOTHING;
+
 -- The HTTP contract, schema api (sql/api/, docs/api.md).
 INSERT INTO erp.app_routine (routine) VALUES
     ('api.receive(bigint,numeric,numeric,bigint,text,timestamp with time zone,text,text)'),

@@ -401,41 +401,98 @@ BEGIN
     RETURN v_id;
 END $$;
 
--- Quantity and value of a product (at a date: layers up to it).
+-- Quantity and value of a product (at a date: layers up to it): its latest
+-- period snapshot at or before the date (sql/stock/snapshot.sql) plus the
+-- layers from the snapshot's end on.
 CREATE FUNCTION stock.valuation(p_product bigint, p_at timestamptz DEFAULT NULL,
                                 OUT qty numeric, OUT value numeric)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p stock.product := stock._product(p_product);
+    v_from timestamptz;
+    v_qty numeric;
+    v_value numeric;
 BEGIN
     PERFORM stock._check_date(p_at, 'as-of date', false);
-    SELECT coalesce(sum(l.quantity), 0), coalesce(sum(l.value), 0) INTO qty, value
+    SELECT s.period_end, s.qty, s.value INTO v_from, v_qty, v_value
+      FROM stock.valuation_snapshot s
+     WHERE s.company_id = p.company_id AND s.product_id = p.id AND s.period_end <= coalesce(p_at, 'infinity')
+     ORDER BY s.period_end DESC LIMIT 1;
+    SELECT coalesce(v_qty, 0) + coalesce(sum(l.quantity), 0), coalesce(v_value, 0) + coalesce(sum(l.value), 0)
+      INTO qty, value
       FROM stock.valuation_layer l
-     WHERE l.company_id = p.company_id AND l.product_id = p.id AND (p_at IS NULL OR l.created_at <= p_at);
+     WHERE l.company_id = p.company_id AND l.product_id = p.id
+       AND l.created_at >= coalesce(v_from, '-infinity') AND l.created_at <= coalesce(p_at, 'infinity');
 END $$;
 
 -- Row security applies (SECURITY INVOKER): products of companies the caller
 -- may read. An infinite as-of date is refused (22008), as stock.valuation()
 -- does (the check is inline: an invoker may not call internal helpers).
+-- With snapshots (sql/stock/snapshot.sql): the latest period end at or before
+-- the date that the company has snapshots of; each product with a snapshot
+-- there adds the company's layers from that end on (one range scan); a
+-- product without one (never snapshotted, or stale) reads its own latest
+-- earlier snapshot and layers. Without any snapshot: every layer up to the date.
 CREATE FUNCTION stock.valuation_report(p_company bigint, p_at timestamptz DEFAULT NULL)
 RETURNS TABLE (product_id bigint, sku text, qty numeric, value numeric, unit_cost numeric)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_from timestamptz;
 BEGIN
     IF NOT isfinite(p_at) THEN
         RAISE EXCEPTION 'as-of date must be a finite date'
             USING ERRCODE = 'datetime_field_overflow', DETAIL = format('The as-of date given is %s.', p_at);
     END IF;
-    RETURN QUERY
-    SELECT p.id, p.sku, coalesce(sum(l.quantity), 0), coalesce(sum(l.value), 0),
-           CASE WHEN coalesce(sum(l.quantity), 0) <> 0
-                THEN round(sum(l.value) / sum(l.quantity), (SELECT c.price_precision FROM erp.company c WHERE c.id = p_company))
-           END
-      FROM stock.product p
-      LEFT JOIN stock.valuation_layer l
-        ON l.company_id = p.company_id AND l.product_id = p.id AND (p_at IS NULL OR l.created_at <= p_at)
-     WHERE p.company_id = p_company
-     GROUP BY p.id, p.sku
-     ORDER BY p.sku;
+    SELECT max(s.period_end) INTO v_from FROM stock.valuation_snapshot s
+     WHERE s.company_id = p_company AND s.period_end <= coalesce(p_at, 'infinity');
+    IF v_from IS NULL THEN
+        RETURN QUERY
+        SELECT p.id, p.sku, coalesce(sum(l.quantity), 0), coalesce(sum(l.value), 0),
+               CASE WHEN coalesce(sum(l.quantity), 0) <> 0
+                    THEN round(sum(l.value) / sum(l.quantity), (SELECT c.price_precision FROM erp.company c WHERE c.id = p_company))
+               END
+          FROM stock.product p
+          LEFT JOIN stock.valuation_layer l
+            ON l.company_id = p.company_id AND l.product_id = p.id AND (p_at IS NULL OR l.created_at <= p_at)
+         WHERE p.company_id = p_company
+         GROUP BY p.id, p.sku
+         ORDER BY p.sku;
+        RETURN;
+    END IF;
+    -- planned with the dates known (EXECUTE): the range of layers read depends on them
+    RETURN QUERY EXECUTE $q$
+        WITH base AS (
+            SELECT p.id, p.sku, s.qty, s.value
+              FROM stock.product p
+              JOIN stock.valuation_snapshot s ON s.company_id = p.company_id AND s.product_id = p.id AND s.period_end = $3
+             WHERE p.company_id = $1
+            UNION ALL
+            SELECT p.id, p.sku, coalesce(e.qty, 0) + coalesce(g.qty, 0), coalesce(e.value, 0) + coalesce(g.value, 0)
+              FROM stock.product p
+              LEFT JOIN LATERAL (SELECT e.period_end, e.qty, e.value FROM stock.valuation_snapshot e
+                                  WHERE e.company_id = p.company_id AND e.product_id = p.id AND e.period_end < $3
+                                  ORDER BY e.period_end DESC LIMIT 1) e ON true
+              LEFT JOIN LATERAL (SELECT sum(l.quantity) AS qty, sum(l.value) AS value FROM stock.valuation_layer l
+                                  WHERE l.company_id = p.company_id AND l.product_id = p.id
+                                    AND l.created_at >= coalesce(e.period_end, '-infinity') AND l.created_at < $3) g ON true
+             WHERE p.company_id = $1
+               AND NOT EXISTS (SELECT 1 FROM stock.valuation_snapshot s
+                                WHERE s.company_id = p.company_id AND s.product_id = p.id AND s.period_end = $3)
+        ), recent AS (
+            SELECT l.product_id, sum(l.quantity) AS qty, sum(l.value) AS value
+              FROM stock.valuation_layer l
+             WHERE l.company_id = $1 AND l.created_at >= $3 AND l.created_at <= $2
+             GROUP BY l.product_id
+        )
+        SELECT b.id, b.sku, b.qty + coalesce(r.qty, 0), b.value + coalesce(r.value, 0),
+               CASE WHEN b.qty + coalesce(r.qty, 0) <> 0
+                    THEN round((b.value + coalesce(r.value, 0)) / (b.qty + coalesce(r.qty, 0)),
+                               (SELECT c.price_precision FROM erp.company c WHERE c.id = $1))
+               END
+          FROM base b
+          LEFT JOIN recent r ON r.product_id = b.id
+         ORDER BY b.sku
+    $q$ USING p_company, coalesce(p_at, 'infinity'), v_from;
 END $$;
 
 -- New standard price: a revaluation layer for the stock on hand. The price
