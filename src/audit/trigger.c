@@ -5,8 +5,10 @@
  * and the changed columns. bytea columns, which is where encrypted values and
  * keys live, are recorded as changed, never with their content.
  *
- * Entries are written by the extension owner through a kept SPI plan, so
- * application roles need (and have) no INSERT privilege on the log. Entries
+ * Entries are queued per row and written by the extension owner, many at a
+ * time, through a kept SPI plan (buffer.c: at the end of each statement, by
+ * the statement trigger audit_flush), so application roles need (and have)
+ * no INSERT privilege on the log. Entries
  * carry no hash here: chaining them at write time would make every writer of
  * the database wait for the previous one. erp.audit_seal() chains settled
  * entries later, in (transaction, id) order (docs/security.md).
@@ -33,8 +35,6 @@
 #include "pgerp/audit.h"
 #include "pgerp/core.h"
 #include "pgerp/jobs.h"
-
-static SPIPlanPtr insert_plan = NULL;
 
 /* the firing trigger: its arguments name columns shown as [redacted] */
 static Trigger *firing = NULL;
@@ -218,63 +218,6 @@ row_company(TupleDesc desc, HeapTuple tup)
 	return isnull ? 0 : DatumGetInt64(d);
 }
 
-/* Append one entry, as the owner of the pack. */
-void
-AuditWrite(int64 company_id, const char *rel, const char *op, Jsonb *pk, Jsonb *changes)
-{
-	Datum		v[9];
-	char		n[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
-	Oid			saved_user;
-	int			saved_sec;
-	int64		user_id = SessionUserId();
-
-	v[0] = Int64GetDatum(company_id);
-	n[0] = company_id == 0 ? 'n' : ' ';
-	v[1] = Int64GetDatum(user_id);
-	n[1] = user_id == 0 ? 'n' : ' ';
-	/* the caller (core's one definition: SET ROLE counts, a job's enqueuer) */
-	v[2] = CStringGetTextDatum(GetUserNameFromId(CallerRole(), false));
-	v[3] = FullTransactionIdGetDatum(GetTopFullTransactionId());
-	v[4] = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
-	v[5] = CStringGetTextDatum(rel);
-	v[6] = CStringGetTextDatum(op);
-	v[7] = pk ? JsonbPGetDatum(pk) : (Datum) 0;
-	n[7] = pk ? ' ' : 'n';
-	v[8] = JsonbPGetDatum(changes);
-
-	GetUserIdAndSecContext(&saved_user, &saved_sec);
-	SetUserIdAndSecContext(ErpOwner(), saved_sec | SECURITY_LOCAL_USERID_CHANGE);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	{
-		Oid			t[9] = {INT8OID, INT8OID, TEXTOID, XID8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, JSONBOID, JSONBOID};
-
-		(void) PgerpKeptPlan(&insert_plan,
-							 "INSERT INTO erp.audit_log (company_id, user_id, db_role, tx, at, rel, op, pk, changes)"
-							 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING", 9, t);
-	}
-
-	/*
-	 * An id taken means the sequence lags the table: a plain pg_dump restore
-	 * copies the log before the rows of audited tables (whose triggers fire)
-	 * and sets the sequence only at the end. Catch up and retry.
-	 */
-	for (int attempt = 0;; attempt++)
-	{
-		if (SPI_execute_plan(insert_plan, v, n, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "audit insert failed");
-		if (SPI_processed == 1)
-			break;
-		if (attempt == 3)
-			elog(ERROR, "audit insert failed: the id sequence of erp.audit_log keeps colliding");
-		if (SPI_execute("SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence('erp.audit_log', 'id'),"
-						" (SELECT pg_catalog.max(id) FROM erp.audit_log))", false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "audit sequence catch-up failed");
-	}
-	SPI_finish();
-	SetUserIdAndSecContext(saved_user, saved_sec);
-}
-
 PG_FUNCTION_INFO_V1(pgerp_audit_trigger);
 Datum
 pgerp_audit_trigger(PG_FUNCTION_ARGS)
@@ -303,7 +246,11 @@ pgerp_audit_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	}
 	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event))
-		elog(ERROR, "erp._audit_trigger must fire FOR EACH ROW, or FOR EACH STATEMENT on TRUNCATE");
+	{
+		/* audit_flush: the end of a statement writes its rows' entries (buffer.c) */
+		AuditFlush();
+		return PointerGetDatum(NULL);
+	}
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 	{
 		tup = td->tg_trigtuple;
@@ -324,7 +271,7 @@ pgerp_audit_trigger(PG_FUNCTION_ARGS)
 		op = "delete";
 		changes = row_json(desc, tup);
 	}
-	AuditWrite(row_company(desc, tup), relname, op, pk_json(rel, tup), changes);
+	AuditAppend(row_company(desc, tup), relname, op, pk_json(rel, tup), changes);
 	return PointerGetDatum(NULL);
 }
 
