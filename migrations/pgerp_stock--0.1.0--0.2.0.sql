@@ -3571,6 +3571,11 @@ END $$;
 
 INSERT INTO erp.app_routine (routine) VALUES ('stock.set_lock_date(bigint,date)') ON CONFLICT DO NOTHING;
 
+-- ==== bulkwrite (#16) ====
+-- journal_balanced sums an entry once per check, not once per line (src/valuation/balanced.c)
+CREATE OR REPLACE FUNCTION stock._journal_balanced() RETURNS trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'pgerp_valuation_journal_balanced';
+
 -- ==== last: grants of the application roles ====
 
 -- as the install's finish.sql: nothing new is PUBLIC
