@@ -153,16 +153,18 @@ log_sequence(void)
 }
 
 /*
- * INSERT entries ix[0..n) with the ids given, none of them if one of the ids
- * is taken (so that a retry keeps them in order); ON CONFLICT DO NOTHING for
- * an id taken meanwhile. Returns how many went in and marks them in done[].
+ * INSERT entries ix[0..n) with the ids given: none of them if the first or
+ * the last id is taken (a lagging sequence: the retry takes new ids, in the
+ * same order), and ON CONFLICT DO NOTHING for an id taken in between (a gap
+ * in restored ids, or one taken meanwhile: those are retried after the
+ * others). Returns how many went in and marks them in done[].
  */
 static int
 insert_batch(AuditEntry *es, int *ix, int64 *ids, int n, bool *done)
 {
-	Oid			t[10] = {INT8ARRAYOID, XID8OID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID,
-	TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, JSONBARRAYOID};
-	Datum		v[10];
+	Oid			t[12] = {INT8ARRAYOID, XID8OID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID,
+	TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, JSONBARRAYOID, INT8OID, INT8OID};
+	Datum		v[12];
 	Datum	   *d[9];
 	bool	   *nl[9];
 	int			got;
@@ -199,6 +201,8 @@ insert_batch(AuditEntry *es, int *ix, int64 *ids, int n, bool *done)
 	v[7] = array_of(d[6], nl[6], n, TEXTOID);
 	v[8] = array_of(d[7], nl[7], n, JSONBOID);
 	v[9] = array_of(d[8], nl[8], n, JSONBOID);
+	v[10] = Int64GetDatum(ids[0]);
+	v[11] = Int64GetDatum(ids[n - 1]);
 
 	(void) PgerpKeptPlan(&batch_plan,
 						 "INSERT INTO erp.audit_log (id, company_id, user_id, db_role, tx, at, rel, op, pk, changes)"
@@ -208,8 +212,9 @@ insert_batch(AuditEntry *es, int *ix, int64 *ids, int n, bool *done)
 						 " pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8),"
 						 " pg_catalog.unnest($9), pg_catalog.unnest($10))"
 						 " AS u(id, company_id, user_id, db_role, at, rel, op, pk, changes)"
-						 " WHERE NOT EXISTS (SELECT 1 FROM erp.audit_log l WHERE l.id OPERATOR(pg_catalog.=) ANY ($1))"
-						 " ON CONFLICT (id) DO NOTHING RETURNING id", 10, t);
+						 " WHERE NOT EXISTS (SELECT 1 FROM erp.audit_log l WHERE l.id OPERATOR(pg_catalog.=) $11"
+						 " OR l.id OPERATOR(pg_catalog.=) $12)"
+						 " ON CONFLICT (id) DO NOTHING RETURNING id", 12, t);
 	if (SPI_execute_plan(batch_plan, v, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "audit insert failed");
 	got = (int) SPI_processed;

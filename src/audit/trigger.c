@@ -87,21 +87,75 @@ is_redacted_column(Form_pg_attribute att)
 }
 
 /*
+ * What the trigger looks up once per statement rather than once per row
+ * (bulk writes, #16): kept in the trigger's fn_extra, which lives as long as
+ * the statement's trigger state, so that a later ALTER TABLE is seen.
+ */
+typedef struct ColInfo
+{
+	bool		secret;			/* shown as [redacted] */
+	FmgrInfo	out;
+} ColInfo;
+
+typedef struct RelInfo
+{
+	Oid			relid;
+	int			natts;
+	char	   *relname;
+	Bitmapset  *pk;
+	int			company_attno;	/* 0: no bigint company_id */
+	ColInfo		col[FLEXIBLE_ARRAY_MEMBER];
+} RelInfo;
+
+static RelInfo *cur = NULL;
+
+static RelInfo *
+rel_info(FmgrInfo *flinfo, Relation rel)
+{
+	RelInfo    *ri = (RelInfo *) flinfo->fn_extra;
+	TupleDesc	desc = RelationGetDescr(rel);
+	MemoryContext old;
+	int			attno;
+
+	if (ri != NULL && ri->relid == RelationGetRelid(rel) && ri->natts == desc->natts)
+		return ri;
+	old = MemoryContextSwitchTo(flinfo->fn_mcxt);
+	ri = palloc0(offsetof(RelInfo, col) + sizeof(ColInfo) * desc->natts);
+	ri->relid = RelationGetRelid(rel);
+	ri->natts = desc->natts;
+	ri->relname = psprintf("%s.%s", get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel));
+	ri->pk = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_PRIMARY_KEY);
+	attno = SPI_fnumber(desc, "company_id");
+	ri->company_attno = (attno > 0 && TupleDescAttr(desc, attno - 1)->atttypid == INT8OID) ? attno : 0;
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Oid			out;
+		bool		varlena;
+
+		if (att->attisdropped)
+			continue;
+		ri->col[i].secret = is_secret_type(att->atttypid) || is_redacted_column(att);
+		getTypeOutputInfo(att->atttypid, &out, &varlena);
+		fmgr_info_cxt(out, &ri->col[i].out, flinfo->fn_mcxt);
+	}
+	MemoryContextSwitchTo(old);
+	flinfo->fn_extra = ri;
+	return ri;
+}
+
+/*
  * The text of a column value; bytea (encrypted values, keys) and the
  * columns the trigger names (password hashes) are never shown.
  */
 static const char *
 value_text(Form_pg_attribute att, Datum d, bool isnull)
 {
-	Oid			out;
-	bool		varlena;
-
 	if (isnull)
 		return NULL;
-	if (is_secret_type(att->atttypid) || is_redacted_column(att))
+	if (cur->col[att->attnum - 1].secret)
 		return AUDIT_REDACTED;
-	getTypeOutputInfo(att->atttypid, &out, &varlena);
-	return OidOutputFunctionCall(out, d);
+	return OutputFunctionCall(&cur->col[att->attnum - 1].out, d);
 }
 
 static bool
@@ -177,7 +231,7 @@ diff_json(TupleDesc desc, HeapTuple oldtup, HeapTuple newtup)
 static Jsonb *
 pk_json(Relation rel, HeapTuple tup)
 {
-	Bitmapset  *pk = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_PRIMARY_KEY);
+	Bitmapset  *pk = cur->pk;
 	TupleDesc	desc = RelationGetDescr(rel);
 	JsonbParseState *st = NULL;
 	JsonbValue *res;
@@ -208,11 +262,11 @@ pk_json(Relation rel, HeapTuple tup)
 static int64
 row_company(TupleDesc desc, HeapTuple tup)
 {
-	int			attno = SPI_fnumber(desc, "company_id");
+	int			attno = cur->company_attno;
 	bool		isnull;
 	Datum		d;
 
-	if (attno <= 0 || TupleDescAttr(desc, attno - 1)->atttypid != INT8OID)
+	if (attno == 0)
 		return 0;
 	d = heap_getattr(tup, attno, desc, &isnull);
 	return isnull ? 0 : DatumGetInt64(d);
@@ -235,12 +289,12 @@ pgerp_audit_trigger(PG_FUNCTION_ARGS)
 	rel = td->tg_relation;
 	desc = RelationGetDescr(rel);
 	firing = td->tg_trigger;
-	relname = psprintf("%s.%s", get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel));
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
 	{
 		JsonbParseState *st = NULL;
 
+		relname = psprintf("%s.%s", get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel));
 		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 		AuditWrite(0, relname, "truncate", NULL, JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
 		return PointerGetDatum(NULL);
@@ -251,6 +305,8 @@ pgerp_audit_trigger(PG_FUNCTION_ARGS)
 		AuditFlush();
 		return PointerGetDatum(NULL);
 	}
+	cur = rel_info(fcinfo->flinfo, rel);
+	relname = cur->relname;
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 	{
 		tup = td->tg_trigtuple;
