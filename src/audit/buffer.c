@@ -31,6 +31,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/xid8.h"
 
 #include "pgerp/audit.h"
@@ -324,7 +325,16 @@ audit_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
 			if (buf_n > 0)
+			{
+				/* no statement runs at commit: SPI needs a snapshot of its own */
+				bool		pushed = !ActiveSnapshotSet();
+
+				if (pushed)
+					PushActiveSnapshot(GetTransactionSnapshot());
 				AuditFlush();
+				if (pushed)
+					PopActiveSnapshot();
+			}
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_ABORT:
