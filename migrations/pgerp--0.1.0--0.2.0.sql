@@ -1999,6 +1999,102 @@ INSERT INTO erp.role (code, name, permissions, builtin) VALUES
         '{erp.company:read,erp.partner:read,stock.*:read,stock.valuation:revalue,stock.valuation:lock}', true)
 ON CONFLICT (code) DO NOTHING;
 
+-- ==== bulkwrite (#16) ====
+-- The audit trigger queues each row's entry and the statement trigger
+-- audit_flush writes a statement's entries in one INSERT (src/audit/buffer.c,
+-- docs/security.md "Audit trail"): erp.audit() creates it, erp.unaudit()
+-- drops it, and every table audited before the update gets it here.
+CREATE OR REPLACE FUNCTION erp.audit(p_table regclass)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_rel regclass;
+BEGIN
+    PERFORM erp.require_superuser('audit a table');
+    IF p_table IS NULL THEN
+        RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF p_table IN ('erp.audit_log'::regclass, 'erp.audit_chain'::regclass, 'erp.audit_seal_state'::regclass,
+                   'erp.audit_verified'::regclass) THEN
+        RAISE EXCEPTION 'the audit tables cannot be audited' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = p_table AND c.relkind IN ('r', 'p')) THEN
+        RAISE EXCEPTION '% is not a table', p_table USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = p_table AND t.tgname = 'audit') THEN
+        -- on a partitioned table the row trigger is cloned to every partition, present and future
+        IF p_table = 'erp.app_user'::regclass THEN
+            -- the trigger's arguments name text columns recorded as changed
+            -- but never shown, as bytea ones are: the password hash. A user
+            -- is audited when created, not when a restore copies it back
+            -- (erp.app_user's rows are restored before the log's, whose ids
+            -- they would take): a restored row is older than its transaction.
+            EXECUTE format('CREATE TRIGGER audit AFTER UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION erp._audit_trigger(%L)',
+                           p_table, 'password_hash');
+            EXECUTE format('CREATE TRIGGER audit_insert AFTER INSERT ON %s FOR EACH ROW'
+                           ' WHEN (NEW.created_at >= pg_catalog.transaction_timestamp()) EXECUTE FUNCTION erp._audit_trigger(%L)',
+                           p_table, 'password_hash');
+        ELSE
+            EXECUTE format('CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION erp._audit_trigger()', p_table);
+        END IF;
+    END IF;
+    -- the row trigger queues each entry; audit_flush writes a statement's
+    -- entries at its end, in one INSERT (src/audit/buffer.c). Statement
+    -- triggers fire on the statement's target only: every member of a
+    -- partition tree gets one (and commit writes what a partition attached
+    -- later queued)
+    FOR v_rel IN SELECT p_table UNION SELECT t.relid FROM pg_partition_tree(p_table) t
+    LOOP
+        CONTINUE WHEN EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = v_rel AND g.tgname = 'audit_flush');
+        EXECUTE format('CREATE TRIGGER audit_flush AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH STATEMENT EXECUTE FUNCTION erp._audit_trigger()', v_rel);
+    END LOOP;
+    -- statement triggers are not cloned: each leaf partition gets its own
+    -- TRUNCATE trigger, and entries name the partition, as row entries do
+    -- (a partition attached later needs another call of erp.audit on the parent)
+    FOR v_rel IN SELECT p_table WHERE (SELECT c.relkind FROM pg_class c WHERE c.oid = p_table) = 'r'
+                  UNION SELECT t.relid FROM pg_partition_tree(p_table) t WHERE t.isleaf
+    LOOP
+        CONTINUE WHEN EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = v_rel AND g.tgname = 'audit_truncate');
+        EXECUTE format('CREATE TRIGGER audit_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION erp._audit_trigger()', v_rel);
+    END LOOP;
+END $$;
+
+CREATE OR REPLACE FUNCTION erp.unaudit(p_table regclass)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_rel regclass;
+BEGIN
+    PERFORM erp.require_superuser('stop auditing a table');
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = p_table AND t.tgname = 'audit') THEN
+        RAISE EXCEPTION '% is not audited', p_table USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = p_table AND t.tgname = 'audit' AND t.tgparentid <> 0) THEN
+        RAISE EXCEPTION '% is audited through its partitioned table', p_table
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Call erp.unaudit() on the partitioned table.';
+    END IF;
+    EXECUTE format('DROP TRIGGER audit ON %s', p_table);
+    EXECUTE format('DROP TRIGGER IF EXISTS audit_insert ON %s', p_table);
+    FOR v_rel IN SELECT r FROM (SELECT p_table AS r UNION SELECT t.relid FROM pg_partition_tree(p_table) t) x
+                  WHERE EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = x.r AND g.tgname = 'audit_truncate')
+    LOOP
+        EXECUTE format('DROP TRIGGER audit_truncate ON %s', v_rel);
+    END LOOP;
+    FOR v_rel IN SELECT r FROM (SELECT p_table AS r UNION SELECT t.relid FROM pg_partition_tree(p_table) t) x
+                  WHERE EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = x.r AND g.tgname = 'audit_flush')
+    LOOP
+        EXECUTE format('DROP TRIGGER audit_flush ON %s', v_rel);
+    END LOOP;
+    PERFORM erp._audit_note((SELECT format('%s.%s', n.nspname, c.relname) FROM pg_class c
+                               JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_table),
+                            'unaudit', '{}');
+END $$;
+
+SELECT erp.audit(t.tgrelid)
+  FROM pg_trigger t
+ WHERE t.tgname = 'audit' AND t.tgparentid = 0 AND t.tgfoid = 'erp._audit_trigger'::regproc;
+
 -- ==== last: grants of the application roles ====
 
 -- as the install's finish.sql: nothing new is PUBLIC

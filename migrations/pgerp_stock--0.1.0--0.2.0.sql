@@ -4106,6 +4106,10 @@ BEGIN
 END $$;
 
 INSERT INTO erp.app_routine (routine) VALUES ('stock.build_valuation_snapshots(bigint)') ON CONFLICT DO NOTHING;
+-- ==== bulkwrite (#16) ====
+-- journal_balanced sums an entry once per check, not once per line (src/valuation/balanced.c)
+CREATE OR REPLACE FUNCTION stock._journal_balanced() RETURNS trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'pgerp_valuation_journal_balanced';
 
 -- ==== last: grants of the application roles ====
 

@@ -139,6 +139,16 @@ BEGIN
             EXECUTE format('CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION erp._audit_trigger()', p_table);
         END IF;
     END IF;
+    -- the row trigger queues each entry; audit_flush writes a statement's
+    -- entries at its end, in one INSERT (src/audit/buffer.c). Statement
+    -- triggers fire on the statement's target only: every member of a
+    -- partition tree gets one (and commit writes what a partition attached
+    -- later queued)
+    FOR v_rel IN SELECT p_table UNION SELECT t.relid FROM pg_partition_tree(p_table) t
+    LOOP
+        CONTINUE WHEN EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = v_rel AND g.tgname = 'audit_flush');
+        EXECUTE format('CREATE TRIGGER audit_flush AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH STATEMENT EXECUTE FUNCTION erp._audit_trigger()', v_rel);
+    END LOOP;
     -- statement triggers are not cloned: each leaf partition gets its own
     -- TRUNCATE trigger, and entries name the partition, as row entries do
     -- (a partition attached later needs another call of erp.audit on the parent)
@@ -173,6 +183,11 @@ BEGIN
                   WHERE EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = x.r AND g.tgname = 'audit_truncate')
     LOOP
         EXECUTE format('DROP TRIGGER audit_truncate ON %s', v_rel);
+    END LOOP;
+    FOR v_rel IN SELECT r FROM (SELECT p_table AS r UNION SELECT t.relid FROM pg_partition_tree(p_table) t) x
+                  WHERE EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = x.r AND g.tgname = 'audit_flush')
+    LOOP
+        EXECUTE format('DROP TRIGGER audit_flush ON %s', v_rel);
     END LOOP;
     PERFORM erp._audit_note((SELECT format('%s.%s', n.nspname, c.relname) FROM pg_class c
                                JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_table),

@@ -69,27 +69,11 @@ CREATE TABLE stock.journal_line (
 CREATE INDEX journal_line_entry_idx ON stock.journal_line (company_id, entry_id);
 
 -- An entry must balance when the transaction commits, in finite amounts:
--- NaN = NaN holds in PostgreSQL, so a NaN entry would "balance".
+-- NaN = NaN holds in PostgreSQL, so a NaN entry would "balance". In C
+-- (src/valuation/balanced.c): a bulk write queues an event per line, and an
+-- entry is summed once, not once per line.
 CREATE FUNCTION stock._journal_balanced() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_debit numeric;
-    v_credit numeric;
-BEGIN
-    SELECT coalesce(sum(l.debit), 0), coalesce(sum(l.credit), 0) INTO v_debit, v_credit
-      FROM stock.journal_line l WHERE l.company_id = NEW.company_id AND l.entry_id = NEW.entry_id;
-    IF NOT (v_debit > '-Infinity' AND v_debit < 'Infinity' AND v_credit > '-Infinity' AND v_credit < 'Infinity') THEN
-        RAISE EXCEPTION 'journal entry % has an amount that is not a finite number', NEW.entry_id
-            USING ERRCODE = 'check_violation',
-                  DETAIL = format('Debits total %s and credits %s.', v_debit, v_credit);
-    END IF;
-    IF v_debit <> v_credit THEN
-        RAISE EXCEPTION 'journal entry % is not balanced', NEW.entry_id
-            USING ERRCODE = 'check_violation',
-                  DETAIL = format('Debits total %s and credits %s.', v_debit, v_credit);
-    END IF;
-    RETURN NULL;
-END $$;
+    LANGUAGE C AS 'MODULE_PATHNAME', 'pgerp_valuation_journal_balanced';
 CREATE CONSTRAINT TRIGGER journal_balanced AFTER INSERT OR UPDATE ON stock.journal_line
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION stock._journal_balanced();
 

@@ -45,6 +45,7 @@ AuditWriteEvent(int64 company_id, int64 user_id, const char *db_role, TimestampT
 	n[7] = pk ? ' ' : 'n';
 	v[8] = JsonbPGetDatum(changes);
 
+	AuditFlush();				/* after the rows' entries queued before it */
 	GetUserIdAndSecContext(&saved_user, &saved_sec);
 	SetUserIdAndSecContext(ErpOwner(), saved_sec | SECURITY_LOCAL_USERID_CHANGE);
 	if (SPI_connect() != SPI_OK_CONNECT)

@@ -5,8 +5,10 @@
  * and the changed columns. bytea columns, which is where encrypted values and
  * keys live, are recorded as changed, never with their content.
  *
- * Entries are written by the extension owner through a kept SPI plan, so
- * application roles need (and have) no INSERT privilege on the log. Entries
+ * Entries are queued per row and written by the extension owner, many at a
+ * time, through a kept SPI plan (buffer.c: at the end of each statement, by
+ * the statement trigger audit_flush), so application roles need (and have)
+ * no INSERT privilege on the log. Entries
  * carry no hash here: chaining them at write time would make every writer of
  * the database wait for the previous one. erp.audit_seal() chains settled
  * entries later, in (transaction, id) order (docs/security.md).
@@ -33,8 +35,6 @@
 #include "pgerp/audit.h"
 #include "pgerp/core.h"
 #include "pgerp/jobs.h"
-
-static SPIPlanPtr insert_plan = NULL;
 
 /* the firing trigger: its arguments name columns shown as [redacted] */
 static Trigger *firing = NULL;
@@ -87,21 +87,75 @@ is_redacted_column(Form_pg_attribute att)
 }
 
 /*
+ * What the trigger looks up once per statement rather than once per row
+ * (bulk writes, #16): kept in the trigger's fn_extra, which lives as long as
+ * the statement's trigger state, so that a later ALTER TABLE is seen.
+ */
+typedef struct ColInfo
+{
+	bool		secret;			/* shown as [redacted] */
+	FmgrInfo	out;
+} ColInfo;
+
+typedef struct RelInfo
+{
+	Oid			relid;
+	int			natts;
+	char	   *relname;
+	Bitmapset  *pk;
+	int			company_attno;	/* 0: no bigint company_id */
+	ColInfo		col[FLEXIBLE_ARRAY_MEMBER];
+} RelInfo;
+
+static RelInfo *cur = NULL;
+
+static RelInfo *
+rel_info(FmgrInfo *flinfo, Relation rel)
+{
+	RelInfo    *ri = (RelInfo *) flinfo->fn_extra;
+	TupleDesc	desc = RelationGetDescr(rel);
+	MemoryContext old;
+	int			attno;
+
+	if (ri != NULL && ri->relid == RelationGetRelid(rel) && ri->natts == desc->natts)
+		return ri;
+	old = MemoryContextSwitchTo(flinfo->fn_mcxt);
+	ri = palloc0(offsetof(RelInfo, col) + sizeof(ColInfo) * desc->natts);
+	ri->relid = RelationGetRelid(rel);
+	ri->natts = desc->natts;
+	ri->relname = psprintf("%s.%s", get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel));
+	ri->pk = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_PRIMARY_KEY);
+	attno = SPI_fnumber(desc, "company_id");
+	ri->company_attno = (attno > 0 && TupleDescAttr(desc, attno - 1)->atttypid == INT8OID) ? attno : 0;
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Oid			out;
+		bool		varlena;
+
+		if (att->attisdropped)
+			continue;
+		ri->col[i].secret = is_secret_type(att->atttypid) || is_redacted_column(att);
+		getTypeOutputInfo(att->atttypid, &out, &varlena);
+		fmgr_info_cxt(out, &ri->col[i].out, flinfo->fn_mcxt);
+	}
+	MemoryContextSwitchTo(old);
+	flinfo->fn_extra = ri;
+	return ri;
+}
+
+/*
  * The text of a column value; bytea (encrypted values, keys) and the
  * columns the trigger names (password hashes) are never shown.
  */
 static const char *
 value_text(Form_pg_attribute att, Datum d, bool isnull)
 {
-	Oid			out;
-	bool		varlena;
-
 	if (isnull)
 		return NULL;
-	if (is_secret_type(att->atttypid) || is_redacted_column(att))
+	if (cur->col[att->attnum - 1].secret)
 		return AUDIT_REDACTED;
-	getTypeOutputInfo(att->atttypid, &out, &varlena);
-	return OidOutputFunctionCall(out, d);
+	return OutputFunctionCall(&cur->col[att->attnum - 1].out, d);
 }
 
 static bool
@@ -177,7 +231,7 @@ diff_json(TupleDesc desc, HeapTuple oldtup, HeapTuple newtup)
 static Jsonb *
 pk_json(Relation rel, HeapTuple tup)
 {
-	Bitmapset  *pk = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_PRIMARY_KEY);
+	Bitmapset  *pk = cur->pk;
 	TupleDesc	desc = RelationGetDescr(rel);
 	JsonbParseState *st = NULL;
 	JsonbValue *res;
@@ -208,71 +262,14 @@ pk_json(Relation rel, HeapTuple tup)
 static int64
 row_company(TupleDesc desc, HeapTuple tup)
 {
-	int			attno = SPI_fnumber(desc, "company_id");
+	int			attno = cur->company_attno;
 	bool		isnull;
 	Datum		d;
 
-	if (attno <= 0 || TupleDescAttr(desc, attno - 1)->atttypid != INT8OID)
+	if (attno == 0)
 		return 0;
 	d = heap_getattr(tup, attno, desc, &isnull);
 	return isnull ? 0 : DatumGetInt64(d);
-}
-
-/* Append one entry, as the owner of the pack. */
-void
-AuditWrite(int64 company_id, const char *rel, const char *op, Jsonb *pk, Jsonb *changes)
-{
-	Datum		v[9];
-	char		n[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
-	Oid			saved_user;
-	int			saved_sec;
-	int64		user_id = SessionUserId();
-
-	v[0] = Int64GetDatum(company_id);
-	n[0] = company_id == 0 ? 'n' : ' ';
-	v[1] = Int64GetDatum(user_id);
-	n[1] = user_id == 0 ? 'n' : ' ';
-	/* the caller (core's one definition: SET ROLE counts, a job's enqueuer) */
-	v[2] = CStringGetTextDatum(GetUserNameFromId(CallerRole(), false));
-	v[3] = FullTransactionIdGetDatum(GetTopFullTransactionId());
-	v[4] = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
-	v[5] = CStringGetTextDatum(rel);
-	v[6] = CStringGetTextDatum(op);
-	v[7] = pk ? JsonbPGetDatum(pk) : (Datum) 0;
-	n[7] = pk ? ' ' : 'n';
-	v[8] = JsonbPGetDatum(changes);
-
-	GetUserIdAndSecContext(&saved_user, &saved_sec);
-	SetUserIdAndSecContext(ErpOwner(), saved_sec | SECURITY_LOCAL_USERID_CHANGE);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	{
-		Oid			t[9] = {INT8OID, INT8OID, TEXTOID, XID8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, JSONBOID, JSONBOID};
-
-		(void) PgerpKeptPlan(&insert_plan,
-							 "INSERT INTO erp.audit_log (company_id, user_id, db_role, tx, at, rel, op, pk, changes)"
-							 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING", 9, t);
-	}
-
-	/*
-	 * An id taken means the sequence lags the table: a plain pg_dump restore
-	 * copies the log before the rows of audited tables (whose triggers fire)
-	 * and sets the sequence only at the end. Catch up and retry.
-	 */
-	for (int attempt = 0;; attempt++)
-	{
-		if (SPI_execute_plan(insert_plan, v, n, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "audit insert failed");
-		if (SPI_processed == 1)
-			break;
-		if (attempt == 3)
-			elog(ERROR, "audit insert failed: the id sequence of erp.audit_log keeps colliding");
-		if (SPI_execute("SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence('erp.audit_log', 'id'),"
-						" (SELECT pg_catalog.max(id) FROM erp.audit_log))", false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "audit sequence catch-up failed");
-	}
-	SPI_finish();
-	SetUserIdAndSecContext(saved_user, saved_sec);
 }
 
 PG_FUNCTION_INFO_V1(pgerp_audit_trigger);
@@ -292,18 +289,24 @@ pgerp_audit_trigger(PG_FUNCTION_ARGS)
 	rel = td->tg_relation;
 	desc = RelationGetDescr(rel);
 	firing = td->tg_trigger;
-	relname = psprintf("%s.%s", get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel));
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
 	{
 		JsonbParseState *st = NULL;
 
+		relname = psprintf("%s.%s", get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel));
 		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 		AuditWrite(0, relname, "truncate", NULL, JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
 		return PointerGetDatum(NULL);
 	}
 	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event))
-		elog(ERROR, "erp._audit_trigger must fire FOR EACH ROW, or FOR EACH STATEMENT on TRUNCATE");
+	{
+		/* audit_flush: the end of a statement writes its rows' entries (buffer.c) */
+		AuditFlush();
+		return PointerGetDatum(NULL);
+	}
+	cur = rel_info(fcinfo->flinfo, rel);
+	relname = cur->relname;
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 	{
 		tup = td->tg_trigtuple;
@@ -324,7 +327,7 @@ pgerp_audit_trigger(PG_FUNCTION_ARGS)
 		op = "delete";
 		changes = row_json(desc, tup);
 	}
-	AuditWrite(row_company(desc, tup), relname, op, pk_json(rel, tup), changes);
+	AuditAppend(row_company(desc, tup), relname, op, pk_json(rel, tup), changes);
 	return PointerGetDatum(NULL);
 }
 

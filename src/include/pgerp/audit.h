@@ -13,6 +13,9 @@
 /* what the log shows for a bytea column (encrypted values, keys) */
 #define AUDIT_REDACTED "[redacted]"
 
+/* buffer.c: queue an entry of the current statement; write the queue; both */
+extern void AuditAppend(int64 company_id, const char *rel, const char *op, Jsonb *pk, Jsonb *changes);
+extern void AuditFlush(void);
 extern void AuditWrite(int64 company_id, const char *rel, const char *op, Jsonb *pk, Jsonb *changes);
 
 /* event.c: an entry written after the fact, with its own user, role and time */

@@ -29,8 +29,9 @@ SELECT is((SELECT count(*)::int FROM pg_trigger t
                                 'erp.partner'::regclass, 'stock.move'::regclass, 'stock.valuation_layer'::regclass,
                                 'stock.product'::regclass)
               AND t.tgfoid = 'erp._audit_trigger'::regproc AND t.tgenabled = 'O'
-              AND ((t.tgname = 'audit' AND t.tgtype = 29) OR (t.tgname = 'audit_truncate' AND t.tgtype = 32))), 14,
-          'each of the 7 has an enabled AFTER ROW insert/update/delete trigger and an AFTER TRUNCATE statement trigger');
+              AND ((t.tgname = 'audit' AND t.tgtype = 29) OR (t.tgname = 'audit_truncate' AND t.tgtype = 32)
+                   OR (t.tgname = 'audit_flush' AND t.tgtype = 28))), 21,
+          'each of the 7 has an enabled AFTER ROW insert/update/delete trigger, an AFTER insert/update/delete statement trigger and an AFTER TRUNCATE statement trigger');
 SELECT is((SELECT count(*)::int FROM pg_trigger
             WHERE tgrelid IN ('erp.audit_log'::regclass, 'erp.audit_chain'::regclass, 'erp.audit_seal_state'::regclass)
               AND tgfoid = 'erp._audit_trigger'::regproc), 0,
@@ -166,10 +167,10 @@ SELECT lives_ok($$SELECT erp.audit('public.au10_scratch')$$, 'erp.audit() on a n
 SELECT results_eq(
     $$SELECT tgname::text COLLATE "default", tgtype::int, tgfoid = 'erp._audit_trigger'::regproc FROM pg_trigger
        WHERE tgrelid = 'public.au10_scratch'::regclass ORDER BY tgname$$,
-    $$VALUES ('audit'::text, 29, true), ('audit_truncate', 32, true)$$,
-    'it creates the AFTER ROW trigger audit and the AFTER TRUNCATE statement trigger audit_truncate');
+    $$VALUES ('audit'::text, 29, true), ('audit_flush', 28, true), ('audit_truncate', 32, true)$$,
+    'it creates the AFTER ROW trigger audit, the AFTER STATEMENT trigger audit_flush and the AFTER TRUNCATE statement trigger audit_truncate');
 SELECT lives_ok($$SELECT erp.audit('public.au10_scratch')$$, 'erp.audit() again is accepted');
-SELECT is((SELECT count(*)::int FROM pg_trigger WHERE tgrelid = 'public.au10_scratch'::regclass), 2,
+SELECT is((SELECT count(*)::int FROM pg_trigger WHERE tgrelid = 'public.au10_scratch'::regclass), 3,
           'and adds no trigger (idempotent)');
 
 SELECT coalesce(max(id), 0) AS m_scr FROM erp.audit_log \gset
@@ -281,7 +282,7 @@ RESET ROLE;
 SELECT results_eq(
     $$SELECT tgrelid = 'public.au10_scratch'::regclass, count(*)::int FROM pg_trigger
        WHERE tgrelid IN ('public.au10_scratch'::regclass, 'erp.record_rule'::regclass) AND tgname LIKE 'audit%' GROUP BY 1$$,
-    $$VALUES (true, 2)$$,
+    $$VALUES (true, 3)$$,
     'the refused calls changed no trigger: the scratch table is still audited, erp.record_rule is not');
 SELECT is((SELECT count(*)::int FROM pg_temp.since(:m_scr)), 0, 'and wrote no entry');
 
