@@ -32,6 +32,7 @@
 #include "executor/tstoreReceiver.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "nodes/params.h"
 #include "tcop/dest.h"
 #include "utils/array.h"
@@ -459,8 +460,10 @@ pgerp_valuation_report(PG_FUNCTION_ARGS)
 		ReportLine *l = &st.lines[i];
 		Datum		out[5];
 		bool		outnull[5] = {false, false, false, false, false};
-		MemoryContext old = MemoryContextSwitchTo(rowcxt);
+		MemoryContext old;
 
+		CHECK_FOR_INTERRUPTS();
+		old = MemoryContextSwitchTo(rowcxt);
 		if (l->base_qty == (Datum) 0)
 			elog(ERROR, "valuation report: no base for product " INT64_FORMAT, l->id);
 		out[0] = Int64GetDatum(l->id);
