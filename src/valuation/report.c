@@ -283,28 +283,40 @@ row_base(TupleTableSlot *slot, ReportState *st)
 }
 
 /*
- * the layers in [T, at]: product_id, quantity, value, summed here per product
- * (the first layer of a product is copied, the others added with numeric_add:
- * exact, and the scale is the largest of the terms', as sum() gives). Cheaper
- * than sum() grouped in SQL, whose per-group state cost about 2 us per group,
- * most products having one or two layers after T.
+ * the layers in [T, at]: product_id, quantity, value, added here to the
+ * product's snapshot (numeric_add: exact, the scale the largest of the
+ * terms', as base + sum() gave), or summed apart for a product without one
+ * (its base comes later, from the slow path). Cheaper than sum() grouped in
+ * SQL, whose per-group state cost about 2 us per group, most products having
+ * one or two layers after T.
  */
 static void
 row_recent(TupleTableSlot *slot, ReportState *st)
 {
 	ReportLine *l = line_of(st, DatumGetInt64(slot->tts_values[0]));
+	Numeric		qty;
+	Numeric		value;
 
 	if (l == NULL)
 		return;
-	if (l->recent_qty == (Datum) 0)
+	if (l->base_qty != (Datum) 0)
+	{
+		qty = DatumGetNumeric(slot->tts_values[1]);		/* a copy if short: freed with the report */
+		value = DatumGetNumeric(slot->tts_values[2]);
+		l->base_qty = NumericGetDatum(numeric_add_opt_error(DatumGetNumeric(l->base_qty), qty, NULL));
+		l->base_value = NumericGetDatum(numeric_add_opt_error(DatumGetNumeric(l->base_value), value, NULL));
+	}
+	else if (l->recent_qty == (Datum) 0)
 	{
 		l->recent_qty = slot_numeric(slot, 1);
 		l->recent_value = slot_numeric(slot, 2);
 	}
 	else
 	{
-		l->recent_qty = DirectFunctionCall2(numeric_add, l->recent_qty, slot->tts_values[1]);
-		l->recent_value = DirectFunctionCall2(numeric_add, l->recent_value, slot->tts_values[2]);
+		qty = DatumGetNumeric(slot->tts_values[1]);
+		value = DatumGetNumeric(slot->tts_values[2]);
+		l->recent_qty = NumericGetDatum(numeric_add_opt_error(DatumGetNumeric(l->recent_qty), qty, NULL));
+		l->recent_value = NumericGetDatum(numeric_add_opt_error(DatumGetNumeric(l->recent_value), value, NULL));
 	}
 }
 
@@ -356,7 +368,9 @@ static const char *const slow_sql =
 static Datum
 line_sum(Datum base, Datum recent)
 {
-	return recent != (Datum) 0 ? DirectFunctionCall2(numeric_add, base, recent) : base;
+	return recent != (Datum) 0
+		? NumericGetDatum(numeric_add_opt_error(DatumGetNumeric(base), DatumGetNumeric(recent), NULL))
+		: base;
 }
 
 Datum
@@ -473,7 +487,9 @@ pgerp_valuation_report(PG_FUNCTION_ARGS)
 		if (precision_null || DatumGetBool(DirectFunctionCall2(numeric_eq, out[2], zero)))
 			outnull[4] = true;
 		else
-			out[4] = DirectFunctionCall2(numeric_round, DirectFunctionCall2(numeric_div, out[3], out[2]), precision);
+			out[4] = DirectFunctionCall2(numeric_round,
+										 NumericGetDatum(numeric_div_opt_error(DatumGetNumeric(out[3]), DatumGetNumeric(out[2]), NULL)),
+										 precision);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnull);
 		MemoryContextSwitchTo(old);
 		if (i % 64 == 63)
