@@ -4111,6 +4111,19 @@ INSERT INTO erp.app_routine (routine) VALUES ('stock.build_valuation_snapshots(b
 CREATE OR REPLACE FUNCTION stock._journal_balanced() RETURNS trigger
     LANGUAGE C AS 'MODULE_PATHNAME', 'pgerp_valuation_journal_balanced';
 
+-- ==== report (#16) ====
+-- stock.valuation_report in C: each input read once, the lines in sku order
+-- without sorting the joined rows (src/valuation/report.c, docs/valuation.md)
+CREATE OR REPLACE FUNCTION stock.valuation_report(p_company bigint, p_at timestamptz DEFAULT NULL)
+RETURNS TABLE (product_id bigint, sku text, qty numeric, value numeric, unit_cost numeric)
+LANGUAGE C STABLE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'pgerp_valuation_report';
+-- index-only reads of a period's snapshots and of the products in sku order
+ALTER TABLE stock.valuation_snapshot DROP CONSTRAINT valuation_snapshot_pkey,
+    ADD CONSTRAINT valuation_snapshot_pkey PRIMARY KEY (company_id, period_end, product_id) INCLUDE (qty, value);
+ALTER TABLE stock.product DROP CONSTRAINT product_company_id_sku_key,
+    ADD CONSTRAINT product_company_id_sku_key UNIQUE (company_id, sku) INCLUDE (id);
+
 -- ==== last: grants of the application roles ====
 
 -- as the install's finish.sql: nothing new is PUBLIC

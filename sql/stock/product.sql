@@ -12,7 +12,8 @@ CREATE TABLE stock.product (
     active boolean NOT NULL DEFAULT true,
     created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (company_id, id),
-    UNIQUE (company_id, sku)
+    -- id included: the valuation report reads a company's products in sku order from the index alone (#16.3)
+    CONSTRAINT product_company_id_sku_key UNIQUE (company_id, sku) INCLUDE (id)
 );
 CREATE INDEX product_id_idx ON stock.product (id);
 COMMENT ON COLUMN stock.product.standard_price IS

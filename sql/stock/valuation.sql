@@ -411,73 +411,17 @@ END $$;
 
 -- Row security applies (SECURITY INVOKER): products of companies the caller
 -- may read. An infinite as-of date is refused (22008), as stock.valuation()
--- does (the check is inline: an invoker may not call internal helpers).
--- With snapshots (sql/stock/snapshot.sql): the latest period end at or before
--- the date that the company has snapshots of; each product with a snapshot
--- there adds the company's layers from that end on (one range scan); a
--- product without one (never snapshotted, or stale) reads its own latest
--- earlier snapshot and layers. Without any snapshot: every layer up to the date.
+-- does. With snapshots (sql/stock/snapshot.sql): the latest period end T at
+-- or before the date that the company has snapshots of; each product with a
+-- snapshot at T adds the company's layers dated in [T, at] (one range scan);
+-- a product without one (never snapshotted, or stale) reads its own latest
+-- earlier snapshot and layers. Without any snapshot: every layer up to the
+-- date. In C (src/valuation/report.c) so that each input is read once and the
+-- lines come out in sku order without a sort of the joined rows (#16.3).
 CREATE FUNCTION stock.valuation_report(p_company bigint, p_at timestamptz DEFAULT NULL)
 RETURNS TABLE (product_id bigint, sku text, qty numeric, value numeric, unit_cost numeric)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_from timestamptz;
-BEGIN
-    IF NOT isfinite(p_at) THEN
-        RAISE EXCEPTION 'as-of date must be a finite date'
-            USING ERRCODE = 'datetime_field_overflow', DETAIL = format('The as-of date given is %s.', p_at);
-    END IF;
-    SELECT max(s.period_end) INTO v_from FROM stock.valuation_snapshot s
-     WHERE s.company_id = p_company AND s.period_end <= coalesce(p_at, 'infinity');
-    IF v_from IS NULL THEN
-        RETURN QUERY
-        SELECT p.id, p.sku, coalesce(sum(l.quantity), 0), coalesce(sum(l.value), 0),
-               CASE WHEN coalesce(sum(l.quantity), 0) <> 0
-                    THEN round(sum(l.value) / sum(l.quantity), (SELECT c.price_precision FROM erp.company c WHERE c.id = p_company))
-               END
-          FROM stock.product p
-          LEFT JOIN stock.valuation_layer l
-            ON l.company_id = p.company_id AND l.product_id = p.id AND (p_at IS NULL OR l.created_at <= p_at)
-         WHERE p.company_id = p_company
-         GROUP BY p.id, p.sku
-         ORDER BY p.sku;
-        RETURN;
-    END IF;
-    -- planned with the dates known (EXECUTE): the range of layers read depends on them
-    RETURN QUERY EXECUTE $q$
-        WITH base AS (
-            SELECT p.id, p.sku, s.qty, s.value
-              FROM stock.product p
-              JOIN stock.valuation_snapshot s ON s.company_id = p.company_id AND s.product_id = p.id AND s.period_end = $3
-             WHERE p.company_id = $1
-            UNION ALL
-            SELECT p.id, p.sku, coalesce(e.qty, 0) + coalesce(g.qty, 0), coalesce(e.value, 0) + coalesce(g.value, 0)
-              FROM stock.product p
-              LEFT JOIN LATERAL (SELECT e.period_end, e.qty, e.value FROM stock.valuation_snapshot e
-                                  WHERE e.company_id = p.company_id AND e.product_id = p.id AND e.period_end < $3
-                                  ORDER BY e.period_end DESC LIMIT 1) e ON true
-              LEFT JOIN LATERAL (SELECT sum(l.quantity) AS qty, sum(l.value) AS value FROM stock.valuation_layer l
-                                  WHERE l.company_id = p.company_id AND l.product_id = p.id
-                                    AND l.created_at >= coalesce(e.period_end, '-infinity') AND l.created_at < $3) g ON true
-             WHERE p.company_id = $1
-               AND NOT EXISTS (SELECT 1 FROM stock.valuation_snapshot s
-                                WHERE s.company_id = p.company_id AND s.product_id = p.id AND s.period_end = $3)
-        ), recent AS (
-            SELECT l.product_id, sum(l.quantity) AS qty, sum(l.value) AS value
-              FROM stock.valuation_layer l
-             WHERE l.company_id = $1 AND l.created_at >= $3 AND l.created_at <= $2
-             GROUP BY l.product_id
-        )
-        SELECT b.id, b.sku, b.qty + coalesce(r.qty, 0), b.value + coalesce(r.value, 0),
-               CASE WHEN b.qty + coalesce(r.qty, 0) <> 0
-                    THEN round((b.value + coalesce(r.value, 0)) / (b.qty + coalesce(r.qty, 0)),
-                               (SELECT c.price_precision FROM erp.company c WHERE c.id = $1))
-               END
-          FROM base b
-          LEFT JOIN recent r ON r.product_id = b.id
-         ORDER BY b.sku
-    $q$ USING p_company, coalesce(p_at, 'infinity'), v_from;
-END $$;
+LANGUAGE C STABLE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'pgerp_valuation_report';
 
 -- New standard price: a revaluation layer for the stock on hand. The price
 -- is recorded in stock.standard_price_history from now (or the product's last

@@ -6,7 +6,7 @@
 -- a first move dated into a snapshotted month, a landed cost and a revaluation.
 BEGIN;
 \ir ../setup.sql
-SELECT plan(43);
+SELECT plan(46);
 SET LOCAL client_min_messages = warning;
 
 SELECT * FROM pg_temp.make_tree() \gset
@@ -165,6 +165,14 @@ SELECT is(pg_temp.snaps(:pq), format('%s: 3 worth 21, %s: 3 worth 21, %s: 3 wort
 SELECT is(pg_temp.mismatches(:a), '', 'a move dated into a snapshotted month: the report equals the layers at every date');
 SELECT stock.receive(:pn, 1, 5, :wh, 'N1', pg_temp.m(2) + interval '5 days') \g /dev/null
 SELECT is(pg_temp.mismatches(:a), '', 'a product''s first move dated into a snapshotted month: the report equals the layers');
+-- SN-QUIET (stale) and SN-NEW (never snapshotted) take the slow path among the others
+SELECT results_eq(format('SELECT product_id, sku, qty::text, value::text, unit_cost::text FROM stock.valuation_report(%s, %L)',
+                         :a, pg_temp.m(0) + interval '1 microsecond'),
+                  format('SELECT product_id, sku, qty::text, value::text, unit_cost::text FROM pg_temp.ref(%s, %L) ORDER BY sku',
+                         :a, pg_temp.m(0) + interval '1 microsecond'),
+                  'the report''s lines come in sku order, stale and new products among the snapshotted ones, with the same scales');
+SELECT is((SELECT string_agg(sku, ',') FROM stock.valuation_report(:a, pg_temp.m(1) + interval '15 days')),
+          'SN-AVCO,SN-FIFO,SN-NEW,SN-NONE,SN-QUIET', 'every product of A, in sku order, not in id order');
 SELECT is(stock.build_valuation_snapshots(:a), '{"products": 3, "snapshots": 6}',
           'the rebuild writes what the three stale or new products lack');
 SELECT is(pg_temp.mismatches(:a), '', 'rebuilt: the report equals the layers at every date');
@@ -206,6 +214,8 @@ SELECT erp.sign_out();
 RESET ROLE;
 SELECT is(pg_temp.error_message('SELECT stock.build_valuation_snapshots(NULL)'), '22004: company must not be null',
           'a null company is refused');
+SELECT is((SELECT count(*) FROM stock.valuation_report(NULL, pg_temp.m(1))), 0::bigint,
+          'the report of a null company has no line');
 
 SELECT * FROM finish();
 ROLLBACK;
