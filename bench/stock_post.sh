@@ -220,10 +220,13 @@ if [ "${PGERP_BENCH_CALLGRIND:-$(command -v valgrind >/dev/null && echo 1 || ech
     CG_ONE=$(( $(cg_total "$TMP/cg/cg.4") / 10 ))
     CG_API=$(( $(cg_total "$TMP/cg/cg.6") / 10 ))
     CG_RAW=$(( $(cg_total "$TMP/cg/cg.8") / 10 ))
-    # where the API's instructions go: the top inclusive functions of its 10 pairs
+    # where the API's instructions go: the top inclusive named functions of its 10 pairs
+    # (recursive entries, addresses and start-up frames left out)
     if command -v callgrind_annotate >/dev/null; then
         callgrind_annotate --inclusive=yes "$TMP/cg/cg.6" 2>/dev/null |
-            awk '/^-+$/ { n++ } n >= 3 && NF >= 2 && $1 ~ /[0-9]/ && k++ < 25 { print }' > "$TMP/cg_api_top.txt" || true
+            awk '/^-+$/ { n++ } n >= 3 && NF >= 2 && $1 ~ /[0-9]/ &&
+                 !/\x27[0-9]|0x[0-9a-f]+|libc|below main|ld-linux|PostgresMain|PostgresSingleUserMain|\?\?\?:main / &&
+                 k++ < 40 { sub(/ \[.*\]$/, ""); print }' > "$TMP/cg_api_top.txt" || true
     fi
     rm -rf "$TMP/cg"
 fi
@@ -277,7 +280,7 @@ printf '(a) receipt+delivery pairs/s, %s clients, median of %s: API %.1f (%s), r
     "$CLIENTS" "$RUNS" "$api" "$(all api)" "$raw" "$(all raw)" "$(ratio "$api" "$raw")"
 [ -z "$CG_API" ] || printf '(a) instructions per pair (callgrind, 10 pairs after 2 of warm-up, one product): API %s, raw rows %s: raw/API %s\n' \
     "$CG_API" "$CG_RAW" "$(ratio "$CG_RAW" "$CG_API")"
-[ ! -s "$TMP/cg_api_top.txt" ] || { echo "(a) the API's pairs, inclusive instructions (callgrind_annotate, top 25):"; sed 's/^/    /' "$TMP/cg_api_top.txt"; }
+[ ! -s "$TMP/cg_api_top.txt" ] || { echo "(a) the API's pairs, inclusive instructions of 10 pairs (callgrind_annotate, top 40 named functions):"; sed 's/^/    /' "$TMP/cg_api_top.txt"; }
 printf '(o) pairs/s, one open layer %.1f (%s), %s open layers %.1f (%s): slowdown %s (goal: at most 1.10)\n' \
     "$one" "$(all open_one)" "$OPEN" "$many" "$(all open_many)" "$(ratio "$one" "$many")"
 [ -z "$CG_MANY" ] || printf '(o) instructions per pair (callgrind, 10 pairs after 2 of warm-up): one open layer %s, %s open layers %s: ratio %s (goal: at most 1.10)\n' \
