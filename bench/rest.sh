@@ -59,6 +59,15 @@ start_gateway "$SOCK" "$PORT" "$HTTP_PORT" "$TMP/rest.log" "$TMP/rest.pid" "" \
     || die "the gateway did not start: $(tail -n 5 "$TMP/rest.log")"
 URL=http://127.0.0.1:$HTTP_PORT
 trap 'stop_gateway "$TMP/rest.pid"; stop_cluster "$DATA" immediate; rm -rf "$TMP"' EXIT
+# PGERP_BENCH_BASE_GATEWAY=<a pgerp-rest binary>: (a) also runs against that
+# build, side by side in the same rounds (e.g. main's, to measure a change)
+BASE_GW=${PGERP_BENCH_BASE_GATEWAY:-}
+if [ -n "$BASE_GW" ]; then
+    BASE_PORT=$(free_port)
+    PGERP_GATEWAY_BIN=$BASE_GW start_gateway "$SOCK" "$PORT" "$BASE_PORT" "$TMP/base.log" "$TMP/base.pid" "" \
+        || die "the base gateway did not start: $(tail -n 5 "$TMP/base.log")"
+    trap 'stop_gateway "$TMP/base.pid"; stop_gateway "$TMP/rest.pid"; stop_cluster "$DATA" immediate; rm -rf "$TMP"' EXIT
+fi
 
 # the read is real: the GET finds the product
 got=$(curl -s -H "Authorization: Bearer $token" "$URL/products?select=id&id=eq.$minid")
@@ -71,9 +80,9 @@ request = function()
   return wrk.format("GET", "/products?id=eq." .. math.random(minid, maxid))
 end
 LUA
-# wrk_run LUA [PATH]: "req/s p50_ms p99_ms" of one run
+# wrk_run LUA [BASE_URL]: "req/s p50_ms p99_ms bad" of one run (default: this build's gateway)
 wrk_run() {
-    wrk -t2 -c"$CONNS" -d"${SECONDS_EACH}s" --timeout 30s --latency -s "$1" "$URL${2:-/}" 2>/dev/null | awk '
+    wrk -t2 -c"$CONNS" -d"${SECONDS_EACH}s" --timeout 30s --latency -s "$1" "${2:-$URL}/" 2>/dev/null | awk '
         /Requests\/sec:/ { rps = $2 }
         /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 }
         /Non-2xx/ { bad = $NF }
@@ -95,11 +104,18 @@ pgbench_run() {
 }
 
 say "(a) GET by key: $ROUNDS rounds of ${SECONDS_EACH}s, wrk -c$CONNS against a pool of $POOL; pgbench -c$POOL"
-http_runs=() base_runs=()
+http_runs=() base_runs=() gw_runs=()
 for r in $(seq "$ROUNDS"); do
     read -r rps p50 p99 bad < <(wrk_run "$TMP/get.lua")
     [ "$bad" = 0 ] || die "GET by key: $bad answers were not 2xx"
-    http_runs+=("$rps"); base_runs+=("$(pgbench_run "$TMP/get.sql")")
+    http_runs+=("$rps")
+    if [ -n "$BASE_GW" ]; then
+        read -r grps gp50 gp99 gbad < <(wrk_run "$TMP/get.lua" "http://127.0.0.1:$BASE_PORT")
+        [ "$gbad" = 0 ] || die "GET by key (base gateway): $gbad answers were not 2xx"
+        gw_runs+=("$grps")
+        echo "  round $r: base gateway ${grps} req/s (p50 ${gp50} ms, p99 ${gp99} ms)"
+    fi
+    base_runs+=("$(pgbench_run "$TMP/get.sql")")
     echo "  round $r: HTTP ${rps} req/s (p50 ${p50} ms, p99 ${p99} ms), pgbench ${base_runs[-1]} tps"
 done
 http=$(median "${http_runs[@]}")
@@ -107,6 +123,10 @@ base=$(median "${base_runs[@]}")
 awk -v h="$http" -v b="$base" -v hr="${http_runs[*]}" -v br="$(runs_fmt %.0f "${base_runs[@]}")" -v q="$(ratio "$http" "$base")" 'BEGIN {
     printf "(a) GET by key: %.0f req/s (runs %s) against pgbench %.0f tps (runs %s): ratio %s (goal >= 0.70), %s 10,000 req/s\n",
         h, hr, b, br, q, (h >= 10000 ? "at least" : "UNDER") }'
+if [ -n "$BASE_GW" ]; then
+    gw=$(median "${gw_runs[@]}")
+    echo "(a) base gateway $BASE_GW: $gw req/s (runs ${gw_runs[*]}): this build / base $(ratio "$http" "$gw")"
+fi
 
 # (s) the rows returned at two sizes: LIST and 2 LIST products a request
 declare -A S

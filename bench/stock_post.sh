@@ -178,7 +178,7 @@ rounds open_many "$TMP/open_many.sql" open_one "$TMP/open_one.sql"
 # the backend under callgrind, single-user on a copy of the data directory,
 # counting the execution and commit of 10 pairs on the first product of each
 # set after 2 pairs of warm-up. Unlike throughput, repeatable on a shared machine.
-CG_MANY= CG_ONE=
+CG_MANY= CG_ONE= CG_API= CG_RAW=
 if [ "${PGERP_BENCH_CALLGRIND:-$(command -v valgrind >/dev/null && echo 1 || echo 0)}" = 1 ]; then
     say "(o) callgrind: 10 pairs on one product with $OPEN open layers, 10 on one with one"
     stop_cluster "$DATA"
@@ -193,6 +193,21 @@ if [ "${PGERP_BENCH_CALLGRIND:-$(command -v valgrind >/dev/null && echo 1 || ech
         done
         echo "SELECT pg_sleep(0);"
     done > "$TMP/cg.sql"
+    # (a) in instructions: the API's pair against the raw rows' pair on product 1
+    # of (a): cg.5 warm-up, cg.6 API; cg.7 warm-up, cg.8 raw rows
+    for kind in api raw; do
+        for i in $(seq 12); do
+            if [ "$kind" = api ]; then
+                echo "SELECT stock.receive(id, 10, 5.00) FROM bench.p WHERE n = 1;"
+                echo "SELECT stock.deliver(id, 10) FROM bench.p WHERE n = 1;"
+            else
+                echo "SELECT bench.raw_post(id, true) FROM bench.p WHERE n = 1;"
+                echo "SELECT bench.raw_post(id, false) FROM bench.p WHERE n = 1;"
+            fi
+            [ "$i" = 2 ] && echo "SELECT pg_sleep(0);"
+        done
+        echo "SELECT pg_sleep(0);"
+    done >> "$TMP/cg.sql"
     chmod 644 "$TMP/cg.sql"
     # a dump after each pg_sleep: cg.1 warm-up, cg.2 the 10 pairs (many), cg.3, cg.4 (one)
     (cd "$TMP/cg" && as_pg valgrind --tool=callgrind --callgrind-out-file="$TMP/cg/cg" --collect-atstart=no \
@@ -203,6 +218,16 @@ if [ "${PGERP_BENCH_CALLGRIND:-$(command -v valgrind >/dev/null && echo 1 || ech
     cg_total() { sed -n 's/^\(summary\|totals\): *\([0-9]*\).*/\2/p' "$1" | head -1; }
     CG_MANY=$(( $(cg_total "$TMP/cg/cg.2") / 10 ))
     CG_ONE=$(( $(cg_total "$TMP/cg/cg.4") / 10 ))
+    CG_API=$(( $(cg_total "$TMP/cg/cg.6") / 10 ))
+    CG_RAW=$(( $(cg_total "$TMP/cg/cg.8") / 10 ))
+    # where the API's instructions go: the top inclusive named functions of its 10 pairs
+    # (recursive entries, addresses and start-up frames left out)
+    if command -v callgrind_annotate >/dev/null; then
+        callgrind_annotate --inclusive=yes "$TMP/cg/cg.6" 2>/dev/null |
+            awk '/^-+$/ { n++ } n >= 3 && NF >= 2 && $1 ~ /[0-9]/ &&
+                 !/\x27[0-9]|0x[0-9a-f]+|libc|below main|ld-linux|PostgresMain|PostgresSingleUserMain|\?\?\?:main / &&
+                 k++ < 40 { sub(/ \[.*\]$/, ""); print }' > "$TMP/cg_api_top.txt" || true
+    fi
     rm -rf "$TMP/cg"
 fi
 
@@ -253,6 +278,9 @@ h=$(median $rep_half); f=$(median $rep_full)
 }
 printf '(a) receipt+delivery pairs/s, %s clients, median of %s: API %.1f (%s), raw rows %.1f (%s): API/raw %s (goal: at least 0.80)\n' \
     "$CLIENTS" "$RUNS" "$api" "$(all api)" "$raw" "$(all raw)" "$(ratio "$api" "$raw")"
+[ -z "$CG_API" ] || printf '(a) instructions per pair (callgrind, 10 pairs after 2 of warm-up, one product): API %s, raw rows %s: raw/API %s\n' \
+    "$CG_API" "$CG_RAW" "$(ratio "$CG_RAW" "$CG_API")"
+[ ! -s "$TMP/cg_api_top.txt" ] || { echo "(a) the API's pairs, inclusive instructions of 10 pairs (callgrind_annotate, top 40 named functions):"; sed 's/^/    /' "$TMP/cg_api_top.txt"; }
 printf '(o) pairs/s, one open layer %.1f (%s), %s open layers %.1f (%s): slowdown %s (goal: at most 1.10)\n' \
     "$one" "$(all open_one)" "$OPEN" "$many" "$(all open_many)" "$(ratio "$one" "$many")"
 [ -z "$CG_MANY" ] || printf '(o) instructions per pair (callgrind, 10 pairs after 2 of warm-up): one open layer %s, %s open layers %s: ratio %s (goal: at most 1.10)\n' \

@@ -191,7 +191,8 @@ bench_cluster() {
 # pg ARGS...: psql on the cluster of the environment, stopping at the first error.
 pg() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 
-# start_gateway SOCK PORT HTTP_PORT LOGFILE PIDFILE [ADMIN_PORT]: pgerp-rest in
+# start_gateway SOCK PORT HTTP_PORT LOGFILE PIDFILE [ADMIN_PORT]: pgerp-rest
+# ($PGERP_GATEWAY_BIN when set, for a benchmark's second build) in
 # the background against database pgerp as the app role over the Unix socket
 # in directory SOCK (port PORT names the socket file; the gateway and the
 # database share the host, and a socket is cheaper than TCP loopback:
@@ -202,7 +203,7 @@ start_gateway() {
     PGERP_REST_DB_URI="postgresql://$APP_ROLE:$APP_PASSWORD@/pgerp?host=$sock&port=$port" \
     PGERP_REST_SERVER_HOST=127.0.0.1 PGERP_REST_SERVER_PORT="$http_port" \
     PGERP_REST_ADMIN_SERVER_PORT="$admin_port" \
-        "$PGBIN/pgerp-rest" >>"$log" 2>&1 &
+        "${PGERP_GATEWAY_BIN:-$PGBIN/pgerp-rest}" >>"$log" 2>&1 &
     echo $! >"$pidfile"
     local i
     for i in $(seq 1 100); do

@@ -1,9 +1,9 @@
 /*
- * The API server: microhttpd callbacks.  It answers the transport-level
- * cases itself (413, 429, CORS preflight; microhttpd does 400 and 431) and
- * makes the database call for every other complete request in the
- * connection's own thread (work.c): one thread per connection, so a slow
- * call blocks only its own connection (docs/gateway.md, "Threads").
+ * The API server: microhttpd callbacks, all in the event loop's thread
+ * (loop.c).  It answers the transport-level cases itself (413, 429, CORS
+ * preflight; microhttpd does 400 and 431) and hands every other complete
+ * request to its pool (pool.c), suspending the connection until the
+ * answer is in (docs/gateway.md, "Threads").
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -18,13 +18,6 @@
 #include "restd.h"
 
 #define CLIENT_ADDRESS_HEADER "x-pgerp-client-address"
-
-/*
- * A connection thread's stack: libpq, microhttpd and our frames need a few
- * tens of KB; only touched pages count in the RSS, so 1,000 idle
- * keep-alive connections stay cheap.
- */
-#define CONNECTION_STACK_BYTES (256 * 1024)
 
 Pool		WritePool;
 Pool		ReadPool;
@@ -447,9 +440,31 @@ request_ready(Request *req)
 	req->state = REQ_QUEUED;
 	req->queued = NowSeconds();
 	atomic_fetch_add(&InFlight, 1);
-	RequestExecute(req);		/* blocks this connection's thread only */
-	req->state = REQ_DONE;
-	return send_answer(req);
+	RequestDispatch(req);
+	if (req->state == REQ_ANSWERED)	/* the pool is down: answered at once */
+	{
+		req->state = REQ_DONE;
+		return send_answer(req);
+	}
+	req->suspended = true;
+	MHD_suspend_connection(req->conn);
+	return MHD_YES;
+}
+
+/*
+ * The answer of a request at the database is in: resume its connection,
+ * whose next turn through access_handler sends it.
+ */
+void
+RequestAnswered(Request *req)
+{
+	Assert(req->state == REQ_QUEUED);
+	req->state = REQ_ANSWERED;
+	if (req->suspended)
+	{
+		req->suspended = false;
+		MHD_resume_connection(req->conn);
+	}
 }
 
 /* Append a piece of the body, or note that it is too large and drop it */
@@ -512,13 +527,18 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url, const ch
 	}
 	if (req->state == REQ_READING)
 		return request_ready(req);
+	if (req->state == REQ_ANSWERED)
+	{
+		req->state = REQ_DONE;
+		return send_answer(req);
+	}
 	return MHD_YES;				/* answered already */
 }
 
 /*
- * Start the API server on server-host:server-port: one thread per
- * connection (poll, not select: more than 1,024 descriptors), on a small
- * stack, so the database call can block in it.
+ * Start the API server on server-host:server-port, driven by the event
+ * loop (loop.c) through microhttpd's epoll descriptor: no thread of its
+ * own, connections suspended while their call is at the database.
  */
 struct MHD_Daemon *
 HttpStart(const RestConfig *cfg)
@@ -535,11 +555,9 @@ HttpStart(const RestConfig *cfg)
 		LogMessage("server-host must be an IPv4 address: %s", cfg->server_host);
 		return NULL;
 	}
-	return MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
-							MHD_USE_ITC | MHD_USE_ERROR_LOG,
+	return MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
 							cfg->server_port, NULL, NULL, access_handler, NULL,
 							MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
-							MHD_OPTION_THREAD_STACK_SIZE, (size_t) CONNECTION_STACK_BYTES,
 							MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 16384,
 							MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header_bytes,
 							MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) cfg->server_timeout,

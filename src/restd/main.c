@@ -1,19 +1,19 @@
 /*
- * pgerp-rest [--config FILE]: start the pools, the API and
- * admin servers, then wait for signals in the main thread (every other
- * thread blocks them): SIGHUP reloads the settings, SIGTERM/SIGINT drain
- * the requests in flight for up to 10 s and exit 0.
+ * pgerp-rest [--config FILE]: start the pools, the API server's event
+ * loop (its own thread) and the admin server, then wait for signals in the
+ * main thread (every other thread blocks them): SIGHUP reloads the
+ * settings, SIGTERM/SIGINT drain the requests in flight for up to 10 s
+ * (loop.c) and exit 0.
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "restd.h"
-
-#define DRAIN_SECONDS 10
 
 static const char *config_path;
 
@@ -58,26 +58,11 @@ reload(void)
 	LogMessage("settings reloaded");
 }
 
-/* Stop accepting, let the requests in flight finish (up to 10 s), stop */
-static void
-drain(struct MHD_Daemon *api, struct MHD_Daemon *admin)
+/* The event loop's thread: the API server until LoopStop */
+static void *
+loop_main(void *arg)
 {
-	double		deadline = NowSeconds() + DRAIN_SECONDS;
-
-	MHD_quiesce_daemon(api);
-	while (atomic_load(&InFlight) > 0 && NowSeconds() < deadline)
-		usleep(20 * 1000);
-	if (atomic_load(&InFlight) > 0)
-		LogMessage("%d requests still in flight after %d s: exiting anyway", atomic_load(&InFlight), DRAIN_SECONDS);
-	else
-	{
-		MHD_stop_daemon(api);
-		if (admin)
-			MHD_stop_daemon(admin);
-		PoolCloseAll(&WritePool);
-		PoolCloseAll(&ReadPool);
-	}
-	LogMessage("stopped");
+	return (void *) (intptr_t) LoopRun((struct MHD_Daemon *) arg);
 }
 
 /* Settings, then the pools, workers and servers; then the signal loop */
@@ -90,6 +75,8 @@ main(int argc, char **argv)
 	struct MHD_Daemon *api;
 	struct MHD_Daemon *admin = NULL;
 	sigset_t	sigs;
+	pthread_t	loop;
+	void	   *loop_rc;
 
 	for (int i = 1; i < argc; i++)
 	{
@@ -117,7 +104,7 @@ main(int argc, char **argv)
 	PoolInit(&ReadPool, "read", true, cfg.db_pool, cfg.db_read_uri ? cfg.db_read_uri : cfg.db_uri);
 	ConfigInstall(&cfg);
 	cur = ConfigAcquire();
-	api = HttpStart(cur);
+	api = LoopInit() == 0 ? HttpStart(cur) : NULL;
 	if (api == NULL)
 	{
 		LogMessage("could not listen on %s:%d", cur->server_host, cur->server_port);
@@ -126,6 +113,11 @@ main(int argc, char **argv)
 	if (cur->admin_port > 0 && (admin = AdminStart(cur)) == NULL)
 	{
 		LogMessage("could not listen on %s:%d (admin-server-port)", cur->server_host, cur->admin_port);
+		return 1;
+	}
+	if (pthread_create(&loop, NULL, loop_main, api) != 0)
+	{
+		LogMessage("could not start the event loop");
 		return 1;
 	}
 	LogMessage("listening on %s:%d%s", cur->server_host, cur->server_port, admin ? ", admin server up" : "");
@@ -143,6 +135,10 @@ main(int argc, char **argv)
 			break;
 	}
 	LogMessage("shutting down: draining requests in flight");
-	drain(api, admin);
+	LoopStop();
+	pthread_join(loop, &loop_rc);
+	if (loop_rc == NULL && admin)
+		MHD_stop_daemon(admin);
+	LogMessage("stopped");
 	return 0;
 }

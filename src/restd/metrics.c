@@ -14,7 +14,6 @@
 
 /* erp.health() is asked at most once a second: probes and scrapes share it */
 #define HEALTH_CACHE_SECONDS 1.0
-#define HEALTH_ACQUIRE_SECONDS 5.0
 
 static const double latency_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define NBOUNDS (sizeof(latency_bounds) / sizeof(latency_bounds[0]))
@@ -47,17 +46,13 @@ MetricsDbError(void)
 	atomic_fetch_add(&db_errors, 1);
 }
 
-/* In use, waiting and size of one pool, read under its lock */
+/* In use, waiting and size of one pool (atomics kept by the loop's thread) */
 static void
 pool_gauges(char *buf, size_t size, size_t *len, Pool *pool)
 {
-	int			in_use,
-				waiting;
+	int			in_use = atomic_load(&pool->in_use);
+	int			waiting = atomic_load(&pool->waiting);
 
-	pthread_mutex_lock(&pool->lock);
-	in_use = pool->in_use;
-	waiting = pool->waiting;
-	pthread_mutex_unlock(&pool->lock);
 	*len += snprintf(buf + *len, size - *len,
 					 "pgerp_rest_pool_in_use{pool=\"%s\"} %d\n"
 					 "pgerp_rest_pool_waiting{pool=\"%s\"} %d\n"
@@ -70,35 +65,28 @@ static double health_at = -1e9;
 static char *health_text;			/* erp.health() as text, NULL when the call failed */
 static char health_error[512];
 
-/* One call of erp.health() on a connection of the write pool; the answer or NULL */
+/*
+ * One call of erp.health() on a connection of its own to db-uri (the
+ * pools belong to the event loop's thread); the answer or NULL.  Cached
+ * for HEALTH_CACHE_SECONDS, so probes open at most one connection a second.
+ */
 static char *
 health_call(char *err, size_t errlen)
 {
-	const RestConfig *cfg = ConfigAcquire();
-	double		timeout = cfg->db_pool_timeout < HEALTH_ACQUIRE_SECONDS ? cfg->db_pool_timeout : HEALTH_ACQUIRE_SECONDS;
-	Request		probe;			/* not batchable (not read-only): runs alone */
+	PGconn	   *conn = PoolConnectBlocking(&WritePool);
+	PGresult   *res = PQexec(conn, "SELECT erp.health()::pg_catalog.text");
 	char	   *text = NULL;
-	int			slot;
-	PoolResult	pr;
 
-	ConfigRelease(cfg);
-	memset(&probe, 0, sizeof(probe));
-	pr = PoolAcquire(&WritePool, timeout, &probe, &slot, err, errlen);
-	if (pr == POOL_TIMEOUT)
-		snprintf(err, errlen, "no connection of the pool freed up in time");
-	if (pr != POOL_OK)
-		return NULL;
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+		text = strdup(PQgetvalue(res, 0, 0));
+	else
 	{
-		PGconn	   *conn = WritePool.slots[slot].conn;
-		PGresult   *res = PQexec(conn, "SELECT erp.health()::pg_catalog.text");
+		const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
 
-		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
-			text = strdup(PQgetvalue(res, 0, 0));
-		else
-			snprintf(err, errlen, "%.*s", (int) strcspn(PQresultErrorMessage(res), "\n"), PQresultErrorMessage(res));
-		PQclear(res);
-		PoolRelease(&WritePool, slot, PQstatus(conn) != CONNECTION_OK);
+		snprintf(err, errlen, "%.*s", (int) strcspn(msg, "\n"), msg);
 	}
+	PQclear(res);
+	PQfinish(conn);
 	return text;
 }
 

@@ -1,24 +1,43 @@
 /*
- * Connection pools: a mutex and a condition variable around a fixed set of
- * PGconn.  Connections are opened lazily when a slot is taken, so a pool
- * heals by itself after the database comes back; while a connect has just
- * failed the pool fails fast (503) for a backoff that doubles up to 1 s,
- * which keeps a failover under the 5 s goal without hammering a dead host.
+ * Connection pools, driven by the event loop (loop.c) in its one thread:
+ * each slot is a non-blocking libpq connection in pipeline mode, and a
+ * request waits in its pool's FIFO until a slot is free.  A freed slot
+ * takes the oldest waiter and, when that one is a read without a body,
+ * up to PIPELINE_MAX - 1 more waiting reads in the same pipeline, so that
+ * the server reads them in one go and the loop wakes once for all of
+ * them.  Connections are opened (asynchronously) when a waiter needs one,
+ * so a pool heals by itself after the database comes back; while a
+ * connect has just failed the pool fails fast (503) for a backoff that
+ * doubles up to 1 s, which keeps a failover under the 5 s goal without
+ * hammering a dead host.
  */
+#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
 
 #include "restd.h"
 
 #define BACKOFF_MIN 0.1
 #define BACKOFF_MAX 1.0
+#define CONNECT_SECONDS 5.0		/* every host of the URI, one after the other */
+
+/* The phases of one pipeline item: its result, the NULL ending it, its sync */
+#define PHASE_RESULT 0
+#define PHASE_END 1
+#define PHASE_SYNC 2
 
 static const char *http_request_sql =
 "SELECT status, headers::pg_catalog.text, body FROM erp.http_request($1, $2, $3, $4::pg_catalog.jsonb, $5)";
+
+static const char *const connect_keys[] = {"dbname", "application_name", "connect_timeout",
+"keepalives_idle", "keepalives_interval", "keepalives_count", NULL};
+
+static void pool_kick(Pool *pool);
 
 double
 NowSeconds(void)
@@ -38,6 +57,12 @@ PoolInit(Pool *pool, const char *name, bool read_only, int size, const char *uri
 	pthread_mutex_init(&pool->lock, NULL);
 	pool->size = size;
 	pool->slots = calloc(size, sizeof(PoolSlot));
+	for (int i = 0; i < size; i++)
+	{
+		pool->slots[i].watch.kind = WATCH_SLOT;
+		pool->slots[i].pool = pool;
+		pool->slots[i].fd = -1;
+	}
 	pool->uri = strdup(uri);
 	pool->backoff = BACKOFF_MIN;
 }
@@ -57,21 +82,48 @@ PoolConfigure(Pool *pool, const char *uri)
 	pthread_mutex_unlock(&pool->lock);
 }
 
-/*
- * The parameters every connection is opened with.  A read connection is
- * made read-only by a SET after connecting, not by "options": libpq would
- * then see a read-only session and refuse it under
- * target_session_attrs=read-write, the default db-read-uri being db-uri.
- */
-static PGconn *
-pool_connect(const char *uri, bool read_only)
+/* The current URI (a copy) and its generation */
+static char *
+pool_uri(Pool *pool, unsigned *generation)
 {
-	const char *keys[] = {"dbname", "application_name", "connect_timeout",
-	"keepalives_idle", "keepalives_interval", "keepalives_count", NULL};
-	const char *values[] = {uri, "pgerp-rest", "3", "10", "2", "3", NULL};
-	PGconn	   *conn = PQconnectdbParams(keys, values, 1);
+	char	   *uri;
 
-	if (read_only && PQstatus(conn) == CONNECTION_OK)
+	pthread_mutex_lock(&pool->lock);
+	uri = strdup(pool->uri);
+	if (generation)
+		*generation = pool->generation;
+	pthread_mutex_unlock(&pool->lock);
+	return uri;
+}
+
+/* The URI's generation: a slot of an older one is closed when it comes back */
+static unsigned
+pool_generation(Pool *pool)
+{
+	unsigned	gen;
+
+	pthread_mutex_lock(&pool->lock);
+	gen = pool->generation;
+	pthread_mutex_unlock(&pool->lock);
+	return gen;
+}
+
+/*
+ * A blocking connection for the admin server's probes (never for API
+ * requests).  A read connection is made read-only by a SET after
+ * connecting, not by "options": libpq would then see a read-only session
+ * and refuse it under target_session_attrs=read-write, the default
+ * db-read-uri being db-uri.
+ */
+PGconn *
+PoolConnectBlocking(Pool *pool)
+{
+	char	   *uri = pool_uri(pool, NULL);
+	const char *values[] = {uri, "pgerp-rest", "3", "10", "2", "3", NULL};
+	PGconn	   *conn = PQconnectdbParams(connect_keys, values, 1);
+
+	free(uri);
+	if (pool->read_only && PQstatus(conn) == CONNECTION_OK)
 	{
 		PGresult   *res = PQexec(conn, "SET default_transaction_read_only = on");
 
@@ -85,345 +137,516 @@ pool_connect(const char *uri, bool read_only)
 	return conn;
 }
 
-/* Open (or reopen) the connection of a slot we hold; false when it fails */
-static bool
-pool_open_slot(Pool *pool, PoolSlot *s, char *err, size_t errlen)
+/* Watch the slot's socket for what its state needs (nothing when empty) */
+static void
+slot_watch(PoolSlot *s)
 {
-	char	   *uri;
-	unsigned	gen;
-	PGconn	   *conn;
-	PGresult   *res;
+	uint32_t	ev = 0;
+	int			fd = s->conn ? PQsocket(s->conn) : -1;
 
-	pthread_mutex_lock(&pool->lock);
-	uri = strdup(pool->uri);
-	gen = pool->generation;
-	pthread_mutex_unlock(&pool->lock);
+	if (s->state == SLOT_CONNECTING)
+		ev = s->want_write ? EPOLLOUT : EPOLLIN;
+	else if (s->state != SLOT_EMPTY)
+		ev = EPOLLIN | (s->want_write ? EPOLLOUT : 0);
+	if (s->state == SLOT_CONNECTING)	/* libpq may have reopened the same number */
+		LoopWatch(&s->watch, -1, 0, &s->fd, &s->events);
+	LoopWatch(&s->watch, ev ? fd : -1, ev, &s->fd, &s->events);
+}
 
-	conn = pool_connect(uri, pool->read_only);
-	free(uri);
-	if (PQstatus(conn) != CONNECTION_OK)
+/* Is any slot of the pool connected or about to be? */
+static bool
+pool_has_live(Pool *pool)
+{
+	for (int i = 0; i < pool->size; i++)
+		if (pool->slots[i].state != SLOT_EMPTY)
+			return true;
+	return false;
+}
+
+/* Take a waiter off the FIFO; prev is the one before it, or NULL */
+static void
+pool_unlink(Pool *pool, Request *prev, Request *req)
+{
+	if (prev)
+		prev->next = req->next;
+	else
+		pool->wait_head = req->next;
+	if (pool->wait_tail == req)
+		pool->wait_tail = prev;
+	req->next = NULL;
+	atomic_fetch_sub(&pool->waiting, 1);
+}
+
+/* Every waiter answered 503: no connection of the pool can be opened */
+static void
+pool_fail_waiters(Pool *pool)
+{
+	while (pool->wait_head)
 	{
-		snprintf(err, errlen, "%s", PQerrorMessage(conn));
-		PQfinish(conn);
-		return false;
+		Request    *req = pool->wait_head;
+
+		pool_unlink(pool, NULL, req);
+		RequestPoolDown(req, pool, pool->down_error);
+		RequestAnswered(req);
 	}
-	res = PQprepare(conn, "http_request", http_request_sql, 5, NULL);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+}
+
+/* Close a slot's connection; the calls still in flight are answered 503 */
+static void
+slot_close(PoolSlot *s)
+{
+	for (int i = s->done; i < s->ncalls; i++)
 	{
-		snprintf(err, errlen, "%s", PQresultErrorMessage(res));
-		PQclear(res);
-		PQfinish(conn);
-		return false;
+		RequestFailed(s->calls[i], s->pool, s->conn, NULL);
+		RequestAnswered(s->calls[i]);
 	}
-	PQclear(res);
-	s->conn = conn;
-	s->prepared = true;
-	s->generation = gen;
+	if (s->state == SLOT_BUSY || s->state == SLOT_CONNECTING || s->state == SLOT_SETUP)
+		atomic_fetch_sub(&s->pool->in_use, 1);
+	s->ncalls = s->done = 0;
+	s->state = SLOT_EMPTY;
+	s->want_write = false;
+	slot_watch(s);				/* before PQfinish closes the descriptor */
+	PQfinish(s->conn);
+	s->conn = NULL;
+}
+
+/* A connect failed: fail fast for a while, and answer the waiters if nothing is left */
+static void
+slot_connect_failed(PoolSlot *s, const char *why)
+{
+	Pool	   *pool = s->pool;
+
+	snprintf(pool->down_error, sizeof(pool->down_error), "%s", why && *why ? why : "could not connect");
+	slot_close(s);
+	pool->down_until = NowSeconds() + pool->backoff;
+	pool->backoff = pool->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : pool->backoff * 2;
+	if (!pool_has_live(pool))
+		pool_fail_waiters(pool);
+}
+
+/* Send what libpq has buffered; watch for writability while some is left */
+static bool
+slot_flush(PoolSlot *s)
+{
+	int			rc = PQflush(s->conn);
+
+	if (rc < 0)
+		return false;
+	if (s->want_write != (rc == 1))
+	{
+		s->want_write = rc == 1;
+		slot_watch(s);
+	}
 	return true;
 }
 
+/* Connected: non-blocking pipeline mode, then the read-only SET and the PREPARE */
+static void
+slot_setup(PoolSlot *s)
+{
+	PGconn	   *conn = s->conn;
+	bool		ok = PQsetnonblocking(conn, 1) == 0 && PQenterPipelineMode(conn);
+
+	s->setup_left = 0;
+	if (ok && s->pool->read_only)
+	{
+		ok = PQsendQueryParams(conn, "SET default_transaction_read_only = on", 0, NULL, NULL, NULL, NULL, 0) &&
+			PQpipelineSync(conn);
+		s->setup_left++;
+	}
+	if (ok)
+	{
+		ok = PQsendPrepare(conn, "http_request", http_request_sql, 5, NULL) && PQpipelineSync(conn);
+		s->setup_left++;
+	}
+	s->state = SLOT_SETUP;
+	s->phase = PHASE_RESULT;
+	s->want_write = false;
+	if (!ok || !slot_flush(s))
+	{
+		char		why[512];
+
+		snprintf(why, sizeof(why), "%s", PQerrorMessage(conn));
+		slot_connect_failed(s, why);
+		return;
+	}
+	slot_watch(s);
+}
+
+/* Open a slot's connection without blocking (PQconnectPoll runs in slot_event) */
+static void
+slot_connect(PoolSlot *s)
+{
+	Pool	   *pool = s->pool;
+	char	   *uri = pool_uri(pool, &s->generation);
+	const char *values[] = {uri, "pgerp-rest", "3", "10", "2", "3", NULL};
+
+	Assert(s->state == SLOT_EMPTY && s->conn == NULL);
+	s->conn = PQconnectStartParams(connect_keys, values, 1);
+	free(uri);
+	s->state = SLOT_CONNECTING;
+	atomic_fetch_add(&pool->in_use, 1);
+	s->deadline = NowSeconds() + CONNECT_SECONDS;
+	s->want_write = true;		/* PQconnectPoll's first wait is for writing */
+	if (s->conn == NULL || PQstatus(s->conn) == CONNECTION_BAD)
+	{
+		char		why[512];
+
+		snprintf(why, sizeof(why), "%s", s->conn ? PQerrorMessage(s->conn) : "out of memory");
+		slot_connect_failed(s, why);
+		return;
+	}
+	slot_watch(s);
+}
+
+/* One step of the connection's handshake */
+static void
+slot_connect_poll(PoolSlot *s)
+{
+	PostgresPollingStatusType st = PQconnectPoll(s->conn);
+
+	if (st == PGRES_POLLING_FAILED)
+	{
+		char		why[512];
+
+		snprintf(why, sizeof(why), "%s", PQerrorMessage(s->conn));
+		slot_connect_failed(s, why);
+	}
+	else if (st == PGRES_POLLING_OK)
+		slot_setup(s);
+	else
+	{
+		s->want_write = st == PGRES_POLLING_WRITING;
+		slot_watch(s);			/* the socket may be another one (next host) */
+	}
+}
+
 /*
- * Can an idle pooled connection still be used?  libpq learns that the
- * server is gone only at the next call, so a slot left idle across a crash
- * or a failover would answer its next request 503 (even long after the new
- * primary is up).  A server that died or ended the session has closed its
- * end: the end of file (or the FATAL message before it) is already waiting
- * on the socket.  An idle session is sent nothing else (no LISTEN here), so
- * anything readable means: drop it and connect again.  One poll(), no wait.
+ * Can an idle connection still be used?  A server that died or ended the
+ * session has closed its end: the end of file (or the FATAL message before
+ * it) is already waiting on the socket.  An idle session is sent nothing
+ * else (no LISTEN here), so anything readable means: drop it and connect
+ * again (#14, test/tap/022_gateway_failover.pl).  One poll(), no wait.
  */
 static bool
-pool_conn_usable(PGconn *conn)
+slot_usable(PoolSlot *s)
 {
 	struct pollfd pfd;
 
-	if (PQstatus(conn) != CONNECTION_OK || PQsocket(conn) < 0)
+	if (PQstatus(s->conn) != CONNECTION_OK || PQsocket(s->conn) < 0)
 		return false;
-	pfd.fd = PQsocket(conn);
+	pfd.fd = PQsocket(s->conn);
 	pfd.events = POLLIN;
 	pfd.revents = 0;
 	return poll(&pfd, 1, 0) == 0;
 }
 
-/* A caller waiting for a slot: queued in arrival order, handed a slot directly */
-struct PoolWaiter
-{
-	pthread_cond_t cond;
-	int			slot;			/* -1 until PoolRelease hands one over */
-	Request    *req;
-	bool		taken;			/* PoolTakeWaiters took req over: no timeout now */
-	bool		served;			/* ... and its answer is in req */
-	struct PoolWaiter *next;
-};
-
-/* A free slot's index, or -1; the caller holds the lock */
-static int
-pool_free_slot(Pool *pool)
-{
-	if (pool->in_use >= pool->size)
-		return -1;
-	for (int i = 0; i < pool->size; i++)
-		if (!pool->slots[i].busy)
-			return i;
-	Assert(false);
-	return -1;
-}
-
-/* Unlink a waiter that gave up; the caller holds the lock */
+/*
+ * Give an idle slot the oldest waiter, and when it can share a pipeline
+ * the waiting reads that can too, up to PIPELINE_MAX calls and about
+ * PIPELINE_BYTES of parameters (well under a socket buffer).  Waiters
+ * that a connection being opened will take are left to it: a pipeline
+ * runs its calls one after the other, so a free connection is better.
+ */
 static void
-pool_unqueue(Pool *pool, PoolWaiter *w)
+slot_take(PoolSlot *s)
 {
-	PoolWaiter **pp = &pool->wait_head;
-	PoolWaiter *prev = NULL;
+	Pool	   *pool = s->pool;
+	Request    *req = pool->wait_head;
+	size_t		bytes = RequestBatchable(req);
+	int			max = atomic_load(&pool->waiting);
+	bool		ok = true;
 
-	while (*pp && *pp != w)
+	Assert(s->state == SLOT_IDLE && req != NULL);
+	for (int i = 0; i < pool->size; i++)
+		if (pool->slots[i].state == SLOT_CONNECTING || pool->slots[i].state == SLOT_SETUP)
+			max--;
+	max = max < 1 ? 1 : max > PIPELINE_MAX ? PIPELINE_MAX : max;
+	pool_unlink(pool, NULL, req);
+	s->calls[0] = req;
+	s->ncalls = 1;
+	s->done = 0;
+	if (bytes > 0)
 	{
-		prev = *pp;
-		pp = &(*pp)->next;
+		Request    *prev = NULL;
+		Request    *r = pool->wait_head;
+
+		while (r && s->ncalls < max)
+		{
+			Request    *next = r->next;
+			size_t		size = RequestBatchable(r);
+
+			if (size > 0 && bytes + size <= PIPELINE_BYTES)
+			{
+				pool_unlink(pool, prev, r);
+				s->calls[s->ncalls++] = r;
+				bytes += size;
+			}
+			else
+				prev = r;
+			r = next;
+		}
 	}
-	if (*pp == NULL)
+	s->state = SLOT_BUSY;
+	s->phase = PHASE_RESULT;
+	atomic_fetch_add(&pool->in_use, 1);
+	for (int i = 0; i < s->ncalls && ok; i++)
+		RequestSend(s->calls[i], s->conn, &ok);
+	if (!ok || !slot_flush(s))
+		slot_close(s);
+}
+
+/* The slot has answered everything: back to idle, or closed if its URI is old */
+static void
+slot_idle(PoolSlot *s)
+{
+	if (s->state == SLOT_BUSY)
+		atomic_fetch_sub(&s->pool->in_use, 1);
+	else if (s->state == SLOT_SETUP)
+	{
+		atomic_fetch_sub(&s->pool->in_use, 1);
+		s->pool->backoff = BACKOFF_MIN;
+	}
+	s->state = SLOT_IDLE;
+	s->ncalls = s->done = 0;
+	if (pool_generation(s->pool) != s->generation)
+		slot_close(s);
+	else
+		slot_watch(s);
+}
+
+/* One result of the item answering now; false when the connection is unusable */
+static bool
+slot_item(PoolSlot *s, PGresult *res)
+{
+	if (s->setup_left > 0)
+	{
+		if (PQresultStatus(res) == PGRES_COMMAND_OK)
+			return true;
+		slot_connect_failed(s, PQresultErrorMessage(res));
+		return false;
+	}
+	Assert(s->done < s->ncalls);
+	if (RequestResult(s->calls[s->done], s->pool, s->conn, res))
+	{
+		RequestAnswered(s->calls[s->done++]);
+		slot_close(s);
+		return false;
+	}
+	return true;
+}
+
+/* The item answered is complete (its sync came): the next one, or idle */
+static void
+slot_item_done(PoolSlot *s)
+{
+	if (s->setup_left > 0)
+		s->setup_left--;
+	else
+		RequestAnswered(s->calls[s->done++]);
+	s->phase = PHASE_RESULT;
+	if (s->setup_left == 0 && s->done == s->ncalls)
+		slot_idle(s);
+}
+
+/* Read every complete result that has arrived, in pipeline order */
+static void
+slot_read(PoolSlot *s)
+{
+	if (!PQconsumeInput(s->conn))
+	{
+		slot_close(s);
 		return;
-	*pp = w->next;
-	if (pool->wait_tail == w)
-		pool->wait_tail = prev;
+	}
+	while ((s->state == SLOT_BUSY || s->state == SLOT_SETUP) && !PQisBusy(s->conn))
+	{
+		PGresult   *res = PQgetResult(s->conn);
+		bool		ok = true;
+
+		if (s->phase == PHASE_RESULT)
+		{
+			ok = res != NULL && slot_item(s, res);
+			if (res == NULL && s->state != SLOT_EMPTY)
+				slot_close(s);
+			s->phase = PHASE_END;
+		}
+		else if (s->phase == PHASE_END)
+		{
+			if (res != NULL)
+			{
+				ok = false;
+				slot_close(s);
+			}
+			s->phase = PHASE_SYNC;
+		}
+		else if (PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+		{
+			ok = false;
+			slot_close(s);
+		}
+		else
+			slot_item_done(s);
+		PQclear(res);
+		if (!ok)
+			return;
+	}
+	if (s->state == SLOT_BUSY || s->state == SLOT_SETUP)
+		return;
+	if (s->state == SLOT_IDLE)
+		pool_kick(s->pool);
 }
 
-#define POOL_SLOT_SERVED (-2)
-
-/*
- * Wait, first come first served, up to the deadline for a slot; -1 on
- * timeout.  PoolRelease hands a freed slot to the oldest waiter directly,
- * so a newcomer can never overtake the queue (an unfair condition variable
- * gave a p99 of hundreds of ms at 64 clients on a pool of 10).  The caller
- * holds the lock.
- */
-static int
-pool_wait_slot(Pool *pool, double deadline, Request *req)
+/* The loop saw events on a slot's socket */
+void
+PoolSlotEvent(PoolSlot *s, uint32_t events)
 {
-	PoolWaiter	w;
-	pthread_condattr_t attr;
-	int			i = pool->wait_head ? -1 : pool_free_slot(pool);
+	Pool	   *pool = s->pool;
 
-	if (i >= 0)
-		return i;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&w.cond, &attr);
-	pthread_condattr_destroy(&attr);
-	w.slot = -1;
-	w.req = req;
-	w.taken = false;
-	w.served = false;
-	w.next = NULL;
-	if (pool->wait_tail)
-		pool->wait_tail->next = &w;
-	else
-		pool->wait_head = &w;
-	pool->wait_tail = &w;
-	pool->waiting++;
-	while (w.slot < 0 && !w.served)
+	switch (s->state)
 	{
-		struct timespec ts;
-		double		left = deadline - NowSeconds();
-
-		if (w.taken)
-		{
-			pthread_cond_wait(&w.cond, &pool->lock);
-			continue;
-		}
-		if (left <= 0)
+		case SLOT_CONNECTING:
+			slot_connect_poll(s);
 			break;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += (time_t) left;
-		ts.tv_nsec += (long) ((left - (time_t) left) * 1e9);
-		if (ts.tv_nsec >= 1000000000L)
+		case SLOT_SETUP:
+		case SLOT_BUSY:
+			if ((events & EPOLLOUT) && !slot_flush(s))
+			{
+				slot_close(s);
+				break;
+			}
+			if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+				slot_read(s);
+			break;
+		case SLOT_IDLE:
+			slot_close(s);		/* an idle session is sent nothing: it ended */
+			break;
+		case SLOT_EMPTY:
+			break;
+	}
+	pool_kick(pool);
+}
+
+/*
+ * Give waiters to idle slots, and open connections for those left while
+ * the pool may connect: one connect in progress per waiter at most.
+ */
+static void
+pool_kick(Pool *pool)
+{
+	while (pool->wait_head)
+	{
+		PoolSlot   *idle = NULL;
+		PoolSlot   *empty = NULL;
+		int			connecting = 0;
+		int			waiting = atomic_load(&pool->waiting);
+
+		for (int i = 0; i < pool->size && idle == NULL; i++)
 		{
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
+			PoolSlot   *s = &pool->slots[i];
+
+			if (s->state == SLOT_IDLE)
+				idle = s;
+			else if (s->state == SLOT_EMPTY && empty == NULL)
+				empty = s;
+			else if (s->state == SLOT_CONNECTING || s->state == SLOT_SETUP)
+				connecting++;
 		}
-		pthread_cond_timedwait(&w.cond, &pool->lock, &ts);
-	}
-	if (w.slot < 0 && !w.served)
-		pool_unqueue(pool, &w);
-	pool->waiting--;
-	pthread_cond_destroy(&w.cond);
-	return w.served ? POOL_SLOT_SERVED : w.slot;
-}
-
-/*
- * Take a slot, waiting up to timeout seconds for one to free up, and make
- * sure it has a working connection.  POOL_DOWN leaves the reason in err;
- * POOL_SERVED: while req waited, the holder of a slot ran it (PoolTakeWaiters).
- */
-PoolResult
-PoolAcquire(Pool *pool, double timeout, Request *req, int *slot, char *err, size_t errlen)
-{
-	double		deadline = NowSeconds() + timeout;
-	int			i;
-	PoolSlot   *s;
-
-	pthread_mutex_lock(&pool->lock);
-	if (NowSeconds() < pool->down_until)
-	{
-		pthread_mutex_unlock(&pool->lock);
-		snprintf(err, errlen, "the database was unreachable a moment ago");
-		return POOL_DOWN;
-	}
-	i = pool_wait_slot(pool, deadline, req);
-	if (i < 0)
-	{
-		pthread_mutex_unlock(&pool->lock);
-		return i == POOL_SLOT_SERVED ? POOL_SERVED : POOL_TIMEOUT;
-	}
-	s = &pool->slots[i];
-	if (!s->busy)				/* a handed-over slot is busy and counted already */
-	{
-		s->busy = true;
-		pool->in_use++;
-	}
-	if (s->conn && s->generation != pool->generation)
-	{
-		PQfinish(s->conn);
-		s->conn = NULL;
-	}
-	pthread_mutex_unlock(&pool->lock);
-
-	if (s->conn && !pool_conn_usable(s->conn))
-	{
-		PQfinish(s->conn);
-		s->conn = NULL;
-	}
-	if (s->conn == NULL && !pool_open_slot(pool, s, err, errlen))
-	{
-		pthread_mutex_lock(&pool->lock);
-		pool->down_until = NowSeconds() + pool->backoff;
-		pool->backoff = pool->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : pool->backoff * 2;
-		pthread_mutex_unlock(&pool->lock);
-		PoolRelease(pool, i, true);
-		return POOL_DOWN;
-	}
-	pthread_mutex_lock(&pool->lock);
-	pool->backoff = BACKOFF_MIN;
-	pthread_mutex_unlock(&pool->lock);
-	*slot = i;
-	return POOL_OK;
-}
-
-/*
- * Give a slot back; a broken connection is closed and reopened next time.
- * With someone waiting the slot goes straight to the oldest waiter and
- * stays busy.
- */
-void
-PoolRelease(Pool *pool, int slot, bool broken)
-{
-	PoolSlot   *s = &pool->slots[slot];
-	PoolWaiter *w;
-
-	if (broken && s->conn)
-	{
-		PQfinish(s->conn);
-		s->conn = NULL;
-	}
-	pthread_mutex_lock(&pool->lock);
-	Assert(s->busy);
-	w = pool->wait_head;
-	if (w)
-	{
-		pool->wait_head = w->next;
-		if (pool->wait_head == NULL)
-			pool->wait_tail = NULL;
-		w->next = NULL;
-		w->slot = slot;
-		pthread_cond_signal(&w->cond);
-	}
-	else
-	{
-		s->busy = false;
-		pool->in_use--;
-	}
-	pthread_mutex_unlock(&pool->lock);
-}
-
-/*
- * The holder of a slot takes over up to max waiting requests that can share
- * its pipeline (PoolBatchable), their parameters under max_bytes in all, so
- * that they are sent in one write: their threads then sleep once, until
- * PoolServed, instead of waking for a slot and again for the result.
- */
-int
-PoolTakeWaiters(Pool *pool, Request **reqs, int max, size_t max_bytes)
-{
-	int			n = 0;
-	size_t		bytes = 0;
-	PoolWaiter **pp;
-
-	pthread_mutex_lock(&pool->lock);
-	pp = &pool->wait_head;
-	while (*pp && n < max)
-	{
-		PoolWaiter *w = *pp;
-		size_t		size = PoolBatchable(w->req);
-
-		if (size == 0 || bytes + size > max_bytes)
+		if (idle)
 		{
-			pp = &w->next;
+			if (slot_usable(idle))
+				slot_take(idle);
+			else
+				slot_close(idle);
 			continue;
 		}
-		*pp = w->next;
-		if (pool->wait_tail == w)
-			pool->wait_tail = (pp == &pool->wait_head) ? NULL :
-				(PoolWaiter *) ((char *) pp - offsetof(PoolWaiter, next));
-		w->taken = true;
-		w->next = NULL;
-		w->req->waiter = w;
-		bytes += size;
-		reqs[n++] = w->req;
+		if (empty == NULL || connecting >= waiting)
+			return;
+		if (NowSeconds() < pool->down_until)
+		{
+			if (!pool_has_live(pool))
+				pool_fail_waiters(pool);
+			return;
+		}
+		slot_connect(empty);
 	}
-	pthread_mutex_unlock(&pool->lock);
-	return n;
 }
 
-/* The answer of a request taken over by PoolTakeWaiters is ready: wake it */
+/* A complete request joins the FIFO of its pool */
 void
-PoolServed(Pool *pool, Request *req)
+PoolSubmit(Pool *pool, Request *req)
 {
-	PoolWaiter *w = req->waiter;
+	req->next = NULL;
+	if (pool->wait_tail)
+		pool->wait_tail->next = req;
+	else
+		pool->wait_head = req;
+	pool->wait_tail = req;
+	atomic_fetch_add(&pool->waiting, 1);
+	pool_kick(pool);
+}
 
-	Assert(w && w->taken);
-	pthread_mutex_lock(&pool->lock);
-	w->served = true;
-	pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&pool->lock);
+/*
+ * Timers: waiters past their deadline get 504, connects past theirs fail.
+ * Returns the next deadline (or a large value when there is none).
+ */
+double
+PoolTick(Pool *pool, double now)
+{
+	double		next = now + 3600;
+	Request    *prev = NULL;
+	Request    *req = pool->wait_head;
+
+	while (req)
+	{
+		Request    *after = req->next;
+
+		if (req->deadline <= now)
+		{
+			pool_unlink(pool, prev, req);
+			RequestTimedOut(req);
+			RequestAnswered(req);
+		}
+		else
+		{
+			if (req->deadline < next)
+				next = req->deadline;
+			prev = req;
+		}
+		req = after;
+	}
+	for (int i = 0; i < pool->size; i++)
+	{
+		PoolSlot   *s = &pool->slots[i];
+
+		if (s->state == SLOT_CONNECTING && s->deadline <= now)
+			slot_connect_failed(s, "timeout expired");
+		else if (s->state == SLOT_CONNECTING && s->deadline < next)
+			next = s->deadline;
+	}
+	if (pool->wait_head)
+	{
+		pool_kick(pool);
+		if (pool->wait_head && pool->down_until > now && pool->down_until < next)
+			next = pool->down_until;
+	}
+	return next;
 }
 
 /* The Retry-After of a 503: the backoff rounded up, at least 1 s */
 double
 PoolRetryAfter(Pool *pool)
 {
-	double		b;
-
-	pthread_mutex_lock(&pool->lock);
-	b = pool->backoff;
-	pthread_mutex_unlock(&pool->lock);
-	return b < 1 ? 1 : b;
+	return pool->backoff < 1 ? 1 : pool->backoff;
 }
 
 /* /ready: can a new connection of this pool be opened and run a query? */
 bool
 PoolPing(Pool *pool)
 {
-	char	   *uri;
-	PGconn	   *conn;
-	PGresult   *res;
-	bool		ok;
+	PGconn	   *conn = PoolConnectBlocking(pool);
+	PGresult   *res = PQexec(conn, "SELECT 1");
+	bool		ok = PQresultStatus(res) == PGRES_TUPLES_OK;
 
-	pthread_mutex_lock(&pool->lock);
-	uri = strdup(pool->uri);
-	pthread_mutex_unlock(&pool->lock);
-	conn = pool_connect(uri, pool->read_only);
-	free(uri);
-	res = PQexec(conn, "SELECT 1");
-	ok = PQresultStatus(res) == PGRES_TUPLES_OK;
 	PQclear(res);
 	PQfinish(conn);
 	return ok;
@@ -433,25 +656,20 @@ PoolPing(Pool *pool)
 bool
 PoolSameUri(Pool *a, Pool *b)
 {
-	bool		same;
+	char	   *ua = pool_uri(a, NULL);
+	char	   *ub = pool_uri(b, NULL);
+	bool		same = strcmp(ua, ub) == 0;
 
-	pthread_mutex_lock(&a->lock);
-	pthread_mutex_lock(&b->lock);
-	same = strcmp(a->uri, b->uri) == 0;
-	pthread_mutex_unlock(&b->lock);
-	pthread_mutex_unlock(&a->lock);
+	free(ua);
+	free(ub);
 	return same;
 }
 
+/* At shutdown, in the loop's thread: every connection closed */
 void
 PoolCloseAll(Pool *pool)
 {
-	pthread_mutex_lock(&pool->lock);
 	for (int i = 0; i < pool->size; i++)
-		if (!pool->slots[i].busy && pool->slots[i].conn)
-		{
-			PQfinish(pool->slots[i].conn);
-			pool->slots[i].conn = NULL;
-		}
-	pthread_mutex_unlock(&pool->lock);
+		if (pool->slots[i].state != SLOT_EMPTY)
+			slot_close(&pool->slots[i]);
 }

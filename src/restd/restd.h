@@ -2,7 +2,8 @@
  * pgerp-rest: the thin HTTP gateway in front of erp.http_request
  * (docs/gateway.md).  Each file owns one concern: config.c the settings,
  * pool.c the libpq connection pools, http.c the request path, work.c the
- * database call of a request, ratelimit.c the token buckets,
+ * answers of the database call, loop.c the event loop that runs it all
+ * in one thread, ratelimit.c the token buckets,
  * metrics.c the counters and the admin server, log.c the access log.
  */
 #ifndef PGERP_RESTD_H
@@ -52,55 +53,91 @@ extern void ConfigInstall(RestConfig *cfg);
 extern bool CorsOriginAllowed(const RestConfig *cfg, const char *origin);
 
 /* ---- pool.c ---- */
+/*
+ * Every pool and connection belongs to the event loop's thread (loop.c);
+ * only the URI (SIGHUP) and the gauges are read by other threads.
+ */
+#define PIPELINE_MAX 16			/* calls sent in one pipeline */
+#define PIPELINE_BYTES (64 * 1024)	/* ... about this many bytes of parameters */
+
+typedef enum WatchKind
+{
+	WATCH_WAKE,					/* the loop's eventfd */
+	WATCH_HTTP,					/* microhttpd's epoll descriptor */
+	WATCH_SLOT					/* a pooled connection's socket */
+} WatchKind;
+
+/* What an epoll event points to: the first member of what is watched */
+typedef struct Watch
+{
+	WatchKind	kind;
+} Watch;
+
+typedef enum SlotState
+{
+	SLOT_EMPTY,					/* no connection */
+	SLOT_CONNECTING,			/* PQconnectStart / PQconnectPoll */
+	SLOT_SETUP,					/* read-only SET and the PREPARE, in flight */
+	SLOT_IDLE,					/* ready for calls */
+	SLOT_BUSY					/* calls in flight */
+} SlotState;
+
+struct Request;
+struct Pool;
+
 typedef struct PoolSlot
 {
+	Watch		watch;			/* first: epoll events point here */
+	struct Pool *pool;
 	PGconn	   *conn;
-	bool		busy;
-	bool		prepared;
+	SlotState	state;
 	unsigned	generation;
+	int			fd;				/* as registered with the loop's epoll, or -1 */
+	uint32_t	events;
+	bool		want_write;		/* PQflush has more to send */
+	double		deadline;		/* connecting: give up then */
+	int			setup_left;		/* SETUP: statements still to answer */
+	int			phase;			/* of the item answering: result, end, sync */
+	struct Request *calls[PIPELINE_MAX];
+	int			ncalls;
+	int			done;
 } PoolSlot;
 
 typedef struct Pool
 {
 	const char *name;			/* "write" or "read" */
 	bool		read_only;
-	pthread_mutex_t lock;
-	struct PoolWaiter *wait_head;	/* FIFO of callers waiting (pool.c) */
-	struct PoolWaiter *wait_tail;
+	pthread_mutex_t lock;		/* uri and generation only */
+	char	   *uri;
+	unsigned	generation;		/* bumped when the URI changes (SIGHUP) */
 	PoolSlot   *slots;
 	int			size;
-	int			in_use;
-	int			waiting;
-	unsigned	generation;		/* bumped when the URI changes (SIGHUP) */
-	char	   *uri;
+	struct Request *wait_head;	/* FIFO of requests waiting for a connection */
+	struct Request *wait_tail;
+	atomic_int	in_use;			/* gauges for /metrics */
+	atomic_int	waiting;
 	double		down_until;		/* monotonic seconds: fail fast until then */
 	double		backoff;		/* seconds */
+	char		down_error[512];
 } Pool;
-
-typedef enum PoolResult
-{
-	POOL_OK,
-	POOL_TIMEOUT,				/* no slot freed in time: 504 PGRST003 */
-	POOL_DOWN,					/* cannot connect: 503 */
-	POOL_SERVED					/* another request's call ran this one too */
-} PoolResult;
-
-typedef struct PoolWaiter PoolWaiter;
-struct Request;
 
 extern void PoolInit(Pool *pool, const char *name, bool read_only, int size, const char *uri);
 extern void PoolConfigure(Pool *pool, const char *uri);
-extern PoolResult PoolAcquire(Pool *pool, double timeout, struct Request *req, int *slot,
-							  char *err, size_t errlen);
-extern int	PoolTakeWaiters(Pool *pool, struct Request **reqs, int max, size_t max_bytes);
-extern void PoolServed(Pool *pool, struct Request *req);
-extern size_t PoolBatchable(const struct Request *req);
-extern void PoolRelease(Pool *pool, int slot, bool broken);
+extern void PoolSubmit(Pool *pool, struct Request *req);
+extern void PoolSlotEvent(PoolSlot *s, uint32_t events);
+extern double PoolTick(Pool *pool, double now);
 extern void PoolCloseAll(Pool *pool);
 extern double PoolRetryAfter(Pool *pool);
+extern PGconn *PoolConnectBlocking(Pool *pool);
 extern bool PoolPing(Pool *pool);
 extern bool PoolSameUri(Pool *a, Pool *b);
 extern double NowSeconds(void);
+
+/* ---- loop.c ---- */
+extern void LoopWatch(Watch *w, int fd, uint32_t events, int *registered_fd, uint32_t *registered);
+extern int	LoopInit(void);
+extern int	LoopRun(struct MHD_Daemon *api);
+extern void LoopStop(void);
 
 /* ---- ratelimit.c ---- */
 typedef struct RateLimiter RateLimiter;
@@ -130,6 +167,7 @@ typedef enum RequestState
 	REQ_NEW,					/* request line and headers seen */
 	REQ_READING,				/* taking the body */
 	REQ_QUEUED,					/* at the database (counted in InFlight) */
+	REQ_ANSWERED,				/* the answer is in the request, not yet sent */
 	REQ_DONE					/* answered */
 } RequestState;
 
@@ -156,10 +194,20 @@ typedef struct Request
 	char	   *resp_body;
 	size_t		resp_len;
 	int			retry_after;	/* 0: none */
-	PoolWaiter *waiter;			/* set when another thread runs its call */
+	/* at the database (pool.c) */
+	bool		suspended;		/* its connection waits for RequestAnswered */
+	double		deadline;		/* waiting for a connection: 504 then */
+	struct Request *next;		/* in its pool's FIFO */
 } Request;
 
 extern struct MHD_Daemon *HttpStart(const RestConfig *cfg);
-extern void RequestExecute(Request *req);
+extern void RequestAnswered(Request *req);
+extern void RequestDispatch(Request *req);
+extern size_t RequestBatchable(const Request *req);
+extern void RequestSend(Request *req, PGconn *conn, bool *ok);
+extern bool RequestResult(Request *req, Pool *pool, PGconn *conn, PGresult *res);
+extern void RequestFailed(Request *req, Pool *pool, PGconn *conn, PGresult *res);
+extern void RequestPoolDown(Request *req, Pool *pool, const char *why);
+extern void RequestTimedOut(Request *req);
 
 #endif

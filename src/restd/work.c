@@ -1,8 +1,9 @@
 /*
- * The database call of a request, made in the thread of its HTTP
- * connection (microhttpd runs one thread per connection, docs/gateway.md):
- * take a pooled connection, run the one prepared call, store the answer.
- * A slow call blocks only the connection that made it.
+ * The database call of a request and its answer: the parameters of the
+ * one prepared call, and how a result (or a failure) becomes the answer.
+ * The calls themselves are sent and read by pool.c in the event loop's
+ * thread (docs/gateway.md, "Threads"): a slow call holds one pooled
+ * connection, never a thread.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,10 +12,6 @@
 #include <json-c/json.h>
 
 #include "restd.h"
-
-/* At most this many calls, and about this many bytes of parameters, per pipeline */
-#define PIPELINE_MAX 16
-#define PIPELINE_BYTES (64 * 1024)
 
 /* A PostgREST-style error body: {"code","message","details","hint"} */
 static void
@@ -75,8 +72,8 @@ call_failed(Request *req, Pool *pool, PGconn *conn, PGresult *res)
 }
 
 /* The answer of one call from its result; whether the connection must be dropped */
-static bool
-call_result(Request *req, Pool *pool, PGconn *conn, PGresult *res)
+bool
+RequestResult(Request *req, Pool *pool, PGconn *conn, PGresult *res)
 {
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
 	{
@@ -100,6 +97,13 @@ call_result(Request *req, Pool *pool, PGconn *conn, PGresult *res)
 	return call_failed(req, pool, conn, res);
 }
 
+/* The call was lost with its connection (or never sent): 503 */
+void
+RequestFailed(Request *req, Pool *pool, PGconn *conn, PGresult *res)
+{
+	call_failed(req, pool, conn, res);
+}
+
 /* The five parameters of the call; *path is allocated (the URI up to '?') */
 static void
 call_params(Request *req, const char **values, char **path)
@@ -114,143 +118,63 @@ call_params(Request *req, const char **values, char **path)
 	values[4] = req->has_body ? (req->body ? req->body : "") : NULL;
 }
 
-/* The call itself on a held connection */
-static bool
-call_handler(Request *req, Pool *pool, PGconn *conn)
+/* Send the call (in pipeline mode, with its own sync); *ok false when it fails */
+void
+RequestSend(Request *req, PGconn *conn, bool *ok)
 {
 	const char *values[5];
 	char	   *path;
-	PGresult   *res;
-	bool		broken;
 
 	call_params(req, values, &path);
-	res = PQexecPrepared(conn, "http_request", 5, values, NULL, NULL, 0);
+	*ok = PQsendQueryPrepared(conn, "http_request", 5, values, NULL, NULL, 0) && PQpipelineSync(conn);
 	free(path);
-	broken = call_result(req, pool, conn, res);
-	PQclear(res);
-	return broken;
 }
 
 /* Bytes a request adds to a pipeline, 0 when it must run alone (it has a body) */
 size_t
-PoolBatchable(const Request *req)
+RequestBatchable(const Request *req)
 {
 	if (!req->read_only || req->has_body)
 		return 0;
 	return strlen(req->raw_uri) + strlen(req->headers_json) + 64;
 }
 
-/*
- * Several read calls in one pipeline (libpq pipeline mode), a sync after
- * each so that each is its own transaction as with PQexecPrepared, and an
- * error in one does not touch the others.  PoolTakeWaiters keeps the
- * parameters well under a socket buffer, so sending all before reading
- * cannot deadlock.  A broken connection answers the rest 503.
- */
-static bool
-call_batch(Request **reqs, int n, Pool *pool, PGconn *conn)
-{
-	int			sent = 0;
-	int			done = 0;
-	bool		broken = false;
-
-	if (!PQenterPipelineMode(conn))
-	{
-		for (int i = 0; i < n; i++)
-			broken = broken || call_handler(reqs[i], pool, conn);
-		return broken;
-	}
-	for (; sent < n; sent++)
-	{
-		const char *values[5];
-		char	   *path;
-		int			ok;
-
-		call_params(reqs[sent], values, &path);
-		ok = PQsendQueryPrepared(conn, "http_request", 5, values, NULL, NULL, 0) && PQpipelineSync(conn);
-		free(path);
-		if (!ok)
-			break;
-	}
-	if (sent == n && PQflush(conn) != 0)
-		sent = 0;
-	while (done < sent && !broken)
-	{
-		PGresult   *res = PQgetResult(conn);
-		PGresult   *end;
-
-		broken = call_result(reqs[done++], pool, conn, res) || res == NULL;
-		PQclear(res);
-		if (broken)
-			break;
-		end = PQgetResult(conn);	/* NULL: the end of this query's results */
-		broken = end != NULL;
-		PQclear(end);
-		if (broken)
-			break;
-		end = PQgetResult(conn);
-		broken = PQresultStatus(end) != PGRES_PIPELINE_SYNC;
-		PQclear(end);
-	}
-	for (int i = done; i < n; i++)
-		call_failed(reqs[i], pool, conn, NULL);
-	if (sent < n || !PQexitPipelineMode(conn))
-		broken = true;
-	return broken;
-}
-
-/*
- * On a held slot: the call alone, or with the read calls waiting for a
- * slot of the pool in one pipeline (when req can share one); then the slot
- * goes back, to the oldest waiter left.
- */
-static void
-execute_held(Request *req, Pool *pool, int slot)
-{
-	PGconn	   *conn = pool->slots[slot].conn;
-	Request    *batch[PIPELINE_MAX];
-	int			n = 0;
-	bool		broken;
-
-	if (PoolBatchable(req) > 0 && PoolBatchable(req) < PIPELINE_BYTES)
-		n = PoolTakeWaiters(pool, batch + 1, PIPELINE_MAX - 1, PIPELINE_BYTES - PoolBatchable(req));
-	if (n == 0)
-		broken = call_handler(req, pool, conn);
-	else
-	{
-		batch[0] = req;
-		broken = call_batch(batch, n + 1, pool, conn);
-		for (int i = 1; i <= n; i++)
-			PoolServed(pool, batch[i]);
-	}
-	PoolRelease(pool, slot, broken);
-}
-
-/* Answer one request: a connection, the call, or 503/504 */
+/* No connection of the pool could be opened: 503 with the reason */
 void
-RequestExecute(Request *req)
+RequestPoolDown(Request *req, Pool *pool, const char *why)
+{
+	char		line[512];
+
+	MetricsDbError();
+	set_error(req, 503, "PGRST000",
+			  "Could not connect with the database due to an incorrect db-uri or due to the PostgreSQL service not running.",
+			  first_line(why, line, sizeof(line)));
+	req->retry_after = (int) PoolRetryAfter(pool);
+}
+
+/* No connection freed up within db-pool-acquisition-timeout: 504 */
+void
+RequestTimedOut(Request *req)
+{
+	set_error(req, 504, "PGRST003", "Timed out acquiring connection from connection pool.", NULL);
+}
+
+/*
+ * A complete request goes to its pool: read-only ones (GET, HEAD) to the
+ * read pool, whose connections are read-only; answered later through
+ * RequestAnswered, or at once when the pool is down.
+ */
+void
+RequestDispatch(Request *req)
 {
 	Pool	   *pool = req->read_only ? &ReadPool : &WritePool;
-	double		timeout = req->cfg->db_pool_timeout - (NowSeconds() - req->queued);
-	char		err[512];
-	int			slot;
-	PoolResult	pr;
 
-	pr = timeout > 0 ? PoolAcquire(pool, timeout, req, &slot, err, sizeof(err)) : POOL_TIMEOUT;
-	if (pr == POOL_SERVED)
-		return;					/* another thread ran the call with its own */
-	if (pr == POOL_TIMEOUT)
-		set_error(req, 504, "PGRST003", "Timed out acquiring connection from connection pool.", NULL);
-	else if (pr == POOL_DOWN)
+	req->deadline = req->queued + req->cfg->db_pool_timeout;
+	if (NowSeconds() < pool->down_until)
 	{
-		char		line[512];
-
-		MetricsDbError();
-		set_error(req, 503, "PGRST000",
-				  "Could not connect with the database due to an incorrect db-uri or due to the PostgreSQL service not running.",
-				  first_line(err, line, sizeof(line)));
-		req->retry_after = (int) PoolRetryAfter(pool);
+		RequestPoolDown(req, pool, pool->down_error[0] ? pool->down_error : "the database was unreachable a moment ago");
+		RequestAnswered(req);
+		return;
 	}
-	else
-		execute_held(req, pool, slot);
+	PoolSubmit(pool, req);
 }

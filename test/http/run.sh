@@ -168,6 +168,22 @@ check "... with a JSON error, not a partial body" is_json "$WORK/mid.body"
 wait "$HOLDER"
 expect "the next request on a new connection answers 200" 200 "$(status "$URL/companies")"
 
+# one event loop serves every connection: a call held at the database (a
+# lock) holds one pooled connection, not the loop; reads and a write
+# arriving meanwhile are answered on the other connections
+hold_company 3
+curl -s -o /dev/null -w '%{http_code}' --max-time 20 "$URL/companies" >"$WORK/slowcall.status" &
+slowcall=$!
+wait_blocked
+expect "a read is answered while another call waits for a lock" 200 \
+    "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$URL/products?limit=1")"
+expect "... and a write (401 without a token) too" 401 \
+    "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -X POST -H 'Content-Type: application/json' -d '{"sku":"X"}' "$URL/products")"
+check "... while the held call is still waiting" kill -0 "$slowcall"
+wait "$slowcall"
+expect "the held call is answered once the lock goes" 200 "$(cat "$WORK/slowcall.status")"
+wait "$HOLDER"
+
 # concurrent reads share connections (several calls in one pipeline): each
 # answer is its own request's (the error names the column it asked for)
 seq 1 300 | xargs -P 64 -I{} curl -s --max-time 20 -o "$WORK/conc.{}" "$URL/companies?select=x_{}"
