@@ -462,13 +462,13 @@ BEGIN
         -- supplier valid for it) only for the rules that order
         SELECT f.id, f.product_id, f.forecast, f.to_order, f.make_or_buy = 'make' AS make,
                bs.vendor_id, bs.price, f.warehouse_id, f.lead_days, f.in_range
-          FROM (SELECT g.*, CASE WHEN g.in_range AND g.forecast < g.min_qty
-                                 THEN mrp._reorder_qty(g.forecast, g.min_qty, g.max_qty, g.multiple) END AS to_order
+          FROM (SELECT fr.*, CASE WHEN fr.in_range AND fr.forecast < fr.min_qty
+                                 THEN mrp._reorder_qty(fr.forecast, fr.min_qty, fr.max_qty, fr.multiple) END AS to_order
                   FROM (SELECT f.*, coalesce(abs(f.forecast) <= mrp._max_qty() AND f.max_qty <= mrp._max_qty()
                                              AND f.min_qty <= mrp._max_qty() AND f.multiple <= mrp._max_qty()
                                              AND f.lead_days <= mrp._max_days(), false) AS in_range
-                          FROM f) g
-                 WHERE g.forecast < g.min_qty OR NOT g.in_range
+                          FROM f) fr
+                 WHERE fr.forecast < fr.min_qty OR NOT fr.in_range
                 OFFSET 0) f
           LEFT JOIN LATERAL (SELECT s.vendor_id, s.price FROM purchase.supplier_info s
                                JOIN erp.partner v ON v.company_id = s.company_id AND v.id = s.vendor_id AND v.active
