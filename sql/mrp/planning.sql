@@ -376,9 +376,13 @@ COMMENT ON FUNCTION mrp.add_reorder_rule(bigint, bigint, numeric, numeric, numer
 -- forecast = on hand + incoming - outgoing up to today + lead days + what
 -- draft orders already hold for the rule's product; below min: order up to
 -- max(min, max) rounded up to the multiple (mrp._reorder_qty). The forecasts
--- are one statement of set joins from the rules (each source summed once per
--- rule, whatever the statistics say: a million rules in seconds, #16), and
--- the best supplier for the quantity is chosen in it. Bought lines are added
+-- are one streamed statement of hash joins from the rules: on hand, draft
+-- purchase lines and draft MOs are each summed once per product and location
+-- and joined to the rules (no materialized set of the rules re-read and
+-- regrouped per source, which took most of a million rules' run, #16.4);
+-- open moves, whose window depends on the rule's lead time, are summed by an
+-- index probe only for the products that have some. The best supplier for
+-- the quantity is chosen in it, for the rules that order. Bought lines are added
 -- per vendor and warehouse in one INSERT each, and only a group that fails is
 -- retried rule by rule, each in its own subtransaction, so that one bad rule
 -- never stops the others. A run that wrote many lines analyzes them, so that
@@ -414,15 +418,22 @@ BEGIN
     PERFORM mrp._lock_planning(p_company, 'replenish');
     SELECT count(*) INTO v_total FROM mrp.reorder_rule x WHERE x.company_id = p_company AND x.active AND x.trigger = 'auto';
     FOR r IN
-        WITH rules AS MATERIALIZED (
+        WITH f AS (
             SELECT x.id, x.company_id, x.product_id, x.warehouse_id, x.min_qty, x.max_qty, x.multiple, w.location_id,
                    coalesce(pl.make_or_buy, CASE WHEN bo.type = 'normal' THEN 'make' ELSE 'buy' END) AS make_or_buy,
-                   coalesce(pl.lead_days, s.lead_days, 0) AS lead_days
+                   coalesce(pl.lead_days, s.lead_days, 0) AS lead_days,
+                   coalesce(a.qty, 0) + coalesce(c.qty, 0) + coalesce(d.qty, 0)
+                   + CASE WHEN mp.product_id IS NULL THEN 0 ELSE coalesce((
+                         SELECT sum(CASE WHEN m.location_dest_id = w.location_id THEN m.qty ELSE -m.qty END)
+                           FROM stock.move m
+                          WHERE m.company_id = x.company_id AND m.product_id = x.product_id
+                            AND m.state IN ('confirmed', 'assigned')
+                            AND (m.location_dest_id = w.location_id OR m.location_id = w.location_id)
+                            AND m.date < (current_date + least(coalesce(pl.lead_days, s.lead_days, 0), mrp._max_days()) + 1)::timestamptz), 0) END
+                     AS forecast
               FROM mrp.reorder_rule x
               JOIN stock.warehouse w ON w.company_id = x.company_id AND w.id = x.warehouse_id
               LEFT JOIN mrp.planning pl ON pl.company_id = x.company_id AND pl.product_id = x.product_id
-              -- the product's BoM (mrp._bom_of) and cheapest supplier line, each
-              -- chosen once per product of the company, not probed per rule
               LEFT JOIN (SELECT DISTINCT ON (b.product_id) b.product_id, b.type
                            FROM mrp.bom b WHERE b.company_id = p_company AND b.active
                           ORDER BY b.product_id, b.sequence, b.id) bo ON bo.product_id = x.product_id
@@ -431,61 +442,42 @@ BEGIN
                            JOIN erp.partner v ON v.company_id = si.company_id AND v.id = si.vendor_id AND v.active
                           WHERE si.company_id = p_company AND si.active
                           ORDER BY si.product_id, si.price, si.lead_days, si.id) s ON s.product_id = x.product_id
-             WHERE x.company_id = p_company AND x.active AND x.trigger = 'auto'),
-        on_hand AS (
-            SELECT ru.id, sum(q.quantity) AS qty
-              FROM rules ru JOIN stock.quant q
-                ON q.company_id = ru.company_id AND q.product_id = ru.product_id AND q.location_id = ru.location_id
-             GROUP BY ru.id),
-        moving AS (
-            SELECT ru.id, sum(CASE WHEN m.location_dest_id = ru.location_id THEN m.qty ELSE -m.qty END) AS qty
-              FROM rules ru JOIN stock.move m ON m.company_id = ru.company_id AND m.product_id = ru.product_id
-             WHERE m.state IN ('confirmed', 'assigned')
-               AND (m.location_dest_id = ru.location_id OR m.location_id = ru.location_id)
-               AND m.date < (current_date + least(ru.lead_days, mrp._max_days()) + 1)::timestamptz
-             GROUP BY ru.id),
-        drafts AS (
-            SELECT ru.id, sum(ol.qty) AS qty
-              FROM rules ru
-              JOIN purchase.order_line ol ON ol.company_id = ru.company_id AND ol.product_id = ru.product_id
-              JOIN purchase.order po ON po.company_id = ol.company_id AND po.id = ol.order_id
-             WHERE po.state = 'draft' AND po.location_id = ru.location_id
-             GROUP BY ru.id),
-        draft_mos AS (
-            SELECT ru.id, sum(mo.qty) AS qty
-              FROM rules ru JOIN mrp.production mo ON mo.company_id = ru.company_id AND mo.product_id = ru.product_id
-             WHERE mo.state = 'draft' AND mo.location_id = ru.location_id
-             GROUP BY ru.id),
-        f AS MATERIALIZED (
-            SELECT ru.*, coalesce(a.qty, 0) + coalesce(b.qty, 0) + coalesce(c.qty, 0) + coalesce(d.qty, 0) AS forecast
-              FROM rules ru
-              LEFT JOIN on_hand a ON a.id = ru.id
-              LEFT JOIN moving b ON b.id = ru.id
-              LEFT JOIN drafts c ON c.id = ru.id
-              LEFT JOIN draft_mos d ON d.id = ru.id)
-        SELECT f.id, f.product_id, f.forecast, q.to_order, f.make_or_buy = 'make' AS make,
-               bs.vendor_id, bs.price, f.warehouse_id, f.lead_days, q.in_range
-          FROM f CROSS JOIN LATERAL (SELECT x.in_range,
-                                            -- at or above its minimum a rule orders nothing: the
-                                            -- engine only runs for the rules below it
-                                            CASE WHEN x.in_range AND f.forecast < f.min_qty
-                                                 THEN mrp._reorder_qty(f.forecast, f.min_qty, f.max_qty, f.multiple) END
-                                              AS to_order
-                                       FROM (SELECT coalesce(abs(f.forecast) <= mrp._max_qty() AND f.max_qty <= mrp._max_qty()
-                                                             AND f.min_qty <= mrp._max_qty() AND f.multiple <= mrp._max_qty()
-                                                             AND f.lead_days <= mrp._max_days(), false) AS in_range) x
-                                     OFFSET 0) q  -- evaluated once per rule, not once per use
-          -- the supplier valid for the quantity: cheapest, then fastest, then
-          -- oldest, among the lines the caller may see (purchase.best_supplier)
+              LEFT JOIN (SELECT q.product_id, q.location_id, sum(q.quantity) AS qty FROM stock.quant q
+                          WHERE q.company_id = p_company GROUP BY q.product_id, q.location_id) a
+                ON a.product_id = x.product_id AND a.location_id = w.location_id
+              LEFT JOIN (SELECT ol.product_id, po.location_id, sum(ol.qty) AS qty
+                           FROM purchase.order_line ol
+                           JOIN purchase.order po ON po.company_id = ol.company_id AND po.id = ol.order_id
+                          WHERE ol.company_id = p_company AND po.company_id = p_company AND po.state = 'draft'
+                          GROUP BY ol.product_id, po.location_id) c
+                ON c.product_id = x.product_id AND c.location_id = w.location_id
+              LEFT JOIN (SELECT mo.product_id, mo.location_id, sum(mo.qty) AS qty FROM mrp.production mo
+                          WHERE mo.company_id = p_company AND mo.state = 'draft' GROUP BY mo.product_id, mo.location_id) d
+                ON d.product_id = x.product_id AND d.location_id = w.location_id
+              LEFT JOIN (SELECT DISTINCT m.product_id FROM stock.move m
+                          WHERE m.company_id = p_company AND m.state IN ('confirmed', 'assigned')) mp ON mp.product_id = x.product_id
+             WHERE x.company_id = p_company AND x.active AND x.trigger = 'auto'
+            OFFSET 0)  -- each forecast computed once, not once per use
+        -- the range check and the filter per rule, the quantity (and the
+        -- supplier valid for it) only for the rules that order
+        SELECT f.id, f.product_id, f.forecast, f.to_order, f.make_or_buy = 'make' AS make,
+               bs.vendor_id, bs.price, f.warehouse_id, f.lead_days, f.in_range
+          FROM (SELECT fr.*, CASE WHEN fr.in_range AND fr.forecast < fr.min_qty
+                                 THEN mrp._reorder_qty(fr.forecast, fr.min_qty, fr.max_qty, fr.multiple) END AS to_order
+                  FROM (SELECT f.*, coalesce(abs(f.forecast) <= mrp._max_qty() AND f.max_qty <= mrp._max_qty()
+                                             AND f.min_qty <= mrp._max_qty() AND f.multiple <= mrp._max_qty()
+                                             AND f.lead_days <= mrp._max_days(), false) AS in_range
+                          FROM f) fr
+                 WHERE fr.forecast < fr.min_qty OR NOT fr.in_range
+                OFFSET 0) f
           LEFT JOIN LATERAL (SELECT s.vendor_id, s.price FROM purchase.supplier_info s
                                JOIN erp.partner v ON v.company_id = s.company_id AND v.id = s.vendor_id AND v.active
                               WHERE s.company_id = f.company_id AND s.product_id = f.product_id AND s.active
-                                AND s.min_qty <= q.to_order
+                                AND s.min_qty <= f.to_order
                                 AND (erp._is_bootstrap() OR (erp.company_allowed(s.company_id, 'purchase.supplier_info:read')
                                                              AND erp._row_visible('purchase.supplier_info', s.id)))
                               ORDER BY s.price, s.lead_days, s.id LIMIT 1) bs ON true
-         -- a rule beyond the engine's range is reported, and the others go on
-         WHERE q.to_order > 0 OR NOT q.in_range
+         WHERE f.to_order > 0 OR NOT f.in_range
          ORDER BY f.id
     LOOP
         IF NOT r.in_range THEN
