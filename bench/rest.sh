@@ -104,19 +104,27 @@ pgbench_run() {
 }
 
 say "(a) GET by key: $ROUNDS rounds of ${SECONDS_EACH}s, wrk -c$CONNS against a pool of $POOL; pgbench -c$POOL"
-http_runs=() base_runs=() gw_runs=()
+# cpu_ms PIDFILE: user + system CPU of a gateway so far, in ms (/proc/PID/stat)
+cpu_ms() {
+    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%d\n", ($12 + $13) * 1000 / hz }' "/proc/$(cat "$1")/stat"
+}
+# us_per_req CPU_BEFORE CPU_AFTER RPS: the gateway's CPU per request, in microseconds
+us_per_req() { awk -v a="$1" -v b="$2" -v r="$3" -v s="$SECONDS_EACH" 'BEGIN { printf "%.1f", (b - a) * 1000 / (r * s) }'; }
+http_runs=() base_runs=() gw_runs=() cpu_runs=() gw_cpu_runs=()
 for r in $(seq "$ROUNDS"); do
+    c0=$(cpu_ms "$TMP/rest.pid")
     read -r rps p50 p99 bad < <(wrk_run "$TMP/get.lua")
     [ "$bad" = 0 ] || die "GET by key: $bad answers were not 2xx"
-    http_runs+=("$rps")
+    http_runs+=("$rps"); cpu_runs+=("$(us_per_req "$c0" "$(cpu_ms "$TMP/rest.pid")" "$rps")")
     if [ -n "$BASE_GW" ]; then
+        c0=$(cpu_ms "$TMP/base.pid")
         read -r grps gp50 gp99 gbad < <(wrk_run "$TMP/get.lua" "http://127.0.0.1:$BASE_PORT")
         [ "$gbad" = 0 ] || die "GET by key (base gateway): $gbad answers were not 2xx"
-        gw_runs+=("$grps")
-        echo "  round $r: base gateway ${grps} req/s (p50 ${gp50} ms, p99 ${gp99} ms)"
+        gw_runs+=("$grps"); gw_cpu_runs+=("$(us_per_req "$c0" "$(cpu_ms "$TMP/base.pid")" "$grps")")
+        echo "  round $r: base gateway ${grps} req/s (p50 ${gp50} ms, p99 ${gp99} ms, ${gw_cpu_runs[-1]} us of gateway CPU a request)"
     fi
     base_runs+=("$(pgbench_run "$TMP/get.sql")")
-    echo "  round $r: HTTP ${rps} req/s (p50 ${p50} ms, p99 ${p99} ms), pgbench ${base_runs[-1]} tps"
+    echo "  round $r: HTTP ${rps} req/s (p50 ${p50} ms, p99 ${p99} ms, ${cpu_runs[-1]} us of gateway CPU a request), pgbench ${base_runs[-1]} tps"
 done
 http=$(median "${http_runs[@]}")
 base=$(median "${base_runs[@]}")
@@ -126,6 +134,7 @@ awk -v h="$http" -v b="$base" -v hr="${http_runs[*]}" -v br="$(runs_fmt %.0f "${
 if [ -n "$BASE_GW" ]; then
     gw=$(median "${gw_runs[@]}")
     echo "(a) base gateway $BASE_GW: $gw req/s (runs ${gw_runs[*]}): this build / base $(ratio "$http" "$gw")"
+    echo "(a) gateway CPU a request: this build $(median "${cpu_runs[@]}") us (runs ${cpu_runs[*]}), base $(median "${gw_cpu_runs[@]}") us (runs ${gw_cpu_runs[*]})"
 fi
 
 # (s) the rows returned at two sizes: LIST and 2 LIST products a request
