@@ -105,37 +105,56 @@ buf_put(TextBuf *b, const char *s, size_t n)
 }
 
 /*
- * Text escaped for the inside of a JSON string, lower-cased if asked.
- * Quote, backslash and control characters are escaped; other bytes pass as
- * they are (header bytes as sent: text that is not UTF-8 is refused by the
- * database's jsonb input, as it was when json-c built this object).
+ * Text escaped for the inside of a JSON string, lower-cased (ASCII) if
+ * asked.  Quote, backslash and control characters are escaped; other bytes
+ * pass as they are (header bytes as sent: text that is not UTF-8 is
+ * refused by the database's jsonb input, as it was when json-c built this
+ * object).  Room for the worst case is made once: this runs on every
+ * header of every request.
  */
 static void
 buf_put_escaped(TextBuf *b, const char *s, bool lower)
 {
 	static const char hex[] = "0123456789abcdef";
+	char	   *o;
 
+	size_t		len = strlen(s);
+
+	buf_reserve(b, len * 6);
+	o = b->data + b->len;
+	if (!lower)
+	{
+		/* the bytes up to the first one to escape, copied as they are */
+		static const bool special[256] = {[0 ... 0x1f] = true, ['"'] = true, ['\\'] = true, [0x7f] = true};
+		size_t		plain = 0;
+
+		while (plain < len && !special[(unsigned char) s[plain]])
+			plain++;
+		memcpy(o, s, plain);
+		o += plain;
+		s += plain;
+	}
 	for (const unsigned char *p = (const unsigned char *) s; *p; p++)
 	{
-		unsigned char c = lower ? (unsigned char) tolower(*p) : *p;
+		unsigned char c = (lower && *p >= 'A' && *p <= 'Z') ? *p + ('a' - 'A') : *p;
 
-		buf_reserve(b, 6);
 		if (c == '"' || c == '\\')
 		{
-			b->data[b->len++] = '\\';
-			b->data[b->len++] = (char) c;
+			*o++ = '\\';
+			*o++ = (char) c;
 		}
 		else if (c < 0x20 || c == 0x7f)
 		{
-			memcpy(b->data + b->len, "\\u00", 4);
-			b->data[b->len + 4] = hex[c >> 4];
-			b->data[b->len + 5] = hex[c & 15];
-			b->len += 6;
+			memcpy(o, "\\u00", 4);
+			o[4] = hex[c >> 4];
+			o[5] = hex[c & 15];
+			o += 6;
 		}
 		else
-			b->data[b->len++] = (char) c;
+			*o++ = (char) c;
 	}
-	b->data[b->len] = '\0';
+	b->len = o - b->data;
+	*o = '\0';
 }
 
 /* A JSON string literal */
@@ -147,77 +166,87 @@ buf_put_string(TextBuf *b, const char *s, bool lower)
 	buf_put(b, "\"", 1);
 }
 
-/* What the scans of add_header share */
-typedef struct HeaderScan
+/* One request header as microhttpd holds it, and its rank as sent */
+typedef struct HeaderItem
 {
-	struct MHD_Connection *conn;
-	TextBuf    *buf;
-	const char *name;			/* the name being written */
-	bool		seen;			/* earlier_header: met before name itself */
-	bool		first;			/* join_value: no value written yet */
-} HeaderScan;
+	const char *key;
+	const char *value;
+	int			rank;
+} HeaderItem;
 
-/* Stop at the header itself (same pointer); note whether its name came before */
-static enum MHD_Result
-earlier_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+typedef struct HeaderList
 {
-	HeaderScan *hs = cls;
+	HeaderItem *items;
+	int			n;
+	int			cap;
+} HeaderList;
+
+static enum MHD_Result
+collect_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	HeaderList *l = cls;
 
 	(void) kind;
-	(void) value;
-	if (key == hs->name)
-		return MHD_NO;
-	if (strcasecmp(key, hs->name) == 0)
-	{
-		hs->seen = true;
-		return MHD_NO;
-	}
+	if (l->n == l->cap || strcasecmp(key, CLIENT_ADDRESS_HEADER) == 0)
+		return MHD_YES;
+	l->items[l->n].key = key;
+	l->items[l->n].value = value ? value : "";
+	l->items[l->n].rank = l->n;
+	l->n++;
 	return MHD_YES;
 }
 
-/* Every value of the name being written, joined with ", " in the order sent */
-static enum MHD_Result
-join_value(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+/* By name (case-insensitive), then as sent */
+static int
+header_cmp(const void *a, const void *b)
 {
-	HeaderScan *hs = cls;
+	const HeaderItem *x = a;
+	const HeaderItem *y = b;
+	int			c = strcasecmp(x->key, y->key);
 
-	(void) kind;
-	if (strcasecmp(key, hs->name) != 0)
-		return MHD_YES;
-	if (!hs->first)
-		buf_put(hs->buf, ", ", 2);
-	hs->first = false;
-	buf_put_escaped(hs->buf, value ? value : "", false);
-	return MHD_YES;
+	return c != 0 ? c : x->rank - y->rank;
 }
 
 /*
- * One request header into the p_headers object, lower-cased, the values
- * of a repeated name joined (written at its first occurrence only).
+ * Every request header into the p_headers object: names lower-cased, the
+ * values of a repeated name joined with ", " in the order sent.  Sorted
+ * by name, so repeated names meet in O(h log h) however many headers a
+ * client sends (jsonb orders the keys itself).
  */
-static enum MHD_Result
-add_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+static void
+put_headers(struct MHD_Connection *conn, TextBuf *b)
 {
-	HeaderScan *hs = cls;
-	TextBuf    *b = hs->buf;
+	HeaderItem	local[32];
+	HeaderList	l = {local, 0, 32};
+	int			count = MHD_get_connection_values(conn, MHD_HEADER_KIND, NULL, NULL);
 
-	(void) kind;
-	(void) value;
-	if (strcasecmp(key, CLIENT_ADDRESS_HEADER) == 0)
-		return MHD_YES;
-	hs->name = key;
-	hs->seen = false;
-	MHD_get_connection_values(hs->conn, MHD_HEADER_KIND, earlier_header, hs);
-	if (hs->seen)
-		return MHD_YES;
-	if (b->len > 1)
-		buf_put(b, ",", 1);
-	buf_put_string(b, key, true);
-	buf_put(b, ":\"", 2);
-	hs->first = true;
-	MHD_get_connection_values(hs->conn, MHD_HEADER_KIND, join_value, hs);
-	buf_put(b, "\"", 1);
-	return MHD_YES;
+	if (count > l.cap)
+	{
+		l.items = malloc(count * sizeof(HeaderItem));
+		l.cap = count;
+	}
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &l);
+	qsort(l.items, l.n, sizeof(HeaderItem), header_cmp);
+	for (int i = 0; i < l.n; i++)
+	{
+		bool		same = i > 0 && strcasecmp(l.items[i - 1].key, l.items[i].key) == 0;
+
+		if (same)
+			buf_put(b, ", ", 2);
+		else
+		{
+			if (i > 0)
+				buf_put(b, "\",", 2);
+			buf_put(b, "\"", 1);
+			buf_put_escaped(b, l.items[i].key, true);
+			buf_put(b, "\":\"", 3);
+		}
+		buf_put_escaped(b, l.items[i].value, false);
+	}
+	if (l.n > 0)
+		buf_put(b, "\"", 1);
+	if (l.items != local)
+		free(l.items);
 }
 
 /* The client's address as text, for p_headers and the rate limiter */
@@ -227,9 +256,26 @@ client_address(struct MHD_Connection *conn, char *buf, size_t size)
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
 
-	snprintf(buf, size, "unknown");
-	if (sa && sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *) sa)->sin_addr, buf, size);
+	strncpy(buf, "unknown", size - 1);
+	buf[size - 1] = '\0';
+	if (sa && sa->sa_family == AF_INET && size >= INET_ADDRSTRLEN)
+	{
+		/* by hand: inet_ntop formats through sprintf, once per request */
+		const unsigned char *q = (const unsigned char *) &((const struct sockaddr_in *) sa)->sin_addr;
+		char	   *o = buf;
+
+		for (int i = 0; i < 4; i++)
+		{
+			if (i > 0)
+				*o++ = '.';
+			if (q[i] >= 100)
+				*o++ = (char) ('0' + q[i] / 100);
+			if (q[i] >= 10)
+				*o++ = (char) ('0' + q[i] / 10 % 10);
+			*o++ = (char) ('0' + q[i] % 10);
+		}
+		*o = '\0';
+	}
 	else if (sa && sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) sa)->sin6_addr, buf, size);
 }
@@ -239,12 +285,9 @@ static char *
 headers_json(struct MHD_Connection *conn, const char *addr)
 {
 	TextBuf		b = {NULL, 0, 0};
-	HeaderScan	hs;
 
-	hs.conn = conn;
-	hs.buf = &b;
 	buf_put(&b, "{", 1);
-	MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header, &hs);
+	put_headers(conn, &b);
 	if (b.len > 1)
 		buf_put(&b, ",", 1);
 	buf_put_string(&b, CLIENT_ADDRESS_HEADER, false);
@@ -265,27 +308,84 @@ add_cors(struct MHD_Response *resp, const char *origin)
 	MHD_add_response_header(resp, "Vary", "Origin");
 }
 
+/*
+ * The handler's response headers, parsed: the last text seen and its
+ * pairs, kept for the next response (most responses of one shape carry
+ * the same headers), in the loop's thread only.
+ */
+typedef struct HeaderCache
+{
+	char	   *text;
+	int			n;
+	char	  **names;
+	char	  **values;
+} HeaderCache;
+
+static HeaderCache resp_cache;
+
+static void
+cache_clear(HeaderCache *c)
+{
+	for (int i = 0; i < c->n; i++)
+	{
+		free(c->names[i]);
+		free(c->values[i]);
+	}
+	free(c->names);
+	free(c->values);
+	free(c->text);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Parse text (a JSON object) into the cache; false when it is not one */
+static bool
+cache_fill(HeaderCache *c, const char *text)
+{
+	json_object *obj = json_tokener_parse(text);
+	int			i = 0;
+
+	cache_clear(c);
+	if (obj == NULL || !json_object_is_type(obj, json_type_object))
+	{
+		json_object_put(obj);
+		return false;
+	}
+	c->names = calloc(json_object_object_length(obj) + 1, sizeof(char *));
+	c->values = calloc(json_object_object_length(obj) + 1, sizeof(char *));
+	json_object_object_foreach(obj, key, val)
+	{
+		c->names[i] = strdup(key);
+		c->values[i] = strdup(json_object_get_string(val));
+		i++;
+	}
+	c->n = i;
+	c->text = strdup(text);
+	json_object_put(obj);
+	return true;
+}
+
 /* Copy the handler's headers; the gateway owns framing and, if configured, CORS */
 static void
 copy_headers(struct MHD_Response *resp, const char *text, bool cors_owned)
 {
-	json_object *obj = text ? json_tokener_parse(text) : NULL;
+	HeaderCache *c = &resp_cache;
 
-	if (obj == NULL || !json_object_is_type(obj, json_type_object))
+	if (text == NULL ||
+		((c->text == NULL || strcmp(c->text, text) != 0) && !cache_fill(c, text)))
 	{
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
-		json_object_put(obj);
 		return;
 	}
-	json_object_object_foreach(obj, key, val)
+	for (int i = 0; i < c->n; i++)
 	{
+		const char *key = c->names[i];
+
 		if (strcasecmp(key, "content-length") == 0 || strcasecmp(key, "transfer-encoding") == 0 ||
 			strcasecmp(key, "connection") == 0 ||
 			(cors_owned && strncasecmp(key, "access-control-", 15) == 0))
 			continue;
-		MHD_add_response_header(resp, key, json_object_get_string(val));
+		MHD_add_response_header(resp, key, c->values[i]);
 	}
-	json_object_put(obj);
 }
 
 /* Send the answer in req (ours or the handler's), log and count it */
@@ -507,7 +607,10 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url, const ch
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		size_t		max = req->cfg->max_body_bytes;
 
-		snprintf(req->method, sizeof(req->method), "%s", method);
+		size_t		mlen = strnlen(method, sizeof(req->method) - 1);
+
+		memcpy(req->method, method, mlen);
+		req->method[mlen] = '\0';
 		req->read_only = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 		req->state = REQ_READING;
 		if (cl && strtoull(cl, NULL, 10) > max)

@@ -1,6 +1,7 @@
 /*
- * The access log: one line per request on stderr, written with a single
- * write(2) so lines of concurrent requests never interleave.  Only the
+ * The access log: one line per request on stderr, the lines of one turn
+ * of the event loop written with a single write(2) so that they never
+ * interleave with other writers' lines.  Only the
  * method, the path (no query string, where tokens and passwords could be)
  * and the status are logged.
  */
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include "restd.h"
@@ -33,25 +35,92 @@ log_stamp(char *buf, size_t size)
 	return strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* The access-log line of one request */
+/*
+ * The access log's lines of one turn of the event loop, written together
+ * by AccessLogFlush: one write(2) per turn instead of one per request
+ * (under PIPE_BUF, so still atomic).  Only the loop's thread logs requests.
+ */
+static char access_buf[PIPE_BUF];
+static size_t access_len;
+static time_t stamp_second = -1;
+static char stamp_text[32];
+static size_t stamp_len;
+
+/* Write the lines of this turn, if any */
+void
+AccessLogFlush(void)
+{
+	if (access_len > 0)
+		log_write(access_buf, access_len);
+	access_len = 0;
+}
+
+/* Append n bytes to line (bounded by end) */
+static char *
+put(char *line, const char *end, const char *s, size_t n)
+{
+	if (n > (size_t) (end - line))
+		n = end - line;
+	memcpy(line, s, n);
+	return line + n;
+}
+
+/* A non-negative number in decimal */
+static char *
+put_number(char *line, const char *end, unsigned long v)
+{
+	char		digits[24];
+	int			n = 0;
+
+	do
+		digits[sizeof(digits) - 1 - n++] = (char) ('0' + v % 10);
+	while ((v /= 10) > 0 && n < (int) sizeof(digits));
+	return put(line, end, digits + sizeof(digits) - n, n);
+}
+
+/*
+ * The access-log line of one request: "<UTC time> <method> <path> <status>
+ * <ms>ms", the path without its query string and without control
+ * characters (so a path cannot forge lines).  Formatted by hand, the
+ * timestamp once a second: this runs once per request.
+ */
 void
 AccessLog(const char *method, const char *path, int status, double ms)
 {
 	char		line[600];
-	char		safe[256];
-	size_t		n = 0;
-	size_t		len;
+	char	   *end = line + sizeof(line) - 1;
+	char	   *o = line;
+	struct timespec ts;
+	unsigned long tenths = ms > 0 ? (unsigned long) (ms * 10 + 0.5) : 0;
+	int			n = 0;
 
-	/* bounded and without control characters, so a path cannot forge lines */
-	for (const char *p = path ? path : "-"; *p && *p != '?' && n < sizeof(safe) - 1; p++)
-		safe[n++] = (*p < 0x21 || *p == 0x7f) ? '_' : *p;
-	safe[n] = '\0';
-	len = log_stamp(line, sizeof(line));
-	len += snprintf(line + len, sizeof(line) - len, " %.16s %s %d %.1fms\n",
-					method ? method : "-", safe, status, ms);
-	if (len >= sizeof(line))
-		len = sizeof(line) - 1;
-	log_write(line, len);
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	if (ts.tv_sec != stamp_second)
+	{
+		struct tm	tm;
+
+		gmtime_r(&ts.tv_sec, &tm);
+		stamp_len = strftime(stamp_text, sizeof(stamp_text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		stamp_second = ts.tv_sec;
+	}
+	o = put(o, end, stamp_text, stamp_len);
+	o = put(o, end, " ", 1);
+	method = method ? method : "-";
+	o = put(o, end, method, strnlen(method, 16));
+	o = put(o, end, " ", 1);
+	for (const char *p = path ? path : "-"; *p && *p != '?' && n < 255 && o < end; p++, n++)
+		*o++ = (*p < 0x21 || *p == 0x7f) ? '_' : *p;
+	o = put(o, end, " ", 1);
+	o = put_number(o, end, status > 0 ? (unsigned long) status : 0);
+	o = put(o, end, " ", 1);
+	o = put_number(o, end, tenths / 10);
+	o = put(o, end, ".", 1);
+	o = put_number(o, end, tenths % 10);
+	o = put(o, end, "ms\n", 3);
+	if (access_len + (o - line) > sizeof(access_buf))
+		AccessLogFlush();
+	memcpy(access_buf + access_len, line, o - line);
+	access_len += o - line;
 }
 
 /* A gateway event (start, reload, stop) on stderr */

@@ -27,6 +27,9 @@ static atomic_bool stop_requested;
 static Watch wake_watch = {WATCH_WAKE};
 static Watch http_watch = {WATCH_HTTP};
 
+/* Turns of the loop so far: a slot read in this turn needs no probe (pool.c) */
+unsigned long LoopTurn;
+
 /*
  * Watch fd for events (fd -1 or no events: stop watching what was
  * registered).  The registration is remembered by the caller; a
@@ -154,7 +157,10 @@ LoopRun(struct MHD_Daemon *api)
 		if (n > 0)
 			loop_dispatch(evs, n);
 		MHD_run(api);			/* new requests, and the connections resumed above */
+		AccessLogFlush();		/* the lines of this turn, in one write */
+		LoopTurn++;
 	}
+	AccessLogFlush();
 	if (atomic_load(&InFlight) > 0)
 	{
 		LogMessage("%d requests still in flight after %d s: exiting anyway", atomic_load(&InFlight), DRAIN_SECONDS);

@@ -326,7 +326,9 @@ slot_connect_poll(PoolSlot *s)
  * session has closed its end: the end of file (or the FATAL message before
  * it) is already waiting on the socket.  An idle session is sent nothing
  * else (no LISTEN here), so anything readable means: drop it and connect
- * again (#14, test/tap/022_gateway_failover.pl).  One poll(), no wait.
+ * again (#14, test/tap/022_gateway_failover.pl).  One poll(), no wait;
+ * none for a slot that went idle in this turn of the loop, whose input
+ * PQconsumeInput has just read (an end of file would have shown there).
  */
 static bool
 slot_usable(PoolSlot *s)
@@ -335,6 +337,8 @@ slot_usable(PoolSlot *s)
 
 	if (PQstatus(s->conn) != CONNECTION_OK || PQsocket(s->conn) < 0)
 		return false;
+	if (s->idle_turn == LoopTurn)
+		return true;			/* its input was read to the end in this very turn */
 	pfd.fd = PQsocket(s->conn);
 	pfd.events = POLLIN;
 	pfd.revents = 0;
@@ -409,6 +413,7 @@ slot_idle(PoolSlot *s)
 	}
 	s->state = SLOT_IDLE;
 	s->ncalls = s->done = 0;
+	s->idle_turn = LoopTurn;
 	if (pool_generation(s->pool) != s->generation)
 		slot_close(s);
 	else

@@ -101,6 +101,7 @@ typedef struct PoolSlot
 	struct Request *calls[PIPELINE_MAX];
 	int			ncalls;
 	int			done;
+	unsigned long idle_turn;	/* LoopTurn when it last went idle */
 } PoolSlot;
 
 typedef struct Pool
@@ -137,6 +138,7 @@ extern double NowSeconds(void);
 extern void LoopWatch(Watch *w, int fd, uint32_t events, int *registered_fd, uint32_t *registered);
 extern int	LoopInit(void);
 extern int	LoopRun(struct MHD_Daemon *api);
+extern unsigned long LoopTurn;
 extern void LoopStop(void);
 
 /* ---- ratelimit.c ---- */
@@ -155,6 +157,7 @@ extern struct MHD_Daemon *AdminStart(const RestConfig *cfg);
 
 /* ---- log.c ---- */
 extern void AccessLog(const char *method, const char *path, int status, double ms);
+extern void AccessLogFlush(void);
 extern void LogMessage(const char *fmt,...) __attribute__((format(printf, 1, 2)));
 
 /* ---- http.c / work.c ---- */

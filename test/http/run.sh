@@ -91,6 +91,31 @@ wait "$slow"
 expect "the slow client is answered in the end" 200 "$(cat "$WORK/slow.out")"
 expect "1,000 idle keep-alive connections while requests still get answers" ok "$("$CLIENT" idle "$H" 1000 2>&1 | tail -n 1)"
 
+# request.headers as the gateway builds them: names lower-cased, repeated names joined in
+# the order sent, quotes escaped, and the client address set by the gateway, not the client
+psql_su -c "CREATE FUNCTION api.t_http_headers() RETURNS jsonb LANGUAGE sql STABLE AS \$\$ SELECT pg_catalog.current_setting('request.headers')::jsonb \$\$" >/dev/null
+st=$(status "$URL/rpc/t_http_headers" -H 'X-Rep: one' -H 'Accept: application/json' -H 'x-rep: two "2" \ back' \
+     -H 'X-REP: three' -H 'X-PGERP-Client-Address: 6.6.6.6' -H 'X-Solo: Mixed Case')
+expect "GET /rpc/t_http_headers answers 200" 200 "$st"
+expect "a repeated header's values are joined in the order sent, quotes and backslashes kept" \
+    'one, two "2" \ back, three' "$(json_field "$WORK/body" x-rep)"
+expect "a header's value keeps its case and its name is lower-cased" "Mixed Case" "$(json_field "$WORK/body" x-solo)"
+expect "the client address is the peer's, whatever the client sends as that header" 127.0.0.1 \
+    "$(json_field "$WORK/body" x-pgerp-client-address)"
+expect "every header and nothing else: host, user-agent, accept, x-rep, x-solo and the address" 6 \
+    "$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)))' <"$WORK/body")"
+st=$(status "$URL/rpc/t_http_headers" -H 'X-Rep: alone')
+expect "a second request on another shape has its own headers" alone "$(json_field "$WORK/body" x-rep)"
+psql_su -c "DROP FUNCTION api.t_http_headers()" >/dev/null
+# the response headers of each answer are its own (the gateway keeps the last set parsed)
+status "$URL/companies?select=id" -H 'Accept: text/csv' >/dev/null
+ct1=$(header Content-Type)
+status "$URL/companies?select=id" >/dev/null
+ct2=$(header Content-Type)
+status "$URL/companies?select=id" -H 'Accept: text/csv' >/dev/null
+expect "CSV, JSON, then CSV again: each answer has its own Content-Type" \
+    "text/csv; charset=utf-8|application/json; charset=utf-8|text/csv; charset=utf-8" "$ct1|$ct2|$(header Content-Type)"
+
 # access log: no token, no query string
 curl -s -o /dev/null --max-time 20 "$URL/companies?select=id&token=QuerySecret42" -H 'Authorization: Bearer HeaderSecret42'
 sleep 0.2
