@@ -127,7 +127,7 @@ static void
 brun(int which, Datum *args, const char *nulls, int expect)
 {
 	BdPlan	   *p = &bplans[which];
-	int			ret = SPI_execute_plan(PgerpKeptPlan(&p->plan, p->sql, p->nargs, p->types), args, nulls, false, 0);
+	int			ret = SPI_execute_plan(PgerpKeptCustomPlan(&p->plan, p->sql, p->nargs, p->types), args, nulls, false, 0);
 
 	if (ret != expect)
 		elog(ERROR, "back-dated valuation statement %d failed: %s", which, SPI_result_code_string(ret));

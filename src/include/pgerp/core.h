@@ -61,6 +61,7 @@ extern void CallerRegisterRoleHook(CallerRoleHook hook);	/* jobs: the run_as rol
 /* spi.c: the one helper that prepares and keeps SPI plans */
 #include "executor/spi.h"
 extern SPIPlanPtr PgerpKeptPlan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes);
+extern SPIPlanPtr PgerpKeptCustomPlan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes);
 
 /*
  * session.c: callbacks of higher layers run whenever the acting identity
