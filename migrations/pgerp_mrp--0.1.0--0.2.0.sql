@@ -2669,6 +2669,13 @@ END $$;
 COMMENT ON FUNCTION mrp.replenish(bigint, boolean) IS
     'Apply the company''s automatic reorder rules: draft purchase orders grouped per vendor and warehouse, or MOs; a failing rule is reported and the others go on';
 
+-- ==== replen2: the forecast merge-joins its sources (#16) ====
+-- mrp.replenish plans without hash joins (sql/mrp/planning.sql): at a million
+-- rules the hash tables of the quants and the supplier lines were most of the
+-- forecast's time, and a merge join of the product-ordered sources does not
+-- depend on what the statistics say of the draft lines the previous run wrote.
+ALTER FUNCTION mrp.replenish(bigint, boolean) SET enable_hashjoin = off;
+
 -- ==== last: grants of the application roles ====
 
 -- as the install's finish.sql: nothing new is PUBLIC

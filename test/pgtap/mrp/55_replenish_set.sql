@@ -1,10 +1,11 @@
 -- mrp.replenish as set joins (#16): the grouped lines' prices come from the
 -- best supplier line valid for the quantity, the make-or-buy choice follows
 -- the first active BoM, forecasts add up every source per rule, a run that
--- wrote many lines leaves statistics that count them, and JIT stays off.
+-- wrote many lines leaves statistics that count them, JIT stays off and the
+-- forecast merge-joins its sources (no hash joins).
 BEGIN;
 \ir ../setup.sql
-SELECT plan(9);
+SELECT plan(10);
 
 SELECT * FROM pg_temp.make_tree() \gset
 SELECT stock.create_warehouse(:a, 'R55') AS wh \gset
@@ -64,6 +65,8 @@ SELECT cmp_ok((SELECT reltuples FROM pg_class WHERE oid = 'purchase.order_line':
 
 SELECT ok((SELECT 'jit=off' = ANY (proconfig) FROM pg_proc WHERE oid = 'mrp.replenish(bigint, boolean)'::regprocedure),
           'mrp.replenish runs without JIT (compiling its plan cost more than running it)');
+SELECT ok((SELECT 'enable_hashjoin=off' = ANY (proconfig) FROM pg_proc WHERE oid = 'mrp.replenish(bigint, boolean)'::regprocedure),
+          'mrp.replenish merge-joins its product-ordered sources (no hash table per source, whatever the draft lines'' statistics say)');
 
 SELECT * FROM finish();
 ROLLBACK;
