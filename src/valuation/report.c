@@ -104,7 +104,8 @@ typedef struct ReportState
 	int64		maxlines;
 	int64		min_id;
 	int64		max_id;
-	int32	   *direct;			/* line + 1 by id - min_id */
+	int32	   *direct;			/* line + 1 by id - min_id, or NULL */
+	struct IdLine *sorted;		/* when direct is NULL: (id, line) by id */
 	char	   *arena;			/* the skus, copied end to end */
 	Size		arena_used;
 	Size		arena_size;
@@ -456,8 +457,6 @@ typedef struct IdLine
 	int32		line;
 } IdLine;
 
-static IdLine *sorted_ids = NULL;	/* only while a report runs, in its context */
-
 static int
 idline_cmp(const void *a, const void *b)
 {
@@ -472,7 +471,6 @@ index_lines(ReportState *st)
 {
 	int64		i;
 
-	sorted_ids = NULL;
 	if (st->nlines == 0)
 		return;
 	if ((uint64) (st->max_id - st->min_id) < (uint64) st->nlines * 4 + 1024)
@@ -483,13 +481,13 @@ index_lines(ReportState *st)
 			st->direct[st->lines[i].id - st->min_id] = (int32) (i + 1);
 		return;
 	}
-	sorted_ids = MemoryContextAllocHuge(st->cxt, st->nlines * sizeof(IdLine));
+	st->sorted = MemoryContextAllocHuge(st->cxt, st->nlines * sizeof(IdLine));
 	for (i = 0; i < st->nlines; i++)
 	{
-		sorted_ids[i].id = st->lines[i].id;
-		sorted_ids[i].line = (int32) i;
+		st->sorted[i].id = st->lines[i].id;
+		st->sorted[i].line = (int32) i;
 	}
-	qsort(sorted_ids, st->nlines, sizeof(IdLine), idline_cmp);
+	qsort(st->sorted, st->nlines, sizeof(IdLine), idline_cmp);
 }
 
 /* the line of a product, NULL if it is not one of the report's (a product the caller may not read) */
@@ -505,10 +503,10 @@ line_of(ReportState *st, int64 id)
 		k = st->direct[id - st->min_id];
 		return k == 0 ? NULL : &st->lines[k - 1];
 	}
-	if (sorted_ids != NULL)
+	if (st->sorted != NULL)
 	{
 		IdLine		key = {id, 0};
-		IdLine	   *e = bsearch(&key, sorted_ids, st->nlines, sizeof(IdLine), idline_cmp);
+		IdLine	   *e = bsearch(&key, st->sorted, st->nlines, sizeof(IdLine), idline_cmp);
 
 		return e == NULL ? NULL : &st->lines[e->line];
 	}
@@ -1228,7 +1226,6 @@ pgerp_valuation_report(PG_FUNCTION_ARGS)
 		if (i % 64 == 63)
 			MemoryContextReset(rowcxt);
 	}
-	sorted_ids = NULL;
 	MemoryContextDelete(st.cxt);
 	PG_RETURN_NULL();
 }

@@ -7,7 +7,7 @@
 -- as before: the company policy (read directly) and a record rule (through SPI).
 BEGIN;
 \ir ../setup.sql
-SELECT plan(16);
+SELECT plan(17);
 SET LOCAL client_min_messages = warning;
 
 SELECT * FROM pg_temp.make_tree() \gset
@@ -109,6 +109,12 @@ UPDATE erp.company SET price_precision = 2 WHERE id = :a;
 INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
 SELECT :a, p.id, pg_temp.m(3) + interval '1 day', 0.0001, 0, 12345678901.123456789, 'rn58 late' FROM p58 p WHERE p.k = 7;
 SELECT is(pg_temp.mismatches(:a), '', 'a stale product among snapshotted ones: the report''s text equals the layers'' sums');
+
+-- a product id far from the others: the lines are found through a sorted index, not an array by id
+INSERT INTO stock.product (company_id, id, sku, name) OVERRIDING SYSTEM VALUE VALUES (:a, 2000000000, 'RN-SPARSE', 'Far id');
+INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
+VALUES (:a, 2000000000, pg_temp.m(2) + interval '1 day', 3, 0, 10, 'rn58 sparse'), (:a, 2000000000, pg_temp.m(1) + interval '1 day', 1, 0, 1.5, 'rn58 sparse');
+SELECT is(pg_temp.mismatches(:a), '', 'ids spread out: the report''s text equals the layers'' sums');
 
 -- ------------------------------------------------------------ row security, as before
 CREATE TEMP TABLE all58 AS SELECT * FROM pg_temp.report(:a, pg_temp.m(1) + interval '10 days');
