@@ -53,6 +53,7 @@
 #include "miscadmin.h"
 #include "nodes/params.h"
 #include "nodes/primnodes.h"
+#include "nodes/tidbitmap.h"
 #include "rewrite/rowsecurity.h"
 #include "storage/bufmgr.h"
 #include "tcop/dest.h"
@@ -140,6 +141,17 @@ static const int64 pow10_64[19] = {
 	INT64CONST(1000000000000000000)
 };
 
+/* PG_INT64_MAX / 10^e: the largest x with x * 10^e in int64 */
+static const uint64 max_mul_64[19] = {
+	UINT64CONST(9223372036854775807), UINT64CONST(922337203685477580), UINT64CONST(92233720368547758),
+	UINT64CONST(9223372036854775), UINT64CONST(922337203685477), UINT64CONST(92233720368547),
+	UINT64CONST(9223372036854), UINT64CONST(922337203685), UINT64CONST(92233720368),
+	UINT64CONST(9223372036), UINT64CONST(922337203), UINT64CONST(92233720),
+	UINT64CONST(9223372), UINT64CONST(922337), UINT64CONST(92233),
+	UINT64CONST(9223), UINT64CONST(922), UINT64CONST(92),
+	UINT64CONST(9)
+};
+
 /* 10^e as uint128, e in 0..38 */
 static inline uint128
 pow10_128(int e)
@@ -170,7 +182,7 @@ mul_pow10_128(uint128 *x, int e)
  * A stored numeric as v * 10^-dscale, read in place (no detoast copy),
  * false when it does not fit (special, compressed, too many digits).
  */
-static bool
+static inline bool
 dec_read(Datum d, int64 *v, int32 *scale)
 {
 	struct varlena *p = (struct varlena *) DatumGetPointer(d);
@@ -218,19 +230,60 @@ dec_read(Datum d, int64 *v, int32 *scale)
 	if (dscale > RN_MAX_FAST_SCALE)
 		return false;
 	ndigits = (len - hdr) / (int) sizeof(int16);
-	if (ndigits > 0 && 4 * weight + dscale > 30)
-		return false;			/* beyond int64 anyway */
+	if (ndigits > 0 && (ndigits > 6 || 4 * weight + dscale > 18))
+		return false;			/* beyond int64 */
+	/* the digits as one integer (below 10^24), times 10^e for the scale */
+	if (ndigits == 0)
+	{
+		*v = 0;
+		*scale = dscale;
+		return true;
+	}
+	if (ndigits <= 4)
+	{
+		uint64		a = 0;		/* below 10^16: 64-bit arithmetic */
+		int			e = 4 * (weight - (ndigits - 1)) + dscale;
+
+		for (i = 0; i < ndigits; i++)
+		{
+			int16		digit;
+
+			memcpy(&digit, data + hdr + i * sizeof(int16), sizeof(digit));
+			a = a * RN_NBASE + digit;
+		}
+		if (e >= 0)
+		{
+			if (e > 18 || a > max_mul_64[e])
+				return false;
+			a *= pow10_64[e];
+		}
+		else if (e >= -3)
+			a /= pow10_64[-e];
+		else
+			return false;
+		*v = neg ? -(int64) a : (int64) a;
+		*scale = dscale;
+		return true;
+	}
 	for (i = 0; i < ndigits; i++)
 	{
 		int16		digit;
-		int			e = 4 * (weight - i) + dscale;
 
 		memcpy(&digit, data + hdr + i * sizeof(int16), sizeof(digit));
+		acc = acc * RN_NBASE + digit;
+	}
+	{
+		int			e = 4 * (weight - (ndigits - 1)) + dscale;
+
 		if (e >= 0)
-			acc += (int128) digit * (int128) pow10_128(e);
+		{
+			if (e > 18 || acc > PG_INT64_MAX)
+				return false;
+			acc *= pow10_64[e];
+		}
 		else if (e >= -3)
-			acc += digit / pow10_64[-e];	/* the digits past dscale are zero */
-		else if (digit != 0)
+			acc /= pow10_64[-e];	/* the digits past dscale are zero */
+		else
 			return false;
 	}
 	if (acc > PG_INT64_MAX)
@@ -245,12 +298,12 @@ dec_read(Datum d, int64 *v, int32 *scale)
  * make_result()'s format: no leading or trailing zero digits, zero with
  * weight 0 and a positive sign, the short header (scale <= 18 here).
  */
-static Datum
+static inline Datum
 dec_numeric(int64 v, int32 scale, char *buf)
 {
 	uint64		m = v < 0 ? -(uint64) v : (uint64) v;
 	int			pad = (4 - scale % 4) % 4;
-	uint128		x = (uint128) m * (uint128) pow10_64[pad];
+	uint128		x = (uint128) m * (uint128) (uint64) pow10_64[pad];
 	int			frac = (scale + pad) / 4;
 	int16		digs[12];
 	int			n = 0;
@@ -261,11 +314,22 @@ dec_numeric(int64 v, int32 scale, char *buf)
 	int			i;
 
 	Assert(scale >= 0 && scale <= RN_MAX_FAST_SCALE);
-	while (x > 0)
+	if (x <= PG_UINT64_MAX)
 	{
-		digs[n++] = (int16) (x % RN_NBASE);
-		x /= RN_NBASE;
+		uint64		y = (uint64) x; /* division by a constant: no 128-bit call */
+
+		while (y > 0)
+		{
+			digs[n++] = (int16) (y % RN_NBASE);
+			y /= RN_NBASE;
+		}
 	}
+	else
+		while (x > 0)
+		{
+			digs[n++] = (int16) (x % RN_NBASE);
+			x /= RN_NBASE;
+		}
 	while (lo < n && digs[lo] == 0)
 		lo++;
 	if (lo == n)
@@ -297,13 +361,22 @@ dec_weight(int64 v, int32 scale, int *weight, int *first)
 		*first = 0;
 		return;
 	}
-	while (x >= RN_NBASE)
+	while (x > PG_UINT64_MAX)
 	{
 		x /= RN_NBASE;
 		k++;
 	}
+	{
+		uint64		y = (uint64) x;
+
+		while (y >= RN_NBASE)
+		{
+			y /= RN_NBASE;
+			k++;
+		}
+		*first = (int) y;
+	}
 	*weight = k - (scale + pad) / 4;
-	*first = (int) x;
 }
 
 /* a + b (a numeric_add), false on overflow */
@@ -367,8 +440,16 @@ dec_unit_cost(int64 value, int32 vscale, int64 qty, int32 qscale, int precision,
 		return false;
 	if (!mul_pow10_128(e >= 0 ? &num : &den, e >= 0 ? e : -e))
 		return false;
-	q = num / den;
-	rem = num % den;
+	if (num <= PG_UINT64_MAX && den <= PG_UINT64_MAX)
+	{
+		q = (uint64) num / (uint64) den;
+		rem = (uint64) num % (uint64) den;
+	}
+	else
+	{
+		q = num / den;
+		rem = num % den;
+	}
 	if (rem >= den - rem)
 		q++;
 	if (precision >= rscale)
@@ -383,8 +464,16 @@ dec_unit_cost(int64 value, int32 vscale, int64 qty, int32 qscale, int precision,
 		if (rscale - precision > 38)
 			return false;
 		d = pow10_128(rscale - precision);
-		rem = q % d;
-		q /= d;
+		if (q <= PG_UINT64_MAX && d <= PG_UINT64_MAX)
+		{
+			rem = (uint64) q % (uint64) d;
+			q = (uint64) q / (uint64) d;
+		}
+		else
+		{
+			rem = q % d;
+			q /= d;
+		}
 		if (rem >= d - rem)
 			q++;
 	}
@@ -680,6 +769,8 @@ typedef struct ReportRels
 	AttrNumber	snapshot_qty;
 	AttrNumber	snapshot_value;
 	AttrNumber	snapshot_end;
+	AttrNumber	layer_company;
+	AttrNumber	layer_date;
 	AttrNumber	layer_product;
 	AttrNumber	layer_qty;
 	AttrNumber	layer_value;
@@ -729,13 +820,16 @@ report_rels(ReportRels *r)
 	r->layer_product_idx = get_relname_relid("valuation_layer_product_date_idx", nsp);
 	if (!OidIsValid(r->product) || !OidIsValid(r->snapshot) || !OidIsValid(r->layer))
 		return false;
+	r->layer_company = get_attnum(r->layer, "company_id");
+	r->layer_date = get_attnum(r->layer, "created_at");
 	r->layer_product = get_attnum(r->layer, "product_id");
 	r->layer_qty = get_attnum(r->layer, "quantity");
 	r->layer_value = get_attnum(r->layer, "value");
 	r->snapshot_qty = get_attnum(r->snapshot, "qty");
 	r->snapshot_value = get_attnum(r->snapshot, "value");
 	r->snapshot_end = get_attnum(r->snapshot, "period_end");
-	if (r->layer_product == InvalidAttrNumber || r->layer_qty == InvalidAttrNumber ||
+	if (r->layer_company == InvalidAttrNumber || r->layer_date == InvalidAttrNumber ||
+		r->layer_product == InvalidAttrNumber || r->layer_qty == InvalidAttrNumber ||
 		r->layer_value == InvalidAttrNumber || r->snapshot_qty == InvalidAttrNumber ||
 		r->snapshot_value == InvalidAttrNumber || r->snapshot_end == InvalidAttrNumber)
 		return false;
@@ -855,29 +949,34 @@ scan_index_only(Oid heapid, Oid indexid, ScanKey keys, int nkeys, ReportState *s
 	table_close(heap, NoLock);
 }
 
+/* (company_id, sku, id) */
 static void
 itup_product(ReportState *st, IndexTuple itup, TupleDesc desc)
 {
-	bool		n1,
-				n2;
-	Datum		sku = index_getattr(itup, 2, desc, &n1);
-	Datum		id = index_getattr(itup, 3, desc, &n2);
+	Datum		v[3];
+	bool		n[3];
 
-	add_product(st, DatumGetInt64(id), sku);
+	index_deform_tuple(itup, desc, v, n);
+	add_product(st, DatumGetInt64(v[2]), v[1]);
 }
 
+/* (company_id, period_end, product_id, qty, value) */
 static void
 itup_snapshot(ReportState *st, IndexTuple itup, TupleDesc desc)
 {
-	bool		n;
-	Datum		id = index_getattr(itup, 3, desc, &n);
-	Datum		qty = index_getattr(itup, 4, desc, &n);
-	Datum		value = index_getattr(itup, 5, desc, &n);
+	Datum		v[5];
+	bool		n[5];
 
-	add_base(st, DatumGetInt64(id), qty, value);
+	index_deform_tuple(itup, desc, v, n);
+	add_base(st, DatumGetInt64(v[2]), v[3], v[4]);
 }
 
-/* the company's layers dated in [from, at], by the date index, read from the heap */
+/*
+ * The company's layers dated in [from, at]: a bitmap of the date index's
+ * entries, then the heap pages in block order (a bitmap heap scan, as the
+ * planner chose for the statement: in date order the layers of one period
+ * lie on pages far apart, and a fetch each would switch buffers).
+ */
 static void
 scan_layers(ReportRels *r, Datum company, Datum from, Datum at, ReportState *st)
 {
@@ -886,21 +985,44 @@ scan_layers(ReportRels *r, Datum company, Datum from, Datum at, ReportState *st)
 	TupleTableSlot *slot = table_slot_create(heap, NULL);
 	ScanKeyData keys[3];
 	IndexScanDesc scan;
-	AttrNumber	natts = Max(r->layer_product, Max(r->layer_qty, r->layer_value));
+	TIDBitmap  *tbm = tbm_create(work_mem * 1024L, NULL);
+	TBMIterator *it;
+	TBMIterateResult *tbmres;
+	TableScanDesc hscan;
+	AttrNumber	natts = Max(Max(r->layer_product, r->layer_company),
+							Max(r->layer_date, Max(r->layer_qty, r->layer_value)));
 
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, company);
 	ScanKeyInit(&keys[1], 2, BTGreaterEqualStrategyNumber, F_TIMESTAMPTZ_GE, from);
 	ScanKeyInit(&keys[2], 2, BTLessEqualStrategyNumber, F_TIMESTAMPTZ_LE, at);
-	scan = index_beginscan(heap, index, GetActiveSnapshot(), 3, 0);
+	scan = index_beginscan_bitmap(index, GetActiveSnapshot(), 3);
 	index_rescan(scan, keys, 3, NULL, 0);
-	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	index_getbitmap(scan, tbm);
+	index_endscan(scan);
+
+	it = tbm_begin_iterate(tbm);
+	hscan = table_beginscan_bm(heap, GetActiveSnapshot(), 0, NULL);
+	while ((tbmres = tbm_iterate(it)) != NULL)
 	{
 		CHECK_FOR_INTERRUPTS();
-		slot_getsomeattrs(slot, natts);
-		add_layer(st, DatumGetInt64(slot->tts_values[r->layer_product - 1]),
-				  slot->tts_values[r->layer_qty - 1], slot->tts_values[r->layer_value - 1]);
+		if (!table_scan_bitmap_next_block(hscan, tbmres))
+			continue;
+		while (table_scan_bitmap_next_tuple(hscan, tbmres, slot))
+		{
+			slot_getsomeattrs(slot, natts);
+			/* a lossy page (the bitmap outgrew work_mem): the conditions again */
+			if (tbmres->recheck &&
+				(DatumGetInt64(slot->tts_values[r->layer_company - 1]) != DatumGetInt64(company) ||
+				 DatumGetTimestampTz(slot->tts_values[r->layer_date - 1]) < DatumGetTimestampTz(from) ||
+				 DatumGetTimestampTz(slot->tts_values[r->layer_date - 1]) > DatumGetTimestampTz(at)))
+				continue;
+			add_layer(st, DatumGetInt64(slot->tts_values[r->layer_product - 1]),
+					  slot->tts_values[r->layer_qty - 1], slot->tts_values[r->layer_value - 1]);
+		}
 	}
-	index_endscan(scan);
+	tbm_end_iterate(it);
+	table_endscan(hscan);
+	tbm_free(tbm);
 	ExecDropSingleTupleTableSlot(slot);
 	index_close(index, NoLock);
 	table_close(heap, NoLock);
@@ -933,6 +1055,18 @@ report_direct(Datum company, Datum from, Datum at, ReportState *st, ReportDirect
 		return false;
 	if (!d->vis_product)
 		return true;			/* no line */
+	{
+		/* room for every product of the table (only the pages used are touched): no regrowth and copy */
+		Relation	rel = table_open(d->r.product, AccessShareLock);
+		double		est = rel->rd_rel->reltuples;
+
+		table_close(rel, NoLock);
+		if (est > st->maxlines && est < (double) (MaxAllocHugeSize / sizeof(ReportLine) / 2))
+		{
+			st->maxlines = (int64) est + 1024;
+			st->lines = repalloc_huge(st->lines, st->maxlines * sizeof(ReportLine));
+		}
+	}
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, company);
 	scan_index_only(d->r.product, d->r.product_sku_idx, keys, 1, st, itup_product);
 	index_lines(st);
