@@ -36,6 +36,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/relscan.h"
 #include "access/stratnum.h"
 #include "access/table.h"
@@ -1196,6 +1197,103 @@ static const char *const slow_sql =
 	"                      WHERE l.company_id = $1 AND l.product_id = c.id"
 	"                        AND l.created_at >= coalesce(e.period_end, '-infinity') AND l.created_at < $3) g ON true";
 
+/*
+ * Is the result's row type the one line_tuple() writes: int8, then four
+ * varlenas that may be stored short (text and numerics)?
+ */
+static bool
+result_shape(TupleDesc desc)
+{
+	static const Oid types[5] = {INT8OID, TEXTOID, NUMERICOID, NUMERICOID, NUMERICOID};
+	int			i;
+
+	if (desc->natts != 5)
+		return false;
+	for (i = 0; i < 5; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(desc, i);
+
+		if (a->attisdropped || a->atttypid != types[i])
+			return false;
+		if (i == 0 ? !(a->attlen == 8 && a->attbyval && a->attalign == TYPALIGN_DOUBLE)
+			: !(a->attlen == -1 && a->attalign == TYPALIGN_INT && a->attstorage != TYPSTORAGE_PLAIN))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * One line as a minimal tuple in buf (MAXALIGNed, size bytes), as
+ * heap_form_minimal_tuple() lays it out (a null bitmap when the unit cost
+ * is null, short headers where they fit, padding zeroed), without its
+ * generic per-attribute work; NULL when it does not fit in buf or a datum is
+ * not a plain in-line varlena (the caller forms it the generic way).
+ */
+static MinimalTuple
+line_tuple(char *buf, Size size, Datum *values, bool *isnull)
+{
+	MinimalTuple tup = (MinimalTuple) buf;
+	bool		hasnull = isnull[0] || isnull[1] || isnull[2] || isnull[3] || isnull[4];
+	Size		hoff = MAXALIGN(SizeofMinimalTupleHeader + (hasnull ? BITMAPLEN(5) : 0));
+	Size		off = hoff;
+	bits8		bits = 0;
+	int			i;
+
+	if (isnull[0] || hoff + sizeof(int64) > size)
+		return NULL;
+	memset(buf, 0, hoff);
+	/* int8, aligned: hoff is MAXALIGNed */
+	memcpy(buf + off, &values[0], sizeof(int64));
+	off += sizeof(int64);
+	bits |= 1;
+	for (i = 1; i < 5; i++)
+	{
+		struct varlena *v;
+		Size		len;
+
+		if (isnull[i])
+			continue;
+		bits |= 1 << i;
+		v = (struct varlena *) DatumGetPointer(values[i]);
+		if (VARATT_IS_SHORT(v))
+		{
+			len = VARSIZE_SHORT(v);
+			if (off + len > size)
+				return NULL;
+			memcpy(buf + off, v, len);
+		}
+		else if (VARATT_IS_EXTENDED(v))
+			return NULL;		/* compressed or external: the generic way */
+		else if (VARATT_CAN_MAKE_SHORT(v))
+		{
+			len = VARATT_CONVERTED_SHORT_SIZE(v);
+			if (off + len > size)
+				return NULL;
+			SET_VARSIZE_SHORT(buf + off, len);
+			memcpy(buf + off + 1, VARDATA(v), len - 1);
+		}
+		else
+		{
+			Size		aligned = INTALIGN(off);
+
+			len = VARSIZE(v);
+			if (aligned + len > size)
+				return NULL;
+			memset(buf + off, 0, aligned - off);
+			off = aligned;
+			memcpy(buf + off, v, len);
+		}
+		off += len;
+	}
+	tup->t_len = off;
+	HeapTupleHeaderSetNatts(tup, 5);
+	tup->t_infomask = HEAP_HASVARWIDTH | (hasnull ? HEAP_HASNULL : 0);
+	tup->t_hoff = hoff + MINIMAL_TUPLE_OFFSET;
+	if (hasnull)
+		tup->t_bits[0] = bits;
+	return tup;
+}
+
 /* a sum as the output column: the fast path's numeric in buf, else the numeric */
 static Datum
 sum_datum(ReportSum *s, char *buf)
@@ -1225,6 +1323,8 @@ pgerp_valuation_report(PG_FUNCTION_ARGS)
 	ReportDirect d;
 	bool		direct;
 	MemoryContext old;
+	bool		shape;
+	TupleTableSlot *rslot = NULL;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (!PG_ARGISNULL(1) && TIMESTAMP_NOT_FINITE(PG_GETARG_TIMESTAMPTZ(1)))
@@ -1316,6 +1416,9 @@ pgerp_valuation_report(PG_FUNCTION_ARGS)
 	SPI_finish();
 
 	rowcxt = AllocSetContextCreate(st.cxt, "valuation report line", ALLOCSET_DEFAULT_SIZES);
+	shape = result_shape(rsinfo->setDesc);
+	if (shape)
+		rslot = MakeSingleTupleTableSlot(rsinfo->setDesc, &TTSOpsMinimalTuple);
 	for (i = 0; i < st.nlines; i++)
 	{
 		ReportLine *l = &st.lines[i];
@@ -1327,6 +1430,12 @@ pgerp_valuation_report(PG_FUNCTION_ARGS)
 			char		b[32];
 		}			qbuf, vbuf, ubuf;
 		int64		cost;
+		union
+		{
+			double		align;
+			char		b[512];
+		}			tbuf;
+		MinimalTuple tup;
 
 		CHECK_FOR_INTERRUPTS();
 		old = MemoryContextSwitchTo(rowcxt);
@@ -1355,11 +1464,22 @@ pgerp_valuation_report(PG_FUNCTION_ARGS)
 			out[4] = DirectFunctionCall2(numeric_round,
 										 NumericGetDatum(numeric_div_opt_error(DatumGetNumeric(out[3]), DatumGetNumeric(out[2]), NULL)),
 										 precision);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnull);
+		tup = shape ? line_tuple(tbuf.b, sizeof(tbuf.b), out, outnull) : NULL;
+		if (tup != NULL)
+		{
+			/* copied into the tuplestore (one palloc and memcpy) */
+			ExecStoreMinimalTuple(tup, rslot, false);
+			tuplestore_puttupleslot(rsinfo->setResult, rslot);
+			ExecClearTuple(rslot);
+		}
+		else
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnull);
 		MemoryContextSwitchTo(old);
 		if (i % 64 == 63)
 			MemoryContextReset(rowcxt);
 	}
+	if (rslot != NULL)
+		ExecDropSingleTupleTableSlot(rslot);
 	MemoryContextDelete(st.cxt);
 	PG_RETURN_NULL();
 }
