@@ -1369,21 +1369,19 @@ pgerp_valuation_report(PG_FUNCTION_ARGS)
 	old = MemoryContextSwitchTo(st.cxt);
 	direct = report_direct(company, from, at, &st, &d);
 	MemoryContextSwitchTo(old);
+	if (!direct)
 	{
-		if (!direct)
-		{
-			receiver_init(&recv, row_product, &st);
-			report_run(products_sql, 1, types, values, nulls, &recv.pub);
-			index_lines(&st);
+		receiver_init(&recv, row_product, &st);
+		report_run(products_sql, 1, types, values, nulls, &recv.pub);
+		index_lines(&st);
 
-			values[1] = from;
-			receiver_init(&recv, row_base, &st);
-			report_run(snapshot_sql, 2, types, values, nulls, &recv.pub);
+		values[1] = from;
+		receiver_init(&recv, row_base, &st);
+		report_run(snapshot_sql, 2, types, values, nulls, &recv.pub);
 
-			values[2] = at;
-			receiver_init(&recv, row_recent, &st);
-			report_run(recent_sql, 3, types, values, nulls, &recv.pub);
-		}
+		values[2] = at;
+		receiver_init(&recv, row_recent, &st);
+		report_run(recent_sql, 3, types, values, nulls, &recv.pub);
 	}
 
 	for (i = 0; i < st.nlines; i++)
