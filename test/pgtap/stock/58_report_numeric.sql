@@ -3,11 +3,12 @@
 -- by SQL's numeric sum(), / and round() for quantities and values of every
 -- kind (integers, scales 0 to 18, a scale of 19, beyond int64, negative, sums
 -- of zero, halves), at each price precision, with and without snapshots, for
--- stale and never-moved products; and a user's row security decides the lines
+-- stale and never-moved products, ids spread out, a lossy bitmap of the layers after T;
+-- and a user's row security decides the lines
 -- as before: the company policy (read directly) and a record rule (through SPI).
 BEGIN;
 \ir ../setup.sql
-SELECT plan(17);
+SELECT plan(19);
 SET LOCAL client_min_messages = warning;
 
 SELECT * FROM pg_temp.make_tree() \gset
@@ -115,6 +116,32 @@ INSERT INTO stock.product (company_id, id, sku, name) OVERRIDING SYSTEM VALUE VA
 INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
 VALUES (:a, 2000000000, pg_temp.m(2) + interval '1 day', 3, 0, 10, 'rn58 sparse'), (:a, 2000000000, pg_temp.m(1) + interval '1 day', 1, 0, 1.5, 'rn58 sparse');
 SELECT is(pg_temp.mismatches(:a), '', 'ids spread out: the report''s text equals the layers'' sums');
+
+-- a bitmap of the layers after T larger than work_mem turns lossy (whole pages): the rows of
+-- the pages are checked again (company, dates); here with B's layers and A's later ones on the same pages
+SELECT stock.create_product(:b, 'RN-B', 'Of B') AS pbb \gset
+SELECT id AS p01 FROM p58 WHERE k = 1 \gset
+INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
+SELECT CASE WHEN g % 3 = 0 THEN :b ELSE :a END, CASE WHEN g % 3 = 0 THEN :pbb ELSE :p01 END,
+       pg_temp.m(0) + (g % 20) * interval '1 day', 1 + g % 4, 0, 2.5 * (g % 7), 'rn58 lossy ' || repeat('x', 400)
+  FROM generate_series(1, 30000) g;
+CREATE FUNCTION pg_temp.lossy_blocks(p_company bigint, p_at timestamptz) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    v json;
+BEGIN
+    SET LOCAL enable_indexscan = off;
+    SET LOCAL enable_seqscan = off;
+    EXECUTE format('EXPLAIN (ANALYZE, FORMAT JSON) SELECT l.product_id FROM stock.valuation_layer l
+                     WHERE l.company_id = %s AND l.created_at >= %L AND l.created_at <= %L',
+                   p_company, pg_temp.m(0), p_at) INTO v;
+    RETURN (v -> 0 -> 'Plan' ->> 'Lossy Heap Blocks')::bigint;
+END $$;
+SET LOCAL work_mem = '64kB';
+SELECT ok(pg_temp.lossy_blocks(:a, pg_temp.m(0) + interval '9 days') > 0, 'with work_mem 64kB the bitmap of the layers after T is lossy');
+SELECT results_eq(format('SELECT * FROM pg_temp.report(%s, %L)', :a, pg_temp.m(0) + interval '9 days'),
+                  format('SELECT * FROM pg_temp.ref(%s, %L)', :a, pg_temp.m(0) + interval '9 days'),
+                  'a lossy bitmap: the report equals the layers'' sums, line by line');
+RESET work_mem;
 
 -- ------------------------------------------------------------ row security, as before
 CREATE TEMP TABLE all58 AS SELECT * FROM pg_temp.report(:a, pg_temp.m(1) + interval '10 days');
