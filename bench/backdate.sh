@@ -283,16 +283,38 @@ EOF
         fig[c]="(c) current postings with back-dated ones in parallel: not measured, this build raises 0A000 (no replay engine)"
     else
         c_alone="" c_with="" c_late="" c_fail=""
+        : >"$TMP/waits.txt"
         for _ in $(seq 1 "$ROUNDS"); do
             c_alone+="$(tps "$PGBIN" "$PGHOST" "$PGPORT" "$TMP/current.sql")"$'\n'
             # the back-dated load, for as long as the current postings run: one session posting
             # receipts dated before the whole history, into the 1,000 late products in turn (the
             # sequence goes on across rounds: each receipt meets a product not back-dated before,
             # while the rounds post fewer than 1,000)
-            ( PGHOST=$PGHOST PGPORT=$PGPORT "$PGBIN/pgbench" -n -c 1 -T "$SECONDS_EACH" -f "$TMP/late.sql" >"$TMP/late.out" 2>&1 || true ) &
+            ( PGAPPNAME=late PGHOST=$PGHOST PGPORT=$PGPORT "$PGBIN/pgbench" -n -c 1 -T "$SECONDS_EACH" -f "$TMP/late.sql" >"$TMP/late.out" 2>&1 || true ) &
             late_pid=$!
+            # does a current posting ever wait for a lock? every 100 ms, the current clients'
+            # active backends and those of them waiting on a heavyweight lock (one session)
+            ( pg -tA -F ' ' -v secs="$SECONDS_EACH" >>"$TMP/waits.txt" 2>/dev/null <<'SQL' || true
+SET bench.secs = :'secs';
+SELECT pg_catalog.pg_sleep(0.5);
+CREATE TEMP TABLE w (active int, locked int);
+DO $$
+DECLARE t0 timestamptz := clock_timestamp();
+BEGIN
+    WHILE clock_timestamp() < t0 + (current_setting('bench.secs') || ' s')::interval - interval '1 s' LOOP
+        PERFORM pg_catalog.pg_stat_clear_snapshot();
+        INSERT INTO w SELECT count(*), count(*) FILTER (WHERE wait_event_type = 'Lock')
+          FROM pg_catalog.pg_stat_activity WHERE application_name = 'pgbench' AND state = 'active';
+        PERFORM pg_catalog.pg_sleep(0.1);
+    END LOOP;
+END $$;
+SELECT count(*), coalesce(sum(active), 0), count(*) FILTER (WHERE locked > 0) FROM w;
+SQL
+            ) &
+            sampler_pid=$!
             c_with+="$(tps "$PGBIN" "$PGHOST" "$PGPORT" "$TMP/current.sql")"$'\n'
             wait "$late_pid"
+            wait "$sampler_pid" || true
             if ! grep -q "^number of failed transactions: 0" "$TMP/late.out" || grep -q "aborted" "$TMP/late.out"; then
                 c_fail=$(grep -m1 -i "error" "$TMP/late.out" || echo "see pgbench output")
             fi
@@ -319,6 +341,8 @@ SQL
             printf "(c) current receipt+delivery pairs/s: alone %.1f (runs %s), with back-dated receipts of 1,000 other products posted in parallel (%.1f/s, runs %s) %.1f (runs %s): ratio %.2f (goal: at least 0.90)", a, ra, l, rl, w, rw, int(w / a * 100) / 100 }')
         fig[c]+="; $c_n back-dated receipts posted, $c_corr correction layers written, $c_none receipts without a correction"
         [ "$c_wrapped" = f ] || fig[c]+=" (more than 1,000: some products were back-dated twice)"
+        read -r w_samples w_active w_locked < <(awk 'NF == 3 { s += $1; a += $2; l += $3 } END { printf "%d %d %d\n", s, a, l }' "$TMP/waits.txt")
+        fig[c]+="; the current clients' backends waited on a lock in $w_locked of $w_samples samples (100 ms apart, $w_active active backends seen)"
         [ -z "$c_fail" ] || fig[c]="(c) the back-dated load failed ($c_fail): ${fig[c]}"
     fi
     echo "${fig[c]}"
