@@ -222,8 +222,13 @@ put_headers(struct MHD_Connection *conn, TextBuf *b)
 
 	if (count > l.cap)
 	{
-		l.items = malloc(count * sizeof(HeaderItem));
-		l.cap = count;
+		HeaderItem *more = malloc(count * sizeof(HeaderItem));
+
+		if (more != NULL)		/* else the first 32 only: better than no answer */
+		{
+			l.items = more;
+			l.cap = count;
+		}
 	}
 	MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &l);
 	qsort(l.items, l.n, sizeof(HeaderItem), header_cmp);
