@@ -14,9 +14,12 @@
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_database.h"
-#include "commands/dbcommands.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -27,7 +30,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
-#include "utils/syscache.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
@@ -42,26 +45,38 @@ static TimestampTz last_start[JOB_MAX_WORKERS];
 static char slot_db[JOB_MAX_WORKERS][NAMEDATALEN];
 static bool slot_db_missing[JOB_MAX_WORKERS];	/* said so in the log */
 
-/* Can a worker connect to the database: it exists and allows connections? */
+/*
+ * Can a worker connect to the database: it exists and allows connections?
+ * A heap scan of pg_database, as the autovacuum launcher's database list:
+ * a process connected to no database cannot open pg_database's indexes
+ * before the shared relcache file exists (a new cluster), so
+ * get_database_oid() and the syscache are not for it.
+ */
 static bool
 database_ready(const char *dbname)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	Oid			dboid;
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
 	bool		ready = false;
 
 	StartTransactionCommand();
-	dboid = get_database_oid(dbname, true);
-	if (OidIsValid(dboid))
+	(void) GetTransactionSnapshot();
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
-		HeapTuple	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid));
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
 
-		if (HeapTupleIsValid(tup))
+		if (strcmp(NameStr(db->datname), dbname) == 0)
 		{
-			ready = ((Form_pg_database) GETSTRUCT(tup))->datallowconn;
-			ReleaseSysCache(tup);
+			ready = db->datallowconn;
+			break;
 		}
 	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(cxt);
 	return ready;

@@ -31,6 +31,14 @@ restart_after_crash = on
 });
 $node->start;
 $node->safe_psql('postgres', 'SET client_min_messages = warning; CREATE EXTENSION pg_cron; CREATE EXTENSION pgerp');
+# the launcher, connected to no database, starts on a cluster that has just been made: before
+# the fix it looked the database up through pg_database's index, which a backend without a
+# database cannot open before the shared relcache file exists, and died with a FATAL
+# (restarted later by the postmaster)
+like(PostgreSQL::Test::Utils::slurp_file($node->logfile), qr/pgerp job launcher: \d+ workers for each of/,
+	'the job launcher started on a new cluster');
+unlike(PostgreSQL::Test::Utils::slurp_file($node->logfile), qr/FATAL:  cannot read pg_class without having selected a database/,
+	'... without dying on its first database lookup');
 
 # poll(query, expected, timeout): run the query until it prints expected.
 sub poll
