@@ -3,7 +3,8 @@
 # (docs/benchmarks.md "Bulk writes", #16/#15), in a throwaway cluster: one INSERT ...
 # SELECT of PGERP_BENCH_ENTRIES (50,000) balanced two-line entries' lines, then
 # SET CONSTRAINTS ALL IMMEDIATE, which runs the queued checks as COMMIT would; that
-# statement is timed, PGERP_BENCH_RUNS (3) times, each in a transaction rolled back.
+# statement is timed, PGERP_BENCH_RUNS (3) times, each in a transaction rolled back, at
+# PGERP_BENCH_ENTRIES/2 and PGERP_BENCH_ENTRIES entries, with the growth exponent between them.
 # Run it once per build (PGERP_PGBIN=... of each). It neither builds nor installs.
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
@@ -14,12 +15,15 @@ RUNS=${PGERP_BENCH_RUNS:-3}
 
 bench_cluster "shared_buffers = 512MB" "synchronous_commit = off" "max_wal_size = 8GB" "jit = off" "${BENCH_QUIET_CONF[@]}"
 bench_quiet
-pg -o /dev/null -v n="$ENTRIES" <<'SQL'
+declare -A MED
+for size in $((ENTRIES / 2)) "$ENTRIES"; do
+pg -o /dev/null -v n="$size" <<'SQL'
 SET client_min_messages = warning;
 SELECT erp.sign_out();
-SELECT erp.create_company('Bench journal') AS c \gset
+SELECT erp.create_company('Bench journal ' || :n) AS c \gset
 SELECT stock.create_warehouse(:c, 'WH') AS wh \gset
-CREATE SCHEMA bench;
+CREATE SCHEMA IF NOT EXISTS bench;
+DROP TABLE IF EXISTS bench.k;
 CREATE TABLE bench.k AS SELECT :c::bigint AS c,
     (SELECT id FROM stock.account WHERE company_id = :c AND kind = 'stock_valuation') AS dr,
     (SELECT id FROM stock.account WHERE company_id = :c AND kind = 'stock_input') AS cr;
@@ -40,6 +44,10 @@ for _ in $(seq "$RUNS"); do
 done
 # shellcheck disable=SC2086
 med=$(median $runs)
+MED[$size]=$med
 printf 'journal_balanced over %s lines (%s entries), median of %s runs: %.0f ms (%s): %.1f us a line\n' \
-    "$((2 * ENTRIES))" "$ENTRIES" "$RUNS" "$med" "${runs# }" "$(awk -v m="$med" -v n="$ENTRIES" 'BEGIN { print m * 1000 / (2 * n) }')"
+    "$((2 * size))" "$size" "$RUNS" "$med" "${runs# }" "$(awk -v m="$med" -v n="$size" 'BEGIN { print m * 1000 / (2 * n) }')"
+done
+printf 'growth from %s to %s lines: n^%s (1.00: linear)\n' "$ENTRIES" "$((2 * ENTRIES))" \
+    "$(growth "$((ENTRIES / 2))" "${MED[$((ENTRIES / 2))]}" "$ENTRIES" "${MED[$ENTRIES]}")"
 uptime
