@@ -83,6 +83,7 @@ static bool said_read_only = false;
 static int64 current_job = 0;
 static Oid	current_run_as = InvalidOid;	/* the role of the running job */
 static volatile sig_atomic_t got_sigterm = false;
+static volatile sig_atomic_t recording = false;	/* a job's failure or requeue is being written */
 
 int64
 JobsCurrentJobId(void)
@@ -383,7 +384,15 @@ job_sigterm(SIGNAL_ARGS)
 
 	got_sigterm = true;
 	if (current_job != 0)
-		QueryCancelPending = true;
+	{
+		/*
+		 * Cancel the handler; never the transaction that records its end: a
+		 * further SIGTERM there would lose the requeue (the job would stay
+		 * running until the next start's recovery, its attempt counted).
+		 */
+		if (!recording)
+			QueryCancelPending = true;
+	}
 	else
 		ProcDiePending = true;
 	InterruptPending = true;
@@ -548,8 +557,10 @@ worker_turn(MemoryContext turn_cxt, bool recover)
 	PG_CATCH();
 	{
 		ErrorData  *ed;
-		bool		shutdown = got_sigterm;
+		bool		shutdown;
 
+		recording = true;
+		shutdown = got_sigterm;
 		disable_timeout(STATEMENT_TIMEOUT, false);
 		MemoryContextSwitchTo(turn_cxt);
 		ed = CopyErrorData();
@@ -572,6 +583,7 @@ worker_turn(MemoryContext turn_cxt, bool recover)
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		MemoryContextSwitchTo(turn_cxt);
+		recording = false;
 	}
 	PG_END_TRY();
 	current_job = 0;

@@ -291,6 +291,21 @@ ok(poll(q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pgerp job 
 my $one = enqueue('erp.noop', '{}');
 ok(poll(qq{SELECT status FROM erp.job WHERE id = $one}, 'done', 10), 'the single worker runs jobs');
 
+# --- SIGTERMs in a row: the worker cancels its job once and its requeue is never cancelled
+# (before the fix a second SIGTERM during the requeue cancelled it: the job stayed running
+# until the recovery of stopped workers requeued it, its attempt counted)
+my $storm = enqueue('erp.sleep', '{"seconds": 5}');
+ok(wait_running($storm), 'a job runs (several SIGTERMs to come)');
+my $storm_pid = q1(qq{SELECT worker_pid FROM erp.job WHERE id = $storm});
+my $storm_end = time() + 0.3;
+while (time() < $storm_end)
+{
+	kill 'TERM', $storm_pid;
+	usleep(300);
+}
+ok(poll(qq{SELECT status FROM erp.job WHERE id = $storm}, 'done', 30), 'after the SIGTERMs the job runs again to the end');
+is(q1(qq{SELECT attempts FROM erp.job WHERE id = $storm}), '1', '... at its first counted attempt: its requeue went through');
+
 # --- a fast stop requeues the running job without counting the attempt
 q1(q{ALTER SYSTEM RESET pgerp.job_workers});
 $node->reload;
