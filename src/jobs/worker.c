@@ -535,6 +535,7 @@ worker_turn(MemoryContext turn_cxt, bool recover)
 		return sleep_ms;
 
 	/* run it */
+	recording = false;		/* before current_job: a SIGTERM from now on cancels this job */
 	current_job = j.id;
 	current_run_as = j.run_as;
 	pgstat_report_appname(psprintf("pgerp job %lld %s", (long long) j.id, j.kind));
