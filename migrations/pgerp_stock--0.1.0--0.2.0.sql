@@ -4124,6 +4124,11 @@ ALTER TABLE stock.valuation_snapshot DROP CONSTRAINT valuation_snapshot_pkey,
 ALTER TABLE stock.product DROP CONSTRAINT product_company_id_sku_key,
     ADD CONSTRAINT product_company_id_sku_key UNIQUE (company_id, sku) INCLUDE (id);
 
+-- ==== recost (#15): finished goods re-costed after a back-dated component move ====
+-- (sql/stock/valuation.sql)
+CREATE FUNCTION stock._recost_product(p_company bigint, p_product bigint, p_cause bigint) RETURNS void
+    LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'pgerp_valuation_recost_product';
+
 -- ==== last: grants of the application roles ====
 
 -- as the install's finish.sql: nothing new is PUBLIC

@@ -519,6 +519,14 @@ END $$;
 CREATE FUNCTION stock.replay_problems(p_company bigint, p_product bigint) RETURNS text[]
     LANGUAGE C STABLE STRICT AS 'MODULE_PATHNAME', 'pgerp_valuation_replay_problems';
 
+-- The product's history replayed after the unit cost of some of its done
+-- receipts changed (C, src/valuation/backdate.c): the finished goods of a
+-- production whose components a back-dated move re-valued (mrp._recost).
+-- It locks the product's running totals as a posting does. Internal:
+-- granted to no one; the pack's SECURITY DEFINER code calls it.
+CREATE FUNCTION stock._recost_product(p_company bigint, p_product bigint, p_cause bigint) RETURNS void
+    LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'pgerp_valuation_recost_product';
+
 -- Recompute from moves and layers; no row when quants, running totals,
 -- layers and the journal agree, every amount is a finite number (NaN = NaN
 -- holds in PostgreSQL: the comparisons alone would miss a NaN) and no quant

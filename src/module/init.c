@@ -31,6 +31,7 @@ _PG_init(void)
 	JobsInit();
 	ValuationInitGucs();
 	MrpInitGucs();
+	MrpInitRecost();
 	RestInit();
 	MarkGUCPrefixReserved("pgerp");
 }

@@ -26,6 +26,7 @@
 #include "utils/resowner.h"
 
 #include "pgerp/core.h"
+#include "pgerp/valuation.h"
 #include "backdate.h"
 #include "num.h"
 #include "replay.h"
@@ -56,7 +57,8 @@ static BdPlan bplans[B_NPLANS] = {
 	[B_MOVES] = {"SELECT m.id, m.qty, m.unit_cost, m.origin_move_id, dl.usage OPERATOR(pg_catalog.=) 'internal',"
 		" CASE CASE WHEN dl.usage OPERATOR(pg_catalog.=) 'internal' THEN sl.usage ELSE dl.usage END"
 		"  WHEN 'supplier' THEN 'stock_input' WHEN 'transit' THEN 'stock_input'"
-		"  WHEN 'customer' THEN 'stock_output' WHEN 'production' THEN 'stock_output' ELSE 'inventory_loss' END"
+		"  WHEN 'customer' THEN 'stock_output' WHEN 'production' THEN 'stock_output' ELSE 'inventory_loss' END,"
+		" dl.usage OPERATOR(pg_catalog.=) 'production'"
 		" FROM stock.move m"
 		" JOIN stock.location sl ON sl.company_id OPERATOR(pg_catalog.=) m.company_id AND sl.id OPERATOR(pg_catalog.=) m.location_id"
 		" JOIN stock.location dl ON dl.company_id OPERATOR(pg_catalog.=) m.company_id AND dl.id OPERATOR(pg_catalog.=) m.location_dest_id"
@@ -149,6 +151,7 @@ typedef struct MoveRow
 	int64		origin;
 	bool		incoming;
 	char	   *counterpart;
+	bool		to_production;	/* consumed by a production */
 	int			event;			/* -1 until its first layer is met */
 	Numeric		stored;			/* the sum of its own layers (= stock.move.value) */
 } MoveRow;
@@ -321,6 +324,7 @@ load(Ctx *c)
 		r->origin = int8_or_zero(i, 4);
 		r->incoming = DatumGetBool(cell(i, 5, &isnull));
 		r->counterpart = TextDatumGetCString(cell(i, 6, &isnull));
+		r->to_production = DatumGetBool(cell(i, 7, &isnull));
 		r->event = -1;
 		r->stored = num_zero();
 	}
@@ -503,7 +507,7 @@ not_supported(Ctx *c, LayerRow *l)
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg("move %lld is dated before the last valued move of product %s",
-					(long long) c->m->move, c->m->sku),
+					(long long) c->m->cause, c->m->sku),
 			 errdetail("Layer %lld (%s) cannot be replayed yet.", (long long) l->id, l->description)));
 }
 
@@ -765,6 +769,47 @@ typedef struct Entries
 			   *layer_null;
 } Entries;
 
+/* moves whose value changed, and by how much */
+typedef struct Changes
+{
+	int			n,
+				max;
+	Datum	   *id,
+			   *d;
+} Changes;
+
+/* landed cost lines whose capitalised part changed */
+typedef struct Landed
+{
+	int			n;
+	Datum	   *id,
+			   *move,
+			   *cap;
+} Landed;
+
+static void
+changes_init(Changes *ch, int max)
+{
+	ch->n = 0;
+	ch->max = Max(max, 4);
+	ch->id = palloc_extended(sizeof(Datum) * ch->max, MCXT_ALLOC_HUGE);
+	ch->d = palloc_extended(sizeof(Datum) * ch->max, MCXT_ALLOC_HUGE);
+}
+
+static void
+changes_add(Changes *ch, int64 id, Numeric d)
+{
+	if (ch->n == ch->max)
+	{
+		ch->max *= 2;
+		ch->id = repalloc_huge(ch->id, sizeof(Datum) * ch->max);
+		ch->d = repalloc_huge(ch->d, sizeof(Datum) * ch->max);
+	}
+	ch->id[ch->n] = Int64GetDatum(id);
+	ch->d[ch->n] = NumericGetDatum(d);
+	ch->n++;
+}
+
 #define GROW(arr, type) arr = (arr) ? repalloc_huge(arr, sizeof(type) * max) : palloc_extended(sizeof(type) * max, MCXT_ALLOC_HUGE)
 
 static void
@@ -979,7 +1024,7 @@ refuse(Ctx *c, Replay *r, ReplayCode rc)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
 				 errmsg("back-dated move %lld would make the stock of product %s negative on %s",
-						(long long) c->m->move, c->m->sku, pstrdup(timestamptz_to_str(e->date))),
+						(long long) c->m->cause, c->m->sku, pstrdup(timestamptz_to_str(e->date))),
 				 errdetail("On hand would be %s after the valued move dated %s.",
 						   DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(r->qty))),
 						   pstrdup(timestamptz_to_str(e->date))),
@@ -987,7 +1032,7 @@ refuse(Ctx *c, Replay *r, ReplayCode rc)
 	ereport(ERROR,
 			(errcode(ERRCODE_CHECK_VIOLATION),
 			 errmsg("back-dated move %lld would make the stock of product %s negative at its cost-method change of %s",
-					(long long) c->m->move, c->m->sku, pstrdup(timestamptz_to_str(e->date))),
+					(long long) c->m->cause, c->m->sku, pstrdup(timestamptz_to_str(e->date))),
 			 errdetail("A cost method cannot change while the stock is negative.")));
 }
 
@@ -1059,141 +1104,124 @@ prepare(Ctx *c, BackdateMove *m)
 			c->lines[c->events[i].aux].event = i;
 }
 
-/* post a back-dated move: see the head of this file */
-Numeric
-ValuationBackdate(BackdateMove *m)
+/*
+ * Set by pgerp_mrp (src/mrp/recost.c): the moves to a production location
+ * whose value a replay changed, so that what was produced from them is
+ * re-costed. The engine knows nothing of manufacturing orders.
+ */
+ValuationRevaluedHook valuation_revalued_hook = NULL;
+
+/* a correction's description: "Correction (back-dated move N): what" */
+static char *
+corr_desc(Ctx *c, const char *what)
 {
-	Ctx			c;
-	Replay		r;
-	ReplayCode	rc;
-	ReplayEvent *ne;
-	Out			o;
-	Entries		en;
-	Settle	   *rs;
-	int			nrs;
-	char	   *new_desc = describe(m);
-	char	   *corr_ref_s = psprintf("Correction (back-dated move %lld)", (long long) m->move);
-	text	   *corr_ref = cstring_to_text(corr_ref_s);
-	Datum	   *rem_id,
-			   *rem_q,
-			   *rem_v,
-			   *mv_id,
-			   *mv_d;
-	Datum	   *lc_id,
-			   *lc_move,
-			   *lc_cap;
-	int			nrem = 0,
-				nmv = 0,
-				nlc = 0;
-	Numeric		result;
+	return psprintf("Correction (back-dated move %lld): %s", (long long) c->m->cause, what);
+}
 
-	memset(&o, 0, sizeof(o));
-	memset(&en, 0, sizeof(en));
-	memset(&c, 0, sizeof(c));
-	prepare(&c, m);
-	ne = &c.events[c.new_event];
+/* the new move's layer (remaining as after the whole replay) and entries; its value */
+static Numeric
+out_new_move(Ctx *c, Replay *r, Out *o, Entries *en, const char *new_desc)
+{
+	BackdateMove *m = c->m;
+	ReplayEvent *ne = &c->events[c->new_event];
+	ReplayLayer *l = &r->layers[ne->layer];
 
-	memset(&r, 0, sizeof(r));
-	r.events = c.events;
-	r.nevents = c.nevents;
-	r.rounding = m->rounding;
-	r.precision = m->precision;
-	r.check_from = (!c.allow_negative && !m->in) ? c.new_event : -1;
-	rc = ReplayRun(&r);
-	if (rc != REPLAY_OK)
-		refuse(&c, &r, rc);
+	out_layer(o, c->new_layer, m->move, 0, m->date, m->in ? m->qty : num_neg(m->qty), ne->layer_cost,
+			  ne->value, l->rem_qty, l->rem_value, new_desc);
+	out_entry(en, m->date, m->ref, m->move, c->new_layer, "stock_valuation", m->counterpart, ne->value);
+	if (m->in && strcmp(ne->method, "standard") == 0 && m->unit_cost && num_cmp(m->unit_cost, ne->layer_cost) != 0)
+		out_entry(en, m->date, m->ref, m->move, c->new_layer, "price_difference", m->counterpart,
+				  num_sub(num_round_to(num_mul(m->qty, m->unit_cost), m->rounding), ne->value));
+	return ne->value;
+}
 
-	/* the new move: its layer (remaining as after the whole replay) and entries */
+/*
+ * Every other move whose value changed: a correction layer and entry at its
+ * date; the changes listed in ch (all of them) and prod (those to production).
+ */
+static void
+out_move_corrections(Ctx *c, Out *o, Entries *en, text *corr_ref, const char *new_desc,
+					 Changes *ch, Changes *prod)
+{
+	for (int i = 0; i < c->nmoves; i++)
 	{
-		ReplayLayer *l;
-
-		ne = &c.events[c.new_event];
-		l = &r.layers[ne->layer];
-		out_layer(&o, c.new_layer, m->move, 0, m->date, m->in ? m->qty : num_neg(m->qty), ne->layer_cost,
-				  ne->value, l->rem_qty, l->rem_value, new_desc);
-		out_entry(&en, m->date, m->ref, m->move, c.new_layer, "stock_valuation", m->counterpart, ne->value);
-		if (m->in && strcmp(ne->method, "standard") == 0 && m->unit_cost && num_cmp(m->unit_cost, ne->layer_cost) != 0)
-			out_entry(&en, m->date, m->ref, m->move, c.new_layer, "price_difference", m->counterpart,
-					  num_sub(num_round_to(num_mul(m->qty, m->unit_cost), m->rounding), ne->value));
-		result = ne->value;
-	}
-
-	/* every other move whose value changed: a correction layer and entry at its date */
-	mv_id = palloc(sizeof(Datum) * Max(c.nmoves, 1));
-	mv_d = palloc(sizeof(Datum) * Max(c.nmoves, 1));
-	for (int i = 0; i < c.nmoves; i++)
-	{
-		MoveRow    *mr = &c.moves[i];
-		ReplayEvent *e = &c.events[mr->event];
+		MoveRow    *mr = &c->moves[i];
+		ReplayEvent *e = &c->events[mr->event];
 		Numeric		diff = num_sub(e->value, mr->stored);
 
 		if (num_sign(diff) == 0)
 			continue;
-		mv_id[nmv] = Int64GetDatum(mr->id);
-		mv_d[nmv] = NumericGetDatum(diff);
-		nmv++;
-		out_layer(&o, 0, mr->id, 0, e->date, num_zero(), num_zero(), diff, num_zero(), num_zero(),
-				  psprintf("Correction (back-dated move %lld): %s", (long long) m->move,
-						   layer_description(&c, e->layer_id, new_desc)));
-		out_entry(&en, e->date, corr_ref, mr->id, -(int64) o.n, "stock_valuation", mr->counterpart, diff);
+		changes_add(ch, mr->id, diff);
+		if (mr->to_production)
+			changes_add(prod, mr->id, diff);
+		out_layer(o, 0, mr->id, 0, e->date, num_zero(), num_zero(), diff, num_zero(), num_zero(),
+				  corr_desc(c, layer_description(c, e->layer_id, new_desc)));
+		out_entry(en, e->date, corr_ref, mr->id, -(int64) o->n, "stock_valuation", mr->counterpart, diff);
 	}
+}
 
-	/* settlements of negative stock: replayed against stored, per (receipt, owing layer) */
-	rs = settle_diffs(&c, &r, &nrs);
+/*
+ * Settlements of negative stock (replayed against stored, per receipt and
+ * owing layer) and landed costs re-split (the part capitalised moves between
+ * the receipt's layer and the landed cost expense, at its date); the landed
+ * cost lines changed are listed in lc.
+ */
+static void
+out_settle_landed(Ctx *c, Replay *r, Out *o, Entries *en, text *corr_ref, const char *new_desc, Landed *lc)
+{
+	BackdateMove *m = c->m;
+	int			nrs;
+	Settle	   *rs = settle_diffs(c, r, &nrs);
 
 	for (int i = 0; i < nrs; i++)
 	{
-		bool		is_new = rs[i].move == m->move;
-		MoveRow    *mr = is_new ? NULL : find_move(&c, rs[i].move);
-		TimestampTz at = is_new ? m->date : c.events[mr->event].date;
+		bool		is_new = m->move != 0 && rs[i].move == m->move;
+		MoveRow    *mr = is_new ? NULL : find_move(c, rs[i].move);
+		TimestampTz at = is_new ? m->date : c->events[mr->event].date;
 		char	   *desc = psprintf("Revaluation of %s (negative stock settled)",
-									layer_description(&c, rs[i].parent, new_desc));
+									layer_description(c, rs[i].parent, new_desc));
 
 		if (num_sign(rs[i].value) == 0)
 			continue;
 		if (!is_new)
-			desc = psprintf("Correction (back-dated move %lld): %s", (long long) m->move, desc);
-		out_layer(&o, 0, rs[i].move, rs[i].parent, at, num_zero(), num_zero(), rs[i].value, num_zero(), num_zero(), desc);
-		out_entry(&en, at, is_new ? m->ref : corr_ref, rs[i].move, -(int64) o.n, "stock_valuation", "stock_output",
+			desc = corr_desc(c, desc);
+		out_layer(o, 0, rs[i].move, rs[i].parent, at, num_zero(), num_zero(), rs[i].value, num_zero(), num_zero(), desc);
+		out_entry(en, at, is_new ? m->ref : corr_ref, rs[i].move, -(int64) o->n, "stock_valuation", "stock_output",
 				  rs[i].value);
 	}
-
-	/*
-	 * landed costs re-split: the difference in the part capitalised moves
-	 * between the receipt's layer and the landed cost expense, at its date
-	 */
-	lc_id = palloc(sizeof(Datum) * Max(c.nlines, 1));
-	lc_move = palloc(sizeof(Datum) * Max(c.nlines, 1));
-	lc_cap = palloc(sizeof(Datum) * Max(c.nlines, 1));
-	for (int i = 0; i < c.nlines; i++)
+	for (int i = 0; i < c->nlines; i++)
 	{
-		LandedLine *ll = &c.lines[i];
+		LandedLine *ll = &c->lines[i];
 		ReplayEvent *e;
 		Numeric		diff;
 
 		if (ll->event < 0)
 			continue;
-		e = &c.events[ll->event];
+		e = &c->events[ll->event];
 		diff = num_sub(e->value, ll->capitalised);
 		if (num_sign(diff) == 0)
 			continue;
-		lc_id[nlc] = Int64GetDatum(ll->landed_cost);
-		lc_move[nlc] = Int64GetDatum(ll->move);
-		lc_cap[nlc] = NumericGetDatum(e->value);
-		nlc++;
-		out_layer(&o, 0, ll->move, e->parent_layer, e->date, num_zero(), num_zero(), diff, num_zero(), num_zero(),
-				  psprintf("Correction (back-dated move %lld): Landed cost %s", (long long) m->move, ll->name));
-		out_entry(&en, e->date, corr_ref, ll->move, -(int64) o.n, "stock_valuation", "landed_cost_expense", diff);
+		lc->id[lc->n] = Int64GetDatum(ll->landed_cost);
+		lc->move[lc->n] = Int64GetDatum(ll->move);
+		lc->cap[lc->n] = NumericGetDatum(e->value);
+		lc->n++;
+		out_layer(o, 0, ll->move, e->parent_layer, e->date, num_zero(), num_zero(), diff, num_zero(), num_zero(),
+				  corr_desc(c, psprintf("Landed cost %s", ll->name)));
+		out_entry(en, e->date, corr_ref, ll->move, -(int64) o->n, "stock_valuation", "landed_cost_expense", diff);
 	}
+}
 
-	/* standard price and cost-method changes whose replayed amounts differ */
-	for (int i = 0; i < c.nevents; i++)
+/* standard price and cost-method changes whose replayed amounts differ */
+static void
+out_price_method(Ctx *c, Replay *r, Out *o, Entries *en, text *corr_ref)
+{
+	for (int i = 0; i < c->nevents; i++)
 	{
-		ReplayEvent *e = &c.events[i];
+		ReplayEvent *e = &c->events[i];
 
 		if (e->kind == RE_STDPRICE)
 		{
-			NonMove    *nm = find_nonmove(&c, NM_STDPRICE, e->date);
+			NonMove    *nm = find_nonmove(c, NM_STDPRICE, e->date);
 			Numeric		diff = num_sub(e->value, nm ? nm->value : num_zero());
 			char	   *what = nm ? nm->description
 				: psprintf("Product value manually modified (from %s to %s)",
@@ -1202,14 +1230,13 @@ ValuationBackdate(BackdateMove *m)
 
 			if (num_sign(diff) == 0)
 				continue;
-			out_layer(&o, 0, 0, 0, e->date, num_zero(), num_zero(), diff, num_zero(), num_zero(),
-					  psprintf("Correction (back-dated move %lld): %s", (long long) m->move, what));
-			out_entry(&en, e->date, corr_ref, 0, -(int64) o.n, "stock_valuation", "price_difference", diff);
+			out_layer(o, 0, 0, 0, e->date, num_zero(), num_zero(), diff, num_zero(), num_zero(), corr_desc(c, what));
+			out_entry(en, e->date, corr_ref, 0, -(int64) o->n, "stock_valuation", "price_difference", diff);
 		}
 		else if (e->kind == RE_METHOD)
 		{
-			NonMove    *out = find_nonmove(&c, NM_METHOD_OUT, e->date);
-			NonMove    *in = find_nonmove(&c, NM_METHOD_IN, e->date);
+			NonMove    *out = find_nonmove(c, NM_METHOD_OUT, e->date);
+			NonMove    *in = find_nonmove(c, NM_METHOD_IN, e->date);
 			Numeric		dq_out = num_sub(num_neg(e->out_qty), out ? out->qty : num_zero());
 			Numeric		dv_out = num_sub(num_neg(e->out_value), out ? out->value : num_zero());
 			Numeric		dq_in = num_sub(e->layer >= 0 ? e->out_qty : num_zero(), in ? in->qty : num_zero());
@@ -1222,9 +1249,8 @@ ValuationBackdate(BackdateMove *m)
 				const char *what = out ? out->description
 					: psprintf("Costing method change (%s to %s): stock out", e->old_method, e->method);
 
-				out_layer(&o, 0, 0, 0, e->date, dq_out, num_zero(), dv_out, num_zero(), num_zero(),
-						  psprintf("Correction (back-dated move %lld): %s", (long long) m->move, what));
-				entry_layer = o.n;
+				out_layer(o, 0, 0, 0, e->date, dq_out, num_zero(), dv_out, num_zero(), num_zero(), corr_desc(c, what));
+				entry_layer = o->n;
 			}
 			if (num_sign(dq_in) != 0 || num_sign(dv_in) != 0 || (!in && e->layer >= 0))
 			{
@@ -1233,98 +1259,217 @@ ValuationBackdate(BackdateMove *m)
 				/* with no stored "stock in" layer, this one is it: it holds the open stock */
 				bool		holds = !in && e->layer >= 0;
 
-				out_layer(&o, 0, 0, 0, e->date, dq_in, holds ? e->layer_cost : num_zero(), dv_in,
-						  holds ? r.layers[e->layer].rem_qty : num_zero(),
-						  holds ? r.layers[e->layer].rem_value : num_zero(),
-						  psprintf("Correction (back-dated move %lld): %s", (long long) m->move, what));
-				entry_layer = o.n;
+				out_layer(o, 0, 0, 0, e->date, dq_in, holds ? e->layer_cost : num_zero(), dv_in,
+						  holds ? r->layers[e->layer].rem_qty : num_zero(),
+						  holds ? r->layers[e->layer].rem_value : num_zero(), corr_desc(c, what));
+				entry_layer = o->n;
 			}
 			if (entry_layer)
-				out_entry(&en, e->date, corr_ref, 0, -(int64) entry_layer, "stock_valuation", "price_difference", booked);
+				out_entry(en, e->date, corr_ref, 0, -(int64) entry_layer, "stock_valuation", "price_difference", booked);
 		}
 	}
+}
 
-	/* ids for the layers written (the new move's is allocated), then the entries' layer ids */
+/*
+ * The layers and entries out: ids for the layers (the new move's, first,
+ * is allocated already), then the entries' layer ids.
+ */
+static void
+write_out(Ctx *c, Out *o, Entries *en)
+{
+	int			first = c->m->move ? 1 : 0;
+	int64	   *ids = alloc_ids(o->n - first);
+
+	for (int i = first; i < o->n; i++)
+		o->id[i] = Int64GetDatum(ids[i - first]);
+	for (int i = 0; i < en->n; i++)
 	{
-		int64	   *ids = alloc_ids(o.n - 1);
+		int64		l = DatumGetInt64(en->layer[i]);
 
-		for (int i = 1; i < o.n; i++)
-			o.id[i] = Int64GetDatum(ids[i - 1]);
-		for (int i = 0; i < en.n; i++)
-		{
-			int64		l = DatumGetInt64(en.layer[i]);
-
-			if (l < 0)
-				en.layer[i] = o.id[-l - 1];
-		}
+		if (l < 0)
+			en->layer[i] = o->id[-l - 1];
 	}
-	write_layers(&c, &o);
-	write_entries(&c, &en);
+	write_layers(c, o);
+	write_entries(c, en);
+}
 
-	/*
-	 * Open layers recomputed in place: a stored layer holds what the replay
-	 * left in its inventory layer, or nothing.
-	 */
-	rem_id = palloc(sizeof(Datum) * Max(c.nlayers, 1));
-	rem_q = palloc(sizeof(Datum) * Max(c.nlayers, 1));
-	rem_v = palloc(sizeof(Datum) * Max(c.nlayers, 1));
+/* for each stored layer, the replay's inventory layer it became, or -1 */
+static int *
+replayed_layers(Ctx *c, Replay *r)
+{
+	int		   *replayed = palloc(sizeof(int) * Max(c->nlayers, 1));
+
+	for (int i = 0; i < c->nlayers; i++)
+		replayed[i] = -1;
+	for (int i = 0; i < r->nlayers; i++)
 	{
-		int		   *replayed = palloc(sizeof(int) * Max(c.nlayers, 1));
+		LayerRow   *s;
 
-		for (int i = 0; i < c.nlayers; i++)
-			replayed[i] = -1;
-		for (int i = 0; i < r.nlayers; i++)
-		{
-			LayerRow   *s;
+		if ((c->m->move && r->layers[i].id == c->new_layer) || r->layers[i].id == 0)
+			continue;
+		s = find_layer(c, r->layers[i].id);
+		if (s)
+			replayed[s - c->layers] = i;
+	}
+	return replayed;
+}
 
-			if (r.layers[i].id == c.new_layer || r.layers[i].id == 0)
-				continue;
-			s = find_layer(&c, r.layers[i].id);
-			if (s)
-				replayed[s - c.layers] = i;
-		}
-		for (int i = 0; i < c.nlayers; i++)
-		{
-			LayerRow   *s = &c.layers[i];
-			Numeric		q = replayed[i] >= 0 ? r.layers[replayed[i]].rem_qty : num_zero();
-			Numeric		v = replayed[i] >= 0 ? r.layers[replayed[i]].rem_value : num_zero();
+/*
+ * The working state after the replay: open layers recomputed in place (a
+ * stored layer holds what the replay left in its inventory layer, or
+ * nothing), the moves' values, the landed costs' split, the running totals.
+ */
+static void
+write_state(Ctx *c, Replay *r, Changes *ch, Landed *lc)
+{
+	Datum	   *rem_id = palloc(sizeof(Datum) * Max(c->nlayers, 1));
+	Datum	   *rem_q = palloc(sizeof(Datum) * Max(c->nlayers, 1));
+	Datum	   *rem_v = palloc(sizeof(Datum) * Max(c->nlayers, 1));
+	int		   *replayed = replayed_layers(c, r);
+	int			nrem = 0;
+	int64		company = c->m->company;
 
-			if (num_cmp(s->rem_qty, q) == 0 && num_cmp(s->rem_value, v) == 0)
-				continue;
-			rem_id[nrem] = Int64GetDatum(s->id);
-			rem_q[nrem] = NumericGetDatum(q);
-			rem_v[nrem] = NumericGetDatum(v);
-			nrem++;
-		}
+	for (int i = 0; i < c->nlayers; i++)
+	{
+		LayerRow   *s = &c->layers[i];
+		Numeric		q = replayed[i] >= 0 ? r->layers[replayed[i]].rem_qty : num_zero();
+		Numeric		v = replayed[i] >= 0 ? r->layers[replayed[i]].rem_value : num_zero();
+
+		if (num_cmp(s->rem_qty, q) == 0 && num_cmp(s->rem_value, v) == 0)
+			continue;
+		rem_id[nrem] = Int64GetDatum(s->id);
+		rem_q[nrem] = NumericGetDatum(q);
+		rem_v[nrem] = NumericGetDatum(v);
+		nrem++;
 	}
 	if (nrem > 0)
 	{
-		Datum		a[4] = {Int64GetDatum(m->company), arr(rem_id, NULL, nrem, INT8OID),
+		Datum		a[4] = {Int64GetDatum(company), arr(rem_id, NULL, nrem, INT8OID),
 		arr(rem_q, NULL, nrem, NUMERICOID), arr(rem_v, NULL, nrem, NUMERICOID)};
 
 		brun(B_SET_REM, a, NULL, SPI_OK_UPDATE);
 	}
-	if (nmv > 0)
+	if (ch->n > 0)
 	{
-		Datum		a[3] = {Int64GetDatum(m->company), arr(mv_id, NULL, nmv, INT8OID), arr(mv_d, NULL, nmv, NUMERICOID)};
+		Datum		a[3] = {Int64GetDatum(company), arr(ch->id, NULL, ch->n, INT8OID), arr(ch->d, NULL, ch->n, NUMERICOID)};
 
 		brun(B_MOVE_VALUE, a, NULL, SPI_OK_UPDATE);
 	}
-	if (nlc > 0)
+	if (lc->n > 0)
 	{
-		Datum		a[4] = {Int64GetDatum(m->company), arr(lc_id, NULL, nlc, INT8OID), arr(lc_move, NULL, nlc, INT8OID),
-		arr(lc_cap, NULL, nlc, NUMERICOID)};
+		Datum		a[4] = {Int64GetDatum(company), arr(lc->id, NULL, lc->n, INT8OID), arr(lc->move, NULL, lc->n, INT8OID),
+		arr(lc->cap, NULL, lc->n, NUMERICOID)};
 
 		brun(B_SET_LANDED, a, NULL, SPI_OK_UPDATE);
 	}
 	{
-		Datum		a[5] = {Int64GetDatum(m->company), Int64GetDatum(m->product), NumericGetDatum(r.qty),
-		NumericGetDatum(r.value), r.last_cost ? NumericGetDatum(r.last_cost) : (Datum) 0};
-		char		n[5] = {' ', ' ', ' ', ' ', r.last_cost ? ' ' : 'n'};
+		Datum		a[5] = {Int64GetDatum(company), Int64GetDatum(c->m->product), NumericGetDatum(r->qty),
+		NumericGetDatum(r->value), r->last_cost ? NumericGetDatum(r->last_cost) : (Datum) 0};
+		char		n[5] = {' ', ' ', ' ', ' ', r->last_cost ? ' ' : 'n'};
 
 		brun(B_PV, a, n, SPI_OK_UPDATE);
 	}
+}
+
+/*
+ * Everything a replay changed besides the new move, written; then the
+ * moves to production that changed are handed to the hook.
+ */
+static void
+write_replay(Ctx *c, Replay *r, Out *o, Entries *en, const char *new_desc)
+{
+	text	   *corr_ref = cstring_to_text(psprintf("Correction (back-dated move %lld)", (long long) c->m->cause));
+	Changes		ch,
+				prod;
+	Landed		lc;
+
+	changes_init(&ch, c->nmoves);
+	changes_init(&prod, 0);
+	lc.n = 0;
+	lc.id = palloc(sizeof(Datum) * Max(c->nlines, 1));
+	lc.move = palloc(sizeof(Datum) * Max(c->nlines, 1));
+	lc.cap = palloc(sizeof(Datum) * Max(c->nlines, 1));
+
+	out_move_corrections(c, o, en, corr_ref, new_desc, &ch, &prod);
+	out_settle_landed(c, r, o, en, corr_ref, new_desc, &lc);
+	out_price_method(c, r, o, en, corr_ref);
+	write_out(c, o, en);
+	write_state(c, r, &ch, &lc);
+	if (prod.n > 0 && valuation_revalued_hook)
+	{
+		int64	   *ids = palloc(sizeof(int64) * prod.n);
+		Numeric    *diffs = palloc(sizeof(Numeric) * prod.n);
+
+		for (int i = 0; i < prod.n; i++)
+		{
+			ids[i] = DatumGetInt64(prod.id[i]);
+			diffs[i] = DatumGetNumeric(prod.d[i]);
+		}
+		valuation_revalued_hook(c->m->company, c->m->cause, prod.n, ids, diffs);
+	}
+}
+
+/* replay the prepared history; a refusal raises */
+static void
+run_replay(Ctx *c, Replay *r, int check_from)
+{
+	ReplayCode	rc;
+
+	memset(r, 0, sizeof(*r));
+	r->events = c->events;
+	r->nevents = c->nevents;
+	r->rounding = c->m->rounding;
+	r->precision = c->m->precision;
+	r->check_from = check_from;
+	rc = ReplayRun(r);
+	if (rc != REPLAY_OK)
+		refuse(c, r, rc);
+}
+
+/* post a back-dated move: see the head of this file */
+Numeric
+ValuationBackdate(BackdateMove *m)
+{
+	Ctx			c;
+	Replay		r;
+	Out			o;
+	Entries		en;
+	char	   *new_desc = describe(m);
+	Numeric		result;
+
+	Assert(m->move != 0 && m->cause == m->move);
+	memset(&o, 0, sizeof(o));
+	memset(&en, 0, sizeof(en));
+	memset(&c, 0, sizeof(c));
+	prepare(&c, m);
+	run_replay(&c, &r, (!c.allow_negative && !m->in) ? c.new_event : -1);
+	result = out_new_move(&c, &r, &o, &en, new_desc);
+	write_replay(&c, &r, &o, &en, new_desc);
 	return result;
+}
+
+/*
+ * Re-value a product's history after the cost of some of its done moves
+ * changed (a production's finished goods re-costed after a back-dated move
+ * of a component): every move whose value the replay changes gets its
+ * correction, described after m->cause. m->move is 0; the running totals
+ * are locked; SPI is connected.
+ */
+void
+ValuationReplay(BackdateMove *m)
+{
+	Ctx			c;
+	Replay		r;
+	Out			o;
+	Entries		en;
+
+	Assert(m->move == 0 && m->cause != 0);
+	memset(&o, 0, sizeof(o));
+	memset(&en, 0, sizeof(en));
+	memset(&c, 0, sizeof(c));
+	prepare(&c, m);
+	run_replay(&c, &r, -1);
+	write_replay(&c, &r, &o, &en, "");
 }
 
 static char *
@@ -1406,17 +1551,8 @@ compare(Ctx *c, Replay *r)
 		}
 	}
 	{
-		int		   *replayed = palloc(sizeof(int) * Max(c->nlayers, 1));
+		int		   *replayed = replayed_layers(c, r);
 
-		for (int i = 0; i < c->nlayers; i++)
-			replayed[i] = -1;
-		for (int i = 0; i < r->nlayers; i++)
-		{
-			LayerRow   *s = r->layers[i].id ? find_layer(c, r->layers[i].id) : NULL;
-
-			if (s)
-				replayed[s - c->layers] = i;
-		}
 		for (int i = 0; i < c->nlayers; i++)
 		{
 			LayerRow   *s = &c->layers[i];
@@ -1527,4 +1663,46 @@ pgerp_valuation_replay_problems(PG_FUNCTION_ARGS)
 	foreach(lc, copied)
 		items[n++] = CStringGetTextDatum((char *) lfirst(lc));
 	PG_RETURN_ARRAYTYPE_P(construct_array(items, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * stock._recost_product(p_company bigint, p_product bigint, p_cause bigint):
+ * the product's history replayed after the unit cost of some of its done
+ * receipts was changed by the caller (mrp._recost, for finished goods whose
+ * components were re-valued by back-dated move p_cause). It locks the
+ * product's running totals as a posting does. Not granted to anyone: the
+ * caller is the pack's own SECURITY DEFINER code.
+ */
+PG_FUNCTION_INFO_V1(pgerp_valuation_recost_product);
+Datum
+pgerp_valuation_recost_product(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr lock_plan = NULL;
+	Oid			t[2] = {INT8OID, INT8OID};
+	Datum		a[2] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)};
+	BackdateMove m;
+	bool		isnull;
+
+	memset(&m, 0, sizeof(m));
+	m.company = PG_GETARG_INT64(0);
+	m.product = PG_GETARG_INT64(1);
+	m.cause = PG_GETARG_INT64(2);
+	SPI_connect();
+	(void) PgerpKeptPlan(&lock_plan,
+						 "SELECT 1 FROM stock.product_value WHERE company_id OPERATOR(pg_catalog.=) $1"
+						 " AND product_id OPERATOR(pg_catalog.=) $2 FOR UPDATE", 2, t);
+	if (SPI_execute_plan(lock_plan, a, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "locking the running totals failed");
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("product %lld of company %lld has no running totals", (long long) m.product, (long long) m.company)));
+	brun(B_PRODUCT, a, NULL, SPI_OK_SELECT);
+	m.sku = TextDatumGetCString(cell(0, 1, &isnull));
+	m.name = TextDatumGetCString(cell(0, 2, &isnull));
+	m.rounding = DatumGetNumeric(cell(0, 3, &isnull));
+	m.precision = DatumGetInt32(cell(0, 4, &isnull));
+	ValuationReplay(&m);
+	SPI_finish();
+	PG_RETURN_VOID();
 }

@@ -15,7 +15,8 @@ typedef struct BackdateMove
 {
 	int64		company;
 	int64		product;
-	int64		move;
+	int64		move;			/* 0 when re-costing (ValuationReplay) */
+	int64		cause;			/* the back-dated move that corrections name */
 	bool		in;
 	const char *counterpart;
 	Numeric		qty;
@@ -31,5 +32,8 @@ typedef struct BackdateMove
 
 /* the new move's value (signed as its layer); SPI is connected */
 extern Numeric ValuationBackdate(BackdateMove *m);
+
+/* re-value the product's history after done moves' costs changed (m->move 0) */
+extern void ValuationReplay(BackdateMove *m);
 
 #endif

@@ -507,6 +507,7 @@ pgerp_valuation_value_move(PG_FUNCTION_ARGS)
 			b.company = c.company;
 			b.product = c.product;
 			b.move = c.move;
+			b.cause = c.move;
 			b.in = in;
 			b.counterpart = counterpart;
 			b.qty = c.qty;

@@ -92,6 +92,7 @@ typedef struct MrpCopy
 
 extern int	mrp_batch_rows;
 extern void MrpInitGucs(void);
+extern void MrpInitRecost(void);
 extern void MrpCopyInit(MrpCopy *c, const char *nsp, const char *rel, const char *const *cols, int ncols);
 extern void MrpCopyFlush(MrpCopy *c);
 extern void MrpCopyEndRow(MrpCopy *c);

@@ -26,4 +26,15 @@ extern int	pgerp_max_future_days;
 extern int	pgerp_idempotency_key_retention;
 extern void ValuationInitGucs(void);
 
+/*
+ * Called after a replay of a product's history (a back-dated posting, or a
+ * re-costing) with the moves to a production location whose value changed,
+ * diffs signed as the moves' values (more negative: consumed at a higher
+ * cost), SPI connected. cause: the back-dated move the corrections name.
+ * pgerp_mrp sets it to re-cost what was produced from those moves; the
+ * stock engine knows nothing of manufacturing orders.
+ */
+typedef void (*ValuationRevaluedHook) (int64 company, int64 cause, int n, const int64 *moves, Numeric *diffs);
+extern PGDLLIMPORT ValuationRevaluedHook valuation_revalued_hook;
+
 #endif
