@@ -14,7 +14,7 @@ INSERT INTO erp.app_routine (routine) VALUES
     ('mrp.create_mo(bigint,numeric,timestamp with time zone,bigint)'),
     ('mrp.confirm_mo(bigint)'),
     ('mrp.reserve_mo(bigint)'),
-    ('mrp.produce_mo(bigint,numeric)'),
+    ('mrp.produce_mo(bigint,numeric,text)'),
     ('mrp.cancel_mo(bigint)'),
     ('mrp.set_planning(bigint,text,integer,text,numeric,numeric,numeric,numeric)'),
     ('mrp.add_demand(bigint,numeric,date,text)'),
@@ -28,7 +28,7 @@ INSERT INTO erp.app_routine (routine) VALUES
     ('purchase.best_supplier(bigint,numeric,bigint)'),
     ('purchase.create_order(bigint,jsonb,timestamp with time zone,bigint)'),
     ('purchase.confirm(bigint)'),
-    ('purchase.receive(bigint,jsonb)'),
+    ('purchase.receive(bigint,jsonb,text)'),
     ('purchase.cancel(bigint)')
 ON CONFLICT DO NOTHING;
 
@@ -843,21 +843,21 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION api.confirm_mo(bigint) IS 'Confirm a draft manufacturing order (its component and product moves); returns it';
 
-CREATE FUNCTION api.produce_mo(mo bigint, qty numeric DEFAULT NULL) RETURNS api.productions
+CREATE FUNCTION api.produce_mo(mo bigint, qty numeric DEFAULT NULL, idempotency_key text DEFAULT NULL) RETURNS api.productions
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r api.productions;
 BEGIN
-    PERFORM mrp.produce_mo(produce_mo.mo, produce_mo.qty);
+    PERFORM mrp.produce_mo(produce_mo.mo, produce_mo.qty, produce_mo.idempotency_key);
     SELECT p.* INTO r FROM api.productions p WHERE p.id OPERATOR(pg_catalog.=) produce_mo.mo;
     RETURN r;
 END $$;
-COMMENT ON FUNCTION api.produce_mo(bigint, numeric) IS
+COMMENT ON FUNCTION api.produce_mo(bigint, numeric, text) IS
     'Produce a confirmed order (all, or qty: the rest goes to a backorder whose backorder_of is this order); returns it';
 
 REVOKE ALL ON FUNCTION api.create_mo(bigint, numeric, timestamptz, bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION api.confirm_mo(bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.produce_mo(bigint, numeric) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.produce_mo(bigint, numeric, text) FROM PUBLIC;
 
 -- sql/api/purchase.sql
 -- Purchase resources (read-only) and the purchase order functions, each
@@ -923,21 +923,23 @@ END $$;
 COMMENT ON FUNCTION api.confirm_purchase_order(bigint) IS
     'Confirm a draft purchase order: one incoming move per line; returns the order';
 
-CREATE FUNCTION api.receive_purchase_order(purchase_order bigint, lines jsonb DEFAULT NULL) RETURNS api.purchase_orders
+CREATE FUNCTION api.receive_purchase_order(purchase_order bigint, lines jsonb DEFAULT NULL, idempotency_key text DEFAULT NULL)
+RETURNS api.purchase_orders
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r api.purchase_orders;
 BEGIN
-    PERFORM purchase.receive(receive_purchase_order.purchase_order, receive_purchase_order.lines);
+    PERFORM purchase.receive(receive_purchase_order.purchase_order, receive_purchase_order.lines,
+                             receive_purchase_order.idempotency_key);
     SELECT o.* INTO r FROM api.purchase_orders o WHERE o.id OPERATOR(pg_catalog.=) receive_purchase_order.purchase_order;
     RETURN r;
 END $$;
-COMMENT ON FUNCTION api.receive_purchase_order(bigint, jsonb) IS
+COMMENT ON FUNCTION api.receive_purchase_order(bigint, jsonb, text) IS
     'Receive a confirmed order: all of it, or lines [{"product": id, "qty": n}] (the rest goes to a backorder whose backorder_of is this order); returns the order';
 
 REVOKE ALL ON FUNCTION api.create_purchase_order(bigint, jsonb, timestamptz, bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION api.confirm_purchase_order(bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.receive_purchase_order(bigint, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.receive_purchase_order(bigint, jsonb, text) FROM PUBLIC;
 
 -- sql/api/planning.sql
 -- Planning resources: reorder rules (writable), MRP runs, planned orders and
@@ -1141,10 +1143,10 @@ INSERT INTO erp.app_routine (routine) VALUES
     ('api.bom_cost(bigint)'),
     ('api.create_mo(bigint,numeric,timestamp with time zone,bigint)'),
     ('api.confirm_mo(bigint)'),
-    ('api.produce_mo(bigint,numeric)'),
+    ('api.produce_mo(bigint,numeric,text)'),
     ('api.create_purchase_order(bigint,jsonb,timestamp with time zone,bigint)'),
     ('api.confirm_purchase_order(bigint)'),
-    ('api.receive_purchase_order(bigint,jsonb)'),
+    ('api.receive_purchase_order(bigint,jsonb,text)'),
     ('api.run_mrp(bigint,date,text,integer,bigint)'),
     ('api.replenish(bigint,boolean)'),
     ('api.firm(bigint)')
@@ -1232,44 +1234,8 @@ DROP FUNCTION mrp.produce_mo(bigint, numeric);
 DROP FUNCTION purchase.receive(bigint, jsonb);
 -- mrp.produce_mo(bigint,numeric,text): final definition below, in section "backprop (#15)"
 -- purchase.receive(bigint,jsonb,text): final definition below, in section "backprop (#15)"
-
-DROP FUNCTION api.produce_mo(bigint, numeric);
-DROP FUNCTION api.receive_purchase_order(bigint, jsonb);
-
-CREATE FUNCTION api.produce_mo(mo bigint, qty numeric DEFAULT NULL, idempotency_key text DEFAULT NULL) RETURNS api.productions
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    r api.productions;
-BEGIN
-    PERFORM mrp.produce_mo(produce_mo.mo, produce_mo.qty, produce_mo.idempotency_key);
-    SELECT p.* INTO r FROM api.productions p WHERE p.id OPERATOR(pg_catalog.=) produce_mo.mo;
-    RETURN r;
-END $$;
-COMMENT ON FUNCTION api.produce_mo(bigint, numeric, text) IS
-    'Produce a confirmed order (all, or qty: the rest goes to a backorder whose backorder_of is this order); returns it';
-
-CREATE FUNCTION api.receive_purchase_order(purchase_order bigint, lines jsonb DEFAULT NULL, idempotency_key text DEFAULT NULL)
-RETURNS api.purchase_orders
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    r api.purchase_orders;
-BEGIN
-    PERFORM purchase.receive(receive_purchase_order.purchase_order, receive_purchase_order.lines,
-                             receive_purchase_order.idempotency_key);
-    SELECT o.* INTO r FROM api.purchase_orders o WHERE o.id OPERATOR(pg_catalog.=) receive_purchase_order.purchase_order;
-    RETURN r;
-END $$;
-COMMENT ON FUNCTION api.receive_purchase_order(bigint, jsonb, text) IS
-    'Receive a confirmed order: all of it, or lines [{"product": id, "qty": n}] (the rest goes to a backorder whose backorder_of is this order); returns the order';
-
-REVOKE ALL ON FUNCTION api.produce_mo(bigint, numeric, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.receive_purchase_order(bigint, jsonb, text) FROM PUBLIC;
-
--- the allow-list names routines by signature
-UPDATE erp.app_routine SET routine = 'mrp.produce_mo(bigint,numeric,text)' WHERE routine = 'mrp.produce_mo(bigint,numeric)';
-UPDATE erp.app_routine SET routine = 'purchase.receive(bigint,jsonb,text)' WHERE routine = 'purchase.receive(bigint,jsonb)';
-UPDATE erp.app_routine SET routine = 'api.produce_mo(bigint,numeric,text)' WHERE routine = 'api.produce_mo(bigint,numeric)';
-UPDATE erp.app_routine SET routine = 'api.receive_purchase_order(bigint,jsonb,text)' WHERE routine = 'api.receive_purchase_order(bigint,jsonb)';
+-- the api functions pass the key (the HTTP header Idempotency-Key): api.produce_mo and
+-- api.receive_purchase_order are defined so in section "api: the HTTP contract (sql/api/, docs/api.md)" above
 
 -- ==== replenishment at a million rules (#16.4) ====
 -- forecast = on hand + incoming - outgoing up to today + lead days + what

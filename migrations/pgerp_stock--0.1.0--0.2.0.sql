@@ -20,19 +20,19 @@ INSERT INTO erp.app_routine (routine) VALUES
     ('stock.reserve(bigint)'),
     ('stock.unreserve(bigint)'),
     ('stock.cancel(bigint)'),
-    ('stock.validate(bigint,numeric)'),
-    ('stock.receive(bigint,numeric,numeric,bigint,text,timestamp with time zone,text)'),
-    ('stock.deliver(bigint,numeric,bigint,text,timestamp with time zone,text)'),
-    ('stock.transfer(bigint,numeric,bigint,bigint,text,timestamp with time zone,text)'),
-    ('stock.scrap(bigint,numeric,bigint,text,timestamp with time zone,text)'),
-    ('stock.adjust(bigint,bigint,numeric)'),
+    ('stock.validate(bigint,numeric,text)'),
+    ('stock.receive(bigint,numeric,numeric,bigint,text,timestamp with time zone,text,text)'),
+    ('stock.deliver(bigint,numeric,bigint,text,timestamp with time zone,text,text)'),
+    ('stock.transfer(bigint,numeric,bigint,bigint,text,timestamp with time zone,text,text)'),
+    ('stock.scrap(bigint,numeric,bigint,text,timestamp with time zone,text,text)'),
+    ('stock.adjust(bigint,bigint,numeric,text)'),
     ('stock.valuation(bigint,timestamp with time zone)'),
     ('stock.valuation_report(bigint,timestamp with time zone)'),
     ('stock.set_standard_price(bigint,numeric)'),
-    ('stock.return_move(bigint,numeric)'),
+    ('stock.return_move(bigint,numeric,text)'),
     ('stock.verify_valuation(bigint)'),
-    ('stock.apply_landed_cost(bigint[],numeric,text,text)'),
-    ('stock.revalue(bigint,numeric,text)'),
+    ('stock.apply_landed_cost(bigint[],numeric,text,text,text)'),
+    ('stock.revalue(bigint,numeric,text,text)'),
     ('stock.set_cost_method(bigint,text)')
 ON CONFLICT DO NOTHING;
 
@@ -639,70 +639,72 @@ COMMENT ON COLUMN api.moves.origin_move_id IS 'Move this one returns (no foreign
 COMMENT ON COLUMN api.moves.backorder_of IS 'Move this one is the backorder of (no foreign key on the table)';
 
 CREATE FUNCTION api.receive(product bigint, qty numeric, unit_cost numeric, warehouse bigint DEFAULT NULL,
-                            ref text DEFAULT NULL, date timestamptz DEFAULT NULL, lot text DEFAULT NULL)
+                            ref text DEFAULT NULL, date timestamptz DEFAULT NULL, lot text DEFAULT NULL,
+                            idempotency_key text DEFAULT NULL)
 RETURNS api.moves
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_id bigint := stock.receive(receive.product, receive.qty, receive.unit_cost, receive.warehouse, receive.ref,
-                                 coalesce(receive.date, pg_catalog.now()), receive.lot);
+                                 coalesce(receive.date, pg_catalog.now()), receive.lot, receive.idempotency_key);
     r api.moves;
 BEGIN
     SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
     RETURN r;
 END $$;
-COMMENT ON FUNCTION api.receive(bigint, numeric, numeric, bigint, text, timestamptz, text) IS
+COMMENT ON FUNCTION api.receive(bigint, numeric, numeric, bigint, text, timestamptz, text, text) IS
     'Receive qty of a product from the supplier location into a warehouse (default: the first) at unit_cost, done at once; returns the move';
 
 CREATE FUNCTION api.deliver(product bigint, qty numeric, warehouse bigint DEFAULT NULL, ref text DEFAULT NULL,
-                            date timestamptz DEFAULT NULL, lot text DEFAULT NULL)
+                            date timestamptz DEFAULT NULL, lot text DEFAULT NULL, idempotency_key text DEFAULT NULL)
 RETURNS api.moves
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_id bigint := stock.deliver(deliver.product, deliver.qty, deliver.warehouse, deliver.ref,
-                                 coalesce(deliver.date, pg_catalog.now()), deliver.lot);
+                                 coalesce(deliver.date, pg_catalog.now()), deliver.lot, deliver.idempotency_key);
     r api.moves;
 BEGIN
     SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
     RETURN r;
 END $$;
-COMMENT ON FUNCTION api.deliver(bigint, numeric, bigint, text, timestamptz, text) IS
+COMMENT ON FUNCTION api.deliver(bigint, numeric, bigint, text, timestamptz, text, text) IS
     'Deliver qty of a product from a warehouse (default: the first) to the customer location, done at once; returns the move';
 
 CREATE FUNCTION api.transfer(product bigint, qty numeric, from_location bigint, to_location bigint, ref text DEFAULT NULL,
-                             date timestamptz DEFAULT NULL, lot text DEFAULT NULL)
+                             date timestamptz DEFAULT NULL, lot text DEFAULT NULL, idempotency_key text DEFAULT NULL)
 RETURNS api.moves
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_id bigint := stock.transfer(transfer.product, transfer.qty, transfer.from_location, transfer.to_location,
-                                  transfer.ref, coalesce(transfer.date, pg_catalog.now()), transfer.lot);
+                                  transfer.ref, coalesce(transfer.date, pg_catalog.now()), transfer.lot,
+                                  transfer.idempotency_key);
     r api.moves;
 BEGIN
     SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
     RETURN r;
 END $$;
-COMMENT ON FUNCTION api.transfer(bigint, numeric, bigint, bigint, text, timestamptz, text) IS
+COMMENT ON FUNCTION api.transfer(bigint, numeric, bigint, bigint, text, timestamptz, text, text) IS
     'Move qty of a product from one location to another, done at once; returns the move';
 
 CREATE FUNCTION api.scrap(product bigint, qty numeric, warehouse bigint DEFAULT NULL, ref text DEFAULT NULL,
-                          date timestamptz DEFAULT NULL, lot text DEFAULT NULL)
+                          date timestamptz DEFAULT NULL, lot text DEFAULT NULL, idempotency_key text DEFAULT NULL)
 RETURNS api.moves
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_id bigint := stock.scrap(scrap.product, scrap.qty, scrap.warehouse, scrap.ref,
-                               coalesce(scrap.date, pg_catalog.now()), scrap.lot);
+                               coalesce(scrap.date, pg_catalog.now()), scrap.lot, scrap.idempotency_key);
     r api.moves;
 BEGIN
     SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
     RETURN r;
 END $$;
-COMMENT ON FUNCTION api.scrap(bigint, numeric, bigint, text, timestamptz, text) IS
+COMMENT ON FUNCTION api.scrap(bigint, numeric, bigint, text, timestamptz, text, text) IS
     'Scrap qty of a product from a warehouse (default: the first), done at once; returns the move';
 
-CREATE FUNCTION api.adjust(product bigint, location bigint, counted_qty numeric)
+CREATE FUNCTION api.adjust(product bigint, location bigint, counted_qty numeric, idempotency_key text DEFAULT NULL)
 RETURNS api.moves
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    v_id bigint := stock.adjust(adjust.product, adjust.location, adjust.counted_qty);
+    v_id bigint := stock.adjust(adjust.product, adjust.location, adjust.counted_qty, adjust.idempotency_key);
     r api.moves;
 BEGIN
     IF v_id IS NULL THEN
@@ -711,42 +713,42 @@ BEGIN
     SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
     RETURN r;
 END $$;
-COMMENT ON FUNCTION api.adjust(bigint, bigint, numeric) IS
+COMMENT ON FUNCTION api.adjust(bigint, bigint, numeric, text) IS
     'Inventory count of a product in an internal location: moves the difference from or to the inventory location; returns the move, or null when the count matches';
 
-CREATE FUNCTION api.validate(move bigint, qty numeric DEFAULT NULL)
+CREATE FUNCTION api.validate(move bigint, qty numeric DEFAULT NULL, idempotency_key text DEFAULT NULL)
 RETURNS api.moves
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r api.moves;
 BEGIN
-    PERFORM stock.validate(validate.move, validate.qty);
+    PERFORM stock.validate(validate.move, validate.qty, validate.idempotency_key);
     SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) validate.move;
     RETURN r;
 END $$;
-COMMENT ON FUNCTION api.validate(bigint, numeric) IS
+COMMENT ON FUNCTION api.validate(bigint, numeric, text) IS
     'Make a move done (qty less than the move''s: the rest goes to a backorder move, whose backorder_of is this move); returns the move';
 
-CREATE FUNCTION api.return_move(move bigint, qty numeric DEFAULT NULL)
+CREATE FUNCTION api.return_move(move bigint, qty numeric DEFAULT NULL, idempotency_key text DEFAULT NULL)
 RETURNS api.moves
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    v_id bigint := stock.return_move(return_move.move, return_move.qty);
+    v_id bigint := stock.return_move(return_move.move, return_move.qty, return_move.idempotency_key);
     r api.moves;
 BEGIN
     SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
     RETURN r;
 END $$;
-COMMENT ON FUNCTION api.return_move(bigint, numeric) IS
+COMMENT ON FUNCTION api.return_move(bigint, numeric, text) IS
     'Return (part of, default: what is left of) a done move at its unit cost; returns the new return move';
 
-REVOKE ALL ON FUNCTION api.receive(bigint, numeric, numeric, bigint, text, timestamptz, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.deliver(bigint, numeric, bigint, text, timestamptz, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.transfer(bigint, numeric, bigint, bigint, text, timestamptz, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.scrap(bigint, numeric, bigint, text, timestamptz, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.adjust(bigint, bigint, numeric) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.validate(bigint, numeric) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.return_move(bigint, numeric) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.receive(bigint, numeric, numeric, bigint, text, timestamptz, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.deliver(bigint, numeric, bigint, text, timestamptz, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.transfer(bigint, numeric, bigint, bigint, text, timestamptz, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.scrap(bigint, numeric, bigint, text, timestamptz, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.adjust(bigint, bigint, numeric, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.validate(bigint, numeric, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.return_move(bigint, numeric, text) FROM PUBLIC;
 
 -- sql/api/accounting.sql
 -- Read-only valuation and accounting resources, and the valuation report.
@@ -795,13 +797,13 @@ REVOKE ALL ON FUNCTION api.valuation_report(bigint, timestamptz) FROM PUBLIC;
 
 -- The HTTP contract, schema api (sql/api/, docs/api.md).
 INSERT INTO erp.app_routine (routine) VALUES
-    ('api.receive(bigint,numeric,numeric,bigint,text,timestamp with time zone,text)'),
-    ('api.deliver(bigint,numeric,bigint,text,timestamp with time zone,text)'),
-    ('api.transfer(bigint,numeric,bigint,bigint,text,timestamp with time zone,text)'),
-    ('api.scrap(bigint,numeric,bigint,text,timestamp with time zone,text)'),
-    ('api.adjust(bigint,bigint,numeric)'),
-    ('api.validate(bigint,numeric)'),
-    ('api.return_move(bigint,numeric)'),
+    ('api.receive(bigint,numeric,numeric,bigint,text,timestamp with time zone,text,text)'),
+    ('api.deliver(bigint,numeric,bigint,text,timestamp with time zone,text,text)'),
+    ('api.transfer(bigint,numeric,bigint,bigint,text,timestamp with time zone,text,text)'),
+    ('api.scrap(bigint,numeric,bigint,text,timestamp with time zone,text,text)'),
+    ('api.adjust(bigint,bigint,numeric,text)'),
+    ('api.validate(bigint,numeric,text)'),
+    ('api.return_move(bigint,numeric,text)'),
     ('api.valuation_report(bigint,timestamp with time zone)')
 ON CONFLICT DO NOTHING;
 
@@ -1050,144 +1052,9 @@ DROP FUNCTION stock.revalue(bigint, numeric, text);
 -- stock.apply_landed_cost(bigint[],numeric,text,text,text): final definition below, in section "landed (#15)"
 -- stock.revalue(bigint,numeric,text,text): final definition below, in section "backprop (#15)"
 
--- the api functions that post pass the key (the HTTP header Idempotency-Key, src/rest/rpc.c)
-DROP FUNCTION api.receive(bigint, numeric, numeric, bigint, text, timestamptz, text);
-DROP FUNCTION api.deliver(bigint, numeric, bigint, text, timestamptz, text);
-DROP FUNCTION api.transfer(bigint, numeric, bigint, bigint, text, timestamptz, text);
-DROP FUNCTION api.scrap(bigint, numeric, bigint, text, timestamptz, text);
-DROP FUNCTION api.adjust(bigint, bigint, numeric);
-DROP FUNCTION api.validate(bigint, numeric);
-DROP FUNCTION api.return_move(bigint, numeric);
-
-CREATE FUNCTION api.receive(product bigint, qty numeric, unit_cost numeric, warehouse bigint DEFAULT NULL,
-                            ref text DEFAULT NULL, date timestamptz DEFAULT NULL, lot text DEFAULT NULL,
-                            idempotency_key text DEFAULT NULL)
-RETURNS api.moves
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_id bigint := stock.receive(receive.product, receive.qty, receive.unit_cost, receive.warehouse, receive.ref,
-                                 coalesce(receive.date, pg_catalog.now()), receive.lot, receive.idempotency_key);
-    r api.moves;
-BEGIN
-    SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
-    RETURN r;
-END $$;
-COMMENT ON FUNCTION api.receive(bigint, numeric, numeric, bigint, text, timestamptz, text, text) IS
-    'Receive qty of a product from the supplier location into a warehouse (default: the first) at unit_cost, done at once; returns the move';
-
-CREATE FUNCTION api.deliver(product bigint, qty numeric, warehouse bigint DEFAULT NULL, ref text DEFAULT NULL,
-                            date timestamptz DEFAULT NULL, lot text DEFAULT NULL, idempotency_key text DEFAULT NULL)
-RETURNS api.moves
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_id bigint := stock.deliver(deliver.product, deliver.qty, deliver.warehouse, deliver.ref,
-                                 coalesce(deliver.date, pg_catalog.now()), deliver.lot, deliver.idempotency_key);
-    r api.moves;
-BEGIN
-    SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
-    RETURN r;
-END $$;
-COMMENT ON FUNCTION api.deliver(bigint, numeric, bigint, text, timestamptz, text, text) IS
-    'Deliver qty of a product from a warehouse (default: the first) to the customer location, done at once; returns the move';
-
-CREATE FUNCTION api.transfer(product bigint, qty numeric, from_location bigint, to_location bigint, ref text DEFAULT NULL,
-                             date timestamptz DEFAULT NULL, lot text DEFAULT NULL, idempotency_key text DEFAULT NULL)
-RETURNS api.moves
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_id bigint := stock.transfer(transfer.product, transfer.qty, transfer.from_location, transfer.to_location,
-                                  transfer.ref, coalesce(transfer.date, pg_catalog.now()), transfer.lot,
-                                  transfer.idempotency_key);
-    r api.moves;
-BEGIN
-    SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
-    RETURN r;
-END $$;
-COMMENT ON FUNCTION api.transfer(bigint, numeric, bigint, bigint, text, timestamptz, text, text) IS
-    'Move qty of a product from one location to another, done at once; returns the move';
-
-CREATE FUNCTION api.scrap(product bigint, qty numeric, warehouse bigint DEFAULT NULL, ref text DEFAULT NULL,
-                          date timestamptz DEFAULT NULL, lot text DEFAULT NULL, idempotency_key text DEFAULT NULL)
-RETURNS api.moves
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_id bigint := stock.scrap(scrap.product, scrap.qty, scrap.warehouse, scrap.ref,
-                               coalesce(scrap.date, pg_catalog.now()), scrap.lot, scrap.idempotency_key);
-    r api.moves;
-BEGIN
-    SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
-    RETURN r;
-END $$;
-COMMENT ON FUNCTION api.scrap(bigint, numeric, bigint, text, timestamptz, text, text) IS
-    'Scrap qty of a product from a warehouse (default: the first), done at once; returns the move';
-
-CREATE FUNCTION api.adjust(product bigint, location bigint, counted_qty numeric, idempotency_key text DEFAULT NULL)
-RETURNS api.moves
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_id bigint := stock.adjust(adjust.product, adjust.location, adjust.counted_qty, adjust.idempotency_key);
-    r api.moves;
-BEGIN
-    IF v_id IS NULL THEN
-        RETURN NULL;  -- the count matches the stock: no move
-    END IF;
-    SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
-    RETURN r;
-END $$;
-COMMENT ON FUNCTION api.adjust(bigint, bigint, numeric, text) IS
-    'Inventory count of a product in an internal location: moves the difference from or to the inventory location; returns the move, or null when the count matches';
-
-CREATE FUNCTION api.validate(move bigint, qty numeric DEFAULT NULL, idempotency_key text DEFAULT NULL)
-RETURNS api.moves
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    r api.moves;
-BEGIN
-    PERFORM stock.validate(validate.move, validate.qty, validate.idempotency_key);
-    SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) validate.move;
-    RETURN r;
-END $$;
-COMMENT ON FUNCTION api.validate(bigint, numeric, text) IS
-    'Make a move done (qty less than the move''s: the rest goes to a backorder move, whose backorder_of is this move); returns the move';
-
-CREATE FUNCTION api.return_move(move bigint, qty numeric DEFAULT NULL, idempotency_key text DEFAULT NULL)
-RETURNS api.moves
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_id bigint := stock.return_move(return_move.move, return_move.qty, return_move.idempotency_key);
-    r api.moves;
-BEGIN
-    SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
-    RETURN r;
-END $$;
-COMMENT ON FUNCTION api.return_move(bigint, numeric, text) IS
-    'Return (part of, default: what is left of) a done move at its unit cost; returns the new return move';
-
-REVOKE ALL ON FUNCTION api.receive(bigint, numeric, numeric, bigint, text, timestamptz, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.deliver(bigint, numeric, bigint, text, timestamptz, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.transfer(bigint, numeric, bigint, bigint, text, timestamptz, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.scrap(bigint, numeric, bigint, text, timestamptz, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.adjust(bigint, bigint, numeric, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.validate(bigint, numeric, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.return_move(bigint, numeric, text) FROM PUBLIC;
-
--- the allow-list names routines by signature
-UPDATE erp.app_routine SET routine = 'stock.validate(bigint,numeric,text)' WHERE routine = 'stock.validate(bigint,numeric)';
-UPDATE erp.app_routine SET routine = 'stock.receive(bigint,numeric,numeric,bigint,text,timestamp with time zone,text,text)' WHERE routine = 'stock.receive(bigint,numeric,numeric,bigint,text,timestamp with time zone,text)';
-UPDATE erp.app_routine SET routine = 'stock.deliver(bigint,numeric,bigint,text,timestamp with time zone,text,text)' WHERE routine = 'stock.deliver(bigint,numeric,bigint,text,timestamp with time zone,text)';
-UPDATE erp.app_routine SET routine = 'stock.transfer(bigint,numeric,bigint,bigint,text,timestamp with time zone,text,text)' WHERE routine = 'stock.transfer(bigint,numeric,bigint,bigint,text,timestamp with time zone,text)';
-UPDATE erp.app_routine SET routine = 'stock.scrap(bigint,numeric,bigint,text,timestamp with time zone,text,text)' WHERE routine = 'stock.scrap(bigint,numeric,bigint,text,timestamp with time zone,text)';
-UPDATE erp.app_routine SET routine = 'stock.adjust(bigint,bigint,numeric,text)' WHERE routine = 'stock.adjust(bigint,bigint,numeric)';
-UPDATE erp.app_routine SET routine = 'stock.return_move(bigint,numeric,text)' WHERE routine = 'stock.return_move(bigint,numeric)';
-UPDATE erp.app_routine SET routine = 'stock.apply_landed_cost(bigint[],numeric,text,text,text)' WHERE routine = 'stock.apply_landed_cost(bigint[],numeric,text,text)';
-UPDATE erp.app_routine SET routine = 'stock.revalue(bigint,numeric,text,text)' WHERE routine = 'stock.revalue(bigint,numeric,text)';
-UPDATE erp.app_routine SET routine = 'api.receive(bigint,numeric,numeric,bigint,text,timestamp with time zone,text,text)' WHERE routine = 'api.receive(bigint,numeric,numeric,bigint,text,timestamp with time zone,text)';
-UPDATE erp.app_routine SET routine = 'api.deliver(bigint,numeric,bigint,text,timestamp with time zone,text,text)' WHERE routine = 'api.deliver(bigint,numeric,bigint,text,timestamp with time zone,text)';
-UPDATE erp.app_routine SET routine = 'api.transfer(bigint,numeric,bigint,bigint,text,timestamp with time zone,text,text)' WHERE routine = 'api.transfer(bigint,numeric,bigint,bigint,text,timestamp with time zone,text)';
-UPDATE erp.app_routine SET routine = 'api.scrap(bigint,numeric,bigint,text,timestamp with time zone,text,text)' WHERE routine = 'api.scrap(bigint,numeric,bigint,text,timestamp with time zone,text)';
-UPDATE erp.app_routine SET routine = 'api.adjust(bigint,bigint,numeric,text)' WHERE routine = 'api.adjust(bigint,bigint,numeric)';
-UPDATE erp.app_routine SET routine = 'api.validate(bigint,numeric,text)' WHERE routine = 'api.validate(bigint,numeric)';
-UPDATE erp.app_routine SET routine = 'api.return_move(bigint,numeric,text)' WHERE routine = 'api.return_move(bigint,numeric)';
+-- the api functions that post pass the key (the HTTP header Idempotency-Key, src/rest/rpc.c):
+-- api.receive, deliver, transfer, scrap, adjust, validate and return_move are defined so
+-- in section "api: the HTTP contract (sql/api/, docs/api.md)" above
 
 -- ==== purge (#14): the idempotency-key purge as a housekeeping chore ====
 -- pgerp.idempotency_key_retention in seconds (src/valuation/bounds.c).
