@@ -369,11 +369,7 @@ CREATE OR REPLACE FUNCTION erp.sign_out() RETURNS void
 COMMENT ON FUNCTION erp.sign_out() IS
     'Stop acting as anybody, even if the transaction rolls back, and revoke every token of the user issued so far';
 
--- only active matters to the ACL: a password change, a revocation or a
--- sign_out does not invalidate every backend's plans
-DROP TRIGGER acl_changed ON erp.app_user;
-CREATE TRIGGER acl_changed AFTER INSERT OR UPDATE OF active OR DELETE OR TRUNCATE ON erp.app_user
-    FOR EACH STATEMENT EXECUTE FUNCTION erp._acl_changed();
+-- erp.app_user's trigger acl_changed: final definition below, in section "identity at chain-retail scale (#12)"
 
 DROP FUNCTION erp._lookup_grant_args(bigint, text, bigint);
 CREATE FUNCTION erp._lookup_grant_args(p_user bigint, p_role text, p_company bigint, p_code text,

@@ -1580,7 +1580,7 @@ END $$;
 CREATE OR REPLACE FUNCTION mrp.replenish(p_company bigint, p_dry_run boolean DEFAULT false)
 RETURNS TABLE (rule_id bigint, product_id bigint, qty_forecast numeric, qty_to_order numeric, order_ref text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    SET jit = off SET work_mem = '64MB' AS $$
+    SET jit = off SET work_mem = '64MB' SET enable_hashjoin = off AS $$
 DECLARE
     r record;
     g record;
@@ -1784,7 +1784,7 @@ COMMENT ON FUNCTION mrp.replenish(bigint, boolean) IS
 -- rules the hash tables of the quants and the supplier lines were most of the
 -- forecast's time, and a merge join of the product-ordered sources does not
 -- depend on what the statistics say of the draft lines the previous run wrote.
-ALTER FUNCTION mrp.replenish(bigint, boolean) SET enable_hashjoin = off;
+-- (SET enable_hashjoin = off: in mrp.replenish's definition, section "replen1m (#16)" above)
 
 -- ==== last: grants of the application roles ====
 

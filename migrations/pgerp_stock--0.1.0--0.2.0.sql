@@ -1074,10 +1074,7 @@ INSERT INTO erp.housekeeping_chore (routine, every) VALUES ('stock._housekeeping
 
 -- ==== backdate (#15) ====
 
--- open layers in date order: FIFO consumes by date, then id
-DROP INDEX stock.valuation_layer_open_idx;
-CREATE INDEX valuation_layer_open_idx ON stock.valuation_layer (company_id, product_id, created_at, id)
-    WHERE remaining_qty <> 0;
+-- the open layers' index valuation_layer_open_idx: replaced below, in section "openlayers (#16)"
 
 -- dated history of standard prices and cost methods (sql/stock/history.sql)
 CREATE TABLE stock.standard_price_history (
