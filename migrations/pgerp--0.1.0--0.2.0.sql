@@ -1,6 +1,15 @@
 \echo Use "ALTER EXTENSION pgerp UPDATE TO '0.2.0'" to load this file. \quit
 -- pgerp 0.1.0 -> 0.2.0. Sections by topic; each keeps the upgrade equal to a
 -- fresh install of what sql/ now holds (test/upgrade/ checks it).
+-- Folded before 0.2.0 is frozen: each object is defined once, in its final
+-- form. A routine (trigger, index) that several sections changed stands in
+-- the section that changed it last (erp.audit and erp.unaudit
+-- in the first: the script calls erp.audit() there); where an earlier section
+-- changed it, a line "-- <routine>: final definition below, in section ..."
+-- says where it went. A routine whose signature changes is dropped once; one
+-- that this script creates has its final signature from the start (no CREATE,
+-- DROP and CREATE again), and the allow-list rows name it so. A section added
+-- later appends as before, and is folded the same way before the release.
 
 -- ==== published routines: an explicit allow-list (#11.20) ====
 

@@ -1,5 +1,13 @@
 \echo Use "ALTER EXTENSION pgerp_stock UPDATE TO '0.2.0'" to load this file. \quit
 -- pgerp_stock 0.1.0 -> 0.2.0 (see migrations/pgerp--0.1.0--0.2.0.sql).
+-- Folded before 0.2.0 is frozen: each object is defined once, in its final
+-- form. A routine (trigger, index) that several sections changed stands in
+-- the section that changed it last; where an earlier section
+-- changed it, a line "-- <routine>: final definition below, in section ..."
+-- says where it went. A routine whose signature changes is dropped once; one
+-- that this script creates has its final signature from the start (no CREATE,
+-- DROP and CREATE again), and the allow-list rows name it so. A section added
+-- later appends as before, and is folded the same way before the release.
 
 -- ==== published routines (#11.20) ====
 
