@@ -714,8 +714,8 @@ RETURNS SETOF record
     LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'pgerp_job_workers';
 COMMENT ON FUNCTION erp.job_workers() IS
     'This database''s job workers: the job each runs (NULL when idle), the jobs run since it started, its memory between jobs in bytes (superuser)';
--- erp.enqueue(text,jsonb,timestamptz,integer): final definition below, in section "jobperm (#14): a job kind the enqueuing role may not run is refused at enqueue"
 
+-- erp.enqueue(text,jsonb,timestamptz,integer): final definition below, in section "jobperm (#14): a job kind the enqueuing role may not run is refused at enqueue"
 
 -- ==== numeric and date bounds (#11.8, 11, 17) ====
 

@@ -67,6 +67,7 @@ BEGIN
     END IF;
     RETURN v;
 END $$;
+
 -- mrp._mo_for_update(bigint,text): final definition below, in section "identity: no user signed in (#14.5)"
 -- purchase._vendor(bigint,bigint): final definition below, in section "identity: no user signed in (#14.5)"
 
@@ -83,6 +84,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
      ORDER BY s.price, s.lead_days, s.id
      LIMIT 1
 $$;
+
 -- purchase._order_for_update(bigint,text): final definition below, in section "identity: no user signed in (#14.5)"
 
 CREATE OR REPLACE FUNCTION purchase._warehouse(p_company bigint, p_warehouse bigint) RETURNS bigint
@@ -473,6 +475,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION mrp.create_mo(bigint, numeric, timestamptz, bigint) IS
     'Create a draft manufacturing order from the product''s BOM (needs mrp.production:create)';
+
 -- mrp.produce_mo(bigint,numeric): dropped below (its signature changes)
 
 CREATE OR REPLACE FUNCTION purchase.add_supplier(p_product bigint, p_vendor bigint, p_price numeric, p_lead_days integer,
@@ -563,6 +566,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION purchase.create_order(bigint, jsonb, timestamptz, bigint) IS
     'Create a draft purchase order; a line without price takes the vendor''s price, and the planned date defaults to now + the longest lead time';
+
 -- purchase.receive(bigint,jsonb): dropped below (its signature changes)
 
 CREATE OR REPLACE FUNCTION mrp.set_planning(p_product bigint, p_make_or_buy text, p_lead_days integer DEFAULT NULL,
@@ -720,6 +724,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION mrp.add_reorder_rule(bigint, bigint, numeric, numeric, numeric, text) IS
     'A min/max reorder rule of a product in a warehouse (needs mrp.reorder_rule:create)';
+
 -- mrp.replenish(bigint,boolean): final definition below, in section "replen1m (#16)"
 -- mrp._job_arg(jsonb,text,text,text): final definition below, in section "jobperm (#14): the mrp job handlers run as the application role"
 
@@ -1240,6 +1245,7 @@ END $$;
 -- the posting functions take p_idempotency_key (stock.idempotency_key): a new signature
 DROP FUNCTION mrp.produce_mo(bigint, numeric);
 DROP FUNCTION purchase.receive(bigint, jsonb);
+
 -- mrp.produce_mo(bigint,numeric,text): final definition below, in section "backprop (#15)"
 -- purchase.receive(bigint,jsonb,text): final definition below, in section "backprop (#15)"
 -- the api functions pass the key (the HTTP header Idempotency-Key): api.produce_mo and

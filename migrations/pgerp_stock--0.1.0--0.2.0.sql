@@ -243,6 +243,7 @@ BEGIN
     PERFORM stock._check_number(v_qty, format('quantity in %s', t.code), stock._max_qty());
     RETURN v_qty;
 END $$;
+
 -- stock.create_warehouse(bigint,text,text): final definition below, in section "identity: no user signed in (#14.5)"
 
 CREATE OR REPLACE FUNCTION stock.virtual_location(p_company bigint, p_usage text) RETURNS bigint
@@ -266,6 +267,7 @@ BEGIN
     END IF;
     RETURN v;
 END $$;
+
 -- stock.create_product(bigint,text,text,text,numeric,text,text): final definition below, in section "backdate (#15)"
 
 CREATE OR REPLACE FUNCTION stock.create_move(p_product bigint, p_qty numeric, p_from bigint, p_to bigint,
@@ -341,6 +343,7 @@ BEGIN
     RETURNING id INTO v_id;
     RETURN v_id;
 END $$;
+
 -- stock._journal_balanced(): final definition below, in section "bulkwrite (#16)"
 -- stock.adjust(bigint,bigint,numeric): dropped below (its signature changes)
 -- stock.valuation(bigint,timestamptz): final definition below, in section "snapshots (#16)"
@@ -351,7 +354,6 @@ END $$;
 -- stock.apply_landed_cost(bigint[],numeric,text,text): dropped below (its signature changes)
 -- stock.revalue(bigint,numeric,text): dropped below (its signature changes)
 -- stock.set_cost_method(bigint,text): final definition below, in section "openlayers (#16)"
-
 
 -- ==== reservations (#11.9) ====
 -- What other moves reserved is not available to an outgoing move, and a
@@ -401,6 +403,7 @@ BEGIN
                   HINT = 'Retry the transaction.';
     END IF;
 END $$;
+
 -- stock.validate(bigint,numeric): dropped below (its signature changes)
 
 -- Quants left over-reserved by 0.1.0 (a delivery took reserved stock): free
@@ -933,6 +936,7 @@ BEGIN
     PERFORM stock._ensure_company(p_company);
     UPDATE stock.company_setting SET allow_negative = p_allow WHERE company_id = p_company;
 END $$;
+
 -- stock.create_product(bigint,text,text,text,numeric,text,text): final definition below, in section "backdate (#15)"
 
 -- ==== idempotency keys (#14.6) ====
@@ -1050,6 +1054,7 @@ DROP FUNCTION stock.adjust(bigint, bigint, numeric);
 DROP FUNCTION stock.return_move(bigint, numeric);
 DROP FUNCTION stock.apply_landed_cost(bigint[], numeric, text, text);
 DROP FUNCTION stock.revalue(bigint, numeric, text);
+
 -- stock.validate(bigint,numeric,text): final definition below, in section "backprop (#15)"
 -- stock.receive(bigint,numeric,numeric,bigint,text,timestamptz,text,text): final definition below, in section "backprop (#15)"
 -- stock.deliver(bigint,numeric,bigint,text,timestamptz,text,text): final definition below, in section "backprop (#15)"
@@ -1169,6 +1174,7 @@ UPDATE stock.product_value pv SET last_date = greatest(now(), coalesce(pv.last_d
                 WHERE h.company_id = pv.company_id AND h.product_id = pv.product_id AND h.valid_from > coalesce(pv.last_date, '-infinity'))
     OR EXISTS (SELECT 1 FROM stock.cost_method_history h
                 WHERE h.company_id = pv.company_id AND h.product_id = pv.product_id AND h.valid_from > coalesce(pv.last_date, '-infinity'));
+
 -- stock.revalue(bigint,numeric,text,text): final definition below, in section "backprop (#15)"
 -- stock.apply_landed_cost(bigint[],numeric,text,text,text): final definition below, in section "landed (#15)"
 -- stock.set_cost_method(bigint,text): final definition below, in section "openlayers (#16)"
@@ -1781,6 +1787,7 @@ BEGIN
     PERFORM stock._idempotency_done(m.company_id, p_idempotency_key, to_jsonb(v_id));
     RETURN v_id;
 END $$;
+
 -- stock.apply_landed_cost(bigint[],numeric,text,text,text): final definition below, in section "landed (#15)"
 
 CREATE OR REPLACE FUNCTION stock.revalue(p_product bigint, p_added_value numeric, p_ref text DEFAULT NULL,
@@ -1855,6 +1862,7 @@ BEGIN
      WHERE company_id = p.company_id AND product_id = p.id;
     PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, 'null');
 END $$;
+
 -- stock.set_cost_method(bigint,text): final definition below, in section "openlayers (#16)"
 
 INSERT INTO erp.app_routine (routine) VALUES ('stock.set_lock_date(bigint,date)') ON CONFLICT DO NOTHING;
