@@ -1,6 +1,15 @@
 \echo Use "ALTER EXTENSION pgerp UPDATE TO '0.2.0'" to load this file. \quit
 -- pgerp 0.1.0 -> 0.2.0. Sections by topic; each keeps the upgrade equal to a
 -- fresh install of what sql/ now holds (test/upgrade/ checks it).
+-- Folded before 0.2.0 is frozen: each object is defined once, in its final
+-- form. A routine (trigger, index) that several sections changed stands in
+-- the section that changed it last (erp.audit and erp.unaudit
+-- in the first: the script calls erp.audit() there); where an earlier section
+-- changed it, a line "-- <routine>: final definition below, in section ..."
+-- says where it went. A routine whose signature changes is dropped once; one
+-- that this script creates has its final signature from the start (no CREATE,
+-- DROP and CREATE again), and the allow-list rows name it so. A section added
+-- later appends as before, and is folded the same way before the release.
 
 -- ==== published routines: an explicit allow-list (#11.20) ====
 
@@ -350,9 +359,6 @@ BEGIN
     UPDATE erp.app_user SET token_generation = token_generation + 1 WHERE id = p_user;
 END $$;
 
-COMMENT ON FUNCTION erp.revoke_sessions(bigint) IS
-    'Revoke every access token issued so far to a user (yourself, or as for erp.set_password)';
-
 -- published: the application role may call it (granted by the last section)
 INSERT INTO erp.app_routine (routine) VALUES ('erp.revoke_sessions(bigint)') ON CONFLICT DO NOTHING;
 
@@ -372,11 +378,7 @@ CREATE OR REPLACE FUNCTION erp.sign_out() RETURNS void
 COMMENT ON FUNCTION erp.sign_out() IS
     'Stop acting as anybody, even if the transaction rolls back, and revoke every token of the user issued so far';
 
--- only active matters to the ACL: a password change, a revocation or a
--- sign_out does not invalidate every backend's plans
-DROP TRIGGER acl_changed ON erp.app_user;
-CREATE TRIGGER acl_changed AFTER INSERT OR UPDATE OF active OR DELETE OR TRUNCATE ON erp.app_user
-    FOR EACH STATEMENT EXECUTE FUNCTION erp._acl_changed();
+-- erp.app_user's trigger acl_changed: final definition below, in section "identity at chain-retail scale (#12)"
 
 DROP FUNCTION erp._lookup_grant_args(bigint, text, bigint);
 CREATE FUNCTION erp._lookup_grant_args(p_user bigint, p_role text, p_company bigint, p_code text,
@@ -713,60 +715,7 @@ RETURNS SETOF record
 COMMENT ON FUNCTION erp.job_workers() IS
     'This database''s job workers: the job each runs (NULL when idle), the jobs run since it started, its memory between jobs in bytes (superuser)';
 
--- Who may enqueue: a signed-in user, or a superuser (pg_cron's schedules,
--- maintenance). A priority above 0 needs erp.job:prioritize in the job's
--- company (a negative one deprioritizes: anyone). A user has at most
--- pgerp.job_max_queued_per_user jobs queued; the user's erp.job_quota row,
--- updated first, makes concurrent enqueues of one user count one after the
--- other (in REPEATABLE READ the second one fails with 40001 instead).
-CREATE OR REPLACE FUNCTION erp.enqueue(p_kind text, p_args jsonb DEFAULT '{}', p_run_at timestamptz DEFAULT pg_catalog.now(),
-                            p_priority integer DEFAULT 0)
-RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    k erp.job_kind;
-    v_id bigint;
-    v_user bigint := erp.current_user_id();
-    v_company bigint := coalesce(erp.current_company_id(), 0);
-    v_super boolean := coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = erp._outer_role()), false);
-    v_max integer;
-    v_queued bigint;
-BEGIN
-    IF v_user IS NULL AND NOT v_super THEN
-        RAISE EXCEPTION 'permission denied: no user is signed in'
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = 'Jobs are enqueued by a signed-in user or a superuser.',
-                  HINT = 'Call erp.sign_in() or erp.use_token() first.';
-    END IF;
-    k := erp._job_kind_for(p_kind, p_args);
-    IF p_priority IS NULL THEN
-        RAISE EXCEPTION 'priority must not be null' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF NOT v_super THEN
-        IF p_priority > 0 THEN
-            PERFORM erp.require_permission('erp.job:prioritize', v_company);
-        END IF;
-        INSERT INTO erp.job_quota AS q (user_id, enqueued) VALUES (v_user, 1)
-        ON CONFLICT (user_id) DO UPDATE SET enqueued = q.enqueued + 1;
-        v_max := pg_catalog.current_setting('pgerp.job_max_queued_per_user')::integer;
-        SELECT count(*) INTO v_queued FROM erp.job j WHERE j.enqueued_by = v_user AND j.status = 'queued';
-        IF v_queued >= v_max THEN
-            RAISE EXCEPTION 'too many queued jobs' USING ERRCODE = 'program_limit_exceeded',
-                DETAIL = format('The limit is %s queued jobs per user (pgerp.job_max_queued_per_user); user %s has %s.',
-                                v_max, v_user, v_queued),
-                HINT = 'Wait for queued jobs to run, or cancel some with erp.cancel_job().';
-        END IF;
-    END IF;
-    INSERT INTO erp.job (company_id, kind, args, priority, run_at, max_attempts, enqueued_by, run_as)
-    VALUES (v_company, p_kind, p_args, p_priority, coalesce(p_run_at, now()),
-            k.max_attempts, v_user, erp._outer_role())
-    RETURNING id INTO v_id;
-    PERFORM erp._job_wake_on_commit();
-    RETURN v_id;
-END $$;
-COMMENT ON FUNCTION erp.enqueue(text, jsonb, timestamptz, integer) IS
-    'Queue a job of a kind (a signed-in user or a superuser); it runs as the calling role and signed-in user, in the selected company (0 when none); priority > 0 needs erp.job:prioritize';
-
+-- erp.enqueue(text,jsonb,timestamptz,integer): final definition below, in section "jobperm (#14): a job kind the enqueuing role may not run is refused at enqueue"
 
 -- ==== numeric and date bounds (#11.8, 11, 17) ====
 
@@ -1260,6 +1209,16 @@ BEGIN
             EXECUTE format('CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION erp._audit_trigger()', p_table);
         END IF;
     END IF;
+    -- the row trigger queues each entry; audit_flush writes a statement's
+    -- entries at its end, in one INSERT (src/audit/buffer.c). Statement
+    -- triggers fire on the statement's target only: every member of a
+    -- partition tree gets one (and commit writes what a partition attached
+    -- later queued)
+    FOR v_rel IN SELECT p_table UNION SELECT t.relid FROM pg_partition_tree(p_table) t
+    LOOP
+        CONTINUE WHEN EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = v_rel AND g.tgname = 'audit_flush');
+        EXECUTE format('CREATE TRIGGER audit_flush AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH STATEMENT EXECUTE FUNCTION erp._audit_trigger()', v_rel);
+    END LOOP;
     -- statement triggers are not cloned: each leaf partition gets its own
     -- TRUNCATE trigger, and entries name the partition, as row entries do
     -- (a partition attached later needs another call of erp.audit on the parent)
@@ -1292,6 +1251,11 @@ BEGIN
                   WHERE EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = x.r AND g.tgname = 'audit_truncate')
     LOOP
         EXECUTE format('DROP TRIGGER audit_truncate ON %s', v_rel);
+    END LOOP;
+    FOR v_rel IN SELECT r FROM (SELECT p_table AS r UNION SELECT t.relid FROM pg_partition_tree(p_table) t) x
+                  WHERE EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = x.r AND g.tgname = 'audit_flush')
+    LOOP
+        EXECUTE format('DROP TRIGGER audit_flush ON %s', v_rel);
     END LOOP;
     PERFORM erp._audit_note((SELECT format('%s.%s', n.nspname, c.relname) FROM pg_class c
                                JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_table),
@@ -2004,92 +1968,8 @@ ON CONFLICT (code) DO NOTHING;
 -- audit_flush writes a statement's entries in one INSERT (src/audit/buffer.c,
 -- docs/security.md "Audit trail"): erp.audit() creates it, erp.unaudit()
 -- drops it, and every table audited before the update gets it here.
-CREATE OR REPLACE FUNCTION erp.audit(p_table regclass)
-RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_rel regclass;
-BEGIN
-    PERFORM erp.require_superuser('audit a table');
-    IF p_table IS NULL THEN
-        RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF p_table IN ('erp.audit_log'::regclass, 'erp.audit_chain'::regclass, 'erp.audit_seal_state'::regclass,
-                   'erp.audit_verified'::regclass) THEN
-        RAISE EXCEPTION 'the audit tables cannot be audited' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = p_table AND c.relkind IN ('r', 'p')) THEN
-        RAISE EXCEPTION '% is not a table', p_table USING ERRCODE = 'wrong_object_type';
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = p_table AND t.tgname = 'audit') THEN
-        -- on a partitioned table the row trigger is cloned to every partition, present and future
-        IF p_table = 'erp.app_user'::regclass THEN
-            -- the trigger's arguments name text columns recorded as changed
-            -- but never shown, as bytea ones are: the password hash. A user
-            -- is audited when created, not when a restore copies it back
-            -- (erp.app_user's rows are restored before the log's, whose ids
-            -- they would take): a restored row is older than its transaction.
-            EXECUTE format('CREATE TRIGGER audit AFTER UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION erp._audit_trigger(%L)',
-                           p_table, 'password_hash');
-            EXECUTE format('CREATE TRIGGER audit_insert AFTER INSERT ON %s FOR EACH ROW'
-                           ' WHEN (NEW.created_at >= pg_catalog.transaction_timestamp()) EXECUTE FUNCTION erp._audit_trigger(%L)',
-                           p_table, 'password_hash');
-        ELSE
-            EXECUTE format('CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION erp._audit_trigger()', p_table);
-        END IF;
-    END IF;
-    -- the row trigger queues each entry; audit_flush writes a statement's
-    -- entries at its end, in one INSERT (src/audit/buffer.c). Statement
-    -- triggers fire on the statement's target only: every member of a
-    -- partition tree gets one (and commit writes what a partition attached
-    -- later queued)
-    FOR v_rel IN SELECT p_table UNION SELECT t.relid FROM pg_partition_tree(p_table) t
-    LOOP
-        CONTINUE WHEN EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = v_rel AND g.tgname = 'audit_flush');
-        EXECUTE format('CREATE TRIGGER audit_flush AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH STATEMENT EXECUTE FUNCTION erp._audit_trigger()', v_rel);
-    END LOOP;
-    -- statement triggers are not cloned: each leaf partition gets its own
-    -- TRUNCATE trigger, and entries name the partition, as row entries do
-    -- (a partition attached later needs another call of erp.audit on the parent)
-    FOR v_rel IN SELECT p_table WHERE (SELECT c.relkind FROM pg_class c WHERE c.oid = p_table) = 'r'
-                  UNION SELECT t.relid FROM pg_partition_tree(p_table) t WHERE t.isleaf
-    LOOP
-        CONTINUE WHEN EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = v_rel AND g.tgname = 'audit_truncate');
-        EXECUTE format('CREATE TRIGGER audit_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION erp._audit_trigger()', v_rel);
-    END LOOP;
-END $$;
-
-CREATE OR REPLACE FUNCTION erp.unaudit(p_table regclass)
-RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_rel regclass;
-BEGIN
-    PERFORM erp.require_superuser('stop auditing a table');
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = p_table AND t.tgname = 'audit') THEN
-        RAISE EXCEPTION '% is not audited', p_table USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = p_table AND t.tgname = 'audit' AND t.tgparentid <> 0) THEN
-        RAISE EXCEPTION '% is audited through its partitioned table', p_table
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Call erp.unaudit() on the partitioned table.';
-    END IF;
-    EXECUTE format('DROP TRIGGER audit ON %s', p_table);
-    EXECUTE format('DROP TRIGGER IF EXISTS audit_insert ON %s', p_table);
-    FOR v_rel IN SELECT r FROM (SELECT p_table AS r UNION SELECT t.relid FROM pg_partition_tree(p_table) t) x
-                  WHERE EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = x.r AND g.tgname = 'audit_truncate')
-    LOOP
-        EXECUTE format('DROP TRIGGER audit_truncate ON %s', v_rel);
-    END LOOP;
-    FOR v_rel IN SELECT r FROM (SELECT p_table AS r UNION SELECT t.relid FROM pg_partition_tree(p_table) t) x
-                  WHERE EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = x.r AND g.tgname = 'audit_flush')
-    LOOP
-        EXECUTE format('DROP TRIGGER audit_flush ON %s', v_rel);
-    END LOOP;
-    PERFORM erp._audit_note((SELECT format('%s.%s', n.nspname, c.relname) FROM pg_class c
-                               JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_table),
-                            'unaudit', '{}');
-END $$;
+-- erp.audit(regclass): final definition above, in section "sign-in hardening, password quality, refresh tokens, audit of users (#4-6)"
+-- erp.unaudit(regclass): final definition above, in section "sign-in hardening, password quality, refresh tokens, audit of users (#4-6)"
 
 SELECT erp.audit(t.tgrelid)
   FROM pg_trigger t

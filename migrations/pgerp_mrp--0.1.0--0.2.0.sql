@@ -1,5 +1,13 @@
 \echo Use "ALTER EXTENSION pgerp_mrp UPDATE TO '0.2.0'" to load this file. \quit
 -- pgerp_mrp 0.1.0 -> 0.2.0 (see migrations/pgerp--0.1.0--0.2.0.sql).
+-- Folded before 0.2.0 is frozen: each object is defined once, in its final
+-- form. A routine (trigger, index) that several sections changed stands in
+-- the section that changed it last; where an earlier section
+-- changed it, a line "-- <routine>: final definition below, in section ..."
+-- says where it went. A routine whose signature changes is dropped once; one
+-- that this script creates has its final signature from the start (no CREATE,
+-- DROP and CREATE again), and the allow-list rows name it so. A section added
+-- later appends as before, and is folded the same way before the release.
 
 -- ==== published routines (#11.20) ====
 
@@ -14,7 +22,7 @@ INSERT INTO erp.app_routine (routine) VALUES
     ('mrp.create_mo(bigint,numeric,timestamp with time zone,bigint)'),
     ('mrp.confirm_mo(bigint)'),
     ('mrp.reserve_mo(bigint)'),
-    ('mrp.produce_mo(bigint,numeric)'),
+    ('mrp.produce_mo(bigint,numeric,text)'),
     ('mrp.cancel_mo(bigint)'),
     ('mrp.set_planning(bigint,text,integer,text,numeric,numeric,numeric,numeric)'),
     ('mrp.add_demand(bigint,numeric,date,text)'),
@@ -28,7 +36,7 @@ INSERT INTO erp.app_routine (routine) VALUES
     ('purchase.best_supplier(bigint,numeric,bigint)'),
     ('purchase.create_order(bigint,jsonb,timestamp with time zone,bigint)'),
     ('purchase.confirm(bigint)'),
-    ('purchase.receive(bigint,jsonb)'),
+    ('purchase.receive(bigint,jsonb,text)'),
     ('purchase.cancel(bigint)')
 ON CONFLICT DO NOTHING;
 
@@ -60,41 +68,8 @@ BEGIN
     RETURN v;
 END $$;
 
-CREATE OR REPLACE FUNCTION mrp._mo_for_update(p_mo bigint, p_code text) RETURNS mrp.production
-LANGUAGE plpgsql AS $$
-DECLARE
-    v mrp.production;
-BEGIN
-    SELECT * INTO v FROM mrp.production m WHERE m.id = p_mo FOR UPDATE;
-    IF NOT FOUND OR NOT (erp._is_bootstrap() OR (erp.company_allowed(v.company_id, 'mrp.production:read')
-                                                AND erp._row_visible('mrp.production', v.id))) THEN
-        RAISE EXCEPTION 'manufacturing order % does not exist', coalesce(p_mo::text, 'NULL')
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM stock._require(p_code, v.company_id);
-    RETURN v;
-END $$;
-
-CREATE OR REPLACE FUNCTION purchase._vendor(p_company bigint, p_vendor bigint) RETURNS erp.partner
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    v erp.partner;
-BEGIN
-    SELECT * INTO v FROM erp.partner pa WHERE pa.id = p_vendor;
-    IF NOT FOUND OR NOT (erp._is_bootstrap() OR (erp.company_allowed(v.company_id, 'erp.partner:read')
-                                                AND erp._row_visible('erp.partner', v.id))) THEN
-        RAISE EXCEPTION 'partner % does not exist', coalesce(p_vendor::text, 'NULL') USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_company IS NOT NULL AND v.company_id <> p_company THEN
-        RAISE EXCEPTION 'partner % belongs to another company', v.name
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('The partner belongs to company %s, the product to company %s.', v.company_id, p_company);
-    END IF;
-    IF v.kind NOT IN ('vendor', 'both') OR NOT v.active THEN
-        RAISE EXCEPTION 'partner % is not an active vendor', v.name USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    RETURN v;
-END $$;
+-- mrp._mo_for_update(bigint,text): final definition below, in section "identity: no user signed in (#14.5)"
+-- purchase._vendor(bigint,bigint): final definition below, in section "identity: no user signed in (#14.5)"
 
 CREATE OR REPLACE FUNCTION purchase.best_supplier(p_product bigint, p_qty numeric, p_vendor bigint DEFAULT NULL)
 RETURNS purchase.supplier_info
@@ -110,20 +85,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
      LIMIT 1
 $$;
 
-CREATE OR REPLACE FUNCTION purchase._order_for_update(p_order bigint, p_code text) RETURNS purchase.order
-LANGUAGE plpgsql AS $$
-DECLARE
-    v purchase.order;
-BEGIN
-    SELECT * INTO v FROM purchase.order o WHERE o.id = p_order FOR UPDATE;
-    IF NOT FOUND OR NOT (erp._is_bootstrap() OR (erp.company_allowed(v.company_id, 'purchase.order:read')
-                                                AND erp._row_visible('purchase.order', v.id))) THEN
-        RAISE EXCEPTION 'purchase order % does not exist', coalesce(p_order::text, 'NULL')
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM stock._require(p_code, v.company_id);
-    RETURN v;
-END $$;
+-- purchase._order_for_update(bigint,text): final definition below, in section "identity: no user signed in (#14.5)"
 
 CREATE OR REPLACE FUNCTION purchase._warehouse(p_company bigint, p_warehouse bigint) RETURNS bigint
 LANGUAGE plpgsql STABLE AS $$
@@ -514,131 +476,7 @@ END $$;
 COMMENT ON FUNCTION mrp.create_mo(bigint, numeric, timestamptz, bigint) IS
     'Create a draft manufacturing order from the product''s BOM (needs mrp.production:create)';
 
-CREATE OR REPLACE FUNCTION mrp.produce_mo(p_mo bigint, p_qty numeric DEFAULT NULL)
-RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    m mrp.production := mrp._mo_for_update(p_mo, 'mrp.production:produce');
-    p stock.product;
-    c erp.company;
-    b mrp.bom;
-    v_qty numeric;
-    v_rounding numeric;
-    v_back bigint;
-    v_back_move bigint;
-    v_part numeric;
-    r record;
-    v_components numeric := 0;
-    v_ops numeric := 0;
-    v_byproducts numeric := 0;
-    v_finished_move bigint;
-    v_finished numeric;
-    v_cost numeric;
-    v_rest numeric;
-    v_ref text := 'MO/' || m.id;
-BEGIN
-    IF m.state = 'draft' THEN
-        RAISE EXCEPTION 'manufacturing order % is draft: only confirmed orders are produced', m.id
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'Confirm it with mrp.confirm_mo() first.';
-    ELSIF m.state <> 'confirmed' THEN
-        RAISE EXCEPTION 'manufacturing order % is %: only confirmed orders are produced', m.id, m.state
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    SELECT * INTO p FROM stock.product pr WHERE pr.company_id = m.company_id AND pr.id = m.product_id;
-    SELECT * INTO c FROM erp.company WHERE id = m.company_id;
-    SELECT * INTO b FROM mrp.bom WHERE company_id = m.company_id AND id = m.bom_id;
-    SELECT u.rounding INTO v_rounding FROM stock.uom u WHERE u.code = p.uom;
-    v_qty := coalesce(p_qty, m.qty);
-    IF NOT (v_qty > 0 AND v_qty <= m.qty) THEN
-        RAISE EXCEPTION 'quantity produced must be positive and at most %', m.qty
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', erp._echo(v_qty::text));
-    END IF;
-    v_qty := stock.round_to(v_qty, v_rounding);
-    IF v_qty <= 0 THEN
-        RAISE EXCEPTION 'quantity produced rounds to zero' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF v_qty < m.qty THEN
-        -- the rest goes to a backorder MO, with the rest of every move
-        INSERT INTO mrp.production (company_id, product_id, bom_id, qty, state, due_at, location_id, backorder_of)
-        VALUES (m.company_id, m.product_id, m.bom_id, m.qty - v_qty, 'confirmed', m.due_at, m.location_id, m.id)
-        RETURNING id INTO v_back;
-    END IF;
-
-    -- components: the produced share of each move, valued by the stock engine
-    FOR r IN SELECT mv.id, mv.qty, mv.product_id, pm.role, u.rounding
-               FROM mrp.production_move pm
-               JOIN stock.move mv ON mv.company_id = pm.company_id AND mv.id = pm.move_id
-               JOIN stock.product pr ON pr.company_id = mv.company_id AND pr.id = mv.product_id
-               JOIN stock.uom u ON u.code = pr.uom
-              WHERE pm.company_id = m.company_id AND pm.production_id = m.id
-                AND mv.state IN ('draft', 'confirmed', 'assigned')
-              ORDER BY pm.role = 'finished', mv.product_id, mv.id
-    LOOP
-        v_part := CASE WHEN v_back IS NULL THEN r.qty
-                       ELSE least(r.qty, mrp._round_up(r.qty * v_qty / m.qty, r.rounding)) END;
-        IF r.role = 'finished' THEN
-            v_finished_move := r.id;
-            CONTINUE;
-        END IF;
-        IF v_part <= 0 THEN
-            UPDATE mrp.production_move SET production_id = v_back WHERE company_id = m.company_id AND move_id = r.id;
-            CONTINUE;
-        END IF;
-        IF r.role = 'byproduct' THEN
-            -- by-products enter at their standard price, deducted from the finished cost
-            UPDATE stock.move mv SET unit_cost = pr.standard_price
-              FROM stock.product pr
-             WHERE mv.company_id = m.company_id AND mv.id = r.id AND pr.company_id = mv.company_id AND pr.id = mv.product_id;
-        END IF;
-        -- posted when produced, not at the due date; what is left keeps the due date
-        UPDATE stock.move SET date = now() WHERE company_id = m.company_id AND id = r.id;
-        v_back_move := stock.validate(r.id, CASE WHEN v_part < r.qty THEN v_part END);
-        IF v_back_move IS NOT NULL THEN
-            UPDATE stock.move SET date = m.due_at WHERE company_id = m.company_id AND id = v_back_move;
-            INSERT INTO mrp.production_move VALUES (m.company_id, v_back, v_back_move, r.role);
-        END IF;
-        IF r.role = 'component' THEN
-            v_components := v_components - coalesce((SELECT mv.value FROM stock.move mv WHERE mv.company_id = m.company_id AND mv.id = r.id), 0);
-        ELSE
-            v_byproducts := v_byproducts + coalesce((SELECT mv.value FROM stock.move mv WHERE mv.company_id = m.company_id AND mv.id = r.id), 0);
-        END IF;
-    END LOOP;
-
-    -- operations: minutes per batch x batches produced, at each work center's rate
-    SELECT coalesce(sum(stock.round_to(o.minutes * v_qty / b.qty / 60 * w.cost_per_hour, c.currency_rounding)), 0)
-      INTO v_ops
-      FROM mrp.bom_operation o JOIN mrp.workcenter w ON w.company_id = o.company_id AND w.id = o.workcenter_id
-     WHERE o.company_id = b.company_id AND o.bom_id = b.id;
-
-    -- the finished product: at cost (components + operations - by-products) / quantity,
-    -- or at standard price for standard products, the difference to the variance account
-    v_cost := v_components + v_ops - v_byproducts;
-    IF p.cost_method <> 'standard' THEN
-        UPDATE stock.move SET unit_cost = greatest(v_cost, 0) / v_qty
-         WHERE company_id = m.company_id AND id = v_finished_move;
-    END IF;
-    UPDATE stock.move SET date = now() WHERE company_id = m.company_id AND id = v_finished_move;
-    v_back_move := stock.validate(v_finished_move, CASE WHEN v_back IS NOT NULL THEN v_qty END);
-    IF v_back_move IS NOT NULL THEN
-        UPDATE stock.move SET date = m.due_at WHERE company_id = m.company_id AND id = v_back_move;
-        INSERT INTO mrp.production_move VALUES (m.company_id, v_back, v_back_move, 'finished');
-    END IF;
-    v_finished := (SELECT mv.value FROM stock.move mv WHERE mv.company_id = m.company_id AND mv.id = v_finished_move);
-
-    -- journal: work centers' cost absorbed into production; what the finished
-    -- value does not carry (standard cost, rounding) is production variance
-    PERFORM stock._journal(m.company_id, now(), v_ref, v_finished_move, NULL, 'stock_output', 'production_cost', v_ops);
-    v_rest := v_cost - v_finished;
-    PERFORM stock._journal(m.company_id, now(), v_ref, v_finished_move, NULL, 'production_variance', 'stock_output', v_rest);
-
-    UPDATE mrp.production
-       SET state = 'done', qty = v_qty, done_at = now(), components_value = v_components, operations_cost = v_ops,
-           byproducts_value = v_byproducts, finished_value = v_finished, unit_cost = round(v_finished / v_qty, c.price_precision)
-     WHERE company_id = m.company_id AND id = m.id;
-    RETURN v_back;
-END $$;
-COMMENT ON FUNCTION mrp.produce_mo(bigint, numeric) IS
-    'Produce (part of) a confirmed MO: consume components, receive the product at (components + operations - by-products) / qty; returns the backorder MO of a partial production (needs mrp.production:produce)';
+-- mrp.produce_mo(bigint,numeric): dropped below (its signature changes)
 
 CREATE OR REPLACE FUNCTION purchase.add_supplier(p_product bigint, p_vendor bigint, p_price numeric, p_lead_days integer,
                                       p_min_qty numeric DEFAULT 0)
@@ -729,90 +567,7 @@ END $$;
 COMMENT ON FUNCTION purchase.create_order(bigint, jsonb, timestamptz, bigint) IS
     'Create a draft purchase order; a line without price takes the vendor''s price, and the planned date defaults to now + the longest lead time';
 
-CREATE OR REPLACE FUNCTION purchase.receive(p_order bigint, p_lines jsonb DEFAULT NULL)
-RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    o purchase.order := purchase._order_for_update(p_order, 'purchase.order:receive');
-    r record;
-    l jsonb;
-    v_got jsonb := '{}';   -- product id -> quantity still to spread over its lines
-    v_take numeric;
-    v_left numeric;
-    v_back bigint;
-    v_back_move bigint;
-BEGIN
-    IF o.state = 'draft' THEN
-        RAISE EXCEPTION 'purchase order % is draft: only confirmed orders are received', o.id
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'Confirm it with purchase.confirm() first.';
-    ELSIF o.state <> 'confirmed' THEN
-        RAISE EXCEPTION 'purchase order % is %: only confirmed orders are received', o.id, o.state
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_lines IS NOT NULL THEN
-        IF jsonb_typeof(p_lines) <> 'array' OR jsonb_array_length(p_lines) = 0 THEN
-            RAISE EXCEPTION 'received lines must be a non-empty JSON array' USING ERRCODE = 'invalid_parameter_value',
-                DETAIL = 'Lines are [{"product": id, "qty": n}].';
-        END IF;
-        FOR l IN SELECT * FROM jsonb_array_elements(p_lines) LOOP
-            IF jsonb_typeof(l) <> 'object' OR jsonb_typeof(l->'product') IS DISTINCT FROM 'number'
-               OR (l->>'product') !~ '^[0-9]{1,18}$' THEN
-                RAISE EXCEPTION 'each received line needs a numeric "product"' USING ERRCODE = 'invalid_parameter_value';
-            END IF;
-            IF NOT EXISTS (SELECT 1 FROM purchase.order_line ol WHERE ol.company_id = o.company_id AND ol.order_id = o.id
-                              AND ol.product_id = (l->>'product')::bigint) THEN
-                RAISE EXCEPTION 'product % is not on purchase order %', l->>'product', o.id USING ERRCODE = 'invalid_parameter_value';
-            END IF;
-            v_got := v_got || jsonb_build_object(l->>'product',
-                       coalesce((v_got->>(l->>'product'))::numeric, 0) + mrp._positive(l->'qty', 'received quantity'));
-        END LOOP;
-        FOR r IN SELECT key, value::text::numeric AS qty FROM jsonb_each(v_got) LOOP
-            IF r.qty > (SELECT sum(ol.qty) FROM purchase.order_line ol
-                         WHERE ol.company_id = o.company_id AND ol.order_id = o.id AND ol.product_id = r.key::bigint) THEN
-                RAISE EXCEPTION 'more of product % received than ordered', r.key
-                    USING ERRCODE = 'invalid_parameter_value',
-                          HINT = 'Receive the extra quantity with another order.';
-            END IF;
-        END LOOP;
-    END IF;
-    FOR r IN SELECT ol.*, mv.qty AS move_qty FROM purchase.order_line ol
-               JOIN stock.move mv ON mv.company_id = ol.company_id AND mv.id = ol.move_id
-              WHERE ol.company_id = o.company_id AND ol.order_id = o.id ORDER BY ol.id
-    LOOP
-        IF p_lines IS NULL THEN
-            v_take := r.qty;
-        ELSE
-            v_take := least(r.qty, coalesce((v_got->>r.product_id::text)::numeric, 0));
-            v_got := v_got || jsonb_build_object(r.product_id::text, coalesce((v_got->>r.product_id::text)::numeric, 0) - v_take);
-        END IF;
-        v_left := r.qty - v_take;
-        IF v_left > 0 AND v_back IS NULL THEN
-            INSERT INTO purchase.order (company_id, vendor_id, state, date_planned, location_id, backorder_of, confirmed_at)
-            VALUES (o.company_id, o.vendor_id, 'confirmed', o.date_planned, o.location_id, o.id, now())
-            RETURNING id INTO v_back;
-        END IF;
-        IF v_take = 0 THEN
-            -- nothing arrived: the whole line goes to the backorder
-            UPDATE purchase.order_line SET order_id = v_back WHERE company_id = r.company_id AND id = r.id;
-            CONTINUE;
-        END IF;
-        -- a receipt is posted when it happens, not at the planned date
-        UPDATE stock.move SET date = now() WHERE company_id = r.company_id AND id = r.move_id;
-        v_back_move := stock.validate(r.move_id, CASE WHEN v_left > 0 THEN v_take END);
-        IF v_back_move IS NOT NULL THEN
-            UPDATE stock.move SET date = o.date_planned WHERE company_id = r.company_id AND id = v_back_move;
-        END IF;
-        IF v_left > 0 THEN
-            UPDATE purchase.order_line SET qty = v_take WHERE company_id = r.company_id AND id = r.id;
-            INSERT INTO purchase.order_line (company_id, order_id, product_id, qty, price, move_id)
-            VALUES (o.company_id, v_back, r.product_id, v_left, r.price, v_back_move);
-        END IF;
-    END LOOP;
-    UPDATE purchase.order SET state = 'done', done_at = now() WHERE company_id = o.company_id AND id = o.id;
-    RETURN v_back;
-END $$;
-COMMENT ON FUNCTION purchase.receive(bigint, jsonb) IS
-    'Receive a confirmed order (all, or the given quantities): receipts valued at the line price; the rest goes to a backorder order whose id is returned';
+-- purchase.receive(bigint,jsonb): dropped below (its signature changes)
 
 CREATE OR REPLACE FUNCTION mrp.set_planning(p_product bigint, p_make_or_buy text, p_lead_days integer DEFAULT NULL,
                                  p_lot_rule text DEFAULT 'l4l', p_lot_qty numeric DEFAULT NULL,
@@ -970,179 +725,8 @@ END $$;
 COMMENT ON FUNCTION mrp.add_reorder_rule(bigint, bigint, numeric, numeric, numeric, text) IS
     'A min/max reorder rule of a product in a warehouse (needs mrp.reorder_rule:create)';
 
-CREATE OR REPLACE FUNCTION mrp.replenish(p_company bigint, p_dry_run boolean DEFAULT false)
-RETURNS TABLE (rule_id bigint, product_id bigint, qty_forecast numeric, qty_to_order numeric, order_ref text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    r record;
-    g record;
-    v_rules bigint[] := '{}';
-    v_products bigint[] := '{}';
-    v_forecasts numeric[] := '{}';
-    v_qtys numeric[] := '{}';
-    v_make boolean[] := '{}';
-    v_vendors bigint[] := '{}';
-    v_whs bigint[] := '{}';
-    v_leads int[] := '{}';
-    v_refs text[] := '{}';
-    v_po bigint;
-    v_mo bigint;
-    v_total bigint;
-    i int;
-BEGIN
-    IF p_company IS NULL THEN
-        RAISE EXCEPTION 'company must not be null' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    PERFORM stock._require('mrp.reorder_rule:run', p_company);
-    PERFORM mrp._lock_planning(p_company, 'replenish');
-    SELECT count(*) INTO v_total FROM mrp.reorder_rule x WHERE x.company_id = p_company AND x.active AND x.trigger = 'auto';
-    FOR r IN
-        WITH rules AS (
-            SELECT x.*, w.location_id,
-                   coalesce(pl.make_or_buy, CASE WHEN EXISTS (SELECT 1 FROM mrp._bom_of(x.company_id, x.product_id) b WHERE b.type = 'normal')
-                                                 THEN 'make' ELSE 'buy' END) AS make_or_buy,
-                   coalesce(pl.lead_days, s.lead_days, 0) AS lead_days
-              FROM mrp.reorder_rule x
-              JOIN stock.warehouse w ON w.company_id = x.company_id AND w.id = x.warehouse_id
-              LEFT JOIN mrp.planning pl ON pl.company_id = x.company_id AND pl.product_id = x.product_id
-              LEFT JOIN LATERAL (SELECT si.lead_days FROM purchase.supplier_info si
-                                   JOIN erp.partner v ON v.company_id = si.company_id AND v.id = si.vendor_id AND v.active
-                                  WHERE si.company_id = x.company_id AND si.product_id = x.product_id AND si.active
-                                  ORDER BY si.price, si.lead_days, si.id LIMIT 1) s ON true
-             WHERE x.company_id = p_company AND x.active AND x.trigger = 'auto'),
-        f AS (
-            SELECT ru.*,
-                   coalesce((SELECT sum(q.quantity) FROM stock.quant q
-                              WHERE q.company_id = ru.company_id AND q.product_id = ru.product_id AND q.location_id = ru.location_id), 0)
-                 + coalesce((SELECT sum(CASE WHEN m.location_dest_id = ru.location_id THEN m.qty ELSE -m.qty END)
-                               FROM stock.move m
-                              WHERE m.company_id = ru.company_id AND m.product_id = ru.product_id
-                                AND m.state IN ('confirmed', 'assigned')
-                                AND (m.location_dest_id = ru.location_id OR m.location_id = ru.location_id)
-                                AND m.date < (current_date + least(ru.lead_days, mrp._max_days()) + 1)::timestamptz), 0)
-                 + coalesce((SELECT sum(ol.qty) FROM purchase.order_line ol
-                               JOIN purchase.order po ON po.company_id = ol.company_id AND po.id = ol.order_id
-                              WHERE ol.company_id = ru.company_id AND ol.product_id = ru.product_id
-                                AND po.state = 'draft' AND po.location_id = ru.location_id), 0)
-                 + coalesce((SELECT sum(mo.qty) FROM mrp.production mo
-                              WHERE mo.company_id = ru.company_id AND mo.product_id = ru.product_id
-                                AND mo.state = 'draft' AND mo.location_id = ru.location_id), 0) AS forecast
-              FROM rules ru)
-        SELECT f.id, f.product_id, f.forecast, q.to_order, f.make_or_buy = 'make' AS make,
-               -- the supplier valid for the quantity: cheapest, then fastest
-               (purchase.best_supplier(f.product_id, q.to_order)).vendor_id AS vendor_id, f.warehouse_id, f.lead_days,
-               q.in_range
-          FROM f CROSS JOIN LATERAL (SELECT x.in_range,
-                                            CASE WHEN x.in_range THEN mrp._reorder_qty(f.forecast, f.min_qty, f.max_qty, f.multiple) END
-                                              AS to_order
-                                       FROM (SELECT coalesce(abs(f.forecast) <= mrp._max_qty() AND f.max_qty <= mrp._max_qty()
-                                                             AND f.min_qty <= mrp._max_qty() AND f.multiple <= mrp._max_qty()
-                                                             AND f.lead_days <= mrp._max_days(), false) AS in_range) x) q
-         -- a rule beyond the engine's range is reported, and the others go on
-         WHERE q.to_order > 0 OR NOT q.in_range
-         ORDER BY f.id
-    LOOP
-        IF NOT r.in_range THEN
-            r.to_order := NULL;
-            IF NOT p_dry_run THEN
-                INSERT INTO mrp.run_message (company_id, product_id, kind, detail)
-                VALUES (p_company, r.product_id, 'replenish_failed',
-                        format('Reorder rule %s: its forecast, minimum, maximum or multiple is beyond %s units, or its lead time beyond %s days (22003).',
-                               r.id, mrp._max_qty(), mrp._max_days()));
-            END IF;
-        END IF;
-        v_rules := v_rules || r.id;
-        v_products := v_products || r.product_id;
-        v_forecasts := v_forecasts || r.forecast;
-        v_qtys := v_qtys || r.to_order;
-        v_make := v_make || r.make;
-        v_vendors := v_vendors || r.vendor_id;
-        v_whs := v_whs || r.warehouse_id;
-        v_leads := v_leads || r.lead_days;
-        v_refs := v_refs || CASE WHEN r.in_range THEN NULL ELSE 'failed: out of range' END;
-    END LOOP;
-    IF erp.current_job_id() IS NOT NULL THEN
-        PERFORM erp.job_progress(0.5, format('%s of %s rules need an order', coalesce(array_length(v_rules, 1), 0), v_total));
-    END IF;
-
-    IF NOT p_dry_run THEN
-        -- bought: one draft order per vendor and warehouse, its lines in one statement
-        FOR g IN SELECT x.vendor_id, x.wh, array_agg(x.i ORDER BY x.i) AS idx
-                   FROM unnest(v_vendors, v_whs, v_make) WITH ORDINALITY x(vendor_id, wh, make, i)
-                  WHERE NOT x.make AND x.vendor_id IS NOT NULL GROUP BY x.vendor_id, x.wh
-        LOOP
-            BEGIN
-                v_po := purchase.create_order(g.vendor_id,
-                            jsonb_build_array(jsonb_build_object('product', v_products[g.idx[1]], 'qty', v_qtys[g.idx[1]])),
-                            NULL, g.wh);
-                INSERT INTO purchase.order_line (company_id, order_id, product_id, qty, price)
-                SELECT p_company, v_po, v_products[k], v_qtys[k],
-                       coalesce((purchase.best_supplier(v_products[k], v_qtys[k], g.vendor_id)).price, 0)
-                  FROM unnest(g.idx[2:]) k;
-                -- planned when the slowest of its products can arrive
-                UPDATE purchase.order SET date_planned = now() + make_interval(days => (SELECT max(v_leads[k]) FROM unnest(g.idx) k))
-                 WHERE company_id = p_company AND id = v_po;
-                FOREACH i IN ARRAY g.idx LOOP
-                    v_refs[i] := 'PO/' || v_po;
-                END LOOP;
-            EXCEPTION WHEN OTHERS THEN
-                -- retry this group rule by rule: the bad ones are reported, the others ordered
-                v_po := NULL;
-                FOREACH i IN ARRAY g.idx LOOP
-                    BEGIN
-                        IF v_po IS NULL THEN
-                            v_po := purchase.create_order(g.vendor_id,
-                                        jsonb_build_array(jsonb_build_object('product', v_products[i], 'qty', v_qtys[i])), NULL, g.wh);
-                        ELSE
-                            INSERT INTO purchase.order_line (company_id, order_id, product_id, qty, price)
-                            VALUES (p_company, v_po, v_products[i], v_qtys[i],
-                                    (purchase.best_supplier(v_products[i], v_qtys[i], g.vendor_id)).price);
-                        END IF;
-                        v_refs[i] := 'PO/' || v_po;
-                    EXCEPTION WHEN OTHERS THEN
-                        v_refs[i] := 'failed: ' || SQLERRM;
-                        INSERT INTO mrp.run_message (company_id, product_id, kind, detail)
-                        VALUES (p_company, v_products[i], 'replenish_failed',
-                                format('Reorder rule %s: %s (%s).', v_rules[i], SQLERRM, SQLSTATE));
-                    END;
-                END LOOP;
-            END;
-        END LOOP;
-        -- made, or bought without a valid supplier: rule by rule
-        FOR i IN 1 .. coalesce(array_length(v_rules, 1), 0) LOOP
-            CONTINUE WHEN v_refs[i] IS NOT NULL;
-            BEGIN
-                IF v_make[i] THEN
-                    v_mo := mrp.create_mo(v_products[i], v_qtys[i], now() + make_interval(days => v_leads[i]), v_whs[i]);
-                    v_refs[i] := 'MO/' || v_mo;
-                ELSE
-                    RAISE EXCEPTION 'product % has no active supplier', v_products[i]
-                        USING ERRCODE = 'object_not_in_prerequisite_state',
-                              DETAIL = format('No active supplier line of an active vendor is valid for %s.', v_qtys[i]);
-                END IF;
-            EXCEPTION WHEN OTHERS THEN
-                v_refs[i] := 'failed: ' || SQLERRM;
-                INSERT INTO mrp.run_message (company_id, product_id, kind, detail)
-                VALUES (p_company, v_products[i], 'replenish_failed',
-                        format('Reorder rule %s: %s (%s).', v_rules[i], SQLERRM, SQLSTATE));
-            END;
-        END LOOP;
-    END IF;
-    RETURN QUERY SELECT x.r, x.p, x.f, x.q, x.ref
-                   FROM unnest(v_rules, v_products, v_forecasts, v_qtys, v_refs) x(r, p, f, q, ref);
-END $$;
-COMMENT ON FUNCTION mrp.replenish(bigint, boolean) IS
-    'Apply the company''s automatic reorder rules: draft purchase orders grouped per vendor and warehouse, or MOs; a failing rule is reported and the others go on';
-
-CREATE OR REPLACE FUNCTION mrp._job_arg(p_args jsonb, p_key text, p_pattern text, p_what text) RETURNS text
-LANGUAGE plpgsql IMMUTABLE AS $$
-BEGIN
-    IF jsonb_typeof(p_args->p_key) IS DISTINCT FROM 'null' AND (p_args->>p_key) !~ p_pattern THEN
-        RAISE EXCEPTION 'job argument "%" must be %', p_key, p_what
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', erp._echo((p_args->p_key)::text));
-    END IF;
-    RETURN p_args->>p_key;
-END $$;
+-- mrp.replenish(bigint,boolean): final definition below, in section "replen1m (#16)"
+-- mrp._job_arg(jsonb,text,text,text): final definition below, in section "jobperm (#14): the mrp job handlers run as the application role"
 
 CREATE OR REPLACE FUNCTION mrp.run_job(p_job bigint, p_args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -1272,21 +856,21 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION api.confirm_mo(bigint) IS 'Confirm a draft manufacturing order (its component and product moves); returns it';
 
-CREATE FUNCTION api.produce_mo(mo bigint, qty numeric DEFAULT NULL) RETURNS api.productions
+CREATE FUNCTION api.produce_mo(mo bigint, qty numeric DEFAULT NULL, idempotency_key text DEFAULT NULL) RETURNS api.productions
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r api.productions;
 BEGIN
-    PERFORM mrp.produce_mo(produce_mo.mo, produce_mo.qty);
+    PERFORM mrp.produce_mo(produce_mo.mo, produce_mo.qty, produce_mo.idempotency_key);
     SELECT p.* INTO r FROM api.productions p WHERE p.id OPERATOR(pg_catalog.=) produce_mo.mo;
     RETURN r;
 END $$;
-COMMENT ON FUNCTION api.produce_mo(bigint, numeric) IS
+COMMENT ON FUNCTION api.produce_mo(bigint, numeric, text) IS
     'Produce a confirmed order (all, or qty: the rest goes to a backorder whose backorder_of is this order); returns it';
 
 REVOKE ALL ON FUNCTION api.create_mo(bigint, numeric, timestamptz, bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION api.confirm_mo(bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.produce_mo(bigint, numeric) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.produce_mo(bigint, numeric, text) FROM PUBLIC;
 
 -- sql/api/purchase.sql
 -- Purchase resources (read-only) and the purchase order functions, each
@@ -1352,21 +936,23 @@ END $$;
 COMMENT ON FUNCTION api.confirm_purchase_order(bigint) IS
     'Confirm a draft purchase order: one incoming move per line; returns the order';
 
-CREATE FUNCTION api.receive_purchase_order(purchase_order bigint, lines jsonb DEFAULT NULL) RETURNS api.purchase_orders
+CREATE FUNCTION api.receive_purchase_order(purchase_order bigint, lines jsonb DEFAULT NULL, idempotency_key text DEFAULT NULL)
+RETURNS api.purchase_orders
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r api.purchase_orders;
 BEGIN
-    PERFORM purchase.receive(receive_purchase_order.purchase_order, receive_purchase_order.lines);
+    PERFORM purchase.receive(receive_purchase_order.purchase_order, receive_purchase_order.lines,
+                             receive_purchase_order.idempotency_key);
     SELECT o.* INTO r FROM api.purchase_orders o WHERE o.id OPERATOR(pg_catalog.=) receive_purchase_order.purchase_order;
     RETURN r;
 END $$;
-COMMENT ON FUNCTION api.receive_purchase_order(bigint, jsonb) IS
+COMMENT ON FUNCTION api.receive_purchase_order(bigint, jsonb, text) IS
     'Receive a confirmed order: all of it, or lines [{"product": id, "qty": n}] (the rest goes to a backorder whose backorder_of is this order); returns the order';
 
 REVOKE ALL ON FUNCTION api.create_purchase_order(bigint, jsonb, timestamptz, bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION api.confirm_purchase_order(bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.receive_purchase_order(bigint, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.receive_purchase_order(bigint, jsonb, text) FROM PUBLIC;
 
 -- sql/api/planning.sql
 -- Planning resources: reorder rules (writable), MRP runs, planned orders and
@@ -1570,10 +1156,10 @@ INSERT INTO erp.app_routine (routine) VALUES
     ('api.bom_cost(bigint)'),
     ('api.create_mo(bigint,numeric,timestamp with time zone,bigint)'),
     ('api.confirm_mo(bigint)'),
-    ('api.produce_mo(bigint,numeric)'),
+    ('api.produce_mo(bigint,numeric,text)'),
     ('api.create_purchase_order(bigint,jsonb,timestamp with time zone,bigint)'),
     ('api.confirm_purchase_order(bigint)'),
-    ('api.receive_purchase_order(bigint,jsonb)'),
+    ('api.receive_purchase_order(bigint,jsonb,text)'),
     ('api.run_mrp(bigint,date,text,integer,bigint)'),
     ('api.replenish(bigint,boolean)'),
     ('api.firm(bigint)')
@@ -1660,264 +1246,10 @@ END $$;
 DROP FUNCTION mrp.produce_mo(bigint, numeric);
 DROP FUNCTION purchase.receive(bigint, jsonb);
 
-CREATE FUNCTION mrp.produce_mo(p_mo bigint, p_qty numeric DEFAULT NULL, p_idempotency_key text DEFAULT NULL)
-RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    m mrp.production := mrp._mo_for_update(p_mo, 'mrp.production:produce');
-    p stock.product;
-    c erp.company;
-    b mrp.bom;
-    v_qty numeric;
-    v_rounding numeric;
-    v_back bigint;
-    v_back_move bigint;
-    v_part numeric;
-    r record;
-    v_components numeric := 0;
-    v_ops numeric := 0;
-    v_byproducts numeric := 0;
-    v_finished_move bigint;
-    v_finished numeric;
-    v_cost numeric;
-    v_rest numeric;
-    v_ref text := 'MO/' || m.id;
-    v_idem record := stock._idempotency_claim(m.company_id, p_idempotency_key, 'mrp.produce_mo', jsonb_build_array(p_mo, p_qty));
-BEGIN
-    IF v_idem.replay THEN
-        RETURN (v_idem.result #>> '{}')::bigint;
-    END IF;
-    IF m.state = 'draft' THEN
-        RAISE EXCEPTION 'manufacturing order % is draft: only confirmed orders are produced', m.id
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'Confirm it with mrp.confirm_mo() first.';
-    ELSIF m.state <> 'confirmed' THEN
-        RAISE EXCEPTION 'manufacturing order % is %: only confirmed orders are produced', m.id, m.state
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    SELECT * INTO p FROM stock.product pr WHERE pr.company_id = m.company_id AND pr.id = m.product_id;
-    SELECT * INTO c FROM erp.company WHERE id = m.company_id;
-    SELECT * INTO b FROM mrp.bom WHERE company_id = m.company_id AND id = m.bom_id;
-    SELECT u.rounding INTO v_rounding FROM stock.uom u WHERE u.code = p.uom;
-    v_qty := coalesce(p_qty, m.qty);
-    IF NOT (v_qty > 0 AND v_qty <= m.qty) THEN
-        RAISE EXCEPTION 'quantity produced must be positive and at most %', m.qty
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', erp._echo(v_qty::text));
-    END IF;
-    v_qty := stock.round_to(v_qty, v_rounding);
-    IF v_qty <= 0 THEN
-        RAISE EXCEPTION 'quantity produced rounds to zero' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF v_qty < m.qty THEN
-        -- the rest goes to a backorder MO, with the rest of every move
-        INSERT INTO mrp.production (company_id, product_id, bom_id, qty, state, due_at, location_id, backorder_of)
-        VALUES (m.company_id, m.product_id, m.bom_id, m.qty - v_qty, 'confirmed', m.due_at, m.location_id, m.id)
-        RETURNING id INTO v_back;
-    END IF;
-
-    -- components: the produced share of each move, valued by the stock engine
-    FOR r IN SELECT mv.id, mv.qty, mv.product_id, pm.role, u.rounding
-               FROM mrp.production_move pm
-               JOIN stock.move mv ON mv.company_id = pm.company_id AND mv.id = pm.move_id
-               JOIN stock.product pr ON pr.company_id = mv.company_id AND pr.id = mv.product_id
-               JOIN stock.uom u ON u.code = pr.uom
-              WHERE pm.company_id = m.company_id AND pm.production_id = m.id
-                AND mv.state IN ('draft', 'confirmed', 'assigned')
-              ORDER BY pm.role = 'finished', mv.product_id, mv.id
-    LOOP
-        v_part := CASE WHEN v_back IS NULL THEN r.qty
-                       ELSE least(r.qty, mrp._round_up(r.qty * v_qty / m.qty, r.rounding)) END;
-        IF r.role = 'finished' THEN
-            v_finished_move := r.id;
-            CONTINUE;
-        END IF;
-        IF v_part <= 0 THEN
-            UPDATE mrp.production_move SET production_id = v_back WHERE company_id = m.company_id AND move_id = r.id;
-            CONTINUE;
-        END IF;
-        IF r.role = 'byproduct' THEN
-            -- by-products enter at their standard price, deducted from the finished cost
-            UPDATE stock.move mv SET unit_cost = pr.standard_price
-              FROM stock.product pr
-             WHERE mv.company_id = m.company_id AND mv.id = r.id AND pr.company_id = mv.company_id AND pr.id = mv.product_id;
-        END IF;
-        -- posted when produced, not at the due date; what is left keeps the due date
-        UPDATE stock.move SET date = now() WHERE company_id = m.company_id AND id = r.id;
-        v_back_move := stock.validate(r.id, CASE WHEN v_part < r.qty THEN v_part END);
-        IF v_back_move IS NOT NULL THEN
-            UPDATE stock.move SET date = m.due_at WHERE company_id = m.company_id AND id = v_back_move;
-            INSERT INTO mrp.production_move VALUES (m.company_id, v_back, v_back_move, r.role);
-        END IF;
-        IF r.role = 'component' THEN
-            v_components := v_components - coalesce((SELECT mv.value FROM stock.move mv WHERE mv.company_id = m.company_id AND mv.id = r.id), 0);
-        ELSE
-            v_byproducts := v_byproducts + coalesce((SELECT mv.value FROM stock.move mv WHERE mv.company_id = m.company_id AND mv.id = r.id), 0);
-        END IF;
-    END LOOP;
-
-    -- operations: minutes per batch x batches produced, at each work center's rate
-    SELECT coalesce(sum(stock.round_to(o.minutes * v_qty / b.qty / 60 * w.cost_per_hour, c.currency_rounding)), 0)
-      INTO v_ops
-      FROM mrp.bom_operation o JOIN mrp.workcenter w ON w.company_id = o.company_id AND w.id = o.workcenter_id
-     WHERE o.company_id = b.company_id AND o.bom_id = b.id;
-
-    -- the finished product: at cost (components + operations - by-products) / quantity,
-    -- or at standard price for standard products, the difference to the variance account
-    v_cost := v_components + v_ops - v_byproducts;
-    IF p.cost_method <> 'standard' THEN
-        UPDATE stock.move SET unit_cost = greatest(v_cost, 0) / v_qty
-         WHERE company_id = m.company_id AND id = v_finished_move;
-    END IF;
-    UPDATE stock.move SET date = now() WHERE company_id = m.company_id AND id = v_finished_move;
-    v_back_move := stock.validate(v_finished_move, CASE WHEN v_back IS NOT NULL THEN v_qty END);
-    IF v_back_move IS NOT NULL THEN
-        UPDATE stock.move SET date = m.due_at WHERE company_id = m.company_id AND id = v_back_move;
-        INSERT INTO mrp.production_move VALUES (m.company_id, v_back, v_back_move, 'finished');
-    END IF;
-    v_finished := (SELECT mv.value FROM stock.move mv WHERE mv.company_id = m.company_id AND mv.id = v_finished_move);
-
-    -- journal: work centers' cost absorbed into production; what the finished
-    -- value does not carry (standard cost, rounding) is production variance
-    PERFORM stock._journal(m.company_id, now(), v_ref, v_finished_move, NULL, 'stock_output', 'production_cost', v_ops);
-    v_rest := v_cost - v_finished;
-    PERFORM stock._journal(m.company_id, now(), v_ref, v_finished_move, NULL, 'production_variance', 'stock_output', v_rest);
-
-    UPDATE mrp.production
-       SET state = 'done', qty = v_qty, done_at = now(), components_value = v_components, operations_cost = v_ops,
-           byproducts_value = v_byproducts, finished_value = v_finished, unit_cost = round(v_finished / v_qty, c.price_precision)
-     WHERE company_id = m.company_id AND id = m.id;
-    PERFORM stock._idempotency_done(m.company_id, p_idempotency_key, to_jsonb(v_back));
-    RETURN v_back;
-END $$;
-COMMENT ON FUNCTION mrp.produce_mo(bigint, numeric, text) IS
-    'Produce (part of) a confirmed MO: consume components, receive the product at (components + operations - by-products) / qty; returns the backorder MO of a partial production (needs mrp.production:produce)';
-
-CREATE FUNCTION purchase.receive(p_order bigint, p_lines jsonb DEFAULT NULL, p_idempotency_key text DEFAULT NULL)
-RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    o purchase.order := purchase._order_for_update(p_order, 'purchase.order:receive');
-    r record;
-    l jsonb;
-    v_got jsonb := '{}';   -- product id -> quantity still to spread over its lines
-    v_take numeric;
-    v_left numeric;
-    v_back bigint;
-    v_back_move bigint;
-    v_idem record := stock._idempotency_claim(o.company_id, p_idempotency_key, 'purchase.receive', jsonb_build_array(p_order, p_lines));
-BEGIN
-    IF v_idem.replay THEN
-        RETURN (v_idem.result #>> '{}')::bigint;
-    END IF;
-    IF o.state = 'draft' THEN
-        RAISE EXCEPTION 'purchase order % is draft: only confirmed orders are received', o.id
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'Confirm it with purchase.confirm() first.';
-    ELSIF o.state <> 'confirmed' THEN
-        RAISE EXCEPTION 'purchase order % is %: only confirmed orders are received', o.id, o.state
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_lines IS NOT NULL THEN
-        IF jsonb_typeof(p_lines) <> 'array' OR jsonb_array_length(p_lines) = 0 THEN
-            RAISE EXCEPTION 'received lines must be a non-empty JSON array' USING ERRCODE = 'invalid_parameter_value',
-                DETAIL = 'Lines are [{"product": id, "qty": n}].';
-        END IF;
-        FOR l IN SELECT * FROM jsonb_array_elements(p_lines) LOOP
-            IF jsonb_typeof(l) <> 'object' OR jsonb_typeof(l->'product') IS DISTINCT FROM 'number'
-               OR (l->>'product') !~ '^[0-9]{1,18}$' THEN
-                RAISE EXCEPTION 'each received line needs a numeric "product"' USING ERRCODE = 'invalid_parameter_value';
-            END IF;
-            IF NOT EXISTS (SELECT 1 FROM purchase.order_line ol WHERE ol.company_id = o.company_id AND ol.order_id = o.id
-                              AND ol.product_id = (l->>'product')::bigint) THEN
-                RAISE EXCEPTION 'product % is not on purchase order %', l->>'product', o.id USING ERRCODE = 'invalid_parameter_value';
-            END IF;
-            v_got := v_got || jsonb_build_object(l->>'product',
-                       coalesce((v_got->>(l->>'product'))::numeric, 0) + mrp._positive(l->'qty', 'received quantity'));
-        END LOOP;
-        FOR r IN SELECT key, value::text::numeric AS qty FROM jsonb_each(v_got) LOOP
-            IF r.qty > (SELECT sum(ol.qty) FROM purchase.order_line ol
-                         WHERE ol.company_id = o.company_id AND ol.order_id = o.id AND ol.product_id = r.key::bigint) THEN
-                RAISE EXCEPTION 'more of product % received than ordered', r.key
-                    USING ERRCODE = 'invalid_parameter_value',
-                          HINT = 'Receive the extra quantity with another order.';
-            END IF;
-        END LOOP;
-    END IF;
-    FOR r IN SELECT ol.*, mv.qty AS move_qty FROM purchase.order_line ol
-               JOIN stock.move mv ON mv.company_id = ol.company_id AND mv.id = ol.move_id
-              WHERE ol.company_id = o.company_id AND ol.order_id = o.id ORDER BY ol.id
-    LOOP
-        IF p_lines IS NULL THEN
-            v_take := r.qty;
-        ELSE
-            v_take := least(r.qty, coalesce((v_got->>r.product_id::text)::numeric, 0));
-            v_got := v_got || jsonb_build_object(r.product_id::text, coalesce((v_got->>r.product_id::text)::numeric, 0) - v_take);
-        END IF;
-        v_left := r.qty - v_take;
-        IF v_left > 0 AND v_back IS NULL THEN
-            INSERT INTO purchase.order (company_id, vendor_id, state, date_planned, location_id, backorder_of, confirmed_at)
-            VALUES (o.company_id, o.vendor_id, 'confirmed', o.date_planned, o.location_id, o.id, now())
-            RETURNING id INTO v_back;
-        END IF;
-        IF v_take = 0 THEN
-            -- nothing arrived: the whole line goes to the backorder
-            UPDATE purchase.order_line SET order_id = v_back WHERE company_id = r.company_id AND id = r.id;
-            CONTINUE;
-        END IF;
-        -- a receipt is posted when it happens, not at the planned date
-        UPDATE stock.move SET date = now() WHERE company_id = r.company_id AND id = r.move_id;
-        v_back_move := stock.validate(r.move_id, CASE WHEN v_left > 0 THEN v_take END);
-        IF v_back_move IS NOT NULL THEN
-            UPDATE stock.move SET date = o.date_planned WHERE company_id = r.company_id AND id = v_back_move;
-        END IF;
-        IF v_left > 0 THEN
-            UPDATE purchase.order_line SET qty = v_take WHERE company_id = r.company_id AND id = r.id;
-            INSERT INTO purchase.order_line (company_id, order_id, product_id, qty, price, move_id)
-            VALUES (o.company_id, v_back, r.product_id, v_left, r.price, v_back_move);
-        END IF;
-    END LOOP;
-    UPDATE purchase.order SET state = 'done', done_at = now() WHERE company_id = o.company_id AND id = o.id;
-    PERFORM stock._idempotency_done(o.company_id, p_idempotency_key, to_jsonb(v_back));
-    RETURN v_back;
-END $$;
-COMMENT ON FUNCTION purchase.receive(bigint, jsonb, text) IS
-    'Receive a confirmed order (all, or the given quantities): receipts valued at the line price; the rest goes to a backorder order whose id is returned';
-
-DROP FUNCTION api.produce_mo(bigint, numeric);
-DROP FUNCTION api.receive_purchase_order(bigint, jsonb);
-
-CREATE FUNCTION api.produce_mo(mo bigint, qty numeric DEFAULT NULL, idempotency_key text DEFAULT NULL) RETURNS api.productions
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    r api.productions;
-BEGIN
-    PERFORM mrp.produce_mo(produce_mo.mo, produce_mo.qty, produce_mo.idempotency_key);
-    SELECT p.* INTO r FROM api.productions p WHERE p.id OPERATOR(pg_catalog.=) produce_mo.mo;
-    RETURN r;
-END $$;
-COMMENT ON FUNCTION api.produce_mo(bigint, numeric, text) IS
-    'Produce a confirmed order (all, or qty: the rest goes to a backorder whose backorder_of is this order); returns it';
-
-CREATE FUNCTION api.receive_purchase_order(purchase_order bigint, lines jsonb DEFAULT NULL, idempotency_key text DEFAULT NULL)
-RETURNS api.purchase_orders
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    r api.purchase_orders;
-BEGIN
-    PERFORM purchase.receive(receive_purchase_order.purchase_order, receive_purchase_order.lines,
-                             receive_purchase_order.idempotency_key);
-    SELECT o.* INTO r FROM api.purchase_orders o WHERE o.id OPERATOR(pg_catalog.=) receive_purchase_order.purchase_order;
-    RETURN r;
-END $$;
-COMMENT ON FUNCTION api.receive_purchase_order(bigint, jsonb, text) IS
-    'Receive a confirmed order: all of it, or lines [{"product": id, "qty": n}] (the rest goes to a backorder whose backorder_of is this order); returns the order';
-
-REVOKE ALL ON FUNCTION api.produce_mo(bigint, numeric, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.receive_purchase_order(bigint, jsonb, text) FROM PUBLIC;
-
--- the allow-list names routines by signature
-UPDATE erp.app_routine SET routine = 'mrp.produce_mo(bigint,numeric,text)' WHERE routine = 'mrp.produce_mo(bigint,numeric)';
-UPDATE erp.app_routine SET routine = 'purchase.receive(bigint,jsonb,text)' WHERE routine = 'purchase.receive(bigint,jsonb)';
-UPDATE erp.app_routine SET routine = 'api.produce_mo(bigint,numeric,text)' WHERE routine = 'api.produce_mo(bigint,numeric)';
-UPDATE erp.app_routine SET routine = 'api.receive_purchase_order(bigint,jsonb,text)' WHERE routine = 'api.receive_purchase_order(bigint,jsonb)';
+-- mrp.produce_mo(bigint,numeric,text): final definition below, in section "backprop (#15)"
+-- purchase.receive(bigint,jsonb,text): final definition below, in section "backprop (#15)"
+-- the api functions pass the key (the HTTP header Idempotency-Key): api.produce_mo and
+-- api.receive_purchase_order are defined so in section "api: the HTTP contract (sql/api/, docs/api.md)" above
 
 -- ==== replenishment at a million rules (#16.4) ====
 -- forecast = on hand + incoming - outgoing up to today + lead days + what
@@ -1930,219 +1262,7 @@ UPDATE erp.app_routine SET routine = 'api.receive_purchase_order(bigint,jsonb,te
 -- retried rule by rule, each in its own subtransaction, so that one bad rule
 -- never stops the others. A run that wrote many lines analyzes them, so that
 -- the next run is not planned on statistics that say "empty".
-CREATE OR REPLACE FUNCTION mrp.replenish(p_company bigint, p_dry_run boolean DEFAULT false)
-RETURNS TABLE (rule_id bigint, product_id bigint, qty_forecast numeric, qty_to_order numeric, order_ref text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    SET jit = off SET work_mem = '64MB' AS $$
-DECLARE
-    r record;
-    g record;
-    y record;
-    v_rules bigint[] := '{}';
-    v_products bigint[] := '{}';
-    v_forecasts numeric[] := '{}';
-    v_qtys numeric[] := '{}';
-    v_make boolean[] := '{}';
-    v_vendors bigint[] := '{}';
-    v_prices numeric[] := '{}';
-    v_whs bigint[] := '{}';
-    v_leads int[] := '{}';
-    v_refs text[] := '{}';
-    v_po bigint;
-    v_mo bigint;
-    v_total bigint;
-    v_lines bigint := 0;
-    i int;
-BEGIN
-    IF p_company IS NULL THEN
-        RAISE EXCEPTION 'company must not be null' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    PERFORM stock._require('mrp.reorder_rule:run', p_company);
-    PERFORM mrp._lock_planning(p_company, 'replenish');
-    SELECT count(*) INTO v_total FROM mrp.reorder_rule x WHERE x.company_id = p_company AND x.active AND x.trigger = 'auto';
-    FOR r IN
-        WITH rules AS MATERIALIZED (
-            SELECT x.id, x.company_id, x.product_id, x.warehouse_id, x.min_qty, x.max_qty, x.multiple, w.location_id,
-                   coalesce(pl.make_or_buy, CASE WHEN bo.type = 'normal' THEN 'make' ELSE 'buy' END) AS make_or_buy,
-                   coalesce(pl.lead_days, s.lead_days, 0) AS lead_days
-              FROM mrp.reorder_rule x
-              JOIN stock.warehouse w ON w.company_id = x.company_id AND w.id = x.warehouse_id
-              LEFT JOIN mrp.planning pl ON pl.company_id = x.company_id AND pl.product_id = x.product_id
-              -- the product's BoM (mrp._bom_of) and cheapest supplier line, each
-              -- chosen once per product of the company, not probed per rule
-              LEFT JOIN (SELECT DISTINCT ON (b.product_id) b.product_id, b.type
-                           FROM mrp.bom b WHERE b.company_id = p_company AND b.active
-                          ORDER BY b.product_id, b.sequence, b.id) bo ON bo.product_id = x.product_id
-              LEFT JOIN (SELECT DISTINCT ON (si.product_id) si.product_id, si.lead_days
-                           FROM purchase.supplier_info si
-                           JOIN erp.partner v ON v.company_id = si.company_id AND v.id = si.vendor_id AND v.active
-                          WHERE si.company_id = p_company AND si.active
-                          ORDER BY si.product_id, si.price, si.lead_days, si.id) s ON s.product_id = x.product_id
-             WHERE x.company_id = p_company AND x.active AND x.trigger = 'auto'),
-        on_hand AS (
-            SELECT ru.id, sum(q.quantity) AS qty
-              FROM rules ru JOIN stock.quant q
-                ON q.company_id = ru.company_id AND q.product_id = ru.product_id AND q.location_id = ru.location_id
-             GROUP BY ru.id),
-        moving AS (
-            SELECT ru.id, sum(CASE WHEN m.location_dest_id = ru.location_id THEN m.qty ELSE -m.qty END) AS qty
-              FROM rules ru JOIN stock.move m ON m.company_id = ru.company_id AND m.product_id = ru.product_id
-             WHERE m.state IN ('confirmed', 'assigned')
-               AND (m.location_dest_id = ru.location_id OR m.location_id = ru.location_id)
-               AND m.date < (current_date + least(ru.lead_days, mrp._max_days()) + 1)::timestamptz
-             GROUP BY ru.id),
-        drafts AS (
-            SELECT ru.id, sum(ol.qty) AS qty
-              FROM rules ru
-              JOIN purchase.order_line ol ON ol.company_id = ru.company_id AND ol.product_id = ru.product_id
-              JOIN purchase.order po ON po.company_id = ol.company_id AND po.id = ol.order_id
-             WHERE po.state = 'draft' AND po.location_id = ru.location_id
-             GROUP BY ru.id),
-        draft_mos AS (
-            SELECT ru.id, sum(mo.qty) AS qty
-              FROM rules ru JOIN mrp.production mo ON mo.company_id = ru.company_id AND mo.product_id = ru.product_id
-             WHERE mo.state = 'draft' AND mo.location_id = ru.location_id
-             GROUP BY ru.id),
-        f AS MATERIALIZED (
-            SELECT ru.*, coalesce(a.qty, 0) + coalesce(b.qty, 0) + coalesce(c.qty, 0) + coalesce(d.qty, 0) AS forecast
-              FROM rules ru
-              LEFT JOIN on_hand a ON a.id = ru.id
-              LEFT JOIN moving b ON b.id = ru.id
-              LEFT JOIN drafts c ON c.id = ru.id
-              LEFT JOIN draft_mos d ON d.id = ru.id)
-        SELECT f.id, f.product_id, f.forecast, q.to_order, f.make_or_buy = 'make' AS make,
-               bs.vendor_id, bs.price, f.warehouse_id, f.lead_days, q.in_range
-          FROM f CROSS JOIN LATERAL (SELECT x.in_range,
-                                            -- at or above its minimum a rule orders nothing: the
-                                            -- engine only runs for the rules below it
-                                            CASE WHEN x.in_range AND f.forecast < f.min_qty
-                                                 THEN mrp._reorder_qty(f.forecast, f.min_qty, f.max_qty, f.multiple) END
-                                              AS to_order
-                                       FROM (SELECT coalesce(abs(f.forecast) <= mrp._max_qty() AND f.max_qty <= mrp._max_qty()
-                                                             AND f.min_qty <= mrp._max_qty() AND f.multiple <= mrp._max_qty()
-                                                             AND f.lead_days <= mrp._max_days(), false) AS in_range) x
-                                     OFFSET 0) q  -- evaluated once per rule, not once per use
-          -- the supplier valid for the quantity: cheapest, then fastest, then
-          -- oldest, among the lines the caller may see (purchase.best_supplier)
-          LEFT JOIN LATERAL (SELECT s.vendor_id, s.price FROM purchase.supplier_info s
-                               JOIN erp.partner v ON v.company_id = s.company_id AND v.id = s.vendor_id AND v.active
-                              WHERE s.company_id = f.company_id AND s.product_id = f.product_id AND s.active
-                                AND s.min_qty <= q.to_order
-                                AND (erp._is_bootstrap() OR (erp.company_allowed(s.company_id, 'purchase.supplier_info:read')
-                                                             AND erp._row_visible('purchase.supplier_info', s.id)))
-                              ORDER BY s.price, s.lead_days, s.id LIMIT 1) bs ON true
-         -- a rule beyond the engine's range is reported, and the others go on
-         WHERE q.to_order > 0 OR NOT q.in_range
-         ORDER BY f.id
-    LOOP
-        IF NOT r.in_range THEN
-            r.to_order := NULL;
-            IF NOT p_dry_run THEN
-                INSERT INTO mrp.run_message (company_id, product_id, kind, detail)
-                VALUES (p_company, r.product_id, 'replenish_failed',
-                        format('Reorder rule %s: its forecast, minimum, maximum or multiple is beyond %s units, or its lead time beyond %s days (22003).',
-                               r.id, mrp._max_qty(), mrp._max_days()));
-            END IF;
-        END IF;
-        v_rules := v_rules || r.id;
-        v_products := v_products || r.product_id;
-        v_forecasts := v_forecasts || r.forecast;
-        v_qtys := v_qtys || r.to_order;
-        v_make := v_make || r.make;
-        v_vendors := v_vendors || r.vendor_id;
-        v_prices := v_prices || r.price;
-        v_whs := v_whs || r.warehouse_id;
-        v_leads := v_leads || r.lead_days;
-        v_refs := v_refs || CASE WHEN r.in_range THEN NULL ELSE 'failed: out of range' END;
-    END LOOP;
-    IF erp.current_job_id() IS NOT NULL THEN
-        PERFORM erp.job_progress(0.5, format('%s of %s rules need an order', coalesce(array_length(v_rules, 1), 0), v_total));
-    END IF;
-
-    IF NOT p_dry_run THEN
-        -- bought: one draft order per vendor and warehouse, its lines in one
-        -- statement. Each group carries its own arrays: a subscript of a large
-        -- numeric array walks it from the start, so the lines never index the
-        -- run's arrays (that made 100,000 lines quadratic, #16)
-        FOR g IN SELECT x.vendor_id, x.wh, array_agg(x.i ORDER BY x.i) AS idx,
-                        array_agg(x.p ORDER BY x.i) AS products, array_agg(x.q ORDER BY x.i) AS qtys,
-                        array_agg(x.price ORDER BY x.i) AS prices, max(x.lead) AS lead
-                   FROM unnest(v_vendors, v_whs, v_make, v_products, v_qtys, v_prices, v_leads)
-                        WITH ORDINALITY x(vendor_id, wh, make, p, q, price, lead, i)
-                  WHERE NOT x.make AND x.vendor_id IS NOT NULL GROUP BY x.vendor_id, x.wh
-        LOOP
-            BEGIN
-                v_po := purchase.create_order(g.vendor_id,
-                            jsonb_build_array(jsonb_build_object('product', g.products[1], 'qty', g.qtys[1])),
-                            NULL, g.wh);
-                -- the best line of the best vendor is the best line overall: its price
-                INSERT INTO purchase.order_line (company_id, order_id, product_id, qty, price)
-                SELECT p_company, v_po, x.p, x.q, coalesce(x.price, 0)
-                  FROM unnest(g.products[2:], g.qtys[2:], g.prices[2:]) x(p, q, price);
-                v_lines := v_lines + array_length(g.idx, 1);
-                -- planned when the slowest of its products can arrive
-                UPDATE purchase.order SET date_planned = now() + make_interval(days => g.lead)
-                 WHERE company_id = p_company AND id = v_po;
-                FOREACH i IN ARRAY g.idx LOOP
-                    v_refs[i] := 'PO/' || v_po;
-                END LOOP;
-            EXCEPTION WHEN OTHERS THEN
-                -- retry this group rule by rule: the bad ones are reported, the others ordered
-                v_po := NULL;
-                FOR y IN SELECT x.i, x.p, x.q FROM unnest(g.idx, g.products, g.qtys) x(i, p, q) LOOP
-                    BEGIN
-                        IF v_po IS NULL THEN
-                            v_po := purchase.create_order(g.vendor_id,
-                                        jsonb_build_array(jsonb_build_object('product', y.p, 'qty', y.q)), NULL, g.wh);
-                        ELSE
-                            INSERT INTO purchase.order_line (company_id, order_id, product_id, qty, price)
-                            VALUES (p_company, v_po, y.p, y.q, (purchase.best_supplier(y.p, y.q, g.vendor_id)).price);
-                        END IF;
-                        v_refs[y.i] := 'PO/' || v_po;
-                    EXCEPTION WHEN OTHERS THEN
-                        v_refs[y.i] := 'failed: ' || SQLERRM;
-                        INSERT INTO mrp.run_message (company_id, product_id, kind, detail)
-                        VALUES (p_company, y.p, 'replenish_failed',
-                                format('Reorder rule %s: %s (%s).', v_rules[y.i], SQLERRM, SQLSTATE));
-                    END;
-                END LOOP;
-            END;
-        END LOOP;
-        -- made, or bought without a valid supplier: rule by rule
-        FOR y IN SELECT x.i, x.rule, x.make, x.p, x.q, x.lead, x.wh
-                   FROM unnest(v_refs, v_rules, v_make, v_products, v_qtys, v_leads, v_whs)
-                        WITH ORDINALITY x(ref, rule, make, p, q, lead, wh, i)
-                  WHERE x.ref IS NULL
-        LOOP
-            BEGIN
-                IF y.make THEN
-                    v_mo := mrp.create_mo(y.p, y.q, now() + make_interval(days => y.lead), y.wh);
-                    v_refs[y.i] := 'MO/' || v_mo;
-                ELSE
-                    RAISE EXCEPTION 'product % has no active supplier', y.p
-                        USING ERRCODE = 'object_not_in_prerequisite_state',
-                              DETAIL = format('No active supplier line of an active vendor is valid for %s.', y.q);
-                END IF;
-            EXCEPTION WHEN OTHERS THEN
-                v_refs[y.i] := 'failed: ' || SQLERRM;
-                INSERT INTO mrp.run_message (company_id, product_id, kind, detail)
-                VALUES (p_company, y.p, 'replenish_failed',
-                        format('Reorder rule %s: %s (%s).', y.rule, SQLERRM, SQLSTATE));
-            END;
-        END LOOP;
-    END IF;
-    -- what this run wrote counts when the next run is planned (the run
-    -- analyzes inside its transaction, so it sees its own rows); SKIP_LOCKED:
-    -- a concurrent run of another company never waits for this one
-    IF v_lines >= 500 AND v_lines * 10 >= (SELECT greatest(c.reltuples, 0) FROM pg_catalog.pg_class c
-                                            WHERE c.oid = 'purchase.order_line'::regclass) THEN
-        ANALYZE (SKIP_LOCKED) purchase.order_line, purchase.order;
-    END IF;
-    RETURN QUERY SELECT x.r, x.p, x.f, x.q, x.ref
-                   FROM unnest(v_rules, v_products, v_forecasts, v_qtys, v_refs) x(r, p, f, q, ref);
-END $$;
-COMMENT ON FUNCTION mrp.replenish(bigint, boolean) IS
-    'Apply the company''s automatic reorder rules: draft purchase orders grouped per vendor and warehouse, or MOs; a failing rule is reported and the others go on';
+-- mrp.replenish(bigint,boolean): final definition below, in section "replen1m (#16)"
 
 -- ==== jobperm (#14): the mrp job handlers run as the application role ====
 -- A job argument as text, NULL when absent; 22023 when it does not match the
@@ -2293,6 +1413,8 @@ BEGIN
     PERFORM stock._idempotency_done(m.company_id, p_idempotency_key, to_jsonb(v_back));
     RETURN v_back;
 END $$;
+COMMENT ON FUNCTION mrp.produce_mo(bigint, numeric, text) IS
+    'Produce (part of) a confirmed MO: consume components, receive the product at (components + operations - by-products) / qty; returns the backorder MO of a partial production (needs mrp.production:produce)';
 
 CREATE OR REPLACE FUNCTION purchase.receive(p_order bigint, p_lines jsonb DEFAULT NULL, p_idempotency_key text DEFAULT NULL)
 RETURNS bigint
@@ -2382,6 +1504,8 @@ BEGIN
     PERFORM stock._idempotency_done(o.company_id, p_idempotency_key, to_jsonb(v_back));
     RETURN v_back;
 END $$;
+COMMENT ON FUNCTION purchase.receive(bigint, jsonb, text) IS
+    'Receive a confirmed order (all, or the given quantities): receipts valued at the line price; the rest goes to a backorder order whose id is returned';
 
 -- ==== bom_cost: one set query per level, custom plans (#16) ====
 CREATE OR REPLACE FUNCTION mrp.bom_cost(p_product bigint)
@@ -2470,7 +1594,7 @@ END $$;
 CREATE OR REPLACE FUNCTION mrp.replenish(p_company bigint, p_dry_run boolean DEFAULT false)
 RETURNS TABLE (rule_id bigint, product_id bigint, qty_forecast numeric, qty_to_order numeric, order_ref text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    SET jit = off SET work_mem = '64MB' AS $$
+    SET jit = off SET work_mem = '64MB' SET enable_hashjoin = off AS $$
 DECLARE
     r record;
     g record;
@@ -2674,7 +1798,7 @@ COMMENT ON FUNCTION mrp.replenish(bigint, boolean) IS
 -- rules the hash tables of the quants and the supplier lines were most of the
 -- forecast's time, and a merge join of the product-ordered sources does not
 -- depend on what the statistics say of the draft lines the previous run wrote.
-ALTER FUNCTION mrp.replenish(bigint, boolean) SET enable_hashjoin = off;
+-- (SET enable_hashjoin = off: in mrp.replenish's definition, section "replen1m (#16)" above)
 
 -- ==== recost (#15): sql/mrp/recost.sql ====
 -- Finished goods re-costed after their components were re-valued by a

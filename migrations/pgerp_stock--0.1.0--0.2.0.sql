@@ -1,5 +1,13 @@
 \echo Use "ALTER EXTENSION pgerp_stock UPDATE TO '0.2.0'" to load this file. \quit
 -- pgerp_stock 0.1.0 -> 0.2.0 (see migrations/pgerp--0.1.0--0.2.0.sql).
+-- Folded before 0.2.0 is frozen: each object is defined once, in its final
+-- form. A routine (trigger, index) that several sections changed stands in
+-- the section that changed it last; where an earlier section
+-- changed it, a line "-- <routine>: final definition below, in section ..."
+-- says where it went. A routine whose signature changes is dropped once; one
+-- that this script creates has its final signature from the start (no CREATE,
+-- DROP and CREATE again), and the allow-list rows name it so. A section added
+-- later appends as before, and is folded the same way before the release.
 
 -- ==== published routines (#11.20) ====
 
@@ -20,67 +28,28 @@ INSERT INTO erp.app_routine (routine) VALUES
     ('stock.reserve(bigint)'),
     ('stock.unreserve(bigint)'),
     ('stock.cancel(bigint)'),
-    ('stock.validate(bigint,numeric)'),
-    ('stock.receive(bigint,numeric,numeric,bigint,text,timestamp with time zone,text)'),
-    ('stock.deliver(bigint,numeric,bigint,text,timestamp with time zone,text)'),
-    ('stock.transfer(bigint,numeric,bigint,bigint,text,timestamp with time zone,text)'),
-    ('stock.scrap(bigint,numeric,bigint,text,timestamp with time zone,text)'),
-    ('stock.adjust(bigint,bigint,numeric)'),
+    ('stock.validate(bigint,numeric,text)'),
+    ('stock.receive(bigint,numeric,numeric,bigint,text,timestamp with time zone,text,text)'),
+    ('stock.deliver(bigint,numeric,bigint,text,timestamp with time zone,text,text)'),
+    ('stock.transfer(bigint,numeric,bigint,bigint,text,timestamp with time zone,text,text)'),
+    ('stock.scrap(bigint,numeric,bigint,text,timestamp with time zone,text,text)'),
+    ('stock.adjust(bigint,bigint,numeric,text)'),
     ('stock.valuation(bigint,timestamp with time zone)'),
     ('stock.valuation_report(bigint,timestamp with time zone)'),
     ('stock.set_standard_price(bigint,numeric)'),
-    ('stock.return_move(bigint,numeric)'),
+    ('stock.return_move(bigint,numeric,text)'),
     ('stock.verify_valuation(bigint)'),
-    ('stock.apply_landed_cost(bigint[],numeric,text,text)'),
-    ('stock.revalue(bigint,numeric,text)'),
+    ('stock.apply_landed_cost(bigint[],numeric,text,text,text)'),
+    ('stock.revalue(bigint,numeric,text,text)'),
     ('stock.set_cost_method(bigint,text)')
 ON CONFLICT DO NOTHING;
 
 -- ==== record rules in the function API (#11.3) ====
 
 -- definer lookups by id answer a row hidden by a record rule like a missing one
-CREATE OR REPLACE FUNCTION stock._product(p_product bigint) RETURNS stock.product
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    v stock.product;
-BEGIN
-    SELECT * INTO v FROM stock.product p WHERE p.id = p_product;
-    -- hidden by company security or a record rule: "does not exist" (#11.3)
-    IF NOT FOUND OR NOT (erp._is_bootstrap() OR (erp.company_allowed(v.company_id, 'stock.product:read')
-                                                AND erp._row_visible('stock.product', v.id))) THEN
-        RAISE EXCEPTION 'product % does not exist', coalesce(p_product::text, 'NULL')
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    RETURN v;
-END $$;
-
-CREATE OR REPLACE FUNCTION stock._location(p_company bigint, p_location bigint) RETURNS stock.location
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    v stock.location;
-BEGIN
-    SELECT * INTO v FROM stock.location l WHERE l.id = p_location;
-    IF NOT FOUND OR v.company_id <> p_company OR NOT erp._row_visible('stock.location', v.id) THEN
-        RAISE EXCEPTION 'location % does not exist in company %', coalesce(p_location::text, 'NULL'), p_company
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    RETURN v;
-END $$;
-
-CREATE OR REPLACE FUNCTION stock._move_for_update(p_move bigint, p_code text) RETURNS stock.move
-LANGUAGE plpgsql AS $$
-DECLARE
-    v stock.move;
-BEGIN
-    SELECT * INTO v FROM stock.move m WHERE m.id = p_move FOR UPDATE;
-    IF NOT FOUND OR NOT (erp._is_bootstrap() OR (erp.company_allowed(v.company_id, 'stock.move:read')
-                                                AND erp._row_visible('stock.move', v.id))) THEN
-        RAISE EXCEPTION 'move % does not exist', coalesce(p_move::text, 'NULL')
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM stock._require(p_code, v.company_id);
-    RETURN v;
-END $$;
+-- stock._product(bigint): final definition below, in section "identity: no user signed in (#14.5)"
+-- stock._location(bigint,bigint): final definition below, in section "identity: no user signed in (#14.5)"
+-- stock._move_for_update(bigint,text): final definition below, in section "identity: no user signed in (#14.5)"
 
 CREATE OR REPLACE FUNCTION stock._warehouse_location(p stock.product, p_warehouse bigint) RETURNS bigint
 LANGUAGE plpgsql STABLE AS $$
@@ -275,38 +244,7 @@ BEGIN
     RETURN v_qty;
 END $$;
 
-CREATE OR REPLACE FUNCTION stock.create_warehouse(p_company bigint, p_code text, p_name text DEFAULT NULL)
-RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_loc bigint;
-    v_wh bigint;
-BEGIN
-    IF p_company IS NULL THEN
-        RAISE EXCEPTION 'company must not be null' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF NOT erp._is_bootstrap() THEN
-        PERFORM erp.require_permission('stock.warehouse:create', p_company);
-    END IF;
-    IF p_code IS NULL OR p_code !~ '^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$' THEN
-        RAISE EXCEPTION 'invalid warehouse code %', erp._echo(p_code)
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'A warehouse code is 1 to 16 letters, digits, - or _, starting with a letter or digit.';
-    END IF;
-    PERFORM stock._ensure_company(p_company);
-    IF EXISTS (SELECT 1 FROM stock.warehouse w WHERE w.company_id = p_company AND w.code = p_code) THEN
-        RAISE EXCEPTION 'warehouse % already exists in company %', quote_literal(p_code), p_company
-            USING ERRCODE = 'unique_violation';
-    END IF;
-    INSERT INTO stock.location (company_id, name, usage)
-    VALUES (p_company, p_code || '/Stock', 'internal')
-    RETURNING id INTO v_loc;
-    INSERT INTO stock.warehouse (company_id, code, name, location_id)
-    VALUES (p_company, p_code, coalesce(nullif(btrim(p_name, E' \t\r\n\f'), ''), p_code), v_loc)
-    RETURNING id INTO v_wh;
-    UPDATE stock.location SET warehouse_id = v_wh WHERE company_id = p_company AND id = v_loc;
-    RETURN v_wh;
-END $$;
+-- stock.create_warehouse(bigint,text,text): final definition below, in section "identity: no user signed in (#14.5)"
 
 CREATE OR REPLACE FUNCTION stock.virtual_location(p_company bigint, p_usage text) RETURNS bigint
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -330,63 +268,7 @@ BEGIN
     RETURN v;
 END $$;
 
-CREATE OR REPLACE FUNCTION stock.create_product(p_company bigint, p_sku text, p_name text, p_cost_method text DEFAULT 'fifo',
-                                     p_standard_price numeric DEFAULT 0, p_uom text DEFAULT 'Unit',
-                                     p_tracking text DEFAULT 'none')
-RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_id bigint;
-    v_precision int;
-BEGIN
-    IF p_company IS NULL THEN
-        RAISE EXCEPTION 'company must not be null' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF NOT erp._is_bootstrap() THEN
-        PERFORM erp.require_permission('stock.product:create', p_company);
-    END IF;
-    SELECT c.price_precision INTO v_precision FROM erp.company c WHERE c.id = p_company;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'company % does not exist', p_company USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_sku IS NULL OR p_sku !~ '^\S{1,64}$' THEN
-        RAISE EXCEPTION 'invalid SKU %', erp._echo(p_sku)
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'A SKU is 1 to 64 characters without spaces.';
-    END IF;
-    IF p_name IS NULL OR btrim(p_name, E' \t\r\n\f') = '' THEN
-        RAISE EXCEPTION 'product name must not be empty' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_cost_method IS NULL OR p_cost_method NOT IN ('fifo', 'avco', 'standard') THEN
-        RAISE EXCEPTION 'invalid cost method %', erp._echo(p_cost_method)
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'The cost methods are fifo, avco and standard.';
-    END IF;
-    IF p_standard_price IS NULL OR NOT (p_standard_price >= 0 AND p_standard_price < 'Infinity') THEN
-        RAISE EXCEPTION 'standard price must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM stock._check_number(p_standard_price, 'standard price', stock._max_amount());
-    IF p_uom IS NULL OR NOT EXISTS (SELECT 1 FROM stock.uom u WHERE u.code = p_uom) THEN
-        RAISE EXCEPTION 'unknown unit of measure %', erp._echo(p_uom)
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Units are listed in stock.uom.';
-    END IF;
-    IF p_tracking IS NULL OR p_tracking NOT IN ('none', 'lot', 'serial') THEN
-        RAISE EXCEPTION 'invalid tracking %', erp._echo(p_tracking)
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'Tracking is none, lot or serial.';
-    END IF;
-    PERFORM stock._ensure_company(p_company);
-    IF EXISTS (SELECT 1 FROM stock.product p WHERE p.company_id = p_company AND p.sku = p_sku) THEN
-        RAISE EXCEPTION 'SKU % already exists in company %', quote_literal(p_sku), p_company
-            USING ERRCODE = 'unique_violation';
-    END IF;
-    INSERT INTO stock.product (company_id, sku, name, cost_method, standard_price, uom, tracking)
-    VALUES (p_company, p_sku, btrim(p_name, E' \t\r\n\f'), p_cost_method,
-            round(p_standard_price, v_precision), p_uom, p_tracking)
-    RETURNING id INTO v_id;
-    RETURN v_id;
-END $$;
+-- stock.create_product(bigint,text,text,text,numeric,text,text): final definition below, in section "backdate (#15)"
 
 CREATE OR REPLACE FUNCTION stock.create_move(p_product bigint, p_qty numeric, p_from bigint, p_to bigint,
                                   p_unit_cost numeric DEFAULT NULL, p_date timestamptz DEFAULT now(),
@@ -462,451 +344,16 @@ BEGIN
     RETURN v_id;
 END $$;
 
-CREATE OR REPLACE FUNCTION stock._journal_balanced() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_debit numeric;
-    v_credit numeric;
-BEGIN
-    SELECT coalesce(sum(l.debit), 0), coalesce(sum(l.credit), 0) INTO v_debit, v_credit
-      FROM stock.journal_line l WHERE l.company_id = NEW.company_id AND l.entry_id = NEW.entry_id;
-    IF NOT (v_debit > '-Infinity' AND v_debit < 'Infinity' AND v_credit > '-Infinity' AND v_credit < 'Infinity') THEN
-        RAISE EXCEPTION 'journal entry % has an amount that is not a finite number', NEW.entry_id
-            USING ERRCODE = 'check_violation',
-                  DETAIL = format('Debits total %s and credits %s.', v_debit, v_credit);
-    END IF;
-    IF v_debit <> v_credit THEN
-        RAISE EXCEPTION 'journal entry % is not balanced', NEW.entry_id
-            USING ERRCODE = 'check_violation',
-                  DETAIL = format('Debits total %s and credits %s.', v_debit, v_credit);
-    END IF;
-    RETURN NULL;
-END $$;
-
-CREATE OR REPLACE FUNCTION stock.adjust(p_product bigint, p_location bigint, p_counted_qty numeric)
-RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    p stock.product := stock._product(p_product);
-    v_loc stock.location := stock._location(p.company_id, p_location);
-    v_diff numeric;
-BEGIN
-    IF p_counted_qty IS NULL OR NOT (p_counted_qty >= 0 AND p_counted_qty < 'Infinity') THEN
-        RAISE EXCEPTION 'counted quantity must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM stock._check_number(p_counted_qty, 'counted quantity', stock._max_qty());
-    IF v_loc.usage <> 'internal' THEN
-        RAISE EXCEPTION 'location % holds no stock', v_loc.name USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p.tracking <> 'none' THEN
-        RAISE EXCEPTION 'count lot-tracked products per lot' USING ERRCODE = 'feature_not_supported';
-    END IF;
-    v_diff := p_counted_qty - stock.on_hand(p.id, v_loc.id);
-    IF v_diff = 0 THEN
-        RETURN NULL;
-    END IF;
-    IF abs(v_diff) > stock._max_qty() THEN
-        RAISE EXCEPTION 'the count differs from the stock on hand by more than one move may carry'
-            USING ERRCODE = 'numeric_value_out_of_range',
-                  DETAIL = format('The difference is %s; the limit is %s.', erp._echo(v_diff::text), stock._max_qty());
-    END IF;
-    RETURN stock._done_move(p.id, abs(v_diff),
-                            CASE WHEN v_diff > 0 THEN stock.virtual_location(p.company_id, 'inventory') ELSE v_loc.id END,
-                            CASE WHEN v_diff > 0 THEN v_loc.id ELSE stock.virtual_location(p.company_id, 'inventory') END,
-                            NULL, now(), 'Inventory adjustment', NULL);
-END $$;
-
-CREATE OR REPLACE FUNCTION stock.valuation(p_product bigint, p_at timestamptz DEFAULT NULL,
-                                OUT qty numeric, OUT value numeric)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    p stock.product := stock._product(p_product);
-BEGIN
-    PERFORM stock._check_date(p_at, 'as-of date', false);
-    SELECT coalesce(sum(l.quantity), 0), coalesce(sum(l.value), 0) INTO qty, value
-      FROM stock.valuation_layer l
-     WHERE l.company_id = p.company_id AND l.product_id = p.id AND (p_at IS NULL OR l.created_at <= p_at);
-END $$;
-
-CREATE OR REPLACE FUNCTION stock.valuation_report(p_company bigint, p_at timestamptz DEFAULT NULL)
-RETURNS TABLE (product_id bigint, sku text, qty numeric, value numeric, unit_cost numeric)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF NOT isfinite(p_at) THEN
-        RAISE EXCEPTION 'as-of date must be a finite date'
-            USING ERRCODE = 'datetime_field_overflow', DETAIL = format('The as-of date given is %s.', p_at);
-    END IF;
-    RETURN QUERY
-    SELECT p.id, p.sku, coalesce(sum(l.quantity), 0), coalesce(sum(l.value), 0),
-           CASE WHEN coalesce(sum(l.quantity), 0) <> 0
-                THEN round(sum(l.value) / sum(l.quantity), (SELECT c.price_precision FROM erp.company c WHERE c.id = p_company))
-           END
-      FROM stock.product p
-      LEFT JOIN stock.valuation_layer l
-        ON l.company_id = p.company_id AND l.product_id = p.id AND (p_at IS NULL OR l.created_at <= p_at)
-     WHERE p.company_id = p_company
-     GROUP BY p.id, p.sku
-     ORDER BY p.sku;
-END $$;
-
-CREATE OR REPLACE FUNCTION stock.set_standard_price(p_product bigint, p_price numeric) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    p stock.product := stock._product(p_product);
-    c erp.company;
-    pv stock.product_value;
-    v_price numeric;
-    v_value numeric;
-    v_layer bigint;
-BEGIN
-    PERFORM stock._require('stock.valuation:revalue', p.company_id);
-    IF p_price IS NULL OR NOT (p_price >= 0 AND p_price < 'Infinity') THEN
-        RAISE EXCEPTION 'standard price must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM stock._check_number(p_price, 'standard price', stock._max_amount());
-    SELECT * INTO c FROM erp.company WHERE id = p.company_id;
-    v_price := round(p_price, c.price_precision);
-    INSERT INTO stock.product_value (company_id, product_id) VALUES (p.company_id, p.id) ON CONFLICT DO NOTHING;
-    SELECT * INTO pv FROM stock.product_value WHERE company_id = p.company_id AND product_id = p.id FOR UPDATE;
-    UPDATE stock.product SET standard_price = v_price WHERE company_id = p.company_id AND id = p.id;
-    IF p.cost_method <> 'standard' OR pv.qty = 0 OR v_price = p.standard_price THEN
-        RETURN;
-    END IF;
-    v_value := stock.round_to(pv.qty * (v_price - p.standard_price), c.currency_rounding);
-    INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
-    VALUES (p.company_id, p.id, greatest(now(), coalesce(pv.last_date, now())), 0, 0, v_value,
-            format('Product value manually modified (from %s to %s)', p.standard_price, v_price))
-    RETURNING id INTO v_layer;
-    PERFORM stock._journal(p.company_id, now(), 'Revaluation', NULL, v_layer, 'stock_valuation', 'price_difference', v_value);
-    -- later moves may not be dated before this revaluation
-    UPDATE stock.product_value SET value = value + v_value, last_date = greatest(now(), coalesce(last_date, now()))
-     WHERE company_id = p.company_id AND product_id = p.id;
-END $$;
-
-CREATE OR REPLACE FUNCTION stock.return_move(p_move bigint, p_qty numeric DEFAULT NULL) RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    m stock.move := stock._move_for_update(p_move, 'stock.move:create');
-    v_returned numeric;
-    v_qty numeric;
-    v_id bigint;
-BEGIN
-    IF m.state <> 'done' THEN
-        RAISE EXCEPTION 'move % is %: only done moves are returned', m.id, m.state USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    SELECT coalesce(sum(r.qty), 0) INTO v_returned FROM stock.move r
-     WHERE r.company_id = m.company_id AND r.origin_move_id = m.id AND r.state <> 'cancelled';
-    v_qty := coalesce(p_qty, m.qty - v_returned);
-    IF v_qty <= 0 OR v_qty > m.qty - v_returned THEN
-        RAISE EXCEPTION 'cannot return % of move %', erp._echo(v_qty::text), m.id
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('%s was moved and %s already returned.', m.qty, v_returned);
-    END IF;
-    PERFORM stock._require('stock.move:validate', m.company_id);
-    INSERT INTO stock.move (company_id, product_id, qty, uom, uom_qty, location_id, location_dest_id, state,
-                            unit_cost, date, ref, lot_id, origin_move_id)
-    SELECT m.company_id, m.product_id, v_qty, p.uom, v_qty, m.location_dest_id, m.location_id, 'confirmed',
-           m.unit_cost, greatest(now(), m.date), 'Return of ' || coalesce(m.ref, m.id::text), m.lot_id, m.id
-      FROM stock.product p WHERE p.company_id = m.company_id AND p.id = m.product_id
-    RETURNING id INTO v_id;
-    PERFORM stock.validate(v_id);
-    RETURN v_id;
-END $$;
-
-CREATE OR REPLACE FUNCTION stock.verify_valuation(p_product bigint DEFAULT NULL)
-RETURNS TABLE (product_id bigint, problem text)
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    WITH prod AS (
-        SELECT p.* FROM stock.product p WHERE p_product IS NULL OR p.id = p_product
-    ), moved AS (
-        SELECT m.company_id, m.product_id,
-               sum(CASE WHEN dl.usage = 'internal' AND sl.usage <> 'internal' THEN m.qty
-                        WHEN sl.usage = 'internal' AND dl.usage <> 'internal' THEN -m.qty ELSE 0 END) AS qty,
-               sum(coalesce(m.value, 0)) AS value
-          FROM stock.move m
-          JOIN stock.location sl ON sl.company_id = m.company_id AND sl.id = m.location_id
-          JOIN stock.location dl ON dl.company_id = m.company_id AND dl.id = m.location_dest_id
-         WHERE m.state = 'done'
-         GROUP BY 1, 2
-    ), quants AS (
-        SELECT q.company_id, q.product_id, sum(q.quantity) AS qty, sum(q.reserved) AS reserved,
-               bool_or(q.reserved > greatest(q.quantity, 0)) AS over_reserved
-          FROM stock.quant q GROUP BY 1, 2
-    ), reserving AS (
-        SELECT m.company_id, m.product_id, sum(m.reserved_qty) AS qty
-          FROM stock.move m
-          JOIN stock.location sl ON sl.company_id = m.company_id AND sl.id = m.location_id AND sl.usage = 'internal'
-         WHERE m.state IN ('confirmed', 'assigned') AND m.reserved_qty <> 0
-         GROUP BY 1, 2
-    ), layers AS (
-        SELECT l.company_id, l.product_id, sum(l.quantity) AS qty, sum(l.value) AS value,
-               sum(l.remaining_qty) AS rem_qty, sum(l.remaining_value) AS rem_value,
-               sum(l.value) FILTER (WHERE l.move_id IS NOT NULL AND l.parent_layer_id IS NULL) AS move_value
-          FROM stock.valuation_layer l GROUP BY 1, 2
-    ), booked AS (
-        SELECT l.company_id, l.product_id, sum(jl.debit - jl.credit) AS value
-          FROM stock.journal_line jl
-          JOIN stock.account a ON a.company_id = jl.company_id AND a.id = jl.account_id AND a.kind = 'stock_valuation'
-          JOIN stock.journal_entry je ON je.company_id = jl.company_id AND je.id = jl.entry_id
-          JOIN stock.valuation_layer l ON l.company_id = je.company_id AND l.id = je.layer_id
-         GROUP BY 1, 2
-    ), facts AS (
-        SELECT p.id, p.cost_method,
-               coalesce(mv.qty, 0) AS moved_qty, coalesce(q.qty, 0) AS quant_qty,
-               coalesce(pv.qty, 0) AS pv_qty, coalesce(pv.value, 0) AS pv_value,
-               coalesce(l.qty, 0) AS layer_qty, coalesce(l.value, 0) AS layer_value,
-               coalesce(l.rem_qty, 0) AS rem_qty, coalesce(l.rem_value, 0) AS rem_value,
-               coalesce(l.move_value, 0) AS layer_move_value, coalesce(mv.value, 0) AS move_value,
-               coalesce(b.value, 0) AS booked,
-               coalesce(q.reserved, 0) AS quant_reserved, coalesce(q.over_reserved, false) AS over_reserved,
-               coalesce(r.qty, 0) AS move_reserved
-          FROM prod p
-          LEFT JOIN moved mv ON mv.company_id = p.company_id AND mv.product_id = p.id
-          LEFT JOIN quants q ON q.company_id = p.company_id AND q.product_id = p.id
-          LEFT JOIN stock.product_value pv ON pv.company_id = p.company_id AND pv.product_id = p.id
-          LEFT JOIN layers l ON l.company_id = p.company_id AND l.product_id = p.id
-          LEFT JOIN booked b ON b.company_id = p.company_id AND b.product_id = p.id
-          LEFT JOIN reserving r ON r.company_id = p.company_id AND r.product_id = p.id
-    )
-    SELECT f.id, x.problem
-      FROM facts f,
-           LATERAL (VALUES
-               (CASE WHEN NOT (f.moved_qty > '-Infinity' AND f.moved_qty < 'Infinity' AND f.quant_qty > '-Infinity' AND f.quant_qty < 'Infinity'
-                               AND f.pv_qty > '-Infinity' AND f.pv_qty < 'Infinity' AND f.pv_value > '-Infinity' AND f.pv_value < 'Infinity'
-                               AND f.layer_qty > '-Infinity' AND f.layer_qty < 'Infinity' AND f.layer_value > '-Infinity' AND f.layer_value < 'Infinity'
-                               AND f.rem_qty > '-Infinity' AND f.rem_qty < 'Infinity' AND f.rem_value > '-Infinity' AND f.rem_value < 'Infinity'
-                               AND f.layer_move_value > '-Infinity' AND f.layer_move_value < 'Infinity'
-                               AND f.move_value > '-Infinity' AND f.move_value < 'Infinity' AND f.booked > '-Infinity' AND f.booked < 'Infinity'
-                               AND f.quant_reserved > '-Infinity' AND f.quant_reserved < 'Infinity')
-                     THEN format('a quantity or value is not a finite number: moves %s / %s, quants %s, running totals %s / %s, layers %s / %s, account %s',
-                                 f.moved_qty, f.move_value, f.quant_qty, f.pv_qty, f.pv_value, f.layer_qty, f.layer_value, f.booked) END),
-               (CASE WHEN f.over_reserved THEN 'a quant reserves more than it holds' END),
-               (CASE WHEN f.quant_reserved <> f.move_reserved
-                     THEN format('quants have %s reserved but open moves %s', f.quant_reserved, f.move_reserved) END),
-               (CASE WHEN f.quant_qty <> f.moved_qty THEN format('quants hold %s but done moves add up to %s', f.quant_qty, f.moved_qty) END),
-               (CASE WHEN f.layer_qty <> f.moved_qty THEN format('layers hold %s but done moves add up to %s', f.layer_qty, f.moved_qty) END),
-               (CASE WHEN f.pv_qty <> f.layer_qty OR f.pv_value <> f.layer_value
-                     THEN format('running totals %s / %s differ from layers %s / %s', f.pv_qty, f.pv_value, f.layer_qty, f.layer_value) END),
-               (CASE WHEN f.layer_move_value <> f.move_value THEN format('moves are valued %s but their layers %s', f.move_value, f.layer_move_value) END),
-               (CASE WHEN f.rem_qty <> f.layer_qty THEN format('open layers hold %s of %s on hand', f.rem_qty, f.layer_qty) END),
-               (CASE WHEN f.cost_method = 'fifo' AND f.rem_value <> f.layer_value
-                     THEN format('open layers are worth %s of %s', f.rem_value, f.layer_value) END),
-               (CASE WHEN f.booked <> f.layer_value THEN format('the stock valuation account holds %s, the layers %s', f.booked, f.layer_value) END)
-           ) x(problem)
-     WHERE x.problem IS NOT NULL
-     ORDER BY 1, 2
-$$;
-
-CREATE OR REPLACE FUNCTION stock.apply_landed_cost(p_moves bigint[], p_amount numeric, p_split text DEFAULT 'by_quantity',
-                                        p_ref text DEFAULT NULL)
-RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_company bigint;
-    c erp.company;
-    r record;
-    v_total numeric;
-    v_left numeric;
-    v_share numeric;
-    v_cap numeric;
-    v_cap_total numeric := 0;
-    v_n int;
-    v_i int := 0;
-    v_layer bigint;
-    v_id bigint;
-BEGIN
-    IF p_moves IS NULL OR cardinality(p_moves) = 0 THEN
-        RAISE EXCEPTION 'moves must not be empty' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_amount IS NULL OR NOT (p_amount > 0 AND p_amount < 'Infinity') THEN
-        RAISE EXCEPTION 'landed cost amount must be positive' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM stock._check_number(p_amount, 'landed cost amount', stock._max_amount());
-    IF p_split IS NULL OR p_split NOT IN ('equal', 'by_quantity', 'by_current_cost') THEN
-        RAISE EXCEPTION 'invalid split %', erp._echo(p_split)
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'The splits are equal, by_quantity and by_current_cost.';
-    END IF;
-    IF (SELECT count(DISTINCT x) FROM unnest(p_moves) x) <> cardinality(p_moves) OR array_position(p_moves, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'moves must be distinct and not null' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    -- every move: a done receipt into stock, of one company the caller may revalue
-    FOR r IN SELECT x.id AS wanted, m.* FROM unnest(p_moves) x(id) LEFT JOIN stock.move m ON m.id = x.id LOOP
-        IF r.company_id IS NULL OR NOT (erp._is_bootstrap() OR erp.company_allowed(r.company_id, 'stock.move:read')) THEN
-            RAISE EXCEPTION 'move % does not exist', r.wanted USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        IF v_company IS NULL THEN
-            v_company := r.company_id;
-        ELSIF v_company <> r.company_id THEN
-            RAISE EXCEPTION 'moves belong to different companies' USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        IF r.state <> 'done' OR coalesce(r.value, 0) <= 0 THEN
-            RAISE EXCEPTION 'move % is not a done, valued receipt', r.id USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-    END LOOP;
-    PERFORM stock._require('stock.valuation:revalue', v_company);
-    SELECT * INTO c FROM erp.company WHERE id = v_company;
-    IF stock.round_to(p_amount, c.currency_rounding) <> p_amount THEN
-        RAISE EXCEPTION 'amount % is finer than the currency rounding %', erp._echo(p_amount::text), c.currency_rounding
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM stock._lock_products(v_company, ARRAY(SELECT DISTINCT m.product_id FROM stock.move m
-                                                  WHERE m.company_id = v_company AND m.id = ANY (p_moves)));
-
-    SELECT sum(CASE p_split WHEN 'equal' THEN 1 WHEN 'by_quantity' THEN m.qty ELSE m.value END), count(*)
-      INTO v_total, v_n
-      FROM stock.move m WHERE m.company_id = v_company AND m.id = ANY (p_moves);
-    INSERT INTO stock.landed_cost (company_id, ref, amount, split, move_ids, capitalised, expensed)
-    VALUES (v_company, p_ref, p_amount, p_split, p_moves, 0, 0) RETURNING id INTO v_id;
-    v_left := p_amount;
-    FOR r IN SELECT m.*, l.id AS layer_id, l.quantity AS layer_qty, l.remaining_qty AS layer_remaining, p.cost_method,
-                    CASE p_split WHEN 'equal' THEN 1 WHEN 'by_quantity' THEN m.qty ELSE m.value END AS weight
-               FROM stock.move m
-               JOIN stock.product p ON p.company_id = m.company_id AND p.id = m.product_id
-               JOIN stock.valuation_layer l ON l.company_id = m.company_id AND l.move_id = m.id
-                                           AND l.quantity > 0 AND l.parent_layer_id IS NULL
-              WHERE m.company_id = v_company AND m.id = ANY (p_moves)
-              ORDER BY m.id
-    LOOP
-        v_i := v_i + 1;
-        -- shares add up to the amount exactly: the last takes what is left
-        v_share := CASE WHEN v_i = v_n THEN v_left
-                        ELSE stock.value_share(p_amount, v_total, r.weight, c.currency_rounding) END;
-        v_left := v_left - v_share;
-        v_cap := CASE WHEN r.cost_method = 'standard' OR r.layer_remaining <= 0 THEN 0
-                      ELSE stock.value_share(v_share, r.layer_qty, least(r.layer_remaining, r.layer_qty), c.currency_rounding) END;
-        IF v_cap <> 0 THEN
-            UPDATE stock.valuation_layer SET remaining_value = remaining_value + v_cap
-             WHERE company_id = v_company AND id = r.layer_id;
-            INSERT INTO stock.valuation_layer (company_id, product_id, move_id, created_at, quantity, unit_cost, value,
-                                               description, parent_layer_id)
-            VALUES (v_company, r.product_id, r.id, now(), 0, 0, v_cap,
-                    'Landed cost ' || coalesce(p_ref, v_id::text), r.layer_id)
-            RETURNING id INTO v_layer;
-            PERFORM stock._journal(v_company, now(), p_ref, r.id, v_layer, 'stock_valuation', 'stock_input', v_cap);
-            UPDATE stock.product_value
-               SET value = value + v_cap, last_date = greatest(now(), coalesce(last_date, now())),
-                   last_unit_cost = CASE WHEN r.cost_method = 'avco' AND qty > 0 THEN (value + v_cap) / qty ELSE last_unit_cost END
-             WHERE company_id = v_company AND product_id = r.product_id;
-        END IF;
-        IF v_share - v_cap <> 0 THEN
-            PERFORM stock._journal(v_company, now(), p_ref, r.id, NULL, 'landed_cost_expense', 'stock_input', v_share - v_cap);
-        END IF;
-        v_cap_total := v_cap_total + v_cap;
-    END LOOP;
-    UPDATE stock.landed_cost SET capitalised = v_cap_total, expensed = p_amount - v_cap_total
-     WHERE company_id = v_company AND id = v_id;
-    RETURN v_id;
-END $$;
-
-CREATE OR REPLACE FUNCTION stock.revalue(p_product bigint, p_added_value numeric, p_ref text DEFAULT NULL) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    p stock.product := stock._product(p_product);
-    c erp.company;
-    v_total numeric;
-    v_left numeric;
-    v_part numeric;
-    v_layer bigint;
-    l record;
-BEGIN
-    PERFORM stock._require('stock.valuation:revalue', p.company_id);
-    IF p_added_value IS NULL OR p_added_value = 0 OR NOT (p_added_value > '-Infinity' AND p_added_value < 'Infinity') THEN
-        RAISE EXCEPTION 'added value must be a non-zero amount' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM stock._check_number(p_added_value, 'added value', stock._max_amount());
-    IF p.cost_method = 'standard' THEN
-        RAISE EXCEPTION 'product % is valued at standard price', p.sku USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'Use stock.set_standard_price().';
-    END IF;
-    SELECT * INTO c FROM erp.company WHERE id = p.company_id;
-    IF stock.round_to(p_added_value, c.currency_rounding) <> p_added_value THEN
-        RAISE EXCEPTION 'amount % is finer than the currency rounding %', erp._echo(p_added_value::text), c.currency_rounding
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM stock._lock_products(p.company_id, ARRAY[p.id]);
-    SELECT sum(remaining_qty) INTO v_total FROM stock.valuation_layer
-     WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0;
-    IF v_total IS NULL THEN
-        RAISE EXCEPTION 'product % has no stock to revalue', p.sku USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_added_value < 0 AND -p_added_value > (SELECT sum(remaining_value) FROM stock.valuation_layer
-                                               WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0) THEN
-        RAISE EXCEPTION 'revaluation would make the stock value negative' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    v_left := p_added_value;
-    FOR l IN SELECT * FROM stock.valuation_layer
-              WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0 ORDER BY id
-    LOOP
-        v_part := stock.value_share(v_left, v_total, l.remaining_qty, c.currency_rounding);
-        IF l.remaining_value + v_part < 0 THEN
-            RAISE EXCEPTION 'revaluation would make a valuation layer negative'
-                USING ERRCODE = 'invalid_parameter_value',
-                      DETAIL = format('Layer %s holds %s of value; its share of the change is %s.', l.id, l.remaining_value, v_part);
-        END IF;
-        UPDATE stock.valuation_layer SET remaining_value = remaining_value + v_part WHERE company_id = l.company_id AND id = l.id;
-        v_left := v_left - v_part;
-        v_total := v_total - l.remaining_qty;
-    END LOOP;
-    INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
-    VALUES (p.company_id, p.id, now(), 0, 0, p_added_value, 'Revaluation ' || coalesce(p_ref, ''))
-    RETURNING id INTO v_layer;
-    PERFORM stock._journal(p.company_id, now(), p_ref, NULL, v_layer, 'stock_valuation', 'price_difference', p_added_value);
-    UPDATE stock.product_value
-       SET value = value + p_added_value, last_date = greatest(now(), coalesce(last_date, now())),
-           last_unit_cost = CASE WHEN p.cost_method = 'avco' AND qty > 0 THEN (value + p_added_value) / qty ELSE last_unit_cost END
-     WHERE company_id = p.company_id AND product_id = p.id;
-END $$;
-
-CREATE OR REPLACE FUNCTION stock.set_cost_method(p_product bigint, p_method text) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    p stock.product := stock._product(p_product);
-    c erp.company;
-    pv stock.product_value;
-    v_new_value numeric;
-    v_layer bigint;
-BEGIN
-    PERFORM stock._require('stock.valuation:revalue', p.company_id);
-    IF p_method IS NULL OR p_method NOT IN ('fifo', 'avco', 'standard') THEN
-        RAISE EXCEPTION 'invalid cost method %', erp._echo(p_method)
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = 'The cost methods are fifo, avco and standard.';
-    END IF;
-    IF p_method = p.cost_method THEN
-        RETURN;
-    END IF;
-    SELECT * INTO c FROM erp.company WHERE id = p.company_id;
-    PERFORM stock._lock_products(p.company_id, ARRAY[p.id]);
-    SELECT * INTO pv FROM stock.product_value WHERE company_id = p.company_id AND product_id = p.id;
-    IF pv.qty < 0 THEN
-        RAISE EXCEPTION 'cannot change the cost method of % while its stock is negative', p.sku
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Receive the missing quantity first.';
-    END IF;
-    UPDATE stock.product SET cost_method = p_method WHERE company_id = p.company_id AND id = p.id;
-    IF pv.qty = 0 THEN
-        RETURN;
-    END IF;
-    v_new_value := CASE WHEN p_method = 'standard' THEN stock.round_to(pv.qty * p.standard_price, c.currency_rounding)
-                        ELSE pv.value END;
-    UPDATE stock.valuation_layer SET remaining_qty = 0, remaining_value = 0
-     WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0;
-    INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
-    VALUES (p.company_id, p.id, now(), -pv.qty, round(pv.value / pv.qty, c.price_precision), -pv.value,
-            format('Costing method change (%s to %s): stock out', p.cost_method, p_method));
-    INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value,
-                                       remaining_qty, remaining_value, description)
-    VALUES (p.company_id, p.id, now(), pv.qty, round(v_new_value / pv.qty, c.price_precision), v_new_value,
-            pv.qty, v_new_value, format('Costing method change (%s to %s): stock in', p.cost_method, p_method))
-    RETURNING id INTO v_layer;
-    PERFORM stock._journal(p.company_id, now(), 'Costing method change', NULL, v_layer, 'stock_valuation', 'price_difference',
-                           v_new_value - pv.value);
-    UPDATE stock.product_value
-       SET value = v_new_value, last_date = greatest(now(), coalesce(last_date, now())),
-           last_unit_cost = round(v_new_value / pv.qty, c.price_precision)
-     WHERE company_id = p.company_id AND product_id = p.id;
-END $$;
-
+-- stock._journal_balanced(): final definition below, in section "bulkwrite (#16)"
+-- stock.adjust(bigint,bigint,numeric): dropped below (its signature changes)
+-- stock.valuation(bigint,timestamptz): final definition below, in section "snapshots (#16)"
+-- stock.valuation_report(bigint,timestamptz): final definition below, in section "report (#16)"
+-- stock.set_standard_price(bigint,numeric): final definition below, in section "backprop (#15)"
+-- stock.return_move(bigint,numeric): dropped below (its signature changes)
+-- stock.verify_valuation(bigint): final definition below, in section "backdate (#15)"
+-- stock.apply_landed_cost(bigint[],numeric,text,text): dropped below (its signature changes)
+-- stock.revalue(bigint,numeric,text): dropped below (its signature changes)
+-- stock.set_cost_method(bigint,text): final definition below, in section "openlayers (#16)"
 
 -- ==== reservations (#11.9) ====
 -- What other moves reserved is not available to an outgoing move, and a
@@ -957,94 +404,7 @@ BEGIN
     END IF;
 END $$;
 
-CREATE OR REPLACE FUNCTION stock.validate(p_move bigint, p_qty numeric DEFAULT NULL) RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    m stock.move := stock._move_for_update(p_move, 'stock.move:validate');
-    v_from stock.location;
-    v_to stock.location;
-    v_allow boolean;
-    v_left numeric;
-    v_backorder bigint;
-    v_serial_count numeric;
-    v_value numeric;
-    v_tracking text;
-    v_on_hand numeric;
-    v_reserved numeric;
-BEGIN
-    IF m.state IN ('done', 'cancelled') THEN
-        RAISE EXCEPTION 'move % is already %', m.id, m.state USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_qty IS NOT NULL AND NOT (p_qty > 0 AND p_qty <= m.qty) THEN
-        RAISE EXCEPTION 'quantity done must be positive and at most %', m.qty
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', erp._echo(p_qty::text));
-    END IF;
-    v_from := stock._location(m.company_id, m.location_id);
-    v_to := stock._location(m.company_id, m.location_dest_id);
-    -- the product's running totals first, then quants: the order every
-    -- posting and reservation of the product takes locks in
-    PERFORM stock._lock_products(m.company_id, ARRAY[m.product_id]);
-    PERFORM stock._release(m);
-    IF p_qty IS NOT NULL AND p_qty < m.qty THEN
-        INSERT INTO stock.move (company_id, product_id, qty, uom, uom_qty, location_id, location_dest_id, state,
-                                unit_cost, date, ref, lot_id, origin_move_id, backorder_of)
-        VALUES (m.company_id, m.product_id, m.qty - p_qty, (SELECT uom FROM stock.product WHERE company_id = m.company_id AND id = m.product_id),
-                m.qty - p_qty, m.location_id, m.location_dest_id, 'confirmed', m.unit_cost, m.date, m.ref, m.lot_id,
-                m.origin_move_id, m.id)
-        RETURNING id INTO v_backorder;
-        m.qty := p_qty;
-        UPDATE stock.move SET qty = p_qty, uom = (SELECT uom FROM stock.product WHERE company_id = m.company_id AND id = m.product_id),
-                              uom_qty = p_qty
-         WHERE company_id = m.company_id AND id = m.id;
-    END IF;
-
-
-    IF v_from.usage = 'internal' THEN
-        -- what other moves reserved is not available to this one (its own
-        -- reservation was released above); the quant is locked first
-        SELECT q.quantity, q.reserved INTO v_on_hand, v_reserved FROM stock.quant q
-         WHERE q.company_id = m.company_id AND q.product_id = m.product_id AND q.location_id = v_from.id
-           AND q.lot_id = coalesce(m.lot_id, 0)
-           FOR UPDATE;
-        v_on_hand := coalesce(v_on_hand, 0);
-        v_reserved := coalesce(v_reserved, 0);
-        SELECT s.allow_negative INTO v_allow FROM stock.company_setting s WHERE s.company_id = m.company_id;
-        IF v_on_hand - v_reserved < m.qty AND NOT v_allow THEN
-            RAISE EXCEPTION 'not enough stock of product % in %', m.product_id, v_from.name
-                USING ERRCODE = 'check_violation',
-                      DETAIL = CASE WHEN v_reserved > 0
-                                    THEN format('%s available (%s on hand, %s reserved by other moves), %s requested.',
-                                                v_on_hand - v_reserved, v_on_hand, v_reserved, m.qty)
-                                    ELSE format('%s available, %s requested.', v_on_hand, m.qty) END,
-                      HINT = 'Negative stock is forbidden for this company (stock.company_setting.allow_negative).';
-        END IF;
-        IF v_reserved > greatest(v_on_hand - m.qty, 0) THEN
-            -- negative stock allowed: this move takes reserved stock
-            PERFORM stock._free_reserved(m.company_id, m.product_id, v_from.id, m.lot_id, v_on_hand - m.qty, m.id);
-        END IF;
-        v_left := stock._quant_add(m.company_id, m.product_id, v_from.id, m.lot_id, -m.qty, m.date);
-    END IF;
-    IF v_to.usage = 'internal' THEN
-        PERFORM stock._quant_add(m.company_id, m.product_id, v_to.id, m.lot_id, m.qty, m.date);
-        SELECT p.tracking INTO v_tracking FROM stock.product p WHERE p.company_id = m.company_id AND p.id = m.product_id;
-        IF v_tracking = 'serial' THEN
-            SELECT sum(q.quantity) INTO v_serial_count FROM stock.quant q JOIN stock.location l
-                ON l.company_id = q.company_id AND l.id = q.location_id AND l.usage = 'internal'
-             WHERE q.company_id = m.company_id AND q.product_id = m.product_id AND q.lot_id = m.lot_id;
-            IF v_serial_count > 1 THEN
-                RAISE EXCEPTION 'serial number % is already in stock', (SELECT name FROM stock.lot WHERE company_id = m.company_id AND id = m.lot_id)
-                    USING ERRCODE = 'unique_violation';
-            END IF;
-        END IF;
-    END IF;
-    IF (v_from.usage = 'internal') <> (v_to.usage = 'internal') THEN
-        v_value := stock._value_move(m, v_to.usage = 'internal',
-                                     stock._counterpart(CASE WHEN v_to.usage = 'internal' THEN v_from.usage ELSE v_to.usage END));
-    END IF;
-    UPDATE stock.move SET state = 'done', done_at = now(), value = v_value, reserved_qty = 0
-     WHERE company_id = m.company_id AND id = m.id;
-    RETURN v_backorder;
-END $$;
+-- stock.validate(bigint,numeric): dropped below (its signature changes)
 
 -- Quants left over-reserved by 0.1.0 (a delivery took reserved stock): free
 -- the newest reservations, then clamp what no open move accounts for.
@@ -1290,70 +650,72 @@ COMMENT ON COLUMN api.moves.origin_move_id IS 'Move this one returns (no foreign
 COMMENT ON COLUMN api.moves.backorder_of IS 'Move this one is the backorder of (no foreign key on the table)';
 
 CREATE FUNCTION api.receive(product bigint, qty numeric, unit_cost numeric, warehouse bigint DEFAULT NULL,
-                            ref text DEFAULT NULL, date timestamptz DEFAULT NULL, lot text DEFAULT NULL)
+                            ref text DEFAULT NULL, date timestamptz DEFAULT NULL, lot text DEFAULT NULL,
+                            idempotency_key text DEFAULT NULL)
 RETURNS api.moves
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_id bigint := stock.receive(receive.product, receive.qty, receive.unit_cost, receive.warehouse, receive.ref,
-                                 coalesce(receive.date, pg_catalog.now()), receive.lot);
+                                 coalesce(receive.date, pg_catalog.now()), receive.lot, receive.idempotency_key);
     r api.moves;
 BEGIN
     SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
     RETURN r;
 END $$;
-COMMENT ON FUNCTION api.receive(bigint, numeric, numeric, bigint, text, timestamptz, text) IS
+COMMENT ON FUNCTION api.receive(bigint, numeric, numeric, bigint, text, timestamptz, text, text) IS
     'Receive qty of a product from the supplier location into a warehouse (default: the first) at unit_cost, done at once; returns the move';
 
 CREATE FUNCTION api.deliver(product bigint, qty numeric, warehouse bigint DEFAULT NULL, ref text DEFAULT NULL,
-                            date timestamptz DEFAULT NULL, lot text DEFAULT NULL)
+                            date timestamptz DEFAULT NULL, lot text DEFAULT NULL, idempotency_key text DEFAULT NULL)
 RETURNS api.moves
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_id bigint := stock.deliver(deliver.product, deliver.qty, deliver.warehouse, deliver.ref,
-                                 coalesce(deliver.date, pg_catalog.now()), deliver.lot);
+                                 coalesce(deliver.date, pg_catalog.now()), deliver.lot, deliver.idempotency_key);
     r api.moves;
 BEGIN
     SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
     RETURN r;
 END $$;
-COMMENT ON FUNCTION api.deliver(bigint, numeric, bigint, text, timestamptz, text) IS
+COMMENT ON FUNCTION api.deliver(bigint, numeric, bigint, text, timestamptz, text, text) IS
     'Deliver qty of a product from a warehouse (default: the first) to the customer location, done at once; returns the move';
 
 CREATE FUNCTION api.transfer(product bigint, qty numeric, from_location bigint, to_location bigint, ref text DEFAULT NULL,
-                             date timestamptz DEFAULT NULL, lot text DEFAULT NULL)
+                             date timestamptz DEFAULT NULL, lot text DEFAULT NULL, idempotency_key text DEFAULT NULL)
 RETURNS api.moves
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_id bigint := stock.transfer(transfer.product, transfer.qty, transfer.from_location, transfer.to_location,
-                                  transfer.ref, coalesce(transfer.date, pg_catalog.now()), transfer.lot);
+                                  transfer.ref, coalesce(transfer.date, pg_catalog.now()), transfer.lot,
+                                  transfer.idempotency_key);
     r api.moves;
 BEGIN
     SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
     RETURN r;
 END $$;
-COMMENT ON FUNCTION api.transfer(bigint, numeric, bigint, bigint, text, timestamptz, text) IS
+COMMENT ON FUNCTION api.transfer(bigint, numeric, bigint, bigint, text, timestamptz, text, text) IS
     'Move qty of a product from one location to another, done at once; returns the move';
 
 CREATE FUNCTION api.scrap(product bigint, qty numeric, warehouse bigint DEFAULT NULL, ref text DEFAULT NULL,
-                          date timestamptz DEFAULT NULL, lot text DEFAULT NULL)
+                          date timestamptz DEFAULT NULL, lot text DEFAULT NULL, idempotency_key text DEFAULT NULL)
 RETURNS api.moves
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_id bigint := stock.scrap(scrap.product, scrap.qty, scrap.warehouse, scrap.ref,
-                               coalesce(scrap.date, pg_catalog.now()), scrap.lot);
+                               coalesce(scrap.date, pg_catalog.now()), scrap.lot, scrap.idempotency_key);
     r api.moves;
 BEGIN
     SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
     RETURN r;
 END $$;
-COMMENT ON FUNCTION api.scrap(bigint, numeric, bigint, text, timestamptz, text) IS
+COMMENT ON FUNCTION api.scrap(bigint, numeric, bigint, text, timestamptz, text, text) IS
     'Scrap qty of a product from a warehouse (default: the first), done at once; returns the move';
 
-CREATE FUNCTION api.adjust(product bigint, location bigint, counted_qty numeric)
+CREATE FUNCTION api.adjust(product bigint, location bigint, counted_qty numeric, idempotency_key text DEFAULT NULL)
 RETURNS api.moves
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    v_id bigint := stock.adjust(adjust.product, adjust.location, adjust.counted_qty);
+    v_id bigint := stock.adjust(adjust.product, adjust.location, adjust.counted_qty, adjust.idempotency_key);
     r api.moves;
 BEGIN
     IF v_id IS NULL THEN
@@ -1362,42 +724,42 @@ BEGIN
     SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
     RETURN r;
 END $$;
-COMMENT ON FUNCTION api.adjust(bigint, bigint, numeric) IS
+COMMENT ON FUNCTION api.adjust(bigint, bigint, numeric, text) IS
     'Inventory count of a product in an internal location: moves the difference from or to the inventory location; returns the move, or null when the count matches';
 
-CREATE FUNCTION api.validate(move bigint, qty numeric DEFAULT NULL)
+CREATE FUNCTION api.validate(move bigint, qty numeric DEFAULT NULL, idempotency_key text DEFAULT NULL)
 RETURNS api.moves
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r api.moves;
 BEGIN
-    PERFORM stock.validate(validate.move, validate.qty);
+    PERFORM stock.validate(validate.move, validate.qty, validate.idempotency_key);
     SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) validate.move;
     RETURN r;
 END $$;
-COMMENT ON FUNCTION api.validate(bigint, numeric) IS
+COMMENT ON FUNCTION api.validate(bigint, numeric, text) IS
     'Make a move done (qty less than the move''s: the rest goes to a backorder move, whose backorder_of is this move); returns the move';
 
-CREATE FUNCTION api.return_move(move bigint, qty numeric DEFAULT NULL)
+CREATE FUNCTION api.return_move(move bigint, qty numeric DEFAULT NULL, idempotency_key text DEFAULT NULL)
 RETURNS api.moves
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    v_id bigint := stock.return_move(return_move.move, return_move.qty);
+    v_id bigint := stock.return_move(return_move.move, return_move.qty, return_move.idempotency_key);
     r api.moves;
 BEGIN
     SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
     RETURN r;
 END $$;
-COMMENT ON FUNCTION api.return_move(bigint, numeric) IS
+COMMENT ON FUNCTION api.return_move(bigint, numeric, text) IS
     'Return (part of, default: what is left of) a done move at its unit cost; returns the new return move';
 
-REVOKE ALL ON FUNCTION api.receive(bigint, numeric, numeric, bigint, text, timestamptz, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.deliver(bigint, numeric, bigint, text, timestamptz, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.transfer(bigint, numeric, bigint, bigint, text, timestamptz, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.scrap(bigint, numeric, bigint, text, timestamptz, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.adjust(bigint, bigint, numeric) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.validate(bigint, numeric) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.return_move(bigint, numeric) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.receive(bigint, numeric, numeric, bigint, text, timestamptz, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.deliver(bigint, numeric, bigint, text, timestamptz, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.transfer(bigint, numeric, bigint, bigint, text, timestamptz, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.scrap(bigint, numeric, bigint, text, timestamptz, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.adjust(bigint, bigint, numeric, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.validate(bigint, numeric, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.return_move(bigint, numeric, text) FROM PUBLIC;
 
 -- sql/api/accounting.sql
 -- Read-only valuation and accounting resources, and the valuation report.
@@ -1446,13 +808,13 @@ REVOKE ALL ON FUNCTION api.valuation_report(bigint, timestamptz) FROM PUBLIC;
 
 -- The HTTP contract, schema api (sql/api/, docs/api.md).
 INSERT INTO erp.app_routine (routine) VALUES
-    ('api.receive(bigint,numeric,numeric,bigint,text,timestamp with time zone,text)'),
-    ('api.deliver(bigint,numeric,bigint,text,timestamp with time zone,text)'),
-    ('api.transfer(bigint,numeric,bigint,bigint,text,timestamp with time zone,text)'),
-    ('api.scrap(bigint,numeric,bigint,text,timestamp with time zone,text)'),
-    ('api.adjust(bigint,bigint,numeric)'),
-    ('api.validate(bigint,numeric)'),
-    ('api.return_move(bigint,numeric)'),
+    ('api.receive(bigint,numeric,numeric,bigint,text,timestamp with time zone,text,text)'),
+    ('api.deliver(bigint,numeric,bigint,text,timestamp with time zone,text,text)'),
+    ('api.transfer(bigint,numeric,bigint,bigint,text,timestamp with time zone,text,text)'),
+    ('api.scrap(bigint,numeric,bigint,text,timestamp with time zone,text,text)'),
+    ('api.adjust(bigint,bigint,numeric,text)'),
+    ('api.validate(bigint,numeric,text)'),
+    ('api.return_move(bigint,numeric,text)'),
     ('api.valuation_report(bigint,timestamp with time zone)')
 ON CONFLICT DO NOTHING;
 
@@ -1575,64 +937,7 @@ BEGIN
     UPDATE stock.company_setting SET allow_negative = p_allow WHERE company_id = p_company;
 END $$;
 
-CREATE OR REPLACE FUNCTION stock.create_product(p_company bigint, p_sku text, p_name text, p_cost_method text DEFAULT 'fifo',
-                                     p_standard_price numeric DEFAULT 0, p_uom text DEFAULT 'Unit',
-                                     p_tracking text DEFAULT 'none')
-RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_id bigint;
-    v_precision int;
-BEGIN
-    IF p_company IS NULL THEN
-        RAISE EXCEPTION 'company must not be null' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF NOT erp._is_bootstrap() THEN
-        PERFORM erp._require_signed_in();
-        PERFORM erp.require_permission('stock.product:create', p_company);
-    END IF;
-    SELECT c.price_precision INTO v_precision FROM erp.company c WHERE c.id = p_company;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'company % does not exist', p_company USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_sku IS NULL OR p_sku !~ '^\S{1,64}$' THEN
-        RAISE EXCEPTION 'invalid SKU %', erp._echo(p_sku)
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'A SKU is 1 to 64 characters without spaces.';
-    END IF;
-    IF p_name IS NULL OR btrim(p_name, E' \t\r\n\f') = '' THEN
-        RAISE EXCEPTION 'product name must not be empty' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_cost_method IS NULL OR p_cost_method NOT IN ('fifo', 'avco', 'standard') THEN
-        RAISE EXCEPTION 'invalid cost method %', erp._echo(p_cost_method)
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'The cost methods are fifo, avco and standard.';
-    END IF;
-    IF p_standard_price IS NULL OR NOT (p_standard_price >= 0 AND p_standard_price < 'Infinity') THEN
-        RAISE EXCEPTION 'standard price must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM stock._check_number(p_standard_price, 'standard price', stock._max_amount());
-    IF p_uom IS NULL OR NOT EXISTS (SELECT 1 FROM stock.uom u WHERE u.code = p_uom) THEN
-        RAISE EXCEPTION 'unknown unit of measure %', erp._echo(p_uom)
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Units are listed in stock.uom.';
-    END IF;
-    IF p_tracking IS NULL OR p_tracking NOT IN ('none', 'lot', 'serial') THEN
-        RAISE EXCEPTION 'invalid tracking %', erp._echo(p_tracking)
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'Tracking is none, lot or serial.';
-    END IF;
-    PERFORM stock._ensure_company(p_company);
-    IF EXISTS (SELECT 1 FROM stock.product p WHERE p.company_id = p_company AND p.sku = p_sku) THEN
-        RAISE EXCEPTION 'SKU % already exists in company %', quote_literal(p_sku), p_company
-            USING ERRCODE = 'unique_violation';
-    END IF;
-    INSERT INTO stock.product (company_id, sku, name, cost_method, standard_price, uom, tracking)
-    VALUES (p_company, p_sku, btrim(p_name, E' \t\r\n\f'), p_cost_method,
-            round(p_standard_price, v_precision), p_uom, p_tracking)
-    RETURNING id INTO v_id;
-    RETURN v_id;
-END $$;
+-- stock.create_product(bigint,text,text,text,numeric,text,text): final definition below, in section "backdate (#15)"
 
 -- ==== idempotency keys (#14.6) ====
 
@@ -1750,579 +1055,19 @@ DROP FUNCTION stock.return_move(bigint, numeric);
 DROP FUNCTION stock.apply_landed_cost(bigint[], numeric, text, text);
 DROP FUNCTION stock.revalue(bigint, numeric, text);
 
-CREATE FUNCTION stock.validate(p_move bigint, p_qty numeric DEFAULT NULL, p_idempotency_key text DEFAULT NULL) RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    m stock.move := stock._move_for_update(p_move, 'stock.move:validate');
-    v_idem record;
-    v_from stock.location;
-    v_to stock.location;
-    v_allow boolean;
-    v_left numeric;
-    v_backorder bigint;
-    v_serial_count numeric;
-    v_value numeric;
-    v_tracking text;
-    v_on_hand numeric;
-    v_reserved numeric;
-BEGIN
-    v_idem := stock._idempotency_claim(m.company_id, p_idempotency_key, 'stock.validate', jsonb_build_array(p_move, p_qty));
-    IF v_idem.replay THEN
-        RETURN (v_idem.result #>> '{}')::bigint;
-    END IF;
-    IF m.state IN ('done', 'cancelled') THEN
-        RAISE EXCEPTION 'move % is already %', m.id, m.state USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_qty IS NOT NULL AND NOT (p_qty > 0 AND p_qty <= m.qty) THEN
-        RAISE EXCEPTION 'quantity done must be positive and at most %', m.qty
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('The quantity given is %s.', erp._echo(p_qty::text));
-    END IF;
-    v_from := stock._location(m.company_id, m.location_id);
-    v_to := stock._location(m.company_id, m.location_dest_id);
-    -- the product's running totals first, then quants: the order every
-    -- posting and reservation of the product takes locks in
-    PERFORM stock._lock_products(m.company_id, ARRAY[m.product_id]);
-    PERFORM stock._release(m);
-    IF p_qty IS NOT NULL AND p_qty < m.qty THEN
-        INSERT INTO stock.move (company_id, product_id, qty, uom, uom_qty, location_id, location_dest_id, state,
-                                unit_cost, date, ref, lot_id, origin_move_id, backorder_of)
-        VALUES (m.company_id, m.product_id, m.qty - p_qty, (SELECT uom FROM stock.product WHERE company_id = m.company_id AND id = m.product_id),
-                m.qty - p_qty, m.location_id, m.location_dest_id, 'confirmed', m.unit_cost, m.date, m.ref, m.lot_id,
-                m.origin_move_id, m.id)
-        RETURNING id INTO v_backorder;
-        m.qty := p_qty;
-        UPDATE stock.move SET qty = p_qty, uom = (SELECT uom FROM stock.product WHERE company_id = m.company_id AND id = m.product_id),
-                              uom_qty = p_qty
-         WHERE company_id = m.company_id AND id = m.id;
-    END IF;
+-- stock.validate(bigint,numeric,text): final definition below, in section "backprop (#15)"
+-- stock.receive(bigint,numeric,numeric,bigint,text,timestamptz,text,text): final definition below, in section "backprop (#15)"
+-- stock.deliver(bigint,numeric,bigint,text,timestamptz,text,text): final definition below, in section "backprop (#15)"
+-- stock.transfer(bigint,numeric,bigint,bigint,text,timestamptz,text,text): final definition below, in section "backprop (#15)"
+-- stock.scrap(bigint,numeric,bigint,text,timestamptz,text,text): final definition below, in section "backprop (#15)"
+-- stock.adjust(bigint,bigint,numeric,text): final definition below, in section "backprop (#15)"
+-- stock.return_move(bigint,numeric,text): final definition below, in section "backprop (#15)"
+-- stock.apply_landed_cost(bigint[],numeric,text,text,text): final definition below, in section "landed (#15)"
+-- stock.revalue(bigint,numeric,text,text): final definition below, in section "backprop (#15)"
 
-
-    IF v_from.usage = 'internal' THEN
-        -- what other moves reserved is not available to this one (its own
-        -- reservation was released above); the quant is locked first
-        SELECT q.quantity, q.reserved INTO v_on_hand, v_reserved FROM stock.quant q
-         WHERE q.company_id = m.company_id AND q.product_id = m.product_id AND q.location_id = v_from.id
-           AND q.lot_id = coalesce(m.lot_id, 0)
-           FOR UPDATE;
-        v_on_hand := coalesce(v_on_hand, 0);
-        v_reserved := coalesce(v_reserved, 0);
-        SELECT s.allow_negative INTO v_allow FROM stock.company_setting s WHERE s.company_id = m.company_id;
-        IF v_on_hand - v_reserved < m.qty AND NOT v_allow THEN
-            RAISE EXCEPTION 'not enough stock of product % in %', m.product_id, v_from.name
-                USING ERRCODE = 'check_violation',
-                      DETAIL = CASE WHEN v_reserved > 0
-                                    THEN format('%s available (%s on hand, %s reserved by other moves), %s requested.',
-                                                v_on_hand - v_reserved, v_on_hand, v_reserved, m.qty)
-                                    ELSE format('%s available, %s requested.', v_on_hand, m.qty) END,
-                      HINT = 'Negative stock is forbidden for this company (stock.company_setting.allow_negative).';
-        END IF;
-        IF v_reserved > greatest(v_on_hand - m.qty, 0) THEN
-            -- negative stock allowed: this move takes reserved stock
-            PERFORM stock._free_reserved(m.company_id, m.product_id, v_from.id, m.lot_id, v_on_hand - m.qty, m.id);
-        END IF;
-        v_left := stock._quant_add(m.company_id, m.product_id, v_from.id, m.lot_id, -m.qty, m.date);
-    END IF;
-    IF v_to.usage = 'internal' THEN
-        PERFORM stock._quant_add(m.company_id, m.product_id, v_to.id, m.lot_id, m.qty, m.date);
-        SELECT p.tracking INTO v_tracking FROM stock.product p WHERE p.company_id = m.company_id AND p.id = m.product_id;
-        IF v_tracking = 'serial' THEN
-            SELECT sum(q.quantity) INTO v_serial_count FROM stock.quant q JOIN stock.location l
-                ON l.company_id = q.company_id AND l.id = q.location_id AND l.usage = 'internal'
-             WHERE q.company_id = m.company_id AND q.product_id = m.product_id AND q.lot_id = m.lot_id;
-            IF v_serial_count > 1 THEN
-                RAISE EXCEPTION 'serial number % is already in stock', (SELECT name FROM stock.lot WHERE company_id = m.company_id AND id = m.lot_id)
-                    USING ERRCODE = 'unique_violation';
-            END IF;
-        END IF;
-    END IF;
-    IF (v_from.usage = 'internal') <> (v_to.usage = 'internal') THEN
-        v_value := stock._value_move(m, v_to.usage = 'internal',
-                                     stock._counterpart(CASE WHEN v_to.usage = 'internal' THEN v_from.usage ELSE v_to.usage END));
-    END IF;
-    UPDATE stock.move SET state = 'done', done_at = now(), value = v_value, reserved_qty = 0
-     WHERE company_id = m.company_id AND id = m.id;
-    PERFORM stock._idempotency_done(m.company_id, p_idempotency_key, to_jsonb(v_backorder));
-    RETURN v_backorder;
-END $$;
-
-CREATE FUNCTION stock.receive(p_product bigint, p_qty numeric, p_unit_cost numeric, p_warehouse bigint DEFAULT NULL,
-                              p_ref text DEFAULT NULL, p_date timestamptz DEFAULT now(), p_lot text DEFAULT NULL,
-                              p_idempotency_key text DEFAULT NULL)
-RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    p stock.product := stock._product(p_product);
-    v_idem record := stock._idempotency_claim(p.company_id, p_idempotency_key, 'stock.receive',
-        jsonb_build_array(p_product, p_qty, p_unit_cost, p_warehouse, p_ref, stock._idempotency_date(p_date), p_lot));
-    v_id bigint;
-BEGIN
-    IF v_idem.replay THEN
-        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
-        RETURN (v_idem.result #>> '{}')::bigint;
-    END IF;
-    v_id := stock._done_move(p.id, p_qty, stock.virtual_location(p.company_id, 'supplier'),
-                             stock._warehouse_location(p, p_warehouse), p_unit_cost, p_date, p_ref, p_lot);
-    PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, to_jsonb(v_id));
-    RETURN v_id;
-END $$;
-
-CREATE FUNCTION stock.deliver(p_product bigint, p_qty numeric, p_warehouse bigint DEFAULT NULL, p_ref text DEFAULT NULL,
-                              p_date timestamptz DEFAULT now(), p_lot text DEFAULT NULL, p_idempotency_key text DEFAULT NULL)
-RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    p stock.product := stock._product(p_product);
-    v_idem record := stock._idempotency_claim(p.company_id, p_idempotency_key, 'stock.deliver',
-        jsonb_build_array(p_product, p_qty, p_warehouse, p_ref, stock._idempotency_date(p_date), p_lot));
-    v_id bigint;
-BEGIN
-    IF v_idem.replay THEN
-        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
-        RETURN (v_idem.result #>> '{}')::bigint;
-    END IF;
-    v_id := stock._done_move(p.id, p_qty, stock._warehouse_location(p, p_warehouse),
-                             stock.virtual_location(p.company_id, 'customer'), NULL, p_date, p_ref, p_lot);
-    PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, to_jsonb(v_id));
-    RETURN v_id;
-END $$;
-
-CREATE FUNCTION stock.transfer(p_product bigint, p_qty numeric, p_from bigint, p_to bigint, p_ref text DEFAULT NULL,
-                               p_date timestamptz DEFAULT now(), p_lot text DEFAULT NULL, p_idempotency_key text DEFAULT NULL)
-RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    p stock.product := stock._product(p_product);
-    v_idem record := stock._idempotency_claim(p.company_id, p_idempotency_key, 'stock.transfer',
-        jsonb_build_array(p_product, p_qty, p_from, p_to, p_ref, stock._idempotency_date(p_date), p_lot));
-    v_id bigint;
-BEGIN
-    IF v_idem.replay THEN
-        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
-        RETURN (v_idem.result #>> '{}')::bigint;
-    END IF;
-    v_id := stock._done_move(p.id, p_qty, p_from, p_to, NULL, p_date, p_ref, p_lot);
-    PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, to_jsonb(v_id));
-    RETURN v_id;
-END $$;
-
-CREATE FUNCTION stock.scrap(p_product bigint, p_qty numeric, p_warehouse bigint DEFAULT NULL, p_ref text DEFAULT NULL,
-                            p_date timestamptz DEFAULT now(), p_lot text DEFAULT NULL, p_idempotency_key text DEFAULT NULL)
-RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    p stock.product := stock._product(p_product);
-    v_idem record := stock._idempotency_claim(p.company_id, p_idempotency_key, 'stock.scrap',
-        jsonb_build_array(p_product, p_qty, p_warehouse, p_ref, stock._idempotency_date(p_date), p_lot));
-    v_id bigint;
-BEGIN
-    IF v_idem.replay THEN
-        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
-        RETURN (v_idem.result #>> '{}')::bigint;
-    END IF;
-    v_id := stock._done_move(p.id, p_qty, stock._warehouse_location(p, p_warehouse),
-                             stock.virtual_location(p.company_id, 'scrap'), NULL, p_date, p_ref, p_lot);
-    PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, to_jsonb(v_id));
-    RETURN v_id;
-END $$;
-
-CREATE FUNCTION stock.adjust(p_product bigint, p_location bigint, p_counted_qty numeric, p_idempotency_key text DEFAULT NULL)
-RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    p stock.product := stock._product(p_product);
-    v_loc stock.location := stock._location(p.company_id, p_location);
-    v_idem record := stock._idempotency_claim(p.company_id, p_idempotency_key, 'stock.adjust',
-                                              jsonb_build_array(p_product, p_location, p_counted_qty));
-    v_diff numeric;
-    v_id bigint;
-BEGIN
-    IF v_idem.replay THEN
-        PERFORM stock._require('stock.move:create', p.company_id);  -- as the first call did
-        RETURN (v_idem.result #>> '{}')::bigint;
-    END IF;
-    IF p_counted_qty IS NULL OR NOT (p_counted_qty >= 0 AND p_counted_qty < 'Infinity') THEN
-        RAISE EXCEPTION 'counted quantity must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM stock._check_number(p_counted_qty, 'counted quantity', stock._max_qty());
-    IF v_loc.usage <> 'internal' THEN
-        RAISE EXCEPTION 'location % holds no stock', v_loc.name USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p.tracking <> 'none' THEN
-        RAISE EXCEPTION 'count lot-tracked products per lot' USING ERRCODE = 'feature_not_supported';
-    END IF;
-    v_diff := p_counted_qty - stock.on_hand(p.id, v_loc.id);
-    IF v_diff = 0 THEN
-        PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, 'null');
-        RETURN NULL;
-    END IF;
-    IF abs(v_diff) > stock._max_qty() THEN
-        RAISE EXCEPTION 'the count differs from the stock on hand by more than one move may carry'
-            USING ERRCODE = 'numeric_value_out_of_range',
-                  DETAIL = format('The difference is %s; the limit is %s.', erp._echo(v_diff::text), stock._max_qty());
-    END IF;
-    v_id := stock._done_move(p.id, abs(v_diff),
-                             CASE WHEN v_diff > 0 THEN stock.virtual_location(p.company_id, 'inventory') ELSE v_loc.id END,
-                             CASE WHEN v_diff > 0 THEN v_loc.id ELSE stock.virtual_location(p.company_id, 'inventory') END,
-                             NULL, now(), 'Inventory adjustment', NULL);
-    PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, to_jsonb(v_id));
-    RETURN v_id;
-END $$;
-
-CREATE FUNCTION stock.return_move(p_move bigint, p_qty numeric DEFAULT NULL, p_idempotency_key text DEFAULT NULL) RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    m stock.move := stock._move_for_update(p_move, 'stock.move:create');
-    v_idem record := stock._idempotency_claim(m.company_id, p_idempotency_key, 'stock.return_move',
-                                              jsonb_build_array(p_move, p_qty));
-    v_returned numeric;
-    v_qty numeric;
-    v_id bigint;
-BEGIN
-    IF v_idem.replay THEN
-        PERFORM stock._require('stock.move:validate', m.company_id);  -- as the first call did
-        RETURN (v_idem.result #>> '{}')::bigint;
-    END IF;
-    IF m.state <> 'done' THEN
-        RAISE EXCEPTION 'move % is %: only done moves are returned', m.id, m.state USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    SELECT coalesce(sum(r.qty), 0) INTO v_returned FROM stock.move r
-     WHERE r.company_id = m.company_id AND r.origin_move_id = m.id AND r.state <> 'cancelled';
-    v_qty := coalesce(p_qty, m.qty - v_returned);
-    IF v_qty <= 0 OR v_qty > m.qty - v_returned THEN
-        RAISE EXCEPTION 'cannot return % of move %', erp._echo(v_qty::text), m.id
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('%s was moved and %s already returned.', m.qty, v_returned);
-    END IF;
-    PERFORM stock._require('stock.move:validate', m.company_id);
-    INSERT INTO stock.move (company_id, product_id, qty, uom, uom_qty, location_id, location_dest_id, state,
-                            unit_cost, date, ref, lot_id, origin_move_id)
-    SELECT m.company_id, m.product_id, v_qty, p.uom, v_qty, m.location_dest_id, m.location_id, 'confirmed',
-           m.unit_cost, greatest(now(), m.date), 'Return of ' || coalesce(m.ref, m.id::text), m.lot_id, m.id
-      FROM stock.product p WHERE p.company_id = m.company_id AND p.id = m.product_id
-    RETURNING id INTO v_id;
-    PERFORM stock.validate(v_id);
-    PERFORM stock._idempotency_done(m.company_id, p_idempotency_key, to_jsonb(v_id));
-    RETURN v_id;
-END $$;
-
-CREATE FUNCTION stock.apply_landed_cost(p_moves bigint[], p_amount numeric, p_split text DEFAULT 'by_quantity',
-                                        p_ref text DEFAULT NULL, p_idempotency_key text DEFAULT NULL)
-RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_company bigint;
-    c erp.company;
-    r record;
-    v_total numeric;
-    v_left numeric;
-    v_share numeric;
-    v_cap numeric;
-    v_cap_total numeric := 0;
-    v_n int;
-    v_i int := 0;
-    v_layer bigint;
-    v_id bigint;
-    v_idem record;
-BEGIN
-    IF p_moves IS NULL OR cardinality(p_moves) = 0 THEN
-        RAISE EXCEPTION 'moves must not be empty' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_amount IS NULL OR NOT (p_amount > 0 AND p_amount < 'Infinity') THEN
-        RAISE EXCEPTION 'landed cost amount must be positive' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM stock._check_number(p_amount, 'landed cost amount', stock._max_amount());
-    IF p_split IS NULL OR p_split NOT IN ('equal', 'by_quantity', 'by_current_cost') THEN
-        RAISE EXCEPTION 'invalid split %', erp._echo(p_split)
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'The splits are equal, by_quantity and by_current_cost.';
-    END IF;
-    IF (SELECT count(DISTINCT x) FROM unnest(p_moves) x) <> cardinality(p_moves) OR array_position(p_moves, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'moves must be distinct and not null' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    -- every move: a done receipt into stock, of one company the caller may revalue
-    FOR r IN SELECT x.id AS wanted, m.* FROM unnest(p_moves) x(id) LEFT JOIN stock.move m ON m.id = x.id LOOP
-        IF r.company_id IS NULL OR NOT (erp._is_bootstrap() OR erp.company_allowed(r.company_id, 'stock.move:read')) THEN
-            PERFORM erp._require_signed_in();
-            RAISE EXCEPTION 'move % does not exist', r.wanted USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        IF v_company IS NULL THEN
-            v_company := r.company_id;
-        ELSIF v_company <> r.company_id THEN
-            RAISE EXCEPTION 'moves belong to different companies' USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        IF r.state <> 'done' OR coalesce(r.value, 0) <= 0 THEN
-            RAISE EXCEPTION 'move % is not a done, valued receipt', r.id USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-    END LOOP;
-    PERFORM stock._require('stock.valuation:revalue', v_company);
-    v_idem := stock._idempotency_claim(v_company, p_idempotency_key, 'stock.apply_landed_cost',
-                                       jsonb_build_array(p_moves, p_amount, p_split, p_ref));
-    IF v_idem.replay THEN
-        RETURN (v_idem.result #>> '{}')::bigint;
-    END IF;
-    SELECT * INTO c FROM erp.company WHERE id = v_company;
-    IF stock.round_to(p_amount, c.currency_rounding) <> p_amount THEN
-        RAISE EXCEPTION 'amount % is finer than the currency rounding %', erp._echo(p_amount::text), c.currency_rounding
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM stock._lock_products(v_company, ARRAY(SELECT DISTINCT m.product_id FROM stock.move m
-                                                  WHERE m.company_id = v_company AND m.id = ANY (p_moves)));
-
-    SELECT sum(CASE p_split WHEN 'equal' THEN 1 WHEN 'by_quantity' THEN m.qty ELSE m.value END), count(*)
-      INTO v_total, v_n
-      FROM stock.move m WHERE m.company_id = v_company AND m.id = ANY (p_moves);
-    INSERT INTO stock.landed_cost (company_id, ref, amount, split, move_ids, capitalised, expensed)
-    VALUES (v_company, p_ref, p_amount, p_split, p_moves, 0, 0) RETURNING id INTO v_id;
-    v_left := p_amount;
-    FOR r IN SELECT m.*, l.id AS layer_id, l.quantity AS layer_qty, l.remaining_qty AS layer_remaining, p.cost_method,
-                    CASE p_split WHEN 'equal' THEN 1 WHEN 'by_quantity' THEN m.qty ELSE m.value END AS weight
-               FROM stock.move m
-               JOIN stock.product p ON p.company_id = m.company_id AND p.id = m.product_id
-               JOIN stock.valuation_layer l ON l.company_id = m.company_id AND l.move_id = m.id
-                                           AND l.quantity > 0 AND l.parent_layer_id IS NULL
-              WHERE m.company_id = v_company AND m.id = ANY (p_moves)
-              ORDER BY m.id
-    LOOP
-        v_i := v_i + 1;
-        -- shares add up to the amount exactly: the last takes what is left
-        v_share := CASE WHEN v_i = v_n THEN v_left
-                        ELSE stock.value_share(p_amount, v_total, r.weight, c.currency_rounding) END;
-        v_left := v_left - v_share;
-        v_cap := CASE WHEN r.cost_method = 'standard' OR r.layer_remaining <= 0 THEN 0
-                      ELSE stock.value_share(v_share, r.layer_qty, least(r.layer_remaining, r.layer_qty), c.currency_rounding) END;
-        IF v_cap <> 0 THEN
-            UPDATE stock.valuation_layer SET remaining_value = remaining_value + v_cap
-             WHERE company_id = v_company AND id = r.layer_id;
-            INSERT INTO stock.valuation_layer (company_id, product_id, move_id, created_at, quantity, unit_cost, value,
-                                               description, parent_layer_id)
-            VALUES (v_company, r.product_id, r.id, now(), 0, 0, v_cap,
-                    'Landed cost ' || coalesce(p_ref, v_id::text), r.layer_id)
-            RETURNING id INTO v_layer;
-            PERFORM stock._journal(v_company, now(), p_ref, r.id, v_layer, 'stock_valuation', 'stock_input', v_cap);
-            UPDATE stock.product_value
-               SET value = value + v_cap, last_date = greatest(now(), coalesce(last_date, now())),
-                   last_unit_cost = CASE WHEN r.cost_method = 'avco' AND qty > 0 THEN (value + v_cap) / qty ELSE last_unit_cost END
-             WHERE company_id = v_company AND product_id = r.product_id;
-        END IF;
-        IF v_share - v_cap <> 0 THEN
-            PERFORM stock._journal(v_company, now(), p_ref, r.id, NULL, 'landed_cost_expense', 'stock_input', v_share - v_cap);
-        END IF;
-        v_cap_total := v_cap_total + v_cap;
-    END LOOP;
-    UPDATE stock.landed_cost SET capitalised = v_cap_total, expensed = p_amount - v_cap_total
-     WHERE company_id = v_company AND id = v_id;
-    PERFORM stock._idempotency_done(v_company, p_idempotency_key, to_jsonb(v_id));
-    RETURN v_id;
-END $$;
-
-CREATE FUNCTION stock.revalue(p_product bigint, p_added_value numeric, p_ref text DEFAULT NULL,
-                              p_idempotency_key text DEFAULT NULL) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    p stock.product := stock._product(p_product);
-    c erp.company;
-    v_total numeric;
-    v_left numeric;
-    v_part numeric;
-    v_layer bigint;
-    l record;
-    v_idem record;
-BEGIN
-    PERFORM stock._require('stock.valuation:revalue', p.company_id);
-    v_idem := stock._idempotency_claim(p.company_id, p_idempotency_key, 'stock.revalue',
-                                       jsonb_build_array(p_product, p_added_value, p_ref));
-    IF v_idem.replay THEN
-        RETURN;
-    END IF;
-    IF p_added_value IS NULL OR p_added_value = 0 OR NOT (p_added_value > '-Infinity' AND p_added_value < 'Infinity') THEN
-        RAISE EXCEPTION 'added value must be a non-zero amount' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM stock._check_number(p_added_value, 'added value', stock._max_amount());
-    IF p.cost_method = 'standard' THEN
-        RAISE EXCEPTION 'product % is valued at standard price', p.sku USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'Use stock.set_standard_price().';
-    END IF;
-    SELECT * INTO c FROM erp.company WHERE id = p.company_id;
-    IF stock.round_to(p_added_value, c.currency_rounding) <> p_added_value THEN
-        RAISE EXCEPTION 'amount % is finer than the currency rounding %', erp._echo(p_added_value::text), c.currency_rounding
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM stock._lock_products(p.company_id, ARRAY[p.id]);
-    SELECT sum(remaining_qty) INTO v_total FROM stock.valuation_layer
-     WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0;
-    IF v_total IS NULL THEN
-        RAISE EXCEPTION 'product % has no stock to revalue', p.sku USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_added_value < 0 AND -p_added_value > (SELECT sum(remaining_value) FROM stock.valuation_layer
-                                               WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0) THEN
-        RAISE EXCEPTION 'revaluation would make the stock value negative' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    v_left := p_added_value;
-    FOR l IN SELECT * FROM stock.valuation_layer
-              WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0 ORDER BY id
-    LOOP
-        v_part := stock.value_share(v_left, v_total, l.remaining_qty, c.currency_rounding);
-        IF l.remaining_value + v_part < 0 THEN
-            RAISE EXCEPTION 'revaluation would make a valuation layer negative'
-                USING ERRCODE = 'invalid_parameter_value',
-                      DETAIL = format('Layer %s holds %s of value; its share of the change is %s.', l.id, l.remaining_value, v_part);
-        END IF;
-        UPDATE stock.valuation_layer SET remaining_value = remaining_value + v_part WHERE company_id = l.company_id AND id = l.id;
-        v_left := v_left - v_part;
-        v_total := v_total - l.remaining_qty;
-    END LOOP;
-    INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
-    VALUES (p.company_id, p.id, now(), 0, 0, p_added_value, 'Revaluation ' || coalesce(p_ref, ''))
-    RETURNING id INTO v_layer;
-    PERFORM stock._journal(p.company_id, now(), p_ref, NULL, v_layer, 'stock_valuation', 'price_difference', p_added_value);
-    UPDATE stock.product_value
-       SET value = value + p_added_value, last_date = greatest(now(), coalesce(last_date, now())),
-           last_unit_cost = CASE WHEN p.cost_method = 'avco' AND qty > 0 THEN (value + p_added_value) / qty ELSE last_unit_cost END
-     WHERE company_id = p.company_id AND product_id = p.id;
-    PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, 'null');
-END $$;
-
-COMMENT ON FUNCTION stock.apply_landed_cost(bigint[], numeric, text, text, text) IS
-    'Split a landed cost over receipts: the share still in stock is capitalised, the share delivered expensed';
-
--- the api functions that post pass the key (the HTTP header Idempotency-Key, src/rest/rpc.c)
-DROP FUNCTION api.receive(bigint, numeric, numeric, bigint, text, timestamptz, text);
-DROP FUNCTION api.deliver(bigint, numeric, bigint, text, timestamptz, text);
-DROP FUNCTION api.transfer(bigint, numeric, bigint, bigint, text, timestamptz, text);
-DROP FUNCTION api.scrap(bigint, numeric, bigint, text, timestamptz, text);
-DROP FUNCTION api.adjust(bigint, bigint, numeric);
-DROP FUNCTION api.validate(bigint, numeric);
-DROP FUNCTION api.return_move(bigint, numeric);
-
-CREATE FUNCTION api.receive(product bigint, qty numeric, unit_cost numeric, warehouse bigint DEFAULT NULL,
-                            ref text DEFAULT NULL, date timestamptz DEFAULT NULL, lot text DEFAULT NULL,
-                            idempotency_key text DEFAULT NULL)
-RETURNS api.moves
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_id bigint := stock.receive(receive.product, receive.qty, receive.unit_cost, receive.warehouse, receive.ref,
-                                 coalesce(receive.date, pg_catalog.now()), receive.lot, receive.idempotency_key);
-    r api.moves;
-BEGIN
-    SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
-    RETURN r;
-END $$;
-COMMENT ON FUNCTION api.receive(bigint, numeric, numeric, bigint, text, timestamptz, text, text) IS
-    'Receive qty of a product from the supplier location into a warehouse (default: the first) at unit_cost, done at once; returns the move';
-
-CREATE FUNCTION api.deliver(product bigint, qty numeric, warehouse bigint DEFAULT NULL, ref text DEFAULT NULL,
-                            date timestamptz DEFAULT NULL, lot text DEFAULT NULL, idempotency_key text DEFAULT NULL)
-RETURNS api.moves
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_id bigint := stock.deliver(deliver.product, deliver.qty, deliver.warehouse, deliver.ref,
-                                 coalesce(deliver.date, pg_catalog.now()), deliver.lot, deliver.idempotency_key);
-    r api.moves;
-BEGIN
-    SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
-    RETURN r;
-END $$;
-COMMENT ON FUNCTION api.deliver(bigint, numeric, bigint, text, timestamptz, text, text) IS
-    'Deliver qty of a product from a warehouse (default: the first) to the customer location, done at once; returns the move';
-
-CREATE FUNCTION api.transfer(product bigint, qty numeric, from_location bigint, to_location bigint, ref text DEFAULT NULL,
-                             date timestamptz DEFAULT NULL, lot text DEFAULT NULL, idempotency_key text DEFAULT NULL)
-RETURNS api.moves
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_id bigint := stock.transfer(transfer.product, transfer.qty, transfer.from_location, transfer.to_location,
-                                  transfer.ref, coalesce(transfer.date, pg_catalog.now()), transfer.lot,
-                                  transfer.idempotency_key);
-    r api.moves;
-BEGIN
-    SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
-    RETURN r;
-END $$;
-COMMENT ON FUNCTION api.transfer(bigint, numeric, bigint, bigint, text, timestamptz, text, text) IS
-    'Move qty of a product from one location to another, done at once; returns the move';
-
-CREATE FUNCTION api.scrap(product bigint, qty numeric, warehouse bigint DEFAULT NULL, ref text DEFAULT NULL,
-                          date timestamptz DEFAULT NULL, lot text DEFAULT NULL, idempotency_key text DEFAULT NULL)
-RETURNS api.moves
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_id bigint := stock.scrap(scrap.product, scrap.qty, scrap.warehouse, scrap.ref,
-                               coalesce(scrap.date, pg_catalog.now()), scrap.lot, scrap.idempotency_key);
-    r api.moves;
-BEGIN
-    SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
-    RETURN r;
-END $$;
-COMMENT ON FUNCTION api.scrap(bigint, numeric, bigint, text, timestamptz, text, text) IS
-    'Scrap qty of a product from a warehouse (default: the first), done at once; returns the move';
-
-CREATE FUNCTION api.adjust(product bigint, location bigint, counted_qty numeric, idempotency_key text DEFAULT NULL)
-RETURNS api.moves
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_id bigint := stock.adjust(adjust.product, adjust.location, adjust.counted_qty, adjust.idempotency_key);
-    r api.moves;
-BEGIN
-    IF v_id IS NULL THEN
-        RETURN NULL;  -- the count matches the stock: no move
-    END IF;
-    SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
-    RETURN r;
-END $$;
-COMMENT ON FUNCTION api.adjust(bigint, bigint, numeric, text) IS
-    'Inventory count of a product in an internal location: moves the difference from or to the inventory location; returns the move, or null when the count matches';
-
-CREATE FUNCTION api.validate(move bigint, qty numeric DEFAULT NULL, idempotency_key text DEFAULT NULL)
-RETURNS api.moves
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    r api.moves;
-BEGIN
-    PERFORM stock.validate(validate.move, validate.qty, validate.idempotency_key);
-    SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) validate.move;
-    RETURN r;
-END $$;
-COMMENT ON FUNCTION api.validate(bigint, numeric, text) IS
-    'Make a move done (qty less than the move''s: the rest goes to a backorder move, whose backorder_of is this move); returns the move';
-
-CREATE FUNCTION api.return_move(move bigint, qty numeric DEFAULT NULL, idempotency_key text DEFAULT NULL)
-RETURNS api.moves
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_id bigint := stock.return_move(return_move.move, return_move.qty, return_move.idempotency_key);
-    r api.moves;
-BEGIN
-    SELECT m.* INTO r FROM api.moves m WHERE m.id OPERATOR(pg_catalog.=) v_id;
-    RETURN r;
-END $$;
-COMMENT ON FUNCTION api.return_move(bigint, numeric, text) IS
-    'Return (part of, default: what is left of) a done move at its unit cost; returns the new return move';
-
-REVOKE ALL ON FUNCTION api.receive(bigint, numeric, numeric, bigint, text, timestamptz, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.deliver(bigint, numeric, bigint, text, timestamptz, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.transfer(bigint, numeric, bigint, bigint, text, timestamptz, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.scrap(bigint, numeric, bigint, text, timestamptz, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.adjust(bigint, bigint, numeric, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.validate(bigint, numeric, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION api.return_move(bigint, numeric, text) FROM PUBLIC;
-
--- the allow-list names routines by signature
-UPDATE erp.app_routine SET routine = 'stock.validate(bigint,numeric,text)' WHERE routine = 'stock.validate(bigint,numeric)';
-UPDATE erp.app_routine SET routine = 'stock.receive(bigint,numeric,numeric,bigint,text,timestamp with time zone,text,text)' WHERE routine = 'stock.receive(bigint,numeric,numeric,bigint,text,timestamp with time zone,text)';
-UPDATE erp.app_routine SET routine = 'stock.deliver(bigint,numeric,bigint,text,timestamp with time zone,text,text)' WHERE routine = 'stock.deliver(bigint,numeric,bigint,text,timestamp with time zone,text)';
-UPDATE erp.app_routine SET routine = 'stock.transfer(bigint,numeric,bigint,bigint,text,timestamp with time zone,text,text)' WHERE routine = 'stock.transfer(bigint,numeric,bigint,bigint,text,timestamp with time zone,text)';
-UPDATE erp.app_routine SET routine = 'stock.scrap(bigint,numeric,bigint,text,timestamp with time zone,text,text)' WHERE routine = 'stock.scrap(bigint,numeric,bigint,text,timestamp with time zone,text)';
-UPDATE erp.app_routine SET routine = 'stock.adjust(bigint,bigint,numeric,text)' WHERE routine = 'stock.adjust(bigint,bigint,numeric)';
-UPDATE erp.app_routine SET routine = 'stock.return_move(bigint,numeric,text)' WHERE routine = 'stock.return_move(bigint,numeric)';
-UPDATE erp.app_routine SET routine = 'stock.apply_landed_cost(bigint[],numeric,text,text,text)' WHERE routine = 'stock.apply_landed_cost(bigint[],numeric,text,text)';
-UPDATE erp.app_routine SET routine = 'stock.revalue(bigint,numeric,text,text)' WHERE routine = 'stock.revalue(bigint,numeric,text)';
-UPDATE erp.app_routine SET routine = 'api.receive(bigint,numeric,numeric,bigint,text,timestamp with time zone,text,text)' WHERE routine = 'api.receive(bigint,numeric,numeric,bigint,text,timestamp with time zone,text)';
-UPDATE erp.app_routine SET routine = 'api.deliver(bigint,numeric,bigint,text,timestamp with time zone,text,text)' WHERE routine = 'api.deliver(bigint,numeric,bigint,text,timestamp with time zone,text)';
-UPDATE erp.app_routine SET routine = 'api.transfer(bigint,numeric,bigint,bigint,text,timestamp with time zone,text,text)' WHERE routine = 'api.transfer(bigint,numeric,bigint,bigint,text,timestamp with time zone,text)';
-UPDATE erp.app_routine SET routine = 'api.scrap(bigint,numeric,bigint,text,timestamp with time zone,text,text)' WHERE routine = 'api.scrap(bigint,numeric,bigint,text,timestamp with time zone,text)';
-UPDATE erp.app_routine SET routine = 'api.adjust(bigint,bigint,numeric,text)' WHERE routine = 'api.adjust(bigint,bigint,numeric)';
-UPDATE erp.app_routine SET routine = 'api.validate(bigint,numeric,text)' WHERE routine = 'api.validate(bigint,numeric)';
-UPDATE erp.app_routine SET routine = 'api.return_move(bigint,numeric,text)' WHERE routine = 'api.return_move(bigint,numeric)';
+-- the api functions that post pass the key (the HTTP header Idempotency-Key, src/rest/rpc.c):
+-- api.receive, deliver, transfer, scrap, adjust, validate and return_move are defined so
+-- in section "api: the HTTP contract (sql/api/, docs/api.md)" above
 
 -- ==== purge (#14): the idempotency-key purge as a housekeeping chore ====
 -- pgerp.idempotency_key_retention in seconds (src/valuation/bounds.c).
@@ -2342,10 +1087,7 @@ INSERT INTO erp.housekeeping_chore (routine, every) VALUES ('stock._housekeeping
 
 -- ==== backdate (#15) ====
 
--- open layers in date order: FIFO consumes by date, then id
-DROP INDEX stock.valuation_layer_open_idx;
-CREATE INDEX valuation_layer_open_idx ON stock.valuation_layer (company_id, product_id, created_at, id)
-    WHERE remaining_qty <> 0;
+-- the open layers' index valuation_layer_open_idx: replaced below, in section "openlayers (#16)"
 
 -- dated history of standard prices and cost methods (sql/stock/history.sql)
 CREATE TABLE stock.standard_price_history (
@@ -2433,285 +1175,10 @@ UPDATE stock.product_value pv SET last_date = greatest(now(), coalesce(pv.last_d
     OR EXISTS (SELECT 1 FROM stock.cost_method_history h
                 WHERE h.company_id = pv.company_id AND h.product_id = pv.product_id AND h.valid_from > coalesce(pv.last_date, '-infinity'));
 
-CREATE OR REPLACE FUNCTION stock.revalue(p_product bigint, p_added_value numeric, p_ref text DEFAULT NULL,
-                              p_idempotency_key text DEFAULT NULL) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    p stock.product := stock._product(p_product);
-    c erp.company;
-    v_total numeric;
-    v_left numeric;
-    v_part numeric;
-    v_layer bigint;
-    l record;
-    v_idem record;
-    v_at timestamptz;
-BEGIN
-    PERFORM stock._require('stock.valuation:revalue', p.company_id);
-    v_idem := stock._idempotency_claim(p.company_id, p_idempotency_key, 'stock.revalue',
-                                       jsonb_build_array(p_product, p_added_value, p_ref));
-    IF v_idem.replay THEN
-        RETURN;
-    END IF;
-    IF p_added_value IS NULL OR p_added_value = 0 OR NOT (p_added_value > '-Infinity' AND p_added_value < 'Infinity') THEN
-        RAISE EXCEPTION 'added value must be a non-zero amount' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM stock._check_number(p_added_value, 'added value', stock._max_amount());
-    IF p.cost_method = 'standard' THEN
-        RAISE EXCEPTION 'product % is valued at standard price', p.sku USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'Use stock.set_standard_price().';
-    END IF;
-    SELECT * INTO c FROM erp.company WHERE id = p.company_id;
-    IF stock.round_to(p_added_value, c.currency_rounding) <> p_added_value THEN
-        RAISE EXCEPTION 'amount % is finer than the currency rounding %', erp._echo(p_added_value::text), c.currency_rounding
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM stock._lock_products(p.company_id, ARRAY[p.id]);
-    -- dated now, or at the product's last valued move if later: the date order of the replay
-    SELECT greatest(now(), coalesce(pv.last_date, now())) INTO v_at FROM stock.product_value pv
-     WHERE pv.company_id = p.company_id AND pv.product_id = p.id;
-    SELECT sum(remaining_qty) INTO v_total FROM stock.valuation_layer
-     WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0;
-    IF v_total IS NULL THEN
-        RAISE EXCEPTION 'product % has no stock to revalue', p.sku USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_added_value < 0 AND -p_added_value > (SELECT sum(remaining_value) FROM stock.valuation_layer
-                                               WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0) THEN
-        RAISE EXCEPTION 'revaluation would make the stock value negative' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    v_left := p_added_value;
-    FOR l IN SELECT * FROM stock.valuation_layer
-              WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0 AND remaining_qty > 0
-              ORDER BY created_at, id
-    LOOP
-        v_part := stock.value_share(v_left, v_total, l.remaining_qty, c.currency_rounding);
-        IF l.remaining_value + v_part < 0 THEN
-            RAISE EXCEPTION 'revaluation would make a valuation layer negative'
-                USING ERRCODE = 'invalid_parameter_value',
-                      DETAIL = format('Layer %s holds %s of value; its share of the change is %s.', l.id, l.remaining_value, v_part);
-        END IF;
-        UPDATE stock.valuation_layer SET remaining_value = remaining_value + v_part WHERE company_id = l.company_id AND id = l.id;
-        v_left := v_left - v_part;
-        v_total := v_total - l.remaining_qty;
-    END LOOP;
-    INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
-    VALUES (p.company_id, p.id, v_at, 0, 0, p_added_value, 'Revaluation ' || coalesce(p_ref, ''))
-    RETURNING id INTO v_layer;
-    PERFORM stock._journal(p.company_id, v_at, p_ref, NULL, v_layer, 'stock_valuation', 'price_difference', p_added_value);
-    UPDATE stock.product_value
-       SET value = value + p_added_value, last_date = v_at,
-           last_unit_cost = CASE WHEN p.cost_method = 'avco' AND qty > 0 THEN (value + p_added_value) / qty ELSE last_unit_cost END
-     WHERE company_id = p.company_id AND product_id = p.id;
-    PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, 'null');
-END $$;
-
-CREATE OR REPLACE FUNCTION stock.apply_landed_cost(p_moves bigint[], p_amount numeric, p_split text DEFAULT 'by_quantity',
-                                        p_ref text DEFAULT NULL, p_idempotency_key text DEFAULT NULL)
-RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_company bigint;
-    c erp.company;
-    r record;
-    v_total numeric;
-    v_left numeric;
-    v_share numeric;
-    v_cap numeric;
-    v_cap_total numeric := 0;
-    v_n int;
-    v_i int := 0;
-    v_layer bigint;
-    v_id bigint;
-    v_idem record;
-    v_at timestamptz;
-BEGIN
-    IF p_moves IS NULL OR cardinality(p_moves) = 0 THEN
-        RAISE EXCEPTION 'moves must not be empty' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_amount IS NULL OR NOT (p_amount > 0 AND p_amount < 'Infinity') THEN
-        RAISE EXCEPTION 'landed cost amount must be positive' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM stock._check_number(p_amount, 'landed cost amount', stock._max_amount());
-    IF p_split IS NULL OR p_split NOT IN ('equal', 'by_quantity', 'by_current_cost') THEN
-        RAISE EXCEPTION 'invalid split %', erp._echo(p_split)
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'The splits are equal, by_quantity and by_current_cost.';
-    END IF;
-    IF (SELECT count(DISTINCT x) FROM unnest(p_moves) x) <> cardinality(p_moves) OR array_position(p_moves, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'moves must be distinct and not null' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    -- every move: a done receipt into stock, of one company the caller may revalue
-    FOR r IN SELECT x.id AS wanted, m.* FROM unnest(p_moves) x(id) LEFT JOIN stock.move m ON m.id = x.id LOOP
-        IF r.company_id IS NULL OR NOT (erp._is_bootstrap() OR erp.company_allowed(r.company_id, 'stock.move:read')) THEN
-            PERFORM erp._require_signed_in();
-            RAISE EXCEPTION 'move % does not exist', r.wanted USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        IF v_company IS NULL THEN
-            v_company := r.company_id;
-        ELSIF v_company <> r.company_id THEN
-            RAISE EXCEPTION 'moves belong to different companies' USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        IF r.state <> 'done' OR coalesce(r.value, 0) <= 0 THEN
-            RAISE EXCEPTION 'move % is not a done, valued receipt', r.id USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-    END LOOP;
-    PERFORM stock._require('stock.valuation:revalue', v_company);
-    v_idem := stock._idempotency_claim(v_company, p_idempotency_key, 'stock.apply_landed_cost',
-                                       jsonb_build_array(p_moves, p_amount, p_split, p_ref));
-    IF v_idem.replay THEN
-        RETURN (v_idem.result #>> '{}')::bigint;
-    END IF;
-    SELECT * INTO c FROM erp.company WHERE id = v_company;
-    IF stock.round_to(p_amount, c.currency_rounding) <> p_amount THEN
-        RAISE EXCEPTION 'amount % is finer than the currency rounding %', erp._echo(p_amount::text), c.currency_rounding
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM stock._lock_products(v_company, ARRAY(SELECT DISTINCT m.product_id FROM stock.move m
-                                                  WHERE m.company_id = v_company AND m.id = ANY (p_moves)));
-
-    SELECT sum(CASE p_split WHEN 'equal' THEN 1 WHEN 'by_quantity' THEN m.qty ELSE m.value END), count(*)
-      INTO v_total, v_n
-      FROM stock.move m WHERE m.company_id = v_company AND m.id = ANY (p_moves);
-    INSERT INTO stock.landed_cost (company_id, ref, amount, split, move_ids, capitalised, expensed)
-    VALUES (v_company, p_ref, p_amount, p_split, p_moves, 0, 0) RETURNING id INTO v_id;
-    v_left := p_amount;
-    FOR r IN SELECT m.*, l.id AS layer_id, l.quantity AS layer_qty, l.remaining_qty AS layer_remaining, p.cost_method,
-                    CASE p_split WHEN 'equal' THEN 1 WHEN 'by_quantity' THEN m.qty ELSE m.value END AS weight
-               FROM stock.move m
-               JOIN stock.product p ON p.company_id = m.company_id AND p.id = m.product_id
-               JOIN stock.valuation_layer l ON l.company_id = m.company_id AND l.move_id = m.id
-                                           AND l.quantity > 0 AND l.parent_layer_id IS NULL
-              WHERE m.company_id = v_company AND m.id = ANY (p_moves)
-              ORDER BY m.id
-    LOOP
-        v_i := v_i + 1;
-        -- shares add up to the amount exactly: the last takes what is left
-        v_share := CASE WHEN v_i = v_n THEN v_left
-                        ELSE stock.value_share(p_amount, v_total, r.weight, c.currency_rounding) END;
-        v_left := v_left - v_share;
-        v_cap := CASE WHEN r.cost_method = 'standard' OR r.layer_remaining <= 0 THEN 0
-                      ELSE stock.value_share(v_share, r.layer_qty, least(r.layer_remaining, r.layer_qty), c.currency_rounding) END;
-        -- dated now, or at the product's last valued move if later: the date order of the replay
-        SELECT greatest(now(), coalesce(pv.last_date, now())) INTO v_at FROM stock.product_value pv
-         WHERE pv.company_id = v_company AND pv.product_id = r.product_id;
-        IF v_cap <> 0 THEN
-            UPDATE stock.valuation_layer SET remaining_value = remaining_value + v_cap
-             WHERE company_id = v_company AND id = r.layer_id;
-            INSERT INTO stock.valuation_layer (company_id, product_id, move_id, created_at, quantity, unit_cost, value,
-                                               description, parent_layer_id)
-            VALUES (v_company, r.product_id, r.id, v_at, 0, 0, v_cap,
-                    'Landed cost ' || coalesce(p_ref, v_id::text), r.layer_id)
-            RETURNING id INTO v_layer;
-            PERFORM stock._journal(v_company, v_at, p_ref, r.id, v_layer, 'stock_valuation', 'stock_input', v_cap);
-            UPDATE stock.product_value
-               SET value = value + v_cap, last_date = v_at,
-                   last_unit_cost = CASE WHEN r.cost_method = 'avco' AND qty > 0 THEN (value + v_cap) / qty ELSE last_unit_cost END
-             WHERE company_id = v_company AND product_id = r.product_id;
-        END IF;
-        IF v_share - v_cap <> 0 THEN
-            PERFORM stock._journal(v_company, v_at, p_ref, r.id, NULL, 'landed_cost_expense', 'stock_input', v_share - v_cap);
-        END IF;
-        v_cap_total := v_cap_total + v_cap;
-    END LOOP;
-    UPDATE stock.landed_cost SET capitalised = v_cap_total, expensed = p_amount - v_cap_total
-     WHERE company_id = v_company AND id = v_id;
-    PERFORM stock._idempotency_done(v_company, p_idempotency_key, to_jsonb(v_id));
-    RETURN v_id;
-END $$;
-
-CREATE OR REPLACE FUNCTION stock.set_cost_method(p_product bigint, p_method text) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    p stock.product := stock._product(p_product);
-    c erp.company;
-    pv stock.product_value;
-    v_new_value numeric;
-    v_layer bigint;
-    v_at timestamptz;
-BEGIN
-    PERFORM stock._require('stock.valuation:revalue', p.company_id);
-    IF p_method IS NULL OR p_method NOT IN ('fifo', 'avco', 'standard') THEN
-        RAISE EXCEPTION 'invalid cost method %', erp._echo(p_method)
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = 'The cost methods are fifo, avco and standard.';
-    END IF;
-    IF p_method = p.cost_method THEN
-        RETURN;
-    END IF;
-    SELECT * INTO c FROM erp.company WHERE id = p.company_id;
-    PERFORM stock._lock_products(p.company_id, ARRAY[p.id]);
-    SELECT * INTO pv FROM stock.product_value WHERE company_id = p.company_id AND product_id = p.id;
-    IF pv.qty < 0 THEN
-        RAISE EXCEPTION 'cannot change the cost method of % while its stock is negative', p.sku
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Receive the missing quantity first.';
-    END IF;
-    UPDATE stock.product SET cost_method = p_method WHERE company_id = p.company_id AND id = p.id;
-    v_at := greatest(now(), coalesce(pv.last_date, now()));
-    PERFORM stock._record_history(p.company_id, p.id, v_at, NULL, p_method);
-    -- later moves dated before this change are back-dated
-    UPDATE stock.product_value SET last_date = v_at WHERE company_id = p.company_id AND product_id = p.id;
-    IF pv.qty = 0 THEN
-        RETURN;
-    END IF;
-    v_new_value := CASE WHEN p_method = 'standard' THEN stock.round_to(pv.qty * p.standard_price, c.currency_rounding)
-                        ELSE pv.value END;
-    UPDATE stock.valuation_layer SET remaining_qty = 0, remaining_value = 0
-     WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0;
-    INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
-    VALUES (p.company_id, p.id, v_at, -pv.qty, round(pv.value / pv.qty, c.price_precision), -pv.value,
-            format('Costing method change (%s to %s): stock out', p.cost_method, p_method));
-    INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value,
-                                       remaining_qty, remaining_value, description)
-    VALUES (p.company_id, p.id, v_at, pv.qty, round(v_new_value / pv.qty, c.price_precision), v_new_value,
-            pv.qty, v_new_value, format('Costing method change (%s to %s): stock in', p.cost_method, p_method))
-    RETURNING id INTO v_layer;
-    PERFORM stock._journal(p.company_id, v_at, 'Costing method change', NULL, v_layer, 'stock_valuation', 'price_difference',
-                           v_new_value - pv.value);
-    UPDATE stock.product_value
-       SET value = v_new_value,
-           last_unit_cost = round(v_new_value / pv.qty, c.price_precision)
-     WHERE company_id = p.company_id AND product_id = p.id;
-END $$;
-
-CREATE OR REPLACE FUNCTION stock.set_standard_price(p_product bigint, p_price numeric) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    p stock.product := stock._product(p_product);
-    c erp.company;
-    pv stock.product_value;
-    v_price numeric;
-    v_value numeric;
-    v_layer bigint;
-    v_at timestamptz;
-BEGIN
-    PERFORM stock._require('stock.valuation:revalue', p.company_id);
-    IF p_price IS NULL OR NOT (p_price >= 0 AND p_price < 'Infinity') THEN
-        RAISE EXCEPTION 'standard price must be zero or positive' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM stock._check_number(p_price, 'standard price', stock._max_amount());
-    SELECT * INTO c FROM erp.company WHERE id = p.company_id;
-    v_price := round(p_price, c.price_precision);
-    INSERT INTO stock.product_value (company_id, product_id) VALUES (p.company_id, p.id) ON CONFLICT DO NOTHING;
-    SELECT * INTO pv FROM stock.product_value WHERE company_id = p.company_id AND product_id = p.id FOR UPDATE;
-    UPDATE stock.product SET standard_price = v_price WHERE company_id = p.company_id AND id = p.id;
-    IF v_price = p.standard_price THEN
-        RETURN;
-    END IF;
-    v_at := greatest(now(), coalesce(pv.last_date, now()));
-    PERFORM stock._record_history(p.company_id, p.id, v_at, v_price, NULL);
-    -- later moves dated before this change are back-dated
-    UPDATE stock.product_value SET last_date = v_at WHERE company_id = p.company_id AND product_id = p.id;
-    IF p.cost_method <> 'standard' OR pv.qty = 0 THEN
-        RETURN;
-    END IF;
-    v_value := stock.round_to(pv.qty * (v_price - p.standard_price), c.currency_rounding);
-    INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
-    VALUES (p.company_id, p.id, v_at, 0, 0, v_value,
-            format('Product value manually modified (from %s to %s)', p.standard_price, v_price))
-    RETURNING id INTO v_layer;
-    PERFORM stock._journal(p.company_id, v_at, 'Revaluation', NULL, v_layer, 'stock_valuation', 'price_difference', v_value);
-    UPDATE stock.product_value SET value = value + v_value WHERE company_id = p.company_id AND product_id = p.id;
-END $$;
+-- stock.revalue(bigint,numeric,text,text): final definition below, in section "backprop (#15)"
+-- stock.apply_landed_cost(bigint[],numeric,text,text,text): final definition below, in section "landed (#15)"
+-- stock.set_cost_method(bigint,text): final definition below, in section "openlayers (#16)"
+-- stock.set_standard_price(bigint,numeric): final definition below, in section "backprop (#15)"
 
 CREATE OR REPLACE FUNCTION stock.create_product(p_company bigint, p_sku text, p_name text, p_cost_method text DEFAULT 'fifo',
                                      p_standard_price numeric DEFAULT 0, p_uom text DEFAULT 'Unit',
@@ -3321,125 +1788,7 @@ BEGIN
     RETURN v_id;
 END $$;
 
-CREATE OR REPLACE FUNCTION stock.apply_landed_cost(p_moves bigint[], p_amount numeric, p_split text DEFAULT 'by_quantity',
-                                        p_ref text DEFAULT NULL, p_idempotency_key text DEFAULT NULL)
-RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_company bigint;
-    c erp.company;
-    r record;
-    v_total numeric;
-    v_left numeric;
-    v_share numeric;
-    v_cap numeric;
-    v_cap_total numeric := 0;
-    v_n int;
-    v_i int := 0;
-    v_layer bigint;
-    v_id bigint;
-    v_idem record;
-    v_at timestamptz;
-    v_first record;
-BEGIN
-    IF p_moves IS NULL OR cardinality(p_moves) = 0 THEN
-        RAISE EXCEPTION 'moves must not be empty' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_amount IS NULL OR NOT (p_amount > 0 AND p_amount < 'Infinity') THEN
-        RAISE EXCEPTION 'landed cost amount must be positive' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM stock._check_number(p_amount, 'landed cost amount', stock._max_amount());
-    IF p_split IS NULL OR p_split NOT IN ('equal', 'by_quantity', 'by_current_cost') THEN
-        RAISE EXCEPTION 'invalid split %', erp._echo(p_split)
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'The splits are equal, by_quantity and by_current_cost.';
-    END IF;
-    IF (SELECT count(DISTINCT x) FROM unnest(p_moves) x) <> cardinality(p_moves) OR array_position(p_moves, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'moves must be distinct and not null' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    -- every move: a done receipt into stock, of one company the caller may revalue
-    FOR r IN SELECT x.id AS wanted, m.* FROM unnest(p_moves) x(id) LEFT JOIN stock.move m ON m.id = x.id LOOP
-        IF r.company_id IS NULL OR NOT (erp._is_bootstrap() OR erp.company_allowed(r.company_id, 'stock.move:read')) THEN
-            PERFORM erp._require_signed_in();
-            RAISE EXCEPTION 'move % does not exist', r.wanted USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        IF v_company IS NULL THEN
-            v_company := r.company_id;
-        ELSIF v_company <> r.company_id THEN
-            RAISE EXCEPTION 'moves belong to different companies' USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        IF r.state <> 'done' OR coalesce(r.value, 0) <= 0 THEN
-            RAISE EXCEPTION 'move % is not a done, valued receipt', r.id USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-    END LOOP;
-    PERFORM stock._require('stock.valuation:revalue', v_company);
-    v_idem := stock._idempotency_claim(v_company, p_idempotency_key, 'stock.apply_landed_cost',
-                                       jsonb_build_array(p_moves, p_amount, p_split, p_ref));
-    IF v_idem.replay THEN
-        RETURN (v_idem.result #>> '{}')::bigint;
-    END IF;
-    -- capitalised now, on receipts that must not be dated in a closed period
-    SELECT m.id, m.date INTO v_first FROM stock.move m
-     WHERE m.company_id = v_company AND m.id = ANY (p_moves) ORDER BY m.date, m.id LIMIT 1;
-    PERFORM stock._check_lock_date(v_company, v_first.date, format('receipt %s of the landed cost', v_first.id));
-    PERFORM stock._check_lock_date(v_company, now(), 'landed cost');
-    SELECT * INTO c FROM erp.company WHERE id = v_company;
-    IF stock.round_to(p_amount, c.currency_rounding) <> p_amount THEN
-        RAISE EXCEPTION 'amount % is finer than the currency rounding %', erp._echo(p_amount::text), c.currency_rounding
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM stock._lock_products(v_company, ARRAY(SELECT DISTINCT m.product_id FROM stock.move m
-                                                  WHERE m.company_id = v_company AND m.id = ANY (p_moves)));
-
-    SELECT sum(CASE p_split WHEN 'equal' THEN 1 WHEN 'by_quantity' THEN m.qty ELSE m.value END), count(*)
-      INTO v_total, v_n
-      FROM stock.move m WHERE m.company_id = v_company AND m.id = ANY (p_moves);
-    INSERT INTO stock.landed_cost (company_id, ref, amount, split, move_ids, capitalised, expensed)
-    VALUES (v_company, p_ref, p_amount, p_split, p_moves, 0, 0) RETURNING id INTO v_id;
-    v_left := p_amount;
-    FOR r IN SELECT m.*, l.id AS layer_id, l.quantity AS layer_qty, l.remaining_qty AS layer_remaining, p.cost_method,
-                    CASE p_split WHEN 'equal' THEN 1 WHEN 'by_quantity' THEN m.qty ELSE m.value END AS weight
-               FROM stock.move m
-               JOIN stock.product p ON p.company_id = m.company_id AND p.id = m.product_id
-               JOIN stock.valuation_layer l ON l.company_id = m.company_id AND l.move_id = m.id
-                                           AND l.quantity > 0 AND l.parent_layer_id IS NULL
-              WHERE m.company_id = v_company AND m.id = ANY (p_moves)
-              ORDER BY m.id
-    LOOP
-        v_i := v_i + 1;
-        -- shares add up to the amount exactly: the last takes what is left
-        v_share := CASE WHEN v_i = v_n THEN v_left
-                        ELSE stock.value_share(p_amount, v_total, r.weight, c.currency_rounding) END;
-        v_left := v_left - v_share;
-        v_cap := CASE WHEN r.cost_method = 'standard' OR r.layer_remaining <= 0 THEN 0
-                      ELSE stock.value_share(v_share, r.layer_qty, least(r.layer_remaining, r.layer_qty), c.currency_rounding) END;
-        -- dated now, or at the product's last valued move if later: the date order of the replay
-        SELECT greatest(now(), coalesce(pv.last_date, now())) INTO v_at FROM stock.product_value pv
-         WHERE pv.company_id = v_company AND pv.product_id = r.product_id;
-        IF v_cap <> 0 THEN
-            UPDATE stock.valuation_layer SET remaining_value = remaining_value + v_cap
-             WHERE company_id = v_company AND id = r.layer_id;
-            INSERT INTO stock.valuation_layer (company_id, product_id, move_id, created_at, quantity, unit_cost, value,
-                                               description, parent_layer_id)
-            VALUES (v_company, r.product_id, r.id, v_at, 0, 0, v_cap,
-                    'Landed cost ' || coalesce(p_ref, v_id::text), r.layer_id)
-            RETURNING id INTO v_layer;
-            PERFORM stock._journal(v_company, v_at, p_ref, r.id, v_layer, 'stock_valuation', 'stock_input', v_cap);
-            UPDATE stock.product_value
-               SET value = value + v_cap, last_date = v_at,
-                   last_unit_cost = CASE WHEN r.cost_method = 'avco' AND qty > 0 THEN (value + v_cap) / qty ELSE last_unit_cost END
-             WHERE company_id = v_company AND product_id = r.product_id;
-        END IF;
-        IF v_share - v_cap <> 0 THEN
-            PERFORM stock._journal(v_company, v_at, p_ref, r.id, NULL, 'landed_cost_expense', 'stock_input', v_share - v_cap);
-        END IF;
-        v_cap_total := v_cap_total + v_cap;
-    END LOOP;
-    UPDATE stock.landed_cost SET capitalised = v_cap_total, expensed = p_amount - v_cap_total
-     WHERE company_id = v_company AND id = v_id;
-    PERFORM stock._idempotency_done(v_company, p_idempotency_key, to_jsonb(v_id));
-    RETURN v_id;
-END $$;
+-- stock.apply_landed_cost(bigint[],numeric,text,text,text): final definition below, in section "landed (#15)"
 
 CREATE OR REPLACE FUNCTION stock.revalue(p_product bigint, p_added_value numeric, p_ref text DEFAULT NULL,
                               p_idempotency_key text DEFAULT NULL) RETURNS void
@@ -3514,60 +1863,7 @@ BEGIN
     PERFORM stock._idempotency_done(p.company_id, p_idempotency_key, 'null');
 END $$;
 
-CREATE OR REPLACE FUNCTION stock.set_cost_method(p_product bigint, p_method text) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    p stock.product := stock._product(p_product);
-    c erp.company;
-    pv stock.product_value;
-    v_new_value numeric;
-    v_layer bigint;
-    v_at timestamptz;
-BEGIN
-    PERFORM stock._require('stock.valuation:revalue', p.company_id);
-    IF p_method IS NULL OR p_method NOT IN ('fifo', 'avco', 'standard') THEN
-        RAISE EXCEPTION 'invalid cost method %', erp._echo(p_method)
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = 'The cost methods are fifo, avco and standard.';
-    END IF;
-    IF p_method = p.cost_method THEN
-        RETURN;
-    END IF;
-    PERFORM stock._check_lock_date(p.company_id, now(), 'cost method change');
-    SELECT * INTO c FROM erp.company WHERE id = p.company_id;
-    PERFORM stock._lock_products(p.company_id, ARRAY[p.id]);
-    SELECT * INTO pv FROM stock.product_value WHERE company_id = p.company_id AND product_id = p.id;
-    IF pv.qty < 0 THEN
-        RAISE EXCEPTION 'cannot change the cost method of % while its stock is negative', p.sku
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Receive the missing quantity first.';
-    END IF;
-    UPDATE stock.product SET cost_method = p_method WHERE company_id = p.company_id AND id = p.id;
-    v_at := greatest(now(), coalesce(pv.last_date, now()));
-    PERFORM stock._record_history(p.company_id, p.id, v_at, NULL, p_method);
-    -- later moves dated before this change are back-dated
-    UPDATE stock.product_value SET last_date = v_at WHERE company_id = p.company_id AND product_id = p.id;
-    IF pv.qty = 0 THEN
-        RETURN;
-    END IF;
-    v_new_value := CASE WHEN p_method = 'standard' THEN stock.round_to(pv.qty * p.standard_price, c.currency_rounding)
-                        ELSE pv.value END;
-    UPDATE stock.valuation_layer SET remaining_qty = 0, remaining_value = 0
-     WHERE company_id = p.company_id AND product_id = p.id AND remaining_qty <> 0;
-    INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
-    VALUES (p.company_id, p.id, v_at, -pv.qty, round(pv.value / pv.qty, c.price_precision), -pv.value,
-            format('Costing method change (%s to %s): stock out', p.cost_method, p_method));
-    INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value,
-                                       remaining_qty, remaining_value, description)
-    VALUES (p.company_id, p.id, v_at, pv.qty, round(v_new_value / pv.qty, c.price_precision), v_new_value,
-            pv.qty, v_new_value, format('Costing method change (%s to %s): stock in', p.cost_method, p_method))
-    RETURNING id INTO v_layer;
-    PERFORM stock._journal(p.company_id, v_at, 'Costing method change', NULL, v_layer, 'stock_valuation', 'price_difference',
-                           v_new_value - pv.value);
-    UPDATE stock.product_value
-       SET value = v_new_value,
-           last_unit_cost = round(v_new_value / pv.qty, c.price_precision)
-     WHERE company_id = p.company_id AND product_id = p.id;
-END $$;
+-- stock.set_cost_method(bigint,text): final definition below, in section "openlayers (#16)"
 
 INSERT INTO erp.app_routine (routine) VALUES ('stock.set_lock_date(bigint,date)') ON CONFLICT DO NOTHING;
 
@@ -4043,67 +2339,7 @@ END $$;
 -- there adds the company's layers from that end on (one range scan); a
 -- product without one (never snapshotted, or stale) reads its own latest
 -- earlier snapshot and layers. Without any snapshot: every layer up to the date.
-CREATE OR REPLACE FUNCTION stock.valuation_report(p_company bigint, p_at timestamptz DEFAULT NULL)
-RETURNS TABLE (product_id bigint, sku text, qty numeric, value numeric, unit_cost numeric)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_from timestamptz;
-BEGIN
-    IF NOT isfinite(p_at) THEN
-        RAISE EXCEPTION 'as-of date must be a finite date'
-            USING ERRCODE = 'datetime_field_overflow', DETAIL = format('The as-of date given is %s.', p_at);
-    END IF;
-    SELECT max(s.period_end) INTO v_from FROM stock.valuation_snapshot s
-     WHERE s.company_id = p_company AND s.period_end <= coalesce(p_at, 'infinity');
-    IF v_from IS NULL THEN
-        RETURN QUERY
-        SELECT p.id, p.sku, coalesce(sum(l.quantity), 0), coalesce(sum(l.value), 0),
-               CASE WHEN coalesce(sum(l.quantity), 0) <> 0
-                    THEN round(sum(l.value) / sum(l.quantity), (SELECT c.price_precision FROM erp.company c WHERE c.id = p_company))
-               END
-          FROM stock.product p
-          LEFT JOIN stock.valuation_layer l
-            ON l.company_id = p.company_id AND l.product_id = p.id AND (p_at IS NULL OR l.created_at <= p_at)
-         WHERE p.company_id = p_company
-         GROUP BY p.id, p.sku
-         ORDER BY p.sku;
-        RETURN;
-    END IF;
-    -- planned with the dates known (EXECUTE): the range of layers read depends on them
-    RETURN QUERY EXECUTE $q$
-        WITH base AS (
-            SELECT p.id, p.sku, s.qty, s.value
-              FROM stock.product p
-              JOIN stock.valuation_snapshot s ON s.company_id = p.company_id AND s.product_id = p.id AND s.period_end = $3
-             WHERE p.company_id = $1
-            UNION ALL
-            SELECT p.id, p.sku, coalesce(e.qty, 0) + coalesce(g.qty, 0), coalesce(e.value, 0) + coalesce(g.value, 0)
-              FROM stock.product p
-              LEFT JOIN LATERAL (SELECT e.period_end, e.qty, e.value FROM stock.valuation_snapshot e
-                                  WHERE e.company_id = p.company_id AND e.product_id = p.id AND e.period_end < $3
-                                  ORDER BY e.period_end DESC LIMIT 1) e ON true
-              LEFT JOIN LATERAL (SELECT sum(l.quantity) AS qty, sum(l.value) AS value FROM stock.valuation_layer l
-                                  WHERE l.company_id = p.company_id AND l.product_id = p.id
-                                    AND l.created_at >= coalesce(e.period_end, '-infinity') AND l.created_at < $3) g ON true
-             WHERE p.company_id = $1
-               AND NOT EXISTS (SELECT 1 FROM stock.valuation_snapshot s
-                                WHERE s.company_id = p.company_id AND s.product_id = p.id AND s.period_end = $3)
-        ), recent AS (
-            SELECT l.product_id, sum(l.quantity) AS qty, sum(l.value) AS value
-              FROM stock.valuation_layer l
-             WHERE l.company_id = $1 AND l.created_at >= $3 AND l.created_at <= $2
-             GROUP BY l.product_id
-        )
-        SELECT b.id, b.sku, b.qty + coalesce(r.qty, 0), b.value + coalesce(r.value, 0),
-               CASE WHEN b.qty + coalesce(r.qty, 0) <> 0
-                    THEN round((b.value + coalesce(r.value, 0)) / (b.qty + coalesce(r.qty, 0)),
-                               (SELECT c.price_precision FROM erp.company c WHERE c.id = $1))
-               END
-          FROM base b
-          LEFT JOIN recent r ON r.product_id = b.id
-         ORDER BY b.sku
-    $q$ USING p_company, coalesce(p_at, 'infinity'), v_from;
-END $$;
+-- stock.valuation_report(bigint,timestamptz): final definition below, in section "report (#16)"
 
 INSERT INTO erp.app_routine (routine) VALUES ('stock.build_valuation_snapshots(bigint)') ON CONFLICT DO NOTHING;
 -- ==== bulkwrite (#16) ====
