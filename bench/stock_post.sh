@@ -6,7 +6,8 @@
 #  (a) receive/deliver through the API against the raw INSERT/UPDATE of the
 #      same rows, pgbench with PGERP_BENCH_CLIENTS clients over 1,000 products
 #      (goal #16: at least 0.8);
-#  (b) API posting with 0 and with PGERP_BENCH_LAYERS closed historical layers;
+#  (b) API posting just before, then with PGERP_BENCH_LAYERS/2 and PGERP_BENCH_LAYERS closed
+#      historical layers added to the products of (a) (goal: at most 1.2x);
 #  (o) API posting on 100 products with PGERP_BENCH_OPEN (10,000) open layers
 #      each, against 100 products with one (goal #16: at most 1.1x), in
 #      pairs/s and, under callgrind, in instructions per pair;
@@ -14,6 +15,7 @@
 #      PGERP_BENCH_P_OPEN (1,250) open layers each, against 1,000 with one;
 #  (c) stock.valuation_report at a past date over PGERP_BENCH_LAYERS/2 and
 #      PGERP_BENCH_LAYERS layers of 10,000 products, with the growth exponent.
+# PGERP_BENCH_ONLY (aopbc) picks the measures, e.g. PGERP_BENCH_ONLY=b.
 # It neither builds nor installs: run 'make install' (or 'make start') first.
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
@@ -25,6 +27,7 @@ LAYERS=${PGERP_BENCH_LAYERS:-1000000}
 OPEN=${PGERP_BENCH_OPEN:-10000}
 P_OPEN=${PGERP_BENCH_P_OPEN:-1250}
 RUNS=${PGERP_BENCH_RUNS:-3}
+ONLY=${PGERP_BENCH_ONLY:-aopbc}   # the measures to run, e.g. b
 
 bench_cluster "shared_buffers = 512MB" "max_wal_size = 4GB" "synchronous_commit = off" "${BENCH_QUIET_CONF[@]}"
 bench_quiet
@@ -129,8 +132,10 @@ rounds() {
 med() { # shellcheck disable=SC2086
     median ${R[$1]}; }
 
-say "(a) API against raw rows: $CLIENTS clients, $SECONDS_EACH s each, $RUNS rounds alternating"
-rounds api "$TMP/api.sql" raw "$TMP/raw.sql"
+if [[ $ONLY == *a* ]]; then
+    say "(a) API against raw rows: $CLIENTS clients, $SECONDS_EACH s each, $RUNS rounds alternating"
+    rounds api "$TMP/api.sql" raw "$TMP/raw.sql"
+fi
 
 # open_set TABLE PREFIX COUNT LAYERS: COUNT new products in bench.TABLE (n, id),
 # each with LAYERS open layers of 1,000 units, written as the API would (layer,
@@ -166,6 +171,7 @@ EOF2
     chmod 644 "$TMP/$1.sql"
 }
 
+if [[ $ONLY == *o* ]]; then
 say "(o) 100 products with $OPEN open layers each, 100 with one"
 open_set po_many O 100 "$OPEN"
 open_set po_one O1 100 1
@@ -173,13 +179,14 @@ pg -c "VACUUM ANALYZE" -c "CHECKPOINT"
 pair_script open_many po_many 100
 pair_script open_one po_one 100
 rounds open_many "$TMP/open_many.sql" open_one "$TMP/open_one.sql"
+fi
 
 # (o) in instructions (PGERP_BENCH_CALLGRIND, on when valgrind is installed):
 # the backend under callgrind, single-user on a copy of the data directory,
 # counting the execution and commit of 10 pairs on the first product of each
 # set after 2 pairs of warm-up. Unlike throughput, repeatable on a shared machine.
 CG_MANY= CG_ONE= CG_API= CG_RAW=
-if [ "${PGERP_BENCH_CALLGRIND:-$(command -v valgrind >/dev/null && echo 1 || echo 0)}" = 1 ]; then
+if [[ $ONLY == *o* ]] && [ "${PGERP_BENCH_CALLGRIND:-$(command -v valgrind >/dev/null && echo 1 || echo 0)}" = 1 ]; then
     say "(o) callgrind: 10 pairs on one product with $OPEN open layers, 10 on one with one"
     stop_cluster "$DATA"
     cp -a "$DATA" "$TMP/cg"
@@ -231,6 +238,7 @@ if [ "${PGERP_BENCH_CALLGRIND:-$(command -v valgrind >/dev/null && echo 1 || ech
     rm -rf "$TMP/cg"
 fi
 
+if [[ $ONLY == *p* ]]; then
 say "(p) $CLIENTS clients on 1,000 products with $P_OPEN open layers each, on 1,000 with one"
 open_set pp_many P 1000 "$P_OPEN"
 open_set pp_one P1 1000 1
@@ -238,13 +246,26 @@ pg -c "VACUUM ANALYZE" -c "CHECKPOINT"
 pair_script p_many pp_many 1000
 pair_script p_one pp_one 1000
 rounds p_many "$TMP/p_many.sql" p_one "$TMP/p_one.sql"
+fi
 
-say "(b) adding $LAYERS closed historical layers to the 1,000 products of (a)"
-pg -c "INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
-       SELECT (SELECT company FROM bench.ctx), p.id, now() - interval '2 days' - g * interval '1 second', 1, 5, 5, 'history'
-         FROM generate_series(1, $LAYERS) g JOIN bench.p p ON p.n = 1 + g % 1000" \
-   -c "VACUUM ANALYZE stock.valuation_layer" -c "CHECKPOINT"
-rounds big "$TMP/api.sql"
+# (b): the API on the 1,000 products of (a) just before, then after LAYERS/2 and LAYERS closed
+# historical layers were added to them (the "before" runs here, not (a)'s rounds, so that what
+# the other measures added since (a) weighs on both sides)
+add_closed() {
+    pg -q -c "INSERT INTO stock.valuation_layer (company_id, product_id, created_at, quantity, unit_cost, value, description)
+       SELECT (SELECT company FROM bench.ctx), p.id, now() - interval '2 days' - ($2 + g) * interval '1 second', 1, 5, 5, 'history'
+         FROM generate_series(1, $1) g JOIN bench.p p ON p.n = 1 + g % 1000" \
+       -c "VACUUM ANALYZE stock.valuation_layer" -c "CHECKPOINT"
+}
+if [[ $ONLY == *b* ]]; then
+    say "(b) the API before and after adding $((LAYERS / 2)), then $LAYERS closed historical layers to the 1,000 products of (a)"
+    pg -q -c "VACUUM ANALYZE" -c "CHECKPOINT"
+    rounds before "$TMP/api.sql"
+    add_closed $((LAYERS / 2)) 0
+    rounds half "$TMP/api.sql"
+    add_closed $((LAYERS - LAYERS / 2)) $((LAYERS / 2))
+    rounds big "$TMP/api.sql"
+fi
 
 # report_ms: RUNS timings of the past-date report, in ms
 report_ms() {
@@ -261,33 +282,39 @@ add_report_layers() {
           JOIN (SELECT id, row_number() OVER (ORDER BY id) AS k FROM stock.product WHERE sku LIKE 'R-%') p ON p.k = 1 + g % 10000" \
         -c "VACUUM ANALYZE stock.valuation_layer"
 }
-say "(c) valuation_report over $((LAYERS / 2)) then $LAYERS layers of 10,000 products"
-pg -o /dev/null -c "SELECT count(stock.create_product((SELECT company FROM bench.ctx), 'R-' || n, 'Report product ' || n)) FROM generate_series(1, 10000) n"
-add_report_layers $((LAYERS / 2))
-rep_half=$(report_ms)
-add_report_layers $((LAYERS - LAYERS / 2))
-rep_full=$(report_ms)
+rep_half="" rep_full=""
+if [[ $ONLY == *c* ]]; then
+    say "(c) valuation_report over $((LAYERS / 2)) then $LAYERS layers of 10,000 products"
+    pg -o /dev/null -c "SELECT count(stock.create_product((SELECT company FROM bench.ctx), 'R-' || n, 'Report product ' || n)) FROM generate_series(1, 10000) n"
+    add_report_layers $((LAYERS / 2))
+    rep_half=$(report_ms)
+    add_report_layers $((LAYERS - LAYERS / 2))
+    rep_full=$(report_ms)
+fi
 
 echo
 all() { printf '%s' "${R[$1]# }"; }
 # shellcheck disable=SC2086
 {
-api=$(med api); raw=$(med raw); many=$(med open_many); one=$(med open_one); big=$(med big)
-pmany=$(med p_many); pone=$(med p_one)
-h=$(median $rep_half); f=$(median $rep_full)
+[[ $ONLY != *a* ]] || { api=$(med api); raw=$(med raw); }
+[[ $ONLY != *o* ]] || { many=$(med open_many); one=$(med open_one); }
+[[ $ONLY != *p* ]] || { pmany=$(med p_many); pone=$(med p_one); }
+[[ $ONLY != *b* ]] || { before=$(med before); half=$(med half); big=$(med big); }
+[[ $ONLY != *c* ]] || { h=$(median $rep_half); f=$(median $rep_full); }
 }
-printf '(a) receipt+delivery pairs/s, %s clients, median of %s: API %.1f (%s), raw rows %.1f (%s): API/raw %s (goal: at least 0.80)\n' \
+[[ $ONLY != *a* ]] || printf '(a) receipt+delivery pairs/s, %s clients, median of %s: API %.1f (%s), raw rows %.1f (%s): API/raw %s (goal: at least 0.80)\n' \
     "$CLIENTS" "$RUNS" "$api" "$(all api)" "$raw" "$(all raw)" "$(ratio "$api" "$raw")"
 [ -z "$CG_API" ] || printf '(a) instructions per pair (callgrind, 10 pairs after 2 of warm-up, one product): API %s, raw rows %s: raw/API %s\n' \
     "$CG_API" "$CG_RAW" "$(ratio "$CG_RAW" "$CG_API")"
 [ ! -s "$TMP/cg_api_top.txt" ] || { echo "(a) the API's pairs, inclusive instructions of 10 pairs (callgrind_annotate, top 40 named functions):"; sed 's/^/    /' "$TMP/cg_api_top.txt"; }
-printf '(o) pairs/s, one open layer %.1f (%s), %s open layers %.1f (%s): slowdown %s (goal: at most 1.10)\n' \
+[[ $ONLY != *o* ]] || printf '(o) pairs/s, one open layer %.1f (%s), %s open layers %.1f (%s): slowdown %s (goal: at most 1.10)\n' \
     "$one" "$(all open_one)" "$OPEN" "$many" "$(all open_many)" "$(ratio "$one" "$many")"
 [ -z "$CG_MANY" ] || printf '(o) instructions per pair (callgrind, 10 pairs after 2 of warm-up): one open layer %s, %s open layers %s: ratio %s (goal: at most 1.10)\n' \
     "$CG_ONE" "$OPEN" "$CG_MANY" "$(ratio "$CG_MANY" "$CG_ONE")"
-printf '(p) pairs/s, %s clients, 1,000 products with one open layer %.1f (%s), with %s open layers each %.1f (%s): slowdown %s (goal: at most 1.10)\n' \
+[[ $ONLY != *p* ]] || printf '(p) pairs/s, %s clients, 1,000 products with one open layer %.1f (%s), with %s open layers each %.1f (%s): slowdown %s (goal: at most 1.10)\n' \
     "$CLIENTS" "$pone" "$(all p_one)" "$P_OPEN" "$pmany" "$(all p_many)" "$(ratio "$pone" "$pmany")"
-printf '(b) API pairs/s before %.1f (the rounds of (a)), with %s more closed layers %.1f (%s): slowdown %s (goal: at most 1.20)\n' \
-    "$api" "$LAYERS" "$big" "$(all big)" "$(ratio "$api" "$big")"
-printf '(c) valuation_report at a past date, 10,000 products: %s layers %.1f ms (%s), %s layers %.1f ms (%s): growth n^%s (goal #16: under 100 ms at 3 M layers)\n' \
+[[ $ONLY != *b* ]] || printf '(b) API pairs/s before %.1f (%s), with %s closed layers %.1f (%s): slowdown %s, with %s %.1f (%s): slowdown %s (goal: at most 1.20)\n' \
+    "$before" "$(all before)" "$((LAYERS / 2))" "$half" "$(all half)" "$(ratio "$before" "$half")" \
+    "$LAYERS" "$big" "$(all big)" "$(ratio "$before" "$big")"
+[[ $ONLY != *c* ]] || printf '(c) valuation_report at a past date, 10,000 products: %s layers %.1f ms (%s), %s layers %.1f ms (%s): growth n^%s (goal #16: under 100 ms at 3 M layers)\n' \
     "$((LAYERS / 2))" "$h" "${rep_half% }" "$LAYERS" "$f" "${rep_full% }" "$(growth $((LAYERS / 2)) "$h" "$LAYERS" "$f")"

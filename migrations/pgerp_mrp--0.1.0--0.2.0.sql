@@ -1594,7 +1594,7 @@ END $$;
 CREATE OR REPLACE FUNCTION mrp.replenish(p_company bigint, p_dry_run boolean DEFAULT false)
 RETURNS TABLE (rule_id bigint, product_id bigint, qty_forecast numeric, qty_to_order numeric, order_ref text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    SET jit = off SET work_mem = '64MB' SET enable_hashjoin = off AS $$
+    SET jit = off SET work_mem = '64MB' AS $$
 DECLARE
     r record;
     g record;
@@ -1613,6 +1613,7 @@ DECLARE
     v_mo bigint;
     v_total bigint;
     v_lines bigint := 0;
+    v_hashjoin text := pg_catalog.current_setting('enable_hashjoin');
     i int;
 BEGIN
     IF p_company IS NULL THEN
@@ -1621,6 +1622,10 @@ BEGIN
     PERFORM stock._require('mrp.reorder_rule:run', p_company);
     PERFORM mrp._lock_planning(p_company, 'replenish');
     SELECT count(*) INTO v_total FROM mrp.reorder_rule x WHERE x.company_id = p_company AND x.active AND x.trigger = 'auto';
+    -- the forecast alone is planned without hash joins (see above); what the
+    -- run calls afterwards (create_order, create_mo) plans as the caller's
+    -- settings say (a SET on the function would apply to them too)
+    PERFORM pg_catalog.set_config('enable_hashjoin', 'off', true);
     FOR r IN
         WITH f AS (
             SELECT x.id, x.company_id, x.product_id, x.warehouse_id, x.min_qty, x.max_qty, x.multiple, w.location_id,
@@ -1704,6 +1709,7 @@ BEGIN
         v_leads := v_leads || r.lead_days;
         v_refs := v_refs || CASE WHEN r.in_range THEN NULL ELSE 'failed: out of range' END;
     END LOOP;
+    PERFORM pg_catalog.set_config('enable_hashjoin', v_hashjoin, true);
     IF erp.current_job_id() IS NOT NULL THEN
         PERFORM erp.job_progress(0.5, format('%s of %s rules need an order', coalesce(array_length(v_rules, 1), 0), v_total));
     END IF;
@@ -1798,7 +1804,7 @@ COMMENT ON FUNCTION mrp.replenish(bigint, boolean) IS
 -- rules the hash tables of the quants and the supplier lines were most of the
 -- forecast's time, and a merge join of the product-ordered sources does not
 -- depend on what the statistics say of the draft lines the previous run wrote.
--- (SET enable_hashjoin = off: in mrp.replenish's definition, section "replen1m (#16)" above)
+-- (the forecast plans with enable_hashjoin = off, set around it in mrp.replenish's definition, section "replen1m (#16)" above)
 
 -- ==== recost (#15): sql/mrp/recost.sql ====
 -- Finished goods re-costed after their components were re-valued by a

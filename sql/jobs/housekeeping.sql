@@ -49,12 +49,51 @@ END $$;
 COMMENT ON FUNCTION erp._run_chore(text) IS
     'Run one registered chore in a subtransaction; its result or error goes to erp.housekeeping_chore.last_result';
 
+-- The pack's tables that grew well past what their statistics say
+-- (docs/stock.md, "Bulk loads"). A load that posts thousands of rows in one
+-- procedure, committing as it goes, never returns to idle, and a backend
+-- reports its table counts to the statistics system only when idle: until
+-- it ends autovacuum analyzes nothing, and the plans the posting functions
+-- keep stay those made on the empty tables (an update by (company_id, id)
+-- that scans every row of the company through another index). An ANALYZE
+-- here, in another backend, updates the statistics and invalidates those
+-- plans. A table is analyzed when its size has more than doubled since its
+-- last analyze, plus 64 pages (512 kB): a few times in a table's life; in
+-- steady state autovacuum analyzes first (at 10 % of new rows). The tables
+-- are those of the pack's extensions (pgerp*), found through pg_depend.
+CREATE FUNCTION erp._analyze_grown()
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r record;
+    v_done text[] := '{}';
+BEGIN
+    FOR r IN
+        SELECT c.oid::regclass::text AS t
+          FROM pg_catalog.pg_class c
+          JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid
+                                     AND d.deptype = 'e'
+          JOIN pg_catalog.pg_extension x ON x.oid = d.refobjid AND x.extname LIKE 'pgerp%'
+         WHERE c.relkind = 'r'
+           AND pg_catalog.pg_relation_size(c.oid) / pg_catalog.current_setting('block_size')::bigint
+               >= 2 * greatest(c.relpages, 0) + 64
+         ORDER BY c.oid
+    LOOP
+        EXECUTE 'ANALYZE (SKIP_LOCKED) ' || r.t;
+        v_done := v_done || r.t;
+    END LOOP;
+    RETURN pg_catalog.to_jsonb(v_done);
+END $$;
+COMMENT ON FUNCTION erp._analyze_grown() IS
+    'Analyze the pack''s tables whose size more than doubled (plus 64 pages) since their last analyze; run by erp._housekeeping()';
+
 CREATE FUNCTION erp._housekeeping()
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_sealed bigint;
     v_signins integer;
+    v_analyzed jsonb;
     v_chores jsonb := '{}';
     c record;
 BEGIN
@@ -63,6 +102,7 @@ BEGIN
     END IF;
     v_sealed := erp.audit_seal();
     v_signins := erp._flush_signin_audit();
+    v_analyzed := erp._analyze_grown();
     -- SKIP LOCKED: a second housekeeper (another database's worker cannot
     -- see these rows, but a manual call can) does not wait for the first
     FOR c IN SELECT routine FROM erp.housekeeping_chore
@@ -71,7 +111,7 @@ BEGIN
     LOOP
         v_chores := v_chores || jsonb_build_object(c.routine, erp._run_chore(c.routine));
     END LOOP;
-    RETURN jsonb_build_object('sealed', v_sealed, 'signin_events', v_signins, 'chores', v_chores);
+    RETURN jsonb_build_object('sealed', v_sealed, 'signin_events', v_signins, 'analyzed', v_analyzed, 'chores', v_chores);
 END $$;
 COMMENT ON FUNCTION erp._housekeeping() IS
-    'Seal the audit chain, write the queued sign-in events and run the registered chores that are due (erp.housekeeping_chore); run by the first job worker every pgerp.housekeeping_interval seconds (without job workers, schedule it with pg_cron)';
+    'Seal the audit chain, write the queued sign-in events, analyze the tables that outgrew their statistics and run the registered chores that are due (erp.housekeeping_chore); run by the first job worker every pgerp.housekeeping_interval seconds (without job workers, schedule it with pg_cron)';

@@ -387,7 +387,7 @@ COMMENT ON FUNCTION mrp.add_reorder_rule(bigint, bigint, numeric, numeric, numer
 -- retried rule by rule, each in its own subtransaction, so that one bad rule
 -- never stops the others. A run that wrote many lines analyzes them, so that
 -- the next run is not planned on statistics that say "empty".
--- No hash joins (#16.4, replen2): every source is read in product order (the
+-- No hash joins in the forecast (#16.4, replen2): every source is read in product order (the
 -- rules by their unique index, the quants by their key, the others sorted
 -- once) and merge-joined, so the forecast streams without building a hash
 -- table per source (at a million rules two of them were 55 MB each, and
@@ -397,7 +397,7 @@ COMMENT ON FUNCTION mrp.add_reorder_rule(bigint, bigint, numeric, numeric, numer
 CREATE FUNCTION mrp.replenish(p_company bigint, p_dry_run boolean DEFAULT false)
 RETURNS TABLE (rule_id bigint, product_id bigint, qty_forecast numeric, qty_to_order numeric, order_ref text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    SET jit = off SET work_mem = '64MB' SET enable_hashjoin = off AS $$
+    SET jit = off SET work_mem = '64MB' AS $$
 DECLARE
     r record;
     g record;
@@ -416,6 +416,7 @@ DECLARE
     v_mo bigint;
     v_total bigint;
     v_lines bigint := 0;
+    v_hashjoin text := pg_catalog.current_setting('enable_hashjoin');
     i int;
 BEGIN
     IF p_company IS NULL THEN
@@ -424,6 +425,10 @@ BEGIN
     PERFORM stock._require('mrp.reorder_rule:run', p_company);
     PERFORM mrp._lock_planning(p_company, 'replenish');
     SELECT count(*) INTO v_total FROM mrp.reorder_rule x WHERE x.company_id = p_company AND x.active AND x.trigger = 'auto';
+    -- the forecast alone is planned without hash joins (see above); what the
+    -- run calls afterwards (create_order, create_mo) plans as the caller's
+    -- settings say (a SET on the function would apply to them too)
+    PERFORM pg_catalog.set_config('enable_hashjoin', 'off', true);
     FOR r IN
         WITH f AS (
             SELECT x.id, x.company_id, x.product_id, x.warehouse_id, x.min_qty, x.max_qty, x.multiple, w.location_id,
@@ -507,6 +512,7 @@ BEGIN
         v_leads := v_leads || r.lead_days;
         v_refs := v_refs || CASE WHEN r.in_range THEN NULL ELSE 'failed: out of range' END;
     END LOOP;
+    PERFORM pg_catalog.set_config('enable_hashjoin', v_hashjoin, true);
     IF erp.current_job_id() IS NOT NULL THEN
         PERFORM erp.job_progress(0.5, format('%s of %s rules need an order', coalesce(array_length(v_rules, 1), 0), v_total));
     END IF;
