@@ -2365,6 +2365,37 @@ ALTER TABLE stock.product DROP CONSTRAINT product_company_id_sku_key,
 CREATE FUNCTION stock._recost_product(p_company bigint, p_product bigint, p_cause bigint) RETURNS void
     LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'pgerp_valuation_recost_product';
 
+-- ==== release (#16.1): a posting writes its move's reserved quantity only when one was reserved ====
+-- (sql/stock/move.sql)
+-- Give back what a move reserved (largest reservations first is not needed:
+-- quants hold no owner, so release from the oldest as reserve took).
+CREATE OR REPLACE FUNCTION stock._release(m stock.move) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_left numeric := m.reserved_qty;
+    v_take numeric;
+    q record;
+BEGIN
+    IF v_left > 0 AND EXISTS (SELECT 1 FROM stock.location l WHERE l.id = m.location_id AND l.usage = 'internal') THEN
+        FOR q IN SELECT * FROM stock.quant
+                  WHERE company_id = m.company_id AND product_id = m.product_id AND location_id = m.location_id
+                    AND (m.lot_id IS NULL OR lot_id = m.lot_id) AND reserved > 0
+                  ORDER BY in_date, lot_id FOR UPDATE
+        LOOP
+            EXIT WHEN v_left <= 0;
+            v_take := least(v_left, q.reserved);
+            UPDATE stock.quant SET reserved = reserved - v_take
+             WHERE company_id = q.company_id AND product_id = q.product_id AND location_id = q.location_id AND lot_id = q.lot_id;
+            v_left := v_left - v_take;
+        END LOOP;
+    END IF;
+    -- m is the caller's locked row: nothing reserved, nothing to write (an update
+    -- of the move costs its checks, triggers and a row version on every posting)
+    IF m.reserved_qty <> 0 THEN
+        UPDATE stock.move SET reserved_qty = 0 WHERE company_id = m.company_id AND id = m.id;
+    END IF;
+END $$;
+
 -- ==== last: grants of the application roles ====
 
 -- as the install's finish.sql: nothing new is PUBLIC

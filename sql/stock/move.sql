@@ -288,7 +288,11 @@ BEGIN
             v_left := v_left - v_take;
         END LOOP;
     END IF;
-    UPDATE stock.move SET reserved_qty = 0 WHERE company_id = m.company_id AND id = m.id;
+    -- m is the caller's locked row: nothing reserved, nothing to write (an update
+    -- of the move costs its checks, triggers and a row version on every posting)
+    IF m.reserved_qty <> 0 THEN
+        UPDATE stock.move SET reserved_qty = 0 WHERE company_id = m.company_id AND id = m.id;
+    END IF;
 END $$;
 
 -- A move takes stock that other moves reserved (negative stock allowed):

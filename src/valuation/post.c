@@ -192,6 +192,32 @@ account(Ctx *c, const char *kind)
 	return DatumGetInt64(col(1, &isnull));
 }
 
+
+/* a negative layer a receipt settles, copied out of the cursor's row */
+typedef struct Owed
+{
+	int64		id;
+	Numeric		qty;
+	Numeric		value;
+	char	   *desc;
+} Owed;
+
+/* the next owed layer of the P_NEGATIVE cursor into *o, false when none is left */
+static bool
+next_owed(Portal portal, Owed *o)
+{
+	bool		isnull;
+
+	SPI_cursor_fetch(portal, true, 1);
+	if (SPI_processed == 0)
+		return false;
+	o->id = DatumGetInt64(col(1, &isnull));
+	o->qty = DatumGetNumericCopy(col(2, &isnull));
+	o->value = DatumGetNumericCopy(col(3, &isnull));
+	o->desc = TextDatumGetCString(col(4, &isnull));
+	return true;
+}
+
 /* A two-line entry moving `amount` from `credit` to `debit` (swapped when negative). */
 static void
 journal(Ctx *c, int64 layer, const char *debit, const char *credit, Numeric amount)
@@ -258,6 +284,8 @@ value_in(Ctx *c, const char *counterpart)
 	int64		layer;
 	Portal		portal;
 	Datum		a[4];
+	Owed		ow;
+	bool		owes;
 
 	cost = standard ? c->standard : (c->unit_cost ? c->unit_cost : (c->pv_last_cost ? c->pv_last_cost : c->standard));
 	value = num_round_to(num_mul(c->qty, cost), c->rounding);
@@ -268,40 +296,37 @@ value_in(Ctx *c, const char *counterpart)
 		cost = num_round_scale(numeric_div_opt_error(value, c->qty, NULL), c->precision);
 	}
 	remaining_value = value;
-	layer = insert_layer(c, c->qty, cost, value, num_zero(), num_zero(), describe(c, "Receipt"), 0, true);
+
+	/*
+	 * Stock owed by earlier deliveries (negative layers), oldest first: the
+	 * first one is looked for before the layer is written, so that a receipt
+	 * that settles nothing (the usual case) is written once, with what it
+	 * holds, rather than inserted empty and updated.
+	 */
+	a[0] = Int64GetDatum(c->company);
+	a[1] = Int64GetDatum(c->product);
+	portal = SPI_cursor_open(NULL, plan(P_NEGATIVE), a, NULL, false);
+	owes = next_owed(portal, &ow);
+	layer = insert_layer(c, c->qty, cost, value, owes ? num_zero() : c->qty, owes ? num_zero() : value,
+						 describe(c, "Receipt"), 0, true);
 	journal(c, layer, "stock_valuation", counterpart, value);
 	if (standard && c->unit_cost && num_cmp(c->unit_cost, cost) != 0)
 		journal(c, layer, "price_difference", counterpart,
 				num_sub(num_round_to(num_mul(c->qty, c->unit_cost), c->rounding), value));
 
-	/* settle stock owed by earlier deliveries (negative layers), oldest first */
-	a[0] = Int64GetDatum(c->company);
-	a[1] = Int64GetDatum(c->product);
-	portal = SPI_cursor_open(NULL, plan(P_NEGATIVE), a, NULL, false);
-	while (num_cmp(remaining, num_zero()) > 0)
+	for (bool more = owes; more && num_cmp(remaining, num_zero()) > 0;
+		 more = num_cmp(remaining, num_zero()) > 0 && next_owed(portal, &ow))
 	{
-		bool		isnull;
-		int64		id;
-		Numeric		lqty,
-					lvalue,
-					take,
+		Numeric		take,
 					est,
 					part,
 					corr;
-		char	   *ldesc;
 
-		SPI_cursor_fetch(portal, true, 1);
-		if (SPI_processed == 0)
-			break;
-		id = DatumGetInt64(col(1, &isnull));
-		lqty = DatumGetNumeric(col(2, &isnull));
-		lvalue = DatumGetNumeric(col(3, &isnull));
-		ldesc = TextDatumGetCString(col(4, &isnull));
-		take = num_least(remaining, num_neg(lqty));
-		est = num_neg(num_share(num_neg(lvalue), num_neg(lqty), take, c->rounding));
+		take = num_least(remaining, num_neg(ow.qty));
+		est = num_neg(num_share(num_neg(ow.value), num_neg(ow.qty), take, c->rounding));
 		part = num_share(remaining_value, remaining, take, c->rounding);
 		{
-			Datum		u[4] = {Int64GetDatum(c->company), Int64GetDatum(id), NumericGetDatum(take), NumericGetDatum(num_neg(est))};
+			Datum		u[4] = {Int64GetDatum(c->company), Int64GetDatum(ow.id), NumericGetDatum(take), NumericGetDatum(num_neg(est))};
 
 			run(P_ADD_REMAINING, u, NULL, SPI_OK_UPDATE);
 		}
@@ -312,13 +337,14 @@ value_in(Ctx *c, const char *counterpart)
 		if (num_cmp(corr, num_zero()) != 0 && !standard)
 		{
 			int64		cl = insert_layer(c, num_zero(), num_zero(), corr, num_zero(), num_zero(),
-										  psprintf("Revaluation of %s (negative stock settled)", ldesc), id, true);
+										  psprintf("Revaluation of %s (negative stock settled)", ow.desc), ow.id, true);
 
 			journal(c, cl, "stock_valuation", "stock_output", corr);
 			corrections = num_add(corrections, corr);
 		}
 	}
 	SPI_cursor_close(portal);
+	if (owes)
 	{
 		Datum		u[4] = {Int64GetDatum(c->company), Int64GetDatum(layer), NumericGetDatum(remaining), NumericGetDatum(remaining_value)};
 
