@@ -12,6 +12,18 @@ CREATE FUNCTION stock._max_future_days() RETURNS integer
 CREATE FUNCTION stock._idempotency_key_retention() RETURNS integer
     LANGUAGE C STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'pgerp_valuation_idempotency_key_retention';
 
+-- The row checks of the tables that postings write (src/valuation/row_checks.c): one call
+-- each rather than x > '-Infinity' AND x < 'Infinity', because PostgreSQL parses a table's
+-- CHECK constraints again for every INSERT and UPDATE statement and the call is a quarter of
+-- the node text. Same answers (NaN and the infinities fail); STRICT: a NULL passes, as in any
+-- CHECK. Granted to no one: constraints are checked as the writer, the pack's definer code.
+CREATE FUNCTION stock._finite(numeric) RETURNS boolean
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pgerp_stock_finite';
+CREATE FUNCTION stock._positive_finite(numeric) RETURNS boolean
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pgerp_stock_positive_finite';
+CREATE FUNCTION stock._nonnegative_finite(numeric) RETURNS boolean
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'pgerp_stock_nonnegative_finite';
+
 -- The largest quantity of a move, a count or a conversion, in absolute value
 -- (planning scales quantities by 10^6 into bigint: 9.2e12 at most).
 CREATE FUNCTION stock._max_qty() RETURNS numeric

@@ -22,8 +22,8 @@ CREATE TABLE stock.valuation_snapshot (
     company_id bigint NOT NULL,
     product_id bigint NOT NULL,
     period_end timestamptz NOT NULL CHECK (isfinite(period_end)),
-    qty numeric NOT NULL CHECK (qty > '-Infinity' AND qty < 'Infinity'),
-    value numeric NOT NULL CHECK (value > '-Infinity' AND value < 'Infinity'),
+    qty numeric NOT NULL CHECK (stock._finite(qty)),
+    value numeric NOT NULL CHECK (stock._finite(value)),
     built_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     -- a report reads one period of a company: qty and value in the index, an index-only scan (#16.3)
     CONSTRAINT valuation_snapshot_pkey PRIMARY KEY (company_id, period_end, product_id) INCLUDE (qty, value),
