@@ -55,7 +55,9 @@
 # stores ("growth ... n^k": 0.00 is a cost independent of the store count,
 # 1.00 linear in it): the time of a transaction of (b) for both kinds of user
 # and for the superuser's, use_token alone for both (raw us a call) and the
-# cheap-hash sign_in of (c).
+# cheap-hash sign_in of (c); then the same (b) times over their baseline
+# side's in each round (the superuser's transaction, SELECT 1), which the
+# machine's load affects as it affects the measured side, and SELECT 1 alone.
 #
 #   PGERP_BENCH_SECONDS         seconds per side and round (default 3)
 #   PGERP_BENCH_SIGNIN_SECONDS  seconds per side and round in (c) (default 5)
@@ -656,7 +658,7 @@ if [ "$GROWTH" = 1 ]; then
     echo
     echo "growth from $STORES_N to $STORES stores (medians of $RUNS rounds; 0.00: independent of the stores, 1.00: linear):"
     # g_line LABEL UNIT A B: both medians and the exponent
-    g_line() { printf '  %-52s %10s to %10s %s, n^%s\n' "$1" "$(fmt "$3" 3)" "$(fmt "$4" 3)" "$2" "$(growth "$STORES_N" "$3" "$STORES" "$4")"; }
+    g_line() { printf '  %-58s %10s to %10s %s, n^%s\n' "$1" "$(fmt "$3" 3)" "$(fmt "$4" 3)" "$2" "$(growth "$STORES_N" "$3" "$STORES" "$4")"; }
     # us_of SIDE: median us a transaction (1e6 / tps) of a side's rounds
     # shellcheck disable=SC2086
     us_of() { awk -v t="$(median ${RES[$1]})" 'BEGIN { print 1e6 / t }'; }
@@ -667,4 +669,15 @@ if [ "$GROWTH" = 1 ]; then
     g_line "(b) use_token alone, users on half the stores (raw)" "us a call" "$(us_of use_token_wide_n)" "$(us_of use_token_wide)"
     # shellcheck disable=SC2086
     g_line "(c) sign_in, cheap-hash users on A" "ms" "$(median ${RES[fast_n]})" "$(median ${RES[fast_big]})"
+    # the same normalised by the baseline side of the same rounds (time protected / time
+    # baseline, round by round): what the machine's load does to both sides cancels out
+    echo "growth of the same times over their baseline side's in each round (median of the per-round quotients):"
+    # rel PROT BASE: median of time PROT / time BASE per round
+    # shellcheck disable=SC2046
+    rel() { median $(per_run_ratio "$2" "$1"); }
+    g_line "(b) tx, one-store users / superuser's" "x" "$(rel one_store_tx_n superuser_tx_n)" "$(rel one_store_tx superuser_tx)"
+    g_line "(b) tx, users on half the stores / superuser's" "x" "$(rel wide_tx_n superuser_tx_n)" "$(rel wide_tx superuser_tx)"
+    g_line "(b) use_token alone, one-store users / SELECT 1" "x" "$(rel use_token_one_n select_1_n)" "$(rel use_token_one select_1)"
+    g_line "(b) use_token alone, users on half the stores / SELECT 1" "x" "$(rel use_token_wide_n select_1_n)" "$(rel use_token_wide select_1)"
+    g_line "(b) SELECT 1 itself (no identity, no row security)" "us a call" "$(us_of select_1_n)" "$(us_of select_1)"
 fi
