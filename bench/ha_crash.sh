@@ -30,8 +30,8 @@
 # then the median of each column per timeouts, crash kind and rows (the
 # runs are in the table above it), then the growth lines. No pg_cron job is
 # scheduled during the runs (unscheduled at the start); the audit seal runs,
-# since the time to the next seal is one of the measures. About 22 minutes
-# at the defaults.
+# since the time to the next seal is one of the measures. About 8 minutes
+# at the defaults on a lightly loaded machine (15 runs), longer under load.
 # PGERP_PGBIN is honoured (scripts/lib.sh); the pack is built and installed
 # by scripts/ha.sh start.
 set -euo pipefail
