@@ -3,13 +3,19 @@
 # docs/benchmarks.md "HA"), in a throwaway primary and a streaming standby
 # on this machine: pgbench with PGERP_BENCH_CLIENTS (4) clients as user bench
 # (erp.use_token, then stock.receive and stock.deliver of a random product
-# among 1,000, each its own commit), PGERP_BENCH_SECONDS (15) per round, in
-# PGERP_BENCH_ROUNDS (3) rounds of each mode, the order rotating each round:
+# among 1,000, each its own commit), then with twice as many clients (the
+# transactions in flight, each waiting for its commit), PGERP_BENCH_SECONDS
+# (15) per round, in PGERP_BENCH_ROUNDS (3) rounds of each mode at each
+# client count, the order rotating each round:
 #   sync   synchronous_standby_names = 'standby', synchronous_commit = on
 #   async  synchronous_standby_names = '' (the standby streams, nobody waits)
 #   none   the standby stopped (no streaming; its slot keeps the WAL)
-# Prints each round, the medians, the ratios sync/async and sync/none, and
-# the replay lag sampled once a second during the rounds. fsync is on
+# Prints, at each client count, each round, the medians (with every round),
+# the ratios sync/async and sync/none (truncated to two decimals; the issue
+# sets no goal) and the replay lag sampled once a second during the rounds;
+# then, per mode, the growth exponent of the rate from n to 2n clients
+# ("growth ... n^k": 1.00 is twice the pairs/s with twice the clients, 0.00
+# no more). About 6 minutes at the defaults. fsync is on
 # (PGERP_BENCH_FSYNC=off to change): a synchronous commit waits for the
 # standby's flush, which is what is measured. The audit seal is off and no
 # pg_cron job is scheduled; each round starts after a CHECKPOINT with the
@@ -19,7 +25,8 @@ set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 . "$(dirname "$0")/lib/posting.sh"
 
-BENCH_CLIENTS=${PGERP_BENCH_CLIENTS:-4}
+CLIENTS_N=${PGERP_BENCH_CLIENTS:-4}
+BENCH_CLIENTS=$CLIENTS_N
 SECONDS_EACH=${PGERP_BENCH_SECONDS:-15}
 ROUNDS=${PGERP_BENCH_ROUNDS:-3}
 FSYNC=${PGERP_BENCH_FSYNC:-on}
@@ -115,17 +122,20 @@ sample_lag() {
 }
 
 declare -A RUNS ROUND
-for r in $(seq 1 "$ROUNDS"); do
-    for k in 0 1 2; do
-        mode=${MODES[$(( (r - 1 + k) % 3 ))]}
-        set_mode "$mode"
-        sample_lag "$TMP/lag.$mode" &
-        SAMPLER=$!
-        t=$(tps "$TMP/post.sql" "$SECONDS_EACH")
-        kill "$SAMPLER"; wait "$SAMPLER" 2>/dev/null || true; SAMPLER=
-        RUNS[$mode]="${RUNS[$mode]:-} $t"
-        ROUND[$mode.$r]=$t
-        say "round $r, $mode: $(printf %.1f "$t") pairs/s"
+for BENCH_CLIENTS in "$CLIENTS_N" $((2 * CLIENTS_N)); do
+    c=$BENCH_CLIENTS
+    for r in $(seq 1 "$ROUNDS"); do
+        for k in 0 1 2; do
+            mode=${MODES[$(( (r - 1 + k) % 3 ))]}
+            set_mode "$mode"
+            sample_lag "$TMP/lag.$c.$mode" &
+            SAMPLER=$!
+            t=$(tps "$TMP/post.sql" "$SECONDS_EACH")
+            kill "$SAMPLER"; wait "$SAMPLER" 2>/dev/null || true; SAMPLER=
+            RUNS[$c.$mode]="${RUNS[$c.$mode]:-} $t"
+            ROUND[$c.$mode.$r]=$t
+            say "$c clients, round $r, $mode: $(printf %.1f "$t") pairs/s"
+        done
     done
 done
 
@@ -144,23 +154,31 @@ lag_summary() {
 }
 
 declare -A MED
-for mode in "${MODES[@]}"; do
-    # shellcheck disable=SC2086
-    MED[$mode]=$(median ${RUNS[$mode]})
+declare -A LABEL=([sync]="(synchronous standby)" [async]="(standby streaming)" [none]="(standby stopped)")
+for c in "$CLIENTS_N" $((2 * CLIENTS_N)); do
+    for mode in "${MODES[@]}"; do
+        # shellcheck disable=SC2086
+        MED[$c.$mode]=$(median ${RUNS[$c.$mode]})
+    done
+    echo
+    printf 'posting pairs/s (use_token, receive, deliver: 2 commits), %d clients, %d rounds of %d s, fsync %s:\n' \
+        "$c" "$ROUNDS" "$SECONDS_EACH" "$FSYNC"
+    for mode in "${MODES[@]}"; do
+        # shellcheck disable=SC2086
+        printf '  %-5s %-22s median %8.1f  runs%s\n' "$mode" "${LABEL[$mode]}" "${MED[$c.$mode]}" "$(runs ${RUNS[$c.$mode]})"
+    done
+    printf 'ratios of the medians: sync/async %s, sync/none %s, async/none %s\n' \
+        "$(ratio "${MED[$c.sync]}" "${MED[$c.async]}")" "$(ratio "${MED[$c.sync]}" "${MED[$c.none]}")" "$(ratio "${MED[$c.async]}" "${MED[$c.none]}")"
+    # the two sides of a ratio within one round ran next to each other, under the same other load
+    per_round() { for r in $(seq 1 "$ROUNDS"); do printf ' %s' "$(ratio "${ROUND[$c.$1.$r]}" "${ROUND[$c.$2.$r]}")"; done; }
+    printf 'ratios within each round: sync/async%s, sync/none%s\n' "$(per_round sync async)" "$(per_round sync none)"
+    printf 'replay lag during the rounds (pg_stat_replication, sampled each second):\n'
+    printf '  sync:  %s\n  async: %s\n' "$(lag_summary "$c.sync")" "$(lag_summary "$c.async")"
 done
 echo
-printf 'posting pairs/s (use_token, receive, deliver: 2 commits), %d clients, %d rounds of %d s, fsync %s:\n' \
-    "$BENCH_CLIENTS" "$ROUNDS" "$SECONDS_EACH" "$FSYNC"
-declare -A LABEL=([sync]="(synchronous standby)" [async]="(standby streaming)" [none]="(standby stopped)")
 for mode in "${MODES[@]}"; do
-    # shellcheck disable=SC2086
-    printf '  %-5s %-22s median %8.1f  runs%s\n' "$mode" "${LABEL[$mode]}" "${MED[$mode]}" "$(runs ${RUNS[$mode]})"
+    printf 'growth of the rate, %-5s from %d to %d clients: %.1f to %.1f pairs/s, n^%s (1.00: twice the rate with twice the clients, 0.00: no more)\n' \
+        "$mode" "$CLIENTS_N" $((2 * CLIENTS_N)) "${MED[$CLIENTS_N.$mode]}" "${MED[$((2 * CLIENTS_N)).$mode]}" \
+        "$(growth "$CLIENTS_N" "${MED[$CLIENTS_N.$mode]}" $((2 * CLIENTS_N)) "${MED[$((2 * CLIENTS_N)).$mode]}")"
 done
-printf 'ratios of the medians: sync/async %s, sync/none %s, async/none %s\n' \
-    "$(ratio "${MED[sync]}" "${MED[async]}")" "$(ratio "${MED[sync]}" "${MED[none]}")" "$(ratio "${MED[async]}" "${MED[none]}")"
-# the two sides of a ratio within one round ran next to each other, under the same other load
-per_round() { for r in $(seq 1 "$ROUNDS"); do printf ' %s' "$(ratio "${ROUND[$1.$r]}" "${ROUND[$2.$r]}")"; done; }
-printf 'ratios within each round: sync/async%s, sync/none%s\n' "$(per_round sync async)" "$(per_round sync none)"
-printf 'replay lag during the rounds (pg_stat_replication, sampled each second):\n'
-printf '  sync:  %s\n  async: %s\n' "$(lag_summary sync)" "$(lag_summary async)"
 printf 'moves on the primary and on the caught-up standby: %s and %s\n' "$moves" "$standby_moves"
