@@ -2,7 +2,8 @@
 # Instructions per receipt+delivery pair through the API, deterministic (docs/benchmarks.md,
 # "(b) against the main before #15"): a throwaway cluster of PGERP_PGBIN's build, 100
 # products with opening stock 400 days ago, VACUUM ANALYZE, then a single-user backend under
-# valgrind --tool=callgrind: 2 pairs of warm-up and 10 counted pairs (stock.receive 10 then
+# valgrind --tool=callgrind: 6 pairs of warm-up (the plan cache plans a statement for its
+# first 5 executions before it keeps a generic plan) and 10 counted pairs (stock.receive 10 then
 # stock.deliver 10 of product 1), counting PortalRun and CommitTransactionCommand as
 # bench/stock_post.sh does. Prints "instructions per pair N" and writes the top inclusive
 # functions to PGERP_BENCH_CG_OUT (default $TMPDIR/post_callgrind.txt) to compare builds:
@@ -24,10 +25,10 @@ SQL
 pg -c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
 stop_cluster "$DATA"
 rm -f "$DATA/postmaster.pid"
-for i in $(seq 12); do
+for i in $(seq 16); do
   echo "SELECT stock.receive(id, 10, 5.00) FROM bench.p WHERE n = 1;"
   echo "SELECT stock.deliver(id, 10) FROM bench.p WHERE n = 1;"
-  [ "$i" = 2 ] && echo "SELECT pg_sleep(0);"
+  [ "$i" = 6 ] && echo "SELECT pg_sleep(0);"
 done > "$TMP/cg.sql"
 echo "SELECT pg_sleep(0);" >> "$TMP/cg.sql"
 chmod 644 "$TMP/cg.sql"; chmod 777 "$TMP"

@@ -2380,8 +2380,46 @@ ALTER TABLE stock.product DROP CONSTRAINT product_company_id_sku_key,
 CREATE FUNCTION stock._recost_product(p_company bigint, p_product bigint, p_cause bigint) RETURNS void
     LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'pgerp_valuation_recost_product';
 
--- ==== release (#16.1): a posting writes its move's reserved quantity only when one was reserved ====
--- (sql/stock/move.sql)
+-- ==== release (#16.1): what a posting runs, trimmed (sql/stock/move.sql): its move's reserved
+-- quantity written only when one was reserved; plans kept for the running-totals lock of one
+-- product and for the quant update ====
+-- Lock the running totals of several products, in product order (no deadlocks).
+CREATE OR REPLACE FUNCTION stock._lock_products(p_company bigint, p_products bigint[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- one product (every posting): statements whose plans the plan cache keeps;
+    -- the = ANY form looked cheaper planned for its array, so it was planned
+    -- again at every call (#16.1)
+    IF cardinality(p_products) = 1 THEN
+        INSERT INTO stock.product_value (company_id, product_id) VALUES (p_company, p_products[1])
+            ON CONFLICT DO NOTHING;
+        PERFORM 1 FROM stock.product_value WHERE company_id = p_company AND product_id = p_products[1] FOR UPDATE;
+        RETURN;
+    END IF;
+    INSERT INTO stock.product_value (company_id, product_id)
+    SELECT p_company, unnest(p_products) ON CONFLICT DO NOTHING;
+    PERFORM 1 FROM stock.product_value
+      WHERE company_id = p_company AND product_id = ANY (p_products)
+      ORDER BY product_id FOR UPDATE;
+END $$;
+
+-- Add p_delta to a quant of an internal location.
+CREATE OR REPLACE FUNCTION stock._quant_add(p_company bigint, p_product bigint, p_location bigint, p_lot bigint,
+                                 p_delta numeric, p_date timestamptz) RETURNS numeric
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_quantity numeric;
+BEGIN
+    -- PL/pgSQL rather than SQL: a SQL function plans its statement again at
+    -- every call, this one keeps its plan (#16.1)
+    INSERT INTO stock.quant AS q (company_id, product_id, location_id, lot_id, quantity, in_date)
+    VALUES (p_company, p_product, p_location, coalesce(p_lot, 0), p_delta, p_date)
+    ON CONFLICT (company_id, product_id, location_id, lot_id)
+    DO UPDATE SET quantity = q.quantity + EXCLUDED.quantity
+    RETURNING quantity INTO v_quantity;
+    RETURN v_quantity;
+END $$;
+
 -- Give back what a move reserved (largest reservations first is not needed:
 -- quants hold no owner, so release from the oldest as reserve took).
 CREATE OR REPLACE FUNCTION stock._release(m stock.move) RETURNS void

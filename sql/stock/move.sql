@@ -111,6 +111,15 @@ END $$;
 CREATE FUNCTION stock._lock_products(p_company bigint, p_products bigint[]) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- one product (every posting): statements whose plans the plan cache keeps;
+    -- the = ANY form looked cheaper planned for its array, so it was planned
+    -- again at every call (#16.1)
+    IF cardinality(p_products) = 1 THEN
+        INSERT INTO stock.product_value (company_id, product_id) VALUES (p_company, p_products[1])
+            ON CONFLICT DO NOTHING;
+        PERFORM 1 FROM stock.product_value WHERE company_id = p_company AND product_id = p_products[1] FOR UPDATE;
+        RETURN;
+    END IF;
     INSERT INTO stock.product_value (company_id, product_id)
     SELECT p_company, unnest(p_products) ON CONFLICT DO NOTHING;
     PERFORM 1 FROM stock.product_value
@@ -370,10 +379,16 @@ END $$;
 -- Add p_delta to a quant of an internal location.
 CREATE FUNCTION stock._quant_add(p_company bigint, p_product bigint, p_location bigint, p_lot bigint,
                                  p_delta numeric, p_date timestamptz) RETURNS numeric
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_quantity numeric;
+BEGIN
+    -- PL/pgSQL rather than SQL: a SQL function plans its statement again at
+    -- every call, this one keeps its plan (#16.1)
     INSERT INTO stock.quant AS q (company_id, product_id, location_id, lot_id, quantity, in_date)
     VALUES (p_company, p_product, p_location, coalesce(p_lot, 0), p_delta, p_date)
     ON CONFLICT (company_id, product_id, location_id, lot_id)
     DO UPDATE SET quantity = q.quantity + EXCLUDED.quantity
-    RETURNING quantity
-$$;
+    RETURNING quantity INTO v_quantity;
+    RETURN v_quantity;
+END $$;

@@ -84,7 +84,11 @@ static StmtPlan plans[P_NPLANS] = {
  * layers to settle) are planned for their first rows (CURSOR_OPT_FAST_PLAN):
  * a posting reads them one at a time and stops when its quantity is met, so
  * the ordered scan of the partial index must win over a scan of the product's
- * whole history and a sort, whatever the table's statistics say.
+ * whole history and a sort, whatever the table's statistics say. And generic
+ * (CURSOR_OPT_GENERIC_PLAN): that plan is the same for every product, while
+ * the plan cache, left to choose, kept planning the cursor again at every
+ * posting of a product with many open layers, whose custom plan it costed
+ * lower (about 100,000 instructions a posting at 10,000 open layers, #16.1).
  */
 static SPIPlanPtr
 plan(int which)
@@ -93,7 +97,8 @@ plan(int which)
 
 	if (p->plan == NULL && (which == P_OPEN_ORIGIN || which == P_OPEN || which == P_NEGATIVE))
 	{
-		SPIPlanPtr	q = SPI_prepare_cursor(p->sql, p->nargs, p->types, CURSOR_OPT_FAST_PLAN);
+		SPIPlanPtr	q = SPI_prepare_cursor(p->sql, p->nargs, p->types,
+											   CURSOR_OPT_FAST_PLAN | CURSOR_OPT_GENERIC_PLAN);
 
 		if (q == NULL)
 			elog(ERROR, "could not prepare \"%.60s\": %s", p->sql, SPI_result_code_string(SPI_result));
