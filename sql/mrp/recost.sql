@@ -35,8 +35,10 @@ BEGIN
              WHERE pm.role = 'component'
              GROUP BY 1)
         SELECT o.id, o.product_id, o.qty, p.cost_method, f.move_id AS finished_move,
-               o.components_value + o.operations_cost - o.byproducts_value - o.finished_value AS old_rest,
-               o.components_value - d.d AS components, o.operations_cost, o.byproducts_value
+               coalesce(o.components_value, 0) + coalesce(o.operations_cost, 0) - coalesce(o.byproducts_value, 0)
+                 - coalesce(o.finished_value, 0) AS old_rest,
+               coalesce(o.components_value, 0) - d.d AS components, coalesce(o.operations_cost, 0) AS operations_cost,
+               coalesce(o.byproducts_value, 0) AS byproducts_value
           FROM d
           JOIN mrp.production o ON o.company_id = p_company AND o.id = d.mo
           JOIN stock.product p ON p.company_id = o.company_id AND p.id = o.product_id
@@ -69,7 +71,7 @@ BEGIN
     END LOOP;
 
     FOR i IN 1 .. cardinality(v_mos) LOOP
-        SELECT o.id, o.qty, o.components_value + o.operations_cost - o.byproducts_value AS cost,
+        SELECT o.id, o.qty, o.components_value + coalesce(o.operations_cost, 0) - coalesce(o.byproducts_value, 0) AS cost,
                mv.id AS finished_move, mv.date, mv.value, c.price_precision
           INTO r
           FROM mrp.production o

@@ -197,7 +197,6 @@ account(Ctx *c, const char *kind)
 	return DatumGetInt64(col(1, &isnull));
 }
 
-
 /* a negative layer a receipt settles, copied out of the cursor's row */
 typedef struct Owed
 {
