@@ -26,6 +26,13 @@ $primary->start;
 $primary->safe_psql('postgres', 'SET client_min_messages = warning; CREATE EXTENSION pgerp');
 # an entry to seal, and a seal state whose sealed_at is known
 $primary->safe_psql('postgres', q{CREATE TABLE t (x int); SELECT erp.audit('t'); INSERT INTO t VALUES (1); SELECT erp.audit_seal()});
+# the worker's first housekeeping, at its start, seals too: on a loaded machine it can come after
+# the seal above, and then a seal state read earlier would be older than the standby's (the flaky
+# "nothing is sealed while it is read-only"). Once its first turn has looked for jobs, that
+# housekeeping is done and the next is an hour away.
+ok(poll($primary, q{SELECT count(*) FROM pg_stat_activity
+	WHERE backend_type = 'pgerp job worker' AND query = 'pgerp job worker: looking for due jobs'}, '1'),
+	'the primary\'s job worker has done its first housekeeping');
 my $sealed_before = $primary->safe_psql('postgres', q{SELECT sealed_at FROM erp.audit_seal_state});
 ok($sealed_before ne '', 'the primary has sealed once');
 
