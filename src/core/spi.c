@@ -10,17 +10,19 @@
 #include "pgerp/core.h"
 
 /*
- * The plan in *slot, prepared and kept on first use.  Must be called inside
- * SPI_connect(); the kept plan survives SPI_finish() and the transaction.
+ * The plan in *slot, prepared with the given cursor options (planner hints:
+ * CURSOR_OPT_FAST_PLAN, CURSOR_OPT_GENERIC_PLAN, CURSOR_OPT_CUSTOM_PLAN, or
+ * 0) and kept on first use.  Must be called inside SPI_connect(); the kept
+ * plan survives SPI_finish() and the transaction.
  */
 SPIPlanPtr
-PgerpKeptPlan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes)
+PgerpKeptPlanWith(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes, int cursor_options)
 {
 	SPIPlanPtr	plan;
 
 	if (*slot != NULL)
 		return *slot;
-	plan = SPI_prepare(sql, nargs, argtypes);
+	plan = SPI_prepare_cursor(sql, nargs, argtypes, cursor_options);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare \"%.60s\": %s", sql, SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
@@ -29,27 +31,20 @@ PgerpKeptPlan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes)
 	return plan;
 }
 
+/* The usual case: the plan cache chooses between custom and generic plans. */
+SPIPlanPtr
+PgerpKeptPlan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes)
+{
+	return PgerpKeptPlanWith(slot, sql, nargs, argtypes, 0);
+}
+
 /*
- * The same, planned again at every execution with its parameters' values
- * (CURSOR_OPT_CUSTOM_PLAN), for statements that run once per operation over
- * many rows: a generic plan made while a table was small (a fresh install,
- * or one long transaction whose own rows no ANALYZE has seen) can pick an
- * index by its leading company_id alone and filter the rest, a scan of the
- * company's rows per row joined (docs/benchmarks.md, "Plans made on small
- * tables").  Planning once per execution costs less than that.
+ * Planned with its values at every execution: for statements run once per
+ * call over many rows, whose generic plan could have been made while the
+ * tables looked empty (src/valuation/backdate.c).
  */
 SPIPlanPtr
 PgerpKeptCustomPlan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes)
 {
-	SPIPlanPtr	plan;
-
-	if (*slot != NULL)
-		return *slot;
-	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_CUSTOM_PLAN);
-	if (plan == NULL)
-		elog(ERROR, "could not prepare \"%.60s\": %s", sql, SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "could not keep the plan of \"%.60s\"", sql);
-	*slot = plan;
-	return plan;
+	return PgerpKeptPlanWith(slot, sql, nargs, argtypes, CURSOR_OPT_CUSTOM_PLAN);
 }

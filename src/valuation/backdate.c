@@ -1693,10 +1693,9 @@ pgerp_valuation_recost_product(PG_FUNCTION_ARGS)
 						 " AND product_id OPERATOR(pg_catalog.=) $2 FOR UPDATE", 2, t);
 	if (SPI_execute_plan(lock_plan, a, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "locking the running totals failed");
+	/* internal: mrp._recost passes a product with posted moves, which have running totals */
 	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("product %lld of company %lld has no running totals", (long long) m.product, (long long) m.company)));
+		elog(ERROR, "product %lld of company %lld has no running totals", (long long) m.product, (long long) m.company);
 	brun(B_PRODUCT, a, NULL, SPI_OK_SELECT);
 	m.sku = TextDatumGetCString(cell(0, 1, &isnull));
 	m.name = TextDatumGetCString(cell(0, 2, &isnull));

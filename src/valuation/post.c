@@ -95,17 +95,9 @@ plan(int which)
 {
 	StmtPlan   *p = &plans[which];
 
-	if (p->plan == NULL && (which == P_OPEN_ORIGIN || which == P_OPEN || which == P_NEGATIVE))
-	{
-		SPIPlanPtr	q = SPI_prepare_cursor(p->sql, p->nargs, p->types,
-											   CURSOR_OPT_FAST_PLAN | CURSOR_OPT_GENERIC_PLAN);
-
-		if (q == NULL)
-			elog(ERROR, "could not prepare \"%.60s\": %s", p->sql, SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(q) != 0)
-			elog(ERROR, "could not keep the plan of \"%.60s\"", p->sql);
-		p->plan = q;
-	}
+	if (which == P_OPEN_ORIGIN || which == P_OPEN || which == P_NEGATIVE)
+		return PgerpKeptPlanWith(&p->plan, p->sql, p->nargs, p->types,
+								 CURSOR_OPT_FAST_PLAN | CURSOR_OPT_GENERIC_PLAN);
 	return PgerpKeptPlan(&p->plan, p->sql, p->nargs, p->types);
 }
 

@@ -62,6 +62,8 @@ extern void CallerRegisterRoleHook(CallerRoleHook hook);	/* jobs: the run_as rol
 #include "executor/spi.h"
 extern SPIPlanPtr PgerpKeptPlan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes);
 extern SPIPlanPtr PgerpKeptCustomPlan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes);
+extern SPIPlanPtr PgerpKeptPlanWith(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes,
+									 int cursor_options);
 
 /*
  * session.c: callbacks of higher layers run whenever the acting identity
